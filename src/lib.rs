@@ -1,0 +1,15 @@
+//! siproxd-rs: a SIP masquerading proxy for NAT routers.
+//!
+//! The modules below `net` are a sans-IO core: they take bytes, addresses and a `now` and
+//! return actions. Only `net` (and `main.rs`) touch sockets, the clock and the filesystem.
+
+pub mod acl;
+pub mod config;
+pub mod limits;
+pub mod logging;
+pub mod net;
+pub mod proxy;
+pub mod registry;
+pub mod rtp;
+pub mod sdp;
+pub mod sip;

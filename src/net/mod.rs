@@ -1,0 +1,1 @@
+//! The event-loop shell: mio poll, sockets, timers, signals (to be written).

@@ -1,0 +1,1 @@
+//! Sans-IO proxy core (to be written).

@@ -1,0 +1,1 @@
+//! Registration table (to be written).

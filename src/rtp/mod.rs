@@ -1,0 +1,1 @@
+//! RTP relay (to be written).

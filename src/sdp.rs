@@ -1,0 +1,1 @@
+//! SDP view and rewriter (to be written).

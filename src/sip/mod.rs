@@ -1,0 +1,1 @@
+//! Zero-copy SIP message view and editor (to be written).
