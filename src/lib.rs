@@ -4,6 +4,7 @@
 //! return actions. Only `net` (and `main.rs`) touch sockets, the clock and the filesystem.
 
 pub mod acl;
+pub mod auth;
 pub mod config;
 pub mod limits;
 pub mod logging;
