@@ -10,6 +10,10 @@ mod lexer;
 mod uci;
 mod validate;
 
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
+mod tests;
+
 pub use directives::{names as directive_names, plugin_name};
 pub use lexer::parse_c_int;
 pub use uci::UCI_ONLY_OPTIONS;
@@ -477,6 +481,8 @@ pub fn parse_uci(
             &mut out,
         );
     }
+    // Syntax problems were found in a first pass; report in file order.
+    out.sort_by_key(|d| d.line);
     apply_sets(&mut cfg, sets, &mut out);
     finish(cfg, file, out, strict)
 }

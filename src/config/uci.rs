@@ -89,7 +89,13 @@ pub fn read(text: &str, file: &str, out: &mut Vec<Diagnostic>) -> Vec<UciEntry> 
         let words = match tokenize(raw) {
             Ok(w) => w,
             Err(m) => {
-                out.push(loc.diag(Severity::Error, "uci", m.to_string()));
+                let mut raw_words = raw.split_whitespace();
+                let first = raw_words.next().unwrap_or("uci");
+                let name = match first {
+                    "option" | "list" => raw_words.next().unwrap_or(first),
+                    _ => first,
+                };
+                out.push(loc.diag(Severity::Error, name, m.to_string()));
                 continue;
             }
         };
