@@ -391,4 +391,26 @@ mod tests {
             }
         );
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #[test]
+            fn parse_never_panics(text in "[ -~]{0,80}") {
+                let _ = AclList::parse(&text);
+            }
+
+            #[test]
+            fn v4_network_contains_exactly_its_prefix(a in any::<u32>(), b in any::<u32>(), prefix in 0u8..=32) {
+                let net = Ipv4Addr::from(a);
+                let l = AclList::parse(&format!("{net}/{prefix}")).unwrap();
+                let mask = if prefix == 0 { 0 } else { u32::MAX << (32 - u32::from(prefix)) };
+                let expect = (a & mask) == (b & mask);
+                prop_assert_eq!(l.contains(IpAddr::V4(Ipv4Addr::from(b))), expect);
+                prop_assert_eq!(l.contains(IpAddr::V6(Ipv4Addr::from(b).to_ipv6_mapped())), expect);
+            }
+        }
+    }
 }

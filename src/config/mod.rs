@@ -366,7 +366,7 @@ fn lines<'a>(
         if let std::borrow::Cow::Owned(_) = text {
             out.push(Loc { file, line }.diag(
                 Severity::Warning,
-                "",
+                "(encoding)",
                 "line is not valid UTF-8; invalid bytes replaced".into(),
             ));
         }
@@ -391,7 +391,7 @@ fn apply_line(cfg: &mut Config, text: &str, loc: Loc<'_>, out: &mut Vec<Diagnost
         )),
         lexer::Line::Entry { key: "", .. } => out.push(loc.diag(
             Severity::Warning,
-            "",
+            "(syntax)",
             "no directive name before '='; line ignored".into(),
         )),
         lexer::Line::Entry { key, value: Ok(v) } => directives::apply(cfg, key, v, loc, out),
@@ -464,7 +464,7 @@ pub fn parse_uci(
     if let std::borrow::Cow::Owned(_) = text {
         out.push(Loc { file, line: 0 }.diag(
             Severity::Warning,
-            "",
+            "(encoding)",
             "file is not valid UTF-8; invalid bytes replaced".into(),
         ));
     }

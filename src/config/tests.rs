@@ -484,3 +484,48 @@ fn uci_with_set_overrides() {
     assert_eq!(cfg.if_inbound.as_deref(), Some("br-lan"));
     assert_eq!(cfg.if_outbound.as_deref(), Some("pppoe-wan"));
 }
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn conf_parser_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..400)) {
+            let _ = parse_conf(&bytes, "p", &[], false);
+        }
+
+        #[test]
+        fn conf_parser_never_panics_on_directive_lines(
+            idx in 0usize..200, value in "[ -~]{0,40}", quote in any::<bool>()
+        ) {
+            let names: Vec<&str> = directive_names().collect();
+            let name = names[idx % names.len()];
+            let line = if quote { format!("{name} = \"{value}\"\n") } else { format!("{name} = {value}\n") };
+            let _ = parse_conf(line.as_bytes(), "p", &[line.clone()], true);
+        }
+
+        #[test]
+        fn uci_reader_never_panics(text in "[ -~\t\n'\"\\\\#]{0,300}") {
+            let _ = parse_uci(text.as_bytes(), "p", &[], false);
+        }
+
+        #[test]
+        fn ports_round_trip_in_every_base(p in 1u16..=65535) {
+            for text in [format!("{p}"), format!("0x{p:x}"), format!("0{p:o}")] {
+                let (cfg, d) = conf(&format!("sip_listen_port = {text}\n")).unwrap();
+                prop_assert!(d.is_empty());
+                prop_assert_eq!(cfg.sip_listen_port, p);
+            }
+        }
+
+        #[test]
+        fn rtp_ports_are_even_after_loading(low in 1024u16..30000, span in 2u16..30000) {
+            let high = low.saturating_add(span);
+            let (cfg, _) = conf(&format!("rtp_port_low = {low}\nrtp_port_high = {high}\n")).unwrap();
+            prop_assert_eq!(cfg.rtp_port_low % 2, 0);
+            prop_assert_eq!(cfg.rtp_port_high % 2, 0);
+            prop_assert!(cfg.rtp_port_low >= low && cfg.rtp_port_high <= high);
+        }
+    }
+}
