@@ -502,7 +502,7 @@ mod properties {
             let names: Vec<&str> = directive_names().collect();
             let name = names[idx % names.len()];
             let line = if quote { format!("{name} = \"{value}\"\n") } else { format!("{name} = {value}\n") };
-            let _ = parse_conf(line.as_bytes(), "p", &[line.clone()], true);
+            let _ = parse_conf(line.as_bytes(), "p", std::slice::from_ref(&line), true);
         }
 
         #[test]
