@@ -74,6 +74,15 @@ const DSCP: &str = "a DSCP value 0..63";
 const SECONDS: &str = "a number of seconds >= 0";
 const TABLE_MAX: i64 = limits::MAX_TABLE_CAPACITY as i64;
 
+fn int(min: i64, max: i64, what: &'static str, set: IntSetter) -> Field {
+    Field::Int {
+        min,
+        max,
+        what,
+        set,
+    }
+}
+
 fn port(set: IntSetter) -> Field {
     Field::Int {
         min: 1,
@@ -110,12 +119,9 @@ pub fn table_entries() -> &'static [(&'static str, Field)] {
             ("debug_level", DebugLevel),
             (
                 "debug_port",
-                Int {
-                    min: 0,
-                    max: 65535,
-                    what: "a TCP port 0..65535 (0 = off)",
-                    set: |c, v| put(&mut c.debug_port, v),
-                },
+                int(0, 65535, "a TCP port 0..65535 (0 = off)", |c, v| {
+                    put(&mut c.debug_port, v)
+                }),
             ),
             (
                 "sip_listen_port",
@@ -124,12 +130,7 @@ pub fn table_entries() -> &'static [(&'static str, Field)] {
             ("daemonize", Bool(|c| &mut c.daemonize)),
             (
                 "silence_log",
-                Int {
-                    min: 0,
-                    max: 4,
-                    what: "0..4",
-                    set: |c, v| put(&mut c.silence_log, v),
-                },
+                int(0, 4, "0..4", |c, v| put(&mut c.silence_log, v)),
             ),
             ("if_inbound", Str(|c| &mut c.if_inbound)),
             ("if_outbound", Str(|c| &mut c.if_outbound)),
@@ -139,39 +140,22 @@ pub fn table_entries() -> &'static [(&'static str, Field)] {
             ("rtp_timeout", secs(|c, v| put(&mut c.rtp_timeout, v))),
             (
                 "rtp_proxy_enable",
-                Int {
-                    min: 0,
-                    max: 1,
-                    what: "0 (off) or 1 (built-in relay)",
-                    set: |c, v| put(&mut c.rtp_proxy_enable, v),
-                },
+                int(0, 1, "0 (off) or 1 (built-in relay)", |c, v| {
+                    put(&mut c.rtp_proxy_enable, v)
+                }),
             ),
-            (
-                "rtp_dscp",
-                Int {
-                    min: 0,
-                    max: 63,
-                    what: DSCP,
-                    set: |c, v| put(&mut c.rtp_dscp, v),
-                },
-            ),
+            ("rtp_dscp", int(0, 63, DSCP, |c, v| put(&mut c.rtp_dscp, v))),
             (
                 "rtp_input_dejitter",
-                Int {
-                    min: 0,
-                    max: 1_500_000,
-                    what: "microseconds 0..1500000",
-                    set: |c, v| put(&mut c.rtp_input_dejitter, v),
-                },
+                int(0, 1_500_000, "microseconds 0..1500000", |c, v| {
+                    put(&mut c.rtp_input_dejitter, v)
+                }),
             ),
             (
                 "rtp_output_dejitter",
-                Int {
-                    min: 0,
-                    max: 1_500_000,
-                    what: "microseconds 0..1500000",
-                    set: |c, v| put(&mut c.rtp_output_dejitter, v),
-                },
+                int(0, 1_500_000, "microseconds 0..1500000", |c, v| {
+                    put(&mut c.rtp_output_dejitter, v)
+                }),
             ),
             ("user", Str(|c| &mut c.user)),
             ("chrootjail", Str(|c| &mut c.chrootjail)),
@@ -213,44 +197,25 @@ pub fn table_entries() -> &'static [(&'static str, Field)] {
             ("ua_string", Str(|c| &mut c.ua_string)),
             (
                 "use_rport",
-                Int {
-                    min: 0,
-                    max: 3,
-                    what: "a bitmask 0..3",
-                    set: |c, v| put(&mut c.use_rport, v),
-                },
+                int(0, 3, "a bitmask 0..3", |c, v| put(&mut c.use_rport, v)),
             ),
             ("obscure_loops", Bool(|c| &mut c.obscure_loops)),
             ("plugindir", Str(|c| &mut c.plugindir)),
             ("load_plugin", Plugin),
-            (
-                "sip_dscp",
-                Int {
-                    min: 0,
-                    max: 63,
-                    what: DSCP,
-                    set: |c, v| put(&mut c.sip_dscp, v),
-                },
-            ),
+            ("sip_dscp", int(0, 63, DSCP, |c, v| put(&mut c.sip_dscp, v))),
             ("tcp_timeout", secs(|c, v| put(&mut c.tcp_timeout, v))),
             (
                 "tcp_connect_timeout",
-                Int {
-                    min: 0,
-                    max: U32,
-                    what: "milliseconds >= 0",
-                    set: |c, v| put(&mut c.tcp_connect_timeout, v),
-                },
+                int(0, U32, "milliseconds >= 0", |c, v| {
+                    put(&mut c.tcp_connect_timeout, v)
+                }),
             ),
             ("tcp_keepalive", secs(|c, v| put(&mut c.tcp_keepalive, v))),
             (
                 "thread_stack_size",
-                Int {
-                    min: 0,
-                    max: U32,
-                    what: "kilobytes >= 0",
-                    set: |c, v| put(&mut c.thread_stack_size, v),
-                },
+                int(0, U32, "kilobytes >= 0", |c, v| {
+                    put(&mut c.thread_stack_size, v)
+                }),
             ),
             // Plugins (behaviour §8.3).
             (
@@ -271,12 +236,9 @@ pub fn table_entries() -> &'static [(&'static str, Field)] {
             ),
             (
                 "plugin_defaulttarget_log",
-                Int {
-                    min: 0,
-                    max: 1,
-                    what: "0 or 1",
-                    set: |c, v| put(&mut c.plugins.plugin_defaulttarget_log, v),
-                },
+                int(0, 1, "0 or 1", |c, v| {
+                    put(&mut c.plugins.plugin_defaulttarget_log, v)
+                }),
             ),
             (
                 "plugin_fix_bogus_via_networks",
@@ -296,12 +258,9 @@ pub fn table_entries() -> &'static [(&'static str, Field)] {
             ),
             (
                 "plugin_stun_period",
-                Int {
-                    min: 1,
-                    max: U32,
-                    what: "seconds >= 1",
-                    set: |c, v| put(&mut c.plugins.plugin_stun_period, v),
-                },
+                int(1, U32, "seconds >= 1", |c, v| {
+                    put(&mut c.plugins.plugin_stun_period, v)
+                }),
             ),
             (
                 "plugin_prefix_akey",
@@ -357,21 +316,21 @@ pub fn table_entries() -> &'static [(&'static str, Field)] {
             ),
             (
                 "plugin_stats_to_syslog",
-                Int {
-                    min: -1,
-                    max: U32,
-                    what: "-1 (on SIGUSR1), 0 (off) or a period in seconds",
-                    set: |c, v| put(&mut c.plugins.plugin_stats_to_syslog, v),
-                },
+                int(
+                    -1,
+                    U32,
+                    "-1 (on SIGUSR1), 0 (off) or a period in seconds",
+                    |c, v| put(&mut c.plugins.plugin_stats_to_syslog, v),
+                ),
             ),
             (
                 "plugin_stats_to_file",
-                Int {
-                    min: -1,
-                    max: U32,
-                    what: "-1 (on SIGUSR1), 0 (off) or a period in seconds",
-                    set: |c, v| put(&mut c.plugins.plugin_stats_to_file, v),
-                },
+                int(
+                    -1,
+                    U32,
+                    "-1 (on SIGUSR1), 0 (off) or a period in seconds",
+                    |c, v| put(&mut c.plugins.plugin_stats_to_file, v),
+                ),
             ),
             (
                 "plugin_stats_filename",
@@ -387,39 +346,27 @@ pub fn table_entries() -> &'static [(&'static str, Field)] {
             ),
             (
                 "plugin_blacklist_simulate",
-                Int {
-                    min: 0,
-                    max: 1,
-                    what: "0 or 1",
-                    set: |c, v| put(&mut c.plugins.plugin_blacklist_simulate, v),
-                },
+                int(0, 1, "0 or 1", |c, v| {
+                    put(&mut c.plugins.plugin_blacklist_simulate, v)
+                }),
             ),
             (
                 "plugin_blacklist_duration",
-                Int {
-                    min: 0,
-                    max: U32,
-                    what: "seconds >= 0 (0 = forever)",
-                    set: |c, v| put(&mut c.plugins.plugin_blacklist_duration, v),
-                },
+                int(0, U32, "seconds >= 0 (0 = forever)", |c, v| {
+                    put(&mut c.plugins.plugin_blacklist_duration, v)
+                }),
             ),
             (
                 "plugin_blacklist_hitcount",
-                Int {
-                    min: 0,
-                    max: U32,
-                    what: "a count >= 0",
-                    set: |c, v| put(&mut c.plugins.plugin_blacklist_hitcount, v),
-                },
+                int(0, U32, "a count >= 0", |c, v| {
+                    put(&mut c.plugins.plugin_blacklist_hitcount, v)
+                }),
             ),
             (
                 "plugin_blacklist_register_window",
-                Int {
-                    min: 0,
-                    max: U32,
-                    what: SECONDS,
-                    set: |c, v| put(&mut c.plugins.plugin_blacklist_register_window, v),
-                },
+                int(0, U32, SECONDS, |c, v| {
+                    put(&mut c.plugins.plugin_blacklist_register_window, v)
+                }),
             ),
             // New in siproxd-rs (decisions §3, §7, §8).
             (
