@@ -4,6 +4,16 @@
 //! Every directive of siproxd (behaviour §2.3, §8.3) is a field of `Config` (or `PluginConfig`)
 //! named exactly as the directive, so `grep -rn rtp_timeout src/` finds where it is parsed and
 //! where it is used.
+//!
+//! Layout: `lexer` splits `siproxd.conf` lines and reads C integers, `uci` reads OpenWrt UCI
+//! files, `directives` is the table of every directive (type, range, field) and applies one
+//! value, `validate` does the whole-file checks (RTP port parity, paired arrays). `parse_conf`
+//! and `parse_uci` are pure (bytes in, `Config` and diagnostics out); `load` adds the file
+//! system and the search path.
+//!
+//! Unlike siproxd (behaviour §2.2): the keyword is matched exactly, `#` inside a word or inside
+//! double quotes is kept, lines have no length limit, and every problem is reported with its
+//! file and line. Plugin directives are read in the same pass as the main ones.
 
 mod directives;
 mod lexer;
