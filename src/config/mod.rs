@@ -223,6 +223,19 @@ impl Default for Config {
     }
 }
 
+impl Config {
+    /// What `src` may do under `hosts_deny_sip`, `hosts_allow_sip` and `hosts_allow_reg`
+    /// (behaviour §4.2).
+    pub fn access(&self, src: std::net::IpAddr) -> crate::acl::Access {
+        crate::acl::check(
+            self.hosts_deny_sip.as_ref(),
+            self.hosts_allow_sip.as_ref(),
+            self.hosts_allow_reg.as_ref(),
+            src,
+        )
+    }
+}
+
 use std::fmt;
 use std::path::{Path, PathBuf};
 

@@ -529,3 +529,37 @@ mod properties {
         }
     }
 }
+
+#[test]
+fn access_uses_the_three_acl_directives() {
+    let cfg = clean("hosts_allow_reg = 192.168.1.0/24\nhosts_deny_sip = 192.168.1.66\nhosts_allow_sip = 10.0.0.5\n");
+    let a = |s: &str| cfg.access(s.parse().unwrap());
+    assert_eq!(
+        a("192.168.1.10"),
+        crate::acl::Access {
+            sip: true,
+            reg: true
+        }
+    );
+    assert_eq!(
+        a("192.168.1.66"),
+        crate::acl::Access {
+            sip: false,
+            reg: false
+        }
+    );
+    assert_eq!(
+        a("10.0.0.5"),
+        crate::acl::Access {
+            sip: true,
+            reg: false
+        }
+    );
+    assert_eq!(
+        a("203.0.113.1"),
+        crate::acl::Access {
+            sip: false,
+            reg: false
+        }
+    );
+}
