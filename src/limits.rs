@@ -25,6 +25,8 @@ pub const RTP_BUFFER: usize = 1520;
 pub const DEFAULT_MAX_REGISTRATIONS: usize = 512;
 pub const DEFAULT_MAX_RTP_STREAMS: usize = 1024;
 pub const DEFAULT_MAX_TCP_CONNECTIONS: usize = 256;
+/// Largest value accepted for the `max_*` table-size directives.
+pub const MAX_TABLE_CAPACITY: usize = 65536;
 /// Contacts kept per address-of-record (decisions §4).
 pub const MAX_CONTACTS_PER_AOR: usize = 4;
 

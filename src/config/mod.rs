@@ -4,9 +4,54 @@
 //! Every directive of siproxd (behaviour §2.3, §8.3) is a field of `Config` (or `PluginConfig`)
 //! named exactly as the directive, so `grep -rn rtp_timeout src/` finds where it is parsed and
 //! where it is used.
+//!
+//! Layout: `lexer` splits `siproxd.conf` lines and reads C integers, `uci` reads OpenWrt UCI
+//! files, `directives` is the table of every directive (type, range, field) and applies one
+//! value, `validate` does the whole-file checks (RTP port parity, paired arrays). `parse_conf`
+//! and `parse_uci` are pure (bytes in, `Config` and diagnostics out); `load` adds the file
+//! system and the search path.
+//!
+//! Unlike siproxd (behaviour §2.2): the keyword is matched exactly, `#` inside a word or inside
+//! double quotes is kept, lines have no length limit, and every problem is reported with its
+//! file and line. Plugin directives are read in the same pass as the main ones.
+
+mod directives;
+mod lexer;
+mod uci;
+mod validate;
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
+mod tests;
+
+pub use directives::{names as directive_names, plugin_name};
+pub use lexer::parse_c_int;
+pub use uci::UCI_ONLY_OPTIONS;
 
 use crate::acl::AclList;
 use crate::limits;
+use directives::Loc;
+
+/// The plugins compiled into siproxd-rs (behaviour §8.2), as named by `load_plugin =
+/// plugin_NAME.la`. `Config::load_plugin` holds these names.
+pub const BUILTIN_PLUGINS: [&str; 16] = [
+    "demo",
+    "logcall",
+    "shortdial",
+    "defaulttarget",
+    "fix_bogus_via",
+    "fix_DTAG",
+    "stun",
+    "prefix",
+    "regex",
+    "regex_body",
+    "codecfilter",
+    "stripheader",
+    "siptrunk",
+    "fix_fbox_anoncall",
+    "stats",
+    "blacklist",
+];
 
 /// Built-in plugin settings (behaviour §8.3). Field names are the directive names.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -59,7 +104,9 @@ pub struct Config {
     pub if_inbound: Option<String>,
     pub if_outbound: Option<String>,
     pub host_outbound: Option<String>,
+    /// Lowest RTP port, even after loading (an odd value is rounded up).
     pub rtp_port_low: u16,
+    /// Highest RTP port, even after loading (odd rounded down; its RTCP port is this + 1).
     pub rtp_port_high: u16,
     pub rtp_timeout: u32,
     /// 0 = no relay, 1 = built-in relay.
@@ -176,6 +223,19 @@ impl Default for Config {
     }
 }
 
+impl Config {
+    /// What `src` may do under `hosts_deny_sip`, `hosts_allow_sip` and `hosts_allow_reg`
+    /// (behaviour §4.2).
+    pub fn access(&self, src: std::net::IpAddr) -> crate::acl::Access {
+        crate::acl::check(
+            self.hosts_deny_sip.as_ref(),
+            self.hosts_allow_sip.as_ref(),
+            self.hosts_allow_reg.as_ref(),
+            src,
+        )
+    }
+}
+
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -257,18 +317,195 @@ impl fmt::Display for LoadError {
     }
 }
 
+/// siproxd's search path (behaviour §2.1) for a given `$HOME`; the first file that can be read
+/// wins. siproxd's compile-time `<sysconfdir>` entry is `/etc` here, already in the list.
+pub fn search_paths(home: Option<&Path>) -> Vec<PathBuf> {
+    let mut paths = Vec::with_capacity(5);
+    if let Some(h) = home {
+        paths.push(h.join(".siproxdrc"));
+    }
+    for p in [
+        "/etc/siproxd.conf",
+        "/etc/siproxd/siproxd.conf",
+        "/usr/etc/siproxd.conf",
+        "/usr/local/etc/siproxd.conf",
+    ] {
+        paths.push(PathBuf::from(p));
+    }
+    paths
+}
+
 /// Reads, parses and validates the configuration. `sets` are the `-s DIRECTIVE=VALUE`
 /// overrides, applied after the file. With `strict` (`-t`) warnings are errors too.
 pub fn load(source: Source<'_>, sets: &[String], strict: bool) -> Result<Loaded, LoadError> {
-    // Placeholder until the parser lands: only the defaults.
-    let _ = (sets, strict);
-    let path = match source {
-        Source::File(Some(p)) | Source::Uci(p) => p.to_path_buf(),
-        Source::File(None) => PathBuf::from("/etc/siproxd.conf"),
-    };
-    Ok(Loaded {
-        config: Config::default(),
-        path,
-        diagnostics: Vec::new(),
-    })
+    match source {
+        Source::File(Some(p)) => load_first(&[p.to_path_buf()], sets, strict, parse_conf),
+        Source::File(None) => {
+            let home = std::env::var_os("HOME").map(PathBuf::from);
+            load_first(&search_paths(home.as_deref()), sets, strict, parse_conf)
+        }
+        Source::Uci(p) => load_first(&[p.to_path_buf()], sets, strict, parse_uci),
+    }
+}
+
+type Parser =
+    fn(&[u8], &str, &[String], bool) -> Result<(Config, Vec<Diagnostic>), Vec<Diagnostic>>;
+
+/// Loads the first of `paths` that can be read with `parse`.
+pub fn load_first(
+    paths: &[PathBuf],
+    sets: &[String],
+    strict: bool,
+    parse: Parser,
+) -> Result<Loaded, LoadError> {
+    for path in paths {
+        let Ok(bytes) = std::fs::read(path) else {
+            continue;
+        };
+        let label = path.display().to_string();
+        return match parse(&bytes, &label, sets, strict) {
+            Ok((config, diagnostics)) => Ok(Loaded {
+                config,
+                path: path.clone(),
+                diagnostics,
+            }),
+            Err(diags) => Err(LoadError::Invalid(diags)),
+        };
+    }
+    Err(LoadError::NotFound(paths.to_vec()))
+}
+
+/// Splits file bytes into numbered lines; a line that is not UTF-8 is read lossily with a warning.
+fn lines<'a>(
+    bytes: &'a [u8],
+    file: &str,
+    out: &mut Vec<Diagnostic>,
+) -> Vec<(usize, std::borrow::Cow<'a, str>)> {
+    let mut v = Vec::new();
+    for (i, raw) in bytes.split(|&b| b == b'\n').enumerate() {
+        let line = i.saturating_add(1);
+        let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+        let text = String::from_utf8_lossy(raw);
+        if let std::borrow::Cow::Owned(_) = text {
+            out.push(Loc { file, line }.diag(
+                Severity::Warning,
+                "(encoding)",
+                "line is not valid UTF-8; invalid bytes replaced".into(),
+            ));
+        }
+        v.push((line, text));
+    }
+    v
+}
+
+/// Applies one `siproxd.conf` line (or `-s` argument).
+fn apply_line(cfg: &mut Config, text: &str, loc: Loc<'_>, out: &mut Vec<Diagnostic>) {
+    match lexer::split_line(text) {
+        lexer::Line::Blank => {}
+        lexer::Line::NoEquals(t) => out.push(loc.diag(
+            Severity::Warning,
+            t,
+            "expected DIRECTIVE = VALUE (no '=' found); line ignored".into(),
+        )),
+        lexer::Line::Entry { key, value: Err(e) } => out.push(loc.diag(
+            Severity::Warning,
+            key,
+            format!("{}; directive ignored", e.message()),
+        )),
+        lexer::Line::Entry { key: "", .. } => out.push(loc.diag(
+            Severity::Warning,
+            "(syntax)",
+            "no directive name before '='; line ignored".into(),
+        )),
+        lexer::Line::Entry { key, value: Ok(v) } => directives::apply(cfg, key, v, loc, out),
+    }
+}
+
+fn apply_sets(cfg: &mut Config, sets: &[String], out: &mut Vec<Diagnostic>) {
+    for (i, s) in sets.iter().enumerate() {
+        apply_line(
+            cfg,
+            s,
+            Loc {
+                file: "-s",
+                line: i.saturating_add(1),
+            },
+            out,
+        );
+    }
+}
+
+/// Validates, then decides: any error (or, under `strict`, any diagnostic) rejects the whole
+/// configuration, with every problem found.
+fn finish(
+    mut cfg: Config,
+    file: &str,
+    mut out: Vec<Diagnostic>,
+    strict: bool,
+) -> Result<(Config, Vec<Diagnostic>), Vec<Diagnostic>> {
+    validate::validate(&mut cfg, Loc { file, line: 0 }, &mut out);
+    if strict {
+        for d in &mut out {
+            d.severity = Severity::Error;
+        }
+    }
+    if out.iter().any(|d| d.severity == Severity::Error) {
+        Err(out)
+    } else {
+        Ok((cfg, out))
+    }
+}
+
+/// Parses `siproxd.conf` text (sans IO). `file` labels the diagnostics; `-s` overrides are
+/// labelled `-s` with their 1-based argument index as line.
+pub fn parse_conf(
+    bytes: &[u8],
+    file: &str,
+    sets: &[String],
+    strict: bool,
+) -> Result<(Config, Vec<Diagnostic>), Vec<Diagnostic>> {
+    let mut out = Vec::new();
+    let mut cfg = Config::default();
+    for (line, text) in lines(bytes, file, &mut out) {
+        apply_line(&mut cfg, &text, Loc { file, line }, &mut out);
+    }
+    apply_sets(&mut cfg, sets, &mut out);
+    finish(cfg, file, out, strict)
+}
+
+/// Parses an OpenWrt UCI file (sans IO): the first `config siproxd` section, `option` and `list`
+/// entries being directives of the same name. An empty value means "unset", as in the init
+/// script.
+pub fn parse_uci(
+    bytes: &[u8],
+    file: &str,
+    sets: &[String],
+    strict: bool,
+) -> Result<(Config, Vec<Diagnostic>), Vec<Diagnostic>> {
+    let mut out = Vec::new();
+    let text = String::from_utf8_lossy(bytes);
+    if let std::borrow::Cow::Owned(_) = text {
+        out.push(Loc { file, line: 0 }.diag(
+            Severity::Warning,
+            "(encoding)",
+            "file is not valid UTF-8; invalid bytes replaced".into(),
+        ));
+    }
+    let mut cfg = Config::default();
+    for e in uci::read(&text, file, &mut out) {
+        if e.value.is_empty() || UCI_ONLY_OPTIONS.contains(&e.name.as_str()) {
+            continue;
+        }
+        directives::apply(
+            &mut cfg,
+            &e.name,
+            &e.value,
+            Loc { file, line: e.line },
+            &mut out,
+        );
+    }
+    // Syntax problems were found in a first pass; report in file order.
+    out.sort_by_key(|d| d.line);
+    apply_sets(&mut cfg, sets, &mut out);
+    finish(cfg, file, out, strict)
 }

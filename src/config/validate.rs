@@ -1,0 +1,173 @@
+//! Checks that need the whole configuration: RTP port parity and order, parallel arrays, plugins
+//! whose required directive is missing.
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+use super::directives::Loc;
+use super::{Config, Diagnostic, Severity};
+
+/// Normalises and cross-checks `cfg`. `loc` names the configuration file (line 0: these
+/// problems belong to no single line).
+pub fn validate(cfg: &mut Config, loc: Loc<'_>, out: &mut Vec<Diagnostic>) {
+    rtp_ports(cfg, loc, out);
+    parallel(
+        loc,
+        out,
+        &[
+            ("mask_host", cfg.mask_host.len()),
+            ("masked_host", cfg.masked_host.len()),
+        ],
+    );
+    parallel(
+        loc,
+        out,
+        &[
+            ("outbound_domain_name", cfg.outbound_domain_name.len()),
+            ("outbound_domain_host", cfg.outbound_domain_host.len()),
+            ("outbound_domain_port", cfg.outbound_domain_port.len()),
+        ],
+    );
+    let p = &cfg.plugins;
+    parallel(
+        loc,
+        out,
+        &[
+            ("plugin_regex_desc", p.plugin_regex_desc.len()),
+            ("plugin_regex_pattern", p.plugin_regex_pattern.len()),
+            ("plugin_regex_replace", p.plugin_regex_replace.len()),
+        ],
+    );
+    parallel(
+        loc,
+        out,
+        &[
+            ("plugin_regex_body_desc", p.plugin_regex_body_desc.len()),
+            (
+                "plugin_regex_body_pattern",
+                p.plugin_regex_body_pattern.len(),
+            ),
+            (
+                "plugin_regex_body_replace",
+                p.plugin_regex_body_replace.len(),
+            ),
+        ],
+    );
+    parallel(
+        loc,
+        out,
+        &[
+            ("plugin_siptrunk_name", p.plugin_siptrunk_name.len()),
+            ("plugin_siptrunk_account", p.plugin_siptrunk_account.len()),
+            (
+                "plugin_siptrunk_numbers_regex",
+                p.plugin_siptrunk_numbers_regex.len(),
+            ),
+        ],
+    );
+    required_by_plugins(cfg, loc, out);
+    for (name, v) in [
+        ("rtp_input_dejitter", cfg.rtp_input_dejitter),
+        ("rtp_output_dejitter", cfg.rtp_output_dejitter),
+    ] {
+        if v > 0 {
+            // Accepted for compatibility but not a config problem (decisions §6).
+            log::warn!(target: crate::logging::CONFIG,
+                "{name} = {v}: dejitter is not supported by siproxd-rs and is ignored");
+        }
+    }
+}
+
+/// siproxd's post-processing: RTP ports come in even/odd pairs, so an odd low port is rounded up
+/// (with a warning, the range shrinks) and an odd high port down (the documented 7089 is the
+/// RTCP port of the top pair, so that is the normal case and silent).
+fn rtp_ports(cfg: &mut Config, loc: Loc<'_>, out: &mut Vec<Diagnostic>) {
+    if cfg.rtp_port_low % 2 == 1 {
+        match cfg.rtp_port_low.checked_add(1) {
+            Some(even) => {
+                out.push(loc.diag(
+                    Severity::Warning,
+                    "rtp_port_low",
+                    format!("{} is odd, rounded up to {even}", cfg.rtp_port_low),
+                ));
+                cfg.rtp_port_low = even;
+            }
+            None => {
+                out.push(loc.diag(
+                    Severity::Error,
+                    "rtp_port_low",
+                    format!(
+                        "{} is odd and cannot be rounded up to an even port",
+                        cfg.rtp_port_low
+                    ),
+                ));
+                return;
+            }
+        }
+    }
+    if cfg.rtp_port_high % 2 == 1 {
+        cfg.rtp_port_high = cfg.rtp_port_high.saturating_sub(1);
+    }
+    if cfg.rtp_port_low > cfg.rtp_port_high {
+        out.push(loc.diag(
+            Severity::Error,
+            "rtp_port_low",
+            format!(
+                "rtp_port_low ({}) is above rtp_port_high ({}) after rounding to even ports",
+                cfg.rtp_port_low, cfg.rtp_port_high
+            ),
+        ));
+    }
+}
+
+/// Arrays whose entries belong together by index must have the same length.
+fn parallel(loc: Loc<'_>, out: &mut Vec<Diagnostic>, arrays: &[(&str, usize)]) {
+    let Some(&(first, n)) = arrays.first() else {
+        return;
+    };
+    if arrays.iter().all(|&(_, m)| m == n) {
+        return;
+    }
+    let counts: Vec<String> = arrays
+        .iter()
+        .map(|(name, m)| format!("{m} {name}"))
+        .collect();
+    let names: Vec<&str> = arrays.iter().map(|(name, _)| *name).collect();
+    out.push(loc.diag(
+        Severity::Error,
+        first,
+        format!(
+            "found {}; {} must have the same number of entries (they pair up by position)",
+            counts.join(", "),
+            names.join(", ")
+        ),
+    ));
+}
+
+/// Plugins that siproxd refuses to initialise (or crashes in) without a directive.
+fn required_by_plugins(cfg: &Config, loc: Loc<'_>, out: &mut Vec<Diagnostic>) {
+    let needs = [
+        (
+            "defaulttarget",
+            "plugin_defaulttarget_target",
+            cfg.plugins.plugin_defaulttarget_target.is_none(),
+        ),
+        (
+            "stun",
+            "plugin_stun_server",
+            cfg.plugins.plugin_stun_server.is_none(),
+        ),
+    ];
+    for (plugin, directive, missing) in needs {
+        if missing && cfg.load_plugin.iter().any(|p| p == plugin) {
+            out.push(loc.diag(
+                Severity::Error,
+                directive,
+                format!("plugin_{plugin} is loaded but {directive} is not set"),
+            ));
+        }
+    }
+}
