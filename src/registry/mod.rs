@@ -458,7 +458,11 @@ impl Registry {
     /// §4.5 rule 1: a binding whose contact host or REGISTER source is `ip` (port ignored;
     /// any binding, in grace and provisional included).
     pub fn find_by_source_ip(&self, ip: IpAddr) -> Option<Hit> {
-        self.find_binding(|b| b.source.ip() == ip || b.true_url.host_ip() == Some(ip))
+        // Canonical, so a dual-stack socket's IPv4-mapped source still matches.
+        let ip = ip.to_canonical();
+        self.find_binding(|b| {
+            b.source.ip().to_canonical() == ip || b.true_url.host_ip() == Some(ip)
+        })
     }
 
     /// §4.5 rules 2 and 3: a slot whose `masq_url` and/or `reg_url` equals `uri`
@@ -485,10 +489,11 @@ impl Registry {
         port: u16,
         want: Want,
     ) -> Option<Hit> {
+        let ip = host.parse::<IpAddr>().ok().map(|ip| ip.to_canonical());
         self.find_binding(|b| {
             (want == Want::Any || b.is_live(now))
                 && b.true_url.port_or_default() == port
-                && b.true_url.same_host(host)
+                && b.true_url.host_eq(host, ip)
         })
     }
 

@@ -531,6 +531,10 @@ fn lookups_for_direction() {
     // Rule 1: contact host or source address.
     assert_eq!(r.find_by_source_ip("192.168.1.10".parse().unwrap()), hit);
     assert_eq!(r.find_by_source_ip("198.18.0.7".parse().unwrap()), hit);
+    assert_eq!(
+        r.find_by_source_ip("::ffff:198.18.0.7".parse().unwrap()),
+        hit
+    );
     assert_eq!(r.find_by_source_ip("192.168.1.11".parse().unwrap()), None);
     // Rules 2/3: masq or reg URL, ports and params ignored.
     let now = T0 + 1;
@@ -575,6 +579,14 @@ fn lookups_for_direction() {
         None
     );
     // Rule 5: true_url host:port, default 5060.
+    assert_eq!(
+        r.find_by_true_hostport(now, "::ffff:192.168.1.10", 5062, Want::Live),
+        hit
+    );
+    assert_eq!(
+        r.find_by_true_hostport(now, "phone.lan", 5062, Want::Any),
+        None
+    );
     assert_eq!(
         r.find_by_true_hostport(now, "192.168.1.10", 5062, Want::Live),
         hit

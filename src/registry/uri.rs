@@ -88,6 +88,13 @@ pub struct Uri {
     host: String<HOSTNAME_SIZE>,
     port: Option<u16>,
     params: String<URI_PARAMS_SIZE>,
+    /// `host` as an address when it is a literal (canonical: IPv4-mapped IPv6 as IPv4),
+    /// parsed once so that lookups over the whole table do not parse per slot.
+    ip: Option<IpAddr>,
+}
+
+fn literal_ip(host: &str) -> Option<IpAddr> {
+    host.parse::<IpAddr>().ok().map(|ip| ip.to_canonical())
 }
 
 fn store<const N: usize>(part: UriPart, s: &str) -> Result<String<N>, UriError> {
@@ -181,6 +188,7 @@ impl Uri {
             host: store(UriPart::Host, host)?,
             port,
             params: store(UriPart::Params, params)?,
+            ip: literal_ip(host),
         })
     }
 
@@ -249,13 +257,14 @@ impl Uri {
 
     /// The host as an IP address, when it is an address literal.
     pub fn host_ip(&self) -> Option<IpAddr> {
-        self.host.parse().ok()
+        self.ip
     }
 
     /// Replaces the host (mask_host, outbound address).
     pub fn set_host(&mut self, host: &str) -> Result<(), UriError> {
         check_host(host)?;
         self.host = store(UriPart::Host, host)?;
+        self.ip = literal_ip(host);
         Ok(())
     }
 
@@ -269,7 +278,7 @@ impl Uri {
     pub fn same_url(&self, other: &Uri) -> bool {
         self.scheme.eq_ignore_ascii_case(&other.scheme)
             && self.user == other.user
-            && self.same_host(other.host())
+            && self.host_eq(&other.host, other.ip)
     }
 
     /// siproxd `compare_url_user`: scheme as in [`Uri::same_url`]; both users present and
@@ -282,12 +291,14 @@ impl Uri {
 
     /// Host equality as in [`Uri::same_url`].
     pub fn same_host(&self, host: &str) -> bool {
-        if self.host.eq_ignore_ascii_case(host) {
-            return true;
-        }
-        match (self.host_ip(), host.parse::<IpAddr>()) {
-            (Some(a), Ok(b)) => a == b,
-            _ => false,
+        self.host_eq(host, literal_ip(host))
+    }
+
+    /// [`Uri::same_host`] with `host` already parsed into `ip` (see [`Uri::host_ip`]).
+    pub(crate) fn host_eq(&self, host: &str, ip: Option<IpAddr>) -> bool {
+        match (self.ip, ip) {
+            (Some(a), Some(b)) => a == b,
+            _ => self.host.eq_ignore_ascii_case(host),
         }
     }
 }
@@ -407,6 +418,17 @@ mod tests {
         assert!(!u("sips:alice@a.example").same_url(&u("sip:alice@a.example")));
         // Address literals compare as addresses.
         assert!(u("sip:a@[2001:db8::1]").same_url(&u("sip:a@[2001:DB8:0::1]")));
+        assert!(u("sip:a@[::ffff:192.0.2.1]").same_url(&u("sip:a@192.0.2.1")));
+        assert_eq!(
+            u("sip:a@[::ffff:192.0.2.1]").host_ip(),
+            Some(IpAddr::from([192, 0, 2, 1]))
+        );
+        assert_eq!(u("sip:a@host").host_ip(), None);
+        assert!(u("sip:a@192.0.2.1").same_host("192.0.2.1"));
+        assert!(!u("sip:a@192.0.2.1").same_host("192.0.2.10"));
+        let mut m = u("sip:a@host");
+        m.set_host("192.0.2.7").unwrap();
+        assert_eq!(m.host_ip(), Some(IpAddr::from([192, 0, 2, 7])));
     }
 
     #[test]
