@@ -12,6 +12,20 @@
 //!   ([`Registry::confirm`]) with the lifetime the 2xx grants;
 //! * after its expiry a binding lingers [`GRACE_SECS`] (still found by source address) and is
 //!   then removed by [`Registry::expire`]; a slot without bindings is freed.
+//!
+//! How the proxy uses it:
+//! * REGISTER: [`Registry::register`] (or [`Registry::unregister_all`] for `Contact: *`);
+//!   `Err(Full)` → 503 (registrar mode) or drop and count (proxy mode).
+//! * 2xx to a proxied REGISTER: [`Registry::confirm`] once per Contact of the response.
+//! * Direction (behaviour §4.5), in order: [`Registry::find_by_source_ip`] (rule 1),
+//!   [`Registry::find_by_url`] with the To/From URI and the Request-URI (rules 2, 3),
+//!   [`Registry::find_by_user`] (rule 4), [`Registry::find_by_true_hostport`] with the second
+//!   Via (rule 5); pass [`Want::Any`] for responses to REGISTER, [`Want::Live`] otherwise.
+//! * Routing an incoming request: [`Registry::live_bindings`] of the slot found.
+//! * Contact rewriting: [`Registry::find_by_true_url`] (outgoing), `find_by_url` with
+//!   [`UrlField::Masq`] (incoming REGISTER responses).
+//! * Timer: [`Registry::next_deadline`], then [`Registry::expire`] when it is reached.
+//! * Persistence: [`Registry::save`] and [`parse_saved`] + [`Registry::restore`].
 
 #![deny(
     clippy::unwrap_used,

@@ -463,6 +463,8 @@ fn mask_host_replaces_masq_host() {
         r.entry(slot).unwrap().masq_url().to_string(),
         "sip:alice@pub.example.org"
     );
+    assert_eq!(masking.masked("ALICE-host.LAN"), Some("pub.example.org"));
+    assert_eq!(masking.masked("bob-host.lan"), None);
     let to = uri("sip:alice@pub.example.org");
     assert_eq!(
         r.find_by_url(T0 + 1, &to, UrlField::Masq, Want::Live),
