@@ -34,6 +34,10 @@ pub const MAX_CONTACTS_PER_AOR: usize = 4;
 pub const HOSTNAME_SIZE: usize = 128;
 pub const URI_SIZE: usize = 256;
 pub const CALLID_SIZE: usize = 256;
+/// Parts of a URI kept in a registration slot (`registry::Uri`); the host uses `HOSTNAME_SIZE`.
+pub const URI_SCHEME_SIZE: usize = 8;
+pub const URI_USER_SIZE: usize = 64;
+pub const URI_PARAMS_SIZE: usize = 96;
 
 /// DNS cache (behaviour §3.2, §4.4).
 pub const DNS_CACHE_SIZE: usize = 256;

@@ -1,1 +1,0 @@
-//! Registration table (to be written).
