@@ -1,5 +1,10 @@
 //! Unit tests of the SDP view, the rewriter and the relay rewrite.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 
 use super::*;
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
