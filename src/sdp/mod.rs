@@ -616,11 +616,8 @@ impl<'a> Sdp<'a> {
 
     /// `a=rtpmap` lines of a media section; malformed ones are skipped.
     pub fn rtpmaps(&self, media: usize) -> impl Iterator<Item = RtpMap<'a>> + '_ {
-        let section = self
-            .media
-            .get(media)
-            .map_or(Section::Media(usize::MAX), |_| Section::Media(media));
-        self.attributes(section)
+        // An unknown media index has no lines, so no attributes.
+        self.attributes(Section::Media(media))
             .filter(|a| a.name == b"rtpmap")
             .filter_map(|a| parse_rtpmap(a.value.unwrap_or_default()))
     }

@@ -116,6 +116,18 @@ pub fn rewrite_for_relay(
     out: &mut [u8],
 ) -> Result<usize, SdpError> {
     let mut rw = Rewriter::new(sdp);
-    rw.relay(session_address, streams, strip_ice)?;
-    rw.emit(out)
+    let result = rw
+        .relay(session_address, streams, strip_ice)
+        .and_then(|()| rw.emit(out));
+    match result {
+        Ok(n) => log::debug!(
+            target: crate::logging::SIP,
+            "SDP relay rewrite: {} media, {} edits, {} -> {n} bytes",
+            streams.len(),
+            rw.edit_count(),
+            sdp.body().len()
+        ),
+        Err(e) => log::debug!(target: crate::logging::SIP, "SDP relay rewrite failed: {e}"),
+    }
+    result
 }

@@ -106,7 +106,8 @@ impl<'s, 'a> Rewriter<'s, 'a> {
         self.replace(span, Insert::Address(ip))
     }
 
-    /// Set the address of one `c=` line.
+    /// Set the address of one `o=`, `c=` or `a=rtcp:` address (from [`Sdp::connections`] or the
+    /// view). A multicast `/ttl` suffix goes with the old address: the relay is unicast.
     pub fn set_address(&mut self, address: &Address<'_>, ip: IpAddr) -> Result<(), SdpError> {
         self.replace(address.span, Insert::Address(ip))
     }

@@ -666,3 +666,26 @@ fn errors_display_what_is_wrong() {
     .to_string()
     .contains("2 m= sections"));
 }
+
+#[test]
+fn view_and_rewriter_fit_a_small_stack_budget() {
+    // Both live on the stack of the SIP handler; keep them well under 32 KiB together.
+    let total = core::mem::size_of::<Sdp<'_>>() + core::mem::size_of::<Rewriter<'_, '_>>();
+    assert!(total <= 24 * 1024, "{total} bytes");
+}
+
+#[test]
+fn codec_removal_and_relay_in_one_rewrite() {
+    let sdp = Sdp::parse(BASIC).unwrap();
+    let mut rw = Rewriter::new(&sdp);
+    let pts: Vec<&[u8]> = sdp.payload_types_matching(0, b"G729").collect();
+    for pt in pts {
+        rw.remove_payload_type(0, pt).unwrap();
+    }
+    let ip = v4(203, 0, 113, 9);
+    rw.relay(ip, &[stream(ip, 7070, None), stream(ip, 7072, None)], false)
+        .unwrap();
+    let out = text(&emit(&rw));
+    assert!(out.contains("m=audio 7070 RTP/AVP 0 8 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101"));
+    assert!(!out.contains("G729") && !out.contains("annexb"));
+}
