@@ -27,8 +27,6 @@ use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 pub enum SdpError {
     /// The body has no lines.
     Empty,
-    /// The body is larger than the offsets of the line index can address.
-    TooLarge,
     /// The first line is not `v=`.
     MissingVersion,
     /// `v=` is not `0`.
@@ -86,7 +84,6 @@ impl fmt::Display for SdpError {
         use SdpError::*;
         match *self {
             Empty => write!(f, "SDP body is empty"),
-            TooLarge => write!(f, "SDP body too large"),
             MissingVersion => write!(f, "SDP does not start with v="),
             BadVersion => write!(f, "SDP v= is not 0"),
             BadLine { line } => write!(f, "SDP line {line} is not <type>=<value>"),
@@ -333,9 +330,6 @@ pub struct Sdp<'a> {
 impl<'a> Sdp<'a> {
     /// Index and check an SDP body.
     pub fn parse(body: &'a [u8]) -> Result<Sdp<'a>, SdpError> {
-        if u32::try_from(body.len()).is_err() {
-            return Err(SdpError::TooLarge);
-        }
         let mut sdp = Sdp {
             body,
             lines: heapless::Vec::new(),
