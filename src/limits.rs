@@ -47,3 +47,9 @@ pub const DNS_BAD_AGE_SECS: u64 = 600;
 /// Debug port (decisions §8).
 pub const DEBUG_MAX_CLIENTS: usize = 4;
 pub const DEBUG_CLIENT_BUFFER: usize = 64 * 1024;
+
+/// SDP bodies (module `sdp`): lines indexed per body, media sections per body, and edits one
+/// rewrite may hold (a removed line, a replaced address or port, an inserted line each count one).
+pub const SDP_MAX_LINES: usize = 256;
+pub const SDP_MAX_MEDIA: usize = 16;
+pub const SDP_MAX_EDITS: usize = 256;

@@ -1,1 +1,0 @@
-//! SDP view and rewriter (to be written).

@@ -1,0 +1,308 @@
+//! Property tests: generated valid SDP parses to what was generated, emits identically, and
+//! the relay rewrite reparses to the relay's values; arbitrary bytes never panic.
+
+use proptest::prelude::*;
+use siproxd_rs::sdp::{rewrite_for_relay, Direction, Rewriter, Sdp, Section, StreamRewrite};
+use std::fmt::Write;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+#[derive(Debug, Clone)]
+struct GenMedia {
+    kind: &'static str,
+    port: u16,
+    count: Option<u16>,
+    proto: &'static str,
+    formats: Vec<u8>,
+    conn: Option<IpAddr>,
+    rtcp: Option<(u16, Option<IpAddr>)>,
+    mux: bool,
+    direction: Option<Direction>,
+    candidates: usize,
+}
+
+#[derive(Debug, Clone)]
+struct GenSdp {
+    eol: &'static str,
+    terminated: bool,
+    origin: IpAddr,
+    conn: Option<IpAddr>,
+    ice_session: bool,
+    media: Vec<GenMedia>,
+}
+
+fn ip() -> impl Strategy<Value = IpAddr> {
+    prop_oneof![
+        any::<[u8; 4]>().prop_map(|a| IpAddr::V4(Ipv4Addr::from(a))),
+        any::<[u16; 8]>().prop_map(|s| IpAddr::V6(Ipv6Addr::from(s))),
+    ]
+}
+
+fn direction() -> impl Strategy<Value = Option<Direction>> {
+    proptest::option::of(prop_oneof![
+        Just(Direction::SendRecv),
+        Just(Direction::SendOnly),
+        Just(Direction::RecvOnly),
+        Just(Direction::Inactive),
+    ])
+}
+
+fn media() -> impl Strategy<Value = GenMedia> {
+    (
+        prop_oneof![Just("audio"), Just("video"), Just("text")],
+        any::<u16>(),
+        proptest::option::of(1u16..8),
+        prop_oneof![Just("RTP/AVP"), Just("RTP/SAVP"), Just("UDP/TLS/RTP/SAVPF")],
+        proptest::collection::vec(0u8..128, 1..6),
+        proptest::option::of(ip()),
+        proptest::option::of((any::<u16>(), proptest::option::of(ip()))),
+        any::<bool>(),
+        direction(),
+        0usize..3,
+    )
+        .prop_map(
+            |(kind, port, count, proto, formats, conn, rtcp, mux, direction, candidates)| {
+                GenMedia {
+                    kind,
+                    port,
+                    count,
+                    proto,
+                    formats,
+                    conn,
+                    rtcp,
+                    mux,
+                    direction,
+                    candidates,
+                }
+            },
+        )
+}
+
+fn sdp() -> impl Strategy<Value = GenSdp> {
+    (
+        prop_oneof![Just("\r\n"), Just("\n")],
+        any::<bool>(),
+        ip(),
+        proptest::option::of(ip()),
+        any::<bool>(),
+        proptest::collection::vec(media(), 0..5),
+    )
+        .prop_map(
+            |(eol, terminated, origin, conn, ice_session, media)| GenSdp {
+                eol,
+                terminated,
+                origin,
+                conn,
+                ice_session,
+                media,
+            },
+        )
+}
+
+fn addr(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(a) => format!("IP4 {a}"),
+        IpAddr::V6(a) => format!("IP6 {a}"),
+    }
+}
+
+fn dir_name(d: Direction) -> &'static str {
+    match d {
+        Direction::SendRecv => "sendrecv",
+        Direction::SendOnly => "sendonly",
+        Direction::RecvOnly => "recvonly",
+        Direction::Inactive => "inactive",
+    }
+}
+
+fn render(g: &GenSdp) -> Vec<u8> {
+    let mut lines = vec![
+        "v=0".to_string(),
+        format!("o=- 123 456 IN {}", addr(g.origin)),
+        "s=-".to_string(),
+    ];
+    if let Some(c) = g.conn {
+        lines.push(format!("c=IN {}", addr(c)));
+    }
+    lines.push("t=0 0".to_string());
+    if g.ice_session {
+        lines.push("a=ice-ufrag:abcd".to_string());
+        lines.push("a=ice-pwd:0123456789abcdef0123".to_string());
+    }
+    for m in &g.media {
+        let mut l = format!("m={} {}", m.kind, m.port);
+        if let Some(n) = m.count {
+            write!(l, "/{n}").unwrap();
+        }
+        write!(l, " {}", m.proto).unwrap();
+        for f in &m.formats {
+            write!(l, " {f}").unwrap();
+        }
+        lines.push(l);
+        if let Some(c) = m.conn {
+            lines.push(format!("c=IN {}", addr(c)));
+        }
+        for f in &m.formats {
+            lines.push(format!("a=rtpmap:{f} X{f}/8000"));
+        }
+        if let Some((p, a)) = m.rtcp {
+            match a {
+                Some(a) => lines.push(format!("a=rtcp:{p} IN {}", addr(a))),
+                None => lines.push(format!("a=rtcp:{p}")),
+            }
+        }
+        if m.mux {
+            lines.push("a=rtcp-mux".to_string());
+        }
+        for k in 0..m.candidates {
+            lines.push(format!(
+                "a=candidate:{k} 1 UDP 2130706431 10.0.0.{k} {} typ host",
+                1000 + k
+            ));
+        }
+        if let Some(d) = m.direction {
+            lines.push(format!("a={}", dir_name(d)));
+        }
+    }
+    let mut s = lines.join(g.eol);
+    if g.terminated {
+        s.push_str(g.eol);
+    }
+    s.into_bytes()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(400))]
+
+    #[test]
+    fn generated_sdp_parses_and_round_trips(g in sdp()) {
+        let body = render(&g);
+        let sdp = Sdp::parse(&body).unwrap();
+        prop_assert_eq!(sdp.origin().unwrap().address.ip, Some(g.origin));
+        prop_assert_eq!(sdp.connection().and_then(|c| c.ip), g.conn);
+        prop_assert_eq!(sdp.media_count(), g.media.len());
+        for (i, m) in g.media.iter().enumerate() {
+            let v = sdp.media(i).unwrap();
+            prop_assert_eq!(v.media, m.kind.as_bytes());
+            prop_assert_eq!((v.port, v.port_count), (m.port, m.count.unwrap_or(1)));
+            prop_assert_eq!(v.format_list().count(), m.formats.len());
+            let s = sdp.stream(i).unwrap();
+            prop_assert_eq!(s.address.and_then(|a| a.ip), m.conn.or(g.conn));
+            let rtcp = m.rtcp.map(|r| r.0).or(m.port.checked_add(1));
+            prop_assert_eq!(s.rtcp_port, rtcp);
+            prop_assert_eq!(s.rtcp_mux, m.mux);
+            prop_assert_eq!(s.direction, m.direction.unwrap_or(Direction::SendRecv));
+            prop_assert_eq!(s.disabled, m.port == 0);
+            prop_assert_eq!(sdp.ice(Section::Media(i)).candidates, m.candidates);
+        }
+        let rw = Rewriter::new(&sdp);
+        let mut out = vec![0u8; body.len()];
+        prop_assert_eq!(rw.emit(&mut out), Ok(body.len()));
+        prop_assert_eq!(&out, &body);
+    }
+
+    #[test]
+    fn relay_rewrite_reparses_to_relay_values(
+        g in sdp(),
+        session in ip(),
+        relays in proptest::collection::vec((ip(), 1u16..65000, proptest::option::of(1u16..65000)), 5),
+    ) {
+        let body = render(&g);
+        let sdp = Sdp::parse(&body).unwrap();
+        let streams: Vec<StreamRewrite> = relays[..g.media.len()]
+            .iter()
+            .map(|&(address, rtp_port, rtcp_port)| StreamRewrite { address, rtp_port, rtcp_port })
+            .collect();
+        let mut out = vec![0u8; body.len() + 2048];
+        let missing_c = g.conn.is_none() && g.media.iter().any(|m| m.port != 0 && m.conn.is_none());
+        let r = rewrite_for_relay(&sdp, session, &streams, true, &mut out);
+        if missing_c {
+            prop_assert!(r.is_err());
+            return Ok(());
+        }
+        let n = r.unwrap();
+        let re = Sdp::parse(&out[..n]).unwrap();
+        prop_assert_eq!(re.origin().unwrap().address.ip, Some(session));
+        prop_assert!(re.ice(Section::Session).is_empty());
+        for (i, (m, s)) in g.media.iter().zip(&streams).enumerate() {
+            let (old, new) = (sdp.stream(i).unwrap(), re.stream(i).unwrap());
+            if m.port == 0 {
+                prop_assert_eq!(new.port, 0);
+                prop_assert_eq!(re.media(i).unwrap().connection, old_media_conn(&sdp, i));
+                continue;
+            }
+            prop_assert_eq!(new.port, s.rtp_port);
+            prop_assert_eq!(new.port_count, old.port_count);
+            let old_ip = old.address.unwrap().ip.unwrap();
+            let want = if old_ip.is_unspecified() { old_ip } else { s.address };
+            prop_assert_eq!(new.address.unwrap().ip, Some(want));
+            if !m.mux || m.rtcp.is_some() {
+                prop_assert_eq!(new.rtcp_port, Some(s.rtcp_port.unwrap_or(s.rtp_port + 1)));
+            }
+            prop_assert!(re.ice(Section::Media(i)).is_empty());
+            prop_assert_eq!(new.direction, old.direction);
+        }
+    }
+
+    #[test]
+    fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..600)) {
+        exercise(&bytes);
+    }
+
+    #[test]
+    fn mutated_valid_sdp_never_panics(
+        g in sdp(),
+        edits in proptest::collection::vec((any::<usize>(), any::<u8>()), 1..8),
+    ) {
+        let mut body = render(&g);
+        for (at, b) in edits {
+            if !body.is_empty() {
+                let i = at % body.len();
+                body[i] = b;
+            }
+        }
+        exercise(&body);
+    }
+}
+
+fn old_media_conn<'a>(sdp: &Sdp<'a>, i: usize) -> Option<siproxd_rs::sdp::Address<'a>> {
+    sdp.media(i).unwrap().connection
+}
+
+/// Every read and edit path on a body that may or may not parse.
+fn exercise(bytes: &[u8]) {
+    let Ok(sdp) = Sdp::parse(bytes) else { return };
+    let mut out = vec![0u8; bytes.len() + 4096];
+    let rw = Rewriter::new(&sdp);
+    assert_eq!(rw.emit(&mut out), Ok(bytes.len()));
+    assert_eq!(&out[..bytes.len()], bytes);
+    for i in 0..sdp.media_count() {
+        let _ = sdp.stream(i);
+        let _ = sdp.rtpmaps(i).count();
+        let _ = sdp.payload_types_matching(i, b"pcm").count();
+        let mut rw = Rewriter::new(&sdp);
+        let pts: Vec<&[u8]> = sdp.media(i).unwrap().format_list().collect();
+        for pt in pts {
+            let _ = rw.remove_payload_type(i, pt);
+        }
+        let _ = rw.emit(&mut out);
+    }
+    let _ = sdp.ice(Section::Session);
+    let streams: Vec<StreamRewrite> = (0..sdp.media_count())
+        .map(|i| StreamRewrite {
+            address: IpAddr::V4(Ipv4Addr::new(203, 0, 113, 1)),
+            rtp_port: 30000 + i as u16 * 2,
+            rtcp_port: None,
+        })
+        .collect();
+    if let Ok(n) = rewrite_for_relay(
+        &sdp,
+        streams
+            .first()
+            .map_or(IpAddr::V4(Ipv4Addr::LOCALHOST), |s| s.address),
+        &streams,
+        true,
+        &mut out,
+    ) {
+        Sdp::parse(&out[..n]).unwrap();
+    }
+}
