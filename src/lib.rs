@@ -5,6 +5,7 @@
 
 pub mod acl;
 pub mod config;
+pub mod dns;
 pub mod limits;
 pub mod logging;
 pub mod net;

@@ -200,7 +200,11 @@ pub struct Diagnostic {
 
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}: {}: {}", self.file, self.line, self.directive, self.message)
+        write!(
+            f,
+            "{}:{}: {}: {}",
+            self.file, self.line, self.directive, self.message
+        )
     }
 }
 
@@ -262,5 +266,9 @@ pub fn load(source: Source<'_>, sets: &[String], strict: bool) -> Result<Loaded,
         Source::File(Some(p)) | Source::Uci(p) => p.to_path_buf(),
         Source::File(None) => PathBuf::from("/etc/siproxd.conf"),
     };
-    Ok(Loaded { config: Config::default(), path, diagnostics: Vec::new() })
+    Ok(Loaded {
+        config: Config::default(),
+        path,
+        diagnostics: Vec::new(),
+    })
 }

@@ -1,0 +1,787 @@
+//! The asynchronous resolver: cache, failure blacklist, in-flight queries, waiters.
+//!
+//! Sans-IO: the caller owns the UDP socket and the clock (`now` in milliseconds). It calls
+//! `resolve`, sends what `poll_transmit` yields to the returned nameserver, feeds datagrams to
+//! `handle_response`, calls `handle_timeout` at `poll_timeout`, and collects `poll_event`.
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+use core::fmt;
+use core::net::{IpAddr, SocketAddr};
+
+use super::conf::{Hosts, ResolvConf};
+use super::wire::{self, build_query, parse_reply, Name, QType, Reply, SrvRecord};
+use crate::limits::{
+    DNS_ATTEMPTS, DNS_BAD_AGE_SECS, DNS_CACHE_SIZE, DNS_FAILURE_WINDOW_SECS, DNS_MAX_ADDRS,
+    DNS_MAX_JOBS, DNS_MAX_NAMESERVERS, DNS_MAX_QUERIES, DNS_MAX_SRV, DNS_MAX_WAITERS,
+    DNS_NEGATIVE_SECS, DNS_TTL_MAX_SECS, DNS_TTL_MIN_SECS,
+};
+use crate::logging;
+
+/// Addresses a lookup yields, best first.
+pub type Addrs = heapless::Vec<SocketAddr, DNS_MAX_ADDRS>;
+
+/// The SIP port used when neither the caller nor an SRV record gives one (RFC 3263 §4.2).
+pub const SIP_DEFAULT_PORT: u16 = 5060;
+
+/// Why a lookup failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Failure {
+    /// Not a valid domain name.
+    InvalidName,
+    /// The name does not exist.
+    NxDomain,
+    /// The name exists but has no usable address.
+    NoAddress,
+    /// Every nameserver answered with an error (SERVFAIL, REFUSED, ...).
+    ServerFailure,
+    /// A reply was truncated (TC); TCP fallback is not implemented.
+    Truncated,
+    /// No reply within timeout × attempts over all nameservers.
+    Timeout,
+    /// The name failed `DNS_ATTEMPTS` times in a row and is blacklisted for `DNS_BAD_AGE_SECS`.
+    Blacklisted,
+    /// The lookup or waiter table is full.
+    Busy,
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Failure::InvalidName => "invalid domain name",
+            Failure::NxDomain => "no such domain",
+            Failure::NoAddress => "no address for the name",
+            Failure::ServerFailure => "nameserver failure",
+            Failure::Truncated => "truncated DNS reply",
+            Failure::Timeout => "DNS timeout",
+            Failure::Blacklisted => "name blacklisted after repeated failures",
+            Failure::Busy => "too many DNS lookups in progress",
+        })
+    }
+}
+
+/// The immediate answer of `resolve`.
+// Kept inline: boxing would allocate per lookup.
+#[allow(clippy::large_enum_variant)]
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Lookup {
+    Ready(Addrs),
+    /// A `Resolved` event with the same `user_token` will follow.
+    Pending,
+    Failed(Failure),
+}
+
+/// Completion of a pending lookup.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Resolved {
+    pub user_token: u64,
+    pub result: Result<Addrs, Failure>,
+}
+
+/// What the resolver needs from the system files.
+#[derive(Clone, Debug, Default)]
+pub struct ResolverConfig {
+    pub resolv: ResolvConf,
+    pub hosts: Hosts,
+    /// Ask for AAAA records besides A (IPv4 addresses are listed first).
+    pub ipv6: bool,
+}
+
+/// xorshift64*: enough to make query ids unguessable to an off-path spoofer that cannot see
+/// our traffic, given a seed from getrandom.
+#[derive(Clone, Debug)]
+struct Rng(u64);
+
+impl Rng {
+    fn new(seed: u64) -> Self {
+        Rng(if seed == 0 {
+            0x9E37_79B9_7F4A_7C15
+        } else {
+            seed
+        })
+    }
+    fn next_u16(&mut self) -> u16 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        (x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 48) as u16
+    }
+}
+
+/// A name on its own (A/AAAA, port supplied by the caller) or as a SIP domain (SRV first).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Host,
+    SipDomain,
+}
+
+#[derive(Clone, Debug)]
+struct CacheEntry {
+    name: Name,
+    kind: Kind,
+    /// For `Kind::Host` the ports are 0 and replaced by the caller's port.
+    addrs: Addrs,
+    /// `Some` for a cached failure.
+    failure: Option<Failure>,
+    expires_at: u64,
+    /// Consecutive failures, each within `DNS_FAILURE_WINDOW_SECS` of the previous one.
+    errors: u32,
+    last_failure_at: u64,
+}
+
+impl CacheEntry {
+    fn blacklisted(&self, now: u64) -> bool {
+        self.errors >= DNS_ATTEMPTS && now < self.expires_at
+    }
+    /// Until when the entry is worth keeping (its answer, or its failure count).
+    fn useful_until(&self) -> u64 {
+        let window = self
+            .last_failure_at
+            .saturating_add(DNS_FAILURE_WINDOW_SECS * 1000);
+        if self.errors > 0 {
+            self.expires_at.max(window)
+        } else {
+            self.expires_at
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+struct Target {
+    host: Name,
+    port: u16,
+    /// Queries still outstanding for this target.
+    pending: u8,
+    v4: heapless::Vec<IpAddr, DNS_MAX_ADDRS>,
+    v6: heapless::Vec<IpAddr, DNS_MAX_ADDRS>,
+    ttl: u32,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Stage {
+    Srv,
+    Addresses,
+}
+
+#[derive(Clone, Debug)]
+struct Job {
+    name: Name,
+    kind: Kind,
+    stage: Stage,
+    srv_ttl: u32,
+    targets: heapless::Vec<Target, DNS_MAX_SRV>,
+    /// The first failure met, reported if no address at all is found.
+    failure: Option<Failure>,
+}
+
+#[derive(Clone, Debug)]
+struct Query {
+    id: u16,
+    job: usize,
+    target: usize,
+    qtype: QType,
+    qname: Name,
+    /// Sends scheduled so far (the first included).
+    tries: u32,
+    nameserver: usize,
+    deadline: u64,
+    needs_send: bool,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Waiter {
+    job: usize,
+    user_token: u64,
+    port: Option<u16>,
+}
+
+/// The resolver state; all tables are allocated once in `new`.
+pub struct Resolver {
+    nameservers: heapless::Vec<SocketAddr, DNS_MAX_NAMESERVERS>,
+    timeout_ms: u64,
+    attempts: u32,
+    hosts: Hosts,
+    ipv6: bool,
+    rng: Rng,
+    cache: Box<[Option<CacheEntry>]>,
+    jobs: Box<[Option<Job>]>,
+    queries: Box<[Option<Query>]>,
+    waiters: Box<[Option<Waiter>]>,
+    events: heapless::Deque<Resolved, DNS_MAX_WAITERS>,
+}
+
+fn table<T>(n: usize) -> Box<[Option<T>]> {
+    (0..n).map(|_| None).collect()
+}
+
+fn free_slot<T>(t: &[Option<T>]) -> Option<usize> {
+    t.iter().position(Option::is_none)
+}
+
+fn clamp_ttl(ttl: u32) -> u64 {
+    u64::from(ttl.clamp(DNS_TTL_MIN_SECS, DNS_TTL_MAX_SECS)) * 1000
+}
+
+/// An IP literal, bracketed or not.
+fn ip_literal(name: &str) -> Option<IpAddr> {
+    let bare = name
+        .strip_prefix('[')
+        .and_then(|n| n.strip_suffix(']'))
+        .unwrap_or(name);
+    bare.parse().ok()
+}
+
+fn with_port(addrs: &Addrs, port: Option<u16>) -> Addrs {
+    match port {
+        None => addrs.clone(),
+        Some(p) => addrs.iter().map(|a| SocketAddr::new(a.ip(), p)).collect(),
+    }
+}
+
+/// Priority ascending, then weight descending (RFC 2782 picks higher weights more often; a
+/// stable deterministic order serves a proxy that tries targets one after another).
+fn sort_srv(records: &mut [SrvRecord]) {
+    for i in 1..records.len() {
+        let mut j = i;
+        while j > 0 {
+            let (Some(a), Some(b)) = (records.get(j - 1), records.get(j)) else {
+                break;
+            };
+            if (a.priority, u16::MAX - a.weight) <= (b.priority, u16::MAX - b.weight) {
+                break;
+            }
+            records.swap(j - 1, j);
+            j -= 1;
+        }
+    }
+}
+
+impl Resolver {
+    /// `seed` feeds the query-id generator; the shell takes it from getrandom.
+    pub fn new(config: ResolverConfig, seed: u64) -> Self {
+        let mut nameservers = config.resolv.nameservers.clone();
+        if nameservers.is_empty() {
+            nameservers = ResolvConf::default().nameservers;
+        }
+        Resolver {
+            nameservers,
+            timeout_ms: u64::from(config.resolv.timeout_secs.max(1)) * 1000,
+            attempts: config.resolv.attempts.max(1),
+            hosts: config.hosts,
+            ipv6: config.ipv6,
+            rng: Rng::new(seed),
+            cache: table(DNS_CACHE_SIZE),
+            jobs: table(DNS_MAX_JOBS),
+            queries: table(DNS_MAX_QUERIES),
+            waiters: table(DNS_MAX_WAITERS),
+            events: heapless::Deque::new(),
+        }
+    }
+
+    /// Resolves `name` for sending SIP to it. With `port`, its A (and AAAA) records; without,
+    /// `_sip._udp.<name>` SRV first (RFC 3263 §4.2), then A/AAAA of the name on port 5060.
+    pub fn resolve(&mut self, now: u64, name: &str, port: Option<u16>, user_token: u64) -> Lookup {
+        if let Some(ip) = ip_literal(name) {
+            let mut addrs = Addrs::new();
+            let _ = addrs.push(SocketAddr::new(ip, port.unwrap_or(SIP_DEFAULT_PORT)));
+            return Lookup::Ready(addrs);
+        }
+        let Some(key) = normalise(name) else {
+            return Lookup::Failed(Failure::InvalidName);
+        };
+        let local = self.hosts.lookup(&key);
+        if !local.is_empty() {
+            let p = port.unwrap_or(SIP_DEFAULT_PORT);
+            return Lookup::Ready(local.iter().map(|ip| SocketAddr::new(*ip, p)).collect());
+        }
+        let kind = if port.is_some() {
+            Kind::Host
+        } else {
+            Kind::SipDomain
+        };
+        if let Some(e) = self.cache_get(&key, kind) {
+            if e.blacklisted(now) {
+                log::debug!(target: logging::DNS, "{key}: blacklisted");
+                return Lookup::Failed(Failure::Blacklisted);
+            }
+            if now < e.expires_at {
+                return match e.failure {
+                    Some(f) => Lookup::Failed(f),
+                    None => Lookup::Ready(with_port(&e.addrs, port)),
+                };
+            }
+        }
+        // Waiters plus undelivered events stay within the event queue's capacity.
+        let waiting = self.waiters.iter().filter(|w| w.is_some()).count();
+        if waiting + self.events.len() >= DNS_MAX_WAITERS {
+            return Lookup::Failed(Failure::Busy);
+        }
+        let existing = self
+            .jobs
+            .iter()
+            .position(|j| j.as_ref().is_some_and(|j| j.kind == kind && j.name == key));
+        let job = match existing {
+            Some(j) => j,
+            None => match self.start_job(now, key, kind) {
+                Ok(j) => j,
+                Err(Lookup::Ready(addrs)) => return Lookup::Ready(with_port(&addrs, port)),
+                Err(other) => return other,
+            },
+        };
+        let Some(slot) = free_slot(&self.waiters) else {
+            return Lookup::Failed(Failure::Busy);
+        };
+        if let Some(w) = self.waiters.get_mut(slot) {
+            *w = Some(Waiter {
+                job,
+                user_token,
+                port,
+            });
+        }
+        Lookup::Pending
+    }
+
+    /// Creates a job and its first queries; `Err` carries an immediate answer.
+    #[allow(clippy::result_large_err)] // internal, moved once, no allocation wanted
+    fn start_job(&mut self, now: u64, name: Name, kind: Kind) -> Result<usize, Lookup> {
+        let Some(j) = free_slot(&self.jobs) else {
+            return Err(Lookup::Failed(Failure::Busy));
+        };
+        let mut job = Job {
+            name: name.clone(),
+            kind,
+            stage: Stage::Srv,
+            srv_ttl: u32::MAX,
+            targets: heapless::Vec::new(),
+            failure: None,
+        };
+        match kind {
+            Kind::SipDomain => {
+                let mut qname = Name::new();
+                if qname.push_str("_sip._udp.").is_err()
+                    || qname.push_str(&name).is_err()
+                    || wire::validate_name(&qname).is_err()
+                {
+                    // too long for an SRV name: the name itself may still resolve
+                    job.stage = Stage::Addresses;
+                    let _ = job.targets.push(Target::new(name, SIP_DEFAULT_PORT));
+                    self.start_targets(now, j, &mut job);
+                } else if !self.add_query(now, j, 0, QType::Srv, qname) {
+                    return Err(Lookup::Failed(Failure::Busy));
+                }
+            }
+            Kind::Host => {
+                job.stage = Stage::Addresses;
+                let _ = job.targets.push(Target::new(name, 0));
+                self.start_targets(now, j, &mut job);
+            }
+        }
+        log::debug!(target: logging::DNS, "lookup {} ({:?}) started", job.name, kind);
+        let done = job.stage == Stage::Addresses && job.targets.iter().all(|t| t.pending == 0);
+        if let Some(slot) = self.jobs.get_mut(j) {
+            *slot = Some(job);
+        }
+        if done {
+            // nothing to ask: no queries could be placed
+            let result = self.finish_job(now, j);
+            return Err(match result {
+                Ok(addrs) => Lookup::Ready(addrs),
+                Err(f) => Lookup::Failed(f),
+            });
+        }
+        Ok(j)
+    }
+
+    /// Answers targets from /etc/hosts or IP literals, queries the rest.
+    fn start_targets(&mut self, now: u64, j: usize, job: &mut Job) {
+        for (t, target) in job.targets.iter_mut().enumerate() {
+            if let Some(ip) = ip_literal(&target.host) {
+                let _ = target.v4.push(ip);
+                target.ttl = DNS_TTL_MAX_SECS;
+                continue;
+            }
+            let local = self.hosts.lookup(&target.host);
+            if !local.is_empty() {
+                target.v4 = local;
+                target.ttl = DNS_TTL_MAX_SECS;
+                continue;
+            }
+            let mut types: heapless::Vec<QType, 2> = heapless::Vec::new();
+            let _ = types.push(QType::A);
+            if self.ipv6 {
+                let _ = types.push(QType::Aaaa);
+            }
+            for qtype in types {
+                if self.add_query(now, j, t, qtype, target.host.clone()) {
+                    target.pending += 1;
+                } else {
+                    job.failure.get_or_insert(Failure::Busy);
+                }
+            }
+        }
+    }
+
+    fn add_query(
+        &mut self,
+        now: u64,
+        job: usize,
+        target: usize,
+        qtype: QType,
+        qname: Name,
+    ) -> bool {
+        let Some(slot) = free_slot(&self.queries) else {
+            log::warn!("DNS: query table full ({DNS_MAX_QUERIES}), {qname} not asked");
+            return false;
+        };
+        let mut id = self.rng.next_u16();
+        for _ in 0..64 {
+            if !self.queries.iter().flatten().any(|q| q.id == id) {
+                break;
+            }
+            id = self.rng.next_u16();
+        }
+        if let Some(s) = self.queries.get_mut(slot) {
+            *s = Some(Query {
+                id,
+                job,
+                target,
+                qtype,
+                qname,
+                tries: 1,
+                nameserver: 0,
+                deadline: now.saturating_add(self.timeout_ms),
+                needs_send: true,
+            });
+        }
+        true
+    }
+
+    /// The next query to send: written into `buf` (at least `DNS_QUERY_MAX` bytes), with the
+    /// nameserver to send it to.
+    pub fn poll_transmit(&mut self, buf: &mut [u8]) -> Option<(SocketAddr, usize)> {
+        for q in self.queries.iter_mut().flatten() {
+            if !q.needs_send {
+                continue;
+            }
+            let server = *self.nameservers.get(q.nameserver)?;
+            match build_query(buf, q.id, &q.qname, q.qtype) {
+                Ok(n) => {
+                    q.needs_send = false;
+                    log::debug!(target: logging::DNS, "query {:?} {} id {} to {server} (try {})", q.qtype, q.qname, q.id, q.tries);
+                    return Some((server, n));
+                }
+                Err(e) => {
+                    log::warn!("DNS: cannot build query for {}: {e}", q.qname);
+                    return None;
+                }
+            }
+        }
+        None
+    }
+
+    /// Feeds one datagram received on the resolver socket.
+    pub fn handle_response(&mut self, now: u64, from: SocketAddr, bytes: &[u8]) {
+        if !self.nameservers.contains(&from) {
+            log::debug!(target: logging::DNS, "reply from {from}, not a nameserver: ignored");
+            return;
+        }
+        let Some(id) = wire::message_id(bytes) else {
+            return;
+        };
+        let Some(qi) = self
+            .queries
+            .iter()
+            .position(|q| q.as_ref().is_some_and(|q| q.id == id))
+        else {
+            log::debug!(target: logging::DNS, "reply id {id} from {from} matches no query: ignored");
+            return;
+        };
+        let Some(q) = self.queries.get(qi).and_then(Option::as_ref) else {
+            return;
+        };
+        let reply = match parse_reply(bytes, id, &q.qname, q.qtype) {
+            Ok(r) => r,
+            Err(e) => {
+                log::debug!(target: logging::DNS, "reply id {id} from {from} for {} ignored: {e}", q.qname);
+                return;
+            }
+        };
+        match reply {
+            Reply::Truncated => {
+                log::warn!(
+                    "DNS: truncated reply for {} from {from}; TCP not supported",
+                    q.qname
+                );
+                self.retry_or_fail(now, qi, Failure::Truncated);
+            }
+            Reply::ServerFailure { rcode } => {
+                log::debug!(target: logging::DNS, "{} from {from}: rcode {rcode}", q.qname);
+                self.retry_or_fail(now, qi, Failure::ServerFailure);
+            }
+            other => self.complete_query(now, qi, Ok(other)),
+        }
+    }
+
+    /// The earliest retransmission deadline, in the caller's milliseconds.
+    pub fn poll_timeout(&self) -> Option<u64> {
+        self.queries.iter().flatten().map(|q| q.deadline).min()
+    }
+
+    /// Retransmits (to the next nameserver) or fails queries whose deadline has passed.
+    pub fn handle_timeout(&mut self, now: u64) {
+        for qi in 0..self.queries.len() {
+            let expired = self
+                .queries
+                .get(qi)
+                .and_then(Option::as_ref)
+                .is_some_and(|q| q.deadline <= now);
+            if expired {
+                self.retry_or_fail(now, qi, Failure::Timeout);
+            }
+        }
+    }
+
+    /// The next completed lookup.
+    pub fn poll_event(&mut self) -> Option<Resolved> {
+        self.events.pop_front()
+    }
+
+    fn retry_or_fail(&mut self, now: u64, qi: usize, failure: Failure) {
+        let max_tries = self.attempts.saturating_mul(self.nameservers.len() as u32);
+        let count = self.nameservers.len();
+        let Some(q) = self.queries.get_mut(qi).and_then(Option::as_mut) else {
+            return;
+        };
+        if q.tries < max_tries {
+            q.tries += 1;
+            q.nameserver = (q.nameserver + 1) % count.max(1);
+            q.needs_send = true;
+            q.deadline = now.saturating_add(self.timeout_ms);
+            log::debug!(target: logging::DNS, "{} {:?}: {failure}, retrying", q.qname, q.qtype);
+        } else {
+            self.complete_query(now, qi, Err(failure));
+        }
+    }
+
+    fn complete_query(&mut self, now: u64, qi: usize, outcome: Result<Reply, Failure>) {
+        let Some(q) = self.queries.get_mut(qi).and_then(Option::take) else {
+            return;
+        };
+        let Some(mut job) = self.jobs.get_mut(q.job).and_then(Option::take) else {
+            return;
+        };
+        match job.stage {
+            Stage::Srv => {
+                job.stage = Stage::Addresses;
+                match outcome {
+                    Ok(Reply::Srv { mut records, ttl }) => {
+                        sort_srv(&mut records);
+                        job.srv_ttl = ttl;
+                        for r in records {
+                            let _ = job.targets.push(Target::new(r.target, r.port));
+                        }
+                    }
+                    other => {
+                        log::debug!(target: logging::DNS, "{}: no SRV ({:?}), using A/AAAA on {SIP_DEFAULT_PORT}", job.name, other.err());
+                        let _ = job
+                            .targets
+                            .push(Target::new(job.name.clone(), SIP_DEFAULT_PORT));
+                    }
+                }
+                self.start_targets(now, q.job, &mut job);
+            }
+            Stage::Addresses => {
+                if let Some(t) = job.targets.get_mut(q.target) {
+                    t.pending = t.pending.saturating_sub(1);
+                    let failure = match outcome {
+                        Ok(Reply::Addrs { addrs, ttl }) => {
+                            let list = if q.qtype == QType::A {
+                                &mut t.v4
+                            } else {
+                                &mut t.v6
+                            };
+                            *list = addrs;
+                            t.ttl = t.ttl.min(ttl);
+                            None
+                        }
+                        Ok(Reply::NxDomain { .. }) => Some(Failure::NxDomain),
+                        Ok(_) => Some(Failure::NoAddress),
+                        Err(f) => Some(f),
+                    };
+                    if let Some(f) = failure {
+                        // NXDOMAIN or a real error says more than "no AAAA record"
+                        if job.failure.is_none() || job.failure == Some(Failure::NoAddress) {
+                            job.failure = Some(f);
+                        }
+                    }
+                }
+            }
+        }
+        let done = job.targets.iter().all(|t| t.pending == 0);
+        if let Some(slot) = self.jobs.get_mut(q.job) {
+            *slot = Some(job);
+        }
+        if done {
+            let _ = self.finish_job(now, q.job);
+        }
+    }
+
+    /// Builds the result, caches it, queues one event per waiter, frees the job.
+    fn finish_job(&mut self, now: u64, j: usize) -> Result<Addrs, Failure> {
+        let Some(job) = self.jobs.get_mut(j).and_then(Option::take) else {
+            return Err(Failure::Busy);
+        };
+        // any query left belongs to a finished job
+        for q in self.queries.iter_mut() {
+            if q.as_ref().is_some_and(|q| q.job == j) {
+                *q = None;
+            }
+        }
+        let mut addrs = Addrs::new();
+        let mut ttl = job.srv_ttl;
+        for t in &job.targets {
+            if !t.v4.is_empty() || !t.v6.is_empty() {
+                ttl = ttl.min(t.ttl);
+            }
+            for ip in t.v4.iter().chain(t.v6.iter()) {
+                let a = SocketAddr::new(*ip, t.port);
+                if !addrs.contains(&a) {
+                    let _ = addrs.push(a);
+                }
+            }
+        }
+        let result = if addrs.is_empty() {
+            let f = job.failure.unwrap_or(Failure::NoAddress);
+            // a full table is our problem, not the name's
+            if f != Failure::Busy {
+                self.cache_failure(now, &job.name, job.kind, f);
+            }
+            log::debug!(target: logging::DNS, "lookup {} failed: {f}", job.name);
+            Err(f)
+        } else {
+            self.cache_success(now, &job.name, job.kind, &addrs, ttl);
+            log::debug!(target: logging::DNS, "lookup {} -> {:?}", job.name, addrs.as_slice());
+            Ok(addrs)
+        };
+        for w in self.waiters.iter_mut() {
+            let Some(waiter) = w.filter(|w| w.job == j) else {
+                continue;
+            };
+            *w = None;
+            let event = Resolved {
+                user_token: waiter.user_token,
+                result: result
+                    .as_ref()
+                    .map(|a| with_port(a, waiter.port))
+                    .map_err(|f| *f),
+            };
+            // resolve() keeps waiters + events within capacity
+            let _ = self.events.push_back(event);
+        }
+        result
+    }
+
+    fn cache_get(&self, name: &str, kind: Kind) -> Option<&CacheEntry> {
+        self.cache
+            .iter()
+            .flatten()
+            .find(|e| e.kind == kind && e.name == name)
+    }
+
+    /// The slot of `name`, or a free one, or the one whose content is least useful.
+    fn cache_slot(&mut self, name: &Name, kind: Kind) -> Option<&mut Option<CacheEntry>> {
+        let idx = self
+            .cache
+            .iter()
+            .position(|e| {
+                e.as_ref()
+                    .is_some_and(|e| e.kind == kind && e.name == *name)
+            })
+            .or_else(|| free_slot(&self.cache))
+            .or_else(|| {
+                self.cache
+                    .iter()
+                    .enumerate()
+                    .min_by_key(|(_, e)| e.as_ref().map_or(0, CacheEntry::useful_until))
+                    .map(|(i, _)| i)
+            })?;
+        self.cache.get_mut(idx)
+    }
+
+    fn cache_success(&mut self, now: u64, name: &Name, kind: Kind, addrs: &Addrs, ttl: u32) {
+        let addrs = if kind == Kind::Host {
+            with_port(addrs, Some(0))
+        } else {
+            addrs.clone()
+        };
+        if let Some(slot) = self.cache_slot(name, kind) {
+            *slot = Some(CacheEntry {
+                name: name.clone(),
+                kind,
+                addrs,
+                failure: None,
+                expires_at: now.saturating_add(clamp_ttl(ttl)),
+                errors: 0,
+                last_failure_at: 0,
+            });
+        }
+    }
+
+    fn cache_failure(&mut self, now: u64, name: &Name, kind: Kind, failure: Failure) {
+        let Some(slot) = self.cache_slot(name, kind) else {
+            return;
+        };
+        let previous = slot
+            .as_ref()
+            .filter(|e| e.kind == kind && e.name == *name && e.errors > 0)
+            .filter(|e| now.saturating_sub(e.last_failure_at) <= DNS_FAILURE_WINDOW_SECS * 1000)
+            .map_or(0, |e| e.errors);
+        let errors = previous.saturating_add(1);
+        let lifetime = if errors >= DNS_ATTEMPTS {
+            log::warn!(
+                "DNS: {name} failed {errors} times in a row, blacklisted for {DNS_BAD_AGE_SECS} s"
+            );
+            DNS_BAD_AGE_SECS * 1000
+        } else {
+            u64::from(DNS_NEGATIVE_SECS) * 1000
+        };
+        *slot = Some(CacheEntry {
+            name: name.clone(),
+            kind,
+            addrs: Addrs::new(),
+            failure: Some(failure),
+            expires_at: now.saturating_add(lifetime),
+            errors,
+            last_failure_at: now,
+        });
+    }
+}
+
+impl Target {
+    fn new(host: Name, port: u16) -> Self {
+        Target {
+            host,
+            port,
+            pending: 0,
+            v4: heapless::Vec::new(),
+            v6: heapless::Vec::new(),
+            ttl: u32::MAX,
+        }
+    }
+}
+
+/// Lower-cased name without trailing dot, if valid.
+fn normalise(name: &str) -> Option<Name> {
+    wire::validate_name(name).ok()?;
+    let mut out = Name::new();
+    for c in name.strip_suffix('.').unwrap_or(name).chars() {
+        out.push(c.to_ascii_lowercase()).ok()?;
+    }
+    Some(out)
+}
