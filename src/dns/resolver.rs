@@ -785,3 +785,542 @@ fn normalise(name: &str) -> Option<Name> {
     }
     Some(out)
 }
+
+#[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+mod tests {
+    use super::*;
+    use crate::dns::conf::{parse_hosts, parse_resolv_conf};
+
+    const NS1: &str = "192.0.2.53:53";
+    const NS2: &str = "198.51.100.53:53";
+
+    fn sa(s: &str) -> SocketAddr {
+        s.parse().unwrap()
+    }
+
+    fn resolver(resolv: &str, hosts: &str, ipv6: bool) -> Resolver {
+        let config = ResolverConfig {
+            resolv: parse_resolv_conf(resolv),
+            hosts: parse_hosts(hosts),
+            ipv6,
+        };
+        Resolver::new(config, 42)
+    }
+
+    fn one_ns() -> Resolver {
+        resolver(
+            "nameserver 192.0.2.53\noptions timeout:1 attempts:1\n",
+            "",
+            false,
+        )
+    }
+
+    fn drain(r: &mut Resolver) -> Vec<(SocketAddr, Vec<u8>)> {
+        let mut out = Vec::new();
+        let mut buf = [0u8; crate::limits::DNS_QUERY_MAX];
+        while let Some((to, n)) = r.poll_transmit(&mut buf) {
+            out.push((to, buf[..n].to_vec()));
+        }
+        out
+    }
+
+    fn events(r: &mut Resolver) -> Vec<Resolved> {
+        std::iter::from_fn(|| r.poll_event()).collect()
+    }
+
+    /// (id, name, qtype) of a query we built.
+    fn question(q: &[u8]) -> (u16, String, u16) {
+        let mut name = Name::new();
+        let end = wire::read_name(q, 12, &mut name).unwrap();
+        let qtype = u16::from_be_bytes([q[end], q[end + 1]]);
+        (u16::from_be_bytes([q[0], q[1]]), name.to_string(), qtype)
+    }
+
+    fn enc(name: &str) -> Vec<u8> {
+        let mut v = Vec::new();
+        for l in name.split('.').filter(|l| !l.is_empty()) {
+            v.push(l.len() as u8);
+            v.extend_from_slice(l.as_bytes());
+        }
+        v.push(0);
+        v
+    }
+
+    enum Rd<'a> {
+        A(&'a str),
+        Aaaa(&'a str),
+        Srv(u16, u16, u16, &'a str),
+    }
+
+    /// A reply to `q` with rcode and answers (owner = question name).
+    fn respond(q: &[u8], rcode: u8, ttl: u32, answers: &[Rd]) -> Vec<u8> {
+        let mut m = q.to_vec();
+        m[2] = 0x81;
+        m[3] = 0x80 | rcode;
+        m[6..8].copy_from_slice(&(answers.len() as u16).to_be_bytes());
+        for a in answers {
+            let (t, data) = match a {
+                Rd::A(ip) => (
+                    1u16,
+                    ip.parse::<core::net::Ipv4Addr>().unwrap().octets().to_vec(),
+                ),
+                Rd::Aaaa(ip) => (
+                    28,
+                    ip.parse::<core::net::Ipv6Addr>().unwrap().octets().to_vec(),
+                ),
+                Rd::Srv(p, w, port, target) => {
+                    let mut d = Vec::new();
+                    for v in [p, w, port] {
+                        d.extend_from_slice(&v.to_be_bytes());
+                    }
+                    d.extend_from_slice(&enc(target));
+                    (33, d)
+                }
+            };
+            m.extend_from_slice(&[0xC0, 12]);
+            m.extend_from_slice(&t.to_be_bytes());
+            m.extend_from_slice(&[0, 1]);
+            m.extend_from_slice(&ttl.to_be_bytes());
+            m.extend_from_slice(&(data.len() as u16).to_be_bytes());
+            m.extend_from_slice(&data);
+        }
+        m
+    }
+
+    fn addrs(list: &[&str]) -> Addrs {
+        list.iter().map(|s| sa(s)).collect()
+    }
+
+    #[test]
+    fn literals_hosts_and_invalid_names_answer_at_once() {
+        let mut r = resolver("", "10.0.0.7 pbx.lan pbx\n", false);
+        assert_eq!(
+            r.resolve(0, "192.0.2.1", Some(5062), 1),
+            Lookup::Ready(addrs(&["192.0.2.1:5062"]))
+        );
+        assert_eq!(
+            r.resolve(0, "[2001:db8::1]", None, 1),
+            Lookup::Ready(addrs(&["[2001:db8::1]:5060"]))
+        );
+        assert_eq!(
+            r.resolve(0, "PBX.", None, 1),
+            Lookup::Ready(addrs(&["10.0.0.7:5060"]))
+        );
+        assert_eq!(
+            r.resolve(0, "pbx.lan", Some(5070), 1),
+            Lookup::Ready(addrs(&["10.0.0.7:5070"]))
+        );
+        assert_eq!(
+            r.resolve(0, "bad name", None, 1),
+            Lookup::Failed(Failure::InvalidName)
+        );
+        assert_eq!(
+            r.resolve(0, "", None, 1),
+            Lookup::Failed(Failure::InvalidName)
+        );
+        assert!(drain(&mut r).is_empty());
+        assert_eq!(r.poll_timeout(), None);
+    }
+
+    #[test]
+    fn a_and_aaaa_then_cache_until_ttl() {
+        let mut r = resolver("nameserver 192.0.2.53\n", "", true);
+        assert_eq!(
+            r.resolve(1000, "Sip.Example.com", Some(5080), 7),
+            Lookup::Pending
+        );
+        let sent = drain(&mut r);
+        assert_eq!(sent.len(), 2);
+        assert!(sent.iter().all(|(to, _)| *to == sa(NS1)));
+        let types: Vec<u16> = sent.iter().map(|(_, q)| question(q).2).collect();
+        assert_eq!(types, vec![1, 28]);
+        assert_eq!(question(&sent[0].1).1, "sip.example.com");
+        // AAAA answer first: the order of results is still IPv4 first
+        r.handle_response(
+            1010,
+            sa(NS1),
+            &respond(&sent[1].1, 0, 300, &[Rd::Aaaa("2001:db8::9")]),
+        );
+        assert!(events(&mut r).is_empty());
+        r.handle_response(
+            1020,
+            sa(NS1),
+            &respond(&sent[0].1, 0, 30, &[Rd::A("192.0.2.9")]),
+        );
+        let ev = events(&mut r);
+        assert_eq!(
+            ev,
+            vec![Resolved {
+                user_token: 7,
+                result: Ok(addrs(&["192.0.2.9:5080", "[2001:db8::9]:5080"]))
+            }]
+        );
+        assert_eq!(r.poll_timeout(), None);
+        // cached for the smaller TTL (30 s), with the caller's port
+        assert_eq!(
+            r.resolve(30_000, "sip.example.com.", Some(5060), 8),
+            Lookup::Ready(addrs(&["192.0.2.9:5060", "[2001:db8::9]:5060"]))
+        );
+        assert!(drain(&mut r).is_empty());
+        assert_eq!(
+            r.resolve(31_020, "sip.example.com", Some(5060), 9),
+            Lookup::Pending
+        );
+        assert_eq!(drain(&mut r).len(), 2);
+    }
+
+    #[test]
+    fn ttl_is_clamped() {
+        let mut r = one_ns();
+        assert_eq!(r.resolve(0, "short.example", Some(1), 1), Lookup::Pending);
+        let q = drain(&mut r).remove(0).1;
+        r.handle_response(0, sa(NS1), &respond(&q, 0, 1, &[Rd::A("192.0.2.1")]));
+        assert!(matches!(
+            r.resolve(9_999, "short.example", Some(1), 2),
+            Lookup::Ready(_)
+        ));
+        assert_eq!(
+            r.resolve(10_000, "short.example", Some(1), 3),
+            Lookup::Pending
+        );
+
+        assert_eq!(r.resolve(0, "long.example", Some(1), 1), Lookup::Pending);
+        let q = drain(&mut r).pop().unwrap().1;
+        r.handle_response(
+            0,
+            sa(NS1),
+            &respond(&q, 0, 1_000_000, &[Rd::A("192.0.2.2")]),
+        );
+        assert!(matches!(
+            r.resolve(3_599_999, "long.example", Some(1), 2),
+            Lookup::Ready(_)
+        ));
+        assert_eq!(
+            r.resolve(3_600_000, "long.example", Some(1), 3),
+            Lookup::Pending
+        );
+    }
+
+    /// Resolves `name` and answers NXDOMAIN; returns the failure reported.
+    fn fail_once(r: &mut Resolver, now: u64, name: &str) -> Result<Addrs, Failure> {
+        assert_eq!(r.resolve(now, name, Some(5060), 1), Lookup::Pending);
+        let q = drain(r).remove(0).1;
+        r.handle_response(now, sa(NS1), &respond(&q, 3, 0, &[]));
+        events(r).remove(0).result
+    }
+
+    #[test]
+    fn three_failures_in_a_row_blacklist_for_600s() {
+        let mut r = one_ns();
+        assert_eq!(fail_once(&mut r, 0, "gone.example"), Err(Failure::NxDomain));
+        // the failure is cached briefly
+        assert_eq!(
+            r.resolve(9_999, "gone.example", Some(5060), 2),
+            Lookup::Failed(Failure::NxDomain)
+        );
+        assert_eq!(
+            fail_once(&mut r, 10_000, "gone.example"),
+            Err(Failure::NxDomain)
+        );
+        assert_eq!(
+            fail_once(&mut r, 70_000, "gone.example"),
+            Err(Failure::NxDomain)
+        );
+        assert_eq!(
+            r.resolve(80_000, "gone.example", Some(5060), 2),
+            Lookup::Failed(Failure::Blacklisted)
+        );
+        assert_eq!(
+            r.resolve(669_999, "GONE.example", Some(5060), 2),
+            Lookup::Failed(Failure::Blacklisted)
+        );
+        assert!(drain(&mut r).is_empty());
+        // after 600 s it is asked again, and a success clears the count
+        assert_eq!(
+            r.resolve(670_000, "gone.example", Some(5060), 3),
+            Lookup::Pending
+        );
+        let q = drain(&mut r).remove(0).1;
+        r.handle_response(670_000, sa(NS1), &respond(&q, 0, 60, &[Rd::A("192.0.2.3")]));
+        assert!(events(&mut r)[0].result.is_ok());
+        assert_eq!(
+            fail_once(&mut r, 740_000, "gone.example"),
+            Err(Failure::NxDomain)
+        );
+        assert!(matches!(
+            r.resolve(750_000, "gone.example", Some(5060), 4),
+            Lookup::Pending
+        ));
+    }
+
+    #[test]
+    fn failures_further_apart_than_60s_do_not_blacklist() {
+        let mut r = one_ns();
+        for i in 0..5 {
+            assert_eq!(
+                fail_once(&mut r, i * 61_000, "flaky.example"),
+                Err(Failure::NxDomain)
+            );
+        }
+        assert_eq!(
+            r.resolve(5 * 61_000, "flaky.example", Some(5060), 2),
+            Lookup::Pending
+        );
+    }
+
+    #[test]
+    fn retransmits_round_robin_then_times_out() {
+        let mut r = resolver(
+            "nameserver 192.0.2.53\nnameserver 198.51.100.53\noptions timeout:1 attempts:2\n",
+            "",
+            false,
+        );
+        assert_eq!(r.resolve(0, "slow.example", Some(5060), 5), Lookup::Pending);
+        let mut seen = Vec::new();
+        let mut now = 0;
+        for _ in 0..4 {
+            let sent = drain(&mut r);
+            assert_eq!(sent.len(), 1);
+            seen.push(sent[0].0);
+            assert_eq!(r.poll_timeout(), Some(now + 1000));
+            r.handle_timeout(now + 999);
+            assert!(drain(&mut r).is_empty());
+            now += 1000;
+            r.handle_timeout(now);
+        }
+        assert_eq!(seen, vec![sa(NS1), sa(NS2), sa(NS1), sa(NS2)]);
+        assert_eq!(
+            events(&mut r),
+            vec![Resolved {
+                user_token: 5,
+                result: Err(Failure::Timeout)
+            }]
+        );
+        assert_eq!(r.poll_timeout(), None);
+    }
+
+    #[test]
+    fn failover_answer_from_second_server_and_servfail_skips_server() {
+        let mut r = resolver(
+            "nameserver 192.0.2.53\nnameserver 198.51.100.53\noptions timeout:2 attempts:1\n",
+            "",
+            false,
+        );
+        assert_eq!(r.resolve(0, "a.example", Some(5060), 1), Lookup::Pending);
+        let q1 = drain(&mut r).remove(0);
+        assert_eq!(q1.0, sa(NS1));
+        r.handle_response(10, sa(NS1), &respond(&q1.1, 2, 0, &[]));
+        let q2 = drain(&mut r).remove(0);
+        assert_eq!(q2.0, sa(NS2));
+        assert_eq!(r.poll_timeout(), Some(2010));
+        r.handle_response(20, sa(NS2), &respond(&q2.1, 0, 60, &[Rd::A("192.0.2.77")]));
+        assert_eq!(events(&mut r)[0].result, Ok(addrs(&["192.0.2.77:5060"])));
+
+        // all servers failing gives ServerFailure
+        assert_eq!(r.resolve(0, "b.example", Some(5060), 2), Lookup::Pending);
+        for ns in [NS1, NS2] {
+            let q = drain(&mut r).remove(0);
+            assert_eq!(q.0, sa(ns));
+            r.handle_response(30, sa(ns), &respond(&q.1, 5, 0, &[]));
+        }
+        assert_eq!(events(&mut r)[0].result, Err(Failure::ServerFailure));
+    }
+
+    #[test]
+    fn truncated_reply_is_a_failure() {
+        let mut r = one_ns();
+        assert_eq!(r.resolve(0, "big.example", Some(5060), 1), Lookup::Pending);
+        let q = drain(&mut r).remove(0).1;
+        let mut reply = respond(&q, 0, 60, &[Rd::A("192.0.2.1")]);
+        reply[2] |= 0x02;
+        r.handle_response(0, sa(NS1), &reply);
+        assert_eq!(events(&mut r)[0].result, Err(Failure::Truncated));
+    }
+
+    #[test]
+    fn srv_targets_in_priority_and_weight_order() {
+        let mut r = resolver("nameserver 192.0.2.53\n", "10.9.9.9 c.example.net\n", false);
+        assert_eq!(r.resolve(0, "example.net", None, 11), Lookup::Pending);
+        let sent = drain(&mut r);
+        assert_eq!(sent.len(), 1);
+        assert_eq!(
+            question(&sent[0].1),
+            (question(&sent[0].1).0, "_sip._udp.example.net".into(), 33)
+        );
+        let reply = respond(
+            &sent[0].1,
+            0,
+            600,
+            &[
+                Rd::Srv(20, 0, 5062, "c.example.net"),
+                Rd::Srv(10, 10, 5061, "b.example.net"),
+                Rd::Srv(10, 50, 5060, "a.example.net"),
+            ],
+        );
+        r.handle_response(5, sa(NS1), &reply);
+        let sent = drain(&mut r);
+        // c comes from /etc/hosts; a and b are asked
+        let names: Vec<String> = sent.iter().map(|(_, q)| question(q).1).collect();
+        assert_eq!(names, vec!["a.example.net", "b.example.net"]);
+        r.handle_response(
+            6,
+            sa(NS1),
+            &respond(&sent[1].1, 0, 100, &[Rd::A("192.0.2.2")]),
+        );
+        r.handle_response(
+            7,
+            sa(NS1),
+            &respond(&sent[0].1, 0, 100, &[Rd::A("192.0.2.1")]),
+        );
+        let ev = events(&mut r);
+        assert_eq!(
+            ev,
+            vec![Resolved {
+                user_token: 11,
+                result: Ok(addrs(&[
+                    "192.0.2.1:5060",
+                    "192.0.2.2:5061",
+                    "10.9.9.9:5062"
+                ]))
+            }]
+        );
+        // the SIP-domain result is cached separately from the host result
+        assert!(
+            matches!(r.resolve(50_000, "example.net", None, 12), Lookup::Ready(a) if a.len() == 3)
+        );
+        assert_eq!(
+            r.resolve(50_000, "example.net", Some(5060), 13),
+            Lookup::Pending
+        );
+    }
+
+    #[test]
+    fn no_srv_falls_back_to_a_on_5060() {
+        let mut r = one_ns();
+        assert_eq!(r.resolve(0, "plain.example", None, 1), Lookup::Pending);
+        let q = drain(&mut r).remove(0).1;
+        r.handle_response(0, sa(NS1), &respond(&q, 3, 0, &[]));
+        let q = drain(&mut r).remove(0).1;
+        assert_eq!(question(&q).1, "plain.example");
+        assert_eq!(question(&q).2, 1);
+        r.handle_response(0, sa(NS1), &respond(&q, 0, 60, &[Rd::A("192.0.2.5")]));
+        assert_eq!(events(&mut r)[0].result, Ok(addrs(&["192.0.2.5:5060"])));
+    }
+
+    #[test]
+    fn spoofed_replies_are_ignored() {
+        let mut r = one_ns();
+        assert_eq!(r.resolve(0, "bank.example", Some(5060), 1), Lookup::Pending);
+        let q = drain(&mut r).remove(0).1;
+        let good = respond(&q, 0, 60, &[Rd::A("192.0.2.10")]);
+        let evil = respond(&q, 0, 60, &[Rd::A("203.0.113.66")]);
+        // right bytes, wrong source address or port
+        r.handle_response(0, sa("203.0.113.1:53"), &evil);
+        r.handle_response(0, sa("192.0.2.53:5353"), &evil);
+        // right source, wrong id
+        let mut wrong_id = evil.clone();
+        wrong_id[1] ^= 0x55;
+        r.handle_response(0, sa(NS1), &wrong_id);
+        // right source and id, other question
+        let mut other_q = Vec::new();
+        let mut buf = [0u8; 64];
+        let n = build_query(&mut buf, question(&q).0, "evil.example", QType::A).unwrap();
+        other_q.extend_from_slice(&respond(&buf[..n], 0, 60, &[Rd::A("203.0.113.66")]));
+        r.handle_response(0, sa(NS1), &other_q);
+        // garbage
+        r.handle_response(0, sa(NS1), &q[..5]);
+        assert!(events(&mut r).is_empty());
+        r.handle_response(0, sa(NS1), &good);
+        assert_eq!(events(&mut r)[0].result, Ok(addrs(&["192.0.2.10:5060"])));
+        // a replay after completion matches nothing
+        r.handle_response(1, sa(NS1), &evil);
+        assert!(events(&mut r).is_empty());
+    }
+
+    #[test]
+    fn several_waiters_share_one_query() {
+        let mut r = one_ns();
+        assert_eq!(
+            r.resolve(0, "shared.example", Some(5060), 1),
+            Lookup::Pending
+        );
+        assert_eq!(
+            r.resolve(0, "Shared.Example", Some(6000), 2),
+            Lookup::Pending
+        );
+        let sent = drain(&mut r);
+        assert_eq!(sent.len(), 1);
+        r.handle_response(
+            0,
+            sa(NS1),
+            &respond(&sent[0].1, 0, 60, &[Rd::A("192.0.2.4")]),
+        );
+        let ev = events(&mut r);
+        assert_eq!(
+            ev,
+            vec![
+                Resolved {
+                    user_token: 1,
+                    result: Ok(addrs(&["192.0.2.4:5060"]))
+                },
+                Resolved {
+                    user_token: 2,
+                    result: Ok(addrs(&["192.0.2.4:6000"]))
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn tables_are_bounded() {
+        let mut r = one_ns();
+        for i in 0..DNS_MAX_WAITERS as u64 {
+            assert_eq!(r.resolve(0, "one.example", Some(1), i), Lookup::Pending);
+        }
+        assert_eq!(
+            r.resolve(0, "one.example", Some(1), 999),
+            Lookup::Failed(Failure::Busy)
+        );
+        let mut r = one_ns();
+        for i in 0..DNS_MAX_JOBS {
+            assert_eq!(
+                r.resolve(0, &format!("n{i}.example"), Some(1), 0),
+                Lookup::Pending
+            );
+        }
+        assert_eq!(
+            r.resolve(0, "more.example", Some(1), 0),
+            Lookup::Failed(Failure::Busy)
+        );
+        // a Busy lookup is not remembered as a failure of the name
+        r.handle_timeout(1000);
+        assert_eq!(events(&mut r).len(), DNS_MAX_JOBS);
+        assert_eq!(r.resolve(1000, "more.example", Some(1), 0), Lookup::Pending);
+    }
+
+    #[test]
+    fn query_ids_differ_and_follow_the_seed() {
+        let ids = |seed| {
+            let mut r = Resolver::new(ResolverConfig::default(), seed);
+            (0..8)
+                .map(|i| {
+                    r.resolve(0, &format!("h{i}.example"), Some(1), 0);
+                    question(&drain(&mut r)[0].1).0
+                })
+                .collect::<Vec<_>>()
+        };
+        let a = ids(1);
+        assert_eq!(a, ids(1));
+        assert_ne!(a, ids(2));
+        let mut uniq = a.clone();
+        uniq.sort_unstable();
+        uniq.dedup();
+        assert_eq!(uniq.len(), a.len());
+    }
+}
