@@ -253,7 +253,7 @@ fn sort_srv(records: &mut [SrvRecord]) {
             let (Some(a), Some(b)) = (records.get(j - 1), records.get(j)) else {
                 break;
             };
-            if (a.priority, u16::MAX - a.weight) <= (b.priority, u16::MAX - b.weight) {
+            if a.preference() <= b.preference() {
                 break;
             }
             records.swap(j - 1, j);
@@ -485,9 +485,33 @@ impl Resolver {
         None
     }
 
+    /// Applies a re-read resolv.conf / hosts (e.g. after a PPP reconnect); the cache and the
+    /// lookups in progress are kept, retransmissions go to the new nameservers.
+    pub fn reconfigure(&mut self, config: ResolverConfig) {
+        self.nameservers = config.resolv.nameservers;
+        if self.nameservers.is_empty() {
+            self.nameservers = ResolvConf::default().nameservers;
+        }
+        self.timeout_ms = u64::from(config.resolv.timeout_secs.max(1)) * 1000;
+        self.attempts = config.resolv.attempts.max(1);
+        self.hosts = config.hosts;
+        self.ipv6 = config.ipv6;
+        let count = self.nameservers.len();
+        for q in self.queries.iter_mut().flatten() {
+            q.nameserver %= count;
+        }
+    }
+
+    /// A configured nameserver; an IPv4-mapped source (dual-stack socket) counts as IPv4.
+    fn is_nameserver(&self, from: SocketAddr) -> bool {
+        self.nameservers.iter().any(|ns| {
+            ns.port() == from.port() && ns.ip().to_canonical() == from.ip().to_canonical()
+        })
+    }
+
     /// Feeds one datagram received on the resolver socket.
     pub fn handle_response(&mut self, now: u64, from: SocketAddr, bytes: &[u8]) {
-        if !self.nameservers.contains(&from) {
+        if !self.is_nameserver(from) {
             log::debug!(target: logging::DNS, "reply from {from}, not a nameserver: ignored");
             return;
         }
@@ -1302,6 +1326,64 @@ mod tests {
         r.handle_timeout(1000);
         assert_eq!(events(&mut r).len(), DNS_MAX_JOBS);
         assert_eq!(r.resolve(1000, "more.example", Some(1), 0), Lookup::Pending);
+    }
+
+    #[test]
+    fn cache_full_evicts_the_entry_expiring_first() {
+        let mut r = one_ns();
+        let fill = |r: &mut Resolver, name: &str, ttl: u32| {
+            assert_eq!(r.resolve(0, name, Some(1), 0), Lookup::Pending);
+            let q = drain(r).remove(0).1;
+            r.handle_response(0, sa(NS1), &respond(&q, 0, ttl, &[Rd::A("192.0.2.1")]));
+            assert!(events(r)[0].result.is_ok());
+        };
+        fill(&mut r, "first.example", 100);
+        for i in 1..DNS_CACHE_SIZE {
+            fill(&mut r, &format!("h{i}.example"), 1000);
+        }
+        assert!(matches!(
+            r.resolve(1, "first.example", Some(1), 0),
+            Lookup::Ready(_)
+        ));
+        fill(&mut r, "newcomer.example", 1000);
+        assert!(matches!(
+            r.resolve(1, "newcomer.example", Some(1), 0),
+            Lookup::Ready(_)
+        ));
+        assert!(matches!(
+            r.resolve(1, "h1.example", Some(1), 0),
+            Lookup::Ready(_)
+        ));
+        assert_eq!(r.resolve(1, "first.example", Some(1), 0), Lookup::Pending);
+    }
+
+    #[test]
+    fn reconfigure_moves_retransmissions_and_mapped_sources_match() {
+        let mut r = one_ns();
+        assert_eq!(
+            r.resolve(0, "moved.example", Some(5060), 1),
+            Lookup::Pending
+        );
+        let q = drain(&mut r).remove(0);
+        assert_eq!(q.0, sa(NS1));
+        r.reconfigure(ResolverConfig {
+            resolv: parse_resolv_conf("nameserver 198.51.100.53\noptions timeout:3 attempts:2\n"),
+            hosts: parse_hosts(""),
+            ipv6: false,
+        });
+        // the old server is no longer trusted
+        r.handle_response(10, sa(NS1), &respond(&q.1, 0, 60, &[Rd::A("203.0.113.1")]));
+        assert!(events(&mut r).is_empty());
+        r.handle_timeout(1000);
+        let q2 = drain(&mut r).remove(0);
+        assert_eq!(q2.0, sa(NS2));
+        assert_eq!(r.poll_timeout(), Some(4000));
+        r.handle_response(
+            1010,
+            sa("[::ffff:198.51.100.53]:53"),
+            &respond(&q2.1, 0, 60, &[Rd::A("192.0.2.8")]),
+        );
+        assert_eq!(events(&mut r)[0].result, Ok(addrs(&["192.0.2.8:5060"])));
     }
 
     #[test]

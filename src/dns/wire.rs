@@ -415,12 +415,13 @@ pub fn parse_reply(msg: &[u8], id: u16, qname: &str, qtype: QType) -> Result<Rep
                     return Err(WireError::BadRdata);
                 }
                 if !target.is_empty() {
-                    let _ = records.push(SrvRecord {
+                    let srv = SrvRecord {
                         priority: u16_at(msg, rec.rdata)?,
                         weight: u16_at(msg, rec.rdata.saturating_add(2))?,
                         port: u16_at(msg, rec.rdata.saturating_add(4))?,
                         target,
-                    });
+                    };
+                    keep_best_srv(&mut records, srv);
                 }
             }
         }
@@ -442,6 +443,27 @@ pub fn parse_reply(msg: &[u8], id: u16, qname: &str, qtype: QType) -> Result<Rep
         Ok(Reply::NxDomain { negative_ttl })
     } else {
         Ok(Reply::NoData { negative_ttl })
+    }
+}
+
+impl SrvRecord {
+    /// Sort key: lower priority first, then higher weight (RFC 2782).
+    pub fn preference(&self) -> (u16, u16) {
+        (self.priority, u16::MAX - self.weight)
+    }
+}
+
+/// Adds `srv`; when full, it replaces the least preferred record if it is better, so a long
+/// record set still yields the best targets.
+fn keep_best_srv(records: &mut heapless::Vec<SrvRecord, DNS_MAX_SRV>, srv: SrvRecord) {
+    if let Err(srv) = records.push(srv) {
+        let worst = records
+            .iter_mut()
+            .max_by_key(|r| r.preference())
+            .filter(|w| w.preference() > srv.preference());
+        if let Some(w) = worst {
+            *w = srv;
+        }
     }
 }
 
@@ -664,6 +686,28 @@ mod tests {
         assert_eq!(records[0].target.as_str(), "sip.example.com");
         assert_eq!((records[1].priority, records[1].port), (20, 5061));
         assert_eq!(records[1].target.as_str(), "example.com");
+    }
+
+    #[test]
+    fn long_srv_sets_keep_the_best_records() {
+        let qname = b"\x04_sip\x04_udp\x07example\x03com\x00";
+        let n = DNS_MAX_SRV as u16 + 3;
+        let mut m = reply(3, 0x8180, [n, 0, 0], qname, 33);
+        // priorities n..1 descending: the best ones come last
+        for i in 0..n {
+            let prio = n - i;
+            let mut d = prio.to_be_bytes().to_vec();
+            d.extend_from_slice(&[0, 0, 0x13, 0xC4, 1, b'a' + i as u8, 0]);
+            rr(&mut m, &[0xC0, 12], 33, 60, &d);
+        }
+        let Ok(Reply::Srv { records, .. }) =
+            parse_reply(&m, 3, "_sip._udp.example.com", QType::Srv)
+        else {
+            panic!()
+        };
+        let mut prios: Vec<u16> = records.iter().map(|r| r.priority).collect();
+        prios.sort_unstable();
+        assert_eq!(prios, (1..=DNS_MAX_SRV as u16).collect::<Vec<_>>());
     }
 
     #[test]
