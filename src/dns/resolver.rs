@@ -295,7 +295,7 @@ impl Resolver {
         let Some(key) = normalise(name) else {
             return Lookup::Failed(Failure::InvalidName);
         };
-        let local = self.hosts.lookup(&key);
+        let local = self.local_addrs(&key);
         if !local.is_empty() {
             let p = port.unwrap_or(SIP_DEFAULT_PORT);
             return Lookup::Ready(local.iter().map(|ip| SocketAddr::new(*ip, p)).collect());
@@ -406,7 +406,7 @@ impl Resolver {
                 target.ttl = DNS_TTL_MAX_SECS;
                 continue;
             }
-            let local = self.hosts.lookup(&target.host);
+            let local = self.local_addrs(&target.host);
             if !local.is_empty() {
                 target.v4 = local;
                 target.ttl = DNS_TTL_MAX_SECS;
@@ -425,6 +425,14 @@ impl Resolver {
                 }
             }
         }
+    }
+
+    /// /etc/hosts addresses of the families we use, IPv4 first.
+    fn local_addrs(&self, name: &str) -> heapless::Vec<IpAddr, DNS_MAX_ADDRS> {
+        let all = self.hosts.lookup(name);
+        let v4 = all.iter().filter(|ip| ip.is_ipv4());
+        let v6 = all.iter().filter(|ip| self.ipv6 && ip.is_ipv6());
+        v4.chain(v6).copied().collect()
     }
 
     fn add_query(
@@ -950,6 +958,27 @@ mod tests {
         );
         assert!(drain(&mut r).is_empty());
         assert_eq!(r.poll_timeout(), None);
+    }
+
+    #[test]
+    fn hosts_entries_follow_the_address_families() {
+        let hosts = "::1 localhost\n127.0.0.1 localhost\n2001:db8::7 v6only\n";
+        let mut r = resolver("", hosts, false);
+        assert_eq!(
+            r.resolve(0, "localhost", Some(5060), 1),
+            Lookup::Ready(addrs(&["127.0.0.1:5060"]))
+        );
+        // nothing usable locally: asked in DNS
+        assert_eq!(r.resolve(0, "v6only", Some(5060), 1), Lookup::Pending);
+        let mut r = resolver("", hosts, true);
+        assert_eq!(
+            r.resolve(0, "localhost", Some(5060), 1),
+            Lookup::Ready(addrs(&["127.0.0.1:5060", "[::1]:5060"]))
+        );
+        assert_eq!(
+            r.resolve(0, "v6only", None, 1),
+            Lookup::Ready(addrs(&["[2001:db8::7]:5060"]))
+        );
     }
 
     #[test]
