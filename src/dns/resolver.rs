@@ -1415,6 +1415,93 @@ mod tests {
         assert_eq!(events(&mut r)[0].result, Ok(addrs(&["192.0.2.8:5060"])));
     }
 
+    #[derive(Clone, Debug)]
+    enum Op {
+        Resolve(usize, bool),
+        Answer(u8, Vec<u8>),
+        Advance(u64),
+    }
+
+    fn op() -> impl proptest::strategy::Strategy<Value = Op> {
+        use proptest::prelude::*;
+        prop_oneof![
+            (0usize..6, any::<bool>()).prop_map(|(n, p)| Op::Resolve(n, p)),
+            (0u8..6, proptest::collection::vec(any::<u8>(), 0..40))
+                .prop_map(|(k, b)| Op::Answer(k, b)),
+            (0u64..3000).prop_map(Op::Advance),
+        ]
+    }
+
+    proptest::proptest! {
+        /// Whatever arrives, every Pending lookup ends in exactly one event, and nothing panics.
+        #[test]
+        fn every_pending_lookup_completes_once(ops in proptest::collection::vec(op(), 1..60)) {
+            let mut r = resolver(
+                "nameserver 192.0.2.53\nnameserver 198.51.100.53\noptions timeout:1 attempts:2\n",
+                "10.0.0.1 local.example\n",
+                true,
+            );
+            let names = ["a.example", "b.example", "local.example", "10.1.1.1", "c.example", "bad name"];
+            let mut now = 0u64;
+            let mut token = 0u64;
+            let mut pending = Vec::new();
+            let mut sent: Vec<(SocketAddr, Vec<u8>)> = Vec::new();
+            let mut got = Vec::new();
+            for op in ops {
+                match op {
+                    Op::Resolve(n, with_port) => {
+                        token += 1;
+                        let port = with_port.then_some(5060);
+                        if r.resolve(now, names[n], port, token) == Lookup::Pending {
+                            pending.push(token);
+                        }
+                    }
+                    Op::Answer(kind, noise) => {
+                        if let Some((to, q)) = sent.pop() {
+                            let reply = match kind {
+                                0 => {
+                                    if question(&q).2 == 33 {
+                                        respond(&q, 0, 60, &[Rd::Srv(1, 1, 5060, "a.example")])
+                                    } else if question(&q).2 == 28 {
+                                        respond(&q, 0, 60, &[Rd::Aaaa("2001:db8::1")])
+                                    } else {
+                                        respond(&q, 0, 60, &[Rd::A("192.0.2.1")])
+                                    }
+                                }
+                                1 => respond(&q, 3, 0, &[]),
+                                2 => respond(&q, 2, 0, &[]),
+                                3 => [&q[..2], &noise[..]].concat(),
+                                4 => {
+                                    let mut m = respond(&q, 0, 60, &[Rd::A("192.0.2.1")]);
+                                    let i = noise.first().map_or(0, |b| *b as usize) % m.len();
+                                    m[i] ^= noise.get(1).copied().unwrap_or(0xFF);
+                                    m
+                                }
+                                _ => noise,
+                            };
+                            r.handle_response(now, to, &reply);
+                        }
+                    }
+                    Op::Advance(ms) => {
+                        now += ms;
+                        r.handle_timeout(now);
+                    }
+                }
+                sent.extend(drain(&mut r));
+                got.extend(events(&mut r).into_iter().map(|e| e.user_token));
+            }
+            for _ in 0..40 {
+                now += 1000;
+                r.handle_timeout(now);
+                drain(&mut r);
+                got.extend(events(&mut r).into_iter().map(|e| e.user_token));
+            }
+            proptest::prop_assert_eq!(r.poll_timeout(), None);
+            got.sort_unstable();
+            proptest::prop_assert_eq!(got, pending);
+        }
+    }
+
     #[test]
     fn query_ids_differ_and_follow_the_seed() {
         let ids = |seed| {
