@@ -6,6 +6,7 @@
 pub mod acl;
 pub mod auth;
 pub mod config;
+pub mod dns;
 pub mod limits;
 pub mod logging;
 pub mod net;

@@ -43,6 +43,28 @@ pub const URI_PARAMS_SIZE: usize = 96;
 pub const DNS_CACHE_SIZE: usize = 256;
 pub const DNS_ATTEMPTS: u32 = 3;
 pub const DNS_BAD_AGE_SECS: u64 = 600;
+/// A failure counts towards the blacklist only if it follows the previous one within this time
+/// (siproxd's DNS_GOOD_AGE).
+pub const DNS_FAILURE_WINDOW_SECS: u64 = 60;
+/// Cached answer lifetimes: the DNS TTL clamped to this range; failures are cached briefly.
+pub const DNS_TTL_MIN_SECS: u32 = 10;
+pub const DNS_TTL_MAX_SECS: u32 = 3600;
+pub const DNS_NEGATIVE_SECS: u32 = 10;
+/// Longest domain name in text form (RFC 1035: 255 octets on the wire).
+pub const DNS_NAME_MAX: usize = 253;
+/// Addresses returned per lookup, SRV targets followed per lookup, nameservers (glibc MAXNS).
+pub const DNS_MAX_ADDRS: usize = 8;
+pub const DNS_MAX_SRV: usize = 4;
+pub const DNS_MAX_NAMESERVERS: usize = 3;
+/// Concurrent lookups, queries on the wire, and callers waiting on lookups.
+pub const DNS_MAX_JOBS: usize = 32;
+pub const DNS_MAX_QUERIES: usize = 64;
+pub const DNS_MAX_WAITERS: usize = 64;
+/// /etc/hosts entries (address, name) kept; more are ignored with a warning.
+pub const DNS_HOSTS_MAX: usize = 256;
+/// Largest query built (12 header + 255 name + 4) and response read (plain UDP, no EDNS).
+pub const DNS_QUERY_MAX: usize = 271;
+pub const DNS_MESSAGE_MAX: usize = 512;
 
 /// Debug port (decisions §8).
 pub const DEBUG_MAX_CLIENTS: usize = 4;
