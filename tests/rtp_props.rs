@@ -162,19 +162,45 @@ proptest! {
                         remote_rtcp_port: None,
                     };
                     let before = table.len();
+                    // Model of the existing-entry rule: the first half (slot order) with the
+                    // same Call-ID, stream direction, media index and a matching client id.
+                    let existing = table
+                        .halves()
+                        .find(|(_, h)| {
+                            h.call_id() == call_id
+                                && h.stream_dir() == req.stream_dir
+                                && h.media_index() == media
+                                && h.client_id().matches(&req.client_id)
+                        })
+                        .map(|(s, h)| (s, h.local()));
+                    let moved = existing.is_some_and(|(_, l)| l.ip() != local_ip);
                     match table.open(now, &req, &mut shell) {
                         Ok(o) => {
                             let h = table.half(o.slot).unwrap();
                             prop_assert_eq!(h.local(), o.local);
                             prop_assert_eq!(h.remote(), req.remote);
                             prop_assert!(h.cseq() >= cseq);
-                            prop_assert_eq!(table.len(), before + usize::from(!o.reused));
-                            if !o.reused {
-                                prop_assert_eq!(o.local.ip(), local_ip);
+                            match existing {
+                                Some((slot, local)) if !moved => {
+                                    prop_assert!(o.reused);
+                                    prop_assert_eq!((o.slot, o.local), (slot, local));
+                                    prop_assert_eq!(table.len(), before);
+                                }
+                                _ => {
+                                    prop_assert!(!o.reused);
+                                    prop_assert_eq!(o.local.ip(), local_ip);
+                                    prop_assert_eq!(table.len(), before + usize::from(!moved));
+                                }
                             }
                         }
-                        Err(OpenError::TableFull { .. }) => prop_assert_eq!(before, CAPACITY),
-                        Err(OpenError::PortsExhausted { .. }) => prop_assert_eq!(table.len(), before),
+                        Err(OpenError::TableFull { .. }) => {
+                            prop_assert!(existing.is_none());
+                            prop_assert_eq!(before, CAPACITY);
+                        }
+                        Err(OpenError::PortsExhausted { .. }) => {
+                            prop_assert!(existing.is_none() || moved);
+                            prop_assert_eq!(table.len(), before - usize::from(moved));
+                        }
                         Err(e) => prop_assert!(false, "unexpected {e}"),
                     }
                 }

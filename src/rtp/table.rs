@@ -273,7 +273,11 @@ impl Table {
     /// stream direction and media index and a matching client id is a retransmission or
     /// re-INVITE: its remote is updated, its CSeq raised and its port returned unchanged.
     /// Otherwise a free slot gets the next bindable port pair and is paired with the opposite
-    /// half if that exists.
+    /// half if that exists. A matching half bound on another local address than
+    /// `req.local_ip` (the interface address changed) is closed and replaced.
+    ///
+    /// SDP is all-or-nothing (decisions §6): if a later `m=` line of the same body fails, the
+    /// caller closes the halves this body opened (`reused == false`) and answers 503.
     pub fn open(
         &mut self,
         now: u64,
@@ -288,7 +292,26 @@ impl Table {
             })?;
 
         if let Some(i) = self.find_existing(req) {
-            return Ok(self.update_existing(i, now, req));
+            let moved = self
+                .slots
+                .get(i)
+                .and_then(Option::as_ref)
+                .is_some_and(|h| h.local.ip() != req.local_ip.to_canonical());
+            if !moved {
+                return Ok(self.update_existing(i, now, req));
+            }
+            // The interface address changed (PPP reconnect, decisions §3): the old port is on
+            // an address the SDP no longer advertises, so the stream moves to a new port.
+            log::debug!(
+                target: logging::RTP,
+                "RTP stream {} #{} moves to {}",
+                req.call_id,
+                req.media_index,
+                req.local_ip
+            );
+            if let Ok(s) = u32::try_from(i) {
+                self.close(SlotId(s), sockets);
+            }
         }
 
         let Some(i) = self.slots.iter().position(Option::is_none) else {
@@ -944,6 +967,56 @@ mod tests {
         let o = t.open(0, &other, &mut s).unwrap();
         assert!(!o.reused);
         assert_ne!(o.local, e1.local);
+    }
+
+    #[test]
+    fn reinvite_after_interface_address_change_moves_the_stream() {
+        let (mut t, mut s) = (table(), FakeSockets::default());
+        let (e1, e2) = call(&mut t, &mut s, "c");
+        let moved = t
+            .open(
+                5,
+                &req("c", Direction::Incoming, "203.0.113.9", "192.168.1.10:4000"),
+                &mut s,
+            )
+            .unwrap();
+        assert!(!moved.reused);
+        assert_eq!(moved.local.ip(), ip("203.0.113.9"));
+        // The freed slot is the first free one, so it is reused.
+        assert_eq!(moved.slot, e1.slot);
+        assert_eq!(t.len(), 2);
+        assert!(!s.bound.contains(&e1.local), "old port released");
+        assert_eq!(t.half(moved.slot).unwrap().peer(), Some(e2.slot));
+        assert_eq!(t.half(e2.slot).unwrap().peer(), Some(moved.slot));
+        // A retransmission of that re-INVITE finds the moved half.
+        let again = t
+            .open(
+                6,
+                &req("c", Direction::Incoming, "203.0.113.9", "192.168.1.10:4000"),
+                &mut s,
+            )
+            .unwrap();
+        assert_eq!((again.local, again.reused), (moved.local, true));
+    }
+
+    #[test]
+    fn rtcp_mux_packets_on_the_rtp_socket_follow_rtp() {
+        // With a=rtcp-mux the endpoints send RTCP to the RTP port; it is relayed like RTP.
+        let (mut t, mut s) = (table(), FakeSockets::default());
+        let (e1, e2) = call(&mut t, &mut s, "c");
+        let rtcp_packet_len = 52;
+        assert_eq!(
+            t.on_packet(
+                0,
+                Token::rtp(e2.slot),
+                sa("192.168.1.10:4000"),
+                rtcp_packet_len
+            ),
+            Verdict::Forward {
+                out: Token::rtp(e1.slot),
+                dst: sa("198.51.100.30:5000")
+            }
+        );
     }
 
     #[test]
