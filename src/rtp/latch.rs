@@ -17,7 +17,8 @@
 //! * Latched: only the latched address is accepted. Other sources are dropped and counted
 //!   (anti-hijack, "RTP bleed"), unless the latched source has been silent for
 //!   `RTP_RELATCH_SILENCE_MS`; then the not-yet-latched rule applies again (address change).
-//! * A new SDP address for the endpoint (re-INVITE) forgets the latch.
+//! * A new SDP address for the endpoint (re-INVITE) forgets the latch; hold (`0.0.0.0`) does not:
+//!   nothing is sent to a held endpoint, but its latched source may go on sending.
 
 use crate::limits::RTP_RELATCH_SILENCE_MS;
 use std::net::{IpAddr, SocketAddr};

@@ -390,9 +390,13 @@ impl Table {
                 );
                 h.remote = remote;
                 h.remote_rtcp_port = req.remote_rtcp_port;
-                // The endpoint moved (or went on/off hold): learn it again.
-                h.rtp_latch.reset();
-                h.rtcp_latch.reset();
+                // A new address means the endpoint moved: learn it again. Hold (0.0.0.0) only
+                // asks not to be sent to; the endpoint stays where it was, and keeping its latch
+                // keeps strangers from feeding the other side meanwhile.
+                if !remote.ip().is_unspecified() {
+                    h.rtp_latch.reset();
+                    h.rtcp_latch.reset();
+                }
             }
             h.cseq = h.cseq.max(req.cseq);
             h.last_activity = now;
@@ -1257,12 +1261,28 @@ mod tests {
             t.on_packet(0, Token::rtp(e1.slot), b, 20),
             Verdict::Forward { .. }
         ));
+        assert!(matches!(
+            t.on_packet(0, Token::rtp(e2.slot), a, 20),
+            Verdict::Forward { .. }
+        ));
         // A puts the call on hold: re-INVITE with c=0.0.0.0.
         let mut hold = req("c", Direction::Incoming, O, "0.0.0.0:4000");
         hold.cseq = 2;
         hold.client_id = ClientId::new("alice@example.com", a.ip());
         let o = t.open(1, &hold, &mut s).unwrap();
         assert_eq!((o.local, o.reused), (e1.local, true));
+        // A's music on hold still reaches B; a stranger cannot use the hold to reach B.
+        assert_eq!(
+            t.on_packet(2, Token::rtp(e2.slot), a, 20),
+            Verdict::Forward {
+                out: Token::rtp(e1.slot),
+                dst: b
+            }
+        );
+        assert_eq!(
+            t.on_packet(2, Token::rtp(e2.slot), sa("192.168.1.66:4000"), 20),
+            Verdict::Drop(DropReason::ForeignSource)
+        );
         assert_eq!(
             t.on_packet(2, Token::rtp(e1.slot), b, 20),
             Verdict::Drop(DropReason::NoDestination)
