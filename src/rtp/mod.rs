@@ -15,6 +15,15 @@
 //!
 //! Time is `now` in milliseconds of any monotonic clock, passed in by the caller.
 //!
+//! What the shell does:
+//! * implement [`RelaySockets`]: bind/close the two UDP sockets of a slot, registered in its
+//!   poll under the slot's [`Token`]s (offset into its own token space);
+//! * on readiness of a relay socket, drain it: `recv_from` into one preallocated
+//!   `limits::RTP_BUFFER`, [`Table::on_packet`], and on [`Verdict::Forward`] `send_to` the
+//!   bytes from the socket of `out` to `dst` (a fatal send error may [`Table::close`] the slot);
+//! * wake at [`Table::next_deadline`] and call [`Table::expire`];
+//! * at start, log [`dejitter_warning`] if it returns one; at shutdown, [`Table::close_all`].
+//!
 //! Data path of one call (behaviour §11 tests 43–45): the outgoing INVITE opens half E1 on
 //! O:7070 whose remote is A; the 200 OK opens E2 on I:7072 whose remote is B. A datagram from
 //! A arriving on E2's socket leaves from E1's socket towards E2's destination (B), and vice
