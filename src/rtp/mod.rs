@@ -20,7 +20,8 @@
 //!   poll under the slot's [`Token`]s (offset into its own token space);
 //! * on readiness of a relay socket, drain it: `recv_from` into one preallocated
 //!   `limits::RTP_BUFFER`, [`Table::on_packet`], and on [`Verdict::Forward`] `send_to` the
-//!   bytes from the socket of `out` to `dst` (a fatal send error may [`Table::close`] the slot);
+//!   bytes from the socket of `out` to `dst`; a send error that is not
+//!   [`send_error_is_transient`] closes the receiving slot with [`Table::close`];
 //! * wake at [`Table::next_deadline`] and call [`Table::expire`];
 //! * at start, log [`dejitter_warning`] if it returns one; at shutdown, [`Table::close_all`].
 //!
@@ -34,6 +35,7 @@ mod counters;
 mod dejitter;
 mod latch;
 mod ports;
+mod send_error;
 mod table;
 
 pub use client_id::ClientId;
@@ -41,6 +43,7 @@ pub use counters::{Counters, DropReason, TableStats};
 pub use dejitter::dejitter_warning;
 pub use latch::{is_publicly_routable, may_latch};
 pub use ports::PortAllocator;
+pub use send_error::send_error_is_transient;
 pub use table::{Half, OpenError, Opened, StreamRequest, Table, Verdict};
 
 use std::net::SocketAddr;
