@@ -75,3 +75,14 @@ pub const DEBUG_CLIENT_BUFFER: usize = 64 * 1024;
 pub const SDP_MAX_LINES: usize = 256;
 pub const SDP_MAX_MEDIA: usize = 16;
 pub const SDP_MAX_EDITS: usize = 256;
+
+/// RTP relay (behaviour §5.4): longest client id (`user@host`) kept per half-stream; longer ones
+/// are truncated (they only tell apart the two legs of a call that passes siproxd twice).
+pub const RTP_CLIENT_ID_SIZE: usize = 128;
+/// Silence of a latched RTP/RTCP source after which another source may take over (decisions §6).
+pub const RTP_RELATCH_SILENCE_MS: u64 = 2_000;
+/// Floor for `rtp_timeout`: siproxd's `rtp_timeout = 0` killed streams on its next ~10 s aging
+/// pass rather than at once, so 0 (or anything smaller) behaves as 10 s.
+pub const RTP_MIN_TIMEOUT_SECS: u32 = 10;
+/// Upper bound of `max_rtp_streams`, so every socket token (`slot * 2 + 1`) fits a `u32`.
+pub const RTP_MAX_STREAMS: usize = 1 << 20;
