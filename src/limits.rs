@@ -15,6 +15,8 @@ pub const SIP_MIN_MESSAGE: usize = 16;
 pub const SIP_MAX_HEADERS: usize = 128;
 /// Longest header line accepted (siproxd's SEC_MAXLINELEN).
 pub const SIP_MAX_LINE: usize = 2048;
+/// Edits one `sip::Editor` holds for one outgoing message.
+pub const SIP_MAX_EDITS: usize = 32;
 /// Default Max-Forwards inserted when a request has none.
 pub const SIP_DEFAULT_MAX_FORWARDS: u32 = 70;
 
