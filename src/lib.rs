@@ -8,6 +8,7 @@ pub mod config;
 pub mod limits;
 pub mod logging;
 pub mod net;
+pub mod process;
 pub mod proxy;
 pub mod registry;
 pub mod rtp;

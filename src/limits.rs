@@ -41,3 +41,11 @@ pub const DNS_BAD_AGE_SECS: u64 = 600;
 /// Debug port (decisions §8).
 pub const DEBUG_MAX_CLIENTS: usize = 4;
 pub const DEBUG_CLIENT_BUFFER: usize = 64 * 1024;
+
+/// Event loop (decisions §3).
+/// Readiness events taken per poll call.
+pub const POLL_EVENTS: usize = 64;
+/// Deadlines the event loop can hold at once.
+pub const MAX_TIMERS: usize = 16;
+/// How often a dynamic `if_outbound` (an interface name) is re-checked for a new address.
+pub const IFACE_RECHECK_MS: u64 = 5_000;

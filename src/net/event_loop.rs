@@ -1,0 +1,362 @@
+//! The one event loop of the daemon: one `mio::Poll` over the signal pipe and the SIP UDP
+//! sockets; the poll timeout is the next timer deadline (no tick).
+
+use std::fmt;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::time::Instant;
+
+use mio::net::UdpSocket;
+use mio::{Events, Interest, Poll, Token};
+
+use super::iface::{self, IfError};
+use super::signals::{Signal, SignalPipe};
+use super::timer::Timers;
+use super::udp;
+use crate::config::Config;
+use crate::limits;
+use crate::logging::{DNS, NET};
+
+const SIGNALS: Token = Token(0);
+const SIP_INBOUND: Token = Token(1);
+const SIP_OUTBOUND: Token = Token(2);
+
+/// What a timer is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimerKey {
+    /// Re-read the address of a dynamic `if_outbound`.
+    OutboundRecheck,
+}
+
+/// Why the loop could not start.
+#[derive(Debug)]
+pub enum StartError {
+    /// `if_inbound` is not configured.
+    NoInbound,
+    /// An interface directive gave no address.
+    Interface(&'static str, String, IfError),
+    /// A SIP socket could not be opened on this address.
+    Bind(SocketAddr, io::Error),
+    /// Poll or signal set-up failed.
+    Setup(&'static str, io::Error),
+}
+
+impl fmt::Display for StartError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StartError::NoInbound => write!(f, "if_inbound is not set in the configuration"),
+            StartError::Interface(d, v, e) => write!(f, "{d} = {v}: {e}"),
+            StartError::Bind(a, e) => write!(f, "cannot bind SIP UDP socket on {a}: {e}"),
+            StartError::Setup(what, e) => write!(f, "{what}: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for StartError {}
+
+/// Counters of the shell (read by tests through the NET log lines).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NetStats {
+    /// Every datagram received on a SIP socket, oversized ones included.
+    pub sip_datagrams: u64,
+    /// Datagrams dropped for exceeding `limits::SIP_MAX_MESSAGE`.
+    pub sip_oversized: u64,
+}
+
+/// A SIP socket and the address it is bound to.
+#[derive(Debug)]
+struct SipSocket {
+    sock: UdpSocket,
+    local: SocketAddr,
+}
+
+/// How the loop ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// SIGTERM or SIGINT (the signal number).
+    Terminated(i32),
+}
+
+/// The daemon's event loop and the sockets it owns.
+pub struct EventLoop {
+    poll: Poll,
+    events: Events,
+    signals: SignalPipe,
+    timers: Timers<TimerKey, { limits::MAX_TIMERS }>,
+    port: u16,
+    dscp: u8,
+    inbound: SipSocket,
+    /// `None` while a dynamic outbound interface has no address, or when it equals inbound.
+    outbound: Option<SipSocket>,
+    /// The interface name of a dynamic `if_outbound` (re-checked on a timer).
+    outbound_if: Option<String>,
+    outbound_addr: Option<IpAddr>,
+    /// `host_outbound` when it is an IP literal (names are for the DNS module).
+    host_outbound: Option<IpAddr>,
+    recv_buf: Box<[u8]>,
+    started: Instant,
+    stats: NetStats,
+    exit: Option<Exit>,
+}
+
+impl EventLoop {
+    /// Installs the signal handlers, resolves the interfaces and binds the SIP sockets.
+    pub fn new(config: &Config) -> Result<EventLoop, StartError> {
+        let poll = Poll::new().map_err(|e| StartError::Setup("cannot create poll", e))?;
+        let mut signals =
+            SignalPipe::install().map_err(|e| StartError::Setup("cannot install signals", e))?;
+        poll.registry()
+            .register(&mut signals, SIGNALS, Interest::READABLE)
+            .map_err(|e| StartError::Setup("cannot register signal pipe", e))?;
+
+        let port = config.sip_listen_port;
+        let dscp = config.sip_dscp;
+        let in_spec = config.if_inbound.as_deref().ok_or(StartError::NoInbound)?;
+        let in_addr = iface::lookup(in_spec)
+            .map_err(|e| StartError::Interface("if_inbound", in_spec.to_owned(), e))?
+            .primary()
+            .ok_or(StartError::NoInbound)?;
+        let inbound = open(&poll, SIP_INBOUND, SocketAddr::new(in_addr, port), dscp)?;
+
+        let mut outbound_if = None;
+        let mut outbound_addr = None;
+        match config.if_outbound.as_deref() {
+            None => log::warn!("if_outbound is not set: only the inbound address is served"),
+            Some(spec) => {
+                if iface::literal(spec).is_none() {
+                    outbound_if = Some(spec.trim().to_owned());
+                }
+                match iface::lookup(spec) {
+                    Ok(a) => outbound_addr = a.primary(),
+                    // A WAN link that is not up yet (PPP) is followed by the re-check timer.
+                    Err(e) if outbound_if.is_some() => log::warn!("if_outbound = {spec}: {e}"),
+                    Err(e) => return Err(StartError::Interface("if_outbound", spec.to_owned(), e)),
+                }
+            }
+        }
+        let host_outbound = config.host_outbound.as_deref().and_then(|h| {
+            let lit = iface::literal(h);
+            if lit.is_none() {
+                log::info!("host_outbound = {h}: name resolution is not implemented yet");
+            }
+            lit
+        });
+
+        let mut el = EventLoop {
+            poll,
+            events: Events::with_capacity(limits::POLL_EVENTS),
+            signals,
+            timers: Timers::new(),
+            port,
+            dscp,
+            inbound,
+            outbound: None,
+            outbound_if,
+            outbound_addr: None,
+            host_outbound,
+            recv_buf: vec![0u8; limits::SIP_RECV_BUFFER].into_boxed_slice(),
+            started: Instant::now(),
+            stats: NetStats::default(),
+            exit: None,
+        };
+        if let Some(addr) = outbound_addr {
+            el.set_outbound(addr)?;
+        }
+        if el.outbound_if.is_some() {
+            el.arm_recheck(0);
+        }
+        Ok(el)
+    }
+
+    /// The addresses the SIP sockets are bound to (inbound first).
+    pub fn sip_addresses(&self) -> impl Iterator<Item = SocketAddr> + '_ {
+        std::iter::once(self.inbound.local).chain(self.outbound.as_ref().map(|s| s.local))
+    }
+
+    /// The public outbound address: `host_outbound` when it is a literal, else the interface's.
+    pub fn outbound_address(&self) -> Option<IpAddr> {
+        self.host_outbound.or(self.outbound_addr)
+    }
+
+    pub fn stats(&self) -> NetStats {
+        self.stats
+    }
+
+    /// Milliseconds since the loop was created (monotonic): the `now` handed to the core.
+    pub fn now_ms(&self) -> u64 {
+        u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// Runs until SIGTERM/SIGINT.
+    pub fn run(&mut self) -> io::Result<Exit> {
+        let mut ready: heapless::Vec<Token, { limits::POLL_EVENTS }> = heapless::Vec::new();
+        loop {
+            let now = self.now_ms();
+            while let Some(key) = self.timers.pop_expired(now) {
+                self.on_timer(now, key);
+            }
+            if let Some(exit) = self.exit {
+                return Ok(exit);
+            }
+            let timeout = self.timers.timeout(self.now_ms());
+            match self.poll.poll(&mut self.events, timeout) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+            ready.clear();
+            for ev in self.events.iter() {
+                // Capacity equals the events capacity, so this never fails.
+                let _ = ready.push(ev.token());
+            }
+            for &token in &ready {
+                match token {
+                    SIGNALS => self.on_signals(),
+                    SIP_INBOUND | SIP_OUTBOUND => self.drain_sip(token),
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    fn on_signals(&mut self) {
+        let mut exit = self.exit;
+        self.signals.drain(|sig| match sig {
+            Signal::Terminate(n) => {
+                log::info!("received signal {n}, terminating");
+                exit = Some(Exit::Terminated(n));
+            }
+            Signal::Hangup => {
+                log::info!("SIGHUP received: configuration reload is not implemented yet")
+            }
+            Signal::User1 => log::info!("SIGUSR1 received: statistics are not implemented yet"),
+        });
+        self.exit = exit;
+    }
+
+    /// Reads every queued datagram of one socket (edge-triggered: until WouldBlock).
+    fn drain_sip(&mut self, token: Token) {
+        // Taken out so the datagram can be lent to `on_sip_datagram(&mut self)`; no allocation.
+        let mut buf = std::mem::take(&mut self.recv_buf);
+        loop {
+            let sock = match token {
+                SIP_INBOUND => Some(&self.inbound),
+                _ => self.outbound.as_ref(),
+            };
+            let Some(sock) = sock else { break };
+            let local = sock.local;
+            match sock.sock.recv_from(&mut buf) {
+                Ok((n, src)) => {
+                    self.stats.sip_datagrams = self.stats.sip_datagrams.saturating_add(1);
+                    if n > limits::SIP_MAX_MESSAGE {
+                        self.stats.sip_oversized = self.stats.sip_oversized.saturating_add(1);
+                        log::warn!(
+                            "dropped datagram from {src} on {local}: larger than {} bytes",
+                            limits::SIP_MAX_MESSAGE
+                        );
+                        continue;
+                    }
+                    let now = self.now_ms();
+                    if let Some(bytes) = buf.get(..n) {
+                        self.on_sip_datagram(now, local, src, bytes);
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    // ICMP errors of earlier sends surface here; they must not stop the loop.
+                    log::debug!(target: NET, "recv on {local}: {e}");
+                    continue;
+                }
+            }
+        }
+        self.recv_buf = buf;
+    }
+
+    /// Every SIP datagram received goes through here: the entry point of the proxy core.
+    pub fn on_sip_datagram(&mut self, now: u64, local: SocketAddr, src: SocketAddr, bytes: &[u8]) {
+        let _ = now;
+        log::debug!(
+            target: NET,
+            "received {} bytes from {src} on {local} (datagram #{})",
+            bytes.len(),
+            self.stats.sip_datagrams
+        );
+    }
+
+    fn on_timer(&mut self, now: u64, key: TimerKey) {
+        match key {
+            TimerKey::OutboundRecheck => {
+                self.recheck_outbound();
+                self.arm_recheck(now.saturating_add(limits::IFACE_RECHECK_MS));
+            }
+        }
+    }
+
+    fn arm_recheck(&mut self, at: u64) {
+        if self.timers.set(TimerKey::OutboundRecheck, at).is_err() {
+            log::error!("timer table full: if_outbound is no longer followed");
+        }
+    }
+
+    fn recheck_outbound(&mut self) {
+        let Some(name) = self.outbound_if.as_deref() else {
+            return;
+        };
+        match iface::lookup(name) {
+            Ok(a) => {
+                let new = a.primary();
+                if new != self.outbound_addr {
+                    if let Some(addr) = new {
+                        log::info!("if_outbound {name}: address is now {addr}");
+                        if let Err(e) = self.set_outbound(addr) {
+                            log::error!("{e}");
+                        }
+                    }
+                }
+            }
+            Err(e) => {
+                if self.outbound_addr.is_some() {
+                    log::warn!("if_outbound: {e}");
+                    self.close_outbound();
+                    self.outbound_addr = None;
+                } else {
+                    log::debug!(target: DNS, "if_outbound: {e}");
+                }
+            }
+        }
+    }
+
+    fn close_outbound(&mut self) {
+        if let Some(mut old) = self.outbound.take() {
+            let _ = self.poll.registry().deregister(&mut old.sock);
+        }
+    }
+
+    /// (Re)binds the outbound socket on `addr`; no second socket when it is the inbound address.
+    fn set_outbound(&mut self, addr: IpAddr) -> Result<(), StartError> {
+        self.close_outbound();
+        self.outbound_addr = Some(addr);
+        if addr == self.inbound.local.ip() {
+            return Ok(());
+        }
+        let sock = open(
+            &self.poll,
+            SIP_OUTBOUND,
+            SocketAddr::new(addr, self.port),
+            self.dscp,
+        )?;
+        self.outbound = Some(sock);
+        Ok(())
+    }
+}
+
+fn open(poll: &Poll, token: Token, addr: SocketAddr, dscp: u8) -> Result<SipSocket, StartError> {
+    let mut sock = udp::bind(addr, dscp).map_err(|e| StartError::Bind(addr, e))?;
+    let local = sock.local_addr().map_err(|e| StartError::Bind(addr, e))?;
+    poll.registry()
+        .register(&mut sock, token, Interest::READABLE)
+        .map_err(|e| StartError::Setup("cannot register SIP socket", e))?;
+    log::info!("listening for SIP on udp:{local}");
+    Ok(SipSocket { sock, local })
+}
