@@ -4,7 +4,7 @@
 use std::fmt;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use mio::net::UdpSocket;
 use mio::{Events, Interest, Poll, Token};
@@ -189,34 +189,46 @@ impl EventLoop {
 
     /// Runs until SIGTERM/SIGINT.
     pub fn run(&mut self) -> io::Result<Exit> {
-        let mut ready: heapless::Vec<Token, { limits::POLL_EVENTS }> = heapless::Vec::new();
         loop {
-            let now = self.now_ms();
-            while let Some(key) = self.timers.pop_expired(now) {
-                self.on_timer(now, key);
-            }
-            if let Some(exit) = self.exit {
+            if let Some(exit) = self.turn(None)? {
                 return Ok(exit);
             }
-            let timeout = self.timers.timeout(self.now_ms());
-            match self.poll.poll(&mut self.events, timeout) {
-                Ok(()) => {}
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            }
-            ready.clear();
-            for ev in self.events.iter() {
-                // Capacity equals the events capacity, so this never fails.
-                let _ = ready.push(ev.token());
-            }
-            for &token in &ready {
-                match token {
-                    SIGNALS => self.on_signals(),
-                    SIP_INBOUND | SIP_OUTBOUND => self.drain_sip(token),
-                    _ => {}
-                }
+        }
+    }
+
+    /// One turn of the loop: fire due timers, wait for events (at most until the next deadline,
+    /// and at most `max_wait` if given), handle them. Returns the exit reason once a
+    /// terminating signal was handled.
+    pub fn turn(&mut self, max_wait: Option<Duration>) -> io::Result<Option<Exit>> {
+        let now = self.now_ms();
+        while let Some(key) = self.timers.pop_expired(now) {
+            self.on_timer(now, key);
+        }
+        if self.exit.is_some() {
+            return Ok(self.exit);
+        }
+        let timeout = match (self.timers.timeout(self.now_ms()), max_wait) {
+            (Some(t), Some(m)) => Some(t.min(m)),
+            (t, m) => t.or(m),
+        };
+        match self.poll.poll(&mut self.events, timeout) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => return Ok(None),
+            Err(e) => return Err(e),
+        }
+        let mut ready: heapless::Vec<Token, { limits::POLL_EVENTS }> = heapless::Vec::new();
+        for ev in self.events.iter() {
+            // Capacity equals the events capacity, so this never fails.
+            let _ = ready.push(ev.token());
+        }
+        for &token in &ready {
+            match token {
+                SIGNALS => self.on_signals(),
+                SIP_INBOUND | SIP_OUTBOUND => self.drain_sip(token),
+                _ => {}
             }
         }
+        Ok(self.exit)
     }
 
     fn on_signals(&mut self) {
@@ -359,4 +371,157 @@ fn open(poll: &Poll, token: Token, addr: SocketAddr, dscp: u8) -> Result<SipSock
         .map_err(|e| StartError::Setup("cannot register SIP socket", e))?;
     log::info!("listening for SIP on udp:{local}");
     Ok(SipSocket { sock, local })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::net::signals::TEST_SIGNAL_LOCK;
+
+    fn loopback(port: u16) -> Config {
+        Config {
+            if_inbound: Some("127.0.0.1".into()),
+            if_outbound: Some("127.0.0.2".into()),
+            sip_listen_port: port,
+            ..Config::default()
+        }
+    }
+
+    /// Turns the loop until `done` holds (or panics after 2 s).
+    fn turn_until(el: &mut EventLoop, done: impl Fn(&EventLoop) -> bool) {
+        let end = Instant::now() + Duration::from_secs(2);
+        while !done(el) {
+            assert!(
+                Instant::now() < end,
+                "condition not reached: {:?}",
+                el.stats()
+            );
+            el.turn(Some(Duration::from_millis(50))).unwrap();
+        }
+    }
+
+    #[test]
+    fn binds_both_addresses_counts_datagrams_and_drops_oversized_ones() {
+        let _g = TEST_SIGNAL_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+        // Port 0: each address gets its own free port, so parallel tests never clash.
+        let mut el = EventLoop::new(&loopback(0)).unwrap();
+        let addrs: Vec<SocketAddr> = el.sip_addresses().collect();
+        assert_eq!(addrs.len(), 2);
+        assert_eq!(addrs[0].ip(), IpAddr::from([127, 0, 0, 1]));
+        assert_eq!(addrs[1].ip(), IpAddr::from([127, 0, 0, 2]));
+        assert_eq!(el.outbound_address(), Some(IpAddr::from([127, 0, 0, 2])));
+
+        let tx = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        // Several datagrams queued before the loop looks: all are drained in one readiness.
+        for _ in 0..3 {
+            tx.send_to(b"OPTIONS sip:x SIP/2.0\r\n\r\n", addrs[0])
+                .unwrap();
+        }
+        tx.send_to(b"hello", addrs[1]).unwrap();
+        turn_until(&mut el, |el| el.stats().sip_datagrams == 4);
+        assert_eq!(el.stats().sip_oversized, 0);
+
+        tx.send_to(&vec![b'x'; limits::SIP_MAX_MESSAGE + 1], addrs[0])
+            .unwrap();
+        tx.send_to(&vec![b'x'; limits::SIP_MAX_MESSAGE], addrs[0])
+            .unwrap();
+        turn_until(&mut el, |el| el.stats().sip_datagrams == 6);
+        assert_eq!(el.stats().sip_oversized, 1);
+    }
+
+    #[test]
+    fn same_inbound_and_outbound_address_binds_once() {
+        let _g = TEST_SIGNAL_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+        let mut cfg = loopback(0);
+        cfg.if_outbound = Some("127.0.0.1".into());
+        let el = EventLoop::new(&cfg).unwrap();
+        assert_eq!(el.sip_addresses().count(), 1);
+        assert_eq!(el.outbound_address(), Some(IpAddr::from([127, 0, 0, 1])));
+    }
+
+    #[test]
+    fn host_outbound_literal_is_the_public_address() {
+        let _g = TEST_SIGNAL_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+        let mut cfg = loopback(0);
+        cfg.host_outbound = Some("203.0.113.9".into());
+        let el = EventLoop::new(&cfg).unwrap();
+        assert_eq!(el.outbound_address(), Some(IpAddr::from([203, 0, 113, 9])));
+    }
+
+    #[test]
+    fn start_errors_say_what_is_wrong() {
+        let _g = TEST_SIGNAL_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+        let err = |cfg: &Config| EventLoop::new(cfg).err().unwrap().to_string();
+        let mut cfg = loopback(0);
+        cfg.if_inbound = None;
+        assert_eq!(err(&cfg), "if_inbound is not set in the configuration");
+        cfg.if_inbound = Some("no-such-if0".into());
+        assert_eq!(
+            err(&cfg),
+            "if_inbound = no-such-if0: no interface named 'no-such-if0'"
+        );
+        // A literal outbound address that is not ours cannot be bound.
+        let mut cfg = loopback(0);
+        cfg.if_outbound = Some("192.0.2.1".into());
+        assert!(
+            err(&cfg).starts_with("cannot bind SIP UDP socket on 192.0.2.1:0"),
+            "{}",
+            err(&cfg)
+        );
+    }
+
+    #[test]
+    fn missing_outbound_interface_is_followed_by_a_timer() {
+        let _g = TEST_SIGNAL_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+        let mut cfg = loopback(0);
+        cfg.if_outbound = Some("ppp-missing0".into());
+        let el = EventLoop::new(&cfg).unwrap();
+        assert_eq!(el.sip_addresses().count(), 1);
+        assert_eq!(el.outbound_address(), None);
+        assert_eq!(el.timers.deadline(TimerKey::OutboundRecheck), Some(0));
+        // Literal addresses never change: no timer, no wake-up.
+        let el = EventLoop::new(&loopback(0)).unwrap();
+        assert!(el.timers.is_empty());
+    }
+
+    #[test]
+    fn outbound_named_interface_is_rebound_when_it_gets_an_address() {
+        let _g = TEST_SIGNAL_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+        let mut cfg = loopback(0);
+        cfg.if_inbound = Some("127.0.0.2".into());
+        cfg.if_outbound = Some("lo".into());
+        let mut el = EventLoop::new(&cfg).unwrap();
+        assert_eq!(el.outbound_address(), Some(IpAddr::from([127, 0, 0, 1])));
+        // Pretend the interface had another address before: the re-check rebinds.
+        el.close_outbound();
+        el.outbound_addr = Some(IpAddr::from([127, 0, 0, 3]));
+        assert_eq!(el.sip_addresses().count(), 1);
+        el.turn(Some(Duration::ZERO)).unwrap();
+        assert_eq!(el.outbound_address(), Some(IpAddr::from([127, 0, 0, 1])));
+        let addrs: Vec<SocketAddr> = el.sip_addresses().collect();
+        assert_eq!(addrs.len(), 2);
+        assert_eq!(addrs[1].ip(), IpAddr::from([127, 0, 0, 1]));
+        // Re-armed for the next check.
+        let next = el.timers.deadline(TimerKey::OutboundRecheck).unwrap();
+        assert!(next >= limits::IFACE_RECHECK_MS);
+    }
+
+    #[test]
+    fn sigterm_ends_the_loop() {
+        let _g = TEST_SIGNAL_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+        let mut el = EventLoop::new(&loopback(0)).unwrap();
+        // SAFETY: our handler is installed; raise delivers to this thread.
+        unsafe { libc::raise(libc::SIGHUP) };
+        assert_eq!(el.turn(Some(Duration::from_secs(2))).unwrap(), None);
+        // SAFETY: as above.
+        unsafe { libc::raise(libc::SIGTERM) };
+        let end = Instant::now() + Duration::from_secs(2);
+        let exit = loop {
+            if let Some(exit) = el.turn(Some(Duration::from_millis(100))).unwrap() {
+                break exit;
+            }
+            assert!(Instant::now() < end);
+        };
+        assert_eq!(exit, Exit::Terminated(libc::SIGTERM));
+    }
 }

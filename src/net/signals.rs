@@ -109,6 +109,22 @@ fn set_action(signo: libc::c_int, handler: libc::sighandler_t) -> io::Result<()>
     Ok(())
 }
 
+impl Drop for SignalPipe {
+    fn drop(&mut self) {
+        // The handler must never write into a closed (and maybe reused) descriptor.
+        let _ = WRITE_FD.compare_exchange(
+            self._write.as_raw_fd(),
+            -1,
+            Ordering::Relaxed,
+            Ordering::Relaxed,
+        );
+    }
+}
+
+/// Serialises the tests that install the process-wide handlers.
+#[cfg(test)]
+pub(crate) static TEST_SIGNAL_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 impl Source for SignalPipe {
     fn register(&mut self, r: &Registry, t: Token, i: Interest) -> io::Result<()> {
         self.read.register(r, t, i)
@@ -142,6 +158,7 @@ mod tests {
 
     #[test]
     fn raised_signals_arrive_through_the_pipe_and_wake_poll() {
+        let _g = TEST_SIGNAL_LOCK.lock().unwrap_or_else(|e| e.into_inner());
         let mut pipe = SignalPipe::install().unwrap();
         let mut poll = mio::Poll::new().unwrap();
         poll.registry()
