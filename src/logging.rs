@@ -154,8 +154,12 @@ pub fn debug_mask() -> u32 {
 /// Switches from stderr to syslog (after daemonizing). The socket is connected now, so it keeps
 /// working after a chroot.
 pub fn use_syslog() -> std::io::Result<()> {
+    use_syslog_at(std::path::Path::new(SYSLOG_PATH))
+}
+
+fn use_syslog_at(path: &std::path::Path) -> std::io::Result<()> {
     let sock = UnixDatagram::unbound()?;
-    sock.connect(SYSLOG_PATH)?;
+    sock.connect(path)?;
     sock.set_nonblocking(true)?;
     if let Ok(mut slot) = LOGGER.syslog.lock() {
         *slot = Some(sock);
@@ -462,5 +466,72 @@ mod tests {
         assert_eq!(l(Level::Warn), "WARNING: t");
         assert_eq!(l(Level::Info), "INFO: t");
         assert_eq!(l(Level::Debug), "net: t");
+    }
+
+    /// The only test that installs the process-wide logger (it can be installed once).
+    #[test]
+    fn installed_logger_feeds_the_hook_and_syslog() {
+        static SEEN: Mutex<Vec<String>> = Mutex::new(Vec::new());
+        struct Recorder;
+        impl LogHook for Recorder {
+            fn record(&self, level: Level, target: &str, line: &str) {
+                SEEN.lock()
+                    .unwrap()
+                    .push(format!("{level} {target} {line}"));
+            }
+        }
+        init(0x2, 1).unwrap();
+        assert!(set_hook(Box::new(Recorder)).is_ok());
+        assert!(set_hook(Box::new(Recorder)).is_err());
+        log::debug!(target: NET, "net line {}", 1);
+        log::debug!(target: SIP, "sip line");
+        log::info!(target: "siproxd_rs::x", "info line");
+        {
+            let seen = SEEN.lock().unwrap();
+            assert!(seen.iter().any(|l| l == "DEBUG net net line 1"), "{seen:?}");
+            assert!(
+                seen.iter().any(|l| l == "INFO siproxd_rs::x info line"),
+                "{seen:?}"
+            );
+            assert!(!seen.iter().any(|l| l.contains("sip line")), "{seen:?}");
+        }
+
+        let dir = std::env::temp_dir().join(format!("siproxd-rs-log-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("log.sock");
+        let _ = std::fs::remove_file(&path);
+        let server = UnixDatagram::bind(&path).unwrap();
+        server
+            .set_read_timeout(Some(std::time::Duration::from_secs(2)))
+            .unwrap();
+        use_syslog_at(&path).unwrap();
+        // Other tests of this binary may log meanwhile: look for our lines.
+        let mut expect = |needle: &str| {
+            let mut buf = [0u8; 2048];
+            loop {
+                let n = server.recv(&mut buf).expect("syslog line not received");
+                let line = String::from_utf8_lossy(&buf[..n]).into_owned();
+                if line.contains(needle) {
+                    return line;
+                }
+            }
+        };
+        log::debug!(target: NET, "hidden by silence_log");
+        log::info!("to syslog");
+        let line = expect("to syslog");
+        let ident = format!(" siproxd-rs[{}]: INFO: to syslog", std::process::id());
+        assert!(line.starts_with("<29>"), "{line}");
+        assert!(line.ends_with(&ident), "{line}");
+        set_levels(0x2, 0);
+        log::debug!(target: NET, "shown at silence_log 0");
+        let line = expect("silence_log 0");
+        assert!(line.starts_with("<31>"), "{line}");
+        assert!(line.ends_with("net: shown at silence_log 0"), "{line}");
+        assert!(SEEN
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|l| l.contains("hidden by silence_log")));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
