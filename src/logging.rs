@@ -506,7 +506,7 @@ mod tests {
             .unwrap();
         use_syslog_at(&path).unwrap();
         // Other tests of this binary may log meanwhile: look for our lines.
-        let mut expect = |needle: &str| {
+        let expect = |needle: &str| {
             let mut buf = [0u8; 2048];
             loop {
                 let n = server.recv(&mut buf).expect("syslog line not received");
