@@ -47,5 +47,6 @@ pub const DEBUG_CLIENT_BUFFER: usize = 64 * 1024;
 pub const POLL_EVENTS: usize = 64;
 /// Deadlines the event loop can hold at once.
 pub const MAX_TIMERS: usize = 16;
-/// How often a dynamic `if_outbound` (an interface name) is re-checked for a new address.
+/// How often a dynamic `if_outbound` (an interface name) is re-checked for a new address
+/// where netlink notifications are unavailable.
 pub const IFACE_RECHECK_MS: u64 = 5_000;

@@ -1,5 +1,9 @@
-//! The one event loop of the daemon: one `mio::Poll` over the signal pipe and the SIP UDP
-//! sockets; the poll timeout is the next timer deadline (no tick).
+//! The one event loop of the daemon: one `mio::Poll` over the signal pipe, the SIP UDP
+//! sockets and the address-change watch; the poll timeout is the next timer deadline (no tick).
+//!
+//! A dynamic `if_outbound` (an interface name) is followed through rtnetlink notifications;
+//! only where netlink is unavailable does a timer re-check it every
+//! `limits::IFACE_RECHECK_MS`. When its address changes the outbound socket is rebound.
 
 use std::fmt;
 use std::io;
@@ -10,6 +14,7 @@ use mio::net::UdpSocket;
 use mio::{Events, Interest, Poll, Token};
 
 use super::iface::{self, IfError};
+use super::netlink::AddrWatch;
 use super::signals::{Signal, SignalPipe};
 use super::timer::Timers;
 use super::udp;
@@ -20,11 +25,12 @@ use crate::logging::{DNS, NET};
 const SIGNALS: Token = Token(0);
 const SIP_INBOUND: Token = Token(1);
 const SIP_OUTBOUND: Token = Token(2);
+const ADDR_WATCH: Token = Token(3);
 
 /// What a timer is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TimerKey {
-    /// Re-read the address of a dynamic `if_outbound`.
+    /// Re-read the address of a dynamic `if_outbound` (only without netlink).
     OutboundRecheck,
 }
 
@@ -90,6 +96,8 @@ pub struct EventLoop {
     outbound: Option<SipSocket>,
     /// The interface name of a dynamic `if_outbound` (re-checked on a timer).
     outbound_if: Option<String>,
+    /// Address-change notifications for `outbound_if`.
+    addr_watch: Option<AddrWatch>,
     outbound_addr: Option<IpAddr>,
     /// `host_outbound` when it is an IP literal (names are for the DNS module).
     host_outbound: Option<IpAddr>,
@@ -152,6 +160,7 @@ impl EventLoop {
             inbound,
             outbound: None,
             outbound_if,
+            addr_watch: None,
             outbound_addr: None,
             host_outbound,
             recv_buf: vec![0u8; limits::SIP_RECV_BUFFER].into_boxed_slice(),
@@ -163,7 +172,7 @@ impl EventLoop {
             el.set_outbound(addr)?;
         }
         if el.outbound_if.is_some() {
-            el.arm_recheck(0);
+            el.watch_addresses();
         }
         Ok(el)
     }
@@ -225,6 +234,9 @@ impl EventLoop {
             match token {
                 SIGNALS => self.on_signals(),
                 SIP_INBOUND | SIP_OUTBOUND => self.drain_sip(token),
+                ADDR_WATCH if self.addr_watch.as_ref().is_some_and(AddrWatch::drain) => {
+                    self.recheck_outbound()
+                }
                 _ => {}
             }
         }
@@ -301,6 +313,26 @@ impl EventLoop {
             TimerKey::OutboundRecheck => {
                 self.recheck_outbound();
                 self.arm_recheck(now.saturating_add(limits::IFACE_RECHECK_MS));
+            }
+        }
+    }
+
+    /// Subscribes to address changes; falls back to the re-check timer without netlink.
+    fn watch_addresses(&mut self) {
+        let opened = AddrWatch::open().and_then(|mut w| {
+            self.poll
+                .registry()
+                .register(&mut w, ADDR_WATCH, Interest::READABLE)?;
+            Ok(w)
+        });
+        match opened {
+            Ok(w) => self.addr_watch = Some(w),
+            Err(e) => {
+                log::warn!(
+                    "no netlink ({e}): if_outbound is re-checked every {} ms",
+                    limits::IFACE_RECHECK_MS
+                );
+                self.arm_recheck(self.now_ms().saturating_add(limits::IFACE_RECHECK_MS));
             }
         }
     }
@@ -471,16 +503,19 @@ mod tests {
     }
 
     #[test]
-    fn missing_outbound_interface_is_followed_by_a_timer() {
+    fn missing_outbound_interface_is_followed_through_netlink() {
         let _g = TEST_SIGNAL_LOCK.lock().unwrap_or_else(|e| e.into_inner());
         let mut cfg = loopback(0);
         cfg.if_outbound = Some("ppp-missing0".into());
         let el = EventLoop::new(&cfg).unwrap();
         assert_eq!(el.sip_addresses().count(), 1);
         assert_eq!(el.outbound_address(), None);
-        assert_eq!(el.timers.deadline(TimerKey::OutboundRecheck), Some(0));
-        // Literal addresses never change: no timer, no wake-up.
+        // Followed by netlink: no timer, no idle wake-up.
+        assert!(el.addr_watch.is_some());
+        assert!(el.timers.is_empty());
+        // Literal addresses never change: nothing to follow.
         let el = EventLoop::new(&loopback(0)).unwrap();
+        assert!(el.addr_watch.is_none());
         assert!(el.timers.is_empty());
     }
 
@@ -496,14 +531,20 @@ mod tests {
         el.close_outbound();
         el.outbound_addr = Some(IpAddr::from([127, 0, 0, 3]));
         assert_eq!(el.sip_addresses().count(), 1);
-        el.turn(Some(Duration::ZERO)).unwrap();
+        el.recheck_outbound();
         assert_eq!(el.outbound_address(), Some(IpAddr::from([127, 0, 0, 1])));
         let addrs: Vec<SocketAddr> = el.sip_addresses().collect();
         assert_eq!(addrs.len(), 2);
         assert_eq!(addrs[1].ip(), IpAddr::from([127, 0, 0, 1]));
-        // Re-armed for the next check.
-        let next = el.timers.deadline(TimerKey::OutboundRecheck).unwrap();
-        assert!(next >= limits::IFACE_RECHECK_MS);
+        // The fallback timer re-checks and re-arms itself.
+        el.close_outbound();
+        el.outbound_addr = Some(IpAddr::from([127, 0, 0, 3]));
+        el.on_timer(0, TimerKey::OutboundRecheck);
+        assert_eq!(el.sip_addresses().count(), 2);
+        assert_eq!(
+            el.timers.deadline(TimerKey::OutboundRecheck),
+            Some(limits::IFACE_RECHECK_MS)
+        );
     }
 
     #[test]
@@ -523,5 +564,67 @@ mod tests {
             assert!(Instant::now() < end);
         };
         assert_eq!(exit, Exit::Terminated(libc::SIGTERM));
+    }
+
+    /// Needs root (for a private network namespace) and `ip`; elsewhere it says so and passes.
+    #[test]
+    fn outbound_address_changes_are_followed_at_once_in_a_private_netns() {
+        if !crate::process::is_root()
+            || std::process::Command::new("ip").arg("-V").output().is_err()
+        {
+            eprintln!("skipped: needs root and ip(8)");
+            return;
+        }
+        let _g = TEST_SIGNAL_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+        // A network namespace is per thread: this thread and the commands it starts get a
+        // private one, the rest of the test binary keeps the host's.
+        std::thread::spawn(|| {
+            // SAFETY: plain syscall affecting this thread only.
+            assert_eq!(unsafe { libc::unshare(libc::CLONE_NEWNET) }, 0, "unshare");
+            let ip = |args: &str| {
+                let st = std::process::Command::new("ip")
+                    .args(args.split(' '))
+                    .status()
+                    .unwrap();
+                assert!(st.success(), "ip {args}");
+            };
+            ip("link set lo up");
+            ip("link add v0 type veth peer name v1");
+            let mut cfg = loopback(0);
+            cfg.if_outbound = Some("v0".into());
+            let mut el = EventLoop::new(&cfg).unwrap();
+            assert_eq!(el.outbound_address(), None);
+            assert!(el.timers.is_empty(), "netlink, not a timer, follows v0");
+
+            let until = |el: &mut EventLoop, addr: [u8; 4]| {
+                let start = Instant::now();
+                while el.outbound_address() != Some(IpAddr::from(addr)) {
+                    assert!(
+                        start.elapsed() < Duration::from_secs(2),
+                        "{addr:?} not seen"
+                    );
+                    el.turn(Some(Duration::from_millis(100))).unwrap();
+                }
+            };
+            ip("addr add 10.9.9.9/24 dev v0");
+            ip("link set v0 up");
+            until(&mut el, [10, 9, 9, 9]);
+            assert_eq!(
+                el.sip_addresses().nth(1).unwrap().ip(),
+                IpAddr::from([10, 9, 9, 9])
+            );
+
+            // A reconnect with a new address: the socket is rebound and serves it.
+            ip("addr del 10.9.9.9/24 dev v0");
+            ip("addr add 10.9.9.10/24 dev v0");
+            until(&mut el, [10, 9, 9, 10]);
+            let local = el.sip_addresses().nth(1).unwrap();
+            assert_eq!(local.ip(), IpAddr::from([10, 9, 9, 10]));
+            let tx = std::net::UdpSocket::bind("10.9.9.10:0").unwrap();
+            tx.send_to(b"hello", local).unwrap();
+            turn_until(&mut el, |el| el.stats().sip_datagrams == 1);
+        })
+        .join()
+        .unwrap();
     }
 }

@@ -5,6 +5,7 @@
 
 pub mod event_loop;
 pub mod iface;
+pub mod netlink;
 pub mod signals;
 pub mod timer;
 pub mod udp;
