@@ -220,3 +220,45 @@ fn root_drops_to_user_after_binding() {
         Some(0)
     );
 }
+
+#[test]
+#[ignore = "needs the config parser of src/config"]
+fn chroot_failure_is_fatal() {
+    if !siproxd_rs::process::is_root() {
+        eprintln!("skipped: not running as root");
+        return;
+    }
+    let dir = TempDir::new("nojail");
+    let port = free_port();
+    let conf = loopback_config(&dir, port, "chrootjail = /nonexistent-jail\n");
+    let (st, _, err) = run(&["-f", "-c", conf.to_str().unwrap()]);
+    assert_eq!(st.code(), Some(1), "{err}");
+    assert!(
+        err.contains("siproxd-rs: chrootjail = /nonexistent-jail: cannot chroot"),
+        "{err}"
+    );
+}
+
+#[test]
+#[ignore = "needs the config parser of src/config"]
+fn root_chroots_and_keeps_serving() {
+    if !siproxd_rs::process::is_root() {
+        eprintln!("skipped: not running as root");
+        return;
+    }
+    let dir = TempDir::new("jail");
+    let jail = dir.path("jail");
+    std::fs::create_dir(&jail).unwrap();
+    let port = free_port();
+    let extra = format!("chrootjail = {}\nuser = nobody\n", jail.display());
+    let mut d = start(&dir, port, &extra, &["-f", "-d", "0x2"]);
+    let root = std::fs::read_link(format!("/proc/{}/root", d.pid())).unwrap();
+    assert_eq!(root, jail.canonicalize().unwrap());
+    send_udp(("127.0.0.2", port), b"hello");
+    d.wait_for("(datagram #1)", START);
+    d.signal(libc::SIGTERM);
+    assert_eq!(
+        d.wait_exit(Duration::from_secs(1)).and_then(|s| s.code()),
+        Some(0)
+    );
+}
