@@ -94,7 +94,7 @@ pub struct EventLoop {
     inbound: SipSocket,
     /// `None` while a dynamic outbound interface has no address, or when it equals inbound.
     outbound: Option<SipSocket>,
-    /// The interface name of a dynamic `if_outbound` (re-checked on a timer).
+    /// The interface name of a dynamic `if_outbound` (followed through netlink or a timer).
     outbound_if: Option<String>,
     /// Address-change notifications for `outbound_if`.
     addr_watch: Option<AddrWatch>,
@@ -136,7 +136,7 @@ impl EventLoop {
                 }
                 match iface::lookup(spec) {
                     Ok(a) => outbound_addr = a.primary(),
-                    // A WAN link that is not up yet (PPP) is followed by the re-check timer.
+                    // A WAN link that is not up yet (PPP) is followed once the loop runs.
                     Err(e) if outbound_if.is_some() => log::warn!("if_outbound = {spec}: {e}"),
                     Err(e) => return Err(StartError::Interface("if_outbound", spec.to_owned(), e)),
                 }
@@ -173,6 +173,8 @@ impl EventLoop {
         }
         if el.outbound_if.is_some() {
             el.watch_addresses();
+            // A change between the first lookup and the subscription must not be lost.
+            el.recheck_outbound();
         }
         Ok(el)
     }
