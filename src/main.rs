@@ -80,7 +80,13 @@ fn usage() -> String {
         "{NAME} {} - SIP masquerading proxy for NAT routers\n\nUsage: {NAME} [OPTIONS]",
         env!("CARGO_PKG_VERSION")
     );
-    options().usage(&brief)
+    let mut text = options().usage(&brief);
+    text.push_str(
+        "\nExit status: 0 after SIGTERM/SIGINT, -h, -V, or -t on a valid configuration;\n\
+         1 on a usage error, an unreadable or invalid configuration, a socket that cannot be\n\
+         bound, or a failed chroot/privilege drop (with a one-line reason on stderr).\n",
+    );
+    text
 }
 
 /// Parses a `-d` value: decimal, `0x` hex, or `-1` for every class.
