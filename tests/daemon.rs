@@ -174,6 +174,7 @@ fn daemonize_detaches_and_sigterm_stops_the_daemon() {
     assert_eq!(st.code(), Some(0), "{}", launcher.log());
 
     let pid = read_pid_file(&pid_file, START);
+    let _guard = KillOnDrop(pid);
     assert_ne!(pid, launcher.pid());
     assert!(alive(pid));
     // Detached: its own session, not the launcher's.

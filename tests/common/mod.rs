@@ -204,3 +204,15 @@ pub fn send_udp(to: (&str, u16), bytes: &[u8]) {
     let s = UdpSocket::bind("127.0.0.1:0").unwrap();
     s.send_to(bytes, to).unwrap();
 }
+
+/// Kills a detached daemon when a test fails before stopping it.
+pub struct KillOnDrop(pub i32);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if alive(self.0) {
+            // SAFETY: plain syscall on a pid this test started.
+            unsafe { libc::kill(self.0, libc::SIGKILL) };
+        }
+    }
+}
