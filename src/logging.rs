@@ -265,6 +265,45 @@ impl Logger {
     }
 }
 
+/// Logs `bytes` as a hex dump at debug level under `target` (behaviour §7.1: NETTRAF shows
+/// every SIP packet sent or received), one record per 16 bytes between siproxd's header and
+/// trailer lines. Costs nothing unless the class is enabled.
+pub fn dump(target: &str, bytes: &[u8]) {
+    if !log::log_enabled!(target: target, Level::Debug) {
+        return;
+    }
+    log::debug!(target: target, "---BUFFER DUMP follows---");
+    for chunk in bytes.chunks(16) {
+        log::debug!(target: target, "{}", DumpLine(chunk));
+    }
+    log::debug!(target: target, "---end of BUFFER DUMP---");
+}
+
+/// Up to 16 bytes as `hh hh ... hh  text`, unprintable bytes shown as `.` (the hex column is
+/// padded, so the text column lines up on a short last line).
+struct DumpLine<'a>(&'a [u8]);
+
+impl fmt::Display for DumpLine<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for i in 0..16 {
+            match self.0.get(i) {
+                Some(b) => write!(f, "{b:02x} ")?,
+                None => f.write_str("   ")?,
+            }
+        }
+        f.write_str(" ")?;
+        for &b in self.0.iter().take(16) {
+            let c = if b.is_ascii_graphic() || b == b' ' {
+                char::from(b)
+            } else {
+                '.'
+            };
+            f.write_char(c)?;
+        }
+        Ok(())
+    }
+}
+
 /// Syslog PRI: facility daemon (3), severities as siproxd (info is logged as notice).
 pub fn syslog_priority(level: Level) -> u8 {
     const DAEMON: u8 = 3 << 3;
@@ -450,6 +489,16 @@ mod tests {
         assert_eq!(line.as_str(), "ab\u{e9}");
         let _ = write!(line, "z");
         assert_eq!(line.as_str(), "ab\u{e9}z");
+    }
+
+    #[test]
+    fn dump_lines_show_hex_and_printable_text() {
+        assert_eq!(
+            DumpLine(b"INVITE sip:a@b S").to_string(),
+            "49 4e 56 49 54 45 20 73 69 70 3a 61 40 62 20 53  INVITE sip:a@b S"
+        );
+        let short = DumpLine(b"\r\n\x00\xff").to_string();
+        assert_eq!(short, format!("0d 0a 00 ff {} ....", "   ".repeat(12)));
     }
 
     #[test]

@@ -20,7 +20,7 @@ use super::timer::Timers;
 use super::udp;
 use crate::config::Config;
 use crate::limits;
-use crate::logging::{DNS, NET};
+use crate::logging::{DNS, NET, NETTRAF};
 
 const SIGNALS: Token = Token(0);
 const SIP_INBOUND: Token = Token(1);
@@ -308,6 +308,7 @@ impl EventLoop {
             bytes.len(),
             self.stats.sip_datagrams
         );
+        crate::logging::dump(NETTRAF, bytes);
     }
 
     fn on_timer(&mut self, now: u64, key: TimerKey) {
