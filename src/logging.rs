@@ -581,6 +581,23 @@ mod tests {
             .unwrap()
             .iter()
             .any(|l| l.contains("hidden by silence_log")));
+
+        dump(NETTRAF, b"not dumped");
+        set_levels(0x82, 0);
+        dump(NETTRAF, b"dumped");
+        {
+            let seen = SEEN.lock().unwrap();
+            assert!(seen
+                .iter()
+                .any(|l| l == "DEBUG nettraf ---BUFFER DUMP follows---"));
+            assert!(seen
+                .iter()
+                .any(|l| l.starts_with("DEBUG nettraf 64 75 6d 70 65 64 ")));
+            assert!(seen
+                .iter()
+                .any(|l| l == "DEBUG nettraf ---end of BUFFER DUMP---"));
+            assert!(!seen.iter().any(|l| l.contains("6e 6f 74")), "{seen:?}");
+        }
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
