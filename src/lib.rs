@@ -10,6 +10,7 @@ pub mod dns;
 pub mod limits;
 pub mod logging;
 pub mod net;
+pub mod process;
 pub mod proxy;
 pub mod registry;
 pub mod rtp;

@@ -88,3 +88,12 @@ pub const RTP_RELATCH_SILENCE_MS: u64 = 2_000;
 pub const RTP_MIN_TIMEOUT_SECS: u32 = 10;
 /// Upper bound of `max_rtp_streams`, so every socket token (`slot * 2 + 1`) fits a `u32`.
 pub const RTP_MAX_STREAMS: usize = 1 << 20;
+
+/// Event loop (decisions §3).
+/// Readiness events taken per poll call.
+pub const POLL_EVENTS: usize = 64;
+/// Deadlines the event loop can hold at once.
+pub const MAX_TIMERS: usize = 16;
+/// How often a dynamic `if_outbound` (an interface name) is re-checked for a new address
+/// where netlink notifications are unavailable.
+pub const IFACE_RECHECK_MS: u64 = 5_000;
