@@ -1,7 +1,6 @@
 //! The real daemon on loopback: sockets, signals, PID file, daemonizing, idle CPU.
 //!
-//! Every test reads its configuration from a temporary file, so they need the config parser
-//!.
+//! Every test reads its configuration from a temporary file.
 
 mod common;
 
