@@ -1,0 +1,64 @@
+#!/bin/sh
+# shellcheck disable=SC2317  # functions run through step()
+# tests/openwrt/run.sh [TARGET...] — the OpenWrt packaging tests: sh -n and shellcheck on
+# the init script and all scripts, the procd/UCI harness, and per target a reproducible
+# .ipk (built twice, same bytes) that passes check-ipk.sh, including its binary under qemu.
+# Needs scripts/setup-cross.sh for the targets (default: mipsel, the size-budget target).
+set -u
+cd "$(dirname "$0")/../.." || exit 1
+TARGETS=${*:-mipsel-unknown-linux-musl}
+fail=0
+step() {
+	s=$(date +%s)
+	"$@"
+	rc=$?
+	echo "  [$(($(date +%s) - s)) s] $*: $([ $rc = 0 ] && echo ok || echo FAILED)"
+	[ $rc = 0 ] || fail=1
+}
+
+SCRIPTS="openwrt/files/siproxd-rs.init scripts/*.sh tests/openwrt/*.sh"
+syntax() {
+	for f in $SCRIPTS; do sh -n "$f" || return 1; done
+	# the postinst lives in the Makefile; check it as the .ipk will carry it
+	sed -n '/^define Package\/siproxd-rs\/postinst$/,/^endef$/p' openwrt/Makefile | sed '1d;$d;s/\$\$/$/g' | sh -n
+}
+step syntax
+if command -v shellcheck >/dev/null 2>&1; then
+	# shellcheck disable=SC2086  # the glob list is meant to split
+	step shellcheck -x $SCRIPTS
+else
+	echo "  SKIP: shellcheck not installed (apt-get install shellcheck)"
+fi
+step sh tests/openwrt/init-harness.sh
+
+reproducible() {
+	T=$1
+	scripts/build-ipk.sh "$T" >/dev/null || return 1
+	a=$(md5sum dist/siproxd-rs_*_"$2".ipk)
+	scripts/build-ipk.sh --no-build "$T" >/dev/null 2>&1 || return 1
+	b=$(md5sum dist/siproxd-rs_*_"$2".ipk)
+	[ "$a" = "$b" ] || {
+		echo "not reproducible: $a / $b"
+		return 1
+	}
+}
+for T in $TARGETS; do
+	case $T in
+	mips-*) A=mips_24kc ;;
+	mipsel-*) A=mipsel_24kc ;;
+	armv7-*) A=arm_cortex-a7_neon-vfpv4 ;;
+	aarch64-*) A=aarch64_cortex-a53 ;;
+	x86_64-*) A=x86_64 ;;
+	*)
+		echo "unknown target $T"
+		fail=1
+		continue
+		;;
+	esac
+	step reproducible "$T" "$A"
+	for f in dist/siproxd-rs_*_"$A".ipk; do
+		step sh tests/openwrt/check-ipk.sh "$f"
+	done
+done
+[ $fail = 0 ] && echo "tests/openwrt: ok" || echo "tests/openwrt: FAILED"
+exit $fail
