@@ -31,6 +31,34 @@ else
 fi
 step sh tests/openwrt/init-harness.sh
 
+# the REGISTER smoke client must PASS through a forwarding proxy, FAIL through one that
+# loses responses, and SKIP when nothing listens: otherwise its SKIP proves nothing
+register_selftest() {
+	P=$((31000 + ($$ % 1000) * 3))
+	python3 tests/openwrt/fake-proxy.py "$P" &
+	fp=$!
+	python3 tests/openwrt/sip-register.py "$P" 3 "$fp" >/dev/null
+	r1=$?
+	kill "$fp"
+	python3 tests/openwrt/fake-proxy.py "$P" broken &
+	fp=$!
+	python3 tests/openwrt/sip-register.py "$P" 3 "$fp" >/dev/null
+	r2=$?
+	kill "$fp"
+	wait 2>/dev/null
+	python3 tests/openwrt/sip-register.py "$P" 0.5 >/dev/null
+	r3=$?
+	[ "$r1/$r2/$r3" = "0/1/77" ] || {
+		echo "sip-register.py: pass/broken/absent gave $r1/$r2/$r3, expected 0/1/77"
+		return 1
+	}
+}
+if command -v python3 >/dev/null 2>&1; then
+	step register_selftest
+else
+	echo "  SKIP: REGISTER client self-test (no python3)"
+fi
+
 reproducible() {
 	T=$1
 	scripts/build-ipk.sh "$T" >/dev/null || return 1
