@@ -59,6 +59,18 @@ else
 	echo "  SKIP: REGISTER client self-test (no python3)"
 fi
 
+luci() {
+	for f in openwrt/luci-app-siproxd-rs/root/usr/share/*/*/*.json; do
+		python3 -m json.tool "$f" >/dev/null || return 1
+	done
+	node tests/openwrt/luci-check.js
+}
+if command -v node >/dev/null 2>&1 && command -v python3 >/dev/null 2>&1; then
+	step luci
+else
+	echo "  SKIP: LuCI view check (needs node and python3)"
+fi
+
 reproducible() {
 	T=$1
 	scripts/build-ipk.sh "$T" >/dev/null || return 1
