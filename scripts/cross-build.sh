@@ -8,6 +8,7 @@
 # panic is a bare SIGILL/abort with no message and no location. siproxd-rs does not panic on
 # input by construction (no unwrap/indexing on network or file data), and procd respawns it.
 # --keep-panic-messages: panic=abort with messages (for chasing a crash; ~4x larger).
+# Env: CARGO_TARGET_DIR (default target), DIST_DIR (default dist).
 # Both add -z max-page-size=4096 (OpenWrt kernels use 4 KiB pages) to drop ld's 64 KiB
 # segment padding.
 set -eu
@@ -22,6 +23,8 @@ fi
 TARGETS=${*:-"mipsel-unknown-linux-musl mips-unknown-linux-musl armv7-unknown-linux-musleabihf aarch64-unknown-linux-musl x86_64-unknown-linux-musl"}
 SYSROOT=$(rustc --print sysroot)
 BIN=siproxd-rs
+TD=${CARGO_TARGET_DIR:-target}
+DIST=${DIST_DIR:-dist}
 
 for T in $TARGETS; do
 	flags='"-Clink-arg=-Wl,-z,max-page-size=4096"'
@@ -40,8 +43,8 @@ for T in $TARGETS; do
 	RUSTC_BOOTSTRAP=1 cargo build --release --locked -q --target "$T" \
 		-Z build-std=std,panic_abort \
 		--config "target.$T.rustflags=[$flags]"
-	mkdir -p "dist/$T"
-	cp "target/$T/release/$BIN" "dist/$T/$BIN"
-	chmod 0755 "dist/$T/$BIN"
-	echo "$T: dist/$T/$BIN $(stat -c %s "dist/$T/$BIN") bytes (panic=$PANIC, $(($(date +%s) - s)) s)"
+	mkdir -p "$DIST/$T"
+	cp "$TD/$T/release/$BIN" "$DIST/$T/$BIN"
+	chmod 0755 "$DIST/$T/$BIN"
+	echo "$T: $DIST/$T/$BIN $(stat -c %s "$DIST/$T/$BIN") bytes (panic=$PANIC, $(($(date +%s) - s)) s)"
 done
