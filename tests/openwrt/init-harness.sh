@@ -5,7 +5,7 @@
 # params, jail mounts, triggers and directory set-up, for each UCI fixture.
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
-INIT=$HERE/../../openwrt/files/siproxd-rs.init
+INIT=${INIT:-$HERE/../../openwrt/files/siproxd-rs.init}
 fails=0
 checks=0
 
@@ -17,6 +17,12 @@ run_init() {
 	OUT=$(mktemp)
 	ROOT=$(mktemp -d)
 	mkdir -p "$ROOT/lib/functions"
+	# $3 = jail: the fake root has ujail, so the script must set up the jail
+	if [ "${3:-}" = jail ]; then
+		mkdir -p "$ROOT/sbin"
+		printf '#!/bin/sh\n' >"$ROOT/sbin/ujail"
+		command chmod +x "$ROOT/sbin/ujail"
+	fi
 	# network.sh stand-in: lan is a bridge, wan a PPPoE link; wan6/other names are down
 	cat >"$ROOT/lib/functions/network.sh" <<'NET'
 network_get_device() {
@@ -90,11 +96,6 @@ expect_no() {
 	fi
 }
 
-# jail set-up is only done where procd has it (procd_add_jail defined and /sbin/ujail there);
-# the harness defines the function, so the jail lines depend on the build host's /sbin/ujail
-JAIL=0
-[ -x /sbin/ujail ] && JAIL=1
-
 CASE=default
 run_init default.uci start_service
 expect_line "sourced network.sh"
@@ -109,7 +110,7 @@ expect_line "mkdir -p /var/lib/siproxd-rs /var/run/siproxd-rs"
 expect_line "chown nobody:nogroup /var/lib/siproxd-rs /var/run/siproxd-rs"
 expect_line "close_instance"
 expect_line "rc 0"
-[ $JAIL = 1 ] || expect_no "^jail"
+expect_no "^jail"
 rm -f "$OUT"
 
 CASE=explicit
@@ -118,6 +119,26 @@ expect_line "param command /usr/sbin/siproxd-rs -f -u /etc/config/siproxd"
 expect_line "param limits nofile=1300 1300"
 expect_line "chown sip:nogroup /var/lib/siproxd-rs /var/run/siproxd-rs"
 expect_line "rc 0"
+rm -f "$OUT"
+
+CASE=jail-default
+run_init default.uci start_service jail
+expect_line "jail siproxd-rs log"
+expect_line "jail_mount /etc/passwd /etc/group /etc/TZ /dev/null /etc/config/siproxd"
+expect_line "jail_mount_rw /var/lib/siproxd-rs /var/run/siproxd-rs"
+expect_line "rc 0"
+[ "$(grep -c '^jail_mount' "$OUT")" = 2 ] || {
+	echo "FAIL [$CASE]: extra jail mounts"
+	fails=$((fails + 1))
+}
+rm -f "$OUT"
+
+CASE=jail-explicit
+run_init explicit.uci start_service jail
+expect_line "jail_mount /etc/passwd /etc/group /etc/TZ /dev/null /etc/config/siproxd"
+expect_line "jail_mount /etc/siproxd_passwd.cfg"
+expect_line "jail_mount_rw /var/lib/siproxd-rs /var/run/siproxd-rs"
+expect_line "jail_mount_rw /tmp/sip"
 rm -f "$OUT"
 
 CASE=custom-nets
