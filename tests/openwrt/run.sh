@@ -30,6 +30,12 @@ else
 	echo "  SKIP: shellcheck not installed (apt-get install shellcheck)"
 fi
 step sh tests/openwrt/init-harness.sh
+# OpenWrt runs init scripts with busybox ash: same harness under it, where installed
+if command -v busybox >/dev/null 2>&1; then
+	step busybox sh tests/openwrt/init-harness.sh
+else
+	echo "  SKIP: init harness under busybox ash (apt-get install busybox)"
+fi
 
 # the REGISTER smoke client must PASS through a forwarding proxy, FAIL through one that
 # loses responses, and SKIP when nothing listens: otherwise its SKIP proves nothing
