@@ -46,8 +46,12 @@ step setup setup || {
 	exit 1
 }
 
+# There is no binfmt_misc here: a test process under qemu cannot exec another powerpc binary
+# directly. Black-box tests that spawn CARGO_BIN_EXE_siproxd-rs must prefix it with
+# $SIPROXD_RS_TEST_RUNNER when that is set (split on spaces).
 be_tests() {
-	cargo test -q --locked --target powerpc-unknown-linux-gnu --lib --bins --tests
+	SIPROXD_RS_TEST_RUNNER="qemu-ppc-static -L /usr/powerpc-linux-gnu" \
+		cargo test -q --locked --target powerpc-unknown-linux-gnu --lib --bins --tests
 }
 step "tests on powerpc (big-endian, qemu)" be_tests
 
