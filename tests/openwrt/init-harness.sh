@@ -17,12 +17,17 @@ run_init() {
 	OUT=$(mktemp)
 	ROOT=$(mktemp -d)
 	mkdir -p "$ROOT/lib/functions"
-	# $3 = jail: the fake root has ujail, so the script must set up the jail
-	if [ "${3:-}" = jail ]; then
-		mkdir -p "$ROOT/sbin"
+	# $3 = jail: the fake root has ujail, so the script must set up the jail;
+	# $3 = siphelper: the kernel SIP helper is loaded
+	mkdir -p "$ROOT/proc" "$ROOT/sbin"
+	printf 'nf_conntrack 98304 9 - Live 0x0\n' >"$ROOT/proc/modules"
+	case ${3:-} in
+	jail)
 		printf '#!/bin/sh\n' >"$ROOT/sbin/ujail"
 		command chmod +x "$ROOT/sbin/ujail"
-	fi
+		;;
+	siphelper) printf 'nf_conntrack_sip 20480 1 nf_nat_sip, Live 0x0\n' >>"$ROOT/proc/modules" ;;
+	esac
 	# network.sh stand-in: lan is a bridge, wan a PPPoE link; wan6/other names are down
 	cat >"$ROOT/lib/functions/network.sh" <<'NET'
 network_get_device() {
@@ -111,6 +116,14 @@ expect_line "chown nobody:nogroup /var/lib/siproxd-rs /var/run/siproxd-rs"
 expect_line "close_instance"
 expect_line "rc 0"
 expect_no "^jail"
+expect_no "SIP helper"
+rm -f "$OUT"
+
+CASE=sip-helper
+run_init default.uci start_service siphelper
+expect_line "logger -t siproxd-rs -p daemon.warn kernel SIP helper (nf_nat_sip/nf_conntrack_sip) is loaded; it conflicts with siproxd-rs, unload it"
+expect_line "open_instance general"
+expect_line "rc 0"
 rm -f "$OUT"
 
 CASE=explicit
