@@ -57,11 +57,11 @@ summary() {
 step "install test tools" install_tools
 step "cargo fmt" cargo fmt --check
 step "cargo clippy" cargo clippy --all-targets -- -D warnings
-step "cargo test" cargo test
+step "cargo test" cargo test --no-fail-fast
 if command -v shellcheck >/dev/null; then
     step "shellcheck" shellcheck scripts/*.sh .ci/run
 fi
-# Append further gates here.
+step "cross: big-endian tests, mipsel smoke, OpenWrt packaging" scripts/ci-cross.sh
 
 summary
 exit "$FAILED"
