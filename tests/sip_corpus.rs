@@ -662,10 +662,20 @@ fn rfc4475_vias_lengths_and_framing() {
         Ok(Some(0))
     );
 
-    for name in ["clerr", "ncl", "mcl01"] {
-        let b = read(RFC, &format!("{name}.dat"));
-        assert!(Message::parse(&b, Transport::Stream).is_err(), "{name}");
-    }
+    // Over a stream: clerr waits for more data, ncl and mcl01 lose the framing.
+    let frame = |name: &str| frame_stream(&read(RFC, &format!("{name}.dat")));
+    assert_eq!(frame("clerr"), Ok(StreamFrame::Incomplete));
+    assert_eq!(frame("ncl"), Err(ParseError::NegativeContentLength));
+    assert_eq!(frame("mcl01"), Err(ParseError::ConflictingContentLength));
+    let b = read(RFC, "dblreq.dat");
+    assert_eq!(frame_stream(&b), Ok(StreamFrame::Message(b.len() - 450)));
+    // The trailing octets are a CRLF and then a whole INVITE.
+    let rest = &b[b.len() - 450..];
+    assert_eq!(frame_stream(rest), Ok(StreamFrame::Keepalive(2)));
+    // Its Content-Length (150) ends the frame 5 octets before the datagram does.
+    assert_eq!(frame_stream(&rest[2..]), Ok(StreamFrame::Message(443)));
+    let invite = Message::parse(&rest[2..], Transport::Stream).unwrap();
+    assert_eq!(invite.method(), Some(&b"INVITE"[..]));
 }
 
 #[test]
@@ -846,6 +856,12 @@ fn real_messages_parse_validate_and_reemit_identically() {
         }
         m.expires().unwrap();
         m.content_type().unwrap();
+        // On a stream, the message frames to exactly its own length.
+        assert_eq!(
+            frame_stream(&bytes),
+            Ok(StreamFrame::Message(bytes.len())),
+            "{name}"
+        );
         let mut e = Editor::new(&m);
         let mut out = vec![0u8; bytes.len()];
         let n = e.emit(&mut out).unwrap();

@@ -136,6 +136,7 @@ proptest! {
         let n = Editor::new(&m).emit(&mut out).unwrap();
         prop_assert_eq!(&out[..n], &g.bytes[..]);
         if g.with_cl {
+            prop_assert_eq!(frame_stream(&g.bytes), Ok(StreamFrame::Message(g.bytes.len())));
             prop_assert_eq!(
                 Message::parse(&g.bytes, Transport::Stream).unwrap().body(),
                 &g.body[..]
@@ -297,6 +298,7 @@ fn corpus() -> &'static Vec<Vec<u8>> {
 /// Calls the parser and every accessor, ignoring results: only panics matter.
 fn exercise(bytes: &[u8]) {
     let _ = looks_like_request(bytes);
+    let _ = frame_stream(bytes);
     for t in [Transport::Udp, Transport::Stream] {
         let Ok(m) = Message::parse(bytes, t) else {
             continue;

@@ -18,7 +18,9 @@ pub use editor::{Edit, EditError, Editor};
 pub use error::{ParseError, ProxyAction};
 pub use fields::{CSeq, ContentType, Credentials};
 pub use header::{unquote, HeaderName, Param, ParamIter, Params, Tokens, ValueIter};
-pub use message::{looks_like_request, Header, Message, StartLine, Transport};
+pub use message::{
+    frame_stream, looks_like_request, Header, Message, StartLine, StreamFrame, Transport,
+};
 pub use scan::write_u32;
 pub use uri::{escaped_eq, unescape_into, Host, Scheme, UnescapeError, Uri};
 pub use via::{Rport, Via, MAGIC_COOKIE};
