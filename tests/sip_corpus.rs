@@ -956,3 +956,97 @@ fn real_nat_fields() {
     assert_eq!(m.record_routes().count(), 2);
     assert_eq!(m.content_length(), Some(237));
 }
+
+#[test]
+fn rfc4475_longreq_key_fields() {
+    let b = read(RFC, "longreq.dat");
+    let m = Message::parse(&b, Transport::Udp).unwrap();
+    assert_eq!(b.len(), 3515);
+    assert_eq!(m.method(), Some(&b"INVITE"[..]));
+    assert_eq!(m.request_uri_raw(), Some(&b"sip:user@example.com"[..]));
+    let call_id = format!("longreq.one{}longcallid", "really".repeat(20));
+    assert_eq!(m.call_id().unwrap(), call_id.as_bytes());
+    let c = m.cseq().unwrap();
+    assert_eq!((c.number, c.method), (3882340, &b"INVITE"[..]));
+    // The top Via (sip33) has no branch; the bottom one has a 215-octet branch.
+    let vias: Vec<_> = m.vias().map(Result::unwrap).collect();
+    assert_eq!(vias[0].host, Host::Name(b"sip33.example.com"));
+    assert_eq!(vias[0].branch(), None);
+    let last = vias.last().unwrap();
+    let branch = format!("very{}branchvalue", "long".repeat(50));
+    assert_eq!(last.branch(), Some(branch.as_bytes()));
+    assert_eq!(last.received(), Some(&b"192.0.2.5"[..]));
+    let to = m.to().unwrap();
+    assert_eq!(to.uri.port, Some(6000));
+    assert_eq!(to.uri.params.iter().count(), 3);
+    assert!(to
+        .display_name
+        .unwrap()
+        .starts_with(b"\"I have a user name of extreme"));
+    assert_eq!(to.tag(), None);
+    let from = m.from().unwrap();
+    let tag = format!("1{}2424", "298".repeat(50));
+    assert_eq!(from.tag(), Some(tag.as_bytes()));
+    assert_eq!(from.params.iter().count(), 3);
+    assert_eq!(m.content_length(), Some(150));
+    assert_eq!(m.body().len(), 150);
+}
+
+#[test]
+fn rfc4475_valid_responses_key_fields() {
+    struct R {
+        name: &'static str,
+        code: u16,
+        call_id: &'static [u8],
+        branch: &'static [u8],
+        to: (&'static [u8], &'static [u8]),
+        from: (&'static [u8], &'static [u8]),
+        content_length: u32,
+    }
+    let table = [
+        R {
+            name: "unreason",
+            code: 200,
+            call_id: b"unreason.1234ksdfak3j2erwedfsASdf",
+            branch: b"z9hG4bK1324923",
+            to: (b"sip:user@example.edu", b"2229"),
+            from: (b"sip:user@example.com", b"11141343"),
+            content_length: 154,
+        },
+        R {
+            name: "noreason",
+            code: 100,
+            call_id: b"noreason.asndj203insdf99223ndf",
+            branch: b"z9hG4bK2398ndaoe",
+            to: (b"sip:user@example.edu", b"902jndnke3"),
+            from: (b"sip:user@example.com", b"39ansfi3"),
+            content_length: 0,
+        },
+        R {
+            name: "bcast",
+            code: 200,
+            call_id: b"bcast.0384840201234ksdfak3j2erwedfsASdf",
+            branch: b"z9hG4bK1324923",
+            to: (b"sip:user@example.edu", b"2229"),
+            from: (b"sip:user@example.com", b"11141343"),
+            content_length: 154,
+        },
+    ];
+    for r in table {
+        let b = read(RFC, &format!("{}.dat", r.name));
+        let m = parse_and_validate(&b, Transport::Udp).unwrap();
+        let n = r.name;
+        assert!(!m.is_request(), "{n}");
+        assert_eq!(m.status_code(), Some(r.code), "{n}");
+        assert_eq!(m.call_id().unwrap(), r.call_id, "{n}");
+        let c = m.cseq().unwrap();
+        assert_eq!((c.number, c.method), (35, &b"INVITE"[..]), "{n}");
+        assert_eq!(m.top_via().unwrap().branch(), Some(r.branch), "{n}");
+        let to = m.to().unwrap();
+        assert_eq!((to.uri.raw, to.tag().unwrap()), r.to, "{n}");
+        let from = m.from().unwrap();
+        assert_eq!((from.uri.raw, from.tag().unwrap()), r.from, "{n}");
+        assert_eq!(m.content_length(), Some(r.content_length), "{n}");
+        assert_eq!(m.body().len(), r.content_length as usize, "{n}");
+    }
+}

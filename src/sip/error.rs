@@ -7,6 +7,8 @@ use super::header::HeaderName;
 pub enum ParseError {
     /// No bytes, or nothing but white space.
     Empty,
+    /// Shorter than `limits::SIP_MIN_MESSAGE`: a NAT keepalive, never answered.
+    TooShort,
     /// A physical line is longer than `limits::SIP_MAX_LINE`.
     LineTooLong,
     /// More header lines than `limits::SIP_MAX_HEADERS`.
@@ -83,9 +85,10 @@ impl ParseError {
         }
         match self {
             // Without a header block there is nothing to build a response from.
-            ParseError::Empty | ParseError::MissingVia | ParseError::MessageTooLarge => {
-                ProxyAction::Drop
-            }
+            ParseError::Empty
+            | ParseError::TooShort
+            | ParseError::MissingVia
+            | ParseError::MessageTooLarge => ProxyAction::Drop,
             ParseError::BadVersion => ProxyAction::Answer(505, "Version Not Supported"),
             ParseError::UnsupportedScheme => ProxyAction::Answer(416, "Unsupported URI Scheme"),
             other => ProxyAction::Answer(400, other.reason()),
@@ -96,6 +99,7 @@ impl ParseError {
     pub fn reason(&self) -> &'static str {
         match self {
             ParseError::Empty => "Empty Message",
+            ParseError::TooShort => "Too Short",
             ParseError::LineTooLong => "Line Too Long",
             ParseError::TooManyHeaders => "Too Many Headers",
             ParseError::MessageTooLarge => "Message Too Large",
@@ -168,5 +172,6 @@ mod tests {
         );
         assert_eq!(ParseError::BadCSeq.action(false), ProxyAction::Drop);
         assert_eq!(ParseError::MissingVia.action(true), ProxyAction::Drop);
+        assert_eq!(ParseError::TooShort.action(true), ProxyAction::Drop);
     }
 }

@@ -12,7 +12,7 @@ use core::ops::Range;
 use super::error::ParseError;
 use super::header::{HeaderName, ValueIter};
 use super::scan::{eq_ic, is_token, is_token_char, parse_u32, trim_lws};
-use crate::limits::{SIP_MAX_HEADERS, SIP_MAX_LINE, SIP_MAX_MESSAGE};
+use crate::limits::{SIP_MAX_HEADERS, SIP_MAX_LINE, SIP_MAX_MESSAGE, SIP_MIN_MESSAGE};
 
 /// How the bytes arrived; it decides what a missing Content-Length means.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -272,6 +272,10 @@ impl<'a> Message<'a> {
             .iter()
             .position(|&b| b != b'\r' && b != b'\n')
             .ok_or(ParseError::Empty)?;
+        // Keepalives (CRLF, "jaK", 4 NULs) are below siproxd's SEC_MINLEN (behaviour §4.3).
+        if buf.len() - msg_start < SIP_MIN_MESSAGE {
+            return Err(ParseError::TooShort);
+        }
         let (sl_end, mut pos) = line_at(buf, msg_start).ok_or(ParseError::MissingHeaderEnd)?;
         if sl_end - msg_start > SIP_MAX_LINE {
             return Err(ParseError::LineTooLong);
@@ -612,6 +616,8 @@ bodyTRAILING";
             ParseError::MissingHeaderEnd
         );
         assert_eq!(p(b"\r\n\r\n"), ParseError::Empty);
+        assert_eq!(p(b"jaK\n"), ParseError::TooShort);
+        assert_eq!(p(b"\0\0\0\0"), ParseError::TooShort);
     }
 
     #[test]
