@@ -468,6 +468,32 @@ body";
     }
 
     #[test]
+    fn response_top_via_removal() {
+        let src = b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP proxy;branch=z9hG4bKp, SIP/2.0/UDP ua;branch=z9hG4bKu\r\nv: SIP/2.0/UDP far\r\nMax-Forwards: 70\r\n\r\n";
+        let m = Message::parse(src, Transport::Udp).unwrap();
+        let mut e = Editor::new(&m);
+        e.remove_value(m.top_via().unwrap().raw).unwrap();
+        let mut out = Vec::new();
+        e.emit_vec(&mut out).unwrap();
+        assert_eq!(
+            text(&out),
+            "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP ua;branch=z9hG4bKu\r\nv: SIP/2.0/UDP far\r\nMax-Forwards: 70\r\n\r\n"
+        );
+        // A Via alone on its line takes the line with it.
+        let m2 = Message::parse(&out, Transport::Udp).unwrap();
+        let mut e = Editor::new(&m2);
+        e.remove_value(m2.top_via().unwrap().raw).unwrap();
+        let mf = m2.first(HeaderName::MaxForwards).unwrap();
+        e.replace(mf.value, b"69").unwrap();
+        let mut out2 = Vec::new();
+        e.emit_vec(&mut out2).unwrap();
+        assert_eq!(
+            text(&out2),
+            "SIP/2.0 200 OK\r\nv: SIP/2.0/UDP far\r\nMax-Forwards: 69\r\n\r\n"
+        );
+    }
+
+    #[test]
     fn uri_and_param_edits() {
         let out = run(|e| {
             let m = e.msg;
