@@ -1050,3 +1050,57 @@ fn rfc4475_valid_responses_key_fields() {
         assert_eq!(m.body().len(), r.content_length as usize, "{n}");
     }
 }
+
+#[test]
+fn rfc4475_answerable_requests_index_for_reply() {
+    let mut answered = 0;
+    for row in index(RFC) {
+        let name = &row[0];
+        let bytes = read(RFC, &format!("{name}.dat"));
+        let Some(Answer(code, _)) = outcome(&bytes) else {
+            continue;
+        };
+        answered += 1;
+        let m = Message::parse_for_reply(&bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(m.is_request(), "{name}");
+        // What a stateless answer copies: the Via list, CSeq, Call-ID, From and To.
+        let via = m.top_via();
+        let cseq = m.cseq();
+        let call_id = m.call_id();
+        match name.as_str() {
+            "badinv01" => assert_eq!(via.unwrap_err(), ParseError::BadVia),
+            _ => assert!(via.is_ok(), "{name}"),
+        }
+        match name.as_str() {
+            "scalar02" => assert_eq!(cseq.unwrap_err(), ParseError::BadCSeq),
+            "multi01" => assert!(cseq.is_err()),
+            _ => assert!(cseq.is_ok(), "{name}"),
+        }
+        match name.as_str() {
+            "insuf" => assert_eq!(call_id.unwrap_err(), ParseError::MissingCallId),
+            "multi01" => assert!(call_id.is_err()),
+            _ => assert!(call_id.is_ok(), "{name}"),
+        }
+        if code == 505 {
+            assert_eq!(
+                m.start_line(),
+                StartLine::Request {
+                    method: b"OPTIONS",
+                    uri: b"sip:t.watson@example.org",
+                    version: b"SIP/7.0"
+                }
+            );
+        }
+    }
+    assert_eq!(answered, 22);
+    let b = read(RFC, "lwsstart.dat");
+    let m = Message::parse_for_reply(&b).unwrap();
+    assert_eq!(m.method(), Some(&b"INVITE"[..]));
+    assert_eq!(m.request_uri_raw(), Some(&b"sip:user@example.com"[..]));
+    // Headers of a message without its final empty line are still indexed.
+    let b = read(RFC, "baddn.dat");
+    let m = Message::parse_for_reply(&b).unwrap();
+    assert_eq!(m.content_length(), None);
+    assert_eq!(m.cseq().unwrap().number, 3923239);
+    assert_eq!(m.headers().last().unwrap().name, b"l");
+}

@@ -299,6 +299,10 @@ fn corpus() -> &'static Vec<Vec<u8>> {
 fn exercise(bytes: &[u8]) {
     let _ = looks_like_request(bytes);
     let _ = frame_stream(bytes);
+    if let Ok(m) = Message::parse_for_reply(bytes) {
+        let _ = (m.top_via(), m.cseq(), m.call_id(), m.from(), m.to());
+        let _ = Editor::new(&m).emit(&mut [0u8; 256]);
+    }
     for t in [Transport::Udp, Transport::Stream] {
         let Ok(m) = Message::parse(bytes, t) else {
             continue;

@@ -247,6 +247,21 @@ fn parse_start_line(line: &[u8]) -> Result<StartLine<'_>, ParseError> {
     })
 }
 
+/// `Method Request-URI Version` separated by any runs of SP/HT (RFC 4475 lwsstart, trws).
+fn loose_request_line(line: &[u8]) -> Result<StartLine<'_>, ParseError> {
+    let mut parts = line
+        .split(|&b| b == b' ' || b == b'\t')
+        .filter(|p| !p.is_empty());
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some(method), Some(uri), Some(version)) if is_token(method) => Ok(StartLine::Request {
+            method,
+            uri,
+            version,
+        }),
+        _ => Err(ParseError::BadRequestLine),
+    }
+}
+
 fn offs(r: Range<usize>) -> Result<(u32, u32), ParseError> {
     let s = u32::try_from(r.start).map_err(|_| ParseError::MessageTooLarge)?;
     let e = u32::try_from(r.end).map_err(|_| ParseError::MessageTooLarge)?;
@@ -265,6 +280,22 @@ fn content_length_value(v: &[u8]) -> Result<u32, ParseError> {
 impl<'a> Message<'a> {
     /// Parses the start line, indexes the header lines and locates the body.
     pub fn parse(buf: &'a [u8], transport: Transport) -> Result<Message<'a>, ParseError> {
+        Self::parse_mode(buf, transport, false)
+    }
+
+    /// Indexes the headers of a request that `parse` rejected, so that the proxy can still
+    /// build the 400/505 answer (it needs Via, From, To, Call-ID and CSeq). Tolerated: SP
+    /// runs and an unsupported version in the Request-Line, a missing end of headers, and
+    /// any Content-Length problem (the body is then empty). Never forward the result.
+    pub fn parse_for_reply(buf: &'a [u8]) -> Result<Message<'a>, ParseError> {
+        Self::parse_mode(buf, Transport::Udp, true)
+    }
+
+    fn parse_mode(
+        buf: &'a [u8],
+        transport: Transport,
+        lenient: bool,
+    ) -> Result<Message<'a>, ParseError> {
         if u32::try_from(buf.len()).is_err() {
             return Err(ParseError::MessageTooLarge);
         }
@@ -280,7 +311,13 @@ impl<'a> Message<'a> {
         if sl_end - msg_start > SIP_MAX_LINE {
             return Err(ParseError::LineTooLong);
         }
-        let start_line = parse_start_line(buf.get(msg_start..sl_end).unwrap_or(&[]))?;
+        let line = buf.get(msg_start..sl_end).unwrap_or(&[]);
+        let start_line = match parse_start_line(line) {
+            Err(ParseError::BadRequestLine | ParseError::BadVersion) if lenient => {
+                loose_request_line(line)?
+            }
+            other => other?,
+        };
         let mut msg = Message {
             buf,
             start_line,
@@ -294,7 +331,15 @@ impl<'a> Message<'a> {
         };
         // Header lines up to the empty line.
         loop {
-            let (end, next) = line_at(buf, pos).ok_or(ParseError::MissingHeaderEnd)?;
+            let Some((end, next)) = line_at(buf, pos) else {
+                if lenient {
+                    // Headers run to the end of the datagram (an unfinished line is dropped).
+                    msg.headers_end = pos;
+                    msg.body = (pos, pos);
+                    return Ok(msg);
+                }
+                return Err(ParseError::MissingHeaderEnd);
+            };
             if end - pos > SIP_MAX_LINE {
                 return Err(ParseError::LineTooLong);
             }
@@ -368,6 +413,10 @@ impl<'a> Message<'a> {
             };
             msg.count += 1;
             pos = next;
+        }
+        if lenient {
+            msg.body = (pos, pos);
+            return Ok(msg);
         }
         // Content-Length: all occurrences must agree.
         let mut declared = None;
