@@ -69,7 +69,9 @@ pub enum EditError {
     NotFound,
 }
 
-/// Collects edits for one message and writes the result.
+/// Collects edits for one message and writes the result. Edits may be pushed in any order;
+/// they must not overlap (inserts at one position keep their order). With `set_body`, the
+/// editor owns Content-Length: do not edit or remove that header yourself.
 #[derive(Debug)]
 pub struct Editor<'m, 'a, 'e> {
     msg: &'m Message<'a>,
@@ -277,12 +279,15 @@ impl<'m, 'a, 'e> Editor<'m, 'a, 'e> {
     pub fn output_len(&mut self) -> Result<usize, EditError> {
         let mut digits = [0u8; 10];
         let plan = self.plan(&mut digits)?;
-        let orig = self.msg.as_bytes().len();
-        let mut n = orig;
-        for e in plan.iter() {
-            n = n - (e.range.1 - e.range.0) + e.len();
-        }
-        Ok(n)
+        Ok(self.planned_len(&plan))
+    }
+
+    fn planned_len(&self, plan: &[Edit<'_>]) -> usize {
+        // Edits are disjoint and inside the message, so the removed bytes never exceed it.
+        plan.iter().fold(self.msg.as_bytes().len(), |n, e| {
+            n.saturating_sub(e.range.1 - e.range.0)
+                .saturating_add(e.len())
+        })
     }
 
     /// Sorted, checked edits including the Content-Length and body edits.
@@ -347,13 +352,17 @@ impl<'m, 'a, 'e> Editor<'m, 'a, 'e> {
     pub fn emit(&mut self, out: &mut [u8]) -> Result<usize, EditError> {
         let mut digits = [0u8; 10];
         let plan = self.plan(&mut digits)?;
+        let needed = self.planned_len(&plan);
+        if needed > out.len() {
+            return Err(EditError::BufferTooSmall { needed });
+        }
         let buf = self.msg.buffer();
         let mut w = 0usize;
         let mut put = |bytes: &[u8], w: &mut usize| -> Result<(), EditError> {
             let end = *w + bytes.len();
             let dst = out
                 .get_mut(*w..end)
-                .ok_or(EditError::BufferTooSmall { needed: end })?;
+                .ok_or(EditError::BufferTooSmall { needed })?;
             dst.copy_from_slice(bytes);
             *w = end;
             Ok(())
@@ -595,6 +604,14 @@ body";
         assert_eq!(
             e.emit(&mut small),
             Err(EditError::BufferTooSmall { needed: MSG.len() })
+        );
+        e.set_body(b"0123456789");
+        assert_eq!(
+            e.emit(&mut small),
+            Err(EditError::BufferTooSmall {
+                // 6 more body bytes and one more Content-Length digit.
+                needed: MSG.len() + 7
+            })
         );
         e.push(Edit::delete(5..10)).unwrap();
         e.push(Edit::delete(8..12)).unwrap();
