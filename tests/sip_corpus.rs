@@ -662,10 +662,20 @@ fn rfc4475_vias_lengths_and_framing() {
         Ok(Some(0))
     );
 
-    for name in ["clerr", "ncl", "mcl01"] {
-        let b = read(RFC, &format!("{name}.dat"));
-        assert!(Message::parse(&b, Transport::Stream).is_err(), "{name}");
-    }
+    // Over a stream: clerr waits for more data, ncl and mcl01 lose the framing.
+    let frame = |name: &str| frame_stream(&read(RFC, &format!("{name}.dat")));
+    assert_eq!(frame("clerr"), Ok(StreamFrame::Incomplete));
+    assert_eq!(frame("ncl"), Err(ParseError::NegativeContentLength));
+    assert_eq!(frame("mcl01"), Err(ParseError::ConflictingContentLength));
+    let b = read(RFC, "dblreq.dat");
+    assert_eq!(frame_stream(&b), Ok(StreamFrame::Message(b.len() - 450)));
+    // The trailing octets are a CRLF and then a whole INVITE.
+    let rest = &b[b.len() - 450..];
+    assert_eq!(frame_stream(rest), Ok(StreamFrame::Keepalive(2)));
+    // Its Content-Length (150) ends the frame 5 octets before the datagram does.
+    assert_eq!(frame_stream(&rest[2..]), Ok(StreamFrame::Message(443)));
+    let invite = Message::parse(&rest[2..], Transport::Stream).unwrap();
+    assert_eq!(invite.method(), Some(&b"INVITE"[..]));
 }
 
 #[test]
@@ -846,6 +856,12 @@ fn real_messages_parse_validate_and_reemit_identically() {
         }
         m.expires().unwrap();
         m.content_type().unwrap();
+        // On a stream, the message frames to exactly its own length.
+        assert_eq!(
+            frame_stream(&bytes),
+            Ok(StreamFrame::Message(bytes.len())),
+            "{name}"
+        );
         let mut e = Editor::new(&m);
         let mut out = vec![0u8; bytes.len()];
         let n = e.emit(&mut out).unwrap();
@@ -939,4 +955,152 @@ fn real_nat_fields() {
     let m = Message::parse(&b, Transport::Udp).unwrap();
     assert_eq!(m.record_routes().count(), 2);
     assert_eq!(m.content_length(), Some(237));
+}
+
+#[test]
+fn rfc4475_longreq_key_fields() {
+    let b = read(RFC, "longreq.dat");
+    let m = Message::parse(&b, Transport::Udp).unwrap();
+    assert_eq!(b.len(), 3515);
+    assert_eq!(m.method(), Some(&b"INVITE"[..]));
+    assert_eq!(m.request_uri_raw(), Some(&b"sip:user@example.com"[..]));
+    let call_id = format!("longreq.one{}longcallid", "really".repeat(20));
+    assert_eq!(m.call_id().unwrap(), call_id.as_bytes());
+    let c = m.cseq().unwrap();
+    assert_eq!((c.number, c.method), (3882340, &b"INVITE"[..]));
+    // The top Via (sip33) has no branch; the bottom one has a 215-octet branch.
+    let vias: Vec<_> = m.vias().map(Result::unwrap).collect();
+    assert_eq!(vias[0].host, Host::Name(b"sip33.example.com"));
+    assert_eq!(vias[0].branch(), None);
+    let last = vias.last().unwrap();
+    let branch = format!("very{}branchvalue", "long".repeat(50));
+    assert_eq!(last.branch(), Some(branch.as_bytes()));
+    assert_eq!(last.received(), Some(&b"192.0.2.5"[..]));
+    let to = m.to().unwrap();
+    assert_eq!(to.uri.port, Some(6000));
+    assert_eq!(to.uri.params.iter().count(), 3);
+    assert!(to
+        .display_name
+        .unwrap()
+        .starts_with(b"\"I have a user name of extreme"));
+    assert_eq!(to.tag(), None);
+    let from = m.from().unwrap();
+    let tag = format!("1{}2424", "298".repeat(50));
+    assert_eq!(from.tag(), Some(tag.as_bytes()));
+    assert_eq!(from.params.iter().count(), 3);
+    assert_eq!(m.content_length(), Some(150));
+    assert_eq!(m.body().len(), 150);
+}
+
+#[test]
+fn rfc4475_valid_responses_key_fields() {
+    struct R {
+        name: &'static str,
+        code: u16,
+        call_id: &'static [u8],
+        branch: &'static [u8],
+        to: (&'static [u8], &'static [u8]),
+        from: (&'static [u8], &'static [u8]),
+        content_length: u32,
+    }
+    let table = [
+        R {
+            name: "unreason",
+            code: 200,
+            call_id: b"unreason.1234ksdfak3j2erwedfsASdf",
+            branch: b"z9hG4bK1324923",
+            to: (b"sip:user@example.edu", b"2229"),
+            from: (b"sip:user@example.com", b"11141343"),
+            content_length: 154,
+        },
+        R {
+            name: "noreason",
+            code: 100,
+            call_id: b"noreason.asndj203insdf99223ndf",
+            branch: b"z9hG4bK2398ndaoe",
+            to: (b"sip:user@example.edu", b"902jndnke3"),
+            from: (b"sip:user@example.com", b"39ansfi3"),
+            content_length: 0,
+        },
+        R {
+            name: "bcast",
+            code: 200,
+            call_id: b"bcast.0384840201234ksdfak3j2erwedfsASdf",
+            branch: b"z9hG4bK1324923",
+            to: (b"sip:user@example.edu", b"2229"),
+            from: (b"sip:user@example.com", b"11141343"),
+            content_length: 154,
+        },
+    ];
+    for r in table {
+        let b = read(RFC, &format!("{}.dat", r.name));
+        let m = parse_and_validate(&b, Transport::Udp).unwrap();
+        let n = r.name;
+        assert!(!m.is_request(), "{n}");
+        assert_eq!(m.status_code(), Some(r.code), "{n}");
+        assert_eq!(m.call_id().unwrap(), r.call_id, "{n}");
+        let c = m.cseq().unwrap();
+        assert_eq!((c.number, c.method), (35, &b"INVITE"[..]), "{n}");
+        assert_eq!(m.top_via().unwrap().branch(), Some(r.branch), "{n}");
+        let to = m.to().unwrap();
+        assert_eq!((to.uri.raw, to.tag().unwrap()), r.to, "{n}");
+        let from = m.from().unwrap();
+        assert_eq!((from.uri.raw, from.tag().unwrap()), r.from, "{n}");
+        assert_eq!(m.content_length(), Some(r.content_length), "{n}");
+        assert_eq!(m.body().len(), r.content_length as usize, "{n}");
+    }
+}
+
+#[test]
+fn rfc4475_answerable_requests_index_for_reply() {
+    let mut answered = 0;
+    for row in index(RFC) {
+        let name = &row[0];
+        let bytes = read(RFC, &format!("{name}.dat"));
+        let Some(Answer(code, _)) = outcome(&bytes) else {
+            continue;
+        };
+        answered += 1;
+        let m = Message::parse_for_reply(&bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(m.is_request(), "{name}");
+        // What a stateless answer copies: the Via list, CSeq, Call-ID, From and To.
+        let via = m.top_via();
+        let cseq = m.cseq();
+        let call_id = m.call_id();
+        match name.as_str() {
+            "badinv01" => assert_eq!(via.unwrap_err(), ParseError::BadVia),
+            _ => assert!(via.is_ok(), "{name}"),
+        }
+        match name.as_str() {
+            "scalar02" => assert_eq!(cseq.unwrap_err(), ParseError::BadCSeq),
+            "multi01" => assert!(cseq.is_err()),
+            _ => assert!(cseq.is_ok(), "{name}"),
+        }
+        match name.as_str() {
+            "insuf" => assert_eq!(call_id.unwrap_err(), ParseError::MissingCallId),
+            "multi01" => assert!(call_id.is_err()),
+            _ => assert!(call_id.is_ok(), "{name}"),
+        }
+        if code == 505 {
+            assert_eq!(
+                m.start_line(),
+                StartLine::Request {
+                    method: b"OPTIONS",
+                    uri: b"sip:t.watson@example.org",
+                    version: b"SIP/7.0"
+                }
+            );
+        }
+    }
+    assert_eq!(answered, 22);
+    let b = read(RFC, "lwsstart.dat");
+    let m = Message::parse_for_reply(&b).unwrap();
+    assert_eq!(m.method(), Some(&b"INVITE"[..]));
+    assert_eq!(m.request_uri_raw(), Some(&b"sip:user@example.com"[..]));
+    // Headers of a message without its final empty line are still indexed.
+    let b = read(RFC, "baddn.dat");
+    let m = Message::parse_for_reply(&b).unwrap();
+    assert_eq!(m.content_length(), None);
+    assert_eq!(m.cseq().unwrap().number, 3923239);
+    assert_eq!(m.headers().last().unwrap().name, b"l");
 }

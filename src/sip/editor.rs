@@ -10,6 +10,7 @@
 
 use core::ops::Range;
 
+use super::addr::NameAddr;
 use super::header::{HeaderName, Params, ValueIter};
 use super::message::Message;
 use super::scan::write_u32;
@@ -20,14 +21,16 @@ use crate::limits::SIP_MAX_EDITS;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Edit<'e> {
     pub range: (usize, usize),
-    pub parts: [&'e [u8]; 4],
+    pub parts: [&'e [u8]; 8],
 }
+
+const NONE: &[u8] = b"";
 
 impl<'e> Edit<'e> {
     pub fn replace(range: Range<usize>, with: &'e [u8]) -> Self {
         Edit {
             range: (range.start, range.end),
-            parts: [with, b"", b"", b""],
+            parts: [with, NONE, NONE, NONE, NONE, NONE, NONE, NONE],
         }
     }
 
@@ -43,7 +46,7 @@ impl<'e> Edit<'e> {
     pub fn insert_header(at: usize, name: &'e [u8], value: &'e [u8]) -> Self {
         Edit {
             range: (at, at),
-            parts: [name, b": ", value, b"\r\n"],
+            parts: [name, b": ", value, b"\r\n", NONE, NONE, NONE, NONE],
         }
     }
 
@@ -66,7 +69,9 @@ pub enum EditError {
     NotFound,
 }
 
-/// Collects edits for one message and writes the result.
+/// Collects edits for one message and writes the result. Edits may be pushed in any order;
+/// they must not overlap (inserts at one position keep their order). With `set_body`, the
+/// editor owns Content-Length: do not edit or remove that header yourself.
 #[derive(Debug)]
 pub struct Editor<'m, 'a, 'e> {
     msg: &'m Message<'a>,
@@ -189,10 +194,11 @@ impl<'m, 'a, 'e> Editor<'m, 'a, 'e> {
         name: &'e [u8],
         value: Option<&'e [u8]>,
     ) -> Result<&mut Self, EditError> {
-        let parts: [&'e [u8]; 4] = match value {
-            Some(v) => [b";", name, b"=", v],
-            None => [b";", name, b"", b""],
+        let (eq, v) = match value {
+            Some(v) => (&b"="[..], v),
+            None => (NONE, NONE),
         };
+        let parts = [b";", name, eq, v, NONE, NONE, NONE, NONE];
         let existing = core::str::from_utf8(name).ok().and_then(|n| params.get(n));
         let range = match existing {
             Some(p) => self.range(p.item)?,
@@ -204,6 +210,51 @@ impl<'m, 'a, 'e> Editor<'m, 'a, 'e> {
         self.push(Edit {
             range: (range.start, range.end),
             parts,
+        })
+    }
+
+    /// Replaces the URI of a name-addr / addr-spec, adding `< >` when the original had none,
+    /// so parameters of the new URI cannot be read as header parameters.
+    pub fn replace_addr_uri(
+        &mut self,
+        addr: &NameAddr<'_>,
+        uri: &'e [u8],
+    ) -> Result<&mut Self, EditError> {
+        let r = self.range(addr.uri.raw)?;
+        let parts = if addr.bracketed {
+            [uri, NONE, NONE, NONE, NONE, NONE, NONE, NONE]
+        } else {
+            [b"<", uri, b">", NONE, NONE, NONE, NONE, NONE]
+        };
+        self.push(Edit {
+            range: (r.start, r.end),
+            parts,
+        })
+    }
+
+    /// Sets a URI parameter of a name-addr's URI; an addr-spec without `< >` gets them.
+    pub fn set_addr_uri_param(
+        &mut self,
+        addr: &NameAddr<'_>,
+        name: &'e [u8],
+        value: Option<&'e [u8]>,
+    ) -> Result<&mut Self, EditError> {
+        if addr.bracketed {
+            return self.set_param(&addr.uri.params, name, value);
+        }
+        // Unbracketed: the URI has no parameters (they belong to the header), so append.
+        let r = self.range(addr.uri.raw)?;
+        let (eq, v) = match value {
+            Some(v) => (&b"="[..], v),
+            None => (NONE, NONE),
+        };
+        self.push(Edit {
+            range: (r.start, r.start),
+            parts: [b"<", NONE, NONE, NONE, NONE, NONE, NONE, NONE],
+        })?;
+        self.push(Edit {
+            range: (r.end, r.end),
+            parts: [b";", name, eq, v, b">", NONE, NONE, NONE],
         })
     }
 
@@ -228,12 +279,15 @@ impl<'m, 'a, 'e> Editor<'m, 'a, 'e> {
     pub fn output_len(&mut self) -> Result<usize, EditError> {
         let mut digits = [0u8; 10];
         let plan = self.plan(&mut digits)?;
-        let orig = self.msg.as_bytes().len();
-        let mut n = orig;
-        for e in plan.iter() {
-            n = n - (e.range.1 - e.range.0) + e.len();
-        }
-        Ok(n)
+        Ok(self.planned_len(&plan))
+    }
+
+    fn planned_len(&self, plan: &[Edit<'_>]) -> usize {
+        // Edits are disjoint and inside the message, so the removed bytes never exceed it.
+        plan.iter().fold(self.msg.as_bytes().len(), |n, e| {
+            n.saturating_sub(e.range.1 - e.range.0)
+                .saturating_add(e.len())
+        })
     }
 
     /// Sorted, checked edits including the Content-Length and body edits.
@@ -298,13 +352,17 @@ impl<'m, 'a, 'e> Editor<'m, 'a, 'e> {
     pub fn emit(&mut self, out: &mut [u8]) -> Result<usize, EditError> {
         let mut digits = [0u8; 10];
         let plan = self.plan(&mut digits)?;
+        let needed = self.planned_len(&plan);
+        if needed > out.len() {
+            return Err(EditError::BufferTooSmall { needed });
+        }
         let buf = self.msg.buffer();
         let mut w = 0usize;
         let mut put = |bytes: &[u8], w: &mut usize| -> Result<(), EditError> {
             let end = *w + bytes.len();
             let dst = out
                 .get_mut(*w..end)
-                .ok_or(EditError::BufferTooSmall { needed: end })?;
+                .ok_or(EditError::BufferTooSmall { needed })?;
             dst.copy_from_slice(bytes);
             *w = end;
             Ok(())
@@ -419,6 +477,32 @@ body";
     }
 
     #[test]
+    fn response_top_via_removal() {
+        let src = b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP proxy;branch=z9hG4bKp, SIP/2.0/UDP ua;branch=z9hG4bKu\r\nv: SIP/2.0/UDP far\r\nMax-Forwards: 70\r\n\r\n";
+        let m = Message::parse(src, Transport::Udp).unwrap();
+        let mut e = Editor::new(&m);
+        e.remove_value(m.top_via().unwrap().raw).unwrap();
+        let mut out = Vec::new();
+        e.emit_vec(&mut out).unwrap();
+        assert_eq!(
+            text(&out),
+            "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP ua;branch=z9hG4bKu\r\nv: SIP/2.0/UDP far\r\nMax-Forwards: 70\r\n\r\n"
+        );
+        // A Via alone on its line takes the line with it.
+        let m2 = Message::parse(&out, Transport::Udp).unwrap();
+        let mut e = Editor::new(&m2);
+        e.remove_value(m2.top_via().unwrap().raw).unwrap();
+        let mf = m2.first(HeaderName::MaxForwards).unwrap();
+        e.replace(mf.value, b"69").unwrap();
+        let mut out2 = Vec::new();
+        e.emit_vec(&mut out2).unwrap();
+        assert_eq!(
+            text(&out2),
+            "SIP/2.0 200 OK\r\nv: SIP/2.0/UDP far\r\nMax-Forwards: 69\r\n\r\n"
+        );
+    }
+
+    #[test]
     fn uri_and_param_edits() {
         let out = run(|e| {
             let m = e.msg;
@@ -437,6 +521,57 @@ body";
         assert!(t.starts_with("INVITE sip:bob@192.0.2.1:5070 SIP/2.0\r\n"));
         assert!(t.contains("<sip:b@10.0.0.2;transport=udp>"));
         assert!(t.contains("branch=z9hG4bK1\r\n"));
+    }
+
+    #[test]
+    fn addr_spec_uri_edits_add_brackets() {
+        let src = b"REGISTER sip:r SIP/2.0\r\nContact: sip:u@10.0.0.1;expires=60\r\nTo: <sip:u@r>\r\n\r\n";
+        let m = Message::parse(src, Transport::Udp).unwrap();
+        let Ok(crate::sip::Contact::Addr(c)) = m.contacts().next().unwrap() else {
+            panic!()
+        };
+        let mut e = Editor::new(&m);
+        e.set_addr_uri_param(&c, b"transport", Some(b"udp"))
+            .unwrap();
+        let to = m.to().unwrap();
+        e.replace_addr_uri(&to, b"sip:u@203.0.113.1").unwrap();
+        let mut out = Vec::new();
+        e.emit_vec(&mut out).unwrap();
+        assert_eq!(
+            text(&out),
+            "REGISTER sip:r SIP/2.0\r\nContact: <sip:u@10.0.0.1;transport=udp>;expires=60\r\nTo: <sip:u@203.0.113.1>\r\n\r\n"
+        );
+        let m2 = Message::parse(&out, Transport::Udp).unwrap();
+        let Ok(crate::sip::Contact::Addr(c2)) = m2.contacts().next().unwrap() else {
+            panic!()
+        };
+        assert_eq!(c2.uri.param("transport"), Some(Some(&b"udp"[..])));
+        assert_eq!(c2.params.get("expires").unwrap().value, Some(&b"60"[..]));
+        let mut e = Editor::new(&m);
+        e.replace_addr_uri(&c, b"sip:u@1.2.3.4;lr").unwrap();
+        let mut out = Vec::new();
+        e.emit_vec(&mut out).unwrap();
+        assert!(text(&out).contains("Contact: <sip:u@1.2.3.4;lr>;expires=60\r\n"));
+    }
+
+    #[test]
+    fn masquerade_hostport() {
+        let m = Message::parse(MSG, Transport::Udp).unwrap();
+        let via = m.top_via().unwrap();
+        let mut e = Editor::new(&m);
+        e.replace(via.sent_by_raw, b"203.0.113.1:5062").unwrap();
+        let Ok(crate::sip::Contact::Addr(c)) = m.contacts().next().unwrap() else {
+            panic!()
+        };
+        e.replace(c.uri.hostport_raw, b"203.0.113.1:5062").unwrap();
+        let out = {
+            let mut o = Vec::new();
+            e.emit_vec(&mut o).unwrap();
+            o
+        };
+        let t = text(&out);
+        assert!(t.contains("Via: SIP/2.0/UDP 203.0.113.1:5062;branch"));
+        assert!(t.contains("Contact: <sip:a@203.0.113.1:5062>;q=1, <sip:b@"));
     }
 
     #[test]
@@ -469,6 +604,14 @@ body";
         assert_eq!(
             e.emit(&mut small),
             Err(EditError::BufferTooSmall { needed: MSG.len() })
+        );
+        e.set_body(b"0123456789");
+        assert_eq!(
+            e.emit(&mut small),
+            Err(EditError::BufferTooSmall {
+                // 6 more body bytes and one more Content-Length digit.
+                needed: MSG.len() + 7
+            })
         );
         e.push(Edit::delete(5..10)).unwrap();
         e.push(Edit::delete(8..12)).unwrap();

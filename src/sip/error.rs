@@ -7,6 +7,8 @@ use super::header::HeaderName;
 pub enum ParseError {
     /// No bytes, or nothing but white space.
     Empty,
+    /// Shorter than `limits::SIP_MIN_MESSAGE`: a NAT keepalive, never answered.
+    TooShort,
     /// A physical line is longer than `limits::SIP_MAX_LINE`.
     LineTooLong,
     /// More header lines than `limits::SIP_MAX_HEADERS`.
@@ -76,16 +78,21 @@ pub enum ProxyAction {
 }
 
 impl ParseError {
-    /// The response a proxy gives; responses are never answered, only dropped.
+    /// The response a proxy gives; responses are never answered, only dropped. An answer
+    /// is built from `Message::parse_for_reply`, so errors that stop the header index (and
+    /// siproxd's security checks, behaviour §4.3) are dropped.
     pub fn action(&self, is_request: bool) -> ProxyAction {
         if !is_request {
             return ProxyAction::Drop;
         }
         match self {
-            // Without a header block there is nothing to build a response from.
-            ParseError::Empty | ParseError::MissingVia | ParseError::MessageTooLarge => {
-                ProxyAction::Drop
-            }
+            ParseError::Empty
+            | ParseError::TooShort
+            | ParseError::MissingVia
+            | ParseError::MessageTooLarge
+            | ParseError::LineTooLong
+            | ParseError::TooManyHeaders
+            | ParseError::BadHeaderLine => ProxyAction::Drop,
             ParseError::BadVersion => ProxyAction::Answer(505, "Version Not Supported"),
             ParseError::UnsupportedScheme => ProxyAction::Answer(416, "Unsupported URI Scheme"),
             other => ProxyAction::Answer(400, other.reason()),
@@ -96,6 +103,7 @@ impl ParseError {
     pub fn reason(&self) -> &'static str {
         match self {
             ParseError::Empty => "Empty Message",
+            ParseError::TooShort => "Too Short",
             ParseError::LineTooLong => "Line Too Long",
             ParseError::TooManyHeaders => "Too Many Headers",
             ParseError::MessageTooLarge => "Message Too Large",
@@ -168,5 +176,11 @@ mod tests {
         );
         assert_eq!(ParseError::BadCSeq.action(false), ProxyAction::Drop);
         assert_eq!(ParseError::MissingVia.action(true), ProxyAction::Drop);
+        assert_eq!(ParseError::TooShort.action(true), ProxyAction::Drop);
+        assert_eq!(ParseError::LineTooLong.action(true), ProxyAction::Drop);
+        assert_eq!(
+            ParseError::MissingHeaderEnd.action(true),
+            ProxyAction::Answer(400, "Missing End Of Headers")
+        );
     }
 }

@@ -12,7 +12,7 @@ use core::ops::Range;
 use super::error::ParseError;
 use super::header::{HeaderName, ValueIter};
 use super::scan::{eq_ic, is_token, is_token_char, parse_u32, trim_lws};
-use crate::limits::{SIP_MAX_HEADERS, SIP_MAX_LINE};
+use crate::limits::{SIP_MAX_HEADERS, SIP_MAX_LINE, SIP_MAX_MESSAGE, SIP_MIN_MESSAGE};
 
 /// How the bytes arrived; it decides what a missing Content-Length means.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,6 +95,78 @@ pub fn looks_like_request(buf: &[u8]) -> bool {
     !buf.get(start..start + 4).is_some_and(|p| eq_ic(p, b"SIP/"))
 }
 
+/// What starts a stream (TCP/TLS) receive buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamFrame {
+    /// More bytes are needed before a message can be framed.
+    Incomplete,
+    /// `n` bytes of CR/LF keepalive to consume (a CRLFCRLF ping is answered with CRLF,
+    /// RFC 5626).
+    Keepalive(usize),
+    /// A whole message of `n` bytes starts the buffer; parse `&buf[..n]` as `Stream`.
+    Message(usize),
+}
+
+/// Frames the next message of a stream by its Content-Length (RFC 3261 §18.3). Errors mean
+/// the framing is lost and the connection should be closed.
+pub fn frame_stream(buf: &[u8]) -> Result<StreamFrame, ParseError> {
+    let crlf = buf
+        .iter()
+        .position(|&b| b != b'\r' && b != b'\n')
+        .unwrap_or(buf.len());
+    if crlf > 0 {
+        return Ok(StreamFrame::Keepalive(crlf));
+    }
+    let mut pos = 0;
+    let mut first = true;
+    let mut declared: Option<u32> = None;
+    let body_start = loop {
+        let Some((end, next)) = line_at(buf, pos) else {
+            if buf.len() - pos > SIP_MAX_LINE {
+                return Err(ParseError::LineTooLong);
+            }
+            return if buf.len() > SIP_MAX_MESSAGE {
+                Err(ParseError::MessageTooLarge)
+            } else {
+                Ok(StreamFrame::Incomplete)
+            };
+        };
+        if end - pos > SIP_MAX_LINE {
+            return Err(ParseError::LineTooLong);
+        }
+        if end == pos {
+            break next;
+        }
+        let line = buf.get(pos..end).unwrap_or(&[]);
+        let continuation = matches!(line.first(), Some(b' ' | b'\t'));
+        if !first && !continuation {
+            if let Some(colon) = line.iter().position(|&b| b == b':') {
+                let name = trim_lws(line.get(..colon).unwrap_or(&[]));
+                if HeaderName::from_bytes(name) == HeaderName::ContentLength {
+                    let n = content_length_value(trim_lws(line.get(colon + 1..).unwrap_or(&[])))?;
+                    if declared.is_some_and(|d| d != n) {
+                        return Err(ParseError::ConflictingContentLength);
+                    }
+                    declared = Some(n);
+                }
+            }
+        }
+        first = false;
+        pos = next;
+    };
+    let n = declared.ok_or(ParseError::MissingContentLength)?;
+    let total = usize::try_from(n)
+        .ok()
+        .and_then(|n| body_start.checked_add(n))
+        .filter(|&t| t <= SIP_MAX_MESSAGE)
+        .ok_or(ParseError::MessageTooLarge)?;
+    Ok(if buf.len() < total {
+        StreamFrame::Incomplete
+    } else {
+        StreamFrame::Message(total)
+    })
+}
+
 /// End of the line content starting at `pos` and the start of the next line.
 fn line_at(buf: &[u8], pos: usize) -> Option<(usize, usize)> {
     let rest = buf.get(pos..)?;
@@ -175,6 +247,21 @@ fn parse_start_line(line: &[u8]) -> Result<StartLine<'_>, ParseError> {
     })
 }
 
+/// `Method Request-URI Version` separated by any runs of SP/HT (RFC 4475 lwsstart, trws).
+fn loose_request_line(line: &[u8]) -> Result<StartLine<'_>, ParseError> {
+    let mut parts = line
+        .split(|&b| b == b' ' || b == b'\t')
+        .filter(|p| !p.is_empty());
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some(method), Some(uri), Some(version)) if is_token(method) => Ok(StartLine::Request {
+            method,
+            uri,
+            version,
+        }),
+        _ => Err(ParseError::BadRequestLine),
+    }
+}
+
 fn offs(r: Range<usize>) -> Result<(u32, u32), ParseError> {
     let s = u32::try_from(r.start).map_err(|_| ParseError::MessageTooLarge)?;
     let e = u32::try_from(r.end).map_err(|_| ParseError::MessageTooLarge)?;
@@ -193,6 +280,22 @@ fn content_length_value(v: &[u8]) -> Result<u32, ParseError> {
 impl<'a> Message<'a> {
     /// Parses the start line, indexes the header lines and locates the body.
     pub fn parse(buf: &'a [u8], transport: Transport) -> Result<Message<'a>, ParseError> {
+        Self::parse_mode(buf, transport, false)
+    }
+
+    /// Indexes the headers of a request that `parse` rejected, so that the proxy can still
+    /// build the 400/505 answer (it needs Via, From, To, Call-ID and CSeq). Tolerated: SP
+    /// runs and an unsupported version in the Request-Line, a missing end of headers, and
+    /// any Content-Length problem (the body is then empty). Never forward the result.
+    pub fn parse_for_reply(buf: &'a [u8]) -> Result<Message<'a>, ParseError> {
+        Self::parse_mode(buf, Transport::Udp, true)
+    }
+
+    fn parse_mode(
+        buf: &'a [u8],
+        transport: Transport,
+        lenient: bool,
+    ) -> Result<Message<'a>, ParseError> {
         if u32::try_from(buf.len()).is_err() {
             return Err(ParseError::MessageTooLarge);
         }
@@ -200,11 +303,21 @@ impl<'a> Message<'a> {
             .iter()
             .position(|&b| b != b'\r' && b != b'\n')
             .ok_or(ParseError::Empty)?;
+        // Keepalives (CRLF, "jaK", 4 NULs) are below siproxd's SEC_MINLEN (behaviour §4.3).
+        if buf.len() - msg_start < SIP_MIN_MESSAGE {
+            return Err(ParseError::TooShort);
+        }
         let (sl_end, mut pos) = line_at(buf, msg_start).ok_or(ParseError::MissingHeaderEnd)?;
         if sl_end - msg_start > SIP_MAX_LINE {
             return Err(ParseError::LineTooLong);
         }
-        let start_line = parse_start_line(buf.get(msg_start..sl_end).unwrap_or(&[]))?;
+        let line = buf.get(msg_start..sl_end).unwrap_or(&[]);
+        let start_line = match parse_start_line(line) {
+            Err(ParseError::BadRequestLine | ParseError::BadVersion) if lenient => {
+                loose_request_line(line)?
+            }
+            other => other?,
+        };
         let mut msg = Message {
             buf,
             start_line,
@@ -218,7 +331,15 @@ impl<'a> Message<'a> {
         };
         // Header lines up to the empty line.
         loop {
-            let (end, next) = line_at(buf, pos).ok_or(ParseError::MissingHeaderEnd)?;
+            let Some((end, next)) = line_at(buf, pos) else {
+                if lenient {
+                    // Headers run to the end of the datagram (an unfinished line is dropped).
+                    msg.headers_end = pos;
+                    msg.body = (pos, pos);
+                    return Ok(msg);
+                }
+                return Err(ParseError::MissingHeaderEnd);
+            };
             if end - pos > SIP_MAX_LINE {
                 return Err(ParseError::LineTooLong);
             }
@@ -235,7 +356,11 @@ impl<'a> Message<'a> {
                     .checked_sub(1)
                     .and_then(|i| msg.entries.get_mut(i))
                     .ok_or(ParseError::BadHeaderLine)?;
-                let (_, vend) = offs(0..end)?;
+                let mut trimmed_end = end;
+                while trimmed_end > pos && matches!(buf.get(trimmed_end - 1), Some(b' ' | b'\t')) {
+                    trimmed_end -= 1;
+                }
+                let (_, vend) = offs(0..trimmed_end)?;
                 if trim_lws(buf.get(pos..end).unwrap_or(&[])).is_empty() {
                     last.line.1 = offs(0..next)?.1;
                     pos = next;
@@ -288,6 +413,10 @@ impl<'a> Message<'a> {
             };
             msg.count += 1;
             pos = next;
+        }
+        if lenient {
+            msg.body = (pos, pos);
+            return Ok(msg);
         }
         // Content-Length: all occurrences must agree.
         let mut declared = None;
@@ -471,7 +600,7 @@ mod tests {
 
     const REQ: &[u8] = b"INVITE sip:bob@example.com SIP/2.0\r\n\
 Via: SIP/2.0/UDP 10.0.0.1;branch=z9hG4bK1\r\n\
-v: SIP/2.0/UDP 10.0.0.2;branch=z9hG4bK2,\r\n SIP/2.0/UDP 10.0.0.3\r\n\
+v: SIP/2.0/UDP 10.0.0.2;branch=z9hG4bK2,\r\n SIP/2.0/UDP 10.0.0.3 \t\r\n\
 Content-Length: 4\r\n\
 \r\n\
 bodyTRAILING";
@@ -484,9 +613,13 @@ bodyTRAILING";
         assert_eq!(m.header_count(), 3);
         let vias: Vec<_> = m.values(HeaderName::Via).collect();
         assert_eq!(vias.len(), 3);
+        assert_eq!(
+            m.header(1).unwrap().value,
+            b"SIP/2.0/UDP 10.0.0.2;branch=z9hG4bK2,\r\n SIP/2.0/UDP 10.0.0.3"
+        );
         assert_eq!(vias[2], b"SIP/2.0/UDP 10.0.0.3");
         assert_eq!(m.header(1).unwrap().name, b"v");
-        assert!(m.header(1).unwrap().line.ends_with(b"10.0.0.3\r\n"));
+        assert!(m.header(1).unwrap().line.ends_with(b"10.0.0.3 \t\r\n"));
         assert_eq!(m.body(), b"body");
         assert_eq!(m.as_bytes(), &REQ[..REQ.len() - 8]);
         let r = m.range_of(m.body()).unwrap();
@@ -532,6 +665,8 @@ bodyTRAILING";
             ParseError::MissingHeaderEnd
         );
         assert_eq!(p(b"\r\n\r\n"), ParseError::Empty);
+        assert_eq!(p(b"jaK\n"), ParseError::TooShort);
+        assert_eq!(p(b"\0\0\0\0"), ParseError::TooShort);
     }
 
     #[test]
@@ -586,6 +721,42 @@ bodyTRAILING";
             Message::parse(&long, Transport::Udp).unwrap_err(),
             ParseError::LineTooLong
         );
+    }
+
+    #[test]
+    fn stream_framing() {
+        let one = b"OPTIONS sip:a@b SIP/2.0\r\nl: 3\r\n\r\nabc";
+        let mut two = one.to_vec();
+        two.extend_from_slice(one);
+        assert_eq!(frame_stream(&two), Ok(StreamFrame::Message(one.len())));
+        for cut in 0..one.len() {
+            assert_eq!(
+                frame_stream(&one[..cut]),
+                Ok(StreamFrame::Incomplete),
+                "{cut}"
+            );
+        }
+        assert_eq!(frame_stream(b"\r\n\r\nOPT"), Ok(StreamFrame::Keepalive(4)));
+        let f = |s: &str| frame_stream(s.as_bytes());
+        assert_eq!(
+            f("OPTIONS sip:a@b SIP/2.0\r\nContent-Length: -1\r\n\r\n"),
+            Err(ParseError::NegativeContentLength)
+        );
+        assert_eq!(
+            f("OPTIONS sip:a@b SIP/2.0\r\nl: 1\r\nContent-Length: 2\r\n\r\n"),
+            Err(ParseError::ConflictingContentLength)
+        );
+        assert_eq!(
+            f("OPTIONS sip:a@b SIP/2.0\r\nVia: x\r\n\r\n"),
+            Err(ParseError::MissingContentLength)
+        );
+        assert_eq!(
+            f("OPTIONS sip:a@b SIP/2.0\r\nl: 99999\r\n\r\n"),
+            Err(ParseError::MessageTooLarge)
+        );
+        let mut long = b"OPTIONS sip:a@b SIP/2.0\r\nX: ".to_vec();
+        long.resize(long.len() + SIP_MAX_LINE + 1, b'a');
+        assert_eq!(frame_stream(&long), Err(ParseError::LineTooLong));
     }
 
     #[test]

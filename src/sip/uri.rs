@@ -97,6 +97,8 @@ pub struct Uri<'a> {
     /// sip/sips only.
     pub host: Option<Host<'a>>,
     pub host_raw: &'a [u8],
+    /// `host[:port]` as written (sip/sips), the bytes to replace when masquerading.
+    pub hostport_raw: &'a [u8],
     pub port: Option<u16>,
     /// sip/sips/tel parameters.
     pub params: Params<'a>,
@@ -149,6 +151,7 @@ impl<'a> Uri<'a> {
             password: None,
             host: None,
             host_raw: opaque.get(..0)?,
+            hostport_raw: opaque.get(..0)?,
             port: None,
             params: empty_params,
             headers: None,
@@ -231,6 +234,7 @@ impl<'a> Uri<'a> {
         let (host, host_raw, port) = split_hostport(hostport)?;
         uri.host = Some(host);
         uri.host_raw = host_raw;
+        uri.hostport_raw = hostport;
         uri.port = port;
         uri.params = Params::uri(before_q.get(semi..)?)?;
         Some(())
@@ -334,6 +338,7 @@ mod tests {
         assert_eq!(u.password, Some(&b"pw"[..]));
         assert_eq!(u.host, Some(Host::Ipv6("2001:db8::1".parse().unwrap())));
         assert_eq!(u.host_raw, b"[2001:db8::1]");
+        assert_eq!(u.hostport_raw, b"[2001:db8::1]:5070");
         assert_eq!(u.port, Some(5070));
         assert_eq!(u.param("transport"), Some(Some(&b"tcp"[..])));
         assert_eq!(u.param("lr"), Some(None));

@@ -31,6 +31,8 @@ pub struct Via<'a> {
     pub transport: &'a [u8],
     pub host: Host<'a>,
     pub host_raw: &'a [u8],
+    /// `host[:port]` as written.
+    pub sent_by_raw: &'a [u8],
     pub port: Option<u16>,
     pub params: Params<'a>,
 }
@@ -67,7 +69,8 @@ impl<'a> Via<'a> {
         }) {
             he += 1;
         }
-        let (host, host_raw, port) = split_hostport(s.get(hs..he)?)?;
+        let sent_by_raw = s.get(hs..he)?;
+        let (host, host_raw, port) = split_hostport(sent_by_raw)?;
         let params = Params::header(s.get(he..)?)?;
         let via = Via {
             raw: s,
@@ -76,6 +79,7 @@ impl<'a> Via<'a> {
             transport,
             host,
             host_raw,
+            sent_by_raw,
             port,
             params,
         };
@@ -153,6 +157,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(v.port, Some(5860));
+        assert_eq!(v.sent_by_raw, b"192.168.8.53:5860");
         assert_eq!(v.rport(), Some(Rport::Port(53221)));
         assert_eq!(v.received(), Some(&b"180.173.83.248"[..]));
         assert!(v.is_rfc3261_branch());
