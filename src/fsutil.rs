@@ -11,7 +11,7 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use crate::limits::{SAVE_DELAY_MS, SAVE_MIN_INTERVAL_MS};
@@ -74,6 +74,18 @@ fn sync_dir(path: &Path) -> io::Result<()> {
         // Some filesystems cannot fsync a directory; the rename has happened all the same.
         Err(e) if e.raw_os_error() == Some(libc::EINVAL) => Ok(()),
         other => other,
+    }
+}
+
+/// Creates the directory that will hold `path` (and its ancestors) if missing, with `mode`
+/// for the directories created. `/var/run` is emptied at boot, so the daemon makes
+/// `/var/run/siproxd-rs` itself before it drops privileges.
+pub fn create_parent_dir(path: &Path, mode: u32) -> io::Result<()> {
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => {
+            fs::DirBuilder::new().recursive(true).mode(mode).create(dir)
+        }
+        _ => Ok(()),
     }
 }
 
@@ -307,6 +319,45 @@ mod tests {
         s.mark_dirty(u64::MAX - 5);
         assert_eq!(s.next_deadline(), Some(u64::MAX));
         assert!(s.due(u64::MAX));
+    }
+
+    proptest::proptest! {
+        /// Whatever the changes, saves are a second apart, each change is saved within
+        /// max(delay, 1 s) of happening, and nothing is saved without a change when there
+        /// is no period.
+        #[test]
+        fn schedule_invariants(
+            mut changes in proptest::collection::vec(0u64..600, 0..40),
+            delay_steps in 0u64..40,
+        ) {
+            let delay = delay_steps * 100;
+            for c in &mut changes {
+                *c *= 100;
+            }
+            changes.sort_unstable();
+            let mut s = SaveSchedule::with_delay(0, 0, delay);
+            let saves = run(&mut s, 0, 70_000, &changes);
+            for pair in saves.windows(2) {
+                proptest::prop_assert!(pair[1] - pair[0] >= SAVE_MIN_INTERVAL_MS);
+            }
+            for &c in &changes {
+                let limit = c + delay.max(SAVE_MIN_INTERVAL_MS);
+                proptest::prop_assert!(
+                    saves.iter().any(|&t| t >= c && t <= limit),
+                    "change at {} not saved by {}: {:?}", c, limit, saves
+                );
+            }
+            // Each save follows a change that no earlier save covered.
+            let mut last = None;
+            for &t in &saves {
+                proptest::prop_assert!(
+                    changes.iter().any(|&c| c <= t && last.is_none_or(|l| c > l)),
+                    "save at {} without a change: {:?}", t, saves
+                );
+                last = Some(t);
+            }
+            proptest::prop_assert!(!s.is_dirty());
+        }
     }
 
     #[test]

@@ -145,3 +145,17 @@ fn read_limited_refuses_larger_files() {
         ErrorKind::NotFound
     );
 }
+
+#[test]
+fn parent_directory_is_created_with_its_mode() {
+    let dir = TempDir::new("parent");
+    let file = dir.path("run/siproxd-rs/status.json");
+    siproxd_rs::fsutil::create_parent_dir(&file, 0o700).unwrap();
+    let meta = fs::metadata(dir.path("run/siproxd-rs")).unwrap();
+    assert!(meta.is_dir());
+    assert_eq!(meta.permissions().mode() & 0o777, 0o700);
+    // Existing is fine, and the file can then be written.
+    siproxd_rs::fsutil::create_parent_dir(&file, 0o700).unwrap();
+    atomic_write(&file, b"{}").unwrap();
+    assert_eq!(fs::read(&file).unwrap(), b"{}");
+}
