@@ -276,7 +276,7 @@ impl Snapshot {
             snap.calls.push(call);
         }
 
-        let Some(counters) = top.get("counters")?.and_then(Value::as_object) else {
+        let Some(counters) = top.required("counters")?.as_object() else {
             return Err(top.error("counters", Problem::Expected("an object")));
         };
         for (name, value) in counters {

@@ -133,6 +133,14 @@ fn schema_error(text: &str) -> String {
 #[test]
 fn schema_errors_name_the_member() {
     assert_eq!(schema_error("[]"), "(top level): expected an object");
+    let no_counters = SAMPLE_JSON.replacen(",\n  \"counters\": {", ", \"x\": {", 1);
+    assert_eq!(schema_error(&no_counters), "counters: missing");
+    let start = SAMPLE_JSON.find("\"counters\"").unwrap();
+    let counters_array = format!("{}\"counters\": [1]\n}}\n", &SAMPLE_JSON[..start]);
+    assert_eq!(
+        schema_error(&counters_array),
+        "counters: expected an object"
+    );
     assert_eq!(
         schema_error(&SAMPLE_JSON.replacen("\"pid\": 4242,", "", 1)),
         "pid: missing"
