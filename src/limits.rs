@@ -97,3 +97,12 @@ pub const MAX_TIMERS: usize = 16;
 /// How often a dynamic `if_outbound` (an interface name) is re-checked for a new address
 /// where netlink notifications are unavailable.
 pub const IFACE_RECHECK_MS: u64 = 5_000;
+
+/// Status snapshot (module `status`): nesting accepted when reading it back, and the largest
+/// status file `--status` reads (65536 registrations and streams fit well within it).
+pub const STATUS_JSON_MAX_DEPTH: usize = 32;
+pub const STATUS_FILE_MAX: u64 = 64 * 1024 * 1024;
+/// Saving after a change (module `fsutil`, `SaveSchedule`): wait this long so a burst of
+/// changes is written once, and never write more often than the minimum interval.
+pub const SAVE_DELAY_MS: u64 = 2000;
+pub const SAVE_MIN_INTERVAL_MS: u64 = 1000;
