@@ -106,3 +106,7 @@ pub const STATUS_FILE_MAX: u64 = 64 * 1024 * 1024;
 /// changes is written once, and never write more often than the minimum interval.
 pub const SAVE_DELAY_MS: u64 = 2000;
 pub const SAVE_MIN_INTERVAL_MS: u64 = 1000;
+
+/// Forwarded messages waiting for their next hop's DNS answer (proxy core); more are dropped
+/// and counted.
+pub const PROXY_DNS_PENDING: usize = 64;

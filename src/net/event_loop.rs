@@ -18,14 +18,19 @@ use super::netlink::AddrWatch;
 use super::signals::{Signal, SignalPipe};
 use super::timer::Timers;
 use super::udp;
+use crate::auth::{Authenticator, PasswordFile};
 use crate::config::Config;
+use crate::dns::{parse_hosts, parse_resolv_conf, Resolver, ResolverConfig};
 use crate::limits;
 use crate::logging::{DNS, NET, NETTRAF};
+use crate::proxy::{Addresses, Origin, Proxy};
+use crate::sip::Transport;
 
 const SIGNALS: Token = Token(0);
 const SIP_INBOUND: Token = Token(1);
 const SIP_OUTBOUND: Token = Token(2);
 const ADDR_WATCH: Token = Token(3);
+const DNS_SOCKET: Token = Token(4);
 
 /// What a timer is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,6 +107,10 @@ pub struct EventLoop {
     /// `host_outbound` when it is an IP literal (names are for the DNS module).
     host_outbound: Option<IpAddr>,
     recv_buf: Box<[u8]>,
+    /// The sans-IO proxy core every SIP datagram goes through.
+    proxy: Proxy,
+    /// The resolver's socket (an ephemeral port, so answers cannot be guessed as easily).
+    dns: Option<UdpSocket>,
     started: Instant,
     stats: NetStats,
     exit: Option<Exit>,
@@ -150,6 +159,31 @@ impl EventLoop {
             lit
         });
 
+        let proxy = Proxy::new(
+            config.clone(),
+            Addresses {
+                inbound: in_addr,
+                outbound: outbound_addr,
+            },
+            resolver(),
+            authenticator(config),
+        );
+        let dns = match UdpSocket::bind(SocketAddr::new(unspecified_like(in_addr), 0)) {
+            Ok(mut s) => match poll
+                .registry()
+                .register(&mut s, DNS_SOCKET, Interest::READABLE)
+            {
+                Ok(()) => Some(s),
+                Err(e) => {
+                    log::warn!("DNS socket: {e}; names cannot be resolved");
+                    None
+                }
+            },
+            Err(e) => {
+                log::warn!("DNS socket: {e}; names cannot be resolved");
+                None
+            }
+        };
         let mut el = EventLoop {
             poll,
             events: Events::with_capacity(limits::POLL_EVENTS),
@@ -164,6 +198,8 @@ impl EventLoop {
             outbound_addr: None,
             host_outbound,
             recv_buf: vec![0u8; limits::SIP_RECV_BUFFER].into_boxed_slice(),
+            proxy,
+            dns,
             started: Instant::now(),
             stats: NetStats::default(),
             exit: None,
@@ -215,13 +251,22 @@ impl EventLoop {
         while let Some(key) = self.timers.pop_expired(now) {
             self.on_timer(now, key);
         }
+        if self.proxy.poll_timeout().is_some_and(|d| d <= now) {
+            self.proxy.on_timeout(now);
+            self.flush();
+        }
         if self.exit.is_some() {
             return Ok(self.exit);
         }
-        let timeout = match (self.timers.timeout(self.now_ms()), max_wait) {
-            (Some(t), Some(m)) => Some(t.min(m)),
-            (t, m) => t.or(m),
-        };
+        let now = self.now_ms();
+        let core = self
+            .proxy
+            .poll_timeout()
+            .map(|d| Duration::from_millis(d.saturating_sub(now)));
+        let timeout = [self.timers.timeout(now), core, max_wait]
+            .into_iter()
+            .flatten()
+            .min();
         match self.poll.poll(&mut self.events, timeout) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::Interrupted => return Ok(None),
@@ -236,6 +281,7 @@ impl EventLoop {
             match token {
                 SIGNALS => self.on_signals(),
                 SIP_INBOUND | SIP_OUTBOUND => self.drain_sip(token),
+                DNS_SOCKET => self.drain_dns(),
                 ADDR_WATCH if self.addr_watch.as_ref().is_some_and(AddrWatch::drain) => {
                     self.recheck_outbound()
                 }
@@ -301,7 +347,6 @@ impl EventLoop {
 
     /// Every SIP datagram received goes through here: the entry point of the proxy core.
     pub fn on_sip_datagram(&mut self, now: u64, local: SocketAddr, src: SocketAddr, bytes: &[u8]) {
-        let _ = now;
         log::debug!(
             target: NET,
             "received {} bytes from {src} on {local} (datagram #{})",
@@ -309,6 +354,73 @@ impl EventLoop {
             self.stats.sip_datagrams
         );
         crate::logging::dump(NETTRAF, bytes);
+        let origin = Origin {
+            transport: Transport::Udp,
+            src,
+            local,
+        };
+        self.proxy.handle(now, origin, bytes);
+        self.flush();
+    }
+
+    /// The proxy core (tests and the status snapshot read it).
+    pub fn proxy(&self) -> &Proxy {
+        &self.proxy
+    }
+
+    /// Sends what the core produced: SIP messages from the socket of their local address, then
+    /// pending DNS queries.
+    fn flush(&mut self) {
+        for (t, bytes) in self.proxy.outbox().iter() {
+            let sock = if self.inbound.local.ip() == t.from {
+                Some(&self.inbound)
+            } else {
+                self.outbound.as_ref().filter(|o| o.local.ip() == t.from)
+            };
+            let Some(sock) = sock.or(Some(&self.inbound)) else {
+                continue;
+            };
+            match sock.sock.send_to(bytes, t.to) {
+                Ok(_) => {
+                    log::debug!(target: NET, "sent {} bytes to {} from {}", bytes.len(), t.to, sock.local)
+                }
+                // ICMP unreachable from an earlier send, or a full buffer: the UA retransmits.
+                Err(e) => log::debug!(target: NET, "send to {} failed: {e}", t.to),
+            }
+        }
+        self.proxy.clear_outbox();
+        let mut q = [0u8; limits::DNS_QUERY_MAX];
+        while let Some((ns, n)) = self.proxy.dns_transmit(&mut q) {
+            if let (Some(s), Some(bytes)) = (self.dns.as_ref(), q.get(..n)) {
+                if let Err(e) = s.send_to(bytes, ns) {
+                    log::debug!(target: DNS, "DNS query to {ns} failed: {e}");
+                }
+            }
+        }
+    }
+
+    fn drain_dns(&mut self) {
+        let mut buf = [0u8; limits::DNS_MESSAGE_MAX];
+        loop {
+            let Some(sock) = self.dns.as_ref() else {
+                return;
+            };
+            match sock.recv_from(&mut buf) {
+                Ok((n, from)) => {
+                    let now = self.now_ms();
+                    if let Some(bytes) = buf.get(..n) {
+                        self.proxy.dns_response(now, from, bytes);
+                    }
+                    self.flush();
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    log::debug!(target: DNS, "DNS socket: {e}");
+                    continue;
+                }
+            }
+        }
     }
 
     fn on_timer(&mut self, now: u64, key: TimerKey) {
@@ -378,6 +490,17 @@ impl EventLoop {
         if let Some(mut old) = self.outbound.take() {
             let _ = self.poll.registry().deregister(&mut old.sock);
         }
+        self.sync_addresses();
+    }
+
+    /// Tells the core which addresses are ours now (after a PPP reconnect, say).
+    fn sync_addresses(&mut self) {
+        let inbound = self.inbound.local.ip();
+        let outbound = self.outbound.as_ref().map(|o| o.local.ip()).or(
+            // Inbound and outbound on one address: no second socket, same address.
+            self.outbound_addr.filter(|a| *a == inbound),
+        );
+        self.proxy.set_addresses(Addresses { inbound, outbound });
     }
 
     /// (Re)binds the outbound socket on `addr`; no second socket when it is the inbound address.
@@ -394,8 +517,85 @@ impl EventLoop {
             self.dscp,
         )?;
         self.outbound = Some(sock);
+        self.sync_addresses();
         Ok(())
     }
+}
+
+/// The wildcard address of the same family as `ip`.
+fn unspecified_like(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+        IpAddr::V6(_) => IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED),
+    }
+}
+
+/// Random bytes from the kernel (getrandom), for nonce keys and DNS query ids.
+pub fn os_random(buf: &mut [u8]) -> bool {
+    let mut filled = 0usize;
+    while filled < buf.len() {
+        let Some(rest) = buf.get_mut(filled..) else {
+            return false;
+        };
+        // SAFETY: the pointer and length describe the writable slice `rest`.
+        let n = unsafe { libc::getrandom(rest.as_mut_ptr().cast(), rest.len(), 0) };
+        if n <= 0 {
+            return false;
+        }
+        filled += n as usize;
+    }
+    true
+}
+
+/// The resolver, configured from /etc/resolv.conf and /etc/hosts (read once at start).
+fn resolver() -> Resolver {
+    let resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    let hosts = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
+    let mut seed = [0u8; 8];
+    if !os_random(&mut seed) {
+        log::warn!("getrandom failed: DNS query ids are predictable");
+    }
+    Resolver::new(
+        ResolverConfig {
+            resolv: parse_resolv_conf(&resolv),
+            hosts: parse_hosts(&hosts),
+            ipv6: false,
+        },
+        u64::from_le_bytes(seed),
+    )
+}
+
+/// Digest authentication of registrar-mode REGISTERs when `proxy_auth_realm` is set.
+pub fn authenticator(config: &Config) -> Option<Authenticator> {
+    let realm = config.proxy_auth_realm.as_deref()?;
+    let mut key = [0u8; 32];
+    if !os_random(&mut key) {
+        log::error!("getrandom failed: proxy authentication is disabled");
+        return None;
+    }
+    let pwfile = config
+        .proxy_auth_pwfile
+        .as_deref()
+        .map(|p| match std::fs::read_to_string(p) {
+            Ok(text) => {
+                let (f, skipped) = PasswordFile::parse(&text);
+                for line in skipped {
+                    log::warn!("{p}:{line}: proxy_auth_pwfile: expected '<user> <password>'");
+                }
+                f
+            }
+            Err(e) => {
+                log::error!("proxy_auth_pwfile = {p}: {e}; every user will be refused");
+                PasswordFile::default()
+            }
+        });
+    Some(Authenticator::new(
+        realm,
+        key,
+        config.proxy_auth_passwd.as_deref(),
+        pwfile,
+        false,
+    ))
 }
 
 fn open(poll: &Poll, token: Token, addr: SocketAddr, dscp: u8) -> Result<SipSocket, StartError> {
