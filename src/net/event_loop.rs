@@ -359,7 +359,8 @@ impl EventLoop {
             src,
             local,
         };
-        self.proxy.handle(now, origin, bytes);
+        self.proxy
+            .handle(now, origin, bytes, &mut crate::proxy::NoMedia);
         self.flush();
     }
 
