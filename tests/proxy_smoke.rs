@@ -11,7 +11,7 @@ fn register_then_outgoing_invite_with_sdp_gets_relay_ports() {
         "Via: SIP/2.0/UDP 192.168.1.10:5060;branch=z9hG4bKinv1\nMax-Forwards: 70\nFrom: <sip:alice@example.com>;tag=a1\nTo: <sip:bob@example.com>\nCall-ID: call1@192.168.1.10\nCSeq: 1 INVITE\nContact: <sip:alice@192.168.1.10:5060>\n",
         &sdp("192.168.1.10", 4000),
     );
-    let out = lab.from_lan(A, &inv);
+    let out = lab.on_lan(A, &inv);
     assert_eq!(out.len(), 1, "{out:?}");
     let f = &out[0];
     assert_eq!(f.to, sa(PROVIDER));

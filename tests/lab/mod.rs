@@ -135,12 +135,12 @@ impl Lab {
     }
 
     /// From the LAN (to I).
-    pub fn from_lan(&mut self, src: &str, text: &str) -> Vec<Sent> {
+    pub fn on_lan(&mut self, src: &str, text: &str) -> Vec<Sent> {
         self.deliver(src, I, text)
     }
 
     /// From the Internet (to O).
-    pub fn from_wan(&mut self, src: &str, text: &str) -> Vec<Sent> {
+    pub fn on_wan(&mut self, src: &str, text: &str) -> Vec<Sent> {
         self.deliver(src, O, text)
     }
 
@@ -171,7 +171,7 @@ impl Lab {
     /// Behaviour §11 tests 1 and 4: A registers through the proxy (outbound-proxy mode) and
     /// the provider grants `expires` seconds.
     pub fn register_alice(&mut self, expires: u32) {
-        let out = self.from_lan(
+        let out = self.on_lan(
             A,
             &register(
                 "sip:example.com",
@@ -186,7 +186,7 @@ impl Lab {
             "SIP/2.0 200 OK\nVia: SIP/2.0/UDP 203.0.113.5:5060;branch={}\nVia: SIP/2.0/UDP 192.168.1.10:5060;branch=z9hG4bKreg1\nFrom: <sip:alice@example.com>;tag=r1\nTo: <sip:alice@example.com>;tag=p1\nCall-ID: reg1@192.168.1.10\nCSeq: 1 REGISTER\nContact: <sip:alice@203.0.113.5>;expires={expires}\nContent-Length: 0\n\n",
             String::from_utf8_lossy(&branch)
         );
-        let back = self.from_wan(PROVIDER, &resp);
+        let back = self.on_wan(PROVIDER, &resp);
         assert_eq!(back.len(), 1, "200 forwarded to A: {back:?}");
     }
 }
