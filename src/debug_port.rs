@@ -487,18 +487,21 @@ impl DebugPort {
         let Some(client) = self.clients.get_mut(slot) else {
             return;
         };
-        let result = if event.is_error() {
-            Err(io::Error::other("socket error"))
-        } else if event.is_readable() || event.is_read_closed() {
+        // An error event is read too, so that a reset is told apart from other errors.
+        let result = if event.is_readable() || event.is_read_closed() || event.is_error() {
             client
                 .discard_input(registry, token)
-                .map(|open| open && !event.is_write_closed())
+                .map(|open| open && !event.is_error() && !event.is_write_closed())
         } else {
             Ok(true)
         };
         match result {
             Ok(true) => {}
             Ok(false) => return self.close(registry, slot, "disconnected"),
+            // A client closing with unread output resets the connection: a normal goodbye.
+            Err(e) if e.kind() == io::ErrorKind::ConnectionReset => {
+                return self.close(registry, slot, "disconnected (reset)");
+            }
             Err(e) => {
                 log::debug!(target: logging::NET, "debug port: client error: {e}");
                 return self.close(registry, slot, "connection error");
