@@ -58,7 +58,8 @@ use crate::limits::{
 };
 use crate::logging;
 
-/// Longest `[N lines dropped]\n` marker (N up to 20 digits), kept free in every ring.
+/// Longest `[N lines dropped]\n` marker (N up to 20 digits); an empty ring has room for it
+/// beside the longest line.
 const MARKER_MAX: usize = 40;
 /// Client input read and discarded per readiness event, so a flooding client cannot hold the
 /// loop; more input raises another event.
@@ -87,7 +88,7 @@ pub fn refusal() -> heapless::String<64> {
 pub fn banner(version: &str, pid: u32, mask: u32) -> heapless::String<BANNER_MAX> {
     let mut s = heapless::String::new();
     if write_banner(&mut s, version, pid, mask).is_err() {
-        // Only an absurdly long version string gets here: keep the part that fits.
+        // Only an absurdly long version string gets here: leave the version out.
         s.clear();
         let _ = write!(
             s,
@@ -121,6 +122,7 @@ pub struct Outbox {
     head: usize,
     len: usize,
     dropped: u64,
+    lost: u64,
 }
 
 impl Outbox {
@@ -131,6 +133,7 @@ impl Outbox {
             head: 0,
             len: 0,
             dropped: 0,
+            lost: 0,
         }
     }
 
@@ -152,6 +155,11 @@ impl Outbox {
         self.dropped
     }
 
+    /// Lines dropped since the last [`clear`](Self::clear), announced or not.
+    pub fn lost(&self) -> u64 {
+        self.lost
+    }
+
     fn free(&self) -> usize {
         self.capacity().saturating_sub(self.len)
     }
@@ -166,6 +174,7 @@ impl Outbox {
         self.head = 0;
         self.len = 0;
         self.dropped = 0;
+        self.lost = 0;
     }
 
     /// Appends `line` and a newline (one trailing newline of `line` is not doubled), or drops
@@ -182,7 +191,7 @@ impl Outbox {
             self.put(b"\n");
             true
         } else {
-            self.dropped = self.dropped.saturating_add(1);
+            self.note_dropped(1);
             false
         }
     }
@@ -190,6 +199,7 @@ impl Outbox {
     /// Counts `n` lines lost before they reached this box (the sink's queue overflowed).
     pub fn note_dropped(&mut self, n: u64) {
         self.dropped = self.dropped.saturating_add(n);
+        self.lost = self.lost.saturating_add(n);
     }
 
     /// Writes the `[N lines dropped]` marker if lines were dropped and it fits now.
@@ -263,6 +273,8 @@ pub struct ClientStatus {
     pub pending: usize,
     /// Lines dropped and not yet announced to it.
     pub dropped: u64,
+    /// Lines dropped since it connected.
+    pub lost: u64,
     /// Whether the socket refused more data and WRITABLE interest is registered.
     pub blocked: bool,
 }
@@ -466,6 +478,7 @@ impl DebugPort {
                 peer: conn.peer,
                 pending: c.out.len(),
                 dropped: c.out.dropped(),
+                lost: c.out.lost(),
                 blocked: conn.blocked,
             })
         })
@@ -579,11 +592,11 @@ impl DebugPort {
             return;
         };
         let _ = registry.deregister(&mut conn.stream);
-        let dropped = client.out.dropped();
+        let lost = client.out.lost();
         client.out.clear();
         let secs = self.now.saturating_sub(conn.since) / 1000;
         log::info!(
-            "debug port: {why}: {} after {secs} s ({dropped} lines unsent)",
+            "debug port: {why}: {} after {secs} s, {lost} lines lost",
             conn.peer
         );
         if self.client_count() == 0 {
@@ -901,6 +914,9 @@ mod tests {
             "[12 lines dropped]\nmessage 020\n"
         );
         assert_eq!(out.dropped(), 0);
+        assert_eq!(out.lost(), 12);
+        out.clear();
+        assert_eq!(out.lost(), 0);
     }
 
     #[test]
