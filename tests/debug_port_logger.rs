@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use log::{LevelFilter, Log, Metadata, Record};
 use mio::{Events, Poll, Token};
 use siproxd_rs::debug_port::{DebugPort, DebugSink};
+use siproxd_rs::dns::{parse_resolv_conf, Resolver, ResolverConfig};
 use siproxd_rs::logging;
 
 /// A minimal logger with the hook's contract: the class mask filters debug records, info and
@@ -100,6 +101,28 @@ fn port_log_lines_and_a_call_log_reach_clients_without_feedback() {
         text_of(&accepted).starts_with("INFO: debug port: accepted connection from 127.0.0.1:"),
         "{accepted}"
     );
+
+    // A real module's debug output, at a class now in the mask.
+    lp.port.set_mask(0x4 | 0x40);
+    let mut resolver = Resolver::new(
+        ResolverConfig {
+            resolv: parse_resolv_conf("nameserver 127.0.0.1\n"),
+            hosts: Default::default(),
+            ipv6: false,
+        },
+        1,
+    );
+    let _ = resolver.resolve(0, "pbx.test", Some(5060), 1);
+    while resolver.poll_transmit(&mut [0u8; 512]).is_some() {}
+    lp.turn();
+    let dns = read_line(&mut a);
+    assert!(text_of(&dns).starts_with("dns: lookup pbx.test"), "{dns}");
+    let dns = read_line(&mut a);
+    assert!(text_of(&dns).starts_with("dns: query A pbx.test"), "{dns}");
+    // Out of the mask again: the next lookup is not sent.
+    lp.port.set_mask(0x4);
+    let _ = resolver.resolve(0, "other.test", Some(5060), 2);
+    while resolver.poll_transmit(&mut [0u8; 512]).is_some() {}
 
     log::debug!(target: logging::SIP, "INVITE sip:bob@example.org SIP/2.0");
     log::debug!(target: logging::RTP, "not in the mask");
