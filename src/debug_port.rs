@@ -573,7 +573,7 @@ impl DebugPort {
             since: now,
             blocked: false,
         });
-        sink::set_listening(true);
+        sink::client_joined();
         log::info!(
             "debug port: accepted connection from {peer}, debug_level 0x{:04x}",
             self.mask
@@ -599,9 +599,7 @@ impl DebugPort {
             "debug port: {why}: {} after {secs} s, {lost} lines lost",
             conn.peer
         );
-        if self.client_count() == 0 {
-            sink::set_listening(false);
-        }
+        sink::client_left();
     }
 
     /// Appends one log line (a trailing newline is optional; embedded newlines make several
@@ -661,7 +659,7 @@ impl DebugPort {
 
 impl Drop for DebugPort {
     fn drop(&mut self) {
-        sink::disable();
+        sink::disable(u32::try_from(self.client_count()).unwrap_or(u32::MAX));
     }
 }
 
@@ -733,20 +731,33 @@ mod sink {
     use crate::limits::DEBUG_SINK_BUFFER;
 
     pub(super) struct Sink {
-        /// Newline-terminated records; never grows past `cap` (its capacity is at least that).
+        /// Newline-terminated records; never grows past `DEBUG_SINK_BUFFER` (its capacity is
+        /// at least that while a port exists).
         queue: Vec<u8>,
-        /// 0 while no port exists on this thread.
-        cap: usize,
+        /// Ports alive on this thread (more than one only while the shell rebinds).
+        ports: u32,
+        /// Clients connected to them; records are queued only while there are some.
+        clients: u32,
         /// Lines lost since the last drain; once one is lost, all later ones are too, so
         /// the marker sits exactly where the gap is.
         dropped: u64,
-        listening: bool,
         mask: u32,
+    }
+
+    impl Sink {
+        fn listening(&self) -> bool {
+            self.ports > 0 && self.clients > 0
+        }
+
+        fn reset_queue(&mut self) {
+            self.queue.clear();
+            self.dropped = 0;
+        }
     }
 
     thread_local! {
         pub(super) static SINK: RefCell<Sink> = const {
-            RefCell::new(Sink { queue: Vec::new(), cap: 0, dropped: 0, listening: false, mask: 0 })
+            RefCell::new(Sink { queue: Vec::new(), ports: 0, clients: 0, dropped: 0, mask: 0 })
         };
     }
 
@@ -758,33 +769,44 @@ mod sink {
             .flatten()
     }
 
+    /// A port was bound on this thread.
     pub(super) fn enable() {
         with(|s| {
             if s.queue.capacity() < DEBUG_SINK_BUFFER {
                 s.queue = Vec::with_capacity(DEBUG_SINK_BUFFER);
             }
-            s.queue.clear();
-            s.cap = DEBUG_SINK_BUFFER;
-            s.dropped = 0;
-            s.listening = false;
+            s.ports = s.ports.saturating_add(1);
         });
     }
 
-    pub(super) fn disable() {
+    /// A port with `clients` connected clients was dropped; the last one frees the queue.
+    pub(super) fn disable(clients: u32) {
         with(|s| {
-            s.queue = Vec::new();
-            s.cap = 0;
-            s.dropped = 0;
-            s.listening = false;
-        });
-    }
-
-    pub(super) fn set_listening(on: bool) {
-        with(|s| {
-            s.listening = on && s.cap > 0;
-            if !s.listening {
-                s.queue.clear();
+            s.ports = s.ports.saturating_sub(1);
+            s.clients = s.clients.saturating_sub(clients);
+            if s.ports == 0 {
+                s.queue = Vec::new();
+                s.clients = 0;
                 s.dropped = 0;
+            } else if s.clients == 0 {
+                s.reset_queue();
+            }
+        });
+    }
+
+    pub(super) fn client_joined() {
+        with(|s| {
+            if s.ports > 0 {
+                s.clients = s.clients.saturating_add(1);
+            }
+        });
+    }
+
+    pub(super) fn client_left() {
+        with(|s| {
+            s.clients = s.clients.saturating_sub(1);
+            if s.clients == 0 {
+                s.reset_queue();
             }
         });
     }
@@ -794,14 +816,14 @@ mod sink {
     }
 
     pub(super) fn state() -> (bool, u32) {
-        with(|s| (s.listening, s.mask)).unwrap_or((false, 0))
+        with(|s| (s.listening(), s.mask)).unwrap_or((false, 0))
     }
 
     /// Appends the record `write` produces plus a newline, all or nothing. `text` is the
     /// record's text, for counting its lines if it is dropped.
     pub(super) fn push(text: &str, write: impl FnOnce(&mut Bounded<'_>) -> fmt::Result) {
         with(|s| {
-            if !s.listening {
+            if !s.listening() {
                 return;
             }
             let body = text.strip_suffix('\n').unwrap_or(text);
@@ -810,7 +832,7 @@ mod sink {
                 let start = s.queue.len();
                 let mut w = Bounded {
                     buf: &mut s.queue,
-                    cap: s.cap,
+                    cap: DEBUG_SINK_BUFFER,
                 };
                 let ok = write(&mut w).is_ok() && w.end_line().is_ok();
                 if ok {
@@ -1017,7 +1039,7 @@ mod tests {
         DebugSink.push_line("nobody listens");
         assert_eq!(queued(), (String::new(), 0));
         assert!(!DebugSink.wants(Level::Error, None));
-        sink::set_listening(true);
+        sink::client_joined();
         DebugSink.push_line("one\n");
         DebugSink.record(Level::Info, "siproxd_rs::x", "two");
         DebugSink.record(Level::Debug, logging::SIP, "three\nfour");
@@ -1032,7 +1054,7 @@ mod tests {
         assert_eq!(&lines[2][12..], " sip: three");
         assert_eq!(lines[3], "four");
         assert_eq!(queued(), (String::new(), 0));
-        sink::disable();
+        sink::disable(1);
         DebugSink.push_line("after disable");
         assert_eq!(queued(), (String::new(), 0));
     }
@@ -1040,7 +1062,7 @@ mod tests {
     #[test]
     fn sink_overflow_drops_everything_after_the_gap_until_drained() {
         sink::enable();
-        sink::set_listening(true);
+        sink::client_joined();
         let line = "z".repeat(99);
         let fit = DEBUG_SINK_BUFFER / 100;
         for _ in 0..fit + 3 {
@@ -1059,21 +1081,21 @@ mod tests {
     #[test]
     fn wants_follows_the_mask_for_debug_only() {
         sink::enable();
-        sink::set_listening(true);
+        sink::client_joined();
         sink::set_mask(0x204);
         assert!(DebugSink.wants(Level::Debug, logging::class_bit(logging::SIP)));
         assert!(DebugSink.wants(Level::Trace, Some(0x200)));
         assert!(!DebugSink.wants(Level::Debug, logging::class_bit(logging::NET)));
         assert!(!DebugSink.wants(Level::Debug, None));
         assert!(DebugSink.wants(Level::Warn, None));
-        sink::set_listening(false);
+        sink::client_left();
         assert!(!DebugSink.wants(Level::Warn, None));
     }
 
     #[test]
     fn a_record_logged_while_queueing_is_dropped_not_recursed() {
         sink::enable();
-        sink::set_listening(true);
+        sink::client_joined();
         sink::push("outer", |w| {
             // As if formatting the record logged again.
             DebugSink.push_line("inner");

@@ -264,6 +264,19 @@ fn ipv6_loopback_works_too() {
     assert_eq!(line(&mut r), "over v6");
 }
 
+#[test]
+fn a_rebind_that_drops_the_old_port_last_keeps_the_new_one_fed() {
+    let mut old = Loop::bind("127.0.0.1");
+    let mut _old_client = old.client();
+    let mut new = Loop::bind("127.0.0.1");
+    let mut r = new.client();
+    drop(old);
+    DebugSink.push_line("after the rebind");
+    new.turn(Duration::from_millis(1));
+    expect_banner(&mut r);
+    assert_eq!(line(&mut r), "after the rebind");
+}
+
 fn numbered(i: usize) -> String {
     format!("line {i:07} {}", "p".repeat(86))
 }
