@@ -379,7 +379,8 @@ pub struct DebugPort {
 
 impl DebugPort {
     /// Binds the listener (non-blocking, SO_REUSEADDR, small backlog), preallocates every
-    /// client ring and enables the [`DebugSink`] queue of this thread.
+    /// client ring and enables the [`DebugSink`] queue of this thread. siproxd only logs a
+    /// bind failure and runs on; that choice is the caller's.
     pub fn bind(addr: SocketAddr) -> io::Result<DebugPort> {
         let socket = socket2::Socket::new(
             socket2::Domain::for_address(addr),

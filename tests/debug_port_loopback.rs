@@ -277,6 +277,22 @@ fn a_rebind_that_drops_the_old_port_last_keeps_the_new_one_fed() {
     assert_eq!(line(&mut r), "after the rebind");
 }
 
+#[test]
+fn client_tokens_may_not_cover_the_listener_token() {
+    let poll = Poll::new().unwrap();
+    let mut port = DebugPort::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let err = port.register(poll.registry(), Token(12), 10).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidInput);
+    let err = port
+        .register(poll.registry(), Token(0), usize::MAX - 1)
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidInput);
+    assert!(!port.owns(Token(0)));
+    port.register(poll.registry(), Token(9), 10).unwrap();
+    assert!(port.owns(Token(9)) && port.owns(Token(13)));
+    assert!(!port.owns(Token(14)) && !port.owns(Token(8)));
+}
+
 fn numbered(i: usize) -> String {
     format!("line {i:07} {}", "p".repeat(86))
 }
