@@ -71,6 +71,10 @@ pub const DNS_MESSAGE_MAX: usize = 512;
 /// Debug port (decisions §8).
 pub const DEBUG_MAX_CLIENTS: usize = 4;
 pub const DEBUG_CLIENT_BUFFER: usize = 64 * 1024;
+/// Log text queued between two event-loop turns on its way to the debug clients.
+pub const DEBUG_SINK_BUFFER: usize = 64 * 1024;
+/// Listen backlog of the debug port: room for a burst of connects until the loop accepts them.
+pub const DEBUG_LISTEN_BACKLOG: i32 = 8;
 
 /// SDP bodies (module `sdp`): lines indexed per body, media sections per body, and edits one
 /// rewrite may hold (a removed line, a replaced address or port, an inserted line each count one).
