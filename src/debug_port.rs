@@ -887,6 +887,16 @@ mod sink {
     }
 }
 
+/// The logger reaches the debug port through its hook (`logging::set_hook`).
+impl crate::logging::LogHook for DebugSink {
+    fn record(&self, level: Level, target: &str, line: &str) {
+        let bit = crate::logging::class_bit(target);
+        if self.wants(level, bit) {
+            DebugSink::record(self, level, target, line);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,5 +9,6 @@ pub mod netlink;
 pub mod signals;
 pub mod timer;
 pub mod udp;
+pub mod upkeep;
 
 pub use event_loop::{EventLoop, Exit, NetStats, StartError};
