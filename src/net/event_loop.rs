@@ -15,6 +15,7 @@ use mio::{Events, Interest, Poll, Token};
 
 use super::iface::{self, IfError};
 use super::netlink::AddrWatch;
+use super::relay::{self, Relay};
 use super::signals::{Signal, SignalPipe};
 use super::timer::Timers;
 use super::udp;
@@ -105,6 +106,8 @@ pub struct EventLoop {
     started: Instant,
     stats: NetStats,
     exit: Option<Exit>,
+    /// The RTP relay: its sockets use tokens from `limits::RELAY_TOKEN_BASE` up.
+    relay: Relay,
 }
 
 impl EventLoop {
@@ -150,6 +153,12 @@ impl EventLoop {
             lit
         });
 
+        let registry = poll
+            .registry()
+            .try_clone()
+            .map_err(|e| StartError::Setup("cannot clone the poll registry", e))?;
+        let relay = Relay::new(config, registry);
+
         let mut el = EventLoop {
             poll,
             events: Events::with_capacity(limits::POLL_EVENTS),
@@ -167,6 +176,7 @@ impl EventLoop {
             started: Instant::now(),
             stats: NetStats::default(),
             exit: None,
+            relay,
         };
         if let Some(addr) = outbound_addr {
             el.set_outbound(addr)?;
@@ -193,6 +203,11 @@ impl EventLoop {
         self.stats
     }
 
+    /// The RTP relay (for the proxy core to open and close streams).
+    pub fn relay_mut(&mut self) -> &mut Relay {
+        &mut self.relay
+    }
+
     /// Milliseconds since the loop was created (monotonic): the `now` handed to the core.
     pub fn now_ms(&self) -> u64 {
         u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
@@ -202,6 +217,7 @@ impl EventLoop {
     pub fn run(&mut self) -> io::Result<Exit> {
         loop {
             if let Some(exit) = self.turn(None)? {
+                self.relay.close_all();
                 return Ok(exit);
             }
         }
@@ -218,10 +234,18 @@ impl EventLoop {
         if self.exit.is_some() {
             return Ok(self.exit);
         }
-        let timeout = match (self.timers.timeout(self.now_ms()), max_wait) {
-            (Some(t), Some(m)) => Some(t.min(m)),
-            (t, m) => t.or(m),
-        };
+        if self.relay.next_deadline().is_some_and(|d| d <= now) {
+            self.relay.on_timeout(now);
+        }
+        let now = self.now_ms();
+        let relay_wait = self
+            .relay
+            .next_deadline()
+            .map(|d| Duration::from_millis(d.saturating_sub(now)));
+        let timeout = [self.timers.timeout(now), relay_wait, max_wait]
+            .into_iter()
+            .flatten()
+            .min();
         match self.poll.poll(&mut self.events, timeout) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::Interrupted => return Ok(None),
@@ -238,6 +262,10 @@ impl EventLoop {
                 SIP_INBOUND | SIP_OUTBOUND => self.drain_sip(token),
                 ADDR_WATCH if self.addr_watch.as_ref().is_some_and(AddrWatch::drain) => {
                     self.recheck_outbound()
+                }
+                t if relay::relay_token(t).is_some() => {
+                    let now = self.now_ms();
+                    self.relay.on_readable(now, t);
                 }
                 _ => {}
             }
