@@ -234,14 +234,10 @@ impl EventLoop {
         if self.exit.is_some() {
             return Ok(self.exit);
         }
-        if self.relay.next_deadline().is_some_and(|d| d <= now) {
-            self.relay.on_timeout(now);
-        }
+        // Deadlines only move later while we sleep, so this one never wakes us late.
+        let relay_deadline = self.relay.expire_due(now);
         let now = self.now_ms();
-        let relay_wait = self
-            .relay
-            .next_deadline()
-            .map(|d| Duration::from_millis(d.saturating_sub(now)));
+        let relay_wait = relay_deadline.map(|d| Duration::from_millis(d.saturating_sub(now)));
         let timeout = [self.timers.timeout(now), relay_wait, max_wait]
             .into_iter()
             .flatten()
@@ -269,6 +265,9 @@ impl EventLoop {
                 }
                 _ => {}
             }
+        }
+        if relay_deadline.is_some_and(|d| d <= self.now_ms()) {
+            self.relay.expire_due(self.now_ms());
         }
         Ok(self.exit)
     }

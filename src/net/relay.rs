@@ -252,6 +252,11 @@ impl Relay {
         self.sockets.get(t).is_some()
     }
 
+    /// The socket bound for `t`, if its half-stream is open.
+    pub fn socket(&self, t: rtp::Token) -> Option<&UdpSocket> {
+        self.sockets.get(t)
+    }
+
     /// Earliest `rtp_timeout` deadline (ms, the loop's clock).
     pub fn next_deadline(&self) -> Option<u64> {
         self.table.next_deadline()
@@ -260,6 +265,18 @@ impl Relay {
     /// Closes every half whose deadline is ≤ `now`; returns how many.
     pub fn on_timeout(&mut self, now: u64) -> usize {
         self.table.expire(now, &mut self.sockets)
+    }
+
+    /// The loop's aging step: expires what is due at `now` and returns the next deadline (one
+    /// table scan when nothing is due).
+    pub fn expire_due(&mut self, now: u64) -> Option<u64> {
+        match self.table.next_deadline() {
+            Some(d) if d <= now => {
+                self.on_timeout(now);
+                self.table.next_deadline()
+            }
+            d => d,
+        }
     }
 
     /// Hot path: relay every datagram queued on the socket of `token` (edge-triggered: until
