@@ -256,6 +256,7 @@ fn idle_stream_expires_at_its_exact_deadline_and_traffic_postpones_it() {
     let (e1, e2) = rig.call("call-3@lan", addr(&a), addr(&b));
     let opened_at = rig.relay.table().half(e1.slot).unwrap().last_activity();
     assert_eq!(rig.relay.next_deadline(), Some(opened_at + 10_000));
+    assert_eq!(rig.relay.expire_due(opened_at), Some(opened_at + 10_000));
 
     // A packet relayed at virtual time T refreshes both halves to T + rtp_timeout.
     let t = opened_at + 4_000;
@@ -272,6 +273,10 @@ fn idle_stream_expires_at_its_exact_deadline_and_traffic_postpones_it() {
     assert_eq!(n, 1);
     assert_eq!(rig.relay.next_deadline(), Some(t + 10_000));
 
+    // The loop's remembered wake-up time is now early: waking then closes nothing and yields
+    // the real deadline.
+    assert_eq!(rig.relay.expire_due(opened_at + 10_000), Some(t + 10_000));
+    assert_eq!(rig.relay.table().len(), 2);
     assert_eq!(rig.relay.on_timeout(t + 9_999), 0);
     assert_eq!(rig.relay.expire_due(t + 9_999), Some(t + 10_000));
     assert_eq!(rig.relay.expire_due(t + 10_000), None);

@@ -170,6 +170,12 @@ pub struct Relay {
     sockets: Sockets,
     /// One byte more than `RTP_BUFFER`, so a longer datagram is noticed (and truncated).
     buf: Box<[u8]>,
+    /// A lower bound of the earliest `rtp_timeout` deadline, so the loop does not scan the
+    /// table on every wake-up. Traffic and new halves only move deadlines later and closing
+    /// only removes them, so it stays a lower bound (at worst an early, harmless wake-up).
+    wake: Option<u64>,
+    /// Set when the table was changed in a way that can add an earlier deadline.
+    wake_stale: bool,
 }
 
 impl std::fmt::Debug for Relay {
@@ -205,6 +211,8 @@ impl Relay {
                 stats: RelayStats::default(),
             },
             buf: vec![0u8; RTP_BUFFER.saturating_add(1)].into_boxed_slice(),
+            wake: None,
+            wake_stale: true,
         }
     }
 
@@ -218,11 +226,13 @@ impl Relay {
 
     /// The table and the sockets it drives, for table operations without a wrapper here.
     pub fn parts(&mut self) -> (&mut Table, &mut dyn RelaySockets) {
+        self.wake_stale = true;
         (&mut self.table, &mut self.sockets)
     }
 
     /// [`Table::open`] with the relay's sockets.
     pub fn open(&mut self, now: u64, req: &StreamRequest<'_>) -> Result<Opened, OpenError> {
+        self.wake_stale = true;
         self.table.open(now, req, &mut self.sockets)
     }
 
@@ -267,16 +277,18 @@ impl Relay {
         self.table.expire(now, &mut self.sockets)
     }
 
-    /// The loop's aging step: expires what is due at `now` and returns the next deadline (one
-    /// table scan when nothing is due).
+    /// The loop's aging step: expires what is due at `now` and returns when to call again (a
+    /// deadline or earlier). Scans the table only after an open or when that time has come.
     pub fn expire_due(&mut self, now: u64) -> Option<u64> {
-        match self.table.next_deadline() {
-            Some(d) if d <= now => {
-                self.on_timeout(now);
-                self.table.next_deadline()
-            }
-            d => d,
+        if self.wake_stale {
+            self.wake = self.table.next_deadline();
+            self.wake_stale = false;
         }
+        if self.wake.is_some_and(|d| d <= now) {
+            self.on_timeout(now);
+            self.wake = self.table.next_deadline();
+        }
+        self.wake
     }
 
     /// Hot path: relay every datagram queued on the socket of `token` (edge-triggered: until
@@ -311,7 +323,7 @@ impl Relay {
                     return n;
                 }
             };
-            n += 1;
+            n = n.saturating_add(1);
             bump(&mut self.sockets.stats.received);
             let len = if len > RTP_BUFFER {
                 bump(&mut self.sockets.stats.truncated);
@@ -356,6 +368,7 @@ pub struct FdNeed {
     pub total: u64,
 }
 
+/// See [`FdNeed`].
 pub fn fd_need(config: &Config) -> FdNeed {
     let halves = if config.rtp_proxy_enable == 0 {
         0
