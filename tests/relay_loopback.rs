@@ -16,7 +16,7 @@ const I: &str = "127.0.0.2";
 /// A port range of 20 pairs private to test `n` of this process. SO_REUSEADDR lets two relays
 /// bind the same UDP port, so tests running in parallel must not share ranges.
 fn range(n: u16) -> (u16, u16) {
-    let low = 20_000 + (std::process::id() % 200) as u16 * 200 + n * 40;
+    let low = 20_000 + (std::process::id() % 150) as u16 * 240 + n * 40;
     (low, low + 39)
 }
 
@@ -335,4 +335,50 @@ fn ipv6_halves_relay_and_carry_the_traffic_class() {
     rig.pump_until(|r| r.stats().sent >= 1);
     assert_eq!(recv(&b), (packet(7, 0xa).to_vec(), e1.local));
     assert_eq!(rig.relay.close_call("call-6@lan"), 2);
+}
+
+#[test]
+fn concurrent_calls_keep_their_media_apart() {
+    let mut rig = Rig::new(5, 300);
+    let phones: Vec<_> = (0..3)
+        .map(|n| {
+            let (a, _) = endpoint(&format!("127.0.0.{}", 10 + n));
+            let (b, _) = endpoint(&format!("127.0.0.{}", 20 + n));
+            (a, b)
+        })
+        .collect();
+    let calls: Vec<(Opened, Opened)> = phones
+        .iter()
+        .enumerate()
+        .map(|(n, (a, b))| rig.call(&format!("multi-{n}@lan"), addr(a), addr(b)))
+        .collect();
+    // Every local port distinct per address.
+    let mut locals: Vec<SocketAddr> = calls
+        .iter()
+        .flat_map(|(e1, e2)| [e1.local, e2.local])
+        .collect();
+    locals.sort();
+    locals.dedup();
+    assert_eq!(locals.len(), 6);
+
+    for round in 0..20u32 {
+        for (n, ((a, b), (e1, e2))) in phones.iter().zip(&calls).enumerate() {
+            a.send_to(&packet(round, 0xa0 + n as u8), e2.local).unwrap();
+            b.send_to(&packet(round, 0xb0 + n as u8), e1.local).unwrap();
+        }
+    }
+    rig.pump_until(|r| r.stats().sent >= 120);
+    for round in 0..20u32 {
+        for (n, ((a, b), (e1, e2))) in phones.iter().zip(&calls).enumerate() {
+            assert_eq!(recv(b), (packet(round, 0xa0 + n as u8).to_vec(), e1.local));
+            assert_eq!(recv(a), (packet(round, 0xb0 + n as u8).to_vec(), e2.local));
+        }
+    }
+    // Ending one call leaves the others relaying.
+    assert_eq!(rig.relay.close_call("multi-1@lan"), 2);
+    let ((a, b), (_, e2)) = (&phones[2], &calls[2]);
+    a.send_to(&packet(99, 0xcc), e2.local).unwrap();
+    rig.pump_until(|r| r.stats().sent >= 121);
+    assert_eq!(recv(b).0, packet(99, 0xcc).to_vec());
+    assert_eq!(rig.relay.table().len(), 4);
 }
