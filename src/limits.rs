@@ -92,6 +92,12 @@ pub const RTP_RELATCH_SILENCE_MS: u64 = 2_000;
 pub const RTP_MIN_TIMEOUT_SECS: u32 = 10;
 /// Upper bound of `max_rtp_streams`, so every socket token (`slot * 2 + 1`) fits a `u32`.
 pub const RTP_MAX_STREAMS: usize = 1 << 20;
+/// First mio token of the relay's sockets (`net::relay`): well above the event loop's fixed and
+/// per-connection tokens; the highest relay token still fits a 32-bit `usize`.
+pub const RELAY_TOKEN_BASE: usize = 1 << 24;
+/// Descriptors kept for everything but relay sockets (SIP, DNS, netlink, debug port, TCP) when
+/// sizing RLIMIT_NOFILE.
+pub const FD_RESERVE: u64 = 64;
 
 /// Event loop (decisions §3).
 /// Readiness events taken per poll call.

@@ -220,6 +220,9 @@ fn run(cli: &Cli, source: Source<'_>) -> ExitCode {
         log::warn!("{d}");
     }
     log::debug!(target: logging::CONFIG, "configuration read from {}", loaded.path.display());
+    if let Err(e) = siproxd_rs::net::relay::ensure_fd_limit(cfg) {
+        return fail(e);
+    }
 
     // Sockets first, so a port in use is reported (exit 1) before detaching.
     let mut event_loop = match EventLoop::new(cfg) {

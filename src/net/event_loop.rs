@@ -15,6 +15,7 @@ use mio::{Events, Interest, Poll, Token};
 
 use super::iface::{self, IfError};
 use super::netlink::AddrWatch;
+use super::relay::{self, Relay};
 use super::signals::{Signal, SignalPipe};
 use super::timer::Timers;
 use super::udp;
@@ -123,6 +124,8 @@ pub struct EventLoop {
     started: Instant,
     stats: NetStats,
     exit: Option<Exit>,
+    /// The RTP relay: its sockets use tokens from `limits::RELAY_TOKEN_BASE` up.
+    relay: Relay,
 }
 
 impl EventLoop {
@@ -193,6 +196,12 @@ impl EventLoop {
                 None
             }
         };
+        let registry = poll
+            .registry()
+            .try_clone()
+            .map_err(|e| StartError::Setup("cannot clone the poll registry", e))?;
+        let relay = Relay::new(config, registry);
+
         let mut el = EventLoop {
             poll,
             events: Events::with_capacity(limits::POLL_EVENTS),
@@ -214,6 +223,7 @@ impl EventLoop {
             started: Instant::now(),
             stats: NetStats::default(),
             exit: None,
+            relay,
         };
         if let Some(addr) = outbound_addr {
             el.set_outbound(addr)?;
@@ -243,6 +253,11 @@ impl EventLoop {
         self.stats
     }
 
+    /// The RTP relay (for the proxy core to open and close streams).
+    pub fn relay_mut(&mut self) -> &mut Relay {
+        &mut self.relay
+    }
+
     /// Milliseconds since the loop was created (monotonic): the `now` handed to the core.
     pub fn now_ms(&self) -> u64 {
         u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
@@ -252,6 +267,7 @@ impl EventLoop {
     pub fn run(&mut self) -> io::Result<Exit> {
         loop {
             if let Some(exit) = self.turn(None)? {
+                self.relay.close_all();
                 return Ok(exit);
             }
         }
@@ -275,12 +291,15 @@ impl EventLoop {
         if self.exit.is_some() {
             return Ok(self.exit);
         }
+        // Deadlines only move later while we sleep, so this one never wakes us late.
+        let relay_deadline = self.relay.expire_due(now);
         let now = self.now_ms();
         let core = [
             self.proxy.poll_timeout(),
             self.upkeep
                 .as_ref()
                 .and_then(|u| u.next_deadline(&self.proxy)),
+            relay_deadline,
         ]
         .into_iter()
         .flatten()
@@ -319,8 +338,15 @@ impl EventLoop {
                 ADDR_WATCH if self.addr_watch.as_ref().is_some_and(AddrWatch::drain) => {
                     self.recheck_outbound()
                 }
+                t if relay::relay_token(t).is_some() => {
+                    let now = self.now_ms();
+                    self.relay.on_readable(now, t);
+                }
                 _ => {}
             }
+        }
+        if relay_deadline.is_some_and(|d| d <= self.now_ms()) {
+            self.relay.expire_due(self.now_ms());
         }
         Ok(self.exit)
     }
