@@ -478,6 +478,22 @@ pub fn ensure_fd_limit(config: &Config) -> Result<(), String> {
     }
 }
 
+/// The proxy core opens and closes streams through this (SDP rewriting, BYE, errors).
+impl crate::proxy::Media for Relay {
+    fn open(&mut self, now: u64, req: &StreamRequest<'_>) -> Result<Opened, OpenError> {
+        Relay::open(self, now, req)
+    }
+    fn close(&mut self, slot: SlotId) {
+        Relay::close(self, slot);
+    }
+    fn close_call(&mut self, call_id: &str) -> usize {
+        Relay::close_call(self, call_id)
+    }
+    fn close_call_up_to_cseq(&mut self, call_id: &str, cseq: u32) -> usize {
+        Relay::close_call_up_to_cseq(self, call_id, cseq)
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
 mod tests {
@@ -586,21 +602,5 @@ mod tests {
             (before.rlim_cur, before.rlim_max),
             (after.rlim_cur, after.rlim_max)
         );
-    }
-}
-
-/// The proxy core opens and closes streams through this (SDP rewriting, BYE, errors).
-impl crate::proxy::Media for Relay {
-    fn open(&mut self, now: u64, req: &StreamRequest<'_>) -> Result<Opened, OpenError> {
-        Relay::open(self, now, req)
-    }
-    fn close(&mut self, slot: SlotId) {
-        Relay::close(self, slot);
-    }
-    fn close_call(&mut self, call_id: &str) -> usize {
-        Relay::close_call(self, call_id)
-    }
-    fn close_call_up_to_cseq(&mut self, call_id: &str, cseq: u32) -> usize {
-        Relay::close_call_up_to_cseq(self, call_id, cseq)
     }
 }
