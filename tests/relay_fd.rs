@@ -13,7 +13,7 @@ use std::time::Duration;
 /// The binary with `args`, its RLIMIT_NOFILE set to (`soft`, `hard`) and, if `uid` is given,
 /// running as that user.
 fn command(args: &[&str], soft: u64, hard: u64, uid: Option<u32>) -> Command {
-    let mut cmd = Command::new(BIN);
+    let mut cmd = common::command();
     cmd.args(args).stdin(Stdio::null()).stdout(Stdio::null());
     if let Some(uid) = uid {
         cmd.uid(uid);

@@ -1,6 +1,9 @@
 //! Shared helpers of the black-box tests: free ports, a running `siproxd-rs` on loopback, sipp.
 #![allow(dead_code)]
 
+#[path = "../bin/mod.rs"]
+mod bin;
+
 use std::io::Read;
 use std::net::{SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
@@ -81,7 +84,7 @@ impl Proxy {
             .append(true)
             .open(log)
             .expect("open log");
-        Command::new(env!("CARGO_BIN_EXE_siproxd-rs"))
+        bin::command()
             .args(["-f", "-d", "-1", "-c"])
             .arg(conf)
             .stdin(Stdio::null())
