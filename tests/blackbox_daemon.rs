@@ -197,3 +197,79 @@ fn debug_port_streams_the_sip_log_to_four_clients_on_the_inbound_address_only() 
     drop(stalled);
     let _ = a.write_all(b"ignored input\n");
 }
+
+#[test]
+fn status_shows_the_registered_phone_and_the_active_call() {
+    require_sipp();
+    let status = temp_dir("status").join("status.json");
+    let proxy = Proxy::start(
+        "status",
+        &format!(
+            "status_file = {}\nrtp_port_low = 31000\nrtp_port_high = 31010\n",
+            status.display()
+        ),
+    );
+    let (phone_port, provider_port) = (free_udp_port(), free_udp_port());
+    let k = keys(provider_port, "alice");
+    let (ok, _, _) = run_pair(
+        &proxy.dir,
+        "register",
+        ("provider_register.xml", PROVIDER, provider_port),
+        ("phone_register.xml", LAN, phone_port, proxy.lan_addr()),
+        &k,
+    );
+    assert!(ok, "{}", proxy.log_text());
+
+    let kk: Vec<(&str, &str)> = k.iter().map(|(a, b)| (*a, b.as_str())).collect();
+    let mut srv = Sipp::start(
+        &proxy.dir,
+        "call_server",
+        "provider_uas_call.xml",
+        PROVIDER,
+        provider_port,
+        None,
+        &kk,
+    );
+    std::thread::sleep(Duration::from_millis(200));
+    let mut cli = Sipp::start(
+        &proxy.dir,
+        "call_client",
+        "phone_call_3s.xml",
+        LAN,
+        phone_port,
+        Some(proxy.lan_addr()),
+        &kk,
+    );
+    // While the call is up: SIGUSR1, then `--status` reads the snapshot.
+    std::thread::sleep(Duration::from_millis(1500));
+    proxy.signal("USR1");
+    let json = wait_for_file_containing(&status, "streams", Duration::from_secs(3));
+    let out = bin_output(&["--status", status.to_str().unwrap()]);
+    assert!(
+        out.contains("alice"),
+        "registration missing:\n{out}\n{json}"
+    );
+    assert!(
+        out.contains(&format!("{LAN}:{phone_port}")),
+        "contact missing:\n{out}"
+    );
+    assert!(
+        out.contains("31000") || out.contains("31002"),
+        "relay stream missing:\n{out}"
+    );
+    let out_json = bin_output(&["--status", status.to_str().unwrap(), "--json"]);
+    assert!(out_json.trim_start().starts_with('{'), "{out_json}");
+    assert!(
+        cli.wait_ok(T) & srv.wait_ok(T),
+        "call failed:\n{}",
+        proxy.log_text()
+    );
+}
+
+fn bin_output(args: &[&str]) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_siproxd-rs"))
+        .args(args)
+        .output()
+        .expect("run siproxd-rs");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}

@@ -286,7 +286,7 @@ impl EventLoop {
             self.flush();
         }
         if let Some(u) = self.upkeep.as_mut() {
-            u.tick(&mut self.proxy, now);
+            u.tick(&mut self.proxy, &self.relay, now);
         }
         if self.exit.is_some() {
             return Ok(self.exit);
@@ -370,7 +370,7 @@ impl EventLoop {
         if usr1 {
             match self.upkeep.as_mut() {
                 Some(u) => {
-                    u.write_status(&self.proxy, now);
+                    u.write_status(&self.proxy, &self.relay, now);
                     log::info!("SIGUSR1: status written to {}", u.status_file().display());
                 }
                 None => log::info!("SIGUSR1: no status file in this mode"),
@@ -515,8 +515,7 @@ impl EventLoop {
             src,
             local,
         };
-        self.proxy
-            .handle(now, origin, bytes, &mut crate::proxy::NoMedia);
+        self.proxy.handle(now, origin, bytes, &mut self.relay);
         self.flush();
     }
 
