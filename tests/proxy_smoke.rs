@@ -36,3 +36,42 @@ fn register_then_outgoing_invite_with_sdp_gets_relay_ports() {
         f.body().len().to_string()
     );
 }
+
+/// A next hop named without a port is looked up as `_sip._udp.<host>` SRV first (RFC 3263);
+/// the message waits for the answer instead of blocking, and is dropped (counted) when the
+/// lookup fails.
+#[test]
+fn next_hop_without_port_asks_for_srv_and_waits() {
+    let mut lab = Lab::new();
+    lab.register_alice(600);
+    let inv = request(
+        "INVITE sip:bob@voip.example.org SIP/2.0",
+        "Via: SIP/2.0/UDP 192.168.1.10:5060;branch=z9hG4bKsrv1\nMax-Forwards: 70\nFrom: <sip:alice@example.com>;tag=a1\nTo: <sip:bob@voip.example.org>\nCall-ID: srv1@192.168.1.10\nCSeq: 1 INVITE\n",
+        "",
+    );
+    assert!(
+        lab.on_lan(A, &inv).is_empty(),
+        "nothing sent before DNS answers"
+    );
+    let mut q = [0u8; 512];
+    let (ns, n) = lab.proxy.dns_transmit(&mut q).expect("a DNS query");
+    assert_eq!(ns, sa("127.0.0.53:53"));
+    // The question name in wire format: _sip._udp.voip.example.org, type SRV (33).
+    let want: &[u8] = b"\x04_sip\x04_udp\x04voip\x07example\x03org\x00\x00\x21";
+    assert!(
+        q[..n].windows(want.len()).any(|w| w == want),
+        "{:?}",
+        &q[..n]
+    );
+    // No answer at all: after the resolver's retries the queued INVITE is dropped and counted.
+    for _ in 0..40 {
+        lab.advance(1000);
+        while lab.proxy.dns_transmit(&mut q).is_some() {}
+    }
+    assert_eq!(
+        lab.proxy
+            .counters()
+            .dropped(siproxd_rs::proxy::Drop::DnsFailed),
+        1
+    );
+}

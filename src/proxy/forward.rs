@@ -38,9 +38,11 @@ impl Hop {
             .flatten()
             .and_then(|m| std::str::from_utf8(m).ok())
             .unwrap_or(host);
+        // No port: the resolver looks up `_sip._udp` SRV records first (RFC 3263 §4.2), then
+        // A records on 5060; an IP literal without port is 5060 directly.
         Some(Hop {
             host: host.to_string(),
-            port: Some(uri.port.unwrap_or(5060)),
+            port: uri.port,
         })
     }
 }
