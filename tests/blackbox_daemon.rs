@@ -273,3 +273,41 @@ fn bin_output(args: &[&str]) -> String {
         .expect("run siproxd-rs");
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
+
+/// Behaviour §11 test 55, adjusted by decisions §7: SIGTERM saves the registration file (only
+/// live bindings, versioned format) before exit 0; a restart routes to the phone without a new
+/// REGISTER (the kill -9 case is tested above).
+#[test]
+fn sigterm_saves_registrations_and_exits_0() {
+    require_sipp();
+    let regs = temp_dir("regs55").join("registrations");
+    let mut proxy = Proxy::start(
+        "t55",
+        &format!(
+            "rtp_proxy_enable = 0\nregistration_file = {}\n",
+            regs.display()
+        ),
+    );
+    let (phone_port, provider_port) = (free_udp_port(), free_udp_port());
+    let k = keys(provider_port, "alice");
+    let (ok, _, _) = run_pair(
+        &proxy.dir,
+        "register",
+        ("provider_register.xml", PROVIDER, provider_port),
+        ("phone_register.xml", LAN, phone_port, proxy.lan_addr()),
+        &k,
+    );
+    assert!(ok, "{}", proxy.log_text());
+    // At once, before the coalescing delay of the autosave has passed.
+    proxy.signal("TERM");
+    let st = proxy.wait_exit(Duration::from_secs(2)).expect("exited");
+    assert_eq!(st.code(), Some(0));
+    let text = std::fs::read_to_string(&regs).expect("file written at exit");
+    assert!(text.starts_with("siproxd-rs-registrations 1\n"), "{text}");
+    assert!(text.contains(&format!("{LAN}:{phone_port}")), "{text}");
+    assert_eq!(
+        text.lines().filter(|l| !l.starts_with('#')).count(),
+        2,
+        "header + one binding:\n{text}"
+    );
+}
