@@ -94,6 +94,24 @@ fn t28_unregistered_contact_gets_public_host_and_port() {
     );
 }
 
+#[test]
+fn t28_non_sip_contact_is_left_alone() {
+    // Only sip: contacts are reached through the proxy; a tel: or name: URI has no host
+    // to replace and must not be turned into one on our address.
+    let mut lab = registered();
+    let f = one(lab.on_lan(
+        A,
+        &invite_from_a(
+            "sip:bob@198.51.100.30",
+            "Contact: <tel:+15551234>\nContact: <name:John_Smith>\n",
+        ),
+    ));
+    assert_eq!(
+        f.headers("Contact"),
+        vec!["<tel:+15551234>", "<name:John_Smith>"]
+    );
+}
+
 /// Delivers B's INVITE for alice and returns what reached A.
 fn incoming_to_alice(lab: &mut Lab, to: &str) -> Sent {
     one(lab.on_wan(

@@ -43,6 +43,17 @@ impl Hop {
             port: Some(uri.port.unwrap_or(5060)),
         })
     }
+
+    /// A literal broadcast, multicast or unspecified address: never a next hop (RFC 4475
+    /// §3.3.10: a response is not sent to a broadcast address a Via names).
+    fn is_not_unicast(&self) -> bool {
+        let h = self.host.trim_start_matches('[').trim_end_matches(']');
+        match h.parse::<IpAddr>() {
+            Ok(IpAddr::V4(a)) => a.is_broadcast() || a.is_multicast() || a.is_unspecified(),
+            Ok(IpAddr::V6(a)) => a.is_multicast() || a.is_unspecified(),
+            Err(_) => false,
+        }
+    }
 }
 
 fn own_rr(host: &str, port: u16) -> String {
@@ -106,6 +117,10 @@ impl Proxy {
         let mut out = Vec::new();
         for c in msg.contacts() {
             let Ok(Contact::Addr(na)) = c else { continue };
+            if na.uri.scheme != Scheme::Sip {
+                // name:, tel:, mailto: ... are not reached through this proxy: left as they are.
+                continue;
+            }
             let registered = reg_uri(&na.uri)
                 .and_then(|u| self.registry.find_by_true_url(&u))
                 .and_then(|hit| self.registry.entry(hit.slot))
@@ -235,6 +250,14 @@ impl Proxy {
             self.drop_msg(Drop::Unroutable, origin, "no next hop");
             return;
         };
+        if hop.is_not_unicast() {
+            self.drop_msg(
+                Drop::Unroutable,
+                origin,
+                &format!("next hop {} is not unicast", hop.host),
+            );
+            return;
+        }
 
         // Media (§5.6 teardown, §5.1 rewrite): all or nothing.
         if matches!(method, b"BYE" | b"CANCEL") {
@@ -435,6 +458,15 @@ impl Proxy {
             self.drop_msg(Drop::Invalid, origin, "response has no Via below ours");
             return;
         };
+        let hop = response_hop(&next);
+        if hop.is_not_unicast() {
+            self.drop_msg(
+                Drop::Unroutable,
+                origin,
+                &format!("next Via {} is not unicast", hop.host),
+            );
+            return;
+        }
         let dir = self.response_direction(now, origin.src, msg, Some((next.host_raw, next.port)));
         let code = msg.status_code().unwrap_or(0);
         let cseq = msg.cseq().ok();
@@ -503,7 +535,6 @@ impl Proxy {
         };
         let rr = own_rr(&uri_host(self.addrs.inbound), self.cfg.sip_listen_port);
         let call_id_new = self.obscured_call_id(msg, incoming);
-        let hop = response_hop(&next);
         let ua_string = self.cfg.ua_string.clone();
 
         let result = (|| -> Result<(), EditError> {
