@@ -457,3 +457,137 @@ fn t54_host_outbound_is_advertised_while_binding_the_real_address() {
     let (_, h) = half_at(&lab, "192.168.1.1:7070");
     assert_eq!(h.remote(), sa("192.168.1.10:4000"));
 }
+
+#[test]
+fn t48_ipv6_media_address_is_answered_488() {
+    // Decisions §6: the relay has no IPv6 address here, so IPv6 media cannot be relayed: the
+    // INVITE is answered 488 and nothing is forwarded or opened.
+    let mut lab = registered(Lab::config());
+    let body = "v=0\no=- 1 1 IN IP6 2001:db8::10\ns=-\nc=IN IP6 2001:db8::10\nt=0 0\nm=audio 4000 RTP/AVP 0\n";
+    let r = one(lab.on_lan(A, &invite(1, "z9hG4bKinv1", body)));
+    assert_eq!(r.to, sa(A));
+    assert_eq!(r.status(), Some(488), "{}", r.text);
+    assert!(lab.media.table.is_empty());
+}
+
+#[test]
+fn t52_all_or_nothing_when_a_later_stream_finds_no_port() {
+    // Two port pairs, three streams: the first two open, the third fails. Decisions §6: the
+    // call is answered 503 and the two opened streams are closed again.
+    let mut cfg = Lab::config();
+    cfg.rtp_port_low = 7070;
+    cfg.rtp_port_high = 7073;
+    let mut lab = registered(cfg);
+    let body = "v=0\no=- 1 1 IN IP4 192.168.1.10\ns=-\nc=IN IP4 192.168.1.10\nt=0 0\nm=audio 4000 RTP/AVP 0\nm=video 4002 RTP/AVP 31\nm=audio 4004 RTP/AVP 0\n";
+    let r = one(lab.on_lan(A, &invite(1, "z9hG4bKinv1", body)));
+    assert_eq!(r.status(), Some(503), "{}", r.text);
+    assert!(lab.media.table.is_empty());
+    assert_eq!(lab.media.sockets.open_pairs, 0);
+    // With one stream less the same call goes through.
+    let body = "v=0\no=- 1 1 IN IP4 192.168.1.10\ns=-\nc=IN IP4 192.168.1.10\nt=0 0\nm=audio 4000 RTP/AVP 0\nm=video 4002 RTP/AVP 31\n";
+    let f = one(lab.on_lan(A, &invite(1, "z9hG4bKinv2", body)));
+    assert_eq!(f.to, sa(B));
+    assert_eq!(lab.media.table.len(), 2);
+}
+
+#[test]
+fn t49_cancel_releases_the_calls_ports() {
+    let mut lab = registered(Lab::config());
+    one(lab.on_lan(A, &invite(1, "z9hG4bKinv1", &sdp("192.168.1.10", 4000))));
+    assert_eq!(lab.media.table.len(), 1);
+    let cancel = request(
+        "CANCEL sip:bob@198.51.100.30 SIP/2.0",
+        &format!("Via: SIP/2.0/UDP 192.168.1.10:5060;branch=z9hG4bKinv1\nMax-Forwards: 70\nFrom: <sip:alice@example.com>;tag=a1\nTo: <sip:bob@example.com>\nCall-ID: {CALL}\nCSeq: 1 CANCEL\n"),
+        "",
+    );
+    let f = one(lab.on_lan(A, &cancel));
+    assert_eq!(f.to, sa(B));
+    assert!(lab.media.table.is_empty());
+}
+
+#[test]
+fn t44_provisional_183_with_sdp_is_rewritten_and_the_200_reuses_its_port() {
+    let mut lab = registered(Lab::config());
+    let fwd = one(lab.on_lan(A, &invite(1, "z9hG4bKinv1", &sdp("192.168.1.10", 4000))));
+    let early = one(lab.on_wan(
+        B,
+        &answer(&fwd, 183, "Session Progress", &sdp("198.51.100.30", 5000)),
+    ));
+    assert!(
+        body_lines(&early).contains(&"m=audio 7072 RTP/AVP 0"),
+        "{}",
+        early.body()
+    );
+    let ok = one(lab.on_wan(B, &answer(&fwd, 200, "OK", &sdp("198.51.100.30", 5000))));
+    assert!(
+        body_lines(&ok).contains(&"m=audio 7072 RTP/AVP 0"),
+        "{}",
+        ok.body()
+    );
+    assert_eq!(lab.media.table.len(), 2);
+}
+
+#[test]
+fn t41_obscured_call_keeps_one_relay_call_id() {
+    // Behaviour §4.10.7: RTP bookkeeping uses the original Call-ID on both legs, so the two
+    // halves pair although the Internet side sees the obscured one.
+    let mut cfg = Lab::config();
+    cfg.obscure_loops = true;
+    let mut lab = registered(cfg);
+    let (fwd, ok) = call_set_up(&mut lab);
+    assert_eq!(
+        fwd.header("Call-ID").unwrap(),
+        "call1-siproxda1@192.168.1.10"
+    );
+    assert_eq!(ok.header("Call-ID").unwrap(), CALL);
+    let (wan, w) = half_at(&lab, "203.0.113.5:7070");
+    let (lan, l) = half_at(&lab, "192.168.1.1:7072");
+    assert_eq!(w.call_id(), CALL);
+    assert_eq!(l.call_id(), CALL);
+    assert_eq!(w.peer(), Some(lan));
+    assert_eq!(l.peer(), Some(wan));
+    // B's BYE carries the obscured Call-ID and still releases the call's ports.
+    let bye = request(
+        "BYE sip:alice@203.0.113.5 SIP/2.0",
+        "Via: SIP/2.0/UDP 198.51.100.30:5060;branch=z9hG4bKbbye\nMax-Forwards: 70\nFrom: <sip:bob@example.com>;tag=b1\nTo: <sip:alice@example.com>;tag=a1\nCall-ID: call1-siproxda1@192.168.1.10\nCSeq: 7 BYE\n",
+        "",
+    );
+    let f = one(lab.on_wan(B, &bye));
+    assert_eq!(f.header("Call-ID").unwrap(), CALL);
+    assert!(lab.media.table.is_empty());
+}
+
+#[test]
+fn t54_every_stream_advertises_host_outbound() {
+    // Behaviour §5.3 quirk fixed: later streams' media-level c= do not fall back to the real
+    // address.
+    let mut cfg = Lab::config();
+    cfg.if_outbound = Some(I.into());
+    cfg.host_outbound = Some("198.51.100.200".into());
+    let mut lab = Lab::with(cfg);
+    lab.proxy.set_addresses(Addresses {
+        inbound: ip(I),
+        outbound: Some(ip(I)),
+    });
+    // A request from the loopback is outgoing without a registration (behaviour test 25).
+    let body = "v=0\no=- 1 1 IN IP4 192.168.1.10\ns=-\nt=0 0\nm=audio 4000 RTP/AVP 0\nc=IN IP4 192.168.1.10\nm=video 4002 RTP/AVP 31\nc=IN IP4 192.168.1.10\n";
+    let text = invite(1, "z9hG4bKinv1", body).replace(
+        "Via: SIP/2.0/UDP 192.168.1.10:5060",
+        "Via: SIP/2.0/UDP 127.0.0.1:5060",
+    );
+    let fwd = one(lab.on_lan("127.0.0.1:5060", &text));
+    let lines = body_lines(&fwd);
+    assert_eq!(
+        lines
+            .iter()
+            .filter(|l| **l == "c=IN IP4 198.51.100.200")
+            .count(),
+        2,
+        "{lines:?}"
+    );
+    assert!(!fwd.body().contains("192.168.1."), "{lines:?}");
+    for (_, h) in lab.media.table.halves() {
+        assert_eq!(h.local().ip(), ip(I));
+    }
+    assert_eq!(lab.media.table.len(), 2);
+}
