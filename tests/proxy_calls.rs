@@ -246,6 +246,24 @@ fn t34_ua_string_replaces_or_adds_on_outgoing_only() {
 }
 
 #[test]
+fn t34_ua_string_on_outgoing_responses_too() {
+    // Behaviour §4.10.6 / §4.9: outgoing responses get the User-Agent replaced or added.
+    let mut lab = lab_with(|c| c.ua_string = Some("Siproxd-UA".into()));
+    let inv = incoming_to_alice(&mut lab, "<sip:alice@example.com>");
+    let vias = inv.headers("Via");
+    for (extra, what) in [("User-Agent: Phone/2\n", "replaced"), ("", "added")] {
+        let ok = format!(
+            "SIP/2.0 180 Ringing\nVia: {}\nVia: {}\nFrom: <sip:bob@198.51.100.30>;tag=b1\nTo: <sip:alice@example.com>;tag=a9\nCall-ID: bcall@198.51.100.30\nCSeq: 1 INVITE\n{extra}Content-Length: 0\n\n",
+            vias[0], vias[1]
+        );
+        let f = one(lab.on_lan(A, &ok));
+        assert_eq!(f.headers("User-Agent"), vec!["Siproxd-UA"], "{what}");
+        assert_eq!(f.headers("Via").len(), 1, "{what}: our Via removed");
+        f.msg();
+    }
+}
+
+#[test]
 fn t35_outbound_proxy_gets_outgoing_requests_only() {
     let mut lab = lab_with(|c| c.outbound_proxy_host = Some("proxy.example.net".into()));
     let f = one(lab.on_lan(A, &invite_from_a("sip:bob@198.51.100.30:5060", "")));

@@ -569,10 +569,12 @@ impl Proxy {
                 }
             } else {
                 self.purge_own_record_routes(msg, &mut ed)?;
+                // Behaviour §4.10.6: outgoing responses too get the configured User-Agent.
                 if let Some(ua) = ua_string.as_deref() {
-                    if let Some(h) = msg.first(HeaderName::UserAgent) {
-                        ed.replace(h.value, ua.as_bytes())?;
-                    }
+                    match msg.first(HeaderName::UserAgent) {
+                        Some(h) => ed.replace(h.value, ua.as_bytes())?,
+                        None => ed.append_header(b"User-Agent", ua.as_bytes())?,
+                    };
                 }
             }
             if let (Some(new), Some(h)) = (&call_id_new, msg.first(HeaderName::CallId)) {
