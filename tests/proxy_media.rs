@@ -203,6 +203,28 @@ fn t47_hold_keeps_session_c_zero_and_rewrites_the_port() {
     assert!(lines.contains(&"m=audio 7070 RTP/AVP 0"), "{lines:?}");
     assert!(lines.contains(&"a=sendonly"), "{lines:?}");
     assert!(!re.body().contains("192.168.1.10"), "{lines:?}");
+    // Behaviour §5.5: the session-level 0.0.0.0 becomes the remote address: B's media is
+    // not sent anywhere while A holds; after the unhold it reaches A again.
+    let (wan, h) = half_at(&lab, "203.0.113.5:7070");
+    assert!(h.remote().ip().is_unspecified(), "{:?}", h.remote());
+    let (lan, _) = half_at(&lab, "192.168.1.1:7072");
+    let now = lab.now;
+    let v = lab
+        .media
+        .table
+        .on_packet(now, Token::rtp(wan), sa("198.51.100.30:5000"), 160);
+    assert!(matches!(v, Verdict::Drop(_)), "{v:?}");
+    let un = one(lab.on_lan(A, &invite(3, "z9hG4bKinv3", &sdp("192.168.1.10", 4000))));
+    assert!(body_lines(&un).contains(&"m=audio 7070 RTP/AVP 0"));
+    assert_eq!(
+        lab.media
+            .table
+            .on_packet(now + 20, Token::rtp(wan), sa("198.51.100.30:5000"), 160),
+        Verdict::Forward {
+            out: Token::rtp(lan),
+            dst: sa("192.168.1.10:4000")
+        }
+    );
 }
 
 #[test]
@@ -493,7 +515,7 @@ fn t52_all_or_nothing_when_a_later_stream_finds_no_port() {
 #[test]
 fn t49_cancel_releases_the_calls_ports() {
     let mut lab = registered(Lab::config());
-    one(lab.on_lan(A, &invite(1, "z9hG4bKinv1", &sdp("192.168.1.10", 4000))));
+    let inv = one(lab.on_lan(A, &invite(1, "z9hG4bKinv1", &sdp("192.168.1.10", 4000))));
     assert_eq!(lab.media.table.len(), 1);
     let cancel = request(
         "CANCEL sip:bob@198.51.100.30 SIP/2.0",
@@ -502,6 +524,8 @@ fn t49_cancel_releases_the_calls_ports() {
     );
     let f = one(lab.on_lan(A, &cancel));
     assert_eq!(f.to, sa(B));
+    // Behaviour §4.10.3: the CANCEL gets the INVITE's branch.
+    assert_eq!(f.headers("Via")[0], inv.headers("Via")[0]);
     assert!(lab.media.table.is_empty());
 }
 
@@ -590,4 +614,83 @@ fn t54_every_stream_advertises_host_outbound() {
         assert_eq!(h.local().ip(), ip(I));
     }
     assert_eq!(lab.media.table.len(), 2);
+}
+
+#[test]
+fn t44_incoming_call_is_relayed_the_same_way() {
+    // The mirror of tests 43–45: B calls A.
+    let mut lab = registered(Lab::config());
+    let inv = request(
+        "INVITE sip:alice@203.0.113.5 SIP/2.0",
+        "Via: SIP/2.0/UDP 198.51.100.30:5060;branch=z9hG4bKbinv\nMax-Forwards: 70\nFrom: <sip:bob@example.com>;tag=b1\nTo: <sip:alice@example.com>\nCall-ID: in1@198.51.100.30\nCSeq: 1 INVITE\nContact: <sip:bob@198.51.100.30:5060>\n",
+        &sdp("198.51.100.30", 5000),
+    );
+    let f = one(lab.on_wan(B, &inv));
+    assert_eq!(f.to, sa(A));
+    let lines = body_lines(&f);
+    assert!(lines.contains(&"c=IN IP4 192.168.1.1"), "{lines:?}");
+    assert!(lines.contains(&"m=audio 7070 RTP/AVP 0"), "{lines:?}");
+    let vias = f.headers("Via");
+    let body = crlf(&sdp("192.168.1.10", 4000));
+    let ok = format!(
+        "SIP/2.0 200 OK\nVia: {}\nVia: {}\nFrom: <sip:bob@example.com>;tag=b1\nTo: <sip:alice@example.com>;tag=a9\nCall-ID: in1@198.51.100.30\nCSeq: 1 INVITE\nContact: <sip:alice@192.168.1.10:5060>\nContent-Type: application/sdp\nContent-Length: {}\n\n{}",
+        vias[0],
+        vias[1],
+        body.len(),
+        sdp("192.168.1.10", 4000)
+    );
+    let r = one(lab.on_lan(A, &ok));
+    assert_eq!(r.to, sa(B));
+    assert_eq!(r.from, ip(O));
+    let lines = body_lines(&r);
+    assert!(lines.contains(&"c=IN IP4 203.0.113.5"), "{lines:?}");
+    assert!(lines.contains(&"m=audio 7072 RTP/AVP 0"), "{lines:?}");
+    let (lan, _) = half_at(&lab, "192.168.1.1:7070");
+    let (wan, _) = half_at(&lab, "203.0.113.5:7072");
+    let now = lab.now;
+    assert_eq!(
+        lab.media
+            .table
+            .on_packet(now, Token::rtp(wan), sa("198.51.100.30:5000"), 160),
+        Verdict::Forward {
+            out: Token::rtp(lan),
+            dst: sa("192.168.1.10:4000")
+        }
+    );
+    assert_eq!(
+        lab.media
+            .table
+            .on_packet(now, Token::rtp(lan), sa("192.168.1.10:4000"), 160),
+        Verdict::Forward {
+            out: Token::rtp(wan),
+            dst: sa("198.51.100.30:5000")
+        }
+    );
+}
+
+#[test]
+fn t46_late_offer_in_ack_is_relayed() {
+    // Behaviour §5.1: ACK bodies are rewritten too (the offer of an INVITE without SDP).
+    let mut lab = registered(Lab::config());
+    let fwd = one(lab.on_lan(A, &invite(1, "z9hG4bKinv1", "")));
+    let ok = one(lab.on_wan(B, &answer(&fwd, 200, "OK", &sdp("198.51.100.30", 5000))));
+    assert!(
+        body_lines(&ok).contains(&"m=audio 7070 RTP/AVP 0"),
+        "{}",
+        ok.body()
+    );
+    let ack = request(
+        "ACK sip:bob@198.51.100.30:5060 SIP/2.0",
+        &format!("Via: SIP/2.0/UDP 192.168.1.10:5060;branch=z9hG4bKack1\nMax-Forwards: 70\nFrom: <sip:alice@example.com>;tag=a1\nTo: <sip:bob@example.com>;tag=b1\nCall-ID: {CALL}\nCSeq: 1 ACK\n"),
+        &sdp("192.168.1.10", 4000),
+    );
+    let f = one(lab.on_lan(A, &ack));
+    assert_eq!(f.to, sa(B));
+    let lines = body_lines(&f);
+    assert!(lines.contains(&"c=IN IP4 203.0.113.5"), "{lines:?}");
+    assert!(lines.contains(&"m=audio 7072 RTP/AVP 0"), "{lines:?}");
+    let (wan, w) = half_at(&lab, "203.0.113.5:7072");
+    let (lan, l) = half_at(&lab, "192.168.1.1:7070");
+    assert_eq!(w.peer(), Some(lan));
+    assert_eq!(l.peer(), Some(wan));
 }

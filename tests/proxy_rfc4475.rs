@@ -240,6 +240,10 @@ fn check(name: &str, original: &[u8], out: &[RawSent], lab: &Lab) -> Check {
                     .contacts()
                     .count();
                 ensure(n == 2, || format!("{n} Contact values"))?;
+                // Not handled as a REGISTER: no default expiry added.
+                ensure(m.sent().header("Expires").is_none(), || {
+                    "Expires added".into()
+                })?;
             }
             if name == "intmeth" {
                 line_kept(m, o, b"To: \"BEL:")?;
