@@ -264,7 +264,7 @@ fn t34_ua_string_on_outgoing_responses_too() {
 }
 
 #[test]
-fn t35_outbound_proxy_gets_outgoing_requests_only() {
+fn t35_outbound_proxy_gets_outgoing_requests_and_responses() {
     let mut lab = lab_with(|c| c.outbound_proxy_host = Some("proxy.example.net".into()));
     let f = one(lab.on_lan(A, &invite_from_a("sip:bob@198.51.100.30:5060", "")));
     assert_eq!(
@@ -276,6 +276,27 @@ fn t35_outbound_proxy_gets_outgoing_requests_only() {
     assert!(f.header("Route").is_none(), "no Route added");
     let f = incoming_to_alice(&mut lab, "<sip:alice@example.com>");
     assert_eq!(f.to, sa(A));
+    // Behaviour §4.9 step 5.4: A's responses go to the outbound proxy too, not along B's Via.
+    let vias = f.headers("Via");
+    let ok = format!(
+        "SIP/2.0 200 OK\nVia: {}\nVia: {}\nFrom: <sip:bob@198.51.100.30>;tag=b1\nTo: <sip:alice@example.com>;tag=a9\nCall-ID: bcall@198.51.100.30\nCSeq: 1 INVITE\nContact: <sip:alice@192.168.1.10:5060>\nContent-Length: 0\n\n",
+        vias[0], vias[1]
+    );
+    let r = one(lab.on_lan(A, &ok));
+    assert_eq!(r.to, sa("198.51.100.21:5060"));
+    assert_eq!(
+        r.headers("Via"),
+        vec!["SIP/2.0/UDP 198.51.100.30:5062;branch=z9hG4bKbinv"]
+    );
+    // Responses from the Internet still follow the Via to A.
+    let out = one(lab.on_lan(A, &invite_from_a("sip:bob@198.51.100.30", "")));
+    let vias = out.headers("Via");
+    let ok = format!(
+        "SIP/2.0 180 Ringing\nVia: {}\nVia: {}\nFrom: <sip:alice@example.com>;tag=a1\nTo: <sip:bob@example.com>;tag=b2\nCall-ID: call1@192.168.1.10\nCSeq: 1 INVITE\nContent-Length: 0\n\n",
+        vias[0], vias[1]
+    );
+    let r = one(lab.on_wan("198.51.100.21:5060", &ok));
+    assert_eq!(r.to, sa(A));
 }
 
 #[test]

@@ -458,12 +458,12 @@ impl Proxy {
             self.drop_msg(Drop::Invalid, origin, "response has no Via below ours");
             return;
         };
-        let hop = response_hop(&next);
-        if hop.is_not_unicast() {
+        let via_hop = response_hop(&next);
+        if via_hop.is_not_unicast() {
             self.drop_msg(
                 Drop::Unroutable,
                 origin,
-                &format!("next Via {} is not unicast", hop.host),
+                &format!("next Via {} is not unicast", via_hop.host),
             );
             return;
         }
@@ -493,6 +493,18 @@ impl Proxy {
         let Some(public) = self.public_host() else {
             self.drop_msg(Drop::OutboundDown, origin, "no public address");
             return;
+        };
+        // Behaviour §4.9 step 5: a response from a local UA follows a Route, else the
+        // outbound proxy (the provider may accept traffic only from it), else the Via.
+        let hop = if incoming {
+            via_hop
+        } else {
+            msg.routes()
+                .next()
+                .and_then(Result::ok)
+                .and_then(|r| Hop::of_uri(&r.uri))
+                .or_else(|| self.outbound_proxy(msg))
+                .unwrap_or(via_hop)
         };
 
         // REGISTER 2xx from the registrar: the binding becomes live (decisions §4), and the
