@@ -444,3 +444,58 @@ fn t41_obscure_loops_marks_and_restores_call_id() {
     assert_eq!(r.to, sa(A));
     assert_eq!(r.header("Call-ID").unwrap(), "abc@h");
 }
+
+#[test]
+fn t41_obscure_loops_leaves_calls_from_the_internet_alone() {
+    // B calls A: nothing was obscured, so A's responses (to the INVITE and to B's BYE) must
+    // carry B's Call-ID as B sent it, or B cannot match them.
+    let mut lab = lab_with(|c| c.obscure_loops = true);
+    let f = incoming_to_alice(&mut lab, "<sip:alice@example.com>");
+    assert_eq!(f.header("Call-ID").unwrap(), "bcall@198.51.100.30");
+    let bye = request(
+        "BYE sip:alice@203.0.113.5 SIP/2.0",
+        "Via: SIP/2.0/UDP 198.51.100.30:5060;branch=z9hG4bKbye9\nMax-Forwards: 70\nFrom: <sip:bob@198.51.100.30>;tag=b1\nTo: <sip:alice@example.com>;tag=a9\nCall-ID: bcall@198.51.100.30\nCSeq: 2 BYE\n",
+        "",
+    );
+    let f = one(lab.on_wan(B, &bye));
+    assert_eq!(f.to, sa(A));
+    assert_eq!(f.header("Call-ID").unwrap(), "bcall@198.51.100.30");
+    let vias = f.headers("Via");
+    let ok = format!(
+        "SIP/2.0 200 OK\nVia: {}\nVia: {}\nFrom: <sip:bob@198.51.100.30>;tag=b1\nTo: <sip:alice@example.com>;tag=a9\nCall-ID: bcall@198.51.100.30\nCSeq: 2 BYE\nContent-Length: 0\n\n",
+        vias[0], vias[1]
+    );
+    let r = one(lab.on_lan(A, &ok));
+    assert_eq!(r.to, sa(B));
+    assert_eq!(r.header("Call-ID").unwrap(), "bcall@198.51.100.30");
+}
+
+#[test]
+fn t41_obscure_loops_responses_to_requests_from_the_far_end() {
+    // A called B (obscured). B's in-dialog requests carry the obscured Call-ID; A sees the
+    // original, and A's responses must go back with the obscured one, for every method.
+    let mut lab = lab_with(|c| c.obscure_loops = true);
+    let inv = invite_from_a("sip:bob@198.51.100.30", "")
+        .replace("Call-ID: call1@192.168.1.10", "Call-ID: abc@h")
+        .replace("tag=a1", "tag=t1");
+    let f = one(lab.on_lan(A, &inv));
+    assert_eq!(f.header("Call-ID").unwrap(), "abc-siproxdt1@h");
+    for (method, cseq) in [("INFO", 5), ("BYE", 6)] {
+        let req = request(
+            &format!("{method} sip:alice@203.0.113.5 SIP/2.0"),
+            &format!("Via: SIP/2.0/UDP 198.51.100.30:5060;branch=z9hG4bK{method}\nMax-Forwards: 70\nFrom: <sip:bob@example.com>;tag=b9\nTo: <sip:alice@example.com>;tag=t1\nCall-ID: abc-siproxdt1@h\nCSeq: {cseq} {method}\n"),
+            "",
+        );
+        let f = one(lab.on_wan(B, &req));
+        assert_eq!(f.to, sa(A));
+        assert_eq!(f.header("Call-ID").unwrap(), "abc@h", "{method}");
+        let vias = f.headers("Via");
+        let ok = format!(
+            "SIP/2.0 200 OK\nVia: {}\nVia: {}\nFrom: <sip:bob@example.com>;tag=b9\nTo: <sip:alice@example.com>;tag=t1\nCall-ID: abc@h\nCSeq: {cseq} {method}\nContent-Length: 0\n\n",
+            vias[0], vias[1]
+        );
+        let r = one(lab.on_lan(A, &ok));
+        assert_eq!(r.to, sa(B));
+        assert_eq!(r.header("Call-ID").unwrap(), "abc-siproxdt1@h", "{method}");
+    }
+}

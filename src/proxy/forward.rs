@@ -296,18 +296,31 @@ impl Proxy {
         let port = self.cfg.sip_listen_port;
         let branch = rewrite::branch(msg, &final_ruri_bytes);
         let rport_bit = if incoming { 1 } else { 2 };
-        let via = own_via(
+        let mut via = own_via(
             origin.transport,
             &via_host,
             port,
             &branch,
             self.cfg.use_rport & rport_bit != 0,
         );
+        let call_id_new = self.obscured_call_id(msg, incoming);
+        if incoming && call_id_new.is_some() {
+            if let Some(tag) = msg
+                .call_id()
+                .ok()
+                .and_then(|c| std::str::from_utf8(c).ok())
+                .and_then(rewrite::obscured_tag)
+            {
+                via.push(';');
+                via.push_str(rewrite::OBSCURED_VIA_PARAM);
+                via.push('=');
+                via.push_str(tag);
+            }
+        }
         let rr = own_rr(&uri_host(self.addrs.inbound), port);
         let src_ip = origin.src.ip().to_canonical().to_string();
         let src_port = origin.src.port().to_string();
         let expires_value = add_expires.map(|e| e.to_string());
-        let call_id_new = self.obscured_call_id(msg, incoming);
         let ua_string = self.cfg.ua_string.clone();
 
         let result = (|| -> Result<(), EditError> {
@@ -399,13 +412,13 @@ impl Proxy {
             (true, false) => rewrite::obscure_call_id(call_id, from_tag),
             (true, true) => rewrite::restore_call_id(call_id, Some(from_tag)),
             (false, true) => rewrite::restore_call_id(call_id, None),
+            // The phone's response to a request whose Call-ID we restored: obscured again
+            // with the tag our Via carried. siproxd did this for BYE only, with the To tag,
+            // which also broke the 200 to a BYE of calls that were never obscured.
             (false, false) => {
-                if msg.cseq().is_ok_and(|c| c.method == b"BYE") {
-                    let to_tag = std::str::from_utf8(msg.to().ok()?.tag()?).ok()?;
-                    rewrite::obscure_call_id(call_id, to_tag)
-                } else {
-                    None
-                }
+                let via = msg.top_via().ok()?;
+                let tag = via.params.get(rewrite::OBSCURED_VIA_PARAM)?.value?;
+                rewrite::obscure_call_id(call_id, std::str::from_utf8(tag).ok()?)
             }
         }
     }
