@@ -141,7 +141,7 @@ fn forwarded_request<'a>(out: &'a [RawSent], to: &str) -> Result<&'a RawSent, St
 }
 
 /// A generated answer with one of `codes`, a non-empty reason phrase, sent back to A.
-fn answered(out: &[RawSent], codes: &[u16]) -> Result<Message<'static>, String> {
+fn answered<'a>(out: &'a [RawSent], codes: &[u16]) -> Result<&'a RawSent, String> {
     let [m] = out else {
         return Err(format!("expected one answer, got {}", out.len()));
     };
@@ -162,8 +162,8 @@ fn answered(out: &[RawSent], codes: &[u16]) -> Result<Message<'static>, String> 
     ensure(s.header("To").is_none_or(|t| t.contains("tag=")), || {
         "answer without To tag".into()
     })?;
-    let leaked: &'static [u8] = Box::leak(m.bytes.clone().into_boxed_slice());
-    Message::parse(leaked, Transport::Udp).map_err(|e| format!("answer does not parse: {e}"))
+    Message::parse(&m.bytes, Transport::Udp).map_err(|e| format!("answer does not parse: {e}"))?;
+    Ok(m)
 }
 
 fn dropped(out: &[RawSent]) -> Check {
@@ -344,6 +344,7 @@ fn check(name: &str, original: &[u8], out: &[RawSent], lab: &Lab) -> Check {
         "novelsc" => answered(out, &[416, 404]).map(|_| ()),
         "bext01" => {
             let a = answered(out, &[420])?;
+            let a = Message::parse(&a.bytes, Transport::Udp).unwrap();
             let u: Vec<String> = a
                 .headers_named(b"Unsupported")
                 .flat_map(|h| {
@@ -506,4 +507,31 @@ fn after_the_whole_set_register_and_invite_still_work() {
     let out = lab.on_wan(B, &inc);
     assert_eq!(out.len(), 1, "{out:?}");
     assert_eq!(out[0].to, sa(A));
+}
+
+#[test]
+fn inv2543_retransmission_gets_the_same_branch() {
+    // RFC 2543 transaction matching (behaviour §4.10.3): no magic cookie, so the branch is
+    // computed from the message, identically for a retransmission.
+    let mut lab = new_lab();
+    let bytes = read("inv2543");
+    let first = lab.deliver_bytes(A, I, &bytes);
+    let again = lab.deliver_bytes(A, I, &bytes);
+    let top = |o: &[RawSent]| {
+        forwarded_request(o, OUTBOUND_PROXY)
+            .unwrap()
+            .sent()
+            .headers("Via")[0]
+            .clone()
+    };
+    let v = top(&first);
+    assert!(
+        v.starts_with("SIP/2.0/UDP 203.0.113.5:5060;branch=z9hG4bK"),
+        "{v}"
+    );
+    assert_eq!(
+        v.len(),
+        "SIP/2.0/UDP 203.0.113.5:5060;branch=z9hG4bK".len() + 32
+    );
+    assert_eq!(v, top(&again));
 }
