@@ -694,3 +694,42 @@ fn t46_late_offer_in_ack_is_relayed() {
     assert_eq!(w.peer(), Some(lan));
     assert_eq!(l.peer(), Some(wan));
 }
+
+#[test]
+fn t43_only_invite_ack_prack_update_and_their_answers_are_rewritten() {
+    // Behaviour §5.1: MESSAGE/NOTIFY bodies and responses to other methods pass untouched.
+    let mut lab = registered(Lab::config());
+    let offer = sdp("192.168.1.10", 4000);
+    for method in ["MESSAGE", "NOTIFY", "INFO"] {
+        let req = request(
+            &format!("{method} sip:bob@198.51.100.30 SIP/2.0"),
+            &format!("Via: SIP/2.0/UDP 192.168.1.10:5060;branch=z9hG4bK{method}\nMax-Forwards: 70\nFrom: <sip:alice@example.com>;tag=a1\nTo: <sip:bob@example.com>;tag=b1\nCall-ID: {CALL}\nCSeq: 9 {method}\nEvent: x\n"),
+            &offer,
+        );
+        let f = one(lab.on_lan(A, &req));
+        assert_eq!(f.body().as_bytes(), crlf(&offer).as_slice(), "{method}");
+    }
+    assert!(lab.media.table.is_empty());
+    let upd = request(
+        "UPDATE sip:bob@198.51.100.30 SIP/2.0",
+        &format!("Via: SIP/2.0/UDP 192.168.1.10:5060;branch=z9hG4bKupd\nMax-Forwards: 70\nFrom: <sip:alice@example.com>;tag=a1\nTo: <sip:bob@example.com>;tag=b1\nCall-ID: {CALL}\nCSeq: 10 UPDATE\n"),
+        &offer,
+    );
+    let f = one(lab.on_lan(A, &upd));
+    assert!(
+        body_lines(&f).contains(&"m=audio 7070 RTP/AVP 0"),
+        "{}",
+        f.body()
+    );
+    // A 200 to PRACK with a body is not an answer the relay looks at.
+    let prack = request(
+        "PRACK sip:bob@198.51.100.30 SIP/2.0",
+        &format!("Via: SIP/2.0/UDP 192.168.1.10:5060;branch=z9hG4bKprack\nMax-Forwards: 70\nFrom: <sip:alice@example.com>;tag=a1\nTo: <sip:bob@example.com>;tag=b1\nCall-ID: {CALL}\nCSeq: 11 PRACK\nRAck: 1 1 INVITE\n"),
+        "",
+    );
+    let fwd = one(lab.on_lan(A, &prack));
+    let answer_sdp = sdp("198.51.100.30", 5000);
+    let ok = one(lab.on_wan(B, &answer(&fwd, 200, "OK", &answer_sdp)));
+    assert_eq!(ok.body().as_bytes(), crlf(&answer_sdp).as_slice());
+    assert_eq!(lab.media.table.len(), 1);
+}
