@@ -733,3 +733,40 @@ fn t43_only_invite_ack_prack_update_and_their_answers_are_rewritten() {
     assert_eq!(ok.body().as_bytes(), crlf(&answer_sdp).as_slice());
     assert_eq!(lab.media.table.len(), 1);
 }
+
+#[test]
+fn t43_rtcp_attribute_rewritten_and_ice_removed() {
+    // Decisions §6: a=rtcp: names the relay's RTCP port, ICE lines are dropped (the relay is
+    // the path), a=rtcp-mux keeps RTCP on the RTP port.
+    let mut lab = registered(Lab::config());
+    let body = "v=0\no=- 1 1 IN IP4 192.168.1.10\ns=-\nc=IN IP4 192.168.1.10\nt=0 0\na=ice-ufrag:abcd\na=ice-pwd:0123456789abcdef01234567\nm=audio 4000 RTP/AVP 0\na=rtcp:4001\na=candidate:1 1 UDP 2130706431 192.168.1.10 4000 typ host\na=sendrecv\nm=video 4010 RTP/AVP 31\na=rtcp-mux\n";
+    let f = one(lab.on_lan(A, &invite(1, "z9hG4bKinv1", body)));
+    let lines = body_lines(&f);
+    assert!(lines.contains(&"m=audio 7070 RTP/AVP 0"), "{lines:?}");
+    assert!(lines.contains(&"a=rtcp:7071"), "{lines:?}");
+    assert!(lines.contains(&"m=video 7072 RTP/AVP 31"), "{lines:?}");
+    assert!(lines.contains(&"a=rtcp-mux"), "{lines:?}");
+    assert!(lines.contains(&"a=sendrecv"), "{lines:?}");
+    assert!(
+        lines
+            .iter()
+            .all(|l| !l.starts_with("a=candidate") && !l.starts_with("a=ice-")),
+        "{lines:?}"
+    );
+    assert_eq!(
+        f.header("Content-Length").unwrap(),
+        f.body().len().to_string()
+    );
+    // The muxed stream's RTCP goes to the RTP port of A.
+    let (_, h) = half_at(&lab, "203.0.113.5:7072");
+    assert_eq!(h.remote(), sa("192.168.1.10:4010"));
+    assert_eq!(
+        h.destination(siproxd_rs::rtp::Kind::Rtcp),
+        Some(sa("192.168.1.10:4010"))
+    );
+    let (_, h) = half_at(&lab, "203.0.113.5:7070");
+    assert_eq!(
+        h.destination(siproxd_rs::rtp::Kind::Rtcp),
+        Some(sa("192.168.1.10:4001"))
+    );
+}
