@@ -45,6 +45,17 @@ impl Hop {
             port: uri.port,
         })
     }
+
+    /// A literal broadcast, multicast or unspecified address: never a next hop (RFC 4475
+    /// §3.3.10: a response is not sent to a broadcast address a Via names).
+    fn is_not_unicast(&self) -> bool {
+        let h = self.host.trim_start_matches('[').trim_end_matches(']');
+        match h.parse::<IpAddr>() {
+            Ok(IpAddr::V4(a)) => a.is_broadcast() || a.is_multicast() || a.is_unspecified(),
+            Ok(IpAddr::V6(a)) => a.is_multicast() || a.is_unspecified(),
+            Err(_) => false,
+        }
+    }
 }
 
 fn own_rr(host: &str, port: u16) -> String {
@@ -108,6 +119,10 @@ impl Proxy {
         let mut out = Vec::new();
         for c in msg.contacts() {
             let Ok(Contact::Addr(na)) = c else { continue };
+            if na.uri.scheme != Scheme::Sip {
+                // name:, tel:, mailto: ... are not reached through this proxy: left as they are.
+                continue;
+            }
             let registered = reg_uri(&na.uri)
                 .and_then(|u| self.registry.find_by_true_url(&u))
                 .and_then(|hit| self.registry.entry(hit.slot))
@@ -237,6 +252,14 @@ impl Proxy {
             self.drop_msg(Drop::Unroutable, origin, "no next hop");
             return;
         };
+        if hop.is_not_unicast() {
+            self.drop_msg(
+                Drop::Unroutable,
+                origin,
+                &format!("next hop {} is not unicast", hop.host),
+            );
+            return;
+        }
 
         // Media (§5.6 teardown, §5.1 rewrite): all or nothing.
         if matches!(method, b"BYE" | b"CANCEL") {
@@ -275,18 +298,31 @@ impl Proxy {
         let port = self.cfg.sip_listen_port;
         let branch = rewrite::branch(msg, &final_ruri_bytes);
         let rport_bit = if incoming { 1 } else { 2 };
-        let via = own_via(
+        let mut via = own_via(
             origin.transport,
             &via_host,
             port,
             &branch,
             self.cfg.use_rport & rport_bit != 0,
         );
+        let call_id_new = self.obscured_call_id(msg, incoming);
+        if incoming && call_id_new.is_some() {
+            if let Some(tag) = msg
+                .call_id()
+                .ok()
+                .and_then(|c| std::str::from_utf8(c).ok())
+                .and_then(rewrite::obscured_tag)
+            {
+                via.push(';');
+                via.push_str(rewrite::OBSCURED_VIA_PARAM);
+                via.push('=');
+                via.push_str(tag);
+            }
+        }
         let rr = own_rr(&uri_host(self.addrs.inbound), port);
         let src_ip = origin.src.ip().to_canonical().to_string();
         let src_port = origin.src.port().to_string();
         let expires_value = add_expires.map(|e| e.to_string());
-        let call_id_new = self.obscured_call_id(msg, incoming);
         let ua_string = self.cfg.ua_string.clone();
 
         let result = (|| -> Result<(), EditError> {
@@ -378,13 +414,13 @@ impl Proxy {
             (true, false) => rewrite::obscure_call_id(call_id, from_tag),
             (true, true) => rewrite::restore_call_id(call_id, Some(from_tag)),
             (false, true) => rewrite::restore_call_id(call_id, None),
+            // The phone's response to a request whose Call-ID we restored: obscured again
+            // with the tag our Via carried. siproxd did this for BYE only, with the To tag,
+            // which also broke the 200 to a BYE of calls that were never obscured.
             (false, false) => {
-                if msg.cseq().is_ok_and(|c| c.method == b"BYE") {
-                    let to_tag = std::str::from_utf8(msg.to().ok()?.tag()?).ok()?;
-                    rewrite::obscure_call_id(call_id, to_tag)
-                } else {
-                    None
-                }
+                let via = msg.top_via().ok()?;
+                let tag = via.params.get(rewrite::OBSCURED_VIA_PARAM)?.value?;
+                rewrite::obscure_call_id(call_id, std::str::from_utf8(tag).ok()?)
             }
         }
     }
@@ -437,6 +473,15 @@ impl Proxy {
             self.drop_msg(Drop::Invalid, origin, "response has no Via below ours");
             return;
         };
+        let via_hop = response_hop(&next);
+        if via_hop.is_not_unicast() {
+            self.drop_msg(
+                Drop::Unroutable,
+                origin,
+                &format!("next Via {} is not unicast", via_hop.host),
+            );
+            return;
+        }
         let dir = self.response_direction(now, origin.src, msg, Some((next.host_raw, next.port)));
         let code = msg.status_code().unwrap_or(0);
         let cseq = msg.cseq().ok();
@@ -463,6 +508,18 @@ impl Proxy {
         let Some(public) = self.public_host() else {
             self.drop_msg(Drop::OutboundDown, origin, "no public address");
             return;
+        };
+        // Behaviour §4.9 step 5: a response from a local UA follows a Route, else the
+        // outbound proxy (the provider may accept traffic only from it), else the Via.
+        let hop = if incoming {
+            via_hop
+        } else {
+            msg.routes()
+                .next()
+                .and_then(Result::ok)
+                .and_then(|r| Hop::of_uri(&r.uri))
+                .or_else(|| self.outbound_proxy(msg))
+                .unwrap_or(via_hop)
         };
 
         // REGISTER 2xx from the registrar: the binding becomes live (decisions §4), and the
@@ -505,7 +562,6 @@ impl Proxy {
         };
         let rr = own_rr(&uri_host(self.addrs.inbound), self.cfg.sip_listen_port);
         let call_id_new = self.obscured_call_id(msg, incoming);
-        let hop = response_hop(&next);
         let ua_string = self.cfg.ua_string.clone();
 
         let result = (|| -> Result<(), EditError> {
@@ -540,10 +596,12 @@ impl Proxy {
                 }
             } else {
                 self.purge_own_record_routes(msg, &mut ed)?;
+                // Behaviour §4.10.6: outgoing responses too get the configured User-Agent.
                 if let Some(ua) = ua_string.as_deref() {
-                    if let Some(h) = msg.first(HeaderName::UserAgent) {
-                        ed.replace(h.value, ua.as_bytes())?;
-                    }
+                    match msg.first(HeaderName::UserAgent) {
+                        Some(h) => ed.replace(h.value, ua.as_bytes())?,
+                        None => ed.append_header(b"User-Agent", ua.as_bytes())?,
+                    };
                 }
             }
             if let (Some(new), Some(h)) = (&call_id_new, msg.first(HeaderName::CallId)) {
