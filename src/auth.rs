@@ -255,10 +255,10 @@ impl<'a> Credentials<'a> {
 pub enum Verdict {
     /// The digest matches a known password.
     Accepted,
-    /// Well-formed, but the nonce is older than its lifetime: challenge again with `stale=true`.
+    /// The digest is right but the nonce is too old or was not issued by this boot: challenge
+    /// again with `stale=true`.
     Stale,
-    /// Not ours or not verifiable (unknown nonce, other realm, unknown user, wrong digest):
-    /// answered 403 (decisions §4) or a fresh challenge, as the caller decides.
+    /// Other realm, unknown user or wrong digest: answered 403 (decisions §4).
     Rejected(&'static str),
     /// A required parameter is missing or unusable: answered 400.
     Malformed(&'static str),
@@ -374,9 +374,6 @@ impl Authenticator {
         if creds.realm != Some(self.realm.as_str()) {
             return Verdict::Rejected("realm does not match");
         }
-        let Some(issued) = self.nonce_time(nonce) else {
-            return Verdict::Rejected("nonce was not issued by this proxy");
-        };
         let Some(password) = self.password(user) else {
             return Verdict::Rejected("unknown user");
         };
@@ -417,10 +414,18 @@ impl Authenticator {
         if !constant_time_eq(expected.as_bytes(), given.as_bytes()) {
             return Verdict::Rejected("wrong credentials");
         }
-        if now.saturating_sub(issued) > NONCE_LIFETIME_SECS || issued > now.saturating_add(5) {
-            return Verdict::Stale;
+        // Right password, but a nonce we did not issue in this boot (a phone still holding one
+        // from before a restart) or an old one: never accepted, challenged again with
+        // stale=true so the phone retries without asking its user.
+        match self.nonce_time(nonce) {
+            Some(issued)
+                if now.saturating_sub(issued) <= NONCE_LIFETIME_SECS
+                    && issued <= now.saturating_add(5) =>
+            {
+                Verdict::Accepted
+            }
+            _ => Verdict::Stale,
         }
-        Verdict::Accepted
     }
 }
 
@@ -510,9 +515,17 @@ mod tests {
         let resp = md5_hex(&format!("{ha1}:{foreign}:{ha2}"));
         let h = header("alice", &foreign, &resp, "");
         let c = Credentials::parse(h.as_bytes()).unwrap();
+        assert_eq!(a.verify(1010, "REGISTER", &c), Verdict::Stale);
+        // With the wrong password the foreign nonce does not matter: refused.
+        let resp = md5_hex(&format!(
+            "{}:{foreign}:{ha2}",
+            md5_hex("alice:testrealm:wrong")
+        ));
+        let h = header("alice", &foreign, &resp, "");
+        let c = Credentials::parse(h.as_bytes()).unwrap();
         assert_eq!(
             a.verify(1010, "REGISTER", &c),
-            Verdict::Rejected("nonce was not issued by this proxy")
+            Verdict::Rejected("wrong credentials")
         );
     }
 
