@@ -689,3 +689,61 @@ fn codec_removal_and_relay_in_one_rewrite() {
     assert!(out.contains("m=audio 7070 RTP/AVP 0 8 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101"));
     assert!(!out.contains("G729") && !out.contains("annexb"));
 }
+
+/// The input `tests/sdp_prop.proptest-regressions` records: the relay grows `o=` by one byte
+/// (`0.0.0.0` -> `0.0.0.10`), so the untouched `c=` of the disabled section moves one byte on.
+/// The rewrite was right; comparing the two views' addresses also compared their offsets.
+#[test]
+fn proptest_regression_disabled_section_address_after_a_longer_origin() {
+    let zero = v4(0, 0, 0, 0);
+    let body = b"v=0\r\no=- 123 456 IN IP4 0.0.0.0\r\ns=-\r\nc=IN IP4 0.0.0.0\r\nt=0 0\r\n\
+m=audio 0 RTP/AVP 0\r\nc=IN IP4 0.0.0.0\r\na=rtpmap:0 X0/8000";
+    let out = relay(body, v4(0, 0, 0, 10), &[stream(zero, 1, None)], true).unwrap();
+    assert_eq!(
+        out,
+        "v=0\r\no=- 123 456 IN IP4 0.0.0.10\r\ns=-\r\nc=IN IP4 0.0.0.0\r\nt=0 0\r\n\
+m=audio 0 RTP/AVP 0\r\nc=IN IP4 0.0.0.0\r\na=rtpmap:0 X0/8000"
+    );
+    let (old, new) = (
+        Sdp::parse(body).unwrap(),
+        Sdp::parse(out.as_bytes()).unwrap(),
+    );
+    let (old_c, new_c) = (
+        old.media(0).unwrap().connection,
+        new.media(0).unwrap().connection,
+    );
+    assert_eq!(new_c.unwrap().span.start, old_c.unwrap().span.start + 1);
+    assert_eq!(new_c, old_c);
+    assert_eq!(new.connection(), old.connection());
+    assert_eq!(new.stream(0), old.stream(0));
+    assert_eq!(new.media(0), old.media(0));
+    // Values still count: the rewritten origin address differs.
+    assert_ne!(new.origin().unwrap().address, old.origin().unwrap().address);
+}
+
+#[test]
+fn view_equality_ignores_position_but_not_values() {
+    let a = Sdp::parse(
+        b"v=0\r\nm=audio 5 RTP/AVP 0\r\nc=IN IP4 1.2.3.4\r\na=rtcp:7 IN IP4 1.2.3.4\r\n",
+    )
+    .unwrap();
+    let b = Sdp::parse(
+        b"v=0\r\ns=moved\r\nm=audio 5 RTP/AVP 0\r\nc=IN IP4 1.2.3.4\r\na=rtcp:7 IN IP4 1.2.3.4\r\n",
+    )
+    .unwrap();
+    let c = Sdp::parse(
+        b"v=0\r\nm=audio 5 RTP/AVP 0\r\nc=IN IP4 1.2.3.5\r\na=rtcp:8 IN IP4 1.2.3.4\r\n",
+    )
+    .unwrap();
+    let (ma, mb, mc) = (
+        a.media(0).unwrap(),
+        b.media(0).unwrap(),
+        c.media(0).unwrap(),
+    );
+    assert_ne!(ma.port_span, mb.port_span);
+    assert_eq!(ma, mb);
+    assert_eq!(ma.rtcp, mb.rtcp);
+    assert_ne!(ma.connection, mc.connection);
+    assert_ne!(ma.rtcp, mc.rtcp);
+    assert_ne!(ma, mc);
+}
