@@ -747,3 +747,30 @@ fn view_equality_ignores_position_but_not_values() {
     assert_ne!(ma.rtcp, mc.rtcp);
     assert_ne!(ma, mc);
 }
+
+/// The relay strips an unterminated last ICE line and adds `a=rtcp:` where it was: the new
+/// line must not be led by a second line end (that left a blank line before `a=rtcp:`).
+#[test]
+fn line_added_where_a_removed_unterminated_last_line_was() {
+    let body = b"v=0\r\nc=IN IP4 1.2.3.4\r\nm=audio 5 RTP/AVP 0\r\n\
+a=candidate:0 1 UDP 1 10.0.0.0 1000 typ host";
+    let ip = v4(1, 2, 3, 4);
+    let out = relay(body, ip, &[stream(ip, 100, Some(300))], true).unwrap();
+    assert_eq!(
+        out,
+        "v=0\r\nc=IN IP4 1.2.3.4\r\nm=audio 100 RTP/AVP 0\r\na=rtcp:300"
+    );
+    // Kept, the unterminated line still gets the line end in front of the new one.
+    let out = relay(body, ip, &[stream(ip, 100, Some(300))], false).unwrap();
+    assert!(out.ends_with("1000 typ host\r\na=rtcp:300"), "{out:?}");
+    // Two lines inserted after a removed last line: only the first is not led.
+    let sdp = Sdp::parse(b"v=0\nm=audio 5 RTP/AVP 0\na=ice-lite").unwrap();
+    let mut rw = Rewriter::new(&sdp);
+    rw.remove_line(2).unwrap();
+    rw.add_rtcp(0, 9).unwrap();
+    rw.add_rtcp(0, 11).unwrap();
+    assert_eq!(
+        text(&emit(&rw)),
+        "v=0\nm=audio 5 RTP/AVP 0\na=rtcp:9\na=rtcp:11"
+    );
+}
