@@ -170,8 +170,16 @@ fn render(g: &GenSdp) -> Vec<u8> {
     s.into_bytes()
 }
 
+/// 400 cases per run; `PROPTEST_CASES` asks for more (`with_cases` alone would ignore it).
+fn cases() -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(400)
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(400))]
+    #![proptest_config(ProptestConfig::with_cases(cases()))]
 
     #[test]
     fn generated_sdp_parses_and_round_trips(g in sdp()) {
@@ -224,11 +232,15 @@ proptest! {
         prop_assert!(!has_blank_line(&out[..n]), "blank line in {:?}", String::from_utf8_lossy(&out[..n]));
         prop_assert_eq!(re.origin().unwrap().address.ip, Some(session));
         prop_assert!(re.ice(Section::Session).is_empty());
+        let want_c = g.conn.map(|c| if c.is_unspecified() { c } else { session });
+        prop_assert_eq!(re.connection().and_then(|c| c.ip), want_c);
         for (i, (m, s)) in g.media.iter().zip(&streams).enumerate() {
             let (old, new) = (sdp.stream(i).unwrap(), re.stream(i).unwrap());
             if m.port == 0 {
                 prop_assert_eq!(new.port, 0);
                 prop_assert_eq!(re.media(i).unwrap().connection, old_media_conn(&sdp, i));
+                prop_assert_eq!(re.media(i), sdp.media(i));
+                prop_assert_eq!(re.ice(Section::Media(i)), sdp.ice(Section::Media(i)));
                 continue;
             }
             prop_assert_eq!(new.port, s.rtp_port);
@@ -239,8 +251,14 @@ proptest! {
             if !m.mux || m.rtcp.is_some() {
                 prop_assert_eq!(new.rtcp_port, Some(s.rtcp_port.unwrap_or(s.rtp_port + 1)));
             }
+            if let Some((_, Some(a))) = m.rtcp {
+                let want = if a.is_unspecified() { a } else { s.address };
+                let got = re.media(i).unwrap().rtcp.unwrap().address.unwrap().ip;
+                prop_assert_eq!(got, Some(want));
+            }
             prop_assert!(re.ice(Section::Media(i)).is_empty());
             prop_assert_eq!(new.direction, old.direction);
+            prop_assert_eq!(re.media(i).unwrap().format_list().count(), m.formats.len());
         }
     }
 
