@@ -774,3 +774,43 @@ a=candidate:0 1 UDP 1 10.0.0.0 1000 typ host";
         "v=0\nm=audio 5 RTP/AVP 0\na=rtcp:9\na=rtcp:11"
     );
 }
+
+/// Any body that parses can be relayed: the relay edits each line at most once, plus per
+/// media section one inserted `c=` and the address of `a=rtcp:` beside its port.
+#[test]
+fn relay_of_the_largest_body_fits_the_edit_capacity() {
+    use crate::limits::{SDP_MAX_LINES, SDP_MAX_MEDIA};
+    let mut body =
+        String::from("v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\n");
+    let mut lines = 5;
+    for i in 0..SDP_MAX_MEDIA {
+        body.push_str(&format!(
+            "m=audio {} RTP/AVP 0\r\na=rtcp:9 IN IP4 10.0.0.2\r\n",
+            4000 + 2 * i
+        ));
+        lines += 2;
+    }
+    // Fill the remaining lines with candidates of the last section: each is a removal.
+    while lines < SDP_MAX_LINES {
+        body.push_str("a=candidate:1 1 UDP 1 10.0.0.3 5000 typ host\r\n");
+        lines += 1;
+    }
+    let sdp = Sdp::parse(body.as_bytes()).unwrap();
+    assert_eq!(sdp.line_count(), SDP_MAX_LINES);
+    let streams: Vec<_> = (0..SDP_MAX_MEDIA)
+        .map(|i| stream(v4(198, 51, 100, 7), 7000 + 2 * i as u16, None))
+        .collect();
+    let mut rw = Rewriter::new(&sdp);
+    rw.relay(v4(203, 0, 113, 9), &streams, true).unwrap();
+    assert!(rw.edit_count() > SDP_MAX_LINES, "{}", rw.edit_count());
+    let out = emit(&rw);
+    let re = Sdp::parse(&out).unwrap();
+    assert_eq!(re.media_count(), SDP_MAX_MEDIA);
+    assert_eq!(re.candidates(Section::Media(SDP_MAX_MEDIA - 1)).count(), 0);
+    let last = re.stream(SDP_MAX_MEDIA - 1).unwrap();
+    assert_eq!(last.address.unwrap().ip, Some(v4(198, 51, 100, 7)));
+    assert_eq!(
+        last.rtcp_port,
+        Some(7000 + 2 * (SDP_MAX_MEDIA as u16 - 1) + 1)
+    );
+}
