@@ -28,6 +28,12 @@ struct GenSdp {
     conn: Option<IpAddr>,
     ice_session: bool,
     media: Vec<GenMedia>,
+    /// Session-level direction attribute.
+    direction: Option<Direction>,
+    /// Multicast `/ttl` on every IPv4 `c=`.
+    ttl: Option<u8>,
+    /// An `i=` title after every `m=` (an added `c=` goes after it).
+    titles: bool,
 }
 
 fn ip() -> impl Strategy<Value = IpAddr> {
@@ -85,15 +91,21 @@ fn sdp() -> impl Strategy<Value = GenSdp> {
         proptest::option::of(ip()),
         any::<bool>(),
         proptest::collection::vec(media(), 0..5),
+        direction(),
+        proptest::option::of(any::<u8>()),
+        any::<bool>(),
     )
         .prop_map(
-            |(eol, terminated, origin, conn, ice_session, media)| GenSdp {
+            |(eol, terminated, origin, conn, ice_session, media, direction, ttl, titles)| GenSdp {
                 eol,
                 terminated,
                 origin,
                 conn,
                 ice_session,
                 media,
+                direction,
+                ttl,
+                titles,
             },
         )
 }
@@ -103,6 +115,20 @@ fn addr(ip: IpAddr) -> String {
         IpAddr::V4(a) => format!("IP4 {a}"),
         IpAddr::V6(a) => format!("IP6 {a}"),
     }
+}
+
+/// `c=` value: the address with the generated `/ttl` when it is IPv4.
+fn conn(ip: IpAddr, ttl: Option<u8>) -> String {
+    match (ip, ttl) {
+        (IpAddr::V4(_), Some(t)) => format!("c=IN {}/{t}", addr(ip)),
+        _ => format!("c=IN {}", addr(ip)),
+    }
+}
+
+/// The `/ttl` suffix `conn` writes for `ip`.
+fn ttl_of(ip: IpAddr, ttl: Option<u8>) -> Option<Vec<u8>> {
+    ttl.filter(|_| ip.is_ipv4())
+        .map(|t| t.to_string().into_bytes())
 }
 
 fn dir_name(d: Direction) -> &'static str {
@@ -121,12 +147,15 @@ fn render(g: &GenSdp) -> Vec<u8> {
         "s=-".to_string(),
     ];
     if let Some(c) = g.conn {
-        lines.push(format!("c=IN {}", addr(c)));
+        lines.push(conn(c, g.ttl));
     }
     lines.push("t=0 0".to_string());
     if g.ice_session {
         lines.push("a=ice-ufrag:abcd".to_string());
         lines.push("a=ice-pwd:0123456789abcdef0123".to_string());
+    }
+    if let Some(d) = g.direction {
+        lines.push(format!("a={}", dir_name(d)));
     }
     for m in &g.media {
         let mut l = format!("m={} {}", m.kind, m.port);
@@ -138,8 +167,11 @@ fn render(g: &GenSdp) -> Vec<u8> {
             write!(l, " {f}").unwrap();
         }
         lines.push(l);
+        if g.titles {
+            lines.push("i=a title".to_string());
+        }
         if let Some(c) = m.conn {
-            lines.push(format!("c=IN {}", addr(c)));
+            lines.push(conn(c, g.ttl));
         }
         for f in &m.formats {
             lines.push(format!("a=rtpmap:{f} X{f}/8000"));
@@ -187,6 +219,9 @@ proptest! {
         let sdp = Sdp::parse(&body).unwrap();
         prop_assert_eq!(sdp.origin().unwrap().address.ip, Some(g.origin));
         prop_assert_eq!(sdp.connection().and_then(|c| c.ip), g.conn);
+        if let Some(c) = g.conn {
+            prop_assert_eq!(sdp.connection().unwrap().suffix.map(<[u8]>::to_vec), ttl_of(c, g.ttl));
+        }
         prop_assert_eq!(sdp.media_count(), g.media.len());
         for (i, m) in g.media.iter().enumerate() {
             let v = sdp.media(i).unwrap();
@@ -198,7 +233,7 @@ proptest! {
             let rtcp = m.rtcp.map(|r| r.0).or(m.port.checked_add(1));
             prop_assert_eq!(s.rtcp_port, rtcp);
             prop_assert_eq!(s.rtcp_mux, m.mux);
-            prop_assert_eq!(s.direction, m.direction.unwrap_or(Direction::SendRecv));
+            prop_assert_eq!(s.direction, m.direction.or(g.direction).unwrap_or(Direction::SendRecv));
             prop_assert_eq!(s.disabled, m.port == 0);
             prop_assert_eq!(sdp.ice(Section::Media(i)).candidates, m.candidates);
         }
@@ -213,6 +248,7 @@ proptest! {
         g in sdp(),
         session in ip(),
         relays in proptest::collection::vec((ip(), 1u16..65000, proptest::option::of(1u16..65000)), 5),
+        strip_ice in any::<bool>(),
     ) {
         let body = render(&g);
         let sdp = Sdp::parse(&body).unwrap();
@@ -222,7 +258,7 @@ proptest! {
             .collect();
         let mut out = vec![0u8; body.len() + 2048];
         let missing_c = g.conn.is_none() && g.media.iter().any(|m| m.port != 0 && m.conn.is_none());
-        let r = rewrite_for_relay(&sdp, session, &streams, true, &mut out);
+        let r = rewrite_for_relay(&sdp, session, &streams, strip_ice, &mut out);
         if missing_c {
             prop_assert!(r.is_err());
             return Ok(());
@@ -231,9 +267,18 @@ proptest! {
         let re = Sdp::parse(&out[..n]).unwrap();
         prop_assert!(!has_blank_line(&out[..n]), "blank line in {:?}", String::from_utf8_lossy(&out[..n]));
         prop_assert_eq!(re.origin().unwrap().address.ip, Some(session));
-        prop_assert!(re.ice(Section::Session).is_empty());
+        if strip_ice {
+            prop_assert!(re.ice(Section::Session).is_empty());
+        } else {
+            prop_assert_eq!(re.ice(Section::Session), sdp.ice(Section::Session));
+        }
         let want_c = g.conn.map(|c| if c.is_unspecified() { c } else { session });
         prop_assert_eq!(re.connection().and_then(|c| c.ip), want_c);
+        if let Some(c) = g.conn {
+            // A replaced address loses its multicast suffix; a kept hold address keeps it.
+            let want = if c.is_unspecified() { ttl_of(c, g.ttl) } else { None };
+            prop_assert_eq!(re.connection().unwrap().suffix.map(<[u8]>::to_vec), want);
+        }
         for (i, (m, s)) in g.media.iter().zip(&streams).enumerate() {
             let (old, new) = (sdp.stream(i).unwrap(), re.stream(i).unwrap());
             if m.port == 0 {
@@ -248,6 +293,10 @@ proptest! {
             let old_ip = old.address.unwrap().ip.unwrap();
             let want = if old_ip.is_unspecified() { old_ip } else { s.address };
             prop_assert_eq!(new.address.unwrap().ip, Some(want));
+            if let Some(c) = m.conn {
+                let want = if c.is_unspecified() { ttl_of(c, g.ttl) } else { None };
+                prop_assert_eq!(new.address.unwrap().suffix.map(<[u8]>::to_vec), want);
+            }
             if !m.mux || m.rtcp.is_some() {
                 prop_assert_eq!(new.rtcp_port, Some(s.rtcp_port.unwrap_or(s.rtp_port + 1)));
             }
@@ -256,7 +305,23 @@ proptest! {
                 let got = re.media(i).unwrap().rtcp.unwrap().address.unwrap().ip;
                 prop_assert_eq!(got, Some(want));
             }
-            prop_assert!(re.ice(Section::Media(i)).is_empty());
+            if strip_ice {
+                prop_assert!(re.ice(Section::Media(i)).is_empty());
+            } else {
+                prop_assert_eq!(re.ice(Section::Media(i)), sdp.ice(Section::Media(i)));
+            }
+            // A section's c= (own or added) comes right after m= and its title (RFC 8866 order).
+            let m_line = (0..re.line_count())
+                .filter(|&k| re.line(k).unwrap().0 == b'm')
+                .nth(i)
+                .unwrap();
+            if g.titles {
+                prop_assert_eq!(re.line(m_line + 1).unwrap(), (b'i', &b"a title"[..]));
+            }
+            if re.media(i).unwrap().connection.is_some() {
+                let c_line = m_line + 1 + usize::from(g.titles);
+                prop_assert_eq!(re.line(c_line).unwrap().0, b'c');
+            }
             prop_assert_eq!(new.direction, old.direction);
             prop_assert_eq!(re.media(i).unwrap().format_list().count(), m.formats.len());
         }
