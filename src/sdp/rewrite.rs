@@ -177,8 +177,11 @@ impl<'s, 'a> Rewriter<'s, 'a> {
 
     /// Insertion point after line `index`, and how to terminate the new line.
     fn after_line(&self, index: usize) -> (usize, NewLine) {
+        // Only a '\n' ends a line: a last line may end in a bare '\r'.
         let eol_of = |l: &Line| {
-            (l.next > l.end).then(|| match self.sdp.body.get(l.end) {
+            let body = self.sdp.body;
+            let ended = l.next.checked_sub(1).and_then(|i| body.get(i)) == Some(&b'\n');
+            ended.then(|| match body.get(l.end) {
                 Some(b'\r') => Eol::CrLf,
                 _ => Eol::Lf,
             })
@@ -324,8 +327,13 @@ fn write_line<S: Sink>(
     nl: NewLine,
     content: impl FnOnce(&mut LastByte<'_, S>) -> fmt::Result,
 ) -> fmt::Result {
-    if nl.lead && !matches!(w.last, None | Some(b'\n')) {
-        w.put(nl.eol.bytes())?;
+    if nl.lead {
+        match w.last {
+            None | Some(b'\n') => {}
+            // A stray CR already written: complete it rather than add a second one.
+            Some(b'\r') => w.put(b"\n")?,
+            Some(_) => w.put(nl.eol.bytes())?,
+        }
     }
     content(w)?;
     if !nl.lead {

@@ -814,3 +814,18 @@ fn relay_of_the_largest_body_fits_the_edit_capacity() {
         Some(7000 + 2 * (SDP_MAX_MEDIA as u16 - 1) + 1)
     );
 }
+
+/// A body whose last line ends in a bare CR has no line end: a line added after it must
+/// complete one, not run on (`a=x\ra=rtcp:300` hid the relay's RTCP port from the reader).
+#[test]
+fn line_added_after_a_last_line_ending_in_a_bare_cr() {
+    let ip = v4(1, 2, 3, 4);
+    let head = "v=0\r\nc=IN IP4 1.2.3.4\r\nm=audio 5 RTP/AVP 0\r\n";
+    for (last, want_tail) in [("a=x\r", "a=x\r\na=rtcp:300"), ("\r", "\r\na=rtcp:300")] {
+        let body = format!("{head}{last}");
+        let out = relay(body.as_bytes(), ip, &[stream(ip, 100, Some(300))], true).unwrap();
+        assert!(out.ends_with(want_tail), "{out:?}");
+        let re = Sdp::parse(out.as_bytes()).unwrap();
+        assert_eq!(re.stream(0).unwrap().rtcp_port, Some(300), "{out:?}");
+    }
+}
