@@ -336,6 +336,7 @@ proptest! {
     fn mutated_valid_sdp_never_panics(
         g in sdp(),
         edits in proptest::collection::vec((any::<usize>(), any::<u8>()), 1..8),
+        cut in proptest::option::of(any::<usize>()),
     ) {
         let mut body = render(&g);
         for (at, b) in edits {
@@ -343,6 +344,10 @@ proptest! {
                 let i = at % body.len();
                 body[i] = b;
             }
+        }
+        // A body cut anywhere, e.g. between the CR and LF of its last line.
+        if let Some(at) = cut {
+            body.truncate(at % (body.len() + 1));
         }
         exercise(&body);
     }
@@ -359,7 +364,8 @@ fn old_media_conn<'a>(sdp: &Sdp<'a>, i: usize) -> Option<siproxd_rs::sdp::Addres
     sdp.media(i).unwrap().connection
 }
 
-/// Every read and edit path on a body that may or may not parse.
+/// Every read and edit path on a body that may or may not parse; what an edit claims to have
+/// done must be what the output reparses to.
 fn exercise(bytes: &[u8]) {
     let Ok(sdp) = Sdp::parse(bytes) else { return };
     let mut out = vec![0u8; bytes.len() + 4096];
@@ -372,28 +378,58 @@ fn exercise(bytes: &[u8]) {
         let _ = sdp.payload_types_matching(i, b"pcm").count();
         let mut rw = Rewriter::new(&sdp);
         let pts: Vec<&[u8]> = sdp.media(i).unwrap().format_list().collect();
-        for pt in pts {
-            let _ = rw.remove_payload_type(i, pt);
-        }
-        let _ = rw.emit(&mut out);
+        let removed = pts
+            .iter()
+            .filter(|pt| rw.remove_payload_type(i, pt).is_ok())
+            .count();
+        let n = rw.emit(&mut out).unwrap();
+        let re = Sdp::parse(&out[..n]).unwrap();
+        let left = re.media(i).unwrap().format_list().count();
+        assert_eq!(
+            left,
+            pts.len() - removed,
+            "{:?}",
+            String::from_utf8_lossy(&out[..n])
+        );
     }
     let _ = sdp.ice(Section::Session);
+    let session = IpAddr::V4(Ipv4Addr::new(203, 0, 113, 1));
+    // Odd sections get another address (a c= may be added) and a far RTCP port (a=rtcp: may be).
     let streams: Vec<StreamRewrite> = (0..sdp.media_count())
         .map(|i| StreamRewrite {
-            address: IpAddr::V4(Ipv4Addr::new(203, 0, 113, 1)),
+            address: if i % 2 == 1 {
+                IpAddr::V4(Ipv4Addr::new(198, 51, 100, 2))
+            } else {
+                session
+            },
             rtp_port: 30000 + i as u16 * 2,
-            rtcp_port: None,
+            rtcp_port: (i % 2 == 1).then_some(40001 + i as u16 * 2),
         })
         .collect();
-    if let Ok(n) = rewrite_for_relay(
-        &sdp,
-        streams
-            .first()
-            .map_or(IpAddr::V4(Ipv4Addr::LOCALHOST), |s| s.address),
-        &streams,
-        true,
-        &mut out,
-    ) {
-        Sdp::parse(&out[..n]).unwrap();
+    let Ok(n) = rewrite_for_relay(&sdp, session, &streams, true, &mut out) else {
+        return;
+    };
+    let text = String::from_utf8_lossy(&out[..n]).into_owned();
+    let re = Sdp::parse(&out[..n]).unwrap();
+    assert_eq!(re.media_count(), sdp.media_count(), "{text:?}");
+    for (i, s) in streams.iter().enumerate() {
+        let (old, new) = (sdp.stream(i).unwrap(), re.stream(i).unwrap());
+        if old.disabled {
+            assert_eq!(re.media(i), sdp.media(i), "{text:?}");
+            continue;
+        }
+        assert_eq!(new.port, s.rtp_port, "{text:?}");
+        let old_address = old.address.unwrap();
+        let want = if old_address.is_unspecified() {
+            old_address.ip
+        } else {
+            Some(s.address)
+        };
+        assert_eq!(new.address.unwrap().ip, want, "{text:?}");
+        if !old.rtcp_mux || sdp.media(i).unwrap().rtcp.is_some() {
+            let rtcp = s.rtcp_port.unwrap_or(s.rtp_port + 1);
+            assert_eq!(new.rtcp_port, Some(rtcp), "{text:?}");
+        }
+        assert!(re.ice(Section::Media(i)).is_empty(), "{text:?}");
     }
 }
