@@ -1,0 +1,535 @@
+//! Behaviour §11 tests 1–10, 15 and 16 (registration in outbound-proxy and registrar mode)
+//! through the sans-IO core, with the lab fixture of `tests/lab`.
+mod lab;
+use lab::*;
+
+use md5::{Digest, Md5};
+use siproxd_rs::config::Config;
+use siproxd_rs::proxy::Drop;
+
+fn md5_hex(s: &str) -> String {
+    Md5::digest(s.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// An INVITE from B to `to` (Request-URI `ruri`).
+fn invite_from_b(ruri: &str, to: &str, call: &str) -> String {
+    request(
+        &format!("INVITE {ruri} SIP/2.0"),
+        &format!("Via: SIP/2.0/UDP 198.51.100.30:5060;branch=z9hG4bK{call}\nMax-Forwards: 70\nFrom: <sip:bob@other.net>;tag=b1\nTo: <{to}>\nCall-ID: {call}@198.51.100.30\nCSeq: 1 INVITE\nContact: <sip:bob@198.51.100.30:5060>\n"),
+        "",
+    )
+}
+
+/// An INVITE from A (Via and Contact of A) to bob.
+fn invite_from_a(call: &str) -> String {
+    request(
+        "INVITE sip:bob@example.com SIP/2.0",
+        &format!("Via: SIP/2.0/UDP 192.168.1.10:5060;branch=z9hG4bK{call}\nMax-Forwards: 70\nFrom: <sip:alice@example.com>;tag=a1\nTo: <sip:bob@example.com>\nCall-ID: {call}@192.168.1.10\nCSeq: 1 INVITE\nContact: <sip:alice@192.168.1.10:5060>\n"),
+        "",
+    )
+}
+
+/// The registrar's answer to a forwarded REGISTER `fwd`, with extra header lines.
+fn registrar_200(fwd: &Sent, extra: &str) -> String {
+    let branch = fwd.msg().top_via().unwrap().branch().unwrap().to_vec();
+    format!(
+        "SIP/2.0 200 OK\nVia: SIP/2.0/UDP 203.0.113.5:5060;branch={}\nVia: SIP/2.0/UDP 192.168.1.10:5060;branch=z9hG4bKreg1\nRecord-Route: <sip:edge.example.com;lr>\nFrom: <sip:alice@example.com>;tag=r1\nTo: <sip:alice@example.com>;tag=p1\nCall-ID: reg1@192.168.1.10\nCSeq: 1 REGISTER\n{extra}Content-Length: 0\n\n",
+        String::from_utf8_lossy(&branch)
+    )
+}
+
+/// A REGISTER of `user`@`domain` from `src` (Via = `src`) to `ruri`, with extra lines.
+fn register_of(
+    src: &str,
+    ruri: &str,
+    user: &str,
+    domain: &str,
+    contact: &str,
+    extra: &str,
+) -> String {
+    let contact_line = if contact.is_empty() {
+        String::new()
+    } else {
+        format!("Contact: {contact}\n")
+    };
+    format!(
+        "REGISTER {ruri} SIP/2.0\nVia: SIP/2.0/UDP {src};branch=z9hG4bK{user}\nMax-Forwards: 70\nFrom: <sip:{user}@{domain}>;tag=r{user}\nTo: <sip:{user}@{domain}>\nCall-ID: reg-{user}@{src}\nCSeq: 1 REGISTER\n{contact_line}{extra}Content-Length: 0\n\n"
+    )
+}
+
+/// The one message sent, or a failure listing what was sent.
+fn only(out: Vec<Sent>) -> Sent {
+    assert_eq!(out.len(), 1, "expected exactly one message: {out:?}");
+    out.into_iter().next().unwrap()
+}
+
+#[test]
+fn t01_register_is_forwarded_with_own_via_and_masqueraded_contact() {
+    let mut lab = Lab::new();
+    let reg = register(
+        "sip:example.com",
+        "<sip:alice@192.168.1.10:5060>;expires=3600",
+        "",
+    );
+    let f = only(lab.on_lan(A, &reg));
+    assert_eq!(f.to, sa(PROVIDER));
+    assert_eq!(f.from, ip(O), "sent from the outbound address");
+    assert_eq!(f.first_line(), "REGISTER sip:example.com SIP/2.0");
+    let vias = f.headers("Via");
+    assert_eq!(
+        vias,
+        vec![
+            format!(
+                "SIP/2.0/UDP 203.0.113.5:5060;branch=z9hG4bK{}",
+                md5_hex("z9hG4bKreg1")
+            ),
+            "SIP/2.0/UDP 192.168.1.10:5060;branch=z9hG4bKreg1".to_string(),
+        ]
+    );
+    assert_eq!(
+        f.headers("Contact"),
+        vec!["<sip:alice@203.0.113.5>;expires=3600"]
+    );
+    assert_eq!(f.headers("Max-Forwards"), vec!["69"]);
+    assert!(f.headers("Record-Route").is_empty(), "{}", f.text);
+    // Header values the proxy does not rewrite are kept.
+    assert_eq!(f.header("To").unwrap(), "<sip:alice@example.com>");
+    assert_eq!(f.header("Call-ID").unwrap(), "reg1@192.168.1.10");
+
+    // Without Max-Forwards, 70 is added.
+    let mut lab = Lab::new();
+    let f = only(lab.on_lan(A, &reg.replace("Max-Forwards: 70\n", "")));
+    assert_eq!(f.headers("Max-Forwards"), vec!["70"]);
+}
+
+#[test]
+fn t02_register_without_expiry_gets_default_expires_added() {
+    let mut lab = Lab::new();
+    let f = only(lab.on_lan(
+        A,
+        &register("sip:example.com", "<sip:alice@192.168.1.10:5060>", ""),
+    ));
+    assert_eq!(f.to, sa(PROVIDER));
+    assert_eq!(f.headers("Expires"), vec!["3600"]);
+    assert_eq!(f.headers("Contact"), vec!["<sip:alice@203.0.113.5>"]);
+
+    // An expiry in the Contact or the Expires header is not duplicated.
+    let mut lab = Lab::new();
+    let f = only(lab.on_lan(
+        A,
+        &register(
+            "sip:example.com",
+            "<sip:alice@192.168.1.10:5060>",
+            "Expires: 120\n",
+        ),
+    ));
+    assert_eq!(f.headers("Expires"), vec!["120"]);
+}
+
+#[test]
+fn t03_listen_port_5070_appears_in_contact_and_via() {
+    let mut lab = Lab::with(Config {
+        sip_listen_port: 5070,
+        ..Lab::config()
+    });
+    let f = only(lab.on_lan(
+        A,
+        &register(
+            "sip:example.com",
+            "<sip:alice@192.168.1.10:5060>;expires=3600",
+            "",
+        ),
+    ));
+    assert_eq!(f.to, sa(PROVIDER));
+    assert_eq!(
+        f.headers("Contact"),
+        vec!["<sip:alice@203.0.113.5:5070>;expires=3600"]
+    );
+    assert!(
+        f.headers("Via")[0].starts_with("SIP/2.0/UDP 203.0.113.5:5070;branch=z9hG4bK"),
+        "{}",
+        f.text
+    );
+}
+
+#[test]
+fn t04_registrar_200_goes_back_to_a_and_grants_its_lifetime() {
+    let mut lab = Lab::new();
+    let fwd = only(lab.on_lan(
+        A,
+        &register(
+            "sip:example.com",
+            "<sip:alice@192.168.1.10:5060>;expires=3600",
+            "",
+        ),
+    ));
+    let back = only(lab.on_wan(
+        PROVIDER,
+        &registrar_200(&fwd, "Contact: <sip:alice@203.0.113.5>;expires=600\n"),
+    ));
+    assert_eq!(back.to, sa(A));
+    assert_eq!(back.from, ip(I), "sent from the inbound address");
+    assert_eq!(back.status(), Some(200));
+    assert_eq!(
+        back.headers("Via"),
+        vec!["SIP/2.0/UDP 192.168.1.10:5060;branch=z9hG4bKreg1"]
+    );
+    assert_eq!(
+        back.headers("Contact"),
+        vec!["<sip:alice@192.168.1.10:5060>;expires=600"]
+    );
+    assert_eq!(
+        back.headers("Record-Route"),
+        vec![
+            "<sip:edge.example.com;lr>",
+            "<sip:siproxd@192.168.1.1:5060;lr>"
+        ],
+        "own RR appended as the last one"
+    );
+
+    // 300 s later an incoming INVITE is still routed to A ...
+    assert!(lab.advance(300_000).is_empty());
+    let f = only(lab.on_wan(
+        B,
+        &invite_from_b("sip:alice@203.0.113.5", "sip:alice@example.com", "c300"),
+    ));
+    assert_eq!(f.to, sa(A));
+    assert_eq!(f.first_line(), "INVITE sip:alice@192.168.1.10:5060 SIP/2.0");
+    // ... and after the 600 s granted (plus grace) it is not.
+    lab.advance(310_000);
+    let r = only(lab.on_wan(
+        B,
+        &invite_from_b("sip:alice@203.0.113.5", "sip:alice@example.com", "c610"),
+    ));
+    assert_eq!(r.status(), Some(408));
+    assert_eq!(r.to, sa(B));
+}
+
+#[test]
+fn t05_binding_without_granted_expiry_vanishes_after_10s() {
+    let mut lab = Lab::new();
+    let fwd = only(lab.on_lan(
+        A,
+        &register(
+            "sip:example.com",
+            "<sip:alice@192.168.1.10:5060>;expires=3600",
+            "",
+        ),
+    ));
+    // The 200 carries no expiry information (no Contact, no Expires).
+    let back = only(lab.on_wan(PROVIDER, &registrar_200(&fwd, "")));
+    assert_eq!(back.to, sa(A));
+
+    // Within the provisional 5 s, A is still known.
+    lab.advance(3_000);
+    let f = only(lab.on_lan(A, &invite_from_a("early")));
+    assert_eq!(f.to, sa(PROVIDER));
+    assert!(f.status().is_none());
+
+    // 15 s after registering, A is unknown: its INVITE gets 408.
+    lab.advance(12_000);
+    assert!(lab.proxy.registry().is_empty());
+    let r = only(lab.on_lan(A, &invite_from_a("late")));
+    assert_eq!(r.status(), Some(408));
+    assert_eq!(r.to, sa(A));
+    assert_eq!(lab.proxy.counters().dropped(Drop::UnknownDirection), 1);
+}
+
+#[test]
+fn t06_register_expires_0_is_forwarded_and_binding_goes() {
+    let mut lab = Lab::new();
+    lab.register_alice(600);
+    let fwd = only(lab.on_lan(
+        A,
+        &register(
+            "sip:example.com",
+            "<sip:alice@192.168.1.10:5060>",
+            "Expires: 0\n",
+        ),
+    ));
+    assert_eq!(fwd.to, sa(PROVIDER));
+    assert_eq!(fwd.headers("Expires"), vec!["0"]);
+    assert_eq!(fwd.headers("Contact"), vec!["<sip:alice@203.0.113.5>"]);
+    // The registrar's 200 (no bindings left) is still routed back to A.
+    let back = only(lab.on_wan(PROVIDER, &registrar_200(&fwd, "")));
+    assert_eq!(back.to, sa(A));
+    assert_eq!(back.status(), Some(200));
+
+    lab.advance(11_000);
+    assert!(lab.proxy.registry().is_empty());
+    let r = only(lab.on_wan(
+        B,
+        &invite_from_b("sip:alice@203.0.113.5", "sip:alice@example.com", "gone"),
+    ));
+    assert_eq!(r.status(), Some(408));
+    assert_eq!(r.to, sa(B));
+}
+
+#[test]
+fn t07_register_query_from_unknown_host_is_answered_here() {
+    for contact in ["", "*"] {
+        let mut lab = Lab::new();
+        let extra = if contact.is_empty() {
+            ""
+        } else {
+            "Expires: 0\n"
+        };
+        let r = only(lab.on_lan(A, &register("sip:example.com", contact, extra)));
+        assert_eq!(r.to, sa(A), "answered, not forwarded (Contact {contact:?})");
+        assert_eq!(r.from, ip(I));
+        assert_eq!(r.status(), Some(200));
+        assert_eq!(
+            r.headers("Via"),
+            vec!["SIP/2.0/UDP 192.168.1.10:5060;branch=z9hG4bKreg1"]
+        );
+        assert_eq!(r.header("From").unwrap(), "<sip:alice@example.com>;tag=r1");
+        assert_eq!(r.header("Call-ID").unwrap(), "reg1@192.168.1.10");
+        assert_eq!(r.header("CSeq").unwrap(), "1 REGISTER");
+        // decisions §4: generated responses carry a To-tag.
+        assert!(
+            r.header("To")
+                .unwrap()
+                .starts_with("<sip:alice@example.com>;tag="),
+            "{}",
+            r.text
+        );
+        assert!(lab.proxy.registry().is_empty());
+    }
+}
+
+#[test]
+fn t07_register_query_from_registered_host_is_forwarded_keeping_bindings() {
+    let mut lab = Lab::new();
+    lab.register_alice(600);
+    let f = only(lab.on_lan(A, &register("sip:example.com", "", "")));
+    assert_eq!(f.to, sa(PROVIDER));
+    assert!(f.status().is_none(), "forwarded, not answered");
+    assert!(f.headers("Contact").is_empty());
+    lab.advance(20_000);
+    let inv = only(lab.on_wan(
+        B,
+        &invite_from_b("sip:alice@203.0.113.5", "sip:alice@example.com", "q1"),
+    ));
+    assert_eq!(inv.to, sa(A), "the query removed no binding");
+}
+
+#[test]
+fn t07_wildcard_unregister_from_registered_host_removes_bindings() {
+    // decisions §4 (changed from upstream, where the wildcard never removes anything):
+    // `Contact: *` with `Expires: 0` removes all bindings of the AOR once they lapse.
+    let mut lab = Lab::new();
+    lab.register_alice(600);
+    let f = only(lab.on_lan(A, &register("sip:example.com", "*", "Expires: 0\n")));
+    assert_eq!(f.to, sa(PROVIDER));
+    assert_eq!(f.headers("Contact"), vec!["*"]);
+    lab.advance(11_000);
+    assert!(lab.proxy.registry().is_empty());
+}
+
+#[test]
+fn t07_registrar_mode_query_gets_exactly_one_200() {
+    // decisions §4: upstream sends 200 followed by 503; siproxd-rs answers once.
+    let mut lab = Lab::new();
+    let out = lab.on_lan(A, &register("sip:192.168.1.1", "", ""));
+    let r = only(out);
+    assert_eq!(r.status(), Some(200));
+    assert_eq!(r.to, sa(A));
+    assert!(r.headers("Contact").is_empty(), "nothing registered");
+}
+
+#[test]
+fn t08_response_with_foreign_top_via_is_dropped() {
+    let mut lab = Lab::new();
+    lab.register_alice(600);
+    let resp = "SIP/2.0 200 OK\nVia: SIP/2.0/UDP 10.9.9.9:5060;branch=z9hG4bKx\nVia: SIP/2.0/UDP 192.168.1.10:5060;branch=z9hG4bKy\nFrom: <sip:alice@example.com>;tag=a\nTo: <sip:bob@example.com>;tag=b\nCall-ID: x@y\nCSeq: 1 INVITE\nContent-Length: 0\n\n";
+    let before = lab.proxy.counters().dropped(Drop::ResponseNotOurs);
+    assert!(lab.on_wan(B, resp).is_empty());
+    assert_eq!(
+        lab.proxy.counters().dropped(Drop::ResponseNotOurs),
+        before + 1
+    );
+}
+
+#[test]
+fn t09_registrar_mode_answers_200_and_forwards_nothing() {
+    let mut lab = Lab::new();
+    let reg = "REGISTER sip:192.168.1.1 SIP/2.0\nVia: SIP/2.0/UDP 192.168.1.10:5062;branch=z9hG4bKr9\nVia: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKinner\nMax-Forwards: 70\nFrom: <sip:alice@foo.example>;tag=f9\nTo: <sip:alice@foo.example>\nCall-ID: r9@192.168.1.10\nCSeq: 7 REGISTER\nContact: <sip:alice@192.168.1.10:5062>\nContent-Length: 0\n\n";
+    // From another source port: the answer follows the Via port.
+    let r = only(lab.on_lan("192.168.1.10:40000", reg));
+    assert_eq!(r.to, sa("192.168.1.10:5062"));
+    assert_eq!(r.from, ip(I));
+    assert_eq!(r.first_line(), "SIP/2.0 200 OK");
+    assert_eq!(
+        r.headers("Via"),
+        vec![
+            "SIP/2.0/UDP 192.168.1.10:5062;branch=z9hG4bKr9",
+            "SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKinner"
+        ]
+    );
+    assert_eq!(r.header("From").unwrap(), "<sip:alice@foo.example>;tag=f9");
+    assert_eq!(r.header("Call-ID").unwrap(), "r9@192.168.1.10");
+    assert_eq!(r.header("CSeq").unwrap(), "7 REGISTER");
+    // decisions §4: a To-tag is added (upstream adds none).
+    assert!(r
+        .header("To")
+        .unwrap()
+        .starts_with("<sip:alice@foo.example>;tag="));
+    // The 200 lists the binding with its lifetime (RFC 3261 §10.3 step 8) instead of
+    // echoing the request's Contact verbatim.
+    assert_eq!(
+        r.headers("Contact"),
+        vec!["<sip:alice@192.168.1.10:5062>;expires=3600"]
+    );
+    assert_eq!(r.headers("Expires"), vec!["3600"]);
+    assert_eq!(r.headers("Content-Length"), vec!["0"]);
+
+    // The binding is live at once: B's INVITE for alice@foo.example reaches A's contact.
+    let f = only(lab.on_wan(
+        B,
+        &invite_from_b("sip:alice@foo.example", "sip:alice@foo.example", "r9c"),
+    ));
+    assert_eq!(f.to, sa("192.168.1.10:5062"));
+    assert_eq!(f.first_line(), "INVITE sip:alice@192.168.1.10:5062 SIP/2.0");
+}
+
+#[test]
+fn t10_registrar_mode_on_outbound_address_and_proxy_mode_on_other_port() {
+    let mut lab = Lab::new();
+    let r = only(lab.on_lan(
+        A,
+        &register("sip:203.0.113.5", "<sip:alice@192.168.1.10:5060>", ""),
+    ));
+    assert_eq!(r.status(), Some(200));
+    assert_eq!(r.to, sa(A));
+
+    let mut lab = Lab::new();
+    let f = only(lab.on_lan(
+        A,
+        &register("sip:192.168.1.1:5080", "<sip:alice@192.168.1.10:5060>", ""),
+    ));
+    assert!(f.status().is_none(), "forwarded, not answered: {}", f.text);
+    assert_eq!(f.to, sa("192.168.1.1:5080"));
+    assert_eq!(f.first_line(), "REGISTER sip:192.168.1.1:5080 SIP/2.0");
+    assert_eq!(f.headers("Contact"), vec!["<sip:alice@203.0.113.5>"]);
+}
+
+#[test]
+fn t15_masked_host_routes_invite_for_the_public_name() {
+    let mut lab = Lab::with(Config {
+        mask_host: vec!["alice-host.lan".into()],
+        masked_host: vec!["pub.example.org".into()],
+        ..Lab::config()
+    });
+    let r = only(lab.on_lan(
+        A,
+        &register_of(
+            A,
+            "sip:192.168.1.1",
+            "alice",
+            "alice-host.lan",
+            "<sip:alice@192.168.1.10:5060>",
+            "",
+        ),
+    ));
+    assert_eq!(r.status(), Some(200));
+    let (_, e) = lab.proxy.registry().iter().next().unwrap();
+    assert_eq!(e.masq_url().to_string(), "sip:alice@pub.example.org");
+
+    let f = only(lab.on_wan(
+        B,
+        &invite_from_b(
+            "sip:alice@pub.example.org",
+            "sip:alice@pub.example.org",
+            "m1",
+        ),
+    ));
+    assert_eq!(f.to, sa(A));
+    assert_eq!(f.first_line(), "INVITE sip:alice@192.168.1.10:5060 SIP/2.0");
+    // Another user at the public name is not routed.
+    let r = only(lab.on_wan(
+        B,
+        &invite_from_b(
+            "sip:carol@pub.example.org",
+            "sip:carol@pub.example.org",
+            "m2",
+        ),
+    ));
+    assert_eq!(r.status(), Some(408));
+}
+
+#[test]
+fn t16_full_table_answers_503_in_registrar_mode() {
+    // A small table (decisions §3: capacity from `max_registrations`) stands in for 512.
+    let mut lab = Lab::with(Config {
+        max_registrations: 4,
+        ..Lab::config()
+    });
+    for n in 0..4 {
+        let src = format!("192.168.1.{}:5060", 20 + n);
+        let user = format!("u{n}");
+        let r = only(lab.on_lan(
+            &src,
+            &register_of(
+                &src,
+                "sip:192.168.1.1",
+                &user,
+                "example.com",
+                &format!("<sip:{user}@{src}>"),
+                "",
+            ),
+        ));
+        assert_eq!(r.status(), Some(200), "registration {n}");
+    }
+    let src = "192.168.1.30:5060";
+    let fifth = register_of(
+        src,
+        "sip:192.168.1.1",
+        "u4",
+        "example.com",
+        "<sip:u4@192.168.1.30:5060>",
+        "",
+    );
+    let r = only(lab.on_lan(src, &fifth));
+    assert_eq!(r.status(), Some(503));
+    assert_eq!(r.to, sa(src));
+    assert_eq!(lab.proxy.counters().dropped(Drop::RegistrationTableFull), 1);
+    assert_eq!(lab.proxy.registry().len(), 4);
+
+    // A refresh of a registered AOR still succeeds while the table is full.
+    let src = "192.168.1.20:5060";
+    let r = only(lab.on_lan(
+        src,
+        &register_of(
+            src,
+            "sip:192.168.1.1",
+            "u0",
+            "example.com",
+            "<sip:u0@192.168.1.20:5060>",
+            "",
+        ),
+    ));
+    assert_eq!(r.status(), Some(200));
+}
+
+#[test]
+fn t16_full_table_in_proxy_mode_drops_without_answer() {
+    let mut lab = Lab::with(Config {
+        max_registrations: 1,
+        ..Lab::config()
+    });
+    lab.register_alice(600);
+    let src = "192.168.1.30:5060";
+    let reg = register_of(
+        src,
+        "sip:example.com",
+        "bob",
+        "example.com",
+        "<sip:bob@192.168.1.30:5060>",
+        "",
+    );
+    assert!(lab.on_lan(src, &reg).is_empty());
+    assert_eq!(lab.proxy.counters().dropped(Drop::RegistrationTableFull), 1);
+}
