@@ -127,6 +127,10 @@ pub enum Drop {
     Rewrite,
     OutboundDown,
     Media,
+    /// Max-Forwards exhausted (answered 483, or 200 to OPTIONS; an ACK is just dropped).
+    TooManyHops,
+    /// Via loop (answered 482; an ACK is just dropped).
+    Loop,
 }
 
 impl Drop {
@@ -149,6 +153,8 @@ impl Drop {
             Drop::Rewrite => "rewrite_failed",
             Drop::OutboundDown => "outbound_down",
             Drop::Media => "media_not_relayable",
+            Drop::TooManyHops => "too_many_hops",
+            Drop::Loop => "via_loop",
         }
     }
 }
@@ -299,12 +305,15 @@ impl Proxy {
                 return;
             }
         };
-        if let Err(e) = msg.validate() {
-            // Max-Forwards out of range is treated as siproxd does (below), not as malformed.
-            if e != ParseError::BadMaxForwards {
-                self.reject(&origin, &msg, e);
-                return;
-            }
+        // Max-Forwards out of range is treated as siproxd does (below), not as malformed; the
+        // checks `validate` skipped when it stopped there still apply.
+        let valid = match msg.validate() {
+            Err(ParseError::BadMaxForwards) => validate_after_max_forwards(&msg),
+            other => other,
+        };
+        if let Err(e) = valid {
+            self.reject(&origin, &msg, e);
+            return;
         }
         if !msg.is_request() {
             if !access.sip {
@@ -338,16 +347,22 @@ impl Proxy {
         }
         let mf = rewrite::max_forwards(&msg);
         if mf <= 0 {
+            self.counters.drop(Drop::TooManyHops);
             if method == b"OPTIONS" {
                 self.respond(&origin, &msg, 200, "OK", &[]);
             } else if method != b"ACK" {
                 self.respond(&origin, &msg, 483, "Too Many Hops", &[]);
+            } else {
+                log::info!("ACK from {} dropped: Max-Forwards exhausted", origin.src);
             }
             return;
         }
         if self.via_loop(&msg) {
+            self.counters.drop(Drop::Loop);
             if method != b"ACK" {
                 self.respond(&origin, &msg, 482, "Loop Detected", &[]);
+            } else {
+                log::info!("ACK from {} dropped: Via loop", origin.src);
             }
             return;
         }
@@ -544,6 +559,21 @@ impl Proxy {
         self.resolver.handle_timeout(now);
         self.drain_dns_events();
     }
+}
+
+/// The checks of [`Message::validate`] that follow Max-Forwards, for a message whose
+/// Max-Forwards is out of range (replaced by 70, behaviour §4.1 step 9) so `validate` stopped
+/// there.
+fn validate_after_max_forwards(msg: &Message<'_>) -> Result<(), ParseError> {
+    if let (Some(method), Ok(cseq)) = (msg.method(), msg.cseq()) {
+        if method != cseq.method {
+            return Err(ParseError::CSeqMethodMismatch);
+        }
+    }
+    for c in msg.contacts() {
+        c?;
+    }
+    Ok(())
 }
 
 /// An address as it is written in a URI host (IPv6 in brackets).
