@@ -533,3 +533,32 @@ fn t16_full_table_in_proxy_mode_drops_without_answer() {
     assert!(lab.on_lan(src, &reg).is_empty());
     assert_eq!(lab.proxy.counters().dropped(Drop::RegistrationTableFull), 1);
 }
+
+#[test]
+fn provisional_or_lapsed_binding_does_not_route_incoming_requests() {
+    // decisions §4: before the registrar's 2xx the binding only routes the REGISTER response.
+    let mut lab = Lab::new();
+    let fwd = only(lab.on_lan(
+        A,
+        &register("sip:example.com", "<sip:alice@192.168.1.10:5060>", ""),
+    ));
+    assert_eq!(fwd.to, sa(PROVIDER));
+    let r = only(lab.on_wan(
+        B,
+        &invite_from_b("sip:alice@203.0.113.5", "sip:alice@example.com", "prov"),
+    ));
+    assert_eq!(r.status(), Some(408), "{}", r.text);
+    assert_eq!(r.to, sa(B));
+
+    // Expired but still in its grace period: not routed either.
+    let mut lab = Lab::new();
+    lab.register_alice(600);
+    lab.advance(601_000);
+    assert!(!lab.proxy.registry().is_empty(), "in grace");
+    let r = only(lab.on_wan(
+        B,
+        &invite_from_b("sip:alice@203.0.113.5", "sip:alice@example.com", "grace"),
+    ));
+    assert_eq!(r.status(), Some(408), "{}", r.text);
+    assert_eq!(r.to, sa(B));
+}

@@ -49,7 +49,13 @@ impl Proxy {
         self.registry.find_by_url(now_s, &u, field, want)
     }
 
-    fn slot_for_user(&self, now_s: u64, uri: &Uri<'_>, masq_only: bool) -> Option<usize> {
+    fn slot_for_user(
+        &self,
+        now_s: u64,
+        uri: &Uri<'_>,
+        masq_only: bool,
+        want: Want,
+    ) -> Option<usize> {
         let u = reg_uri(uri)?;
         u.user()?;
         let field = if masq_only {
@@ -57,7 +63,7 @@ impl Proxy {
         } else {
             UrlField::Either
         };
-        self.registry.find_by_user(now_s, &u, field, Want::Any)
+        self.registry.find_by_user(now_s, &u, field, want)
     }
 
     /// Direction of a request (rules 1–4 and 6 of §4.5).
@@ -86,9 +92,12 @@ impl Proxy {
         {
             return Direction::Incoming(Some(slot));
         }
+        // Unlike siproxd's rule 4 (no expiry check), a request needs a live binding: a
+        // provisional or lapsed one has no contact to route to (decisions §4), and the
+        // Request-URI left unchanged would send the request back to ourselves.
         if let Some(slot) = to
             .as_ref()
-            .and_then(|t| self.slot_for_user(now_s, &t.uri, register))
+            .and_then(|t| self.slot_for_user(now_s, &t.uri, register, Want::Live))
         {
             return Direction::Incoming(Some(slot));
         }
@@ -122,7 +131,7 @@ impl Proxy {
         }
         if let Some(slot) = from
             .as_ref()
-            .and_then(|f| self.slot_for_user(now_s, &f.uri, false))
+            .and_then(|f| self.slot_for_user(now_s, &f.uri, false, Want::Any))
         {
             return Direction::Incoming(Some(slot));
         }
