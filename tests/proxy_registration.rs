@@ -562,3 +562,75 @@ fn provisional_or_lapsed_binding_does_not_route_incoming_requests() {
     assert_eq!(r.status(), Some(408), "{}", r.text);
     assert_eq!(r.to, sa(B));
 }
+
+#[test]
+fn registrar_mode_wildcard_needs_expires_0() {
+    // RFC 3261 §10.3 step 6: `Contact: *` is only valid alone and with `Expires: 0`.
+    let mut lab = Lab::new();
+    let r = only(lab.on_lan(
+        A,
+        &register("sip:192.168.1.1", "<sip:alice@192.168.1.10:5060>", ""),
+    ));
+    assert_eq!(r.status(), Some(200));
+    for (contact, extra) in [
+        ("*", ""),
+        ("*", "Expires: 60\n"),
+        ("*, <sip:alice@192.168.1.10:5062>", "Expires: 0\n"),
+    ] {
+        let r = only(lab.on_lan(A, &register("sip:192.168.1.1", contact, extra)));
+        assert_eq!(r.status(), Some(400), "{contact} {extra:?}: {}", r.text);
+        assert_eq!(lab.proxy.registry().len(), 1, "binding kept");
+    }
+    let r = only(lab.on_lan(A, &register("sip:192.168.1.1", "*", "Expires: 0\n")));
+    assert_eq!(r.status(), Some(200));
+    assert!(lab.proxy.registry().is_empty());
+}
+
+#[test]
+fn registrar_mode_200_expires_matches_the_granted_lifetime() {
+    let mut lab = Lab::new();
+    let r = only(lab.on_lan(
+        A,
+        &register(
+            "sip:192.168.1.1",
+            "<sip:alice@192.168.1.10:5060>;expires=60",
+            "",
+        ),
+    ));
+    assert_eq!(r.status(), Some(200));
+    assert_eq!(
+        r.headers("Contact"),
+        vec!["<sip:alice@192.168.1.10:5060>;expires=60"]
+    );
+    // No Expires header contradicting the Contact's 60 s (siproxd echoes only a request's
+    // Expires header).
+    assert!(r.headers("Expires").is_empty(), "{}", r.text);
+
+    let r = only(lab.on_lan(
+        A,
+        &register(
+            "sip:192.168.1.1",
+            "<sip:alice@192.168.1.10:5060>",
+            "Expires: 120\n",
+        ),
+    ));
+    assert_eq!(r.headers("Expires"), vec!["120"]);
+    assert_eq!(
+        r.headers("Contact"),
+        vec!["<sip:alice@192.168.1.10:5060>;expires=120"]
+    );
+}
+
+#[test]
+fn proxy_mode_invalid_wildcard_is_forwarded_and_removes_nothing() {
+    let mut lab = Lab::new();
+    lab.register_alice(600);
+    let f = only(lab.on_lan(A, &register("sip:example.com", "*", "Expires: 60\n")));
+    assert_eq!(f.to, sa(PROVIDER), "the registrar answers it");
+    lab.advance(11_000);
+    let inv = only(lab.on_wan(
+        B,
+        &invite_from_b("sip:alice@203.0.113.5", "sip:alice@example.com", "w1"),
+    ));
+    assert_eq!(inv.to, sa(A));
+}

@@ -18,8 +18,8 @@ use crate::sip::{Contact, HeaderName, Message, NameAddr, Uri};
 enum Contacts {
     /// No Contact header: a query.
     None,
-    /// `Contact: *` (only meaningful with `Expires: 0`).
-    Star,
+    /// `Contact: *` (valid only alone and with `Expires: 0`, RFC 3261 §10.3 step 6).
+    Star { valid: bool },
     /// The bindings with their lifetimes; `explicit` is false when no expiry was given at all.
     List {
         bindings: Vec<ContactBinding>,
@@ -47,7 +47,9 @@ impl Proxy {
             }
         }
         Ok(match (star, bindings.is_empty()) {
-            (true, _) => Contacts::Star,
+            (true, alone) => Contacts::Star {
+                valid: alone && header_expires == Some(0),
+            },
             (false, true) => Contacts::None,
             (false, false) => Contacts::List { bindings, explicit },
         })
@@ -127,6 +129,18 @@ impl Proxy {
                 return;
             }
         };
+        // siproxd echoes the request's Expires header, which it added when no expiry was
+        // given at all; a Contact's own expires parameter is answered in the Contact only.
+        let expires = match (&contacts, msg.expires().ok().flatten()) {
+            (_, Some(e)) => Some(e),
+            (
+                Contacts::List {
+                    explicit: false, ..
+                },
+                None,
+            ) => Some(self.cfg.default_expires),
+            _ => None,
+        };
         let slot = match contacts {
             Contacts::None => self.registry.find_by_url(
                 now_s,
@@ -134,7 +148,11 @@ impl Proxy {
                 crate::registry::UrlField::Reg,
                 crate::registry::Want::Live,
             ),
-            Contacts::Star => {
+            Contacts::Star { valid: false } => {
+                self.respond(origin, msg, 400, "Invalid Wildcard Contact", &[]);
+                return;
+            }
+            Contacts::Star { valid: true } => {
                 self.registry.unregister_all(now_s, Mode::Registrar, &to);
                 None
             }
@@ -181,14 +199,11 @@ impl Proxy {
                 ));
             }
         }
-        let expires = msg
-            .expires()
-            .ok()
-            .flatten()
-            .unwrap_or(self.cfg.default_expires)
-            .to_string();
+        let expires = expires.map(|e| e.to_string());
         let mut extra: Vec<(&str, &str)> = lines.iter().map(|l| ("Contact", l.as_str())).collect();
-        extra.push(("Expires", expires.as_str()));
+        if let Some(e) = &expires {
+            extra.push(("Expires", e.as_str()));
+        }
         self.respond(origin, msg, 200, "OK", &extra);
     }
 
@@ -223,13 +238,14 @@ impl Proxy {
         };
         let known = self.registry.find_by_source_ip(origin.src.ip()).is_some();
         match contacts {
-            Contacts::None | Contacts::Star if !known => {
+            Contacts::None | Contacts::Star { .. } if !known => {
                 // A query or wildcard from a phone we do not know: answered here (§4.6 step 2).
                 self.respond(origin, msg, 200, "OK", &[]);
             }
             Contacts::None => self.forward_request(now, origin, msg, None, media),
-            Contacts::Star => {
-                if msg.expires().ok().flatten() == Some(0) {
+            Contacts::Star { valid } => {
+                // An invalid wildcard is the registrar's to refuse; it removes nothing here.
+                if valid {
                     self.registry.unregister_all(now_s, mode, &to);
                 }
                 self.forward_request(now, origin, msg, None, media);
