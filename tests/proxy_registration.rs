@@ -1,5 +1,5 @@
-//! Behaviour §11 tests 1–10, 15 and 16 (registration in outbound-proxy and registrar mode)
-//! through the sans-IO core, with the lab fixture of `tests/lab`.
+//! Behaviour §11 tests 1–16 (registration in outbound-proxy and registrar mode, proxy
+//! authentication) through the sans-IO core, with the lab fixture of `tests/lab`.
 mod lab;
 use lab::*;
 
@@ -633,4 +633,144 @@ fn proxy_mode_invalid_wildcard_is_forwarded_and_removes_nothing() {
         &invite_from_b("sip:alice@203.0.113.5", "sip:alice@example.com", "w1"),
     ));
     assert_eq!(inv.to, sa(A));
+}
+
+// ---- tests 11–14: proxy authentication in registrar mode ----
+
+use siproxd_rs::auth::{Authenticator, PasswordFile};
+
+fn auth_lab(passwd: Option<&str>, pwfile: Option<&str>) -> Lab {
+    let mut lab = Lab::new();
+    let cfg = Config {
+        proxy_auth_realm: Some("testrealm".into()),
+        ..Lab::config()
+    };
+    let pwfile = pwfile.map(|t| PasswordFile::parse(t).0);
+    let auth = Authenticator::new("testrealm", [42u8; 32], passwd, pwfile, false);
+    lab.proxy.reconfigure(cfg, Some(auth));
+    lab
+}
+
+/// The nonce of a 407's MD5 challenge.
+fn nonce_of(r: &Sent) -> String {
+    let ch = r.headers("Proxy-Authenticate");
+    let md5 = ch.iter().find(|c| c.contains("algorithm=MD5")).unwrap();
+    let start = md5.find("nonce=\"").unwrap() + 7;
+    let len = md5[start..].find('"').unwrap();
+    md5[start..start + len].to_string()
+}
+
+fn digest_response(user: &str, password: &str, nonce: &str) -> String {
+    let ha1 = md5_hex(&format!("{user}:testrealm:{password}"));
+    let ha2 = md5_hex("REGISTER:sip:192.168.1.1");
+    md5_hex(&format!("{ha1}:{nonce}:{ha2}"))
+}
+
+fn authorized_register(user: &str, nonce: &str, response: &str) -> String {
+    register(
+        "sip:192.168.1.1",
+        "<sip:alice@192.168.1.10:5060>",
+        &format!("Proxy-Authorization: Digest username=\"{user}\", realm=\"testrealm\", nonce=\"{nonce}\", uri=\"sip:192.168.1.1\", response=\"{response}\"\n"),
+    )
+}
+
+#[test]
+fn t11_registrar_mode_without_credentials_is_challenged() {
+    let mut lab = auth_lab(Some("secret"), None);
+    let reg = register("sip:192.168.1.1", "<sip:alice@192.168.1.10:5060>", "");
+    let r = only(lab.on_lan(A, &reg));
+    assert_eq!(r.first_line(), "SIP/2.0 407 Proxy Authentication Required");
+    assert_eq!(r.to, sa(A));
+    let ch = r.headers("Proxy-Authenticate");
+    assert_eq!(ch.len(), 1, "MD5 only unless SHA-256 is enabled: {ch:?}");
+    assert!(
+        ch[0].starts_with("Digest realm=\"testrealm\", nonce=\""),
+        "{}",
+        ch[0]
+    );
+    // decisions §5: qop=auth and algorithm=MD5 are offered.
+    assert!(ch[0].contains("qop=\"auth\""));
+    let n1 = nonce_of(&r);
+    assert!(
+        n1.len() >= 32 && n1.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{n1}"
+    );
+    assert!(lab.proxy.registry().is_empty());
+    // decisions §5: nonces are timestamped, so a later challenge carries a different one.
+    lab.advance(1_000);
+    let n2 = nonce_of(&only(lab.on_lan(A, &reg)));
+    assert_ne!(n1, n2);
+}
+
+#[test]
+fn t12_correct_digest_registers() {
+    let mut lab = auth_lab(Some("secret"), None);
+    let reg = register("sip:192.168.1.1", "<sip:alice@192.168.1.10:5060>", "");
+    let nonce = nonce_of(&only(lab.on_lan(A, &reg)));
+    let resp = digest_response("alice", "secret", &nonce);
+    let r = only(lab.on_lan(A, &authorized_register("alice", &nonce, &resp)));
+    assert_eq!(r.first_line(), "SIP/2.0 200 OK");
+    assert_eq!(lab.proxy.registry().len(), 1);
+}
+
+#[test]
+fn t13_wrong_digest_gets_403() {
+    // decisions §4: wrong credentials get 403 (siproxd answers 503).
+    let mut lab = auth_lab(Some("secret"), None);
+    let reg = register("sip:192.168.1.1", "<sip:alice@192.168.1.10:5060>", "");
+    let nonce = nonce_of(&only(lab.on_lan(A, &reg)));
+    let resp = digest_response("alice", "wrong", &nonce);
+    let r = only(lab.on_lan(A, &authorized_register("alice", &nonce, &resp)));
+    assert_eq!(r.first_line(), "SIP/2.0 403 Forbidden");
+    assert!(lab.proxy.registry().is_empty());
+    // A nonce this proxy never issued is refused as well.
+    let fake = "0123456789abcdef0123456789abcdef";
+    let resp = digest_response("alice", "secret", fake);
+    let r = only(lab.on_lan(A, &authorized_register("alice", fake, &resp)));
+    assert_eq!(r.status(), Some(403));
+}
+
+#[test]
+fn t14_password_file_wins_over_proxy_auth_passwd() {
+    let mut lab = auth_lab(Some("other"), Some("# users\nalice secret\n"));
+    let reg = register("sip:192.168.1.1", "<sip:alice@192.168.1.10:5060>", "");
+    let nonce = nonce_of(&only(lab.on_lan(A, &reg)));
+    // bob is not in the file (decisions §4: 403, siproxd 503).
+    let resp = digest_response("bob", "secret", &nonce);
+    let r = only(lab.on_lan(A, &authorized_register("bob", &nonce, &resp)));
+    assert_eq!(r.status(), Some(403));
+    // proxy_auth_passwd is ignored when a file is configured.
+    let resp = digest_response("alice", "other", &nonce);
+    let r = only(lab.on_lan(A, &authorized_register("alice", &nonce, &resp)));
+    assert_eq!(r.status(), Some(403));
+    let resp = digest_response("alice", "secret", &nonce);
+    let r = only(lab.on_lan(A, &authorized_register("alice", &nonce, &resp)));
+    assert_eq!(r.first_line(), "SIP/2.0 200 OK");
+}
+
+#[test]
+fn stale_nonce_is_challenged_again() {
+    let mut lab = auth_lab(Some("secret"), None);
+    let reg = register("sip:192.168.1.1", "<sip:alice@192.168.1.10:5060>", "");
+    let nonce = nonce_of(&only(lab.on_lan(A, &reg)));
+    lab.advance(301_000);
+    let resp = digest_response("alice", "secret", &nonce);
+    let r = only(lab.on_lan(A, &authorized_register("alice", &nonce, &resp)));
+    assert_eq!(r.status(), Some(407));
+    assert!(r
+        .header("Proxy-Authenticate")
+        .unwrap()
+        .contains("stale=true"));
+    assert_ne!(nonce_of(&r), nonce);
+}
+
+#[test]
+fn auth_does_not_apply_to_proxied_register() {
+    // behaviour §4.7: only REGISTERs in registrar mode are authenticated.
+    let mut lab = auth_lab(Some("secret"), None);
+    let f = only(lab.on_lan(
+        A,
+        &register("sip:example.com", "<sip:alice@192.168.1.10:5060>", ""),
+    ));
+    assert_eq!(f.to, sa(PROVIDER));
 }
