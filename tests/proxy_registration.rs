@@ -4,6 +4,7 @@ mod lab;
 use lab::*;
 
 use md5::{Digest, Md5};
+use siproxd_rs::auth::{Authenticator, PasswordFile};
 use siproxd_rs::config::Config;
 use siproxd_rs::proxy::Drop;
 
@@ -637,8 +638,6 @@ fn proxy_mode_invalid_wildcard_is_forwarded_and_removes_nothing() {
 
 // ---- tests 11–14: proxy authentication in registrar mode ----
 
-use siproxd_rs::auth::{Authenticator, PasswordFile};
-
 fn auth_lab(passwd: Option<&str>, pwfile: Option<&str>) -> Lab {
     let mut lab = Lab::new();
     let cfg = Config {
@@ -773,4 +772,23 @@ fn auth_does_not_apply_to_proxied_register() {
         &register("sip:example.com", "<sip:alice@192.168.1.10:5060>", ""),
     ));
     assert_eq!(f.to, sa(PROVIDER));
+}
+
+#[test]
+fn unreadable_expiry_is_answered_400_in_both_modes() {
+    for ruri in ["sip:192.168.1.1", "sip:example.com"] {
+        let mut lab = Lab::new();
+        let r = only(lab.on_lan(
+            A,
+            &register(ruri, "<sip:alice@192.168.1.10:5060>", "Expires: soon\n"),
+        ));
+        assert_eq!(r.first_line(), "SIP/2.0 400 Bad Expires", "{ruri}");
+        assert_eq!(r.to, sa(A));
+        let r = only(lab.on_lan(
+            A,
+            &register(ruri, "<sip:alice@192.168.1.10:5060>;expires=later", ""),
+        ));
+        assert_eq!(r.first_line(), "SIP/2.0 400 Bad Contact expires", "{ruri}");
+        assert!(lab.proxy.registry().is_empty());
+    }
 }

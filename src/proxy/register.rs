@@ -29,7 +29,8 @@ enum Contacts {
 
 impl Proxy {
     fn contacts_of(&self, msg: &Message<'_>) -> Result<Contacts, &'static str> {
-        let header_expires = msg.expires().ok().flatten();
+        // An unreadable expiry is refused rather than guessed (siproxd reads it as 0).
+        let header_expires = msg.expires().map_err(|_| "Bad Expires")?;
         let mut bindings = Vec::new();
         let mut explicit = header_expires.is_some();
         let mut star = false;
@@ -37,7 +38,9 @@ impl Proxy {
             match c {
                 Ok(Contact::Star) => star = true,
                 Ok(Contact::Addr(na)) => {
-                    let param = Contact::Addr(na).expires().ok().flatten();
+                    let param = Contact::Addr(na)
+                        .expires()
+                        .map_err(|_| "Bad Contact expires")?;
                     explicit |= param.is_some();
                     let expires = param.or(header_expires).unwrap_or(self.cfg.default_expires);
                     let uri = reg_uri(&na.uri).ok_or("Contact URI cannot be stored")?;
