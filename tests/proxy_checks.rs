@@ -525,3 +525,44 @@ fn every_drop_is_counted() {
         assert_eq!(drops(&lab), total + 1, "{what}: counted once");
     }
 }
+
+#[test]
+fn answered_instead_of_forwarded_is_counted() {
+    let mut lab = Lab::new();
+    lab.register_alice(600);
+    let cases: [(&str, String, u16); 6] = [
+        (
+            "registrar wildcard",
+            register("sip:192.168.1.1", "*", ""),
+            400,
+        ),
+        ("Proxy-Require", invite_a_to_bob("Proxy-Require: foo\n"), 420),
+        ("Max-Forwards 0", invite_a_to_bob("Max-Forwards: 0\n"), 483),
+        (
+            "loop",
+            invite_a_to_bob("Via: SIP/2.0/UDP 192.168.1.1:5060;branch=z9hG4bK1\nVia: SIP/2.0/UDP 192.168.1.1:5060;branch=z9hG4bK2\nVia: SIP/2.0/UDP 192.168.1.1:5060;branch=z9hG4bK3\n"),
+            482,
+        ),
+        (
+            "bad Expires",
+            register("sip:example.com", "<sip:alice@192.168.1.10:5060>", "Expires: x\n"),
+            400,
+        ),
+        (
+            "unknown direction",
+            invite_a_to_bob("").replace("192.168.1.10", "192.168.1.99"),
+            408,
+        ),
+    ];
+    for (what, m, code) in &cases {
+        let src = if what.starts_with("unknown") {
+            "192.168.1.99:5060"
+        } else {
+            A
+        };
+        let total = drops(&lab);
+        let r = only(lab.on_lan(src, m));
+        assert_eq!(r.status(), Some(*code), "{what}");
+        assert_eq!(drops(&lab), total + 1, "{what}: counted once");
+    }
+}

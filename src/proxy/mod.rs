@@ -131,6 +131,8 @@ pub enum Drop {
     TooManyHops,
     /// Via loop (answered 482; an ACK is just dropped).
     Loop,
+    /// Proxy-Require names an extension this proxy lacks (answered 420).
+    BadExtension,
 }
 
 impl Drop {
@@ -155,6 +157,7 @@ impl Drop {
             Drop::Media => "media_not_relayable",
             Drop::TooManyHops => "too_many_hops",
             Drop::Loop => "via_loop",
+            Drop::BadExtension => "bad_extension",
         }
     }
 }
@@ -341,6 +344,7 @@ impl Proxy {
                     list.push_str(&String::from_utf8_lossy(t));
                 }
                 let extra = [("Unsupported", list.as_str())];
+                self.counters.drop(Drop::BadExtension);
                 self.respond(&origin, &msg, 420, "Bad Extension", &extra);
                 return;
             }

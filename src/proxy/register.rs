@@ -58,6 +58,12 @@ impl Proxy {
         })
     }
 
+    /// A malformed REGISTER: answered 400 with the reason, and counted.
+    fn refuse(&mut self, origin: &Origin, msg: &Message<'_>, reason: &str) {
+        self.counters.drop(Drop::Invalid);
+        self.respond(origin, msg, 400, reason, &[]);
+    }
+
     /// Registrar mode when the Request-URI names this proxy on its listen port (§4.1 step 12).
     fn is_registrar_request(&self, msg: &Message<'_>) -> bool {
         msg.request_uri_raw()
@@ -91,7 +97,7 @@ impl Proxy {
                 Some(h) => match auth::Credentials::parse(h.value) {
                     Err(e) => {
                         log::info!("REGISTER from {}: {e}", origin.src);
-                        self.respond(origin, msg, 400, "Bad Proxy-Authorization", &[]);
+                        self.refuse(origin, msg, "Bad Proxy-Authorization");
                         return;
                     }
                     Ok(c) => match a.verify(now / 1000, "REGISTER", &c) {
@@ -104,7 +110,7 @@ impl Proxy {
                         }
                         Verdict::Malformed(why) => {
                             log::info!("REGISTER from {}: {why}", origin.src);
-                            self.respond(origin, msg, 400, "Bad Proxy-Authorization", &[]);
+                            self.refuse(origin, msg, "Bad Proxy-Authorization");
                             return;
                         }
                     },
@@ -121,14 +127,14 @@ impl Proxy {
             }
         }
         let Some(to) = Self::to_uri(msg) else {
-            self.respond(origin, msg, 400, "Bad To", &[]);
+            self.refuse(origin, msg, "Bad To");
             return;
         };
         let now_s = now / 1000;
         let contacts = match self.contacts_of(msg) {
             Ok(c) => c,
             Err(why) => {
-                self.respond(origin, msg, 400, why, &[]);
+                self.refuse(origin, msg, why);
                 return;
             }
         };
@@ -152,7 +158,7 @@ impl Proxy {
                 crate::registry::Want::Live,
             ),
             Contacts::Star { valid: false } => {
-                self.respond(origin, msg, 400, "Invalid Wildcard Contact", &[]);
+                self.refuse(origin, msg, "Invalid Wildcard Contact");
                 return;
             }
             Contacts::Star { valid: true } => {
@@ -235,7 +241,7 @@ impl Proxy {
         let contacts = match self.contacts_of(msg) {
             Ok(c) => c,
             Err(why) => {
-                self.respond(origin, msg, 400, why, &[]);
+                self.refuse(origin, msg, why);
                 return;
             }
         };
