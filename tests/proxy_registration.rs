@@ -792,3 +792,50 @@ fn unreadable_expiry_is_answered_400_in_both_modes() {
         assert!(lab.proxy.registry().is_empty());
     }
 }
+
+#[test]
+fn registrar_401_challenge_then_authorized_retry() {
+    let mut lab = Lab::new();
+    let fwd = only(lab.on_lan(
+        A,
+        &register("sip:example.com", "<sip:alice@192.168.1.10:5060>", ""),
+    ));
+    let challenge = registrar_200(
+        &fwd,
+        "WWW-Authenticate: Digest realm=\"example.com\", nonce=\"n1\"\n",
+    )
+    .replace("200 OK", "401 Unauthorized");
+    let back = only(lab.on_wan(PROVIDER, &challenge));
+    assert_eq!(back.first_line(), "SIP/2.0 401 Unauthorized");
+    assert_eq!(back.to, sa(A));
+    assert_eq!(
+        back.headers("WWW-Authenticate"),
+        vec!["Digest realm=\"example.com\", nonce=\"n1\""]
+    );
+    // The phone answers the challenge a few seconds later (the provisional binding lapsed).
+    lab.advance(12_000);
+    let retry = register("sip:example.com", "<sip:alice@192.168.1.10:5060>", "Authorization: Digest username=\"alice\", realm=\"example.com\", nonce=\"n1\", uri=\"sip:example.com\", response=\"0123\"\n")
+        .replace("CSeq: 1 REGISTER", "CSeq: 2 REGISTER")
+        .replace("z9hG4bKreg1", "z9hG4bKreg2");
+    let fwd = only(lab.on_lan(A, &retry));
+    assert_eq!(fwd.to, sa(PROVIDER));
+    assert_eq!(
+        fwd.headers("Authorization"),
+        vec!["Digest username=\"alice\", realm=\"example.com\", nonce=\"n1\", uri=\"sip:example.com\", response=\"0123\""]
+    );
+    let ok = registrar_200(&fwd, "Contact: <sip:alice@203.0.113.5>;expires=600\n")
+        .replace("z9hG4bKreg1", "z9hG4bKreg2")
+        .replace("CSeq: 1", "CSeq: 2");
+    let back = only(lab.on_wan(PROVIDER, &ok));
+    assert_eq!(back.to, sa(A));
+    assert_eq!(
+        back.headers("Contact"),
+        vec!["<sip:alice@192.168.1.10:5060>;expires=600"]
+    );
+    lab.advance(500_000);
+    let inv = only(lab.on_wan(
+        B,
+        &invite_from_b("sip:alice@203.0.113.5", "sip:alice@example.com", "after401"),
+    ));
+    assert_eq!(inv.to, sa(A));
+}
