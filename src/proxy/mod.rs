@@ -203,6 +203,9 @@ pub struct Proxy {
     next_token: u64,
     /// Reused buffer a rewritten message is emitted into.
     scratch: Vec<u8>,
+    /// The last public host known, so registrations move to the new one also when the
+    /// outbound interface was down in between.
+    last_public: Option<String>,
 }
 
 impl Proxy {
@@ -214,7 +217,7 @@ impl Proxy {
         resolver: Resolver,
         auth: Option<Authenticator>,
     ) -> Proxy {
-        Proxy {
+        let mut p = Proxy {
             registry: Registry::new(cfg.max_registrations),
             cfg,
             addrs,
@@ -225,7 +228,10 @@ impl Proxy {
             pending: Vec::with_capacity(limits::PROXY_DNS_PENDING),
             next_token: 1,
             scratch: Vec::with_capacity(limits::SIP_SEND_BUFFER),
-        }
+            last_public: None,
+        };
+        p.last_public = p.public_host();
+        p
     }
 
     pub fn config(&self) -> &Config {
@@ -236,10 +242,52 @@ impl Proxy {
     pub fn reconfigure(&mut self, cfg: Config, auth: Option<Authenticator>) {
         self.cfg = cfg;
         self.auth = auth;
+        self.follow_public_host();
     }
 
+    /// New interface addresses (e.g. after a PPP reconnect, decisions §3). Registrations made
+    /// through the proxy are masqueraded on the outbound address: they move to the new one at
+    /// once rather than at the phone's next REGISTER.
     pub fn set_addresses(&mut self, addrs: Addresses) {
         self.addrs = addrs;
+        self.follow_public_host();
+    }
+
+    /// Moves registrations masqueraded on the previous public host to the current one.
+    fn follow_public_host(&mut self) {
+        let Some(new) = self.public_host() else {
+            return;
+        };
+        let Some(old) = self.last_public.replace(new.clone()) else {
+            return;
+        };
+        if old == new {
+            return;
+        }
+        let moved: Vec<crate::registry::Uri> = self
+            .registry
+            .iter()
+            .filter(|(_, e)| e.masq_url().host().eq_ignore_ascii_case(&old))
+            .map(|(_, e)| e.reg_url().clone())
+            .collect();
+        let mode = crate::registry::Mode::OutboundProxy {
+            outbound_host: &new,
+            listen_port: self.cfg.sip_listen_port,
+        };
+        let masking = crate::registry::Masking::default();
+        let unused = SocketAddr::new(self.addrs.inbound, 0);
+        for aor in &moved {
+            // A REGISTER without Contacts of an existing AOR only re-hosts its masq_url.
+            if let Err(e) = self.registry.register(0, mode, &masking, aor, unused, &[]) {
+                log::warn!("cannot move {aor} to the new outbound address {new}: {e}");
+            }
+        }
+        if !moved.is_empty() {
+            log::info!(
+                "outbound address {old} -> {new}: {} registration(s) moved",
+                moved.len()
+            );
+        }
     }
 
     pub fn addresses(&self) -> Addresses {
