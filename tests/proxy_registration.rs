@@ -516,7 +516,8 @@ fn t16_full_table_answers_503_in_registrar_mode() {
 }
 
 #[test]
-fn t16_full_table_in_proxy_mode_drops_without_answer() {
+fn t16_full_table_in_proxy_mode_is_answered_503() {
+    // decisions §3: a full table is answered 503 (siproxd neither forwards nor answers).
     let mut lab = Lab::with(Config {
         max_registrations: 1,
         ..Lab::config()
@@ -531,7 +532,9 @@ fn t16_full_table_in_proxy_mode_drops_without_answer() {
         "<sip:bob@192.168.1.30:5060>",
         "",
     );
-    assert!(lab.on_lan(src, &reg).is_empty());
+    let r = only(lab.on_lan(src, &reg));
+    assert_eq!(r.first_line(), "SIP/2.0 503 Registration Table Full");
+    assert_eq!(r.to, sa(src));
     assert_eq!(lab.proxy.counters().dropped(Drop::RegistrationTableFull), 1);
 }
 

@@ -274,12 +274,15 @@ impl Proxy {
                         self.forward_request(now, origin, msg, add, media);
                     }
                     Err(RegistryError::Full) => {
+                        // decisions §3: a full table is answered 503 in both modes (siproxd
+                        // stays silent in outbound-proxy mode and the phone times out).
                         self.counters.drop(Drop::RegistrationTableFull);
                         log::warn!(
-                            "registration table full ({} slots): REGISTER of {to} from {} dropped",
+                            "registration table full ({} slots): REGISTER of {to} from {} refused",
                             self.registry.capacity(),
                             origin.src
                         );
+                        self.respond(origin, msg, 503, "Registration Table Full", &[]);
                     }
                     Err(e) => {
                         self.drop_msg(Drop::Invalid, origin, &format!("REGISTER of {to}: {e}"))
