@@ -875,3 +875,46 @@ fn outbound_address_change_moves_the_masqueraded_contact() {
     ));
     assert_eq!(f.to, sa(A));
 }
+
+#[test]
+fn registrar_mode_refresh_new_port_and_unregister() {
+    let mut lab = Lab::new();
+    let r = only(lab.on_lan(
+        A,
+        &register("sip:192.168.1.1", "<sip:alice@192.168.1.10:5060>", ""),
+    ));
+    assert_eq!(r.status(), Some(200));
+    // The phone restarts on another port: the binding follows (compare_url ignores ports).
+    lab.advance(1_000);
+    let r = only(lab.on_lan(
+        "192.168.1.10:5064",
+        &register("sip:192.168.1.1", "<sip:alice@192.168.1.10:5064>", ""),
+    ));
+    assert_eq!(
+        r.headers("Contact"),
+        vec!["<sip:alice@192.168.1.10:5064>;expires=3600"]
+    );
+    let f = only(lab.on_wan(
+        B,
+        &invite_from_b("sip:alice@example.com", "sip:alice@example.com", "np"),
+    ));
+    assert_eq!(f.to, sa("192.168.1.10:5064"));
+    // Unregistering: 200 listing no binding, and the AOR is gone at once.
+    let r = only(lab.on_lan(
+        A,
+        &register(
+            "sip:192.168.1.1",
+            "<sip:alice@192.168.1.10:5064>",
+            "Expires: 0\n",
+        ),
+    ));
+    assert_eq!(r.status(), Some(200));
+    assert!(r.headers("Contact").is_empty(), "{}", r.text);
+    assert_eq!(r.headers("Expires"), vec!["0"]);
+    assert!(lab.proxy.registry().is_empty());
+    let r = only(lab.on_wan(
+        B,
+        &invite_from_b("sip:alice@example.com", "sip:alice@example.com", "np2"),
+    ));
+    assert_eq!(r.status(), Some(408));
+}

@@ -196,7 +196,10 @@ impl Proxy {
                 }
             }
         };
-        log::info!("registered {to} from {} (registrar mode)", origin.src);
+        match slot {
+            Some(_) => log::info!("registered {to} from {} (registrar mode)", origin.src),
+            None => log::info!("{to} has no bindings (REGISTER from {})", origin.src),
+        }
         // The 200 lists the AOR's current bindings with their remaining lifetimes.
         let mut lines: Vec<String> = Vec::new();
         if let Some(slot) = slot {
