@@ -566,3 +566,35 @@ fn answered_instead_of_forwarded_is_counted() {
         assert_eq!(drops(&lab), total + 1, "{what}: counted once");
     }
 }
+
+#[test]
+fn response_found_by_second_via_goes_to_the_phone() {
+    // behaviour §4.5 rule 5: From names nobody registered, but the Via below ours is A's.
+    let mut lab = Lab::new();
+    lab.register_alice(600);
+    let inv = req(
+        "INVITE",
+        "sip:bob@other.net",
+        VIA_A,
+        "sip:1234@pbx.example",
+        "sip:bob@other.net",
+        "",
+    );
+    let f = only(lab.on_lan(A, &inv));
+    assert_eq!(f.to, sa(OTHER_NET));
+    let our_via = f.headers("Via")[0].clone();
+    let resp = format!("SIP/2.0 486 Busy Here\nVia: {our_via}\nVia: {VIA_A}\nFrom: <sip:1234@pbx.example>;tag=f1\nTo: <sip:bob@other.net>;tag=b\nCall-ID: c-INVITE@x\nCSeq: 1 INVITE\nContent-Length: 0\n\n");
+    let r = only(lab.on_wan(OTHER_NET, &resp));
+    assert_eq!(r.first_line(), "SIP/2.0 486 Busy Here");
+    assert_eq!(r.to, sa(A));
+    assert_eq!(r.from, ip(I));
+    assert_eq!(r.headers("Via"), vec![VIA_A]);
+    // The same response for a Via nobody registered is dropped.
+    let stray = resp.replace(VIA_A, "SIP/2.0/UDP 192.168.1.77:5060;branch=z9hG4bKs");
+    let before = lab.proxy.counters().dropped(Drop::UnknownDirection);
+    assert!(lab.on_wan(OTHER_NET, &stray).is_empty());
+    assert_eq!(
+        lab.proxy.counters().dropped(Drop::UnknownDirection),
+        before + 1
+    );
+}
