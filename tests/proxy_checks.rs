@@ -184,14 +184,9 @@ fn t20_short_spaceless_and_empty_uri_datagrams_are_ignored() {
     assert_eq!(lab.proxy.counters().dropped(Drop::RawCheck), 1);
 
     let empty_uri = "INVITE  SIP/2.0\nVia: SIP/2.0/UDP 192.168.1.10:5060;branch=z9hG4bKe\nFrom: <sip:alice@example.com>;tag=a\nTo: <sip:bob@other.net>\nCall-ID: e@x\nCSeq: 1 INVITE\nContent-Length: 0\n\n";
-    let out = lab.on_lan(A, empty_uri);
-    // Upstream ignores it; decisions §4 answers a request that can be answered with 400 and a
-    // reason phrase. Either way nothing is forwarded.
-    assert!(out.iter().all(|s| s.status().is_some()), "{out:?}");
-    for s in &out {
-        assert_eq!(s.first_line(), "SIP/2.0 400 Bad Request-Line");
-        assert_eq!(s.to, sa(A));
-    }
+    // No Request-URI at all: not even the lenient reply parser accepts the Request-Line, so
+    // it is dropped (counted) without an answer, as upstream does.
+    assert!(lab.on_lan(A, empty_uri).is_empty());
     assert_eq!(lab.proxy.counters().dropped(Drop::Unparsable), 1);
     assert_eq!(lab.proxy.counters().received, received + 5);
     assert_eq!(lab.proxy.counters().forwarded, forwarded);
@@ -416,24 +411,31 @@ fn ack_is_never_answered() {
             extra,
         )
     };
-    let cases = [
-        ("Max-Forwards 0", ack("Max-Forwards: 0\n")),
-        ("Proxy-Require", ack("Proxy-Require: foo\n")),
+    // Dropped (and counted) where a request would be answered 483, 482 or 400.
+    let dropped = [
+        ("Max-Forwards 0", ack("Max-Forwards: 0\n"), Drop::TooManyHops),
         (
             "loop",
             ack("Via: SIP/2.0/UDP 192.168.1.1:5060;branch=z9hG4bK1\nVia: SIP/2.0/UDP 192.168.1.1:5060;branch=z9hG4bK2\nVia: SIP/2.0/UDP 192.168.1.1:5060;branch=z9hG4bK3\n"),
+            Drop::Loop,
         ),
-        ("CSeq mismatch", ack("").replace("CSeq: 1 ACK", "CSeq: 1 INVITE")),
+        (
+            "CSeq mismatch",
+            ack("").replace("CSeq: 1 ACK", "CSeq: 1 INVITE"),
+            Drop::Invalid,
+        ),
     ];
-    // An ACK with a tel: URI: see `ack_with_tel_uri_is_dropped_and_counted`.
-    for (what, m) in &cases {
-        let before = drops(&lab);
+    for (what, m, why) in &dropped {
+        let before = lab.proxy.counters().dropped(*why);
         let out = lab.on_lan(A, m);
-        assert!(out.iter().all(|s| s.status().is_none()), "{what}: {out:?}");
-        if out.is_empty() {
-            assert_eq!(drops(&lab), before + 1, "{what}: the drop is counted");
-        }
+        assert!(out.is_empty(), "{what}: {out:?}");
+        assert_eq!(lab.proxy.counters().dropped(*why), before + 1, "{what}");
     }
+    // Where a request would get 420, an ACK is forwarded (it cannot be refused).
+    let f = only(lab.on_lan(A, &ack("Proxy-Require: foo\n")));
+    assert_eq!(f.first_line(), "ACK sip:bob@other.net SIP/2.0");
+    assert_eq!(f.to, sa(OTHER_NET));
+    // An ACK with a tel: URI: see `ack_with_tel_uri_is_dropped_and_counted`.
     // An ACK from an unregistered host (upstream answers 408) is dropped and counted.
     let lan = "192.168.1.99:5060";
     let before = drops(&lab);
