@@ -918,3 +918,130 @@ fn registrar_mode_refresh_new_port_and_unregister() {
     ));
     assert_eq!(r.status(), Some(408));
 }
+
+// ---- real messages (../shared/testdata/real): a Nero phone registering at cybercity.dk ----
+
+fn real(name: &str) -> Vec<u8> {
+    let path = format!(
+        "{}/../shared/testdata/real/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// The lab fixture with the registrar's name resolvable.
+fn cybercity_lab() -> Lab {
+    use siproxd_rs::dns::{parse_hosts, parse_resolv_conf, Resolver, ResolverConfig};
+    use siproxd_rs::proxy::{Addresses, Proxy, TableMedia};
+    let cfg = Lab::config();
+    let resolver = Resolver::new(
+        ResolverConfig {
+            resolv: parse_resolv_conf("nameserver 127.0.0.53\n"),
+            hosts: parse_hosts("198.51.100.40 sip.cybercity.dk\n"),
+            ipv6: false,
+        },
+        7,
+    );
+    let media = TableMedia::new(siproxd_rs::rtp::Table::from_config(&cfg));
+    let addrs = Addresses {
+        inbound: ip(I),
+        outbound: Some(ip(O)),
+    };
+    Lab {
+        proxy: Proxy::new(cfg, addrs, resolver, None),
+        media,
+        now: 1_000_000,
+    }
+}
+
+const NERO: &str = "192.168.1.2:5060";
+const CYBERCITY: &str = "198.51.100.40:5060";
+
+/// A registrar response from the capture, with our Via on top and the Via we forwarded
+/// below it (the registrar echoes the Vias it received).
+fn as_answer_to(captured: &[u8], fwd: &Sent) -> String {
+    let text = String::from_utf8(captured.to_vec()).unwrap();
+    let vias = fwd.headers("Via");
+    let (status, rest) = text.split_once("\r\n").unwrap();
+    let rest: String = rest
+        .split_inclusive("\r\n")
+        .filter(|l| !l.starts_with("Via:"))
+        .collect();
+    format!("{status}\r\nVia: {}\r\nVia: {}\r\n{rest}", vias[0], vias[1])
+}
+
+#[test]
+fn real_nero_register_401_and_digest_retry() {
+    let mut lab = cybercity_lab();
+    let reg = String::from_utf8(real("nero-register-noauth.sip")).unwrap();
+    let f = only(lab.on_lan(NERO, &reg));
+    assert_eq!(f.to, sa(CYBERCITY));
+    assert_eq!(f.from, ip(O));
+    assert_eq!(f.first_line(), "REGISTER sip:sip.cybercity.dk SIP/2.0");
+    let vias = f.headers("Via");
+    assert_eq!(vias.len(), 2);
+    assert!(vias[0].starts_with("SIP/2.0/UDP 203.0.113.5:5060;branch=z9hG4bK"));
+    // RFC 3581: the phone asked for rport; it sent from the address in its Via.
+    assert_eq!(
+        vias[1],
+        "SIP/2.0/UDP 192.168.1.2;branch=z9hG4bKnp151248737-46ea715e192.168.1.2;rport=5060"
+    );
+    // The Contact is the masqueraded AOR (URI parameters of the phone's Contact are not
+    // carried, behaviour §4.10.1); header parameters stay.
+    assert_eq!(
+        f.headers("Contact"),
+        vec!["<sip:voi18063@203.0.113.5>;expires=1200;q=0.500"]
+    );
+    assert_eq!(f.headers("Expires"), vec!["1200"], "not duplicated");
+    assert_eq!(f.headers("Max-Forwards"), vec!["69"]);
+    assert_eq!(
+        f.header("User-Agent").unwrap(),
+        "Nero SIPPS IP Phone Version 2.0.51.16"
+    );
+
+    // The registrar's challenge goes back to the phone, untouched but for our Via.
+    let challenge = as_answer_to(&real("cybercity-401-register.sip"), &f);
+    let back = only(lab.on_wan(CYBERCITY, &challenge));
+    assert_eq!(back.to, sa(NERO));
+    assert_eq!(back.first_line(), "SIP/2.0 401 Unauthorized");
+    assert_eq!(back.headers("Via"), vec![vias[1].clone()]);
+    assert_eq!(
+        back.headers("WWW-Authenticate"),
+        vec!["Digest realm=\"sip.cybercity.dk\",nonce=\"1701af566be182070084c6f740706bb\",opaque=\"1701a1351f70795\",stale=false,algorithm=MD5"]
+    );
+
+    // The retry with credentials is forwarded with its Authorization byte for byte.
+    let retry = String::from_utf8(real("nero-register-digest.sip")).unwrap();
+    let f = only(lab.on_lan(NERO, &retry));
+    assert_eq!(f.to, sa(CYBERCITY));
+    assert_eq!(
+        f.headers("Authorization"),
+        vec!["Digest username=\"voi18063\",realm=\"sip.cybercity.dk\",uri=\"sip:192.168.1.2\",nonce=\"1701af566be182070084c6f740706bb\",opaque=\"1701a1351f70795\",nc=\"00000001\",response=\"bd79fecae600a2eb79d37ec73214830b\""]
+    );
+    let ok = format!(
+        "SIP/2.0 200 OK\r\nVia: {}\r\nVia: {}\r\nFrom: <sip:voi18063@sip.cybercity.dk>;tag=8e948b0\r\nTo: <sip:voi18063@sip.cybercity.dk>;tag=00-1\r\nCall-ID: 578222729-4665d775@578222732-4665d772\r\nCSeq: 69 REGISTER\r\nContact: <sip:voi18063@203.0.113.5>;q=0.500;expires=1200\r\nContent-Length: 0\r\n\r\n",
+        f.headers("Via")[0],
+        f.headers("Via")[1]
+    );
+    let back = only(lab.on_wan(CYBERCITY, &ok));
+    assert_eq!(back.to, sa(NERO));
+    // The phone gets its own Contact back, with the registrar's header parameters.
+    assert_eq!(
+        back.headers("Contact"),
+        vec!["<sip:voi18063@192.168.1.2:5060;line=9c7d2dbd8822013c>;q=0.500;expires=1200"]
+    );
+    lab.advance(1_100_000);
+    let inv = only(lab.on_wan(
+        B,
+        &invite_from_b(
+            "sip:voi18063@203.0.113.5",
+            "sip:voi18063@sip.cybercity.dk",
+            "nero1",
+        ),
+    ));
+    assert_eq!(inv.to, sa(NERO));
+    assert_eq!(
+        inv.first_line(),
+        "INVITE sip:voi18063@192.168.1.2:5060;line=9c7d2dbd8822013c SIP/2.0"
+    );
+}
