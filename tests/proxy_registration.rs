@@ -1045,3 +1045,21 @@ fn real_nero_register_401_and_digest_retry() {
         "INVITE sip:voi18063@192.168.1.2:5060;line=9c7d2dbd8822013c SIP/2.0"
     );
 }
+
+#[test]
+fn register_with_sips_or_tel_request_uri_is_refused_416_without_binding() {
+    for ruri in ["sips:192.168.1.1", "sips:example.com", "tel:+15551234"] {
+        let mut lab = Lab::new();
+        let r = only(lab.on_lan(A, &register(ruri, "<sip:alice@192.168.1.10:5060>", "")));
+        assert_eq!(
+            r.first_line(),
+            "SIP/2.0 416 Unsupported URI Scheme",
+            "{ruri}"
+        );
+        assert_eq!(r.to, sa(A));
+        assert!(
+            lab.proxy.registry().is_empty(),
+            "{ruri}: nothing registered"
+        );
+    }
+}

@@ -12,7 +12,7 @@ use super::{Drop, Media, Origin, Proxy};
 use crate::auth::{self, Verdict};
 use crate::logging::REG;
 use crate::registry::{ContactBinding, Masking, Mode, RegistryError};
-use crate::sip::{Contact, HeaderName, Message, NameAddr, Uri};
+use crate::sip::{Contact, HeaderName, Message, NameAddr, Scheme, Uri};
 
 /// The Contacts of a REGISTER.
 enum Contacts {
@@ -78,6 +78,16 @@ impl Proxy {
         msg: &Message<'_>,
         media: &mut dyn Media,
     ) {
+        let scheme = msg
+            .request_uri_raw()
+            .and_then(|r| Uri::parse(r).ok())
+            .map(|u| u.scheme);
+        if scheme != Some(Scheme::Sip) {
+            // Checked before anything is registered: sips needs TLS, tel a gateway.
+            self.counters.drop(Drop::Invalid);
+            self.respond(origin, msg, 416, "Unsupported URI Scheme", &[]);
+            return;
+        }
         if self.is_registrar_request(msg) {
             self.register_here(now, origin, msg);
         } else {
