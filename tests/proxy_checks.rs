@@ -370,6 +370,10 @@ fn t26_outbound_down_answers_requests_408_and_drops_responses() {
     let reg = register("sip:example.com", "<sip:alice@192.168.1.10:5060>", "");
     let r = only(lab.on_lan(A, &reg));
     assert_eq!(r.first_line(), "SIP/2.0 408 Request Timeout");
+    // Registrar mode needs no WAN (siproxd answers 408 here too): LAN phones keep registering.
+    let reg = register("sip:192.168.1.1", "<sip:alice@192.168.1.10:5060>", "");
+    let r = only(lab.on_lan(A, &reg));
+    assert_eq!(r.first_line(), "SIP/2.0 200 OK");
     let before = drops(&lab);
     let resp = format!("SIP/2.0 180 Ringing\nVia: {our_via}\nVia: {VIA_A}\nFrom: <sip:alice@example.com>;tag=f1\nTo: <sip:bob@other.net>;tag=b\nCall-ID: c-INVITE@x\nCSeq: 1 INVITE\nContent-Length: 0\n\n");
     assert!(lab.on_wan(OTHER_NET, &resp).is_empty());
