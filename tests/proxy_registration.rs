@@ -220,11 +220,18 @@ fn t05_binding_without_granted_expiry_vanishes_after_10s() {
             "",
         ),
     ));
-    // The 200 carries no expiry information (no Contact, no Expires).
-    let back = only(lab.on_wan(PROVIDER, &registrar_200(&fwd, "")));
+    // The 200 lists the Contact without any expiry information (no parameter, no Expires).
+    let back = only(lab.on_wan(
+        PROVIDER,
+        &registrar_200(&fwd, "Contact: <sip:alice@203.0.113.5>\n"),
+    ));
     assert_eq!(back.to, sa(A));
+    assert_eq!(
+        back.headers("Contact"),
+        vec!["<sip:alice@192.168.1.10:5060>"]
+    );
 
-    // Within the provisional 5 s, A is still known.
+    // The 2xx confirms the binding for siproxd's provisional 5 s: A is known meanwhile.
     lab.advance(3_000);
     let f = only(lab.on_lan(A, &invite_from_a("early")));
     assert_eq!(f.to, sa(PROVIDER));
@@ -1062,4 +1069,71 @@ fn register_with_sips_or_tel_request_uri_is_refused_416_without_binding() {
             "{ruri}: nothing registered"
         );
     }
+}
+
+#[test]
+fn unconfirmed_binding_does_not_make_its_source_outgoing() {
+    // decisions §4: before the registrar's 2xx a binding only routes the REGISTER response;
+    // it does not make its source a local phone whose requests are relayed.
+    let mut lab = Lab::new();
+    let fwd = only(lab.on_lan(
+        A,
+        &register("sip:example.com", "<sip:alice@192.168.1.10:5060>", ""),
+    ));
+    assert_eq!(fwd.to, sa(PROVIDER));
+    let r = only(lab.on_lan(A, &invite_from_a("tooearly")));
+    assert_eq!(r.status(), Some(408), "{}", r.text);
+    // Once the registrar confirms, the same INVITE goes out.
+    let back = only(lab.on_wan(
+        PROVIDER,
+        &registrar_200(&fwd, "Contact: <sip:alice@203.0.113.5>;expires=600\n"),
+    ));
+    assert_eq!(back.to, sa(A));
+    let f = only(lab.on_lan(A, &invite_from_a("confirmed")));
+    assert_eq!(f.to, sa(PROVIDER));
+    assert!(f.status().is_none());
+
+    // A host on the Internet cannot open a relay by sending a REGISTER through the proxy.
+    let wan = "192.0.2.99:5060";
+    let reg = register_of(
+        wan,
+        "sip:example.com",
+        "mallory",
+        "example.com",
+        "<sip:mallory@192.0.2.99>",
+        "",
+    );
+    let f = only(lab.on_wan(wan, &reg));
+    assert_eq!(f.to, sa(PROVIDER), "the REGISTER itself is forwarded");
+    let inv = request(
+        "INVITE sip:victim@other.net SIP/2.0",
+        "Via: SIP/2.0/UDP 192.0.2.99:5060;branch=z9hG4bKm1\nMax-Forwards: 70\nFrom: <sip:mallory@example.com>;tag=m\nTo: <sip:victim@other.net>\nCall-ID: m1@192.0.2.99\nCSeq: 1 INVITE\n",
+        "",
+    );
+    let r = only(lab.on_wan(wan, &inv));
+    assert_eq!(r.status(), Some(408), "not relayed: {}", r.text);
+    assert_eq!(r.to, sa(wan));
+}
+
+#[test]
+fn refresh_whose_2xx_grants_no_lifetime_keeps_the_binding() {
+    let mut lab = Lab::new();
+    lab.register_alice(600);
+    lab.advance(100_000);
+    let fwd = only(lab.on_lan(
+        A,
+        &register("sip:example.com", "<sip:alice@192.168.1.10:5060>", ""),
+    ));
+    let back = only(lab.on_wan(
+        PROVIDER,
+        &registrar_200(&fwd, "Contact: <sip:alice@203.0.113.5>\n"),
+    ));
+    assert_eq!(back.to, sa(A));
+    // Still routed 400 s later: the 2xx did not cut the 500 s left to 5.
+    lab.advance(400_000);
+    let f = only(lab.on_wan(
+        B,
+        &invite_from_b("sip:alice@203.0.113.5", "sip:alice@example.com", "rf"),
+    ));
+    assert_eq!(f.to, sa(A));
 }

@@ -11,7 +11,7 @@ use super::direction::reg_uri;
 use super::{Drop, Media, Origin, Proxy};
 use crate::auth::{self, Verdict};
 use crate::logging::REG;
-use crate::registry::{ContactBinding, Masking, Mode, RegistryError};
+use crate::registry::{ContactBinding, Masking, Mode, RegistryError, PROVISIONAL_SECS};
 use crate::sip::{Contact, HeaderName, Message, NameAddr, Scheme, Uri};
 
 /// The Contacts of a REGISTER.
@@ -331,10 +331,19 @@ impl Proxy {
                 continue;
             };
             if (200..300).contains(&code) {
-                if let Some(l) = lifetime {
-                    if let Err(e) = self.registry.confirm(now_s, slot, &uri, l) {
-                        log::debug!(target: REG, "confirm: {e}");
-                    }
+                // A 2xx that grants no lifetime keeps what a live binding had left, else
+                // confirms it for siproxd's provisional time only (behaviour §4.6: it then
+                // vanishes after ~10 s).
+                let left = self
+                    .registry
+                    .live_bindings(now_s, slot)
+                    .map(|b| b.expires.saturating_sub(now_s))
+                    .max()
+                    .unwrap_or(0)
+                    .max(PROVISIONAL_SECS);
+                let l = lifetime.unwrap_or(u32::try_from(left).unwrap_or(u32::MAX));
+                if let Err(e) = self.registry.confirm(now_s, slot, &uri, l) {
+                    log::debug!(target: REG, "confirm: {e}");
                 }
             }
             let Some(entry) = self.registry.entry(slot) else {
