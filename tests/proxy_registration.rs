@@ -1137,3 +1137,25 @@ fn refresh_whose_2xx_grants_no_lifetime_keeps_the_binding() {
     ));
     assert_eq!(f.to, sa(A));
 }
+
+#[test]
+fn t16_default_table_takes_512_and_answers_the_513th_503() {
+    let mut lab = Lab::new();
+    assert_eq!(lab.proxy.registry().capacity(), 512);
+    for n in 0..513u32 {
+        let src = format!("10.0.{}.{}:5060", n / 200, n % 200 + 1);
+        let user = format!("u{n}");
+        let reg = register_of(
+            &src,
+            "sip:192.168.1.1",
+            &user,
+            "example.com",
+            &format!("<sip:{user}@{src}>"),
+            "",
+        );
+        let r = only(lab.on_lan(&src, &reg));
+        let want = if n < 512 { 200 } else { 503 };
+        assert_eq!(r.status(), Some(want), "registration {}", n + 1);
+    }
+    assert_eq!(lab.proxy.registry().len(), 512);
+}
