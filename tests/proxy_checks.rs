@@ -605,3 +605,32 @@ fn response_found_by_second_via_goes_to_the_phone() {
         before + 1
     );
 }
+
+#[test]
+fn unparsable_request_with_usable_headers_is_answered_400() {
+    let mut lab = Lab::new();
+    lab.register_alice(600);
+    let bad = invite_a_to_bob("").replace("Content-Length: 0", "Content-Length: abc");
+    let r = only(lab.on_lan(A, &bad));
+    assert_eq!(r.first_line(), "SIP/2.0 400 Bad Content-Length");
+    assert_eq!(r.to, sa(A));
+    assert_eq!(lab.proxy.counters().dropped(Drop::Unparsable), 1);
+    // The same defect in a response: dropped, counted, never answered.
+    let resp = "SIP/2.0 200 OK\nVia: SIP/2.0/UDP 203.0.113.5:5060;branch=z9hG4bKx\nVia: SIP/2.0/UDP 192.168.1.10:5060;branch=z9hG4bKy\nFrom: <sip:alice@example.com>;tag=a\nTo: <sip:bob@other.net>;tag=b\nCall-ID: x@y\nCSeq: 1 INVITE\nContent-Length: abc\n\n";
+    assert!(lab.on_wan(OTHER_NET, resp).is_empty());
+    assert_eq!(lab.proxy.counters().dropped(Drop::Unparsable), 2);
+}
+
+#[test]
+fn counters_of_a_registration_and_a_call() {
+    let mut lab = Lab::new();
+    lab.register_alice(600);
+    let c = lab.proxy.counters().clone();
+    assert_eq!((c.received, c.forwarded, c.generated), (2, 2, 0));
+    assert!(c.drops.is_empty(), "{:?}", c.drops);
+    only(lab.on_lan(A, &invite_a_to_bob("")));
+    only(lab.on_lan(A, &invite_a_to_bob("Max-Forwards: 0\n")));
+    let c = lab.proxy.counters();
+    assert_eq!((c.received, c.forwarded, c.generated), (4, 3, 1));
+    assert_eq!(c.dropped(Drop::TooManyHops), 1);
+}
