@@ -127,6 +127,12 @@ pub enum Drop {
     Rewrite,
     OutboundDown,
     Media,
+    /// Max-Forwards exhausted (answered 483, or 200 to OPTIONS; an ACK is just dropped).
+    TooManyHops,
+    /// Via loop (answered 482; an ACK is just dropped).
+    Loop,
+    /// Proxy-Require names an extension this proxy lacks (answered 420).
+    BadExtension,
 }
 
 impl Drop {
@@ -149,6 +155,9 @@ impl Drop {
             Drop::Rewrite => "rewrite_failed",
             Drop::OutboundDown => "outbound_down",
             Drop::Media => "media_not_relayable",
+            Drop::TooManyHops => "too_many_hops",
+            Drop::Loop => "via_loop",
+            Drop::BadExtension => "bad_extension",
         }
     }
 }
@@ -194,6 +203,9 @@ pub struct Proxy {
     next_token: u64,
     /// Reused buffer a rewritten message is emitted into.
     scratch: Vec<u8>,
+    /// The last public host known, so registrations move to the new one also when the
+    /// outbound interface was down in between.
+    last_public: Option<String>,
 }
 
 impl Proxy {
@@ -205,7 +217,7 @@ impl Proxy {
         resolver: Resolver,
         auth: Option<Authenticator>,
     ) -> Proxy {
-        Proxy {
+        let mut p = Proxy {
             registry: Registry::new(cfg.max_registrations),
             cfg,
             addrs,
@@ -216,7 +228,10 @@ impl Proxy {
             pending: Vec::with_capacity(limits::PROXY_DNS_PENDING),
             next_token: 1,
             scratch: Vec::with_capacity(limits::SIP_SEND_BUFFER),
-        }
+            last_public: None,
+        };
+        p.last_public = p.public_host();
+        p
     }
 
     pub fn config(&self) -> &Config {
@@ -227,10 +242,52 @@ impl Proxy {
     pub fn reconfigure(&mut self, cfg: Config, auth: Option<Authenticator>) {
         self.cfg = cfg;
         self.auth = auth;
+        self.follow_public_host();
     }
 
+    /// New interface addresses (e.g. after a PPP reconnect, decisions §3). Registrations made
+    /// through the proxy are masqueraded on the outbound address: they move to the new one at
+    /// once rather than at the phone's next REGISTER.
     pub fn set_addresses(&mut self, addrs: Addresses) {
         self.addrs = addrs;
+        self.follow_public_host();
+    }
+
+    /// Moves registrations masqueraded on the previous public host to the current one.
+    fn follow_public_host(&mut self) {
+        let Some(new) = self.public_host() else {
+            return;
+        };
+        let Some(old) = self.last_public.replace(new.clone()) else {
+            return;
+        };
+        if old == new {
+            return;
+        }
+        let moved: Vec<crate::registry::Uri> = self
+            .registry
+            .iter()
+            .filter(|(_, e)| e.masq_url().host().eq_ignore_ascii_case(&old))
+            .map(|(_, e)| e.reg_url().clone())
+            .collect();
+        let mode = crate::registry::Mode::OutboundProxy {
+            outbound_host: &new,
+            listen_port: self.cfg.sip_listen_port,
+        };
+        let masking = crate::registry::Masking::default();
+        let unused = SocketAddr::new(self.addrs.inbound, 0);
+        for aor in &moved {
+            // A REGISTER without Contacts of an existing AOR only re-hosts its masq_url.
+            if let Err(e) = self.registry.register(0, mode, &masking, aor, unused, &[]) {
+                log::warn!("cannot move {aor} to the new outbound address {new}: {e}");
+            }
+        }
+        if !moved.is_empty() {
+            log::info!(
+                "outbound address {old} -> {new}: {} registration(s) moved",
+                moved.len()
+            );
+        }
     }
 
     pub fn addresses(&self) -> Addresses {
@@ -299,12 +356,15 @@ impl Proxy {
                 return;
             }
         };
-        if let Err(e) = msg.validate() {
-            // Max-Forwards out of range is treated as siproxd does (below), not as malformed.
-            if e != ParseError::BadMaxForwards {
-                self.reject(&origin, &msg, e);
-                return;
-            }
+        // Max-Forwards out of range is treated as siproxd does (below), not as malformed; the
+        // checks `validate` skipped when it stopped there still apply.
+        let valid = match msg.validate() {
+            Err(ParseError::BadMaxForwards) => validate_after_max_forwards(&msg),
+            other => other,
+        };
+        if let Err(e) = valid {
+            self.reject(&origin, &msg, e);
+            return;
         }
         if !msg.is_request() {
             if !access.sip {
@@ -332,22 +392,29 @@ impl Proxy {
                     list.push_str(&String::from_utf8_lossy(t));
                 }
                 let extra = [("Unsupported", list.as_str())];
+                self.counters.drop(Drop::BadExtension);
                 self.respond(&origin, &msg, 420, "Bad Extension", &extra);
                 return;
             }
         }
         let mf = rewrite::max_forwards(&msg);
         if mf <= 0 {
+            self.counters.drop(Drop::TooManyHops);
             if method == b"OPTIONS" {
                 self.respond(&origin, &msg, 200, "OK", &[]);
             } else if method != b"ACK" {
                 self.respond(&origin, &msg, 483, "Too Many Hops", &[]);
+            } else {
+                log::info!("ACK from {} dropped: Max-Forwards exhausted", origin.src);
             }
             return;
         }
         if self.via_loop(&msg) {
+            self.counters.drop(Drop::Loop);
             if method != b"ACK" {
                 self.respond(&origin, &msg, 482, "Loop Detected", &[]);
+            } else {
+                log::info!("ACK from {} dropped: Via loop", origin.src);
             }
             return;
         }
@@ -544,6 +611,21 @@ impl Proxy {
         self.resolver.handle_timeout(now);
         self.drain_dns_events();
     }
+}
+
+/// The checks of [`Message::validate`] that follow Max-Forwards, for a message whose
+/// Max-Forwards is out of range (replaced by 70, behaviour §4.1 step 9) so `validate` stopped
+/// there.
+fn validate_after_max_forwards(msg: &Message<'_>) -> Result<(), ParseError> {
+    if let (Some(method), Ok(cseq)) = (msg.method(), msg.cseq()) {
+        if method != cseq.method {
+            return Err(ParseError::CSeqMethodMismatch);
+        }
+    }
+    for c in msg.contacts() {
+        c?;
+    }
+    Ok(())
 }
 
 /// An address as it is written in a URI host (IPv6 in brackets).
