@@ -348,7 +348,9 @@ fn a_stalled_client_loses_lines_with_a_marker_and_slows_nobody() {
     lp.turn_until("good client drained", |p| {
         p.clients().any(|c| c.peer == good_addr && c.pending == 0)
     });
-    assert!(pushing < Duration::from_secs(2), "pushing took {pushing:?}");
+    // Not a speed test (that is for benchmarks): a blocking write would hang here forever; the
+    // bound is loose enough for the emulated big-endian gate.
+    assert!(pushing < Duration::from_secs(20), "pushing took {pushing:?}");
 
     let (got, _good) = good_lines.join().unwrap();
     assert_eq!(got.len(), TOTAL + 2);
@@ -413,7 +415,7 @@ fn pushing_to_a_client_that_never_reads_returns_quickly() {
         lp.port.push_record(&line);
     }
     let took = t.elapsed();
-    assert!(took < Duration::from_secs(2), "took {took:?}");
+    assert!(took < Duration::from_secs(20), "took {took:?}");
     let st = lp.port.clients().next().unwrap();
     assert!(st.blocked && st.dropped > 0, "{st:?}");
 }
