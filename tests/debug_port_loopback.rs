@@ -350,7 +350,10 @@ fn a_stalled_client_loses_lines_with_a_marker_and_slows_nobody() {
     });
     // Not a speed test (that is for benchmarks): a blocking write would hang here forever; the
     // bound is loose enough for the emulated big-endian gate.
-    assert!(pushing < Duration::from_secs(20), "pushing took {pushing:?}");
+    assert!(
+        pushing < Duration::from_secs(20),
+        "pushing took {pushing:?}"
+    );
 
     let (got, _good) = good_lines.join().unwrap();
     assert_eq!(got.len(), TOTAL + 2);

@@ -359,7 +359,8 @@ impl Proxy {
         // Max-Forwards out of range is treated as siproxd does (below), not as malformed; the
         // checks `validate` skipped when it stopped there still apply.
         let valid = match msg.validate() {
-            Err(ParseError::BadMaxForwards) => validate_after_max_forwards(&msg),
+            // The last check of validate(): everything else is fine (siproxd reads it as 70).
+            Err(ParseError::BadMaxForwards) => Ok(()),
             other => other,
         };
         if let Err(e) = valid {
@@ -611,21 +612,6 @@ impl Proxy {
         self.resolver.handle_timeout(now);
         self.drain_dns_events();
     }
-}
-
-/// The checks of [`Message::validate`] that follow Max-Forwards, for a message whose
-/// Max-Forwards is out of range (replaced by 70, behaviour §4.1 step 9) so `validate` stopped
-/// there.
-fn validate_after_max_forwards(msg: &Message<'_>) -> Result<(), ParseError> {
-    if let (Some(method), Ok(cseq)) = (msg.method(), msg.cseq()) {
-        if method != cseq.method {
-            return Err(ParseError::CSeqMethodMismatch);
-        }
-    }
-    for c in msg.contacts() {
-        c?;
-    }
-    Ok(())
 }
 
 /// An address as it is written in a URI host (IPv6 in brackets).
