@@ -287,36 +287,37 @@ fn criterion_dir() -> PathBuf {
     target.join("criterion").join(GROUP)
 }
 
-/// The mean point estimate (ns) criterion stored for `bench` since `start` (older files are
-/// from an earlier run, or the bench was filtered out).
-fn mean_ns(bench: &str, start: SystemTime) -> Option<f64> {
+/// The median point estimate (ns) criterion stored for `bench` since `start`: the median is
+/// robust to the shared machine's hiccups; older files are from an earlier run, or the bench
+/// was filtered out.
+fn median_ns(bench: &str, start: SystemTime) -> Option<f64> {
     let path = criterion_dir().join(bench).join("new/estimates.json");
     if std::fs::metadata(&path).ok()?.modified().ok()? < start {
         return None;
     }
     let text = std::fs::read_to_string(path).ok()?;
-    let mean = text.get(text.find("\"mean\"")?..)?;
-    let pe = mean.get(mean.find("\"point_estimate\":")? + "\"point_estimate\":".len()..)?;
+    let median = text.get(text.find("\"median\"")?..)?;
+    let pe = median.get(median.find("\"point_estimate\":")? + "\"point_estimate\":".len()..)?;
     let end = pe.find([',', '}'])?;
     pe.get(..end)?.trim().parse().ok()
 }
 
 /// One line per case: flows/s, µs per flow, µs per message, multiple of the baseline.
 fn summary(start: SystemTime) {
-    let Some(base) = mean_ns("parse_validate", start) else {
+    let Some(base) = median_ns("parse_validate", start) else {
         eprintln!(
             "no estimates of this run under {} (baseline filtered out?)",
             criterion_dir().display()
         );
         return;
     };
-    println!("\nsummary (mean of this run; baseline = parse_validate):");
+    println!("\nsummary (median of this run; baseline = parse_validate):");
     println!(
         "{:<20} {:>12} {:>10} {:>10} {:>10}",
         "case", "flows/s", "µs/flow", "µs/msg", "× base"
     );
     for name in ["parse_validate", "proxy_no_media", "proxy_table_media"] {
-        if let Some(ns) = mean_ns(name, start) {
+        if let Some(ns) = median_ns(name, start) {
             println!(
                 "{:<20} {:>12.0} {:>10.2} {:>10.2} {:>10.1}",
                 name,
