@@ -11,8 +11,10 @@
 //! The flow is recorded once the way the peers would build it (responses copy the Vias and
 //! Record-Route of the request the proxy forwarded; ACK and BYE follow the 200's Contact and
 //! Record-Route), checked to replay identically many times over, then replayed in the timed
-//! loop. After criterion, a summary prints flows/s, µs per flow and each case as a multiple
-//! of the baseline. Run: `cargo bench --bench proxy_core`.
+//! loop. Time is the benchmark thread's CPU time, not wall time: the build machine is shared,
+//! and another process's load must not count as ours. After criterion, a summary prints
+//! flows/s, µs per flow and each case as a multiple of the baseline.
+//! Run: `cargo bench --bench proxy_core`.
 
 #[path = "../tests/lab/mod.rs"]
 mod lab;
@@ -22,6 +24,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
+use criterion::measurement::{Measurement, ValueFormatter};
 use criterion::{Criterion, Throughput};
 use lab::{crlf, ip, request, sa, sdp, Lab, Sent, A, I, O};
 use siproxd_rs::config::Config;
@@ -238,7 +241,72 @@ fn no_media_config() -> Config {
     }
 }
 
-fn bench(c: &mut Criterion) {
+/// CPU time of the calling thread (`CLOCK_THREAD_CPUTIME_ID`), in ns.
+struct ThreadCpu;
+
+fn thread_cpu_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec for the duration of the call.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    assert_eq!(rc, 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID)");
+    (ts.tv_sec as u64) * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+impl Measurement for ThreadCpu {
+    type Intermediate = u64;
+    type Value = u64;
+    fn start(&self) -> u64 {
+        thread_cpu_ns()
+    }
+    fn end(&self, start: u64) -> u64 {
+        thread_cpu_ns().saturating_sub(start)
+    }
+    fn add(&self, a: &u64, b: &u64) -> u64 {
+        a + b
+    }
+    fn zero(&self) -> u64 {
+        0
+    }
+    fn to_f64(&self, v: &u64) -> f64 {
+        *v as f64
+    }
+    fn formatter(&self) -> &dyn ValueFormatter {
+        &CpuFormatter
+    }
+}
+
+/// Formats CPU nanoseconds like criterion's wall-time formatter, with a "cpu" mark.
+struct CpuFormatter;
+
+impl ValueFormatter for CpuFormatter {
+    fn scale_values(&self, typical: f64, values: &mut [f64]) -> &'static str {
+        let (div, unit) = if typical < 1e3 {
+            (1.0, "ns cpu")
+        } else if typical < 1e6 {
+            (1e3, "µs cpu")
+        } else {
+            (1e6, "ms cpu")
+        };
+        values.iter_mut().for_each(|v| *v /= div);
+        unit
+    }
+    fn scale_throughputs(&self, _typical: f64, t: &Throughput, values: &mut [f64]) -> &'static str {
+        let per_iter = match *t {
+            Throughput::Elements(n) => n as f64,
+            _ => 1.0,
+        };
+        values.iter_mut().for_each(|v| *v = per_iter * 1e9 / *v);
+        "elem/s cpu"
+    }
+    fn scale_for_machines(&self, _values: &mut [f64]) -> &'static str {
+        "ns"
+    }
+}
+
+fn bench(c: &mut Criterion<ThreadCpu>) {
     let relay_steps = record(Lab::config());
     let plain_steps = record(no_media_config());
     let mut g = c.benchmark_group(GROUP);
@@ -333,6 +401,7 @@ fn summary(start: SystemTime) {
 fn main() {
     let start = SystemTime::now();
     let mut c = Criterion::default()
+        .with_measurement(ThreadCpu)
         .warm_up_time(Duration::from_secs(2))
         .measurement_time(Duration::from_secs(5))
         .configure_from_args();
