@@ -46,7 +46,7 @@ cleanup() {
     fi
 }
 trap cleanup EXIT
-echo "==> work directory (logs, sipp traces): $WORK"
+echo "==> work directory (logs, sipp traces; kept only when a call fails): $WORK"
 
 # A UDP port no socket uses on any address.
 free_port() {
@@ -180,8 +180,13 @@ report() {
     read -r rc_uas uas_ticks <"$WORK/${name}_provider.cpu"
     sipp_ticks=$((phone_ticks + uas_ticks))
     ok=$(stat_value "$WORK/${name}_phone.csv" "SuccessfulCall(C)")
-    failed=$(stat_value "$WORK/${name}_phone.csv" "FailedCall(C)")
-    if [ "$rc_phone" != 0 ] || [ "$rc_uas" != 0 ] || [ "$ok" != "$CALLS" ] || [ "$failed" != 0 ]; then
+    # Failed = not completed: calls cut short by the global timeout count too.
+    if [[ $ok =~ ^[0-9]+$ ]]; then
+        failed=$((CALLS - ok))
+    else
+        failed="?"
+    fi
+    if [ "$rc_phone" != 0 ] || [ "$rc_uas" != 0 ] || [ "$failed" != 0 ]; then
         status=1
     fi
     awk -v l="$label" -v ok="$ok" -v f="$failed" -v w="$(cat "$WORK/$name.wall")" \
@@ -211,5 +216,7 @@ awk -v t="$idle_ticks" -v s="$IDLE_S" -v hz="$HZ" \
 echo "proxy log lines: $(wc -l <"$WORK/proxy.log")"
 if [ "$status" != 0 ]; then
     echo "bench-sip: FAILED calls; traces in $WORK" >&2
+else
+    rm -rf "$WORK"
 fi
 exit "$status"
