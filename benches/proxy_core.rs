@@ -5,6 +5,8 @@
 //! * `parse_validate`: the eight received messages only parsed and validated — the floor, the
 //!   in-run baseline;
 //! * `proxy_no_media`: the flow through the core with `rtp_proxy_enable = 0` (`NoMedia`);
+//! * `proxy_no_media_call`: the same without REGISTER + 200 (registered once), i.e. what one
+//!   call of `scripts/bench-sip.sh` costs the core;
 //! * `proxy_table_media`: the flow with the relay on (`TableMedia`: SDP rewritten both ways,
 //!   a relay opened by INVITE and 200, closed by BYE).
 //!
@@ -34,6 +36,8 @@ use siproxd_rs::sip::{Message, Transport};
 const GROUP: &str = "proxy_core_flow";
 /// Messages per flow.
 const FLOW_LEN: usize = 8;
+/// Messages per call (the flow without REGISTER and its 200).
+const CALL_LEN: usize = 6;
 /// Replays checked against the recording before timing: more calls than the fixture has relay
 /// port pairs, so a relay that BYE failed to release would show.
 const CHECK_REPLAYS: usize = 200;
@@ -198,12 +202,19 @@ fn record(cfg: Config) -> Vec<Step> {
     steps
 }
 
-/// Replays the flow once; returns the number of messages the proxy sent.
-fn replay(proxy: &mut Proxy, media: &mut dyn Media, now: &mut u64, steps: &[Step]) -> usize {
+/// Replays `steps` once, the clock moving `tick` ms per message; returns the number of
+/// messages the proxy sent.
+fn replay(
+    proxy: &mut Proxy,
+    media: &mut dyn Media,
+    now: &mut u64,
+    tick: u64,
+    steps: &[Step],
+) -> usize {
     let mut sent = 0;
     for s in steps {
         proxy.handle(*now, s.origin, black_box(&s.bytes), media);
-        *now += 1;
+        *now += tick;
         sent += proxy.outbox().len();
         black_box(proxy.outbox());
         proxy.clear_outbox();
@@ -331,8 +342,21 @@ fn bench(c: &mut Criterion<ThreadCpu>) {
     let mut now = lab.now;
     g.bench_function("proxy_no_media", |b| {
         b.iter(|| {
-            let sent = replay(&mut lab.proxy, &mut NoMedia, &mut now, &plain_steps);
+            let sent = replay(&mut lab.proxy, &mut NoMedia, &mut now, 1, &plain_steps);
             assert_eq!(sent, FLOW_LEN);
+        })
+    });
+
+    // The call alone, as the sipp load sends it (registered once); the clock stands still so
+    // the registration does not expire however many calls criterion runs.
+    let call = plain_steps.get(2..).expect("call steps");
+    let mut lab = checked_proxy(no_media_config(), &plain_steps, false);
+    let now = lab.now;
+    g.bench_function("proxy_no_media_call", |b| {
+        b.iter(|| {
+            let mut t = now;
+            let sent = replay(&mut lab.proxy, &mut NoMedia, &mut t, 0, call);
+            assert_eq!(sent, CALL_LEN);
         })
     });
 
@@ -340,7 +364,7 @@ fn bench(c: &mut Criterion<ThreadCpu>) {
     let mut now = lab.now;
     g.bench_function("proxy_table_media", |b| {
         b.iter(|| {
-            let sent = replay(&mut lab.proxy, &mut lab.media, &mut now, &relay_steps);
+            let sent = replay(&mut lab.proxy, &mut lab.media, &mut now, 1, &relay_steps);
             assert_eq!(sent, FLOW_LEN);
         })
     });
@@ -370,7 +394,8 @@ fn median_ns(bench: &str, start: SystemTime) -> Option<f64> {
     pe.get(..end)?.trim().parse().ok()
 }
 
-/// One line per case: flows/s, µs per flow, µs per message, multiple of the baseline.
+/// One line per case (a run is one iteration: a flow, or a call alone): runs/s, µs per run,
+/// µs per message, and the cost per message as a multiple of the baseline's.
 fn summary(start: SystemTime) {
     let Some(base) = median_ns("parse_validate", start) else {
         eprintln!(
@@ -379,20 +404,29 @@ fn summary(start: SystemTime) {
         );
         return;
     };
-    println!("\nsummary (median of this run; baseline = parse_validate):");
     println!(
-        "{:<20} {:>12} {:>10} {:>10} {:>10}",
-        "case", "flows/s", "µs/flow", "µs/msg", "× base"
+        "\nsummary (median CPU time of this run; × base = per message, against parse_validate):"
     );
-    for name in ["parse_validate", "proxy_no_media", "proxy_table_media"] {
+    println!(
+        "{:<22} {:>6} {:>10} {:>10} {:>10} {:>10}",
+        "case", "msgs", "runs/s", "µs/run", "µs/msg", "× base"
+    );
+    let cases = [
+        ("parse_validate", FLOW_LEN),
+        ("proxy_no_media", FLOW_LEN),
+        ("proxy_no_media_call", CALL_LEN),
+        ("proxy_table_media", FLOW_LEN),
+    ];
+    for (name, msgs) in cases {
         if let Some(ns) = median_ns(name, start) {
             println!(
-                "{:<20} {:>12.0} {:>10.2} {:>10.2} {:>10.1}",
+                "{:<22} {:>6} {:>10.0} {:>10.2} {:>10.2} {:>10.1}",
                 name,
+                msgs,
                 1e9 / ns,
                 ns / 1e3,
-                ns / 1e3 / FLOW_LEN as f64,
-                ns / base
+                ns / 1e3 / msgs as f64,
+                (ns / msgs as f64) / (base / FLOW_LEN as f64)
             );
         }
     }
