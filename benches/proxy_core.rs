@@ -1,7 +1,7 @@
 //! Proxy core throughput: complete flows (REGISTER + 200, INVITE + 180 + 200 + ACK + BYE + 200)
 //! through `Proxy::handle`, no sockets, behaviour §11 fixture (tests/lab).
 //!
-//! Three benchmarks in one group, one flow per iteration:
+//! Four benchmarks in one group, one flow (or one call) per iteration:
 //! * `parse_validate`: the eight received messages only parsed and validated — the floor, the
 //!   in-run baseline;
 //! * `proxy_no_media`: the flow through the core with `rtp_proxy_enable = 0` (`NoMedia`);
@@ -14,8 +14,8 @@
 //! Record-Route of the request the proxy forwarded; ACK and BYE follow the 200's Contact and
 //! Record-Route), checked to replay identically many times over, then replayed in the timed
 //! loop. Time is the benchmark thread's CPU time, not wall time: the build machine is shared,
-//! and another process's load must not count as ours. After criterion, a summary prints
-//! flows/s, µs per flow and each case as a multiple of the baseline.
+//! and another process's load must not count as ours. After criterion, a summary prints runs/s,
+//! µs per run and per message, and each case's cost per message as a multiple of the baseline.
 //! Run: `cargo bench --bench proxy_core`.
 
 #[path = "../tests/lab/mod.rs"]
