@@ -480,3 +480,115 @@ fn with_two_port_pairs_a_third_call_gets_503_and_nothing_leaks_the_lan_address()
         }
     }
 }
+
+/// A pcap (Ethernet, IPv4/UDP) of `BURST` RTP packets of `ssrc`, 20 ms apart, for sipp's
+/// `play_pcap_audio`; headers built byte by byte (pcap fields little-endian, network fields
+/// big-endian).
+fn rtp_pcap(ssrc: u32) -> Vec<u8> {
+    let mut f = Vec::new();
+    f.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
+    f.extend_from_slice(&2u16.to_le_bytes());
+    f.extend_from_slice(&4u16.to_le_bytes());
+    f.extend_from_slice(&0u32.to_le_bytes()); // thiszone
+    f.extend_from_slice(&0u32.to_le_bytes()); // sigfigs
+    f.extend_from_slice(&65535u32.to_le_bytes()); // snaplen
+    f.extend_from_slice(&1u32.to_le_bytes()); // Ethernet
+    for seq in 0..BURST {
+        let mut pkt = Vec::new();
+        pkt.extend_from_slice(&[0x02, 0, 0, 0, 0, 2, 0x02, 0, 0, 0, 0, 1, 0x08, 0x00]);
+        let ip_len = (20 + 8 + RTP_LEN) as u16;
+        let mut ip = [0u8; 20];
+        ip[0] = 0x45;
+        ip[2..4].copy_from_slice(&ip_len.to_be_bytes());
+        ip[4..6].copy_from_slice(&seq.to_be_bytes());
+        ip[8] = 64;
+        ip[9] = 17;
+        ip[12..16].copy_from_slice(&[10, 0, 0, 1]);
+        ip[16..20].copy_from_slice(&[10, 0, 0, 2]);
+        let mut sum: u32 = ip
+            .chunks(2)
+            .map(|w| u32::from(u16::from_be_bytes([w[0], w[1]])))
+            .sum();
+        while sum > 0xffff {
+            sum = (sum & 0xffff) + (sum >> 16);
+        }
+        ip[10..12].copy_from_slice(&(!(sum as u16)).to_be_bytes());
+        pkt.extend_from_slice(&ip);
+        pkt.extend_from_slice(&6000u16.to_be_bytes());
+        pkt.extend_from_slice(&6000u16.to_be_bytes());
+        pkt.extend_from_slice(&((8 + RTP_LEN) as u16).to_be_bytes());
+        pkt.extend_from_slice(&[0, 0]);
+        pkt.extend_from_slice(&rtp_packet(ssrc, seq));
+        let usec = u32::from(seq) * 20_000;
+        f.extend_from_slice(&(usec / 1_000_000).to_le_bytes());
+        f.extend_from_slice(&(usec % 1_000_000).to_le_bytes());
+        f.extend_from_slice(&(pkt.len() as u32).to_le_bytes());
+        f.extend_from_slice(&(pkt.len() as u32).to_le_bytes());
+        f.extend_from_slice(&pkt);
+    }
+    f
+}
+
+const PCAP_SSRC: u32 = 0x3333_3333;
+
+/// sipp itself is the phone's media endpoint: it plays a pcap of RTP to the relay and echoes
+/// (`-rtp_echo`) what the provider sends; the provider side counts both.
+#[test]
+fn sipp_rtp_from_a_pcap_and_its_echo_cross_the_relay() {
+    let lab = Lab::new("media_pcap", 27400, 27419);
+    let dir = lab.proxy.dir.clone();
+    std::fs::write(dir.join("media_burst.pcap"), rtp_pcap(PCAP_SSRC)).unwrap();
+    let provider_media = media_socket(PROVIDER);
+    let provider_port = lab.provider_port;
+    let provider = lab.sipp(
+        "pcap_provider",
+        "media_provider_answer.xml",
+        PROVIDER,
+        provider_port,
+        None,
+        &lab.keys(
+            provider_port,
+            provider_media.local_addr().unwrap().port(),
+            "pcap",
+        ),
+    );
+    std::thread::sleep(Duration::from_millis(200));
+    let keys = lab.keys(provider_port, 0, "pcap");
+    let k: Vec<(&str, &str)> = keys.iter().map(|(a, b)| (*a, b.as_str())).collect();
+    let phone = Sipp::start_many(
+        &dir,
+        "pcap_phone",
+        "media_phone_pcap.xml",
+        LAN,
+        lab.phone_port,
+        Some(lab.proxy.lan_addr()),
+        &k,
+        &["-m", "1", "-rtp_echo", "-timeout", "20s", "-timeout_error"],
+    );
+    let wan = wait_ports(&dir, "pcap_offer_ports", 1, &lab.proxy)[0];
+    let wan_relay = addr(WAN, wan);
+    wait_ports(&dir, "pcap_answer_ports", 1, &lab.proxy);
+    send_burst(&provider_media, wan_relay, PROVIDER_SSRC, 0);
+    let got = drain(
+        &provider_media,
+        Duration::from_secs(8),
+        Duration::from_millis(1500),
+    );
+    let (played, echoed): (Vec<_>, Vec<_>) =
+        got.into_iter().partition(|(_, ssrc, _)| *ssrc == PCAP_SSRC);
+    assert_burst(
+        &played,
+        wan_relay,
+        PCAP_SSRC,
+        0,
+        "pcap played by the phone sipp",
+    );
+    assert_burst(
+        &echoed,
+        wan_relay,
+        PROVIDER_SSRC,
+        0,
+        "echoed by the phone sipp",
+    );
+    lab.finish("pcap call", phone, provider);
+}
