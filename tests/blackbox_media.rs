@@ -111,6 +111,18 @@ fn wait_ports(dir: &Path, file: &str, n: usize, proxy: &Proxy) -> Vec<u16> {
     }
 }
 
+/// The number after the first `key` at or after byte `from` of `json`.
+fn number_after(json: &str, from: usize, key: &str) -> Option<u64> {
+    let rest = json.get(from..)?;
+    let at = rest.find(key)? + key.len();
+    let digits: String = rest[at..]
+        .trim_start()
+        .chars()
+        .take_while(|c| c.is_ascii_digit())
+        .collect();
+    digits.parse().ok()
+}
+
 fn addr(ip: &str, port: u16) -> SocketAddr {
     format!("{ip}:{port}").parse().unwrap()
 }
@@ -118,6 +130,8 @@ fn addr(ip: &str, port: u16) -> SocketAddr {
 /// Phone and provider of one call through a proxy with media relaying.
 struct Lab {
     proxy: Proxy,
+    /// Where SIGUSR1 makes the proxy write its status snapshot.
+    status: std::path::PathBuf,
     phone_port: u16,
     provider_port: u16,
 }
@@ -125,12 +139,18 @@ struct Lab {
 impl Lab {
     fn new(name: &str, low: u16, high: u16) -> Lab {
         require_sipp();
+        let status = temp_dir(&format!("{name}_status")).join("status.json");
         let proxy = Proxy::start(
             name,
-            &format!("rtp_proxy_enable = 1\nrtp_port_low = {low}\nrtp_port_high = {high}\n"),
+            &format!(
+                "rtp_proxy_enable = 1\nrtp_port_low = {low}\nrtp_port_high = {high}\n\
+                 status_file = {}\n",
+                status.display()
+            ),
         );
         let lab = Lab {
             proxy,
+            status,
             phone_port: free_udp_port(),
             provider_port: free_udp_port(),
         };
@@ -216,6 +236,26 @@ impl Lab {
             &self.keys(provider_port, phone_rtp, tag),
         );
         (phone, provider)
+    }
+
+    /// SIGUSR1, then the snapshot the proxy writes.
+    fn status_snapshot(&self) -> String {
+        let _ = std::fs::remove_file(&self.status);
+        self.proxy.signal("USR1");
+        let deadline = Instant::now() + Duration::from_secs(3);
+        loop {
+            let text = std::fs::read_to_string(&self.status).unwrap_or_default();
+            if text.trim_end().ends_with('}') {
+                return text;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no status snapshot in {}; proxy log:\n{}",
+                self.status.display(),
+                self.proxy.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     fn finish(&self, what: &str, mut phone: Sipp, mut provider: Sipp) -> (Sipp, Sipp) {
@@ -390,7 +430,7 @@ fn a_third_party_sending_to_a_latched_relay_port_is_dropped_and_logged() {
         "provider audio next to the intruder",
     );
 
-    // The drops are counted (debug log, class rtpbabl; the status snapshot has no RTP counters).
+    // The drops are counted: in the debug log (class rtpbabl) and in the status snapshot.
     let intruder_addr = intruder.local_addr().unwrap();
     let deadline = Instant::now() + Duration::from_secs(3);
     loop {
@@ -410,6 +450,20 @@ fn a_third_party_sending_to_a_latched_relay_port_is_dropped_and_logged() {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
+    let json = lab.status_snapshot();
+    assert_eq!(
+        number_after(&json, 0, "\"rtp.dropped.foreign_source.open_streams\":"),
+        Some(u64::from(BURST)),
+        "status counters:\n{json}"
+    );
+    let row = json
+        .find(&format!("\"local\": \"{wan_relay}\""))
+        .unwrap_or_else(|| panic!("no stream row for {wan_relay}:\n{json}"));
+    assert_eq!(
+        number_after(&json, row, "\"drops\":"),
+        Some(u64::from(BURST)),
+        "drops of the WAN stream {wan_relay}:\n{json}"
+    );
     lab.finish("intruder call", phone, provider);
 }
 
@@ -591,4 +645,51 @@ fn sipp_rtp_from_a_pcap_and_its_echo_cross_the_relay() {
         "echoed by the phone sipp",
     );
     lab.finish("pcap call", phone, provider);
+}
+
+/// The status row of a relay socket names the peer that socket talks to: the WAN socket's
+/// `remote`/`latched` are the provider's media address, the LAN socket's the phone's
+/// (src/status/mod.rs: `remote` = the peer's address from SDP, `latched` = source seen on
+/// `local`).
+#[test]
+#[ignore = "bug: src/net/upkeep.rs add_media fills a half's remote/latched with its destination, which is the far side of the *other* socket (the WAN row shows the phone's LAN address)"]
+fn status_rows_pair_each_relay_socket_with_its_own_peer() {
+    let lab = Lab::new("media_status", 27500, 27519);
+    let phone_media = media_socket(LAN);
+    let provider_media = media_socket(PROVIDER);
+    let (phone, provider) = lab.call(
+        "st",
+        lab.phone_port,
+        lab.provider_port,
+        phone_media.local_addr().unwrap().port(),
+        provider_media.local_addr().unwrap().port(),
+    );
+    let dir = lab.proxy.dir.clone();
+    let lan = wait_ports(&dir, "st_answer_ports", 1, &lab.proxy)[0];
+    let wan = wait_ports(&dir, "st_offer_ports", 1, &lab.proxy)[0];
+    let (lan_relay, wan_relay) = (addr(LAN, lan), addr(WAN, wan));
+    audio_both_ways(
+        &phone_media,
+        &provider_media,
+        lan_relay,
+        wan_relay,
+        0,
+        "latching",
+    );
+    let json = lab.status_snapshot();
+    for (local, peer) in [
+        (wan_relay, provider_media.local_addr().unwrap()),
+        (lan_relay, phone_media.local_addr().unwrap()),
+    ] {
+        let row = json
+            .lines()
+            .find(|l| l.contains(&format!("\"local\": \"{local}\"")))
+            .unwrap_or_else(|| panic!("no row for {local}:\n{json}"));
+        assert!(
+            row.contains(&format!("\"remote\": \"{peer}\""))
+                && row.contains(&format!("\"latched\": \"{peer}\"")),
+            "row of {local} should name {peer}: {row}"
+        );
+    }
+    lab.finish("status call", phone, provider);
 }
