@@ -282,3 +282,55 @@ impl Drop for Sipp {
         let _ = self.child.wait();
     }
 }
+
+impl Sipp {
+    /// Starts sipp for many calls: `scenario_file` on `ip:port` towards `remote` (None for a
+    /// UAS) with `-key` pairs and `args` (e.g. `-m`, `-l`, `-r`, `-d`, `-mp`, `-timeout`) instead
+    /// of the one-call defaults of [`Sipp::start`]. Messages and errors are traced as there.
+    #[allow(clippy::too_many_arguments)]
+    pub fn start_many(
+        dir: &Path,
+        name: &str,
+        scenario_file: &str,
+        ip: &str,
+        port: u16,
+        remote: Option<SocketAddr>,
+        keys: &[(&str, &str)],
+        args: &[&str],
+    ) -> Sipp {
+        let mut cmd = Command::new("sipp");
+        if let Some(r) = remote {
+            cmd.arg(r.to_string());
+        }
+        cmd.arg("-sf")
+            .arg(scenario(scenario_file))
+            .args(["-i", ip, "-p", &port.to_string(), "-nostdin"])
+            .args(args)
+            .args(["-trace_msg", "-trace_err"])
+            .arg("-message_file")
+            .arg(dir.join(format!("{name}_messages.log")))
+            .arg("-error_file")
+            .arg(dir.join(format!("{name}_errors.log")));
+        for (k, v) in keys {
+            cmd.args(["-key", k, v]);
+        }
+        cmd.current_dir(dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(
+                std::fs::File::create(dir.join(format!("{name}.stderr"))).expect("stderr file"),
+            );
+        let child = cmd.spawn().expect("start sipp");
+        Sipp {
+            child,
+            name: name.to_string(),
+            dir: dir.to_path_buf(),
+        }
+    }
+
+    /// sipp's error log (empty when there is none).
+    pub fn errors(&self) -> String {
+        std::fs::read_to_string(self.dir.join(format!("{}_errors.log", self.name)))
+            .unwrap_or_default()
+    }
+}
