@@ -652,7 +652,6 @@ fn sipp_rtp_from_a_pcap_and_its_echo_cross_the_relay() {
 /// (src/status/mod.rs: `remote` = the peer's address from SDP, `latched` = source seen on
 /// `local`).
 #[test]
-#[ignore = "bug: src/net/upkeep.rs add_media fills a half's remote/latched with its destination, which is the far side of the *other* socket (the WAN row shows the phone's LAN address)"]
 fn status_rows_pair_each_relay_socket_with_its_own_peer() {
     let lab = Lab::new("media_status", 27500, 27519);
     let phone_media = media_socket(LAN);

@@ -232,20 +232,25 @@ pub fn snapshot(proxy: &Proxy, config_file: &str, started_unix: u64, now_ms: u64
 pub fn add_media(snap: &mut Snapshot, relay: &Relay, now_ms: u64) {
     let table = relay.table();
     for (_, half) in table.halves() {
-        let (pkts_out, bytes_out) = half
-            .peer()
-            .and_then(|p| table.half(p))
+        // A row is one relay socket (`local`, this half's). Media arriving on it came from the
+        // endpoint the *peer* half sends to, and leaves from the peer's socket; so the far
+        // side of this socket, and its latched source, are the peer's destination and latch.
+        let peer = half.peer().and_then(|p| table.half(p));
+        let (pkts_out, bytes_out) = peer
             .map(|p| (p.counters().packets, p.counters().bytes))
             .unwrap_or((0, 0));
+        let remote = peer
+            .and_then(|p| p.destination(Kind::Rtp).or(Some(p.remote())))
+            .map(|a| a.to_string())
+            .unwrap_or_else(|| "-".to_string());
         let c = half.counters();
         let stream = status::Stream {
             media: format!("{} {:?}", half.media_index(), half.stream_dir()).to_lowercase(),
             local: half.local().to_string(),
-            remote: half
-                .destination(Kind::Rtp)
-                .unwrap_or_else(|| half.remote())
-                .to_string(),
-            latched: half.latched(Kind::Rtp).map(|a| a.to_string()),
+            remote,
+            latched: peer
+                .and_then(|p| p.latched(Kind::Rtp))
+                .map(|a| a.to_string()),
             pkts_in: c.packets,
             bytes_in: c.bytes,
             pkts_out,
