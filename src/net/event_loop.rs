@@ -166,7 +166,7 @@ impl EventLoop {
         let host_outbound = config.host_outbound.as_deref().and_then(|h| {
             let lit = iface::literal(h);
             if lit.is_none() {
-                log::info!("host_outbound = {h}: name resolution is not implemented yet");
+                log::info!("host_outbound = {h}: resolved by the proxy core (DNS)");
             }
             lit
         });

@@ -159,7 +159,11 @@ impl Proxy {
         if ruri.scheme != Scheme::Sip {
             // sips needs TLS and tel a gateway: neither is something this proxy can reach.
             if method == b"ACK" {
-                self.drop_msg(Drop::Invalid, origin, "ACK for a Request-URI that is not sip:");
+                self.drop_msg(
+                    Drop::Invalid,
+                    origin,
+                    "ACK for a Request-URI that is not sip:",
+                );
             } else {
                 self.respond(origin, msg, 416, "Unsupported URI Scheme", &[]);
             }

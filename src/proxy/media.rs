@@ -8,8 +8,6 @@
     clippy::panic
 )]
 
-use std::net::IpAddr;
-
 use crate::rtp::{OpenError, Opened, RelaySockets, SlotId, StreamRequest, Table};
 
 /// The relay as the proxy core sees it.
@@ -148,12 +146,7 @@ impl super::Proxy {
             }
         };
         // §5.2: which address the SDP advertises and where media on the new port goes.
-        let public = self
-            .cfg
-            .host_outbound
-            .as_deref()
-            .and_then(|h| h.parse::<IpAddr>().ok())
-            .or(self.addrs.outbound);
+        let public = self.public_ip();
         let (advertised, bind, stream_dir, call_dir) = match (request, incoming) {
             (true, true) => (
                 Some(self.addrs.inbound),

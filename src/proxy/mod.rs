@@ -203,6 +203,10 @@ pub struct Proxy {
     next_token: u64,
     /// Reused buffer a rewritten message is emitted into.
     scratch: Vec<u8>,
+    /// `host_outbound` as an address: the literal, or what its name last resolved to.
+    public_ip: Option<IpAddr>,
+    /// When to look a `host_outbound` name up again (ms).
+    public_refresh: Option<u64>,
     /// The last public host known, so registrations move to the new one also when the
     /// outbound interface was down in between.
     last_public: Option<String>,
@@ -229,9 +233,60 @@ impl Proxy {
             next_token: 1,
             scratch: Vec::with_capacity(limits::SIP_SEND_BUFFER),
             last_public: None,
+            public_ip: None,
+            public_refresh: None,
         };
         p.last_public = p.public_host();
+        p.reset_public_ip();
         p
+    }
+
+    /// `host_outbound` given as a literal is the public address at once; a name is looked up
+    /// (asynchronously) on the next timer and every minute after (DynDNS names change).
+    fn reset_public_ip(&mut self) {
+        let host = self
+            .cfg
+            .host_outbound
+            .as_deref()
+            .map(|h| h.trim_start_matches('[').trim_end_matches(']'));
+        self.public_ip = host.and_then(|h| h.parse::<IpAddr>().ok());
+        self.public_refresh = match (host, self.public_ip) {
+            (Some(_), None) => Some(0),
+            _ => None,
+        };
+    }
+
+    /// The public address written into SDP on the WAN side: `host_outbound` (its address), else
+    /// the outbound interface's.
+    fn public_ip(&self) -> Option<IpAddr> {
+        self.public_ip.or(self.addrs.outbound)
+    }
+
+    fn refresh_public_ip(&mut self, now: u64) {
+        let Some(name) = self.cfg.host_outbound.clone() else {
+            return;
+        };
+        self.public_refresh = Some(now.saturating_add(HOST_OUTBOUND_REFRESH_MS));
+        match self
+            .resolver
+            .resolve(now, &name, Some(5060), HOST_OUTBOUND_TOKEN)
+        {
+            Lookup::Ready(a) => self.set_public_ip(&name, a.first().map(|s| s.ip())),
+            Lookup::Pending => {}
+            Lookup::Failed(f) => log::warn!(
+                "host_outbound = {name}: {f:?}; the outbound interface address is used in SDP"
+            ),
+        }
+    }
+
+    fn set_public_ip(&mut self, name: &str, ip: Option<IpAddr>) {
+        if ip.is_some() && ip != self.public_ip {
+            log::info!(
+                "host_outbound = {name} is {}",
+                ip.map(|i| i.to_string()).unwrap_or_default()
+            );
+            self.public_ip = ip;
+        }
     }
 
     pub fn config(&self) -> &Config {
@@ -240,8 +295,12 @@ impl Proxy {
 
     /// Replaces the settings that apply at once on SIGHUP (decisions §7).
     pub fn reconfigure(&mut self, cfg: Config, auth: Option<Authenticator>) {
+        let host_changed = cfg.host_outbound != self.cfg.host_outbound;
         self.cfg = cfg;
         self.auth = auth;
+        if host_changed {
+            self.reset_public_ip();
+        }
         self.follow_public_host();
     }
 
@@ -563,6 +622,14 @@ impl Proxy {
     /// Moves completed DNS lookups' messages to the outbox.
     fn drain_dns_events(&mut self) {
         while let Some(Resolved { user_token, result }) = self.resolver.poll_event() {
+            if user_token == HOST_OUTBOUND_TOKEN {
+                let name = self.cfg.host_outbound.clone().unwrap_or_default();
+                match result {
+                    Ok(a) => self.set_public_ip(&name, a.first().map(|s| s.ip())),
+                    Err(f) => log::warn!("host_outbound = {name}: {f:?}"),
+                }
+                continue;
+            }
             let Some(pos) = self.pending.iter().position(|p| p.token == user_token) else {
                 continue;
             };
@@ -597,10 +664,10 @@ impl Proxy {
             .registry
             .next_deadline()
             .map(|s| s.saturating_mul(1000));
-        match (reg, self.resolver.poll_timeout()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [reg, self.resolver.poll_timeout(), self.public_refresh]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// Timers: registration expiry, DNS retransmissions and failures.
@@ -611,8 +678,16 @@ impl Proxy {
         }
         self.resolver.handle_timeout(now);
         self.drain_dns_events();
+        if self.public_refresh.is_some_and(|t| t <= now) {
+            self.refresh_public_ip(now);
+        }
     }
 }
+
+/// DNS token of the `host_outbound` lookup (message tokens count up from 1).
+const HOST_OUTBOUND_TOKEN: u64 = u64::MAX;
+/// How often a `host_outbound` name is looked up again (the resolver cache honours its TTL).
+const HOST_OUTBOUND_REFRESH_MS: u64 = 60_000;
 
 /// An address as it is written in a URI host (IPv6 in brackets).
 pub fn uri_host(ip: IpAddr) -> String {
