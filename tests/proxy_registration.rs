@@ -1106,8 +1106,11 @@ fn unconfirmed_binding_does_not_make_its_source_outgoing() {
         "<sip:mallory@192.0.2.99>",
         "",
     );
+    // Review finding: a REGISTER arriving on the outbound address is refused outright unless
+    // hosts_allow_reg lists its sender (else a WAN host becomes a "local phone").
     let f = only(lab.on_wan(wan, &reg));
-    assert_eq!(f.to, sa(PROVIDER), "the REGISTER itself is forwarded");
+    assert_eq!(f.status(), Some(403), "{}", f.text);
+    assert_eq!(f.to, sa(wan));
     let inv = request(
         "INVITE sip:victim@other.net SIP/2.0",
         "Via: SIP/2.0/UDP 192.0.2.99:5060;branch=z9hG4bKm1\nMax-Forwards: 70\nFrom: <sip:mallory@example.com>;tag=m\nTo: <sip:victim@other.net>\nCall-ID: m1@192.0.2.99\nCSeq: 1 INVITE\n",

@@ -7,9 +7,9 @@
     clippy::panic
 )]
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr};
 
-use super::Proxy;
+use super::{Origin, Proxy};
 use crate::registry::{self, BindingState, UrlField, Want};
 use crate::sip::{Message, Uri};
 
@@ -88,12 +88,15 @@ impl Proxy {
     pub(super) fn request_direction(
         &self,
         now: u64,
-        src: SocketAddr,
+        origin: &Origin,
         msg: &Message<'_>,
     ) -> Direction {
+        let src = origin.src;
         let now_s = now / 1000;
         let register = msg.method() == Some(b"REGISTER");
-        if self.is_registered_source(src.ip(), register) {
+        // Rule 1 only for what arrived on the LAN side: a host on the Internet with a
+        // binding (or a contact naming it) must not have its requests relayed outward.
+        if self.arrived_on_lan(origin) && self.is_registered_source(src.ip(), register) {
             return Direction::Outgoing;
         }
         let to = msg.to().ok();
@@ -130,12 +133,13 @@ impl Proxy {
     pub(super) fn response_direction(
         &self,
         now: u64,
-        src: SocketAddr,
+        origin: &Origin,
         msg: &Message<'_>,
         next_via: Option<(&[u8], Option<u16>)>,
     ) -> Direction {
+        let src = origin.src;
         let now_s = now / 1000;
-        if self.registry.find_by_source_ip(src.ip()).is_some() {
+        if self.arrived_on_lan(origin) && self.registry.find_by_source_ip(src.ip()).is_some() {
             return Direction::Outgoing;
         }
         let register = msg.cseq().is_ok_and(|c| c.method == b"REGISTER");

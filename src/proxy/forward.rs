@@ -193,7 +193,7 @@ impl Proxy {
             .find(|r| !removed_routes.contains(&r.raw))
             .map(|r| r.uri);
 
-        let dir = self.request_direction(now, origin.src, msg);
+        let dir = self.request_direction(now, origin, msg);
         log::debug!(target: PROXY, "request {} from {}: {dir:?}", String::from_utf8_lossy(method), origin.src);
         let (from_ip, incoming, slot) = match dir {
             Direction::Unknown => {
@@ -490,7 +490,7 @@ impl Proxy {
             );
             return;
         }
-        let dir = self.response_direction(now, origin.src, msg, Some((next.host_raw, next.port)));
+        let dir = self.response_direction(now, origin, msg, Some((next.host_raw, next.port)));
         let code = msg.status_code().unwrap_or(0);
         let cseq = msg.cseq().ok();
         let cseq_method = cseq.map(|c| c.method).unwrap_or(b"");

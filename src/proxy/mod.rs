@@ -487,6 +487,16 @@ impl Proxy {
                 );
                 return;
             }
+            if !self.register_side_allowed(&origin) {
+                self.counters.drop(Drop::NoRegisterPermission);
+                log::warn!(
+                    "REGISTER from {} on the outbound address refused: phones register from the \
+                     LAN (list WAN hosts in hosts_allow_reg to allow them)",
+                    origin.src
+                );
+                self.respond(&origin, &msg, 403, "Forbidden", &[]);
+                return;
+            }
             self.on_register(now, &origin, &msg, media);
             return;
         }
@@ -527,6 +537,24 @@ impl Proxy {
             }
             _ => self.drop_msg(Drop::Invalid, origin, &e.to_string()),
         }
+    }
+
+    /// Whether the message came in on the inbound (LAN) address. With one address for both
+    /// sides (`host_outbound` set-ups) every message counts as LAN.
+    fn arrived_on_lan(&self, origin: &Origin) -> bool {
+        origin.local.ip().to_canonical() == self.addrs.inbound
+    }
+
+    /// A REGISTER from the Internet side would make its sender a "local phone" whose calls
+    /// leave from the router's public address (an open relay): only hosts listed explicitly in
+    /// `hosts_allow_reg` may register from there.
+    fn register_side_allowed(&self, origin: &Origin) -> bool {
+        self.arrived_on_lan(origin)
+            || self
+                .cfg
+                .hosts_allow_reg
+                .as_ref()
+                .is_some_and(|l| !l.entries.is_empty() && l.contains(origin.src.ip()))
     }
 
     /// Via loop detection (behaviour §4.10.4): more than two of our own Vias below the top.
