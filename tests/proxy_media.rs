@@ -770,3 +770,192 @@ fn t43_rtcp_attribute_rewritten_and_ice_removed() {
         Some(sa("192.168.1.10:4001"))
     );
 }
+
+/// A hold re-INVITE: session-level `c=0.0.0.0`.
+const HOLD: &str = "v=0\no=- 1 2 IN IP4 192.168.1.10\ns=-\nc=IN IP4 0.0.0.0\nt=0 0\nm=audio 4000 RTP/AVP 0\na=sendonly\n";
+
+/// A's re-INVITE (CSeq 2) of the call with `body`, answered `code` by B; the answer reaches A.
+fn reinvite_fails(lab: &mut Lab, body: &str, code: u16, reason: &str) {
+    let re = one(lab.on_lan(A, &invite(2, "z9hG4bKinv2", body)));
+    assert_eq!(re.to, sa(B));
+    let r = one(lab.on_wan(B, &answer(&re, code, reason, "")));
+    assert_eq!((r.to, r.status()), (sa(A), Some(code)));
+}
+
+/// Media of the call relayed on `wan` (O side) and `lan` (I side) flows both ways: B's to
+/// `a_media`, A's to `b_media`.
+fn media_flows(lab: &mut Lab, wan: &str, lan: &str, a_media: &str, b_media: &str) {
+    let (w, _) = half_at(lab, wan);
+    let (l, _) = half_at(lab, lan);
+    lab.now += 20;
+    let now = lab.now;
+    let t = &mut lab.media.table;
+    assert_eq!(
+        t.on_packet(now, Token::rtp(w), sa(b_media), 160),
+        Verdict::Forward {
+            out: Token::rtp(l),
+            dst: sa(a_media)
+        },
+        "B → A"
+    );
+    assert_eq!(
+        t.on_packet(now, Token::rtp(l), sa(a_media), 160),
+        Verdict::Forward {
+            out: Token::rtp(w),
+            dst: sa(b_media)
+        },
+        "A → B"
+    );
+}
+
+#[test]
+fn failed_hold_reinvite_491_leaves_the_established_call_as_it_was() {
+    // RFC 3261 §14.1: a failed re-INVITE changes nothing. siproxd's CSeq rule (§5.6) would
+    // close every half the re-INVITE raised to CSeq 2, i.e. the whole call.
+    let mut lab = registered(Lab::config());
+    call_set_up(&mut lab);
+    reinvite_fails(&mut lab, HOLD, 491, "Request Pending");
+    assert_eq!(lab.media.table.len(), 2);
+    assert_eq!(lab.media.sockets.open_pairs, 2, "relay ports stay open");
+    // The hold never happened: B's media reaches A at its address again.
+    let (_, h) = half_at(&lab, "203.0.113.5:7070");
+    assert_eq!(h.remote(), sa("192.168.1.10:4000"));
+    media_flows(
+        &mut lab,
+        "203.0.113.5:7070",
+        "192.168.1.1:7072",
+        "192.168.1.10:4000",
+        "198.51.100.30:5000",
+    );
+    // The retried re-INVITE still finds the same ports.
+    let re = one(lab.on_lan(A, &invite(3, "z9hG4bKinv3", HOLD)));
+    assert!(body_lines(&re).contains(&"m=audio 7070 RTP/AVP 0"));
+    assert_eq!(lab.media.sockets.open_pairs, 2);
+}
+
+#[test]
+fn failed_reinvite_488_closes_only_the_video_it_offered() {
+    let mut lab = registered(Lab::config());
+    call_set_up(&mut lab);
+    let av = "v=0\no=- 1 2 IN IP4 192.168.1.10\ns=-\nc=IN IP4 192.168.1.10\nt=0 0\nm=audio 4000 RTP/AVP 0\nm=video 4010 RTP/AVP 31\n";
+    let re = one(lab.on_lan(A, &invite(2, "z9hG4bKinv2", av)));
+    let lines = body_lines(&re);
+    assert!(lines.contains(&"m=audio 7070 RTP/AVP 0"), "{lines:?}");
+    assert!(lines.contains(&"m=video 7074 RTP/AVP 31"), "{lines:?}");
+    assert_eq!(lab.media.sockets.open_pairs, 3);
+    let r = one(lab.on_wan(B, &answer(&re, 488, "Not Acceptable Here", "")));
+    assert_eq!(r.status(), Some(488));
+    assert_eq!(
+        lab.media.sockets.open_pairs, 2,
+        "the video port is released"
+    );
+    assert!(lab
+        .media
+        .table
+        .halves()
+        .all(|(_, h)| h.media_index() == 0 && h.local().port() != 7074));
+    media_flows(
+        &mut lab,
+        "203.0.113.5:7070",
+        "192.168.1.1:7072",
+        "192.168.1.10:4000",
+        "198.51.100.30:5000",
+    );
+}
+
+#[test]
+fn t50_early_media_does_not_save_a_call_that_fails() {
+    // A 183 with SDP is not the agreed session: the 486 that ends the INVITE closes its media.
+    let mut lab = registered(Lab::config());
+    let fwd = one(lab.on_lan(A, &invite(1, "z9hG4bKinv1", &sdp("192.168.1.10", 4000))));
+    one(lab.on_wan(
+        B,
+        &answer(&fwd, 183, "Session Progress", &sdp("198.51.100.30", 5000)),
+    ));
+    assert_eq!(lab.media.table.len(), 2);
+    let r = one(lab.on_wan(B, &answer(&fwd, 486, "Busy Here", "")));
+    assert_eq!(r.status(), Some(486));
+    assert!(lab.media.table.is_empty());
+    assert_eq!(lab.media.sockets.open_pairs, 0);
+}
+
+#[test]
+fn reliable_183_then_200_without_sdp_makes_the_call_established() {
+    // With 100rel the 200 need not repeat the 183's answer; it still agrees the session.
+    let mut lab = registered(Lab::config());
+    let fwd = one(lab.on_lan(A, &invite(1, "z9hG4bKinv1", &sdp("192.168.1.10", 4000))));
+    one(lab.on_wan(
+        B,
+        &answer(&fwd, 183, "Session Progress", &sdp("198.51.100.30", 5000)),
+    ));
+    one(lab.on_wan(B, &answer(&fwd, 200, "OK", "")));
+    reinvite_fails(&mut lab, HOLD, 491, "Request Pending");
+    assert_eq!(lab.media.sockets.open_pairs, 2);
+    media_flows(
+        &mut lab,
+        "203.0.113.5:7070",
+        "192.168.1.1:7072",
+        "192.168.1.10:4000",
+        "198.51.100.30:5000",
+    );
+}
+
+#[test]
+fn late_offer_call_survives_a_failed_reinvite() {
+    // The ACK carries the answer to the 200's offer; it completes the session too.
+    let mut lab = registered(Lab::config());
+    let fwd = one(lab.on_lan(A, &invite(1, "z9hG4bKinv1", "")));
+    one(lab.on_wan(B, &answer(&fwd, 200, "OK", &sdp("198.51.100.30", 5000))));
+    let ack = request(
+        "ACK sip:bob@198.51.100.30:5060 SIP/2.0",
+        &format!("Via: SIP/2.0/UDP 192.168.1.10:5060;branch=z9hG4bKack1\nMax-Forwards: 70\nFrom: <sip:alice@example.com>;tag=a1\nTo: <sip:bob@example.com>;tag=b1\nCall-ID: {CALL}\nCSeq: 1 ACK\n"),
+        &sdp("192.168.1.10", 4000),
+    );
+    one(lab.on_lan(A, &ack));
+    assert_eq!(lab.media.sockets.open_pairs, 2);
+    reinvite_fails(&mut lab, HOLD, 491, "Request Pending");
+    assert_eq!(lab.media.sockets.open_pairs, 2);
+    media_flows(
+        &mut lab,
+        "203.0.113.5:7072",
+        "192.168.1.1:7070",
+        "192.168.1.10:4000",
+        "198.51.100.30:5000",
+    );
+}
+
+#[test]
+fn failed_reinvite_from_b_leaves_the_call_as_it_was() {
+    let mut lab = registered(Lab::config());
+    call_set_up(&mut lab);
+    let re = request(
+        "INVITE sip:alice@203.0.113.5 SIP/2.0",
+        &format!("Via: SIP/2.0/UDP 198.51.100.30:5060;branch=z9hG4bKbre\nMax-Forwards: 70\nFrom: <sip:bob@example.com>;tag=b1\nTo: <sip:alice@example.com>;tag=a1\nCall-ID: {CALL}\nCSeq: 5 INVITE\nContact: <sip:bob@198.51.100.30:5060>\n"),
+        &sdp("198.51.100.30", 5008),
+    );
+    let f = one(lab.on_wan(B, &re));
+    assert_eq!(f.to, sa(A));
+    assert!(
+        body_lines(&f).contains(&"m=audio 7072 RTP/AVP 0"),
+        "{}",
+        f.body()
+    );
+    let vias = f.headers("Via");
+    let busy = format!(
+        "SIP/2.0 491 Request Pending\nVia: {}\nVia: {}\nFrom: <sip:bob@example.com>;tag=b1\nTo: <sip:alice@example.com>;tag=a1\nCall-ID: {CALL}\nCSeq: 5 INVITE\nContent-Length: 0\n\n",
+        vias[0], vias[1]
+    );
+    let r = one(lab.on_lan(A, &busy));
+    assert_eq!((r.to, r.status()), (sa(B), Some(491)));
+    assert_eq!(lab.media.sockets.open_pairs, 2);
+    // B's media is expected from and sent to 5000 again, as agreed before.
+    let (_, h) = half_at(&lab, "192.168.1.1:7072");
+    assert_eq!(h.remote(), sa("198.51.100.30:5000"));
+    media_flows(
+        &mut lab,
+        "203.0.113.5:7070",
+        "192.168.1.1:7072",
+        "192.168.1.10:4000",
+        "198.51.100.30:5000",
+    );
+}

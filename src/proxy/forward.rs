@@ -271,9 +271,7 @@ impl Proxy {
 
         // Media (§5.6 teardown, §5.1 rewrite): all or nothing.
         if matches!(method, b"BYE" | b"CANCEL") {
-            if let Ok(cid) = msg.call_id() {
-                let cid = String::from_utf8_lossy(cid);
-                let cid = rewrite::restore_call_id(&cid, None).unwrap_or_else(|| cid.into_owned());
+            if let Some(cid) = media_call_id(msg) {
                 let n = media.close_call(&cid);
                 if n > 0 {
                     log::debug!(target: PROXY, "{} closed {n} relay stream(s) of {cid}", String::from_utf8_lossy(method));
@@ -289,6 +287,12 @@ impl Proxy {
                 return;
             }
         };
+        // An ACK with SDP answers the offer of a 2xx (late offer): the session is agreed.
+        if method == b"ACK" && body.is_some() {
+            if let (Some(cid), Ok(c)) = (media_call_id(msg), msg.cseq()) {
+                media.confirm_call(&cid, c.number);
+            }
+        }
 
         // Values that the edits borrow; computed first so they outlive the editor.
         let contacts = if incoming {
@@ -549,11 +553,14 @@ impl Proxy {
                         .get(..11)
                         .is_some_and(|p| p.eq_ignore_ascii_case(b"grandstream"))
             });
-        if code >= 400 && matches!(cseq_method, b"INVITE" | b"UPDATE") {
-            if let (Ok(cid), Some(c)) = (msg.call_id(), cseq) {
-                let cid = String::from_utf8_lossy(cid);
-                let cid = rewrite::restore_call_id(&cid, None).unwrap_or_else(|| cid.into_owned());
-                media.close_call_up_to_cseq(&cid, c.number);
+        let offer_answer = matches!(cseq_method, b"INVITE" | b"UPDATE");
+        if code >= 400 && offer_answer {
+            // The failed offer is undone; an established call keeps its media (§5.6).
+            if let (Some(cid), Some(c)) = (media_call_id(msg), cseq) {
+                let n = media.close_call_up_to_cseq(&cid, c.number);
+                if n > 0 {
+                    log::debug!(target: PROXY, "{code} closed {n} relay stream(s) of {cid}");
+                }
             }
         }
         let body = match self.relay_media(now, origin, msg, incoming, media) {
@@ -568,6 +575,13 @@ impl Proxy {
                 return;
             }
         };
+        // With or without SDP (after a reliable 183 the 2xx need not repeat it), a 2xx makes
+        // the call's streams the agreed session.
+        if (200..300).contains(&code) && offer_answer {
+            if let (Some(cid), Some(c)) = (media_call_id(msg), cseq) {
+                media.confirm_call(&cid, c.number);
+            }
+        }
         let rr = own_rr(&uri_host(self.addrs.inbound), self.cfg.sip_listen_port);
         let call_id_new = self.obscured_call_id(msg, incoming);
         let ua_string = self.cfg.ua_string.clone();
@@ -624,6 +638,13 @@ impl Proxy {
             self.drop_msg(Drop::Rewrite, origin, &format!("rewriting failed: {e:?}"));
         }
     }
+}
+
+/// The Call-ID the relay table files a call under: the original one of an obscured call
+/// (behaviour §4.10.7), so both legs find the same halves.
+fn media_call_id(msg: &Message<'_>) -> Option<String> {
+    let cid = String::from_utf8_lossy(msg.call_id().ok()?);
+    Some(rewrite::restore_call_id(&cid, None).unwrap_or_else(|| cid.into_owned()))
 }
 
 /// Where a forwarded response goes: the Via below ours, honouring `received` and `rport`

@@ -18,8 +18,13 @@ pub trait Media {
     fn close(&mut self, slot: SlotId);
     /// BYE / CANCEL: every half of the call.
     fn close_call(&mut self, call_id: &str) -> usize;
-    /// 4xx–6xx to INVITE/UPDATE: halves of the call with a CSeq ≤ `cseq` (§5.6).
+    /// 4xx–6xx to INVITE/UPDATE: undoes the failed offer on the halves of the call with a
+    /// CSeq ≤ `cseq` (§5.6): closes those not established, restores the remote of the others
+    /// (`Table::close_call_up_to_cseq`). Returns the number closed.
     fn close_call_up_to_cseq(&mut self, call_id: &str, cseq: u32) -> usize;
+    /// 2xx to INVITE/UPDATE, or an ACK with SDP: the halves of the call with a CSeq ≤ `cseq`
+    /// are established and survive a later failed re-INVITE (`Table::confirm_call`).
+    fn confirm_call(&mut self, call_id: &str, cseq: u32) -> usize;
 }
 
 /// No relay (`rtp_proxy_enable = 0`): nothing is ever opened.
@@ -35,6 +40,9 @@ impl Media for NoMedia {
         0
     }
     fn close_call_up_to_cseq(&mut self, _call_id: &str, _cseq: u32) -> usize {
+        0
+    }
+    fn confirm_call(&mut self, _call_id: &str, _cseq: u32) -> usize {
         0
     }
 }
@@ -83,6 +91,9 @@ impl Media for TableMedia {
     fn close_call_up_to_cseq(&mut self, call_id: &str, cseq: u32) -> usize {
         self.table
             .close_call_up_to_cseq(call_id, cseq, &mut self.sockets)
+    }
+    fn confirm_call(&mut self, call_id: &str, cseq: u32) -> usize {
+        self.table.confirm_call(call_id, cseq)
     }
 }
 
