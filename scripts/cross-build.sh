@@ -7,7 +7,13 @@
 # binary shrinks ~4x, which is what keeps the .ipk under its 150 kB budget. The price: a
 # panic is a bare SIGILL/abort with no message and no location. siproxd-rs does not panic on
 # input by construction (no unwrap/indexing on network or file data), and procd respawns it.
-# --keep-panic-messages: panic=abort with messages (for chasing a crash; ~4x larger).
+# With nothing left to unwind or report, the default also drops (docs/PERFORMANCE.md, sizes):
+#   -C force-unwind-tables=no   .eh_frame/.eh_frame_hdr, ~41 kB on mipsel: only a panic
+#                               (gone) or a backtrace (never taken) reads them;
+#   -Z location-detail=none     file/line/column of #[track_caller] sites, ~4 kB: only panic
+#                               messages print them (our logger prints no file/line).
+# --keep-panic-messages: panic=abort with messages, locations and unwind tables (for chasing
+# a crash; much larger).
 # Env: CARGO_TARGET_DIR (default target), DIST_DIR (default dist).
 # Both add -z max-page-size=4096 (OpenWrt kernels use 4 KiB pages) to drop ld's 64 KiB
 # segment padding.
@@ -21,6 +27,12 @@ if [ "${1:-}" = "--keep-panic-messages" ]; then
 	shift
 fi
 TARGETS=${*:-"mipsel-unknown-linux-musl mips-unknown-linux-musl armv7-unknown-linux-musleabihf aarch64-unknown-linux-musl x86_64-unknown-linux-musl"}
+# also used by scripts/size-report.sh, which must link with the same flags
+SMALL_FLAGS='"-Zunstable-options", "-Cpanic=immediate-abort", "-Zlocation-detail=none", "-Cforce-unwind-tables=no"'
+[ "${CROSS_BUILD_PRINT_SMALL_FLAGS:-}" = 1 ] && {
+	echo "$SMALL_FLAGS"
+	exit 0
+}
 SYSROOT=$(rustc --print sysroot)
 BIN=siproxd-rs
 TD=${CARGO_TARGET_DIR:-target}
@@ -36,7 +48,7 @@ for T in $TARGETS; do
 		;;
 	esac
 	if [ "$PANIC" = immediate-abort ]; then
-		flags="$flags, \"-Zunstable-options\", \"-Cpanic=immediate-abort\""
+		flags="$flags, $SMALL_FLAGS"
 	fi
 	s=$(date +%s)
 	# --config arrays append to .cargo/config.toml rustflags; RUSTFLAGS would replace them

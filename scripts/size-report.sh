@@ -23,13 +23,14 @@ OUT=$TD/size-report
 mkdir -p "$OUT"
 MAP=$PWD/$OUT/$T.map
 
-flags='"-Clink-arg=-Wl,-z,max-page-size=4096", "-Zunstable-options", "-Cpanic=immediate-abort"'
+# the rustflags must match cross-build.sh exactly (same order), or std is rebuilt
+flags='"-Clink-arg=-Wl,-z,max-page-size=4096"'
 case $T in
 x86_64-*-musl | aarch64-*-musl)
 	flags="$flags, \"-Lnative=$(rustc --print sysroot)/lib/rustlib/$T/lib/self-contained\""
 	;;
 esac
-# the rustflags must match cross-build.sh exactly, or std is rebuilt
+flags="$flags, $(CROSS_BUILD_PRINT_SMALL_FLAGS=1 scripts/cross-build.sh)"
 RUSTC_BOOTSTRAP=1 cargo rustc --release --locked -q --target "$T" \
 	-Z build-std=std,panic_abort --bin siproxd-rs \
 	--config "target.$T.rustflags=[$flags]" \
