@@ -11,7 +11,9 @@
 #   -C force-unwind-tables=no   .eh_frame/.eh_frame_hdr, ~41 kB on mipsel: only a panic
 #                               (gone) or a backtrace (never taken) reads them;
 #   -Z location-detail=none     file/line/column of #[track_caller] sites, ~4 kB: only panic
-#                               messages print them (our logger prints no file/line).
+#                               messages print them (our logger prints no file/line);
+#   std feature optimize_for_size  smaller variants of integer formatting, sorting and float
+#                               parsing in core/alloc (same results, a little slower), ~10 kB.
 # --keep-panic-messages: panic=abort with messages, locations and unwind tables (for chasing
 # a crash; much larger).
 # Env: CARGO_TARGET_DIR (default target), DIST_DIR (default dist).
@@ -29,8 +31,13 @@ fi
 TARGETS=${*:-"mipsel-unknown-linux-musl mips-unknown-linux-musl armv7-unknown-linux-musleabihf aarch64-unknown-linux-musl x86_64-unknown-linux-musl"}
 # also used by scripts/size-report.sh, which must link with the same flags
 SMALL_FLAGS='"-Zunstable-options", "-Cpanic=immediate-abort", "-Zlocation-detail=none", "-Cforce-unwind-tables=no"'
+SMALL_STD_FEATURES=optimize_for_size
 [ "${CROSS_BUILD_PRINT_SMALL_FLAGS:-}" = 1 ] && {
 	echo "$SMALL_FLAGS"
+	exit 0
+}
+[ "${CROSS_BUILD_PRINT_SMALL_FLAGS:-}" = features ] && {
+	echo "$SMALL_STD_FEATURES"
 	exit 0
 }
 SYSROOT=$(rustc --print sysroot)
@@ -49,12 +56,15 @@ for T in $TARGETS; do
 	esac
 	if [ "$PANIC" = immediate-abort ]; then
 		flags="$flags, $SMALL_FLAGS"
+		set -- -Z build-std-features=$SMALL_STD_FEATURES
+	else
+		set --
 	fi
 	s=$(date +%s)
 	# --config arrays append to .cargo/config.toml rustflags; RUSTFLAGS would replace them
 	RUSTC_BOOTSTRAP=1 cargo build --release --locked -q --target "$T" \
 		-Z build-std=std,panic_abort \
-		--config "target.$T.rustflags=[$flags]"
+		--config "target.$T.rustflags=[$flags]" "$@"
 	mkdir -p "$DIST/$T"
 	cp "$TD/$T/release/$BIN" "$DIST/$T/$BIN"
 	chmod 0755 "$DIST/$T/$BIN"

@@ -33,6 +33,7 @@ esac
 flags="$flags, $(CROSS_BUILD_PRINT_SMALL_FLAGS=1 scripts/cross-build.sh)"
 RUSTC_BOOTSTRAP=1 cargo rustc --release --locked -q --target "$T" \
 	-Z build-std=std,panic_abort --bin siproxd-rs \
+	-Z build-std-features="$(CROSS_BUILD_PRINT_SMALL_FLAGS=features scripts/cross-build.sh)" \
 	--config "target.$T.rustflags=[$flags]" \
 	-- -Cstrip=none "-Clink-arg=-Wl,-Map=$MAP"
 BIN=$TD/$T/release/siproxd-rs
