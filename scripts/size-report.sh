@@ -6,10 +6,10 @@
 #   1. the ELF sections (what the stripped file is made of),
 #   2. the TOP (default 30) largest symbols,
 #   3. totals per crate and per siproxd_rs module (sum of symbol sizes; C objects from musl
-#      and LLVM libunwind have no crate and are grouped as "[C] musl/libunwind").
+#      have no crate and are grouped as "[C]").
 # Only the final crate is relinked (`cargo rustc ... -- -Cstrip=none -Wl,-Map`), so std and
-# the dependencies are reused from the last cross-build. cargo-bloat does not understand
-# -Z build-std cross builds, hence nm.
+# the dependencies are reused from the last cross-build. Plain binutils nm instead of
+# cargo-bloat: no extra tool to install, and it reads the exact binary we ship.
 # Attribution is by the demangled path: `<T as Trait>::f` counts for T's crate (for Trait's
 # when T is a primitive); a generic function counts for the crate that defines it, even
 # when it is instantiated for our types (e.g. core::slice::sort::<siproxd_rs::…>).
@@ -93,7 +93,7 @@ function module_of(n, c,   t, rest) {
 	s = $1 + 0; ty = $2; $1 = ""; $2 = ""; sub(/^ +/, ""); n = $0
 	total += s
 	c = crate_of(n)
-	if (c == "" || n ~ /^_ZN/) c = (ty ~ /[rRdDbB]/) ? "[C] musl/libunwind data" : "[C] musl/libunwind"
+	if (c == "" || n ~ /^_ZN/) c = (ty ~ /[rRdDbB]/) ? "[C] data (musl)" : "[C] code (musl libc)"
 	crate[c] += s
 	if (c == "siproxd_rs") mod[module_of(n, c)] += s
 }
