@@ -3,8 +3,8 @@
 # OpenWrt into dist/<target>/siproxd-rs (needs scripts/setup-cross.sh first).
 #
 # Default: std rebuilt with -Z build-std (stable toolchain, RUSTC_BOOTSTRAP=1) and
-# -C panic=immediate-abort, which removes std's panic/formatting machinery: the mipsel
-# binary shrinks ~4x, which is what keeps the .ipk under its 150 kB budget. The price: a
+# -C panic=immediate-abort, which removes std's panic/formatting machinery (the mipsel
+# binary is 555 kB instead of 950 kB with panic messages). The price: a
 # panic is a bare SIGILL/abort with no message and no location. siproxd-rs does not panic on
 # input by construction (no unwrap/indexing on network or file data), and procd respawns it.
 # With nothing left to unwind or report, the default also drops (docs/PERFORMANCE.md, sizes):
@@ -13,7 +13,10 @@
 #   -Z location-detail=none     file/line/column of #[track_caller] sites, ~4 kB: only panic
 #                               messages print them (our logger prints no file/line);
 #   std feature optimize_for_size  smaller variants of integer formatting, sorting and float
-#                               parsing in core/alloc (same results, a little slower), ~10 kB.
+#                               parsing in core/alloc (same results, a little slower), ~10 kB;
+#   -C relocation-model=static  (mips* only) the binary is a non-PIE static executable anyway,
+#                               so PIC code ($gp set-up, GOT loads, jalr $t9) buys nothing:
+#                               mipsel .text -53 kB.
 # --keep-panic-messages: panic=abort with messages, locations and unwind tables (for chasing
 # a crash; much larger).
 # Env: CARGO_TARGET_DIR (default target), DIST_DIR (default dist).
@@ -29,33 +32,45 @@ if [ "${1:-}" = "--keep-panic-messages" ]; then
 	shift
 fi
 TARGETS=${*:-"mipsel-unknown-linux-musl mips-unknown-linux-musl armv7-unknown-linux-musleabihf aarch64-unknown-linux-musl x86_64-unknown-linux-musl"}
-# also used by scripts/size-report.sh, which must link with the same flags
 SMALL_FLAGS='"-Zunstable-options", "-Cpanic=immediate-abort", "-Zlocation-detail=none", "-Cforce-unwind-tables=no"'
 SMALL_STD_FEATURES=optimize_for_size
-[ "${CROSS_BUILD_PRINT_SMALL_FLAGS:-}" = 1 ] && {
-	echo "$SMALL_FLAGS"
-	exit 0
-}
-[ "${CROSS_BUILD_PRINT_SMALL_FLAGS:-}" = features ] && {
-	echo "$SMALL_STD_FEATURES"
-	exit 0
-}
 SYSROOT=$(rustc --print sysroot)
 BIN=siproxd-rs
 TD=${CARGO_TARGET_DIR:-target}
 DIST=${DIST_DIR:-dist}
 
-for T in $TARGETS; do
-	flags='"-Clink-arg=-Wl,-z,max-page-size=4096"'
-	case $T in
+# rustflags for target $1; scripts/size-report.sh links with the same (in the same order, or
+# cargo rebuilds std) through CROSS_BUILD_PRINT_FLAGS=<target> / =features
+target_flags() {
+	f='"-Clink-arg=-Wl,-z,max-page-size=4096"'
+	case $1 in
 	x86_64-*-musl | aarch64-*-musl)
 		# with build-std the musl crt/libc/libunwind still come from the prebuilt target's
 		# self-contained dir (the build-std targets get theirs from .xsysroot via config)
-		flags="$flags, \"-Lnative=$SYSROOT/lib/rustlib/$T/lib/self-contained\""
+		f="$f, \"-Lnative=$SYSROOT/lib/rustlib/$1/lib/self-contained\""
 		;;
 	esac
 	if [ "$PANIC" = immediate-abort ]; then
-		flags="$flags, $SMALL_FLAGS"
+		f="$f, $SMALL_FLAGS"
+		case $1 in mips*) f="$f, \"-Crelocation-model=static\"" ;; esac
+	fi
+	echo "$f"
+}
+case ${CROSS_BUILD_PRINT_FLAGS:-} in
+"") ;;
+features)
+	echo "$SMALL_STD_FEATURES"
+	exit 0
+	;;
+*)
+	target_flags "$CROSS_BUILD_PRINT_FLAGS"
+	exit 0
+	;;
+esac
+
+for T in $TARGETS; do
+	flags=$(target_flags "$T")
+	if [ "$PANIC" = immediate-abort ]; then
 		set -- -Z build-std-features=$SMALL_STD_FEATURES
 	else
 		set --

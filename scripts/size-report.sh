@@ -23,17 +23,11 @@ OUT=$TD/size-report
 mkdir -p "$OUT"
 MAP=$PWD/$OUT/$T.map
 
-# the rustflags must match cross-build.sh exactly (same order), or std is rebuilt
-flags='"-Clink-arg=-Wl,-z,max-page-size=4096"'
-case $T in
-x86_64-*-musl | aarch64-*-musl)
-	flags="$flags, \"-Lnative=$(rustc --print sysroot)/lib/rustlib/$T/lib/self-contained\""
-	;;
-esac
-flags="$flags, $(CROSS_BUILD_PRINT_SMALL_FLAGS=1 scripts/cross-build.sh)"
+# the rustflags must match cross-build.sh exactly, or std is rebuilt
+flags=$(CROSS_BUILD_PRINT_FLAGS=$T scripts/cross-build.sh)
 RUSTC_BOOTSTRAP=1 cargo rustc --release --locked -q --target "$T" \
 	-Z build-std=std,panic_abort --bin siproxd-rs \
-	-Z build-std-features="$(CROSS_BUILD_PRINT_SMALL_FLAGS=features scripts/cross-build.sh)" \
+	-Z build-std-features="$(CROSS_BUILD_PRINT_FLAGS=features scripts/cross-build.sh)" \
 	--config "target.$T.rustflags=[$flags]" \
 	-- -Cstrip=none "-Clink-arg=-Wl,-Map=$MAP"
 BIN=$TD/$T/release/siproxd-rs
@@ -62,8 +56,9 @@ strip_size() {
 	stat -c %s "$S"
 }
 SYMS=$OUT/$T.syms
-# decimal sizes, demangled; "size type name..."
-"$NM" -C --size-sort -S -t d "$BIN" | awk '{ $1 = ""; sub(/^ +/, ""); print }' >"$SYMS"
+# decimal sizes, demangled; "size type name..."; one line per address (musl's weak
+# aliases, e.g. getdelim/__getdelim, would count twice)
+"$NM" -C --size-sort -S -t d "$BIN" | sort -k1,1 -u | awk '{ $1 = ""; sub(/^ +/, ""); print }' >"$SYMS"
 
 echo "== top $TOP symbols (bytes, nm type, name)"
 sort -k1,1nr "$SYMS" | head -n "$TOP" | awk '{ s = $1 + 0; t = $2; $1 = ""; $2 = ""; sub(/^ +/, ""); n = $0; if (length(n) > 140) n = substr(n, 1, 137) "..."; printf "%8d %s %s\n", s, t, n }'
