@@ -14,9 +14,10 @@
 #                               messages print them (our logger prints no file/line);
 #   std feature optimize_for_size  smaller variants of integer formatting, sorting and float
 #                               parsing in core/alloc (same results, a little slower), ~10 kB;
-#   -C relocation-model=static  (mips* only) the binary is a non-PIE static executable anyway,
-#                               so PIC code ($gp set-up, GOT loads, jalr $t9) buys nothing:
-#                               mipsel .text -53 kB.
+#   -C relocation-model=static  (mips*, armv7) the binary is a non-PIE static executable
+#                               anyway, so PIC code buys nothing: mipsel .text -53 kB ($gp
+#                               set-up, GOT loads, jalr $t9), armv7 -12 kB; aarch64 gains
+#                               nothing and x86_64 is a static-pie, so both stay as they are.
 # --keep-panic-messages: panic=abort with messages, locations and unwind tables (for chasing
 # a crash; much larger).
 # Env: CARGO_TARGET_DIR (default target), DIST_DIR (default dist).
@@ -52,7 +53,7 @@ target_flags() {
 	esac
 	if [ "$PANIC" = immediate-abort ]; then
 		f="$f, $SMALL_FLAGS"
-		case $1 in mips*) f="$f, \"-Crelocation-model=static\"" ;; esac
+		case $1 in mips* | armv7-*) f="$f, \"-Crelocation-model=static\"" ;; esac
 	fi
 	echo "$f"
 }
