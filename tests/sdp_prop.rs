@@ -282,10 +282,17 @@ proptest! {
         for (i, (m, s)) in g.media.iter().zip(&streams).enumerate() {
             let (old, new) = (sdp.stream(i).unwrap(), re.stream(i).unwrap());
             if m.port == 0 {
+                // Not relayed, but a specified address of its own is replaced (no private
+                // address leaves in a disabled stream), and its ICE lines go with the rest.
                 prop_assert_eq!(new.port, 0);
-                prop_assert_eq!(re.media(i).unwrap().connection, old_media_conn(&sdp, i));
-                prop_assert_eq!(re.media(i), sdp.media(i));
-                prop_assert_eq!(re.ice(Section::Media(i)), sdp.ice(Section::Media(i)));
+                let want = old_media_conn(&sdp, i)
+                    .map(|c| if c.is_unspecified() { c.ip } else { Some(session) });
+                prop_assert_eq!(re.media(i).unwrap().connection.map(|c| c.ip), want);
+                if strip_ice {
+                    prop_assert!(re.ice(Section::Media(i)).is_empty());
+                } else {
+                    prop_assert_eq!(re.ice(Section::Media(i)), sdp.ice(Section::Media(i)));
+                }
                 continue;
             }
             prop_assert_eq!(new.port, s.rtp_port);
@@ -415,7 +422,20 @@ fn exercise(bytes: &[u8]) {
     for (i, s) in streams.iter().enumerate() {
         let (old, new) = (sdp.stream(i).unwrap(), re.stream(i).unwrap());
         if old.disabled {
-            assert_eq!(re.media(i), sdp.media(i), "{text:?}");
+            // Not relayed; only a specified address of its own is replaced (no leak).
+            assert_eq!(new.port, 0, "{text:?}");
+            if let Some(c) = sdp.media(i).unwrap().connection {
+                let want = if c.is_unspecified() {
+                    c.ip
+                } else {
+                    Some(session)
+                };
+                assert_eq!(
+                    re.media(i).unwrap().connection.unwrap().ip,
+                    want,
+                    "{text:?}"
+                );
+            }
             continue;
         }
         assert_eq!(new.port, s.rtp_port, "{text:?}");

@@ -119,8 +119,9 @@ impl Proxy {
         let mut out = Vec::new();
         for c in msg.contacts() {
             let Ok(Contact::Addr(na)) = c else { continue };
-            if na.uri.scheme != Scheme::Sip {
-                // name:, tel:, mailto: ... are not reached through this proxy: left as they are.
+            if !matches!(na.uri.scheme, Scheme::Sip | Scheme::Sips) {
+                // tel:, mailto:, http: ... carry no host of ours: left as they are. A sips:
+                // Contact does, so it is masqueraded like sip: (it must not leak the LAN).
                 continue;
             }
             let registered = reg_uri(&na.uri)

@@ -8,6 +8,8 @@
     clippy::panic
 )]
 
+use std::net::IpAddr;
+
 use crate::rtp::{OpenError, Opened, RelaySockets, SlotId, StreamRequest, Table};
 
 /// The relay as the proxy core sees it.
@@ -97,6 +99,41 @@ impl Media for TableMedia {
     }
 }
 
+/// `o=` and every specified `c=` of an SDP body set to `public`, ports untouched.
+fn masquerade_addresses(body: &[u8], public: IpAddr) -> Body {
+    use crate::sdp::{Rewriter, Sdp, Section};
+    let Ok(sdp) = Sdp::parse(body) else {
+        return Body::Reject(488, "Not Acceptable Here");
+    };
+    let mut rw = Rewriter::new(&sdp);
+    let mut edit = || -> Result<(), crate::sdp::SdpError> {
+        if sdp.origin().is_some() {
+            rw.set_origin_address(public)?;
+        }
+        let sections =
+            std::iter::once(Section::Session).chain((0..sdp.media_count()).map(Section::Media));
+        for section in sections {
+            for c in sdp.connections(section) {
+                if !c.is_unspecified() {
+                    rw.set_address(&c, public)?;
+                }
+            }
+        }
+        Ok(())
+    };
+    if edit().is_err() {
+        return Body::Reject(488, "Not Acceptable Here");
+    }
+    let mut out = vec![0u8; body.len().saturating_add(256)];
+    match rw.emit(&mut out) {
+        Ok(n) => {
+            out.truncate(n);
+            Body::Rewritten(out)
+        }
+        Err(_) => Body::Reject(488, "Not Acceptable Here"),
+    }
+}
+
 /// What SDP rewriting decided for a message body.
 #[derive(Debug)]
 pub(super) enum Body {
@@ -141,13 +178,32 @@ impl super::Proxy {
             (100..300).contains(&code) && matches!(cseq.method, b"INVITE" | b"UPDATE")
         };
         let body = msg.body();
-        if !wanted || body.is_empty() {
+        if body.is_empty() {
             return Body::Unchanged;
         }
-        if let Ok(Some(ct)) = msg.content_type() {
+        let content_type = msg.content_type().ok().flatten();
+        if let Some(ct) = content_type {
             if !ct.is("application", "sdp") {
+                // A multipart body may carry SDP this proxy does not rewrite: towards the
+                // Internet it would carry private addresses (and no relay), so it is refused.
+                let sdp_inside = ct.media_type.eq_ignore_ascii_case(b"multipart")
+                    && body
+                        .windows(15)
+                        .any(|w| w.eq_ignore_ascii_case(b"application/sdp"));
+                if sdp_inside && !incoming {
+                    log::warn!("multipart SDP from {} cannot be relayed", origin.src);
+                    return Body::Reject(488, "Not Acceptable Here");
+                }
                 return Body::Unchanged;
             }
+        }
+        if !wanted {
+            // SDP outside an offer/answer (e.g. a 200 to OPTIONS listing capabilities): no
+            // media to relay, but its addresses must not leave the LAN either.
+            return match (incoming, self.public_ip()) {
+                (false, Some(public)) => masquerade_addresses(body, public),
+                _ => Body::Unchanged,
+            };
         }
         let sdp = match Sdp::parse(body) {
             Ok(s) => s,

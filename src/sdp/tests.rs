@@ -593,7 +593,7 @@ m=audio 4000 RTP/AVP 0\r\na=rtcp:4001 IN IP4 0.0.0.0\r\na=sendonly\r\nm=video 0 
     assert_eq!(
         out,
         "v=0\r\no=- 1 1 IN IP4 203.0.113.9\r\ns=-\r\nc=IN IP4 0.0.0.0\r\nt=0 0\r\n\
-m=audio 7070 RTP/AVP 0\r\na=rtcp:7071 IN IP4 0.0.0.0\r\na=sendonly\r\nm=video 0 RTP/AVP 31\r\nc=IN IP4 10.1.1.1\r\n"
+m=audio 7070 RTP/AVP 0\r\na=rtcp:7071 IN IP4 0.0.0.0\r\na=sendonly\r\nm=video 0 RTP/AVP 31\r\nc=IN IP4 203.0.113.9\r\n"
     );
 }
 
