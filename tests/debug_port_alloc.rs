@@ -1,43 +1,19 @@
 //! Feeding the debug port allocates nothing: lines pushed directly or through the logger's
 //! sink, to a client that reads and to one that has stalled.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::io::{ErrorKind, Read};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
+use alloc::allocations;
 use log::Level;
 use mio::{Events, Poll, Token};
 use siproxd_rs::debug_port::{DebugPort, DebugSink};
 
-/// Counts allocations of the current thread only, so the test harness does not interfere.
-struct Counting;
-
-thread_local! {
-    static ALLOCS: Cell<usize> = const { Cell::new(0) };
-}
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCS.with(|c| c.set(c.get() + 1));
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCS.with(|c| c.set(c.get() + 1));
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
+mod alloc;
 
 #[global_allocator]
-static GLOBAL: Counting = Counting;
-
-fn allocations() -> usize {
-    ALLOCS.with(|c| c.get())
-}
+static GLOBAL: alloc::Counting = alloc::Counting;
 
 fn turn(poll: &mut Poll, events: &mut Events, port: &mut DebugPort, start: Instant) {
     port.drain_log();
