@@ -19,37 +19,6 @@ fn keys(provider_port: u16, callee: &str) -> Vec<(&'static str, String)> {
     ]
 }
 
-fn run_pair(
-    dir: &std::path::Path,
-    tag: &str,
-    server: (&str, &str, u16),
-    client: (&str, &str, u16, SocketAddr),
-    keys: &[(&str, String)],
-) -> (bool, Sipp, Sipp) {
-    let k: Vec<(&str, &str)> = keys.iter().map(|(a, b)| (*a, b.as_str())).collect();
-    let mut srv = Sipp::start(
-        dir,
-        &format!("{tag}_server"),
-        server.0,
-        server.1,
-        server.2,
-        None,
-        &k,
-    );
-    std::thread::sleep(Duration::from_millis(200));
-    let mut cli = Sipp::start(
-        dir,
-        &format!("{tag}_client"),
-        client.0,
-        client.1,
-        client.2,
-        Some(client.3),
-        &k,
-    );
-    let ok = cli.wait_ok(T) & srv.wait_ok(T);
-    (ok, srv, cli)
-}
-
 fn wait_for_file_containing(path: &std::path::Path, needle: &str, timeout: Duration) -> String {
     let end = Instant::now() + timeout;
     loop {

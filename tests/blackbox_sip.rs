@@ -50,34 +50,15 @@ impl Lab {
         client: (&str, &str, u16, SocketAddr),
         keys: &[(&str, String)],
     ) -> (Sipp, Sipp) {
-        let k: Vec<(&str, &str)> = keys.iter().map(|(a, b)| (*a, b.as_str())).collect();
-        let mut srv = Sipp::start(
-            &self.proxy.dir,
-            &format!("{tag}_server"),
-            server.0,
-            server.1,
-            server.2,
-            None,
-            &k,
-        );
-        std::thread::sleep(Duration::from_millis(200));
-        let mut cli = Sipp::start(
-            &self.proxy.dir,
-            &format!("{tag}_client"),
-            client.0,
-            client.1,
-            client.2,
-            Some(client.3),
-            &k,
-        );
-        let cli_ok = cli.wait_ok(T);
-        let srv_ok = srv.wait_ok(T);
+        let (ok, srv, cli) = run_pair(&self.proxy.dir, tag, server, client, keys);
         assert!(
-            cli_ok && srv_ok,
-            "phase {tag}: client ok={cli_ok} server ok={srv_ok}\nproxy log:\n{}\nclient:\n{}\nserver:\n{}",
+            ok,
+            "phase {tag}: client or server failed\nproxy log:\n{}\nclient:\n{}{}\nserver:\n{}{}",
             self.proxy.log_text(),
             cli.messages(),
-            srv.messages()
+            cli.errors(),
+            srv.messages(),
+            srv.errors()
         );
         (srv, cli)
     }

@@ -5,27 +5,15 @@
 use alloc::allocations_during;
 use mio::Poll;
 use siproxd_rs::net::relay::{mio_token, Relay};
-use siproxd_rs::rtp::{ClientId, Direction, StreamRequest, Table, Token};
-use std::net::{SocketAddr, UdpSocket};
+use siproxd_rs::rtp::{Direction, Table, Token};
+use std::net::UdpSocket;
+use streams::req;
 
 mod alloc;
+mod streams;
 
 #[global_allocator]
 static GLOBAL: alloc::Counting = alloc::Counting;
-
-fn req<'a>(call_id: &'a str, dir: Direction, local: &str, remote: SocketAddr) -> StreamRequest<'a> {
-    StreamRequest {
-        call_id,
-        client_id: ClientId::new("alice@example.com", remote.ip()),
-        cseq: 1,
-        stream_dir: dir,
-        call_dir: Direction::Outgoing,
-        media_index: 0,
-        local_ip: local.parse().unwrap(),
-        remote,
-        remote_rtcp_port: None,
-    }
-}
 
 /// Reads everything queued on `s` (outside the measured region).
 fn drain(s: &UdpSocket) -> usize {

@@ -465,3 +465,40 @@ impl Sipp {
             .unwrap_or_default()
     }
 }
+
+/// How long [`run_pair`] waits for each role.
+pub const SIPP_PAIR_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Runs a sipp server role (started first) and a client role (towards `client.3`) with the same
+/// `-key` pairs; true when both succeed. Roles are (scenario, ip, port[, remote]).
+pub fn run_pair(
+    dir: &Path,
+    tag: &str,
+    server: (&str, &str, u16),
+    client: (&str, &str, u16, SocketAddr),
+    keys: &[(&str, String)],
+) -> (bool, Sipp, Sipp) {
+    let k: Vec<(&str, &str)> = keys.iter().map(|(a, b)| (*a, b.as_str())).collect();
+    let mut srv = Sipp::start(
+        dir,
+        &format!("{tag}_server"),
+        server.0,
+        server.1,
+        server.2,
+        None,
+        &k,
+    );
+    std::thread::sleep(Duration::from_millis(200));
+    let mut cli = Sipp::start(
+        dir,
+        &format!("{tag}_client"),
+        client.0,
+        client.1,
+        client.2,
+        Some(client.3),
+        &k,
+    );
+    // Both waited for, so neither outlives the test.
+    let ok = cli.wait_ok(SIPP_PAIR_TIMEOUT) & srv.wait_ok(SIPP_PAIR_TIMEOUT);
+    (ok, srv, cli)
+}
