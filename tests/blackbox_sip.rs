@@ -63,19 +63,37 @@ impl Lab {
         (srv, cli)
     }
 
-    /// The phone registers through the proxy at the provider.
-    fn register(&self) -> Sipp {
-        let (provider, _phone) = self.phase(
-            "register",
-            ("provider_register.xml", PROVIDER, self.provider_port),
+    /// A call from the phone (client, `phone_scenario`) to the provider (server); returns the
+    /// provider's and the phone's sipp.
+    fn outgoing(&self, tag: &str, phone_scenario: &str, provider_scenario: &str) -> (Sipp, Sipp) {
+        self.phase(
+            tag,
+            (provider_scenario, PROVIDER, self.provider_port),
+            (phone_scenario, LAN, self.phone_port, self.proxy.lan_addr()),
+            &self.keys(),
+        )
+    }
+
+    /// A call from the provider (client, `provider_scenario`) to the phone (server); returns
+    /// the phone's and the provider's sipp.
+    fn incoming(&self, tag: &str, phone_scenario: &str, provider_scenario: &str) -> (Sipp, Sipp) {
+        self.phase(
+            tag,
+            (phone_scenario, LAN, self.phone_port),
             (
-                "phone_register.xml",
-                LAN,
-                self.phone_port,
-                self.proxy.lan_addr(),
+                provider_scenario,
+                PROVIDER,
+                self.provider_port,
+                self.proxy.wan_addr(),
             ),
             &self.keys(),
-        );
+        )
+    }
+
+    /// The phone registers through the proxy at the provider.
+    fn register(&self) -> Sipp {
+        let (provider, _phone) =
+            self.outgoing("register", "phone_register.xml", "provider_register.xml");
         provider
     }
 }
@@ -139,23 +157,9 @@ fn phone_registers_through_the_proxy() {
 fn outgoing_call_invite_180_200_ack_bye() {
     let lab = Lab::new("callout");
     lab.register();
-    let (provider, _) = lab.phase(
-        "callout",
-        ("provider_uas_call.xml", PROVIDER, lab.provider_port),
-        (
-            "phone_call_out.xml",
-            LAN,
-            lab.phone_port,
-            lab.proxy.lan_addr(),
-        ),
-        &lab.keys(),
-    );
+    let (provider, _) = lab.outgoing("callout", "phone_call_out.xml", "provider_uas_call.xml");
     assert_no_lan_leak(&provider);
-    let methods: Vec<String> = provider
-        .received()
-        .iter()
-        .map(|m| m.split_whitespace().next().unwrap_or("").to_string())
-        .collect();
+    let methods: Vec<String> = provider.received_methods();
     assert_eq!(
         methods,
         ["INVITE", "ACK", "BYE"],
@@ -167,17 +171,7 @@ fn outgoing_call_invite_180_200_ack_bye() {
 fn incoming_call_reaches_the_registered_phone() {
     let lab = Lab::new("callin");
     let reg = lab.register();
-    let (phone, provider) = lab.phase(
-        "callin",
-        ("provider_uas_call.xml", LAN, lab.phone_port),
-        (
-            "provider_call_in.xml",
-            PROVIDER,
-            lab.provider_port,
-            lab.proxy.wan_addr(),
-        ),
-        &lab.keys(),
-    );
+    let (phone, provider) = lab.incoming("callin", "provider_uas_call.xml", "provider_call_in.xml");
     assert_no_lan_leak(&reg);
     assert_no_lan_leak(&provider);
     let invite = &phone.received()[0];
@@ -199,23 +193,9 @@ fn incoming_call_reaches_the_registered_phone() {
 fn cancel_of_a_ringing_call() {
     let lab = Lab::new("cancel");
     lab.register();
-    let (phone, provider) = lab.phase(
-        "cancel",
-        ("phone_ring_cancel.xml", LAN, lab.phone_port),
-        (
-            "provider_cancel.xml",
-            PROVIDER,
-            lab.provider_port,
-            lab.proxy.wan_addr(),
-        ),
-        &lab.keys(),
-    );
+    let (phone, provider) = lab.incoming("cancel", "phone_ring_cancel.xml", "provider_cancel.xml");
     assert_no_lan_leak(&provider);
-    let methods: Vec<String> = phone
-        .received()
-        .iter()
-        .map(|m| m.split_whitespace().next().unwrap_or("").to_string())
-        .collect();
+    let methods: Vec<String> = phone.received_methods();
     assert_eq!(
         methods,
         ["INVITE", "CANCEL", "ACK"],

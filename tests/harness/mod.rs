@@ -459,6 +459,14 @@ impl Sipp {
         }
     }
 
+    /// The first word of each message sipp received: the method, or `SIP/2.0` for a response.
+    pub fn received_methods(&self) -> Vec<String> {
+        self.received()
+            .iter()
+            .map(|m| m.split_whitespace().next().unwrap_or("").to_string())
+            .collect()
+    }
+
     /// sipp's error log (empty when there is none).
     pub fn errors(&self) -> String {
         std::fs::read_to_string(self.dir.join(format!("{}_errors.log", self.name)))
