@@ -17,18 +17,6 @@ use std::time::{Duration, Instant};
 const T: Duration = Duration::from_secs(30);
 /// Packets per burst: 50 RTP packets of 172 bytes (20 ms of PCMU each).
 const BURST: u16 = 50;
-const RTP_LEN: usize = 172;
-
-/// One RTP packet: version 2, PCMU, sequence `seq`, SSRC `ssrc` (also tags who sent it).
-fn rtp_packet(ssrc: u32, seq: u16) -> [u8; RTP_LEN] {
-    let mut p = [0xffu8; RTP_LEN];
-    p[0] = 0x80;
-    p[1] = 0;
-    p[2..4].copy_from_slice(&seq.to_be_bytes());
-    p[4..8].copy_from_slice(&(u32::from(seq) * 160).to_be_bytes());
-    p[8..12].copy_from_slice(&ssrc.to_be_bytes());
-    p
-}
 
 fn media_socket(ip: &str) -> UdpSocket {
     let s = UdpSocket::bind((ip, 0)).unwrap();
@@ -47,9 +35,7 @@ fn drain(sock: &UdpSocket, limit: Duration, quiet: Duration) -> Vec<(SocketAddr,
     while Instant::now() < end && last.elapsed() < quiet {
         if let Ok((n, src)) = sock.recv_from(&mut buf) {
             last = Instant::now();
-            assert_eq!(n, RTP_LEN, "relayed datagram changed size");
-            let seq = u16::from_be_bytes([buf[2], buf[3]]);
-            let ssrc = u32::from_be_bytes([buf[8], buf[9], buf[10], buf[11]]);
+            let (ssrc, seq) = relayed_rtp(&buf, n);
             out.push((src, ssrc, seq));
         }
     }

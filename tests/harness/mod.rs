@@ -479,14 +479,14 @@ pub const SIPP_PAIR_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// Runs a sipp server role (started first) and a client role (towards `client.3`) with the same
 /// `-key` pairs; true when both succeed. Roles are (scenario, ip, port[, remote]).
-pub fn run_pair(
+pub fn run_pair<V: AsRef<str>>(
     dir: &Path,
     tag: &str,
     server: (&str, &str, u16),
     client: (&str, &str, u16, SocketAddr),
-    keys: &[(&str, String)],
+    keys: &[(&str, V)],
 ) -> (bool, Sipp, Sipp) {
-    let k: Vec<(&str, &str)> = keys.iter().map(|(a, b)| (*a, b.as_str())).collect();
+    let k: Vec<(&str, &str)> = keys.iter().map(|(a, b)| (*a, b.as_ref())).collect();
     let mut srv = Sipp::start(
         dir,
         &format!("{tag}_server"),
@@ -509,4 +509,26 @@ pub fn run_pair(
     // Both waited for, so neither outlives the test.
     let ok = cli.wait_ok(SIPP_PAIR_TIMEOUT) & srv.wait_ok(SIPP_PAIR_TIMEOUT);
     (ok, srv, cli)
+}
+
+/// Size of the RTP packets the media tests send and expect relayed unchanged: 20 ms of PCMU.
+pub const RTP_LEN: usize = 172;
+
+/// One RTP packet: version 2, PCMU, sequence `seq`, SSRC `ssrc` (also tags who sent it).
+pub fn rtp_packet(ssrc: u32, seq: u16) -> [u8; RTP_LEN] {
+    let mut p = [0xffu8; RTP_LEN];
+    p[0] = 0x80;
+    p[1] = 0;
+    p[2..4].copy_from_slice(&seq.to_be_bytes());
+    p[4..8].copy_from_slice(&u32::from(seq).wrapping_mul(160).to_be_bytes());
+    p[8..12].copy_from_slice(&ssrc.to_be_bytes());
+    p
+}
+
+/// (ssrc, seq) of a relayed datagram of `n` bytes in `buf`, asserting the relay kept its size.
+pub fn relayed_rtp(buf: &[u8], n: usize) -> (u32, u16) {
+    assert_eq!(n, RTP_LEN, "relayed datagram changed size");
+    let seq = u16::from_be_bytes([buf[2], buf[3]]);
+    let ssrc = u32::from_be_bytes([buf[8], buf[9], buf[10], buf[11]]);
+    (ssrc, seq)
 }
