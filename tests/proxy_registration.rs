@@ -51,11 +51,7 @@ fn register_of(
     contact: &str,
     extra: &str,
 ) -> String {
-    let contact_line = if contact.is_empty() {
-        String::new()
-    } else {
-        format!("Contact: {contact}\n")
-    };
+    let contact_line = header_line("Contact", contact);
     format!(
         "REGISTER {ruri} SIP/2.0\nVia: SIP/2.0/UDP {src};branch=z9hG4bK{user}\nMax-Forwards: 70\nFrom: <sip:{user}@{domain}>;tag=r{user}\nTo: <sip:{user}@{domain}>\nCall-ID: reg-{user}@{src}\nCSeq: 1 REGISTER\n{contact_line}{extra}Content-Length: 0\n\n"
     )
