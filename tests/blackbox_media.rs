@@ -17,18 +17,6 @@ use std::time::{Duration, Instant};
 const T: Duration = Duration::from_secs(30);
 /// Packets per burst: 50 RTP packets of 172 bytes (20 ms of PCMU each).
 const BURST: u16 = 50;
-const RTP_LEN: usize = 172;
-
-/// One RTP packet: version 2, PCMU, sequence `seq`, SSRC `ssrc` (also tags who sent it).
-fn rtp_packet(ssrc: u32, seq: u16) -> [u8; RTP_LEN] {
-    let mut p = [0xffu8; RTP_LEN];
-    p[0] = 0x80;
-    p[1] = 0;
-    p[2..4].copy_from_slice(&seq.to_be_bytes());
-    p[4..8].copy_from_slice(&(u32::from(seq) * 160).to_be_bytes());
-    p[8..12].copy_from_slice(&ssrc.to_be_bytes());
-    p
-}
 
 fn media_socket(ip: &str) -> UdpSocket {
     let s = UdpSocket::bind((ip, 0)).unwrap();
@@ -47,9 +35,7 @@ fn drain(sock: &UdpSocket, limit: Duration, quiet: Duration) -> Vec<(SocketAddr,
     while Instant::now() < end && last.elapsed() < quiet {
         if let Ok((n, src)) = sock.recv_from(&mut buf) {
             last = Instant::now();
-            assert_eq!(n, RTP_LEN, "relayed datagram changed size");
-            let seq = u16::from_be_bytes([buf[2], buf[3]]);
-            let ssrc = u32::from_be_bytes([buf[8], buf[9], buf[10], buf[11]]);
+            let (ssrc, seq) = relayed_rtp(&buf, n);
             out.push((src, ssrc, seq));
         }
     }
@@ -136,7 +122,44 @@ struct Lab {
     provider_port: u16,
 }
 
+/// A call up through the proxy, with the test's own media sockets at both ends and the relay
+/// ports the proxy offered each side.
+struct MediaCall {
+    phone_media: UdpSocket,
+    provider_media: UdpSocket,
+    phone: Sipp,
+    provider: Sipp,
+    /// The relay port given to the phone (on LAN).
+    lan: u16,
+    /// The relay port given to the provider (on WAN).
+    wan: u16,
+}
+
 impl Lab {
+    /// Sets up call `tag` between the lab's phone and provider; see [`MediaCall`].
+    fn media_call(&self, tag: &str) -> MediaCall {
+        let phone_media = media_socket(LAN);
+        let provider_media = media_socket(PROVIDER);
+        let (phone, provider) = self.call(
+            tag,
+            self.phone_port,
+            self.provider_port,
+            phone_media.local_addr().unwrap().port(),
+            provider_media.local_addr().unwrap().port(),
+        );
+        let dir = &self.proxy.dir;
+        let lan = wait_ports(dir, &format!("{tag}_answer_ports"), 1, &self.proxy)[0];
+        let wan = wait_ports(dir, &format!("{tag}_offer_ports"), 1, &self.proxy)[0];
+        MediaCall {
+            phone_media,
+            provider_media,
+            phone,
+            provider,
+            lan,
+            wan,
+        }
+    }
+
     fn new(name: &str, low: u16, high: u16) -> Lab {
         require_sipp();
         let status = temp_dir(&format!("{name}_status")).join("status.json");
@@ -309,20 +332,15 @@ fn audio_both_ways(
 #[test]
 fn rtp_is_relayed_both_ways_through_hold_and_unhold_and_ports_close_after_bye() {
     let lab = Lab::new("media_hold", 27100, 27119);
-    let phone_media = media_socket(LAN);
-    let provider_media = media_socket(PROVIDER);
-    let (phone, provider) = lab.call(
-        "hold",
-        lab.phone_port,
-        lab.provider_port,
-        phone_media.local_addr().unwrap().port(),
-        provider_media.local_addr().unwrap().port(),
-    );
-    let dir = lab.proxy.dir.clone();
-
     // Call up: the phone was told the LAN relay port, the provider the WAN one.
-    let lan = wait_ports(&dir, "hold_answer_ports", 1, &lab.proxy)[0];
-    let wan = wait_ports(&dir, "hold_offer_ports", 1, &lab.proxy)[0];
+    let MediaCall {
+        phone_media,
+        provider_media,
+        phone,
+        provider,
+        lan,
+        wan,
+    } = lab.media_call("hold");
     assert!(
         (27100..=27119).contains(&lan) && lan.is_multiple_of(2),
         "LAN relay port {lan}"
@@ -342,8 +360,8 @@ fn rtp_is_relayed_both_ways_through_hold_and_unhold_and_ports_close_after_bye() 
     );
 
     // Hold, then unhold: the relay ports stay the same on both sides.
-    let answers = wait_ports(&dir, "hold_answer_ports", 3, &lab.proxy);
-    let offers = wait_ports(&dir, "hold_offer_ports", 3, &lab.proxy);
+    let answers = wait_ports(&lab.proxy.dir, "hold_answer_ports", 3, &lab.proxy);
+    let offers = wait_ports(&lab.proxy.dir, "hold_offer_ports", 3, &lab.proxy);
     assert_eq!(answers, [lan, lan, lan], "LAN relay port across re-INVITEs");
     assert_eq!(offers, [wan, wan, wan], "WAN relay port across re-INVITEs");
     audio_both_ways(
@@ -386,19 +404,15 @@ fn rtp_is_relayed_both_ways_through_hold_and_unhold_and_ports_close_after_bye() 
 #[test]
 fn a_third_party_sending_to_a_latched_relay_port_is_dropped_and_logged() {
     let lab = Lab::new("media_intruder", 27200, 27219);
-    let phone_media = media_socket(LAN);
-    let provider_media = media_socket(PROVIDER);
     let intruder = media_socket(PROVIDER);
-    let (phone, provider) = lab.call(
-        "intr",
-        lab.phone_port,
-        lab.provider_port,
-        phone_media.local_addr().unwrap().port(),
-        provider_media.local_addr().unwrap().port(),
-    );
-    let dir = lab.proxy.dir.clone();
-    let lan = wait_ports(&dir, "intr_answer_ports", 1, &lab.proxy)[0];
-    let wan = wait_ports(&dir, "intr_offer_ports", 1, &lab.proxy)[0];
+    let MediaCall {
+        phone_media,
+        provider_media,
+        phone,
+        provider,
+        lan,
+        wan,
+    } = lab.media_call("intr");
     let (lan_relay, wan_relay) = (addr(LAN, lan), addr(WAN, wan));
     // Both sides latch.
     audio_both_ways(
@@ -654,18 +668,14 @@ fn sipp_rtp_from_a_pcap_and_its_echo_cross_the_relay() {
 #[test]
 fn status_rows_pair_each_relay_socket_with_its_own_peer() {
     let lab = Lab::new("media_status", 27500, 27519);
-    let phone_media = media_socket(LAN);
-    let provider_media = media_socket(PROVIDER);
-    let (phone, provider) = lab.call(
-        "st",
-        lab.phone_port,
-        lab.provider_port,
-        phone_media.local_addr().unwrap().port(),
-        provider_media.local_addr().unwrap().port(),
-    );
-    let dir = lab.proxy.dir.clone();
-    let lan = wait_ports(&dir, "st_answer_ports", 1, &lab.proxy)[0];
-    let wan = wait_ports(&dir, "st_offer_ports", 1, &lab.proxy)[0];
+    let MediaCall {
+        phone_media,
+        provider_media,
+        phone,
+        provider,
+        lan,
+        wan,
+    } = lab.media_call("st");
     let (lan_relay, wan_relay) = (addr(LAN, lan), addr(WAN, wan));
     audio_both_ways(
         &phone_media,

@@ -19,7 +19,6 @@ use std::time::{Duration, Instant};
 const CALLS: usize = 500;
 /// RTP packets per call and direction.
 const PKTS: u16 = 10;
-const RTP_LEN: usize = 172;
 const RELAY_LOW: u16 = 20000;
 const RELAY_HIGH: u16 = 24000;
 /// sipp's `-mp` on each side; the test owns `MP + 4k` on the side's address.
@@ -50,16 +49,6 @@ fn raise_fd_limit() {
         "open file limit {} too low for {CALLS} calls",
         r.rlim_cur
     );
-}
-
-fn rtp_packet(ssrc: u32, seq: u16) -> [u8; RTP_LEN] {
-    let mut p = [0x7fu8; RTP_LEN];
-    p[0] = 0x80;
-    p[1] = 0;
-    p[2..4].copy_from_slice(&seq.to_be_bytes());
-    p[4..8].copy_from_slice(&(u32::from(seq) * 160).to_be_bytes());
-    p[8..12].copy_from_slice(&ssrc.to_be_bytes());
-    p
 }
 
 /// `CALLS` non-blocking sockets on `ip:mp + 4k`.
@@ -125,9 +114,7 @@ fn receive_all(
             while let Ok((n, src)) = s.recv_from(&mut buf) {
                 any = true;
                 total += 1;
-                assert_eq!(n, RTP_LEN, "relayed datagram changed size");
-                let seq = u16::from_be_bytes([buf[2], buf[3]]);
-                let ssrc = u32::from_be_bytes([buf[8], buf[9], buf[10], buf[11]]);
+                let (ssrc, seq) = relayed_rtp(&buf, n);
                 got[i].push((src, ssrc, seq));
             }
         }
@@ -182,29 +169,14 @@ fn five_hundred_simultaneous_calls_with_media_through_the_binary() {
     ];
 
     // Outgoing calls are those of a registered phone.
-    let mut reg_srv = Sipp::start(
+    let (ok, _, _) = run_pair(
         &dir,
-        "register_server",
-        "provider_register.xml",
-        PROVIDER,
-        provider_port,
-        None,
+        "register",
+        ("provider_register.xml", PROVIDER, provider_port),
+        ("phone_register.xml", LAN, phone_port, proxy.lan_addr()),
         &keys,
     );
-    std::thread::sleep(Duration::from_millis(200));
-    let mut reg_cli = Sipp::start(
-        &dir,
-        "register_client",
-        "phone_register.xml",
-        LAN,
-        phone_port,
-        Some(proxy.lan_addr()),
-        &keys,
-    );
-    assert!(
-        reg_cli.wait_ok(Duration::from_secs(20)) && reg_srv.wait_ok(Duration::from_secs(20)),
-        "registration failed"
-    );
+    assert!(ok, "registration failed");
 
     let phones = media_sockets(LAN, PHONE_MP);
     let providers = media_sockets(PROVIDER, PROVIDER_MP);

@@ -30,11 +30,7 @@ fn lab_with_auth(sha256: bool, key: u8) -> Lab {
 
 /// A registrar-mode REGISTER (Request-URI = the proxy's inbound address).
 fn reg(cseq: u32, auth_header: &str) -> String {
-    let auth = if auth_header.is_empty() {
-        String::new()
-    } else {
-        format!("Proxy-Authorization: {auth_header}\n")
-    };
+    let auth = header_line("Proxy-Authorization", auth_header);
     format!(
         "REGISTER sip:192.168.1.1 SIP/2.0\nVia: SIP/2.0/UDP 192.168.1.10:5060;branch=z9hG4bKa{cseq}\nMax-Forwards: 70\nFrom: <sip:alice@foo.example>;tag=r1\nTo: <sip:alice@foo.example>\nCall-ID: auth1@192.168.1.10\nCSeq: {cseq} REGISTER\nContact: <sip:alice@192.168.1.10:5062>\n{auth}Content-Length: 0\n\n"
     )

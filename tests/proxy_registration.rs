@@ -51,17 +51,25 @@ fn register_of(
     contact: &str,
     extra: &str,
 ) -> String {
-    let contact_line = if contact.is_empty() {
-        String::new()
-    } else {
-        format!("Contact: {contact}\n")
-    };
+    let contact_line = header_line("Contact", contact);
     format!(
         "REGISTER {ruri} SIP/2.0\nVia: SIP/2.0/UDP {src};branch=z9hG4bK{user}\nMax-Forwards: 70\nFrom: <sip:{user}@{domain}>;tag=r{user}\nTo: <sip:{user}@{domain}>\nCall-ID: reg-{user}@{src}\nCSeq: 1 REGISTER\n{contact_line}{extra}Content-Length: 0\n\n"
     )
 }
 
 /// The one message sent, or a failure listing what was sent.
+/// A sends a REGISTER for the provider's domain with `contact` and `extra` header lines; the
+/// one message the proxy sends for it.
+fn a_registers(lab: &mut Lab, contact: &str, extra: &str) -> Sent {
+    only(lab.on_lan(A, &register("sip:example.com", contact, extra)))
+}
+
+/// The registrar's 200 (with `extra` header lines) to the forwarded REGISTER `fwd`; the one
+/// message the proxy sends for it.
+fn registrar_answers(lab: &mut Lab, fwd: &Sent, extra: &str) -> Sent {
+    only(lab.on_wan(PROVIDER, &registrar_200(fwd, extra)))
+}
+
 fn only(out: Vec<Sent>) -> Sent {
     assert_eq!(out.len(), 1, "expected exactly one message: {out:?}");
     out.into_iter().next().unwrap()
@@ -109,24 +117,14 @@ fn t01_register_is_forwarded_with_own_via_and_masqueraded_contact() {
 #[test]
 fn t02_register_without_expiry_gets_default_expires_added() {
     let mut lab = Lab::new();
-    let f = only(lab.on_lan(
-        A,
-        &register("sip:example.com", "<sip:alice@192.168.1.10:5060>", ""),
-    ));
+    let f = a_registers(&mut lab, "<sip:alice@192.168.1.10:5060>", "");
     assert_eq!(f.to, sa(PROVIDER));
     assert_eq!(f.headers("Expires"), vec!["3600"]);
     assert_eq!(f.headers("Contact"), vec!["<sip:alice@203.0.113.5>"]);
 
     // An expiry in the Contact or the Expires header is not duplicated.
     let mut lab = Lab::new();
-    let f = only(lab.on_lan(
-        A,
-        &register(
-            "sip:example.com",
-            "<sip:alice@192.168.1.10:5060>",
-            "Expires: 120\n",
-        ),
-    ));
+    let f = a_registers(&mut lab, "<sip:alice@192.168.1.10:5060>", "Expires: 120\n");
     assert_eq!(f.headers("Expires"), vec!["120"]);
 }
 
@@ -136,14 +134,7 @@ fn t03_listen_port_5070_appears_in_contact_and_via() {
         sip_listen_port: 5070,
         ..Lab::config()
     });
-    let f = only(lab.on_lan(
-        A,
-        &register(
-            "sip:example.com",
-            "<sip:alice@192.168.1.10:5060>;expires=3600",
-            "",
-        ),
-    ));
+    let f = a_registers(&mut lab, "<sip:alice@192.168.1.10:5060>;expires=3600", "");
     assert_eq!(f.to, sa(PROVIDER));
     assert_eq!(
         f.headers("Contact"),
@@ -159,18 +150,12 @@ fn t03_listen_port_5070_appears_in_contact_and_via() {
 #[test]
 fn t04_registrar_200_goes_back_to_a_and_grants_its_lifetime() {
     let mut lab = Lab::new();
-    let fwd = only(lab.on_lan(
-        A,
-        &register(
-            "sip:example.com",
-            "<sip:alice@192.168.1.10:5060>;expires=3600",
-            "",
-        ),
-    ));
-    let back = only(lab.on_wan(
-        PROVIDER,
-        &registrar_200(&fwd, "Contact: <sip:alice@203.0.113.5>;expires=600\n"),
-    ));
+    let fwd = a_registers(&mut lab, "<sip:alice@192.168.1.10:5060>;expires=3600", "");
+    let back = registrar_answers(
+        &mut lab,
+        &fwd,
+        "Contact: <sip:alice@203.0.113.5>;expires=600\n",
+    );
     assert_eq!(back.to, sa(A));
     assert_eq!(back.from, ip(I), "sent from the inbound address");
     assert_eq!(back.status(), Some(200));
@@ -212,19 +197,9 @@ fn t04_registrar_200_goes_back_to_a_and_grants_its_lifetime() {
 #[test]
 fn t05_binding_without_granted_expiry_vanishes_after_10s() {
     let mut lab = Lab::new();
-    let fwd = only(lab.on_lan(
-        A,
-        &register(
-            "sip:example.com",
-            "<sip:alice@192.168.1.10:5060>;expires=3600",
-            "",
-        ),
-    ));
+    let fwd = a_registers(&mut lab, "<sip:alice@192.168.1.10:5060>;expires=3600", "");
     // The 200 lists the Contact without any expiry information (no parameter, no Expires).
-    let back = only(lab.on_wan(
-        PROVIDER,
-        &registrar_200(&fwd, "Contact: <sip:alice@203.0.113.5>\n"),
-    ));
+    let back = registrar_answers(&mut lab, &fwd, "Contact: <sip:alice@203.0.113.5>\n");
     assert_eq!(back.to, sa(A));
     assert_eq!(
         back.headers("Contact"),
@@ -250,19 +225,12 @@ fn t05_binding_without_granted_expiry_vanishes_after_10s() {
 fn t06_register_expires_0_is_forwarded_and_binding_goes() {
     let mut lab = Lab::new();
     lab.register_alice(600);
-    let fwd = only(lab.on_lan(
-        A,
-        &register(
-            "sip:example.com",
-            "<sip:alice@192.168.1.10:5060>",
-            "Expires: 0\n",
-        ),
-    ));
+    let fwd = a_registers(&mut lab, "<sip:alice@192.168.1.10:5060>", "Expires: 0\n");
     assert_eq!(fwd.to, sa(PROVIDER));
     assert_eq!(fwd.headers("Expires"), vec!["0"]);
     assert_eq!(fwd.headers("Contact"), vec!["<sip:alice@203.0.113.5>"]);
     // The registrar's 200 (no bindings left) is still routed back to A.
-    let back = only(lab.on_wan(PROVIDER, &registrar_200(&fwd, "")));
+    let back = registrar_answers(&mut lab, &fwd, "");
     assert_eq!(back.to, sa(A));
     assert_eq!(back.status(), Some(200));
 
@@ -312,7 +280,7 @@ fn t07_register_query_from_unknown_host_is_answered_here() {
 fn t07_register_query_from_registered_host_is_forwarded_keeping_bindings() {
     let mut lab = Lab::new();
     lab.register_alice(600);
-    let f = only(lab.on_lan(A, &register("sip:example.com", "", "")));
+    let f = a_registers(&mut lab, "", "");
     assert_eq!(f.to, sa(PROVIDER));
     assert!(f.status().is_none(), "forwarded, not answered");
     assert!(f.headers("Contact").is_empty());
@@ -330,7 +298,7 @@ fn t07_wildcard_unregister_from_registered_host_removes_bindings() {
     // `Contact: *` with `Expires: 0` removes all bindings of the AOR once they lapse.
     let mut lab = Lab::new();
     lab.register_alice(600);
-    let f = only(lab.on_lan(A, &register("sip:example.com", "*", "Expires: 0\n")));
+    let f = a_registers(&mut lab, "*", "Expires: 0\n");
     assert_eq!(f.to, sa(PROVIDER));
     assert_eq!(f.headers("Contact"), vec!["*"]);
     lab.advance(11_000);
@@ -549,10 +517,7 @@ fn t16_full_table_in_proxy_mode_is_answered_503() {
 fn provisional_or_lapsed_binding_does_not_route_incoming_requests() {
     // decisions §4: before the registrar's 2xx the binding only routes the REGISTER response.
     let mut lab = Lab::new();
-    let fwd = only(lab.on_lan(
-        A,
-        &register("sip:example.com", "<sip:alice@192.168.1.10:5060>", ""),
-    ));
+    let fwd = a_registers(&mut lab, "<sip:alice@192.168.1.10:5060>", "");
     assert_eq!(fwd.to, sa(PROVIDER));
     let r = only(lab.on_wan(
         B,
@@ -636,7 +601,7 @@ fn registrar_mode_200_expires_matches_the_granted_lifetime() {
 fn proxy_mode_invalid_wildcard_is_forwarded_and_removes_nothing() {
     let mut lab = Lab::new();
     lab.register_alice(600);
-    let f = only(lab.on_lan(A, &register("sip:example.com", "*", "Expires: 60\n")));
+    let f = a_registers(&mut lab, "*", "Expires: 60\n");
     assert_eq!(f.to, sa(PROVIDER), "the registrar answers it");
     lab.advance(11_000);
     let inv = only(lab.on_wan(
@@ -780,10 +745,7 @@ fn stale_nonce_is_challenged_again() {
 fn auth_does_not_apply_to_proxied_register() {
     // behaviour §4.7: only REGISTERs in registrar mode are authenticated.
     let mut lab = auth_lab(Some("secret"), None);
-    let f = only(lab.on_lan(
-        A,
-        &register("sip:example.com", "<sip:alice@192.168.1.10:5060>", ""),
-    ));
+    let f = a_registers(&mut lab, "<sip:alice@192.168.1.10:5060>", "");
     assert_eq!(f.to, sa(PROVIDER));
 }
 
@@ -809,10 +771,7 @@ fn unreadable_expiry_is_answered_400_in_both_modes() {
 #[test]
 fn registrar_401_challenge_then_authorized_retry() {
     let mut lab = Lab::new();
-    let fwd = only(lab.on_lan(
-        A,
-        &register("sip:example.com", "<sip:alice@192.168.1.10:5060>", ""),
-    ));
+    let fwd = a_registers(&mut lab, "<sip:alice@192.168.1.10:5060>", "");
     let challenge = registrar_200(
         &fwd,
         "WWW-Authenticate: Digest realm=\"example.com\", nonce=\"n1\"\n",
@@ -1079,18 +1038,16 @@ fn unconfirmed_binding_does_not_make_its_source_outgoing() {
     // decisions §4: before the registrar's 2xx a binding only routes the REGISTER response;
     // it does not make its source a local phone whose requests are relayed.
     let mut lab = Lab::new();
-    let fwd = only(lab.on_lan(
-        A,
-        &register("sip:example.com", "<sip:alice@192.168.1.10:5060>", ""),
-    ));
+    let fwd = a_registers(&mut lab, "<sip:alice@192.168.1.10:5060>", "");
     assert_eq!(fwd.to, sa(PROVIDER));
     let r = only(lab.on_lan(A, &invite_from_a("tooearly")));
     assert_eq!(r.status(), Some(408), "{}", r.text);
     // Once the registrar confirms, the same INVITE goes out.
-    let back = only(lab.on_wan(
-        PROVIDER,
-        &registrar_200(&fwd, "Contact: <sip:alice@203.0.113.5>;expires=600\n"),
-    ));
+    let back = registrar_answers(
+        &mut lab,
+        &fwd,
+        "Contact: <sip:alice@203.0.113.5>;expires=600\n",
+    );
     assert_eq!(back.to, sa(A));
     let f = only(lab.on_lan(A, &invite_from_a("confirmed")));
     assert_eq!(f.to, sa(PROVIDER));
@@ -1126,14 +1083,8 @@ fn refresh_whose_2xx_grants_no_lifetime_keeps_the_binding() {
     let mut lab = Lab::new();
     lab.register_alice(600);
     lab.advance(100_000);
-    let fwd = only(lab.on_lan(
-        A,
-        &register("sip:example.com", "<sip:alice@192.168.1.10:5060>", ""),
-    ));
-    let back = only(lab.on_wan(
-        PROVIDER,
-        &registrar_200(&fwd, "Contact: <sip:alice@203.0.113.5>\n"),
-    ));
+    let fwd = a_registers(&mut lab, "<sip:alice@192.168.1.10:5060>", "");
+    let back = registrar_answers(&mut lab, &fwd, "Contact: <sip:alice@203.0.113.5>\n");
     assert_eq!(back.to, sa(A));
     // Still routed 400 s later: the 2xx did not cut the 500 s left to 5.
     lab.advance(400_000);

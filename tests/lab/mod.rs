@@ -209,13 +209,18 @@ pub fn crlf(text: &str) -> Vec<u8> {
     out
 }
 
-/// A's REGISTER with the given Request-URI, Contact value and extra header lines.
-pub fn register(ruri: &str, contact: &str, extra: &str) -> String {
-    let contact_line = if contact.is_empty() {
+/// `name: value` and a line end, or nothing for an empty `value` (an optional header).
+pub fn header_line(name: &str, value: &str) -> String {
+    if value.is_empty() {
         String::new()
     } else {
-        format!("Contact: {contact}\n")
-    };
+        format!("{name}: {value}\n")
+    }
+}
+
+/// A's REGISTER with the given Request-URI, Contact value and extra header lines.
+pub fn register(ruri: &str, contact: &str, extra: &str) -> String {
+    let contact_line = header_line("Contact", contact);
     format!(
         "REGISTER {ruri} SIP/2.0\nVia: SIP/2.0/UDP 192.168.1.10:5060;branch=z9hG4bKreg1\nMax-Forwards: 70\nFrom: <sip:alice@example.com>;tag=r1\nTo: <sip:alice@example.com>\nCall-ID: reg1@192.168.1.10\nCSeq: 1 REGISTER\n{contact_line}{extra}Content-Length: 0\n\n"
     )
