@@ -1,0 +1,639 @@
+//! RTP relay benchmark (issue 5): `net::relay::Relay` + `rtp::Table` driven by a real mio loop
+//! on its own thread, side by side in the same run with a *minimal relay* — the same kind of
+//! mio sockets on the same ports, a loop of recv_from/send_to to a fixed peer, no table, no
+//! latching. The minimal relay is the limit; the figures that matter are ratios against it.
+//!
+//! Per case (stream count × traffic mode) and repetition, each relay in turn carries
+//! 172-byte packets (RTP header + 160 bytes, G.711 at 20 ms) between endpoints on loopback:
+//! - `paced`: every stream sends at a fixed rate (50 pps, like audio), spread over the period;
+//! - `saturate`: the generator keeps a bounded number of packets in flight as fast as it can.
+//!
+//! Each packet carries its send time; the receiver histograms one-way latency through the relay.
+//! CPU is the relay thread's own (getrusage RUSAGE_THREAD). Medians of `--reps` repetitions.
+//!
+//! A "stream" is one half-stream: one direction of one call, one relay socket receiving it.
+//! Run: `scripts/bench-rtp.sh` (or `cargo bench --bench rtp_relay -- --help`).
+
+use std::io::{self, ErrorKind};
+use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use mio::{Events, Interest, Poll, Token};
+use siproxd_rs::net::relay::Relay;
+use siproxd_rs::rtp::{ClientId, Direction, StreamRequest, Table};
+
+/// The relay's outbound ("O") and inbound ("I") addresses, and the two sides' endpoints.
+const RELAY_O: &str = "127.0.0.1";
+const RELAY_I: &str = "127.0.0.2";
+const PHONE: &str = "127.0.0.10";
+const PROVIDER: &str = "127.0.0.20";
+
+const PACKET: usize = 172;
+/// Latency histogram: 100 ns bins up to 100 ms (later packets land in the last bin).
+const BIN_NS: u64 = 100;
+const BINS: usize = 1_000_000;
+/// Packets in flight in the saturation mode: well below a default socket receive buffer, so
+/// the limit measured is the relay's, not loss, and both relays see the same queue depth
+/// (a deeper queue means more datagrams per wake-up, cheaper per packet).
+const WINDOW: usize = 64;
+/// A window slot whose packet has not arrived after this long is written off as lost.
+const WRITE_OFF: Duration = Duration::from_millis(100);
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Kind {
+    Relay,
+    Minimal,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Mode {
+    Paced { pps: u32 },
+    Saturate,
+}
+
+struct Args {
+    reps: usize,
+    secs: f64,
+    port_low: u16,
+    streams: Vec<usize>,
+    pps: u32,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut a = Args {
+        reps: 3,
+        secs: 2.0,
+        port_low: 61_000,
+        streams: vec![4, 200],
+        pps: 50,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut val = || it.next().ok_or(format!("{flag} needs a value"));
+        match flag.as_str() {
+            // cargo bench passes this to harness = false benches.
+            "--bench" => {}
+            "--reps" => a.reps = val()?.parse().map_err(|e| format!("--reps: {e}"))?,
+            "--secs" => a.secs = val()?.parse().map_err(|e| format!("--secs: {e}"))?,
+            "--port-low" => a.port_low = val()?.parse().map_err(|e| format!("--port-low: {e}"))?,
+            "--pps" => a.pps = val()?.parse().map_err(|e| format!("--pps: {e}"))?,
+            "--streams" => {
+                a.streams = val()?
+                    .split(',')
+                    .map(|s| s.parse::<usize>().map_err(|e| format!("--streams: {e}")))
+                    .collect::<Result<_, _>>()?
+            }
+            "--help" | "-h" => {
+                return Err("usage: rtp_relay [--reps 3] [--secs 2] [--streams 4,200] \
+                            [--pps 50] [--port-low 61000]"
+                    .into())
+            }
+            other => return Err(format!("unknown argument {other}")),
+        }
+    }
+    if a.reps == 0 || a.secs <= 0.0 || a.pps == 0 {
+        return Err("--reps, --secs and --pps must be positive".into());
+    }
+    if let Some(&n) = a.streams.iter().find(|&&n| n < 2 || n % 2 != 0) {
+        return Err(format!(
+            "--streams {n}: need an even count ≥ 2 (two per call)"
+        ));
+    }
+    Ok(a)
+}
+
+/// CPU time (user + system) of the calling thread, ns.
+fn thread_cpu_ns() -> u64 {
+    // SAFETY: an all-zero rusage is a valid value; getrusage only writes into it.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: RUSAGE_THREAD with a struct we own.
+    let rc = unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut ru) };
+    assert_eq!(rc, 0, "getrusage: {}", io::Error::last_os_error());
+    let tv = |t: libc::timeval| t.tv_sec as u64 * 1_000_000_000 + t.tv_usec as u64 * 1_000;
+    tv(ru.ru_utime) + tv(ru.ru_stime)
+}
+
+/// What a relay thread reports when stopped: datagrams it sent on, its CPU time.
+struct RelayRun {
+    sent: u64,
+    cpu_ns: u64,
+}
+
+/// One call's relay RTP ports; each sends on what the other receives.
+#[derive(Clone, Copy)]
+struct CallPorts {
+    /// Opened for the phone's media (on O): the provider sends here.
+    from_provider: SocketAddr,
+    /// Opened for the provider's media (on I): the phone sends here.
+    from_phone: SocketAddr,
+}
+
+struct Endpoints {
+    phones: Vec<UdpSocket>,
+    providers: Vec<UdpSocket>,
+}
+
+fn endpoints(calls: usize) -> Endpoints {
+    let bind = |ip: &str| {
+        let s = UdpSocket::bind((ip, 0)).expect("bind endpoint");
+        s.set_nonblocking(true).unwrap();
+        s
+    };
+    Endpoints {
+        phones: (0..calls).map(|_| bind(PHONE)).collect(),
+        providers: (0..calls).map(|_| bind(PROVIDER)).collect(),
+    }
+}
+
+fn request<'a>(
+    call_id: &'a str,
+    dir: Direction,
+    local: &str,
+    remote: SocketAddr,
+) -> StreamRequest<'a> {
+    StreamRequest {
+        call_id,
+        client_id: ClientId::new("bench@example.com", remote.ip()),
+        cseq: 1,
+        stream_dir: dir,
+        call_dir: Direction::Outgoing,
+        media_index: 0,
+        local_ip: local.parse().unwrap(),
+        remote,
+        remote_rtcp_port: None,
+    }
+}
+
+/// The real relay: opens every call as the proxy core does (INVITE's SDP, then 200 OK's) and
+/// runs the same loop body as `net::event_loop` (poll, on_readable per token, expire_due).
+fn run_relay(
+    ep_addrs: Vec<(SocketAddr, SocketAddr)>,
+    port_low: u16,
+    stop: Arc<AtomicBool>,
+    ready: mpsc::Sender<Vec<CallPorts>>,
+) -> RelayRun {
+    let mut poll = Poll::new().unwrap();
+    let halves = ep_addrs.len() * 2;
+    let port_high = port_low + (2 * halves as u16) + 1;
+    let table = Table::new(halves, port_low, port_high, 3600);
+    let mut relay = Relay::with_table(table, 0, poll.registry().try_clone().unwrap());
+    let start = Instant::now();
+    let now = |start: Instant| start.elapsed().as_millis() as u64;
+    let mut ports = Vec::with_capacity(ep_addrs.len());
+    for (i, (phone, provider)) in ep_addrs.iter().enumerate() {
+        let call_id = format!("bench-{i}@lan");
+        let e1 = relay
+            .open(
+                now(start),
+                &request(&call_id, Direction::Incoming, RELAY_O, *phone),
+            )
+            .expect("open phone half");
+        let e2 = relay
+            .open(
+                now(start),
+                &request(&call_id, Direction::Outgoing, RELAY_I, *provider),
+            )
+            .expect("open provider half");
+        ports.push(CallPorts {
+            from_provider: e1.local,
+            from_phone: e2.local,
+        });
+    }
+    ready.send(ports).unwrap();
+    let mut events = Events::with_capacity(64);
+    let cpu0 = thread_cpu_ns();
+    while !stop.load(Ordering::Relaxed) {
+        let wait = relay
+            .expire_due(now(start))
+            .map(|d| Duration::from_millis(d.saturating_sub(now(start))))
+            .unwrap_or(Duration::MAX)
+            .min(Duration::from_millis(10));
+        match poll.poll(&mut events, Some(wait)) {
+            Ok(()) => {}
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            Err(e) => panic!("poll: {e}"),
+        }
+        for ev in events.iter() {
+            relay.on_readable(now(start), ev.token());
+        }
+    }
+    let cpu_ns = thread_cpu_ns() - cpu0;
+    let st = *relay.stats();
+    assert_eq!(st.dropped, 0, "relay dropped packets: {st:?}");
+    relay.close_all();
+    RelayRun {
+        sent: st.sent,
+        cpu_ns,
+    }
+}
+
+/// The limit: the same sockets (SO_REUSEADDR, non-blocking, mio) on the same ports, each
+/// datagram sent on to a fixed peer from the paired socket. Nothing else.
+fn run_minimal(
+    ep_addrs: Vec<(SocketAddr, SocketAddr)>,
+    ports: Vec<CallPorts>,
+    stop: Arc<AtomicBool>,
+    ready: mpsc::Sender<Vec<CallPorts>>,
+) -> RelayRun {
+    let mut poll = Poll::new().unwrap();
+    let bind = |addr: SocketAddr| {
+        let s = socket2::Socket::new(
+            socket2::Domain::for_address(addr),
+            socket2::Type::DGRAM,
+            Some(socket2::Protocol::UDP),
+        )
+        .unwrap();
+        s.set_reuse_address(true).unwrap();
+        s.set_nonblocking(true).unwrap();
+        s.bind(&addr.into()).unwrap();
+        mio::net::UdpSocket::from_std(s.into())
+    };
+    // socks[2i] receives the provider's packets and sends to the phone, socks[2i+1] the reverse;
+    // route[k] = (socket to send from, destination).
+    let mut socks = Vec::with_capacity(ports.len() * 2);
+    let mut route = Vec::with_capacity(ports.len() * 2);
+    for (i, (p, (phone, provider))) in ports.iter().zip(&ep_addrs).enumerate() {
+        socks.push(bind(p.from_provider));
+        socks.push(bind(p.from_phone));
+        route.push((2 * i + 1, *phone));
+        route.push((2 * i, *provider));
+    }
+    for (k, s) in socks.iter_mut().enumerate() {
+        poll.registry()
+            .register(s, Token(k), Interest::READABLE)
+            .unwrap();
+    }
+    ready.send(ports).unwrap();
+    let mut events = Events::with_capacity(64);
+    let mut buf = vec![0u8; 1521];
+    let mut sent = 0u64;
+    let cpu0 = thread_cpu_ns();
+    while !stop.load(Ordering::Relaxed) {
+        match poll.poll(&mut events, Some(Duration::from_millis(10))) {
+            Ok(()) => {}
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            Err(e) => panic!("poll: {e}"),
+        }
+        for ev in events.iter() {
+            let k = ev.token().0;
+            let (out, dst) = route[k];
+            loop {
+                let n = match socks[k].recv_from(&mut buf) {
+                    Ok((n, _)) => n,
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                    Err(_) => continue,
+                };
+                if socks[out].send_to(&buf[..n], dst).is_ok() {
+                    sent += 1;
+                }
+            }
+        }
+    }
+    let cpu_ns = thread_cpu_ns() - cpu0;
+    RelayRun { sent, cpu_ns }
+}
+
+/// One flow: the endpoint socket it is sent from and the relay port it is sent to.
+struct Flow {
+    sock: UdpSocket,
+    dst: SocketAddr,
+}
+
+/// 172 bytes: RTP v2 header (PT 0, seq, timestamp, SSRC = stream), then the send time (ns
+/// since `base`), then filler. Built byte by byte: endian-independent.
+fn fill_packet(p: &mut [u8; PACKET], stream: u32, seq: u32, sent_ns: u64) {
+    p[0] = 0x80;
+    p[1] = 0;
+    p[2..4].copy_from_slice(&(seq as u16).to_be_bytes());
+    p[4..8].copy_from_slice(&seq.wrapping_mul(160).to_be_bytes());
+    p[8..12].copy_from_slice(&stream.to_be_bytes());
+    p[12..20].copy_from_slice(&sent_ns.to_be_bytes());
+}
+
+struct Received {
+    count: u64,
+    hist: Vec<u32>,
+}
+
+/// Drains every endpoint socket until `stop`; counts packets and histograms their latency.
+fn receive(
+    socks: Vec<UdpSocket>,
+    base: Instant,
+    stop: Arc<AtomicBool>,
+    got: Arc<AtomicUsize>,
+) -> Received {
+    let mut poll = Poll::new().unwrap();
+    let mut socks: Vec<mio::net::UdpSocket> = socks
+        .into_iter()
+        .map(mio::net::UdpSocket::from_std)
+        .collect();
+    for (k, s) in socks.iter_mut().enumerate() {
+        poll.registry()
+            .register(s, Token(k), Interest::READABLE)
+            .unwrap();
+    }
+    let mut events = Events::with_capacity(64);
+    let mut hist = vec![0u32; BINS];
+    let mut count = 0u64;
+    let mut buf = [0u8; 2048];
+    while !stop.load(Ordering::Relaxed) {
+        if let Err(e) = poll.poll(&mut events, Some(Duration::from_millis(10))) {
+            assert_eq!(e.kind(), ErrorKind::Interrupted, "poll: {e}");
+            continue;
+        }
+        for ev in events.iter() {
+            let s = &socks[ev.token().0];
+            loop {
+                match s.recv_from(&mut buf) {
+                    Ok((n, _)) if n == PACKET => {
+                        let now = base.elapsed().as_nanos() as u64;
+                        let sent = u64::from_be_bytes(buf[12..20].try_into().unwrap());
+                        let bin = (now.saturating_sub(sent) / BIN_NS) as usize;
+                        hist[bin.min(BINS - 1)] += 1;
+                        count += 1;
+                        got.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Ok((n, from)) => panic!("unexpected {n}-byte datagram from {from}"),
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                    Err(_) => {}
+                }
+            }
+        }
+    }
+    Received { count, hist }
+}
+
+/// Sends for `secs`; returns how many packets went out.
+fn generate(flows: &[Flow], mode: Mode, secs: f64, base: Instant, got: &AtomicUsize) -> u64 {
+    let mut pkt = [0u8; PACKET];
+    let end = Instant::now() + Duration::from_secs_f64(secs);
+    let mut sent = 0u64;
+    let send = |i: usize, seq: u32, pkt: &mut [u8; PACKET]| {
+        fill_packet(pkt, i as u32, seq, base.elapsed().as_nanos() as u64);
+        // A full queue or an ICMP error loses this packet only; the counts show it.
+        u64::from(flows[i].sock.send_to(&pkt[..], flows[i].dst).is_ok())
+    };
+    match mode {
+        Mode::Paced { pps } => {
+            // Stream i sends at start + i·period/n + k·period: evenly spread, like many
+            // independent phones, not one burst per period.
+            let period = Duration::from_secs(1) / pps;
+            let t0 = Instant::now();
+            let n = flows.len() as u32;
+            let mut next: Vec<Instant> = (0..n).map(|i| t0 + period * i / n).collect();
+            let mut seq = vec![0u32; flows.len()];
+            loop {
+                let now = Instant::now();
+                if now >= end {
+                    break;
+                }
+                for i in 0..flows.len() {
+                    if next[i] <= now {
+                        sent += send(i, seq[i], &mut pkt);
+                        seq[i] += 1;
+                        next[i] += period;
+                    }
+                }
+                let wake = next.iter().min().copied().unwrap_or(end).min(end);
+                if let Some(d) = wake.checked_duration_since(Instant::now()) {
+                    thread::sleep(d);
+                }
+            }
+        }
+        Mode::Saturate => {
+            let mut seq = 0u32;
+            // Packets never received (lost) are written off after a stall, so the window
+            // cannot close for good.
+            let mut written_off = 0u64;
+            let mut stalled: Option<Instant> = None;
+            while Instant::now() < end {
+                let in_flight =
+                    sent.saturating_sub(got.load(Ordering::Relaxed) as u64 + written_off);
+                if in_flight as usize >= WINDOW {
+                    let since = *stalled.get_or_insert_with(Instant::now);
+                    if since.elapsed() > WRITE_OFF {
+                        written_off += in_flight;
+                        stalled = None;
+                    } else {
+                        thread::yield_now();
+                    }
+                    continue;
+                }
+                stalled = None;
+                let i = seq as usize % flows.len();
+                sent += send(i, seq, &mut pkt);
+                seq = seq.wrapping_add(1);
+            }
+        }
+    }
+    sent
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+struct Sample {
+    /// Packets relayed per wall-clock second.
+    pps: f64,
+    /// Packets relayed per CPU-second of the relay thread.
+    per_cpu_s: f64,
+    /// CPU ns per relayed packet.
+    cpu_ns_per_pkt: f64,
+    p50_us: f64,
+    p99_us: f64,
+    /// Generated but not received.
+    lost: u64,
+}
+
+fn percentile(hist: &[u32], count: u64, q: f64) -> f64 {
+    if count == 0 {
+        return f64::NAN;
+    }
+    let rank = ((count as f64 * q).ceil() as u64).max(1);
+    let mut acc = 0u64;
+    for (bin, &c) in hist.iter().enumerate() {
+        acc += u64::from(c);
+        if acc >= rank {
+            // Bin midpoint, µs.
+            return (bin as f64 + 0.5) * BIN_NS as f64 / 1000.0;
+        }
+    }
+    f64::INFINITY
+}
+
+/// One relay carrying one case once. `ports` are the relay ports (from the real relay's table,
+/// so the minimal relay binds the very same ones); returns them for the next run.
+fn run_case(
+    kind: Kind,
+    calls: usize,
+    mode: Mode,
+    args: &Args,
+    ports: Option<Vec<CallPorts>>,
+) -> (Sample, Vec<CallPorts>) {
+    let ep = endpoints(calls);
+    let ep_addrs: Vec<(SocketAddr, SocketAddr)> = ep
+        .phones
+        .iter()
+        .zip(&ep.providers)
+        .map(|(a, b)| (a.local_addr().unwrap(), b.local_addr().unwrap()))
+        .collect();
+    let stop_relay = Arc::new(AtomicBool::new(false));
+    let (tx, rx) = mpsc::channel();
+    let relay = {
+        let stop = stop_relay.clone();
+        match (kind, ports) {
+            (Kind::Relay, _) => {
+                let low = args.port_low;
+                thread::spawn(move || run_relay(ep_addrs, low, stop, tx))
+            }
+            (Kind::Minimal, Some(p)) => thread::spawn(move || run_minimal(ep_addrs, p, stop, tx)),
+            (Kind::Minimal, None) => unreachable!("the minimal relay reuses the relay's ports"),
+        }
+    };
+    let ports = rx.recv().expect("relay set-up failed");
+
+    let base = Instant::now();
+    let got = Arc::new(AtomicUsize::new(0));
+    let stop_rx = Arc::new(AtomicBool::new(false));
+    let clones: Vec<UdpSocket> = ep
+        .phones
+        .iter()
+        .chain(&ep.providers)
+        .map(|s| s.try_clone().unwrap())
+        .collect();
+    let receiver = {
+        let (stop, got) = (stop_rx.clone(), got.clone());
+        thread::spawn(move || receive(clones, base, stop, got))
+    };
+    let mut flows = Vec::with_capacity(calls * 2);
+    for ((phone, provider), p) in ep.phones.iter().zip(&ep.providers).zip(&ports) {
+        flows.push(Flow {
+            sock: phone.try_clone().unwrap(),
+            dst: p.from_phone,
+        });
+        flows.push(Flow {
+            sock: provider.try_clone().unwrap(),
+            dst: p.from_provider,
+        });
+    }
+    let t0 = Instant::now();
+    let generated = generate(&flows, mode, args.secs, base, &got);
+    let wall = t0.elapsed().as_secs_f64();
+    // Let the last packets through before stopping.
+    let settle = Instant::now();
+    while (got.load(Ordering::Relaxed) as u64) < generated
+        && settle.elapsed() < Duration::from_millis(200)
+    {
+        thread::sleep(Duration::from_millis(2));
+    }
+    stop_relay.store(true, Ordering::Relaxed);
+    let run = relay.join().expect("relay thread");
+    stop_rx.store(true, Ordering::Relaxed);
+    let rcv = receiver.join().expect("receiver thread");
+    let cpu_s = run.cpu_ns as f64 / 1e9;
+    let sample = Sample {
+        pps: run.sent as f64 / wall,
+        per_cpu_s: run.sent as f64 / cpu_s,
+        cpu_ns_per_pkt: run.cpu_ns as f64 / run.sent.max(1) as f64,
+        p50_us: percentile(&rcv.hist, rcv.count, 0.50),
+        p99_us: percentile(&rcv.hist, rcv.count, 0.99),
+        lost: generated.saturating_sub(rcv.count),
+    };
+    (sample, ports)
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn main() {
+    let args = match parse_args() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::exit(2);
+        }
+    };
+    for ip in [RELAY_O, RELAY_I, PHONE, PROVIDER] {
+        let ip: IpAddr = ip.parse().unwrap();
+        if UdpSocket::bind((ip, 0)).is_err() {
+            eprintln!("cannot bind {ip}: the benchmark needs 127.0.0.0/8 on lo");
+            std::process::exit(1);
+        }
+    }
+    let modes = [Mode::Paced { pps: args.pps }, Mode::Saturate];
+    println!(
+        "| streams | traffic | relay pkt/s | limit pkt/s | relay pkt/CPU-s | limit pkt/CPU-s | \
+         ratio | relay CPU/pkt | limit CPU/pkt | relay p50/p99 µs | limit p50/p99 µs | \
+         added p50/p99 µs | lost relay/limit |"
+    );
+    println!("|---:|---|---:|---:|---:|---:|---:|---:|---:|---|---|---|---|");
+    for &n in &args.streams {
+        for mode in modes {
+            let mut relay = Vec::new();
+            let mut limit = Vec::new();
+            let mut ports: Option<Vec<CallPorts>> = None;
+            for rep in 0..args.reps {
+                // Alternate which goes first, so drift in the machine's load hits both alike.
+                // The first run is the real relay's: its table picks the ports both use.
+                let calls = n / 2;
+                let (r, m) = match ports.take() {
+                    Some(p) if rep % 2 == 1 => {
+                        let (m, p) = run_case(Kind::Minimal, calls, mode, &args, Some(p));
+                        let (r, p) = run_case(Kind::Relay, calls, mode, &args, Some(p));
+                        ports = Some(p);
+                        (r, m)
+                    }
+                    p => {
+                        let (r, p2) = run_case(Kind::Relay, calls, mode, &args, p);
+                        let (m, p2) = run_case(Kind::Minimal, calls, mode, &args, Some(p2));
+                        ports = Some(p2);
+                        (r, m)
+                    }
+                };
+                eprintln!(
+                    "streams {n} {mode:?} rep {rep}: relay {:.0} pkt/CPU-s p99 {:.1} µs lost {}, \
+                     limit {:.0} pkt/CPU-s p99 {:.1} µs lost {}",
+                    r.per_cpu_s, r.p99_us, r.lost, m.per_cpu_s, m.p99_us, m.lost
+                );
+                relay.push(r);
+                limit.push(m);
+            }
+            let med = |v: &[Sample], f: fn(&Sample) -> f64| median(v.iter().map(f).collect());
+            let ratio = median(
+                relay
+                    .iter()
+                    .zip(&limit)
+                    .map(|(r, m)| r.per_cpu_s / m.per_cpu_s)
+                    .collect(),
+            );
+            let traffic = match mode {
+                Mode::Paced { pps } => format!("{pps} pps/stream"),
+                Mode::Saturate => "saturation".to_string(),
+            };
+            let (rp50, rp99) = (med(&relay, |s| s.p50_us), med(&relay, |s| s.p99_us));
+            let (mp50, mp99) = (med(&limit, |s| s.p50_us), med(&limit, |s| s.p99_us));
+            // Saturation latency is the generator's window queueing, not the relay's.
+            let added = match mode {
+                Mode::Paced { .. } => format!("{:.1} / {:.1}", rp50 - mp50, rp99 - mp99),
+                Mode::Saturate => "—".to_string(),
+            };
+            println!(
+                "| {n} | {traffic} | {:.0} | {:.0} | {:.0} | {:.0} | {:.1} % | {:.0} ns | {:.0} ns | \
+                 {rp50:.1} / {rp99:.1} | {mp50:.1} / {mp99:.1} | {added} | {:.0} / {:.0} |",
+                med(&relay, |s| s.pps),
+                med(&limit, |s| s.pps),
+                med(&relay, |s| s.per_cpu_s),
+                med(&limit, |s| s.per_cpu_s),
+                ratio * 100.0,
+                med(&relay, |s| s.cpu_ns_per_pkt),
+                med(&limit, |s| s.cpu_ns_per_pkt),
+                med(&relay, |s| s.lost as f64),
+                med(&limit, |s| s.lost as f64),
+            );
+        }
+    }
+}
