@@ -1,12 +1,15 @@
 //! RTP relay benchmark (issue 5): `net::relay::Relay` + `rtp::Table` driven by a real mio loop
 //! on its own thread, side by side in the same run with a *minimal relay* — the same kind of
-//! mio sockets on the same ports, a loop of recv_from/send_to to a fixed peer, no table, no
-//! latching. The minimal relay is the limit; the figures that matter are ratios against it.
+//! mio sockets, a loop of recv_from/send_to to a fixed peer, no table, no latching. The minimal
+//! relay is the limit; the figures that matter are ratios against it.
 //!
-//! Per case (stream count × traffic mode) and repetition, each relay in turn carries
-//! 172-byte packets (RTP header + 160 bytes, G.711 at 20 ms) between endpoints on loopback:
+//! Per case (stream count × traffic mode) and repetition, both relays carry 172-byte packets
+//! (RTP header + 160 bytes, G.711 at 20 ms) between endpoints on loopback:
 //! - `paced`: every stream sends at a fixed rate (50 pps, like audio), spread over the period;
-//! - `saturate`: the generator keeps a bounded number of packets in flight as fast as it can.
+//!   both relays run at the same time (own endpoints, minimal relay on ports shifted by
+//!   `CONCURRENT_PORT_SHIFT`), so the shared machine's noise hits both alike;
+//! - `saturate`: the generator keeps a bounded number of packets in flight as fast as it can;
+//!   one relay at a time, on the very same ports, alternating which goes first.
 //!
 //! Each packet carries its send time; the receiver histograms one-way latency through the relay.
 //! CPU is the relay thread's own (getrusage RUSAGE_THREAD). Medians of `--reps` repetitions.
@@ -60,7 +63,11 @@ enum Mode {
 
 struct Args {
     reps: usize,
+    /// Seconds per saturation run.
     secs: f64,
+    /// Seconds per paced run: at 4 streams × 50 pps the relay uses a few ms of CPU per
+    /// second, so short runs are at the mercy of the shared machine.
+    paced_secs: f64,
     port_low: u16,
     streams: Vec<usize>,
     pps: u32,
@@ -70,6 +77,7 @@ fn parse_args() -> Result<Args, String> {
     let mut a = Args {
         reps: 3,
         secs: 2.0,
+        paced_secs: 6.0,
         port_low: 61_000,
         streams: vec![4, 200],
         pps: 50,
@@ -82,6 +90,9 @@ fn parse_args() -> Result<Args, String> {
             "--bench" => {}
             "--reps" => a.reps = val()?.parse().map_err(|e| format!("--reps: {e}"))?,
             "--secs" => a.secs = val()?.parse().map_err(|e| format!("--secs: {e}"))?,
+            "--paced-secs" => {
+                a.paced_secs = val()?.parse().map_err(|e| format!("--paced-secs: {e}"))?
+            }
             "--port-low" => a.port_low = val()?.parse().map_err(|e| format!("--port-low: {e}"))?,
             "--pps" => a.pps = val()?.parse().map_err(|e| format!("--pps: {e}"))?,
             "--streams" => {
@@ -91,15 +102,17 @@ fn parse_args() -> Result<Args, String> {
                     .collect::<Result<_, _>>()?
             }
             "--help" | "-h" => {
-                return Err("usage: rtp_relay [--reps 3] [--secs 2] [--streams 4,200] \
+                return Err(
+                    "usage: rtp_relay [--reps 3] [--secs 2] [--paced-secs 6] [--streams 4,200] \
                             [--pps 50] [--port-low 61000]"
-                    .into())
+                        .into(),
+                )
             }
             other => return Err(format!("unknown argument {other}")),
         }
     }
-    if a.reps == 0 || a.secs <= 0.0 || a.pps == 0 {
-        return Err("--reps, --secs and --pps must be positive".into());
+    if a.reps == 0 || a.secs <= 0.0 || a.paced_secs <= 0.0 || a.pps == 0 {
+        return Err("--reps, --secs, --paced-secs and --pps must be positive".into());
     }
     if let Some(&n) = a.streams.iter().find(|&&n| n < 2 || n % 2 != 0) {
         return Err(format!(
@@ -315,6 +328,8 @@ fn run_minimal(
 struct Flow {
     sock: UdpSocket,
     dst: SocketAddr,
+    /// Index of the relay it goes through.
+    relay: usize,
 }
 
 /// 172 bytes: RTP v2 header (PT 0, seq, timestamp, SSRC = stream), then the send time (ns
@@ -333,26 +348,32 @@ struct Received {
     hist: Vec<u32>,
 }
 
-/// Drains every endpoint socket until `stop`; counts packets and histograms their latency.
+/// Drains every endpoint socket until `stop`; counts packets and histograms their latency,
+/// per relay (`socks[k].1` = the index of the relay the socket's packets come through).
 fn receive(
-    socks: Vec<UdpSocket>,
+    socks: Vec<(UdpSocket, usize)>,
+    relays: usize,
     base: Instant,
     stop: Arc<AtomicBool>,
     got: Arc<AtomicUsize>,
-) -> Received {
+) -> Vec<Received> {
     let mut poll = Poll::new().unwrap();
-    let mut socks: Vec<mio::net::UdpSocket> = socks
+    let mut socks: Vec<(mio::net::UdpSocket, usize)> = socks
         .into_iter()
-        .map(mio::net::UdpSocket::from_std)
+        .map(|(s, r)| (mio::net::UdpSocket::from_std(s), r))
         .collect();
-    for (k, s) in socks.iter_mut().enumerate() {
+    for (k, (s, _)) in socks.iter_mut().enumerate() {
         poll.registry()
             .register(s, Token(k), Interest::READABLE)
             .unwrap();
     }
     let mut events = Events::with_capacity(64);
-    let mut hist = vec![0u32; BINS];
-    let mut count = 0u64;
+    let mut out: Vec<Received> = (0..relays)
+        .map(|_| Received {
+            count: 0,
+            hist: vec![0u32; BINS],
+        })
+        .collect();
     let mut buf = [0u8; 2048];
     while !stop.load(Ordering::Relaxed) {
         if let Err(e) = poll.poll(&mut events, Some(Duration::from_millis(10))) {
@@ -360,15 +381,16 @@ fn receive(
             continue;
         }
         for ev in events.iter() {
-            let s = &socks[ev.token().0];
+            let (s, r) = &socks[ev.token().0];
+            let rcv = &mut out[*r];
             loop {
                 match s.recv_from(&mut buf) {
                     Ok((n, _)) if n == PACKET => {
                         let now = base.elapsed().as_nanos() as u64;
                         let sent = u64::from_be_bytes(buf[12..20].try_into().unwrap());
                         let bin = (now.saturating_sub(sent) / BIN_NS) as usize;
-                        hist[bin.min(BINS - 1)] += 1;
-                        count += 1;
+                        rcv.hist[bin.min(BINS - 1)] += 1;
+                        rcv.count += 1;
                         got.fetch_add(1, Ordering::Relaxed);
                     }
                     Ok((n, from)) => panic!("unexpected {n}-byte datagram from {from}"),
@@ -378,18 +400,28 @@ fn receive(
             }
         }
     }
-    Received { count, hist }
+    out
 }
 
-/// Sends for `secs`; returns how many packets went out.
-fn generate(flows: &[Flow], mode: Mode, secs: f64, base: Instant, got: &AtomicUsize) -> u64 {
+/// Sends for `secs`; returns how many packets went out per relay (`relays` of them).
+fn generate(
+    flows: &[Flow],
+    relays: usize,
+    mode: Mode,
+    secs: f64,
+    base: Instant,
+    got: &AtomicUsize,
+) -> Vec<u64> {
     let mut pkt = [0u8; PACKET];
     let end = Instant::now() + Duration::from_secs_f64(secs);
     let mut sent = 0u64;
-    let send = |i: usize, seq: u32, pkt: &mut [u8; PACKET]| {
+    let mut per_relay = vec![0u64; relays];
+    let mut send = |i: usize, seq: u32, pkt: &mut [u8; PACKET]| {
         fill_packet(pkt, i as u32, seq, base.elapsed().as_nanos() as u64);
         // A full queue or an ICMP error loses this packet only; the counts show it.
-        u64::from(flows[i].sock.send_to(&pkt[..], flows[i].dst).is_ok())
+        let ok = flows[i].sock.send_to(&pkt[..], flows[i].dst).is_ok();
+        per_relay[flows[i].relay] += u64::from(ok);
+        u64::from(ok)
     };
     match mode {
         Mode::Paced { pps } => {
@@ -407,7 +439,7 @@ fn generate(flows: &[Flow], mode: Mode, secs: f64, base: Instant, got: &AtomicUs
                 }
                 for i in 0..flows.len() {
                     if next[i] <= now {
-                        sent += send(i, seq[i], &mut pkt);
+                        send(i, seq[i], &mut pkt);
                         seq[i] += 1;
                         next[i] += period;
                     }
@@ -444,7 +476,7 @@ fn generate(flows: &[Flow], mode: Mode, secs: f64, base: Instant, got: &AtomicUs
             }
         }
     }
-    sent
+    per_relay
 }
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -478,87 +510,143 @@ fn percentile(hist: &[u32], count: u64, q: f64) -> f64 {
     f64::INFINITY
 }
 
-/// One relay carrying one case once. `ports` are the relay ports (from the real relay's table,
-/// so the minimal relay binds the very same ones); returns them for the next run.
+/// Port offset of the minimal relay when it runs at the same time as the real one.
+const CONCURRENT_PORT_SHIFT: u16 = 1000;
+
+/// One case once: every relay in `kinds` carries `calls` calls at the same time (each with its
+/// own endpoints; the generator interleaves their packets, so load on the machine hits all
+/// alike). A minimal relay binds the real relay's ports of this run shifted by
+/// `CONCURRENT_PORT_SHIFT` when both run, else `ports` (the real relay's of an earlier run).
+/// Returns a sample per kind and the real relay's ports, if it ran.
 fn run_case(
-    kind: Kind,
+    kinds: &[Kind],
     calls: usize,
     mode: Mode,
     args: &Args,
-    ports: Option<Vec<CallPorts>>,
-) -> (Sample, Vec<CallPorts>) {
-    let ep = endpoints(calls);
-    let ep_addrs: Vec<(SocketAddr, SocketAddr)> = ep
-        .phones
-        .iter()
-        .zip(&ep.providers)
-        .map(|(a, b)| (a.local_addr().unwrap(), b.local_addr().unwrap()))
-        .collect();
+    ports: Option<&[CallPorts]>,
+) -> (Vec<Sample>, Option<Vec<CallPorts>>) {
     let stop_relay = Arc::new(AtomicBool::new(false));
-    let (tx, rx) = mpsc::channel();
-    let relay = {
+    let mut threads = Vec::new();
+    let mut relay_ports: Option<Vec<CallPorts>> = None;
+    let mut flows = Vec::new();
+    let mut rx_socks = Vec::new();
+    for (r, &kind) in kinds.iter().enumerate() {
+        let ep = endpoints(calls);
+        let ep_addrs: Vec<(SocketAddr, SocketAddr)> = ep
+            .phones
+            .iter()
+            .zip(&ep.providers)
+            .map(|(a, b)| (a.local_addr().unwrap(), b.local_addr().unwrap()))
+            .collect();
+        let (tx, rx) = mpsc::channel();
         let stop = stop_relay.clone();
-        match (kind, ports) {
-            (Kind::Relay, _) => {
+        let handle = match kind {
+            Kind::Relay => {
                 let low = args.port_low;
                 thread::spawn(move || run_relay(ep_addrs, low, stop, tx))
             }
-            (Kind::Minimal, Some(p)) => thread::spawn(move || run_minimal(ep_addrs, p, stop, tx)),
-            (Kind::Minimal, None) => unreachable!("the minimal relay reuses the relay's ports"),
+            Kind::Minimal => {
+                let p: Vec<CallPorts> = match (&relay_ports, ports) {
+                    (Some(rp), _) => rp
+                        .iter()
+                        .map(|c| CallPorts {
+                            from_provider: shift(c.from_provider),
+                            from_phone: shift(c.from_phone),
+                        })
+                        .collect(),
+                    (None, Some(p)) => p.to_vec(),
+                    (None, None) => panic!("the minimal relay needs the real relay's ports"),
+                };
+                thread::spawn(move || run_minimal(ep_addrs, p, stop, tx))
+            }
+        };
+        let (p, waker) = rx.recv().expect("relay set-up failed");
+        for (i, ((phone, provider), c)) in ep.phones.iter().zip(&ep.providers).zip(&p).enumerate() {
+            let _ = i;
+            flows.push(Flow {
+                sock: phone.try_clone().unwrap(),
+                dst: c.from_phone,
+                relay: r,
+            });
+            flows.push(Flow {
+                sock: provider.try_clone().unwrap(),
+                dst: c.from_provider,
+                relay: r,
+            });
         }
-    };
-    let (ports, waker) = rx.recv().expect("relay set-up failed");
+        for s in ep.phones.into_iter().chain(ep.providers) {
+            rx_socks.push((s, r));
+        }
+        if kind == Kind::Relay {
+            relay_ports = Some(p);
+        }
+        threads.push((handle, waker));
+    }
+    // Interleave the relays' flows: r0 f0, r1 f0, r0 f1, ...
+    let per = calls * 2;
+    let mut order: Vec<Flow> = Vec::with_capacity(flows.len());
+    let mut by_relay: Vec<std::vec::IntoIter<Flow>> = Vec::new();
+    let mut flows = flows.into_iter();
+    for _ in kinds {
+        by_relay.push(flows.by_ref().take(per).collect::<Vec<_>>().into_iter());
+    }
+    for _ in 0..per {
+        for it in by_relay.iter_mut() {
+            order.extend(it.next());
+        }
+    }
 
     let base = Instant::now();
     let got = Arc::new(AtomicUsize::new(0));
     let stop_rx = Arc::new(AtomicBool::new(false));
-    let clones: Vec<UdpSocket> = ep
-        .phones
-        .iter()
-        .chain(&ep.providers)
-        .map(|s| s.try_clone().unwrap())
-        .collect();
     let receiver = {
-        let (stop, got) = (stop_rx.clone(), got.clone());
-        thread::spawn(move || receive(clones, base, stop, got))
+        let (stop, got, n) = (stop_rx.clone(), got.clone(), kinds.len());
+        thread::spawn(move || receive(rx_socks, n, base, stop, got))
     };
-    let mut flows = Vec::with_capacity(calls * 2);
-    for ((phone, provider), p) in ep.phones.iter().zip(&ep.providers).zip(&ports) {
-        flows.push(Flow {
-            sock: phone.try_clone().unwrap(),
-            dst: p.from_phone,
-        });
-        flows.push(Flow {
-            sock: provider.try_clone().unwrap(),
-            dst: p.from_provider,
-        });
-    }
     let t0 = Instant::now();
-    let generated = generate(&flows, mode, args.secs, base, &got);
+    let secs = match mode {
+        Mode::Paced { .. } => args.paced_secs,
+        Mode::Saturate => args.secs,
+    };
+    let generated = generate(&order, kinds.len(), mode, secs, base, &got);
     let wall = t0.elapsed().as_secs_f64();
     // Let the last packets through before stopping.
+    let total: u64 = generated.iter().sum();
     let settle = Instant::now();
-    while (got.load(Ordering::Relaxed) as u64) < generated
+    while (got.load(Ordering::Relaxed) as u64) < total
         && settle.elapsed() < Duration::from_millis(200)
     {
         thread::sleep(Duration::from_millis(2));
     }
     stop_relay.store(true, Ordering::Relaxed);
-    waker.wake().unwrap();
-    let run = relay.join().expect("relay thread");
+    let runs: Vec<RelayRun> = threads
+        .into_iter()
+        .map(|(h, w)| {
+            w.wake().unwrap();
+            h.join().expect("relay thread")
+        })
+        .collect();
     stop_rx.store(true, Ordering::Relaxed);
     let rcv = receiver.join().expect("receiver thread");
-    let cpu_s = run.cpu_ns as f64 / 1e9;
-    let sample = Sample {
-        pps: run.sent as f64 / wall,
-        per_cpu_s: run.sent as f64 / cpu_s,
-        cpu_ns_per_pkt: run.cpu_ns as f64 / run.sent.max(1) as f64,
-        p50_us: percentile(&rcv.hist, rcv.count, 0.50),
-        p99_us: percentile(&rcv.hist, rcv.count, 0.99),
-        lost: generated.saturating_sub(rcv.count),
-        pkts_per_wake: run.sent as f64 / run.wakes.max(1) as f64,
-    };
-    (sample, ports)
+    let samples = runs
+        .iter()
+        .zip(&rcv)
+        .zip(&generated)
+        .map(|((run, rcv), &generated)| Sample {
+            pps: run.sent as f64 / wall,
+            per_cpu_s: run.sent as f64 / (run.cpu_ns as f64 / 1e9),
+            cpu_ns_per_pkt: run.cpu_ns as f64 / run.sent.max(1) as f64,
+            p50_us: percentile(&rcv.hist, rcv.count, 0.50),
+            p99_us: percentile(&rcv.hist, rcv.count, 0.99),
+            lost: generated.saturating_sub(rcv.count),
+            pkts_per_wake: run.sent as f64 / run.wakes.max(1) as f64,
+        })
+        .collect();
+    (samples, relay_ports)
+}
+
+fn shift(a: SocketAddr) -> SocketAddr {
+    SocketAddr::new(a.ip(), a.port() + CONCURRENT_PORT_SHIFT)
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -594,21 +682,30 @@ fn main() {
             let mut limit = Vec::new();
             let mut ports: Option<Vec<CallPorts>> = None;
             for rep in 0..args.reps {
-                // Alternate which goes first, so drift in the machine's load hits both alike.
-                // The first run is the real relay's: its table picks the ports both use.
                 let calls = n / 2;
-                let (r, m) = match ports.take() {
-                    Some(p) if rep % 2 == 1 => {
-                        let (m, p) = run_case(Kind::Minimal, calls, mode, &args, Some(p));
-                        let (r, p) = run_case(Kind::Relay, calls, mode, &args, Some(p));
-                        ports = Some(p);
-                        (r, m)
+                let (r, m) = match mode {
+                    // Light load: both at once, so the machine's noise hits both alike.
+                    Mode::Paced { .. } => {
+                        let (s, _) =
+                            run_case(&[Kind::Relay, Kind::Minimal], calls, mode, &args, None);
+                        (s[0], s[1])
                     }
-                    p => {
-                        let (r, p2) = run_case(Kind::Relay, calls, mode, &args, p);
-                        let (m, p2) = run_case(Kind::Minimal, calls, mode, &args, Some(p2));
-                        ports = Some(p2);
-                        (r, m)
+                    // Saturation: one at a time on the same ports (each gets the CPU it can),
+                    // alternating which goes first so drift in the machine's load hits both.
+                    Mode::Saturate => {
+                        let one = |kind, ports: &Option<Vec<CallPorts>>| {
+                            run_case(&[kind], calls, mode, &args, ports.as_deref())
+                        };
+                        if rep % 2 == 1 && ports.is_some() {
+                            let (m, _) = one(Kind::Minimal, &ports);
+                            let (r, _) = one(Kind::Relay, &ports);
+                            (r[0], m[0])
+                        } else {
+                            let (r, p) = one(Kind::Relay, &ports);
+                            ports = p;
+                            let (m, _) = one(Kind::Minimal, &ports);
+                            (r[0], m[0])
+                        }
                     }
                 };
                 eprintln!(
