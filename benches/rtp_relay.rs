@@ -39,6 +39,9 @@ const PACKET: usize = 172;
 /// Wakes a relay loop to stop; clear of the relay's tokens (from `RELAY_TOKEN_BASE`) and of
 /// the minimal relay's (socket indexes).
 const WAKE: Token = Token(1 << 22);
+/// Longest sleep of a relay loop: a backstop should a wake-up be missed (seen once in a
+/// while on the shared VM); 1 wake-up per second costs nothing measurable.
+const MAX_SLEEP: Duration = Duration::from_secs(1);
 /// Latency histogram: 100 ns bins up to 100 ms (later packets land in the last bin).
 const BIN_NS: u64 = 100;
 const BINS: usize = 1_000_000;
@@ -51,8 +54,22 @@ const WRITE_OFF: Duration = Duration::from_millis(100);
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Kind {
+    /// `Relay` + `Table` in this process.
     Relay,
+    /// The limit.
     Minimal,
+    /// The `siproxd-rs` binary, calls set up by SIP (REGISTER, INVITE/200/ACK with SDP).
+    Binary,
+}
+
+impl Kind {
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Relay => "Relay (in-process)",
+            Kind::Minimal => "minimal relay (limit)",
+            Kind::Binary => "siproxd-rs binary",
+        }
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -71,6 +88,8 @@ struct Args {
     port_low: u16,
     streams: Vec<usize>,
     pps: u32,
+    /// Also measure the `siproxd-rs` binary.
+    binary: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -81,6 +100,7 @@ fn parse_args() -> Result<Args, String> {
         port_low: 61_000,
         streams: vec![4, 200],
         pps: 50,
+        binary: true,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -88,6 +108,7 @@ fn parse_args() -> Result<Args, String> {
         match flag.as_str() {
             // cargo bench passes this to harness = false benches.
             "--bench" => {}
+            "--no-binary" => a.binary = false,
             "--reps" => a.reps = val()?.parse().map_err(|e| format!("--reps: {e}"))?,
             "--secs" => a.secs = val()?.parse().map_err(|e| format!("--secs: {e}"))?,
             "--paced-secs" => {
@@ -104,7 +125,7 @@ fn parse_args() -> Result<Args, String> {
             "--help" | "-h" => {
                 return Err(
                     "usage: rtp_relay [--reps 3] [--secs 2] [--paced-secs 6] [--streams 4,200] \
-                            [--pps 50] [--port-low 61000]"
+                            [--pps 50] [--port-low 61000] [--no-binary]"
                         .into(),
                 )
             }
@@ -135,7 +156,8 @@ fn thread_cpu_ns() -> u64 {
 
 /// What a relay thread reports when stopped: datagrams it sent on, its CPU time.
 struct RelayRun {
-    sent: u64,
+    /// `None` for the binary: its count is what the endpoints received.
+    sent: Option<u64>,
     cpu_ns: u64,
     /// Returns from poll: packets per wake-up explains most of the cost per packet.
     wakes: u64,
@@ -192,7 +214,7 @@ fn run_relay(
     ep_addrs: Vec<(SocketAddr, SocketAddr)>,
     port_low: u16,
     stop: Arc<AtomicBool>,
-    ready: mpsc::Sender<(Vec<CallPorts>, Arc<Waker>)>,
+    ready: mpsc::Sender<(Vec<CallPorts>, Option<Arc<Waker>>)>,
 ) -> RelayRun {
     let mut poll = Poll::new().unwrap();
     let halves = ep_addrs.len() * 2;
@@ -222,7 +244,7 @@ fn run_relay(
         });
     }
     let waker = Arc::new(Waker::new(poll.registry(), WAKE).unwrap());
-    ready.send((ports, waker)).unwrap();
+    ready.send((ports, Some(waker))).unwrap();
     let mut events = Events::with_capacity(64);
     let mut wakes = 0u64;
     let cpu0 = thread_cpu_ns();
@@ -230,8 +252,11 @@ fn run_relay(
         wakes += 1;
         let wait = relay
             .expire_due(now(start))
-            .map(|d| Duration::from_millis(d.saturating_sub(now(start))));
-        match poll.poll(&mut events, wait) {
+            .map_or(MAX_SLEEP, |d| {
+                Duration::from_millis(d.saturating_sub(now(start)))
+            })
+            .min(MAX_SLEEP);
+        match poll.poll(&mut events, Some(wait)) {
             Ok(()) => {}
             Err(e) if e.kind() == ErrorKind::Interrupted => continue,
             Err(e) => panic!("poll: {e}"),
@@ -245,7 +270,7 @@ fn run_relay(
     assert_eq!(st.dropped, 0, "relay dropped packets: {st:?}");
     relay.close_all();
     RelayRun {
-        sent: st.sent,
+        sent: Some(st.sent),
         cpu_ns,
         wakes,
     }
@@ -257,7 +282,7 @@ fn run_minimal(
     ep_addrs: Vec<(SocketAddr, SocketAddr)>,
     ports: Vec<CallPorts>,
     stop: Arc<AtomicBool>,
-    ready: mpsc::Sender<(Vec<CallPorts>, Arc<Waker>)>,
+    ready: mpsc::Sender<(Vec<CallPorts>, Option<Arc<Waker>>)>,
 ) -> RelayRun {
     let mut poll = Poll::new().unwrap();
     let bind = |addr: SocketAddr| {
@@ -288,7 +313,7 @@ fn run_minimal(
             .unwrap();
     }
     let waker = Arc::new(Waker::new(poll.registry(), WAKE).unwrap());
-    ready.send((ports, waker)).unwrap();
+    ready.send((ports, Some(waker))).unwrap();
     let mut events = Events::with_capacity(64);
     let mut buf = vec![0u8; 1521];
     let mut sent = 0u64;
@@ -296,7 +321,7 @@ fn run_minimal(
     let cpu0 = thread_cpu_ns();
     while !stop.load(Ordering::Relaxed) {
         wakes += 1;
-        match poll.poll(&mut events, None) {
+        match poll.poll(&mut events, Some(MAX_SLEEP)) {
             Ok(()) => {}
             Err(e) if e.kind() == ErrorKind::Interrupted => continue,
             Err(e) => panic!("poll: {e}"),
@@ -318,7 +343,7 @@ fn run_minimal(
     }
     let cpu_ns = thread_cpu_ns() - cpu0;
     RelayRun {
-        sent,
+        sent: Some(sent),
         cpu_ns,
         wakes,
     }
@@ -512,6 +537,8 @@ fn percentile(hist: &[u32], count: u64, q: f64) -> f64 {
 
 /// Port offset of the minimal relay when it runs at the same time as the real one.
 const CONCURRENT_PORT_SHIFT: u16 = 1000;
+/// Port offset of the binary's `rtp_port_low`.
+const BINARY_PORT_SHIFT: u16 = 2000;
 
 /// One case once: every relay in `kinds` carries `calls` calls at the same time (each with its
 /// own endpoints; the generator interleaves their packets, so load on the machine hits all
@@ -544,6 +571,10 @@ fn run_case(
             Kind::Relay => {
                 let low = args.port_low;
                 thread::spawn(move || run_relay(ep_addrs, low, stop, tx))
+            }
+            Kind::Binary => {
+                let low = args.port_low + BINARY_PORT_SHIFT;
+                thread::spawn(move || binary::run(ep_addrs, low, stop, tx))
             }
             Kind::Minimal => {
                 let p: Vec<CallPorts> = match (&relay_ports, ports) {
@@ -622,7 +653,9 @@ fn run_case(
     let runs: Vec<RelayRun> = threads
         .into_iter()
         .map(|(h, w)| {
-            w.wake().unwrap();
+            if let Some(w) = w {
+                w.wake().unwrap();
+            }
             h.join().expect("relay thread")
         })
         .collect();
@@ -632,14 +665,17 @@ fn run_case(
         .iter()
         .zip(&rcv)
         .zip(&generated)
-        .map(|((run, rcv), &generated)| Sample {
-            pps: run.sent as f64 / wall,
-            per_cpu_s: run.sent as f64 / (run.cpu_ns as f64 / 1e9),
-            cpu_ns_per_pkt: run.cpu_ns as f64 / run.sent.max(1) as f64,
-            p50_us: percentile(&rcv.hist, rcv.count, 0.50),
-            p99_us: percentile(&rcv.hist, rcv.count, 0.99),
-            lost: generated.saturating_sub(rcv.count),
-            pkts_per_wake: run.sent as f64 / run.wakes.max(1) as f64,
+        .map(|((run, rcv), &generated)| {
+            let sent = run.sent.unwrap_or(rcv.count);
+            Sample {
+                pps: sent as f64 / wall,
+                per_cpu_s: sent as f64 / (run.cpu_ns as f64 / 1e9),
+                cpu_ns_per_pkt: run.cpu_ns as f64 / sent.max(1) as f64,
+                p50_us: percentile(&rcv.hist, rcv.count, 0.50),
+                p99_us: percentile(&rcv.hist, rcv.count, 0.99),
+                lost: generated.saturating_sub(rcv.count),
+                pkts_per_wake: sent as f64 / run.wakes.max(1) as f64,
+            }
         })
         .collect();
     (samples, relay_ports)
@@ -670,91 +706,329 @@ fn main() {
         }
     }
     let modes = [Mode::Paced { pps: args.pps }, Mode::Saturate];
+    let mut kinds = vec![Kind::Relay, Kind::Minimal];
+    if args.binary {
+        kinds.push(Kind::Binary);
+    }
     println!(
-        "| streams | traffic | relay pkt/s | limit pkt/s | relay pkt/CPU-s | limit pkt/CPU-s | \
-         ratio | relay CPU/pkt | limit CPU/pkt | relay p50/p99 µs | limit p50/p99 µs | \
-         added p50/p99 µs | lost relay/limit |"
+        "| streams | traffic | relay | pkt/s | pkt/CPU-s | % of limit | CPU/pkt | pkt/wake | \
+         p50 / p99 µs | added p50 / p99 µs | lost |"
     );
-    println!("|---:|---|---:|---:|---:|---:|---:|---:|---:|---|---|---|---|");
+    println!("|---:|---|---|---:|---:|---:|---:|---:|---|---|---:|");
     for &n in &args.streams {
         for mode in modes {
-            let mut relay = Vec::new();
-            let mut limit = Vec::new();
+            // samples[k][rep] for kinds[k].
+            let mut samples: Vec<Vec<Sample>> = vec![Vec::new(); kinds.len()];
             let mut ports: Option<Vec<CallPorts>> = None;
             for rep in 0..args.reps {
                 let calls = n / 2;
-                let (r, m) = match mode {
-                    // Light load: both at once, so the machine's noise hits both alike.
-                    Mode::Paced { .. } => {
-                        let (s, _) =
-                            run_case(&[Kind::Relay, Kind::Minimal], calls, mode, &args, None);
-                        (s[0], s[1])
-                    }
-                    // Saturation: one at a time on the same ports (each gets the CPU it can),
-                    // alternating which goes first so drift in the machine's load hits both.
+                let got: Vec<Sample> = match mode {
+                    // Light load: all at once, so the machine's noise hits all alike.
+                    Mode::Paced { .. } => run_case(&kinds, calls, mode, &args, None).0,
+                    // Saturation: one at a time (each gets the CPU it can), the in-process
+                    // relay and the limit on the same ports; the order reverses every other
+                    // repetition so drift in the machine's load hits all alike.
                     Mode::Saturate => {
-                        let one = |kind, ports: &Option<Vec<CallPorts>>| {
-                            run_case(&[kind], calls, mode, &args, ports.as_deref())
-                        };
+                        let mut order: Vec<usize> = (0..kinds.len()).collect();
                         if rep % 2 == 1 && ports.is_some() {
-                            let (m, _) = one(Kind::Minimal, &ports);
-                            let (r, _) = one(Kind::Relay, &ports);
-                            (r[0], m[0])
-                        } else {
-                            let (r, p) = one(Kind::Relay, &ports);
-                            ports = p;
-                            let (m, _) = one(Kind::Minimal, &ports);
-                            (r[0], m[0])
+                            order.reverse();
                         }
+                        let mut got = vec![Sample::default(); kinds.len()];
+                        for k in order {
+                            let (s, p) =
+                                run_case(&[kinds[k]], calls, mode, &args, ports.as_deref());
+                            if ports.is_none() {
+                                ports = p;
+                            }
+                            got[k] = s[0];
+                        }
+                        got
                     }
                 };
-                eprintln!(
-                    "streams {n} {mode:?} rep {rep}: relay {:.0} pkt/CPU-s {:.2} pkt/wake p99 {:.1} µs \
-                     lost {}, limit {:.0} pkt/CPU-s {:.2} pkt/wake p99 {:.1} µs lost {}",
-                    r.per_cpu_s,
-                    r.pkts_per_wake,
-                    r.p99_us,
-                    r.lost,
-                    m.per_cpu_s,
-                    m.pkts_per_wake,
-                    m.p99_us,
-                    m.lost
-                );
-                relay.push(r);
-                limit.push(m);
-            }
-            let med = |v: &[Sample], f: fn(&Sample) -> f64| median(v.iter().map(f).collect());
-            let ratio = median(
-                relay
+                let line: Vec<String> = kinds
                     .iter()
-                    .zip(&limit)
-                    .map(|(r, m)| r.per_cpu_s / m.per_cpu_s)
-                    .collect(),
-            );
+                    .zip(&got)
+                    .map(|(k, s)| {
+                        format!(
+                            "{}: {:.0} pkt/CPU-s {:.2} pkt/wake p99 {:.1} µs lost {}",
+                            k.name(),
+                            s.per_cpu_s,
+                            s.pkts_per_wake,
+                            s.p99_us,
+                            s.lost
+                        )
+                    })
+                    .collect();
+                eprintln!("streams {n} {mode:?} rep {rep}: {}", line.join("; "));
+                for (k, s) in got.into_iter().enumerate() {
+                    samples[k].push(s);
+                }
+            }
             let traffic = match mode {
                 Mode::Paced { pps } => format!("{pps} pps/stream"),
                 Mode::Saturate => "saturation".to_string(),
             };
-            let (rp50, rp99) = (med(&relay, |s| s.p50_us), med(&relay, |s| s.p99_us));
-            let (mp50, mp99) = (med(&limit, |s| s.p50_us), med(&limit, |s| s.p99_us));
-            // Saturation latency is the generator's window queueing, not the relay's.
-            let added = match mode {
-                Mode::Paced { .. } => format!("{:.1} / {:.1}", rp50 - mp50, rp99 - mp99),
-                Mode::Saturate => "—".to_string(),
-            };
-            println!(
-                "| {n} | {traffic} | {:.0} | {:.0} | {:.0} | {:.0} | {:.1} % | {:.0} ns | {:.0} ns | \
-                 {rp50:.1} / {rp99:.1} | {mp50:.1} / {mp99:.1} | {added} | {:.0} / {:.0} |",
-                med(&relay, |s| s.pps),
-                med(&limit, |s| s.pps),
-                med(&relay, |s| s.per_cpu_s),
-                med(&limit, |s| s.per_cpu_s),
-                ratio * 100.0,
-                med(&relay, |s| s.cpu_ns_per_pkt),
-                med(&limit, |s| s.cpu_ns_per_pkt),
-                med(&relay, |s| s.lost as f64),
-                med(&limit, |s| s.lost as f64),
+            let med = |v: &[Sample], f: fn(&Sample) -> f64| median(v.iter().map(f).collect());
+            let limit = &samples[1];
+            let (mp50, mp99) = (med(limit, |s| s.p50_us), med(limit, |s| s.p99_us));
+            for (k, v) in kinds.iter().zip(&samples) {
+                let ratio = median(
+                    v.iter()
+                        .zip(limit)
+                        .map(|(r, m)| r.per_cpu_s / m.per_cpu_s)
+                        .collect(),
+                );
+                let (p50, p99) = (med(v, |s| s.p50_us), med(v, |s| s.p99_us));
+                // Saturation latency is the generator's window queueing, not the relay's.
+                let added = match (mode, k) {
+                    (_, Kind::Minimal) | (Mode::Saturate, _) => "—".to_string(),
+                    (Mode::Paced { .. }, _) => format!("{:.1} / {:.1}", p50 - mp50, p99 - mp99),
+                };
+                println!(
+                    "| {n} | {traffic} | {} | {:.0} | {:.0} | {:.1} % | {:.0} ns | {:.2} | \
+                     {p50:.1} / {p99:.1} | {added} | {:.0} |",
+                    k.name(),
+                    med(v, |s| s.pps),
+                    med(v, |s| s.per_cpu_s),
+                    ratio * 100.0,
+                    med(v, |s| s.cpu_ns_per_pkt),
+                    med(v, |s| s.pkts_per_wake),
+                    med(v, |s| s.lost as f64),
+                );
+            }
+        }
+    }
+}
+
+/// The `siproxd-rs` binary as the relay: a tiny UAC (the phone, SIP on 127.0.0.1) and UAS (the
+/// provider, 127.0.0.3) set the calls up through it; the relay ports are read from the SDP it
+/// rewrote. CPU is the whole process's (`/proc/<pid>/task/*/schedstat`, ns on CPU).
+mod binary {
+    use super::*;
+    use std::process::{Child, Command, Stdio};
+
+    const SIP_PHONE: &str = "127.0.0.1";
+    const SIP_PROVIDER: &str = "127.0.0.3";
+
+    struct Proc(Child);
+
+    impl Drop for Proc {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+
+    fn cpu_ns(pid: u32) -> u64 {
+        let mut total = 0;
+        for t in std::fs::read_dir(format!("/proc/{pid}/task")).expect("proc task dir") {
+            let path = t.unwrap().path().join("schedstat");
+            let text = std::fs::read_to_string(path).unwrap_or_default();
+            total += text
+                .split_whitespace()
+                .next()
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(0);
+        }
+        total
+    }
+
+    fn voluntary_switches(pid: u32) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0)
+    }
+
+    fn crlf(s: &str) -> Vec<u8> {
+        s.replace('\n', "\r\n").into_bytes()
+    }
+
+    fn sdp(ip: IpAddr, port: u16) -> String {
+        format!(
+            "v=0\r\no=- 1 1 IN IP4 {ip}\r\ns=-\r\nc=IN IP4 {ip}\r\nt=0 0\r\n\
+             m=audio {port} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n"
+        )
+    }
+
+    /// The (c=, m= port) of the SDP body of `msg`.
+    fn media_addr(msg: &str) -> SocketAddr {
+        let body = msg.split_once("\r\n\r\n").expect("no body").1;
+        let ip = body
+            .lines()
+            .find_map(|l| l.strip_prefix("c=IN IP4 "))
+            .expect("no c= line");
+        let port = body
+            .lines()
+            .find_map(|l| l.strip_prefix("m=audio "))
+            .and_then(|l| l.split(' ').next())
+            .expect("no m= line");
+        SocketAddr::new(ip.trim().parse().unwrap(), port.parse().unwrap())
+    }
+
+    /// Waits for a message on `s` whose first line starts with `prefix`; skips others.
+    fn expect(s: &UdpSocket, prefix: &str) -> (String, SocketAddr) {
+        let mut buf = [0u8; 8192];
+        loop {
+            let (n, from) = s
+                .recv_from(&mut buf)
+                .unwrap_or_else(|e| panic!("waiting for {prefix}: {e}"));
+            let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+            if text.starts_with(prefix) {
+                return (text, from);
+            }
+        }
+    }
+
+    /// The UAS's 200 OK to `req`: its Via, From, To (+ tag), Call-ID, CSeq; `body` if any.
+    fn ok(req: &str, contact: &str, body: &str) -> Vec<u8> {
+        let head = req.split_once("\r\n\r\n").map_or(req, |(h, _)| h);
+        let mut out = String::from("SIP/2.0 200 OK\r\n");
+        for l in head.lines().skip(1) {
+            let name = l
+                .split(':')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase();
+            if ["via", "from", "call-id", "cseq", "record-route"].contains(&name.as_str()) {
+                out.push_str(l);
+                out.push_str("\r\n");
+            } else if name == "to" {
+                out.push_str(l);
+                out.push_str(";tag=uas\r\n");
+            }
+        }
+        out.push_str(&format!("Contact: <{contact}>\r\n"));
+        if !body.is_empty() {
+            out.push_str("Content-Type: application/sdp\r\n");
+        }
+        out.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
+        out.into_bytes()
+    }
+
+    pub(super) fn run(
+        ep_addrs: Vec<(SocketAddr, SocketAddr)>,
+        port_low: u16,
+        stop: Arc<AtomicBool>,
+        ready: mpsc::Sender<(Vec<CallPorts>, Option<Arc<Waker>>)>,
+    ) -> RelayRun {
+        let phone = UdpSocket::bind((SIP_PHONE, 0)).unwrap();
+        let provider = UdpSocket::bind((SIP_PROVIDER, 0)).unwrap();
+        for s in [&phone, &provider] {
+            s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        }
+        let sip_port = {
+            // A port free on both proxy addresses.
+            let s = UdpSocket::bind((RELAY_O, 0)).unwrap();
+            s.local_addr().unwrap().port()
+        };
+        let dir = std::env::temp_dir().join(format!("siproxd-rs-bench-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let conf = dir.join("siproxd-rs.conf");
+        let halves = ep_addrs.len() * 2;
+        std::fs::write(
+            &conf,
+            format!(
+                "if_inbound = {RELAY_O}\nif_outbound = {RELAY_I}\nsip_listen_port = {sip_port}\n\
+                 daemonize = 0\nrtp_proxy_enable = 1\nrtp_port_low = {port_low}\n\
+                 rtp_port_high = {}\nrtp_timeout = 3600\nmax_rtp_streams = {}\n",
+                port_low + 2 * halves as u16 + 1,
+                halves.max(16)
+            ),
+        )
+        .unwrap();
+        let log = std::fs::File::create(dir.join("proxy.log")).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_siproxd-rs"))
+            .arg("-f")
+            .arg("-c")
+            .arg(&conf)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start siproxd-rs");
+        let proc_ = Proc(child);
+        let pid = proc_.0.id();
+        let proxy: SocketAddr = (RELAY_O.parse::<IpAddr>().unwrap(), sip_port).into();
+        let me = phone.local_addr().unwrap();
+        let prov = provider.local_addr().unwrap();
+
+        // REGISTER through the proxy (outbound-proxy mode); retried until the proxy listens.
+        let reg = crlf(&format!(
+            "REGISTER sip:{prov} SIP/2.0\nVia: SIP/2.0/UDP {me};branch=z9hG4bKreg\n\
+             Max-Forwards: 70\nFrom: <sip:alice@{SIP_PROVIDER}>;tag=r1\n\
+             To: <sip:alice@{SIP_PROVIDER}>\nCall-ID: reg@bench\nCSeq: 1 REGISTER\n\
+             Contact: <sip:alice@{me}>\nExpires: 3600\nContent-Length: 0\n\n"
+        ));
+        provider
+            .set_read_timeout(Some(Duration::from_millis(100)))
+            .unwrap();
+        let mut tries = 0;
+        let (req, from) = loop {
+            phone.send_to(&reg, proxy).unwrap();
+            let mut buf = [0u8; 8192];
+            if let Ok((n, from)) = provider.recv_from(&mut buf) {
+                break (String::from_utf8_lossy(&buf[..n]).into_owned(), from);
+            }
+            tries += 1;
+            assert!(tries < 50, "siproxd-rs does not forward REGISTER");
+        };
+        provider
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        provider
+            .send_to(&ok(&req, &format!("sip:alice@{prov}"), ""), from)
+            .unwrap();
+        expect(&phone, "SIP/2.0 200");
+
+        let mut ports = Vec::with_capacity(ep_addrs.len());
+        for (i, (ph_media, pv_media)) in ep_addrs.iter().enumerate() {
+            let body = sdp(ph_media.ip(), ph_media.port());
+            let inv = format!(
+                "INVITE sip:bob@{prov} SIP/2.0\r\nVia: SIP/2.0/UDP {me};branch=z9hG4bKi{i}\r\n\
+                 Max-Forwards: 70\r\nFrom: <sip:alice@{SIP_PROVIDER}>;tag=f{i}\r\n\
+                 To: <sip:bob@{SIP_PROVIDER}>\r\nCall-ID: bench-{i}@lan\r\nCSeq: 1 INVITE\r\n\
+                 Contact: <sip:alice@{me}>\r\nContent-Type: application/sdp\r\n\
+                 Content-Length: {}\r\n\r\n{body}",
+                body.len()
             );
+            phone.send_to(inv.as_bytes(), proxy).unwrap();
+            let (req, from) = expect(&provider, "INVITE ");
+            let from_provider = media_addr(&req);
+            let answer = sdp(pv_media.ip(), pv_media.port());
+            provider
+                .send_to(&ok(&req, &format!("sip:bob@{prov}"), &answer), from)
+                .unwrap();
+            let (resp, _) = expect(&phone, "SIP/2.0 200");
+            let from_phone = media_addr(&resp);
+            let ack = format!(
+                "ACK sip:bob@{prov} SIP/2.0\r\nVia: SIP/2.0/UDP {me};branch=z9hG4bKa{i}\r\n\
+                 Route: <sip:siproxd@{proxy};lr>\r\nMax-Forwards: 70\r\n\
+                 From: <sip:alice@{SIP_PROVIDER}>;tag=f{i}\r\n\
+                 To: <sip:bob@{SIP_PROVIDER}>;tag=uas\r\nCall-ID: bench-{i}@lan\r\n\
+                 CSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n"
+            );
+            phone.send_to(ack.as_bytes(), proxy).unwrap();
+            ports.push(CallPorts {
+                from_provider,
+                from_phone,
+            });
+        }
+        ready.send((ports, None)).unwrap();
+        let (cpu0, sw0) = (cpu_ns(pid), voluntary_switches(pid));
+        while !stop.load(Ordering::Relaxed) {
+            thread::sleep(Duration::from_millis(5));
+        }
+        let (cpu, sw) = (cpu_ns(pid) - cpu0, voluntary_switches(pid) - sw0);
+        drop(proc_);
+        let _ = std::fs::remove_dir_all(&dir);
+        RelayRun {
+            sent: None,
+            cpu_ns: cpu,
+            wakes: sw,
         }
     }
 }
