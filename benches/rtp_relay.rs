@@ -140,6 +140,16 @@ fn parse_args() -> Result<Args, String> {
             "--streams {n}: need an even count ≥ 2 (two per call)"
         ));
     }
+    // Each relay needs 2 ports per half-stream from its base; the binary's base is the highest.
+    let top = a.streams.iter().max().map_or(0, |&n| 4 * n as u64 + 2)
+        + u64::from(a.port_low)
+        + u64::from(BINARY_PORT_SHIFT);
+    if top > u64::from(u16::MAX) {
+        return Err(format!(
+            "--port-low {}: the relays' ports would run past 65535",
+            a.port_low
+        ));
+    }
     Ok(a)
 }
 
