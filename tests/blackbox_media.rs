@@ -702,3 +702,50 @@ fn status_rows_pair_each_relay_socket_with_its_own_peer() {
     }
     lab.finish("status call", phone, provider);
 }
+
+/// Issue 7 (decisions §7): a SIGHUP that changes the ACLs during a call applies at once and
+/// the call keeps its relay ports and its media both ways.
+#[test]
+fn sighup_during_a_call_keeps_its_media() {
+    let lab = Lab::new("media_hup", 27600, 27619);
+    let MediaCall {
+        phone_media,
+        provider_media,
+        phone,
+        provider,
+        lan,
+        wan,
+    } = lab.media_call("hup");
+    let (lan_relay, wan_relay) = (addr(LAN, lan), addr(WAN, wan));
+    audio_both_ways(
+        &phone_media,
+        &provider_media,
+        lan_relay,
+        wan_relay,
+        0,
+        "before SIGHUP",
+    );
+    let conf = lab.proxy.dir.join("siproxd-rs.conf");
+    let mut text = std::fs::read_to_string(&conf).unwrap();
+    text.push_str("hosts_deny_sip = 192.0.2.66\n");
+    std::fs::write(&conf, text).unwrap();
+    lab.proxy.signal("HUP");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !lab.proxy.log_text().contains("configuration reloaded") {
+        assert!(
+            Instant::now() < deadline,
+            "no reload:\n{}",
+            lab.proxy.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    audio_both_ways(
+        &phone_media,
+        &provider_media,
+        lan_relay,
+        wan_relay,
+        100,
+        "after SIGHUP",
+    );
+    lab.finish("call across SIGHUP", phone, provider);
+}
