@@ -1,0 +1,96 @@
+//! Parser throughput on the real user-agent messages of ../shared/testdata/real.
+//!
+//! `cargo bench --bench sip_parse`; throughput is reported in messages (or bodies) per second.
+//! Results and the comparison are recorded in docs/PERFORMANCE.md, section "SIP parser".
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use siproxd_rs::limits::SIP_SEND_BUFFER;
+use siproxd_rs::sdp::{rewrite_for_relay, Sdp, StreamRewrite};
+use std::hint::black_box;
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::PathBuf;
+
+const REAL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/testdata/real");
+
+/// Every `.sip` file of testdata/real, in name order, as (name, bytes).
+fn real_messages() -> Vec<(String, Vec<u8>)> {
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(REAL)
+        .expect("testdata/real")
+        .map(|e| e.expect("dir entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "sip"))
+        .collect();
+    paths.sort();
+    assert_eq!(paths.len(), 30, "testdata/real changed");
+    paths
+        .into_iter()
+        .map(|p| {
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            (name, std::fs::read(&p).expect("read message"))
+        })
+        .collect()
+}
+
+/// The SDP bodies of the messages (the part after the blank line, when it starts with `v=`).
+fn sdp_bodies(msgs: &[(String, Vec<u8>)]) -> Vec<Vec<u8>> {
+    msgs.iter()
+        .filter_map(|(_, m)| {
+            let i = m.windows(4).position(|w| w == b"\r\n\r\n")?;
+            let body = &m[i + 4..];
+            body.starts_with(b"v=").then(|| body.to_vec())
+        })
+        .collect()
+}
+
+/// What the relay reads of a body: every stream with session defaults applied.
+fn sdp_walk(body: &[u8]) -> usize {
+    let sdp = Sdp::parse(body).expect("real SDP parses");
+    let mut acc = sdp.origin().map_or(0, |o| o.session_id.len());
+    for i in 0..sdp.media_count() {
+        let s = sdp.stream(i).expect("stream");
+        acc += usize::from(s.port) + usize::from(s.rtcp_port.unwrap_or(0));
+        acc += s.address.map_or(0, |a| a.host.len());
+    }
+    acc
+}
+
+fn bench_sdp(c: &mut Criterion) {
+    let msgs = real_messages();
+    let bodies = sdp_bodies(&msgs);
+    let relay = IpAddr::V4(Ipv4Addr::new(203, 0, 113, 7));
+    let mut group = c.benchmark_group("sdp");
+    group.throughput(Throughput::Elements(bodies.len() as u64));
+    group.bench_function(BenchmarkId::new("parse_and_streams", bodies.len()), |b| {
+        b.iter(|| {
+            bodies
+                .iter()
+                .map(|body| sdp_walk(black_box(body)))
+                .sum::<usize>()
+        })
+    });
+    let mut out = vec![0u8; SIP_SEND_BUFFER];
+    group.bench_function(
+        BenchmarkId::new("parse_and_relay_rewrite", bodies.len()),
+        |b| {
+            b.iter(|| {
+                let mut total = 0;
+                for body in &bodies {
+                    let sdp = Sdp::parse(black_box(body)).expect("real SDP parses");
+                    let streams: heapless::Vec<StreamRewrite, 16> = (0..sdp.media_count())
+                        .map(|i| StreamRewrite {
+                            address: relay,
+                            rtp_port: 30000 + 2 * i as u16,
+                            rtcp_port: None,
+                        })
+                        .collect();
+                    total += rewrite_for_relay(&sdp, relay, &streams, true, &mut out)
+                        .expect("relay rewrite of real SDP");
+                }
+                total
+            })
+        },
+    );
+    group.finish();
+}
+
+criterion_group!(benches, bench_sdp);
+criterion_main!(benches);
