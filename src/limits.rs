@@ -15,6 +15,8 @@ pub const SIP_MIN_MESSAGE: usize = 16;
 pub const SIP_MAX_HEADERS: usize = 128;
 /// Longest header line accepted (siproxd's SEC_MAXLINELEN).
 pub const SIP_MAX_LINE: usize = 2048;
+/// Edits one `sip::Editor` holds for one outgoing message.
+pub const SIP_MAX_EDITS: usize = 32;
 /// Default Max-Forwards inserted when a request has none.
 pub const SIP_DEFAULT_MAX_FORWARDS: u32 = 70;
 
@@ -75,3 +77,36 @@ pub const DEBUG_CLIENT_BUFFER: usize = 64 * 1024;
 pub const SDP_MAX_LINES: usize = 256;
 pub const SDP_MAX_MEDIA: usize = 16;
 pub const SDP_MAX_EDITS: usize = 256;
+
+/// RTP relay (behaviour §5.4): longest client id (`user@host`) kept per half-stream; longer ones
+/// are truncated (they only tell apart the two legs of a call that passes siproxd twice).
+pub const RTP_CLIENT_ID_SIZE: usize = 128;
+/// Silence of a latched RTP/RTCP source after which another source may take over (decisions §6).
+pub const RTP_RELATCH_SILENCE_MS: u64 = 2_000;
+/// Floor for `rtp_timeout`: siproxd's `rtp_timeout = 0` killed streams on its next ~10 s aging
+/// pass rather than at once, so 0 (or anything smaller) behaves as 10 s.
+pub const RTP_MIN_TIMEOUT_SECS: u32 = 10;
+/// Upper bound of `max_rtp_streams`, so every socket token (`slot * 2 + 1`) fits a `u32`.
+pub const RTP_MAX_STREAMS: usize = 1 << 20;
+
+/// Event loop (decisions §3).
+/// Readiness events taken per poll call.
+pub const POLL_EVENTS: usize = 64;
+/// Deadlines the event loop can hold at once.
+pub const MAX_TIMERS: usize = 16;
+/// How often a dynamic `if_outbound` (an interface name) is re-checked for a new address
+/// where netlink notifications are unavailable.
+pub const IFACE_RECHECK_MS: u64 = 5_000;
+
+/// Status snapshot (module `status`): nesting accepted when reading it back, and the largest
+/// status file `--status` reads (65536 registrations and streams fit well within it).
+pub const STATUS_JSON_MAX_DEPTH: usize = 32;
+pub const STATUS_FILE_MAX: u64 = 64 * 1024 * 1024;
+/// Saving after a change (module `fsutil`, `SaveSchedule`): wait this long so a burst of
+/// changes is written once, and never write more often than the minimum interval.
+pub const SAVE_DELAY_MS: u64 = 2000;
+pub const SAVE_MIN_INTERVAL_MS: u64 = 1000;
+
+/// Forwarded messages waiting for their next hop's DNS answer (proxy core); more are dropped
+/// and counted.
+pub const PROXY_DNS_PENDING: usize = 64;

@@ -1,1 +1,13 @@
-//! The event-loop shell: mio poll, sockets, timers, signals (to be written).
+//! The event-loop shell: mio poll, SIP UDP sockets, timers, signals, interface addresses.
+//!
+//! Everything here touches the OS; the proxy logic stays in the sans-IO modules and is reached
+//! through [`EventLoop::on_sip_datagram`].
+
+pub mod event_loop;
+pub mod iface;
+pub mod netlink;
+pub mod signals;
+pub mod timer;
+pub mod udp;
+
+pub use event_loop::{EventLoop, Exit, NetStats, StartError};

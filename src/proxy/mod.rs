@@ -1,1 +1,553 @@
-//! Sans-IO proxy core (to be written).
+//! The sans-IO proxy core: every SIP message goes through [`Proxy::handle`], which returns
+//! what to send where as [`Transmit`]s. No socket, clock or file is touched here: time,
+//! addresses and bytes come in as arguments (architecture.md).
+//!
+//! Pipeline (behaviour §4.1 with decisions §4): ACL → raw sanity → parse → validation
+//! (400/416/505 or drop) → Proxy-Require (420) → Max-Forwards (483, OPTIONS 200) → Via loop
+//! (482) → REGISTER handling (`register`) or forwarding (`forward`).
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+mod direction;
+mod forward;
+mod register;
+mod respond;
+mod rewrite;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+use std::ops::Range;
+
+use crate::auth::Authenticator;
+use crate::config::Config;
+use crate::dns::{Lookup, Resolved, Resolver};
+use crate::limits;
+use crate::logging::{ACCESS, PROXY, SIP};
+use crate::registry::Registry;
+use crate::sip::{Message, ParseError, ProxyAction, Transport};
+
+pub use direction::Direction;
+
+/// One message to send: from which local address, to whom, over which transport.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transmit {
+    /// The local address to send from (the shell picks the socket bound to it).
+    pub from: IpAddr,
+    pub to: SocketAddr,
+    pub transport: Transport,
+    range: Range<usize>,
+}
+
+/// Messages produced by one call into the core, in one reused buffer.
+#[derive(Debug, Default)]
+pub struct Outbox {
+    buf: Vec<u8>,
+    items: Vec<Transmit>,
+}
+
+impl Outbox {
+    fn with_capacity() -> Outbox {
+        Outbox {
+            buf: Vec::with_capacity(4 * limits::SIP_SEND_BUFFER),
+            items: Vec::with_capacity(8),
+        }
+    }
+
+    /// Appends one message.
+    fn push(&mut self, from: IpAddr, to: SocketAddr, transport: Transport, bytes: &[u8]) {
+        let start = self.buf.len();
+        self.buf.extend_from_slice(bytes);
+        self.items.push(Transmit {
+            from,
+            to,
+            transport,
+            range: start..self.buf.len(),
+        });
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&Transmit, &[u8])> {
+        self.items
+            .iter()
+            .map(|t| (t, self.buf.get(t.range.clone()).unwrap_or(&[])))
+    }
+
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    pub fn clear(&mut self) {
+        self.buf.clear();
+        self.items.clear();
+    }
+}
+
+/// A forwarded message waiting for its next hop's name to resolve.
+#[derive(Debug)]
+struct Pending {
+    token: u64,
+    from: IpAddr,
+    transport: Transport,
+    bytes: Vec<u8>,
+}
+
+/// The addresses the proxy answers on. `outbound = None` means the WAN interface is down.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Addresses {
+    pub inbound: IpAddr,
+    pub outbound: Option<IpAddr>,
+}
+
+/// Why a message was dropped (counted by reason, reported in the status snapshot).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Drop {
+    Acl,
+    TooShort,
+    RawCheck,
+    Unparsable,
+    Invalid,
+    NoRegisterPermission,
+    NoSipPermission,
+    ResponseNotOurs,
+    UnknownDirection,
+    RegistrationTableFull,
+    Unroutable,
+    DnsPendingFull,
+    DnsFailed,
+    AckOfGenerated,
+    Rewrite,
+    OutboundDown,
+}
+
+impl Drop {
+    pub fn name(self) -> &'static str {
+        match self {
+            Drop::Acl => "acl",
+            Drop::TooShort => "too_short",
+            Drop::RawCheck => "raw_check",
+            Drop::Unparsable => "unparsable",
+            Drop::Invalid => "invalid",
+            Drop::NoRegisterPermission => "no_register_permission",
+            Drop::NoSipPermission => "no_sip_permission",
+            Drop::ResponseNotOurs => "response_not_ours",
+            Drop::UnknownDirection => "unknown_direction",
+            Drop::RegistrationTableFull => "registration_table_full",
+            Drop::Unroutable => "unroutable",
+            Drop::DnsPendingFull => "dns_pending_full",
+            Drop::DnsFailed => "dns_failed",
+            Drop::AckOfGenerated => "ack_of_generated_response",
+            Drop::Rewrite => "rewrite_failed",
+            Drop::OutboundDown => "outbound_down",
+        }
+    }
+}
+
+/// Counters of the core.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Counters {
+    pub received: u64,
+    pub forwarded: u64,
+    pub generated: u64,
+    pub drops: BTreeMap<Drop, u64>,
+}
+
+impl Counters {
+    fn drop(&mut self, why: Drop) {
+        let n = self.drops.entry(why).or_insert(0);
+        *n = n.saturating_add(1);
+    }
+
+    pub fn dropped(&self, why: Drop) -> u64 {
+        self.drops.get(&why).copied().unwrap_or(0)
+    }
+}
+
+/// Identifies where a message came from.
+#[derive(Debug, Clone, Copy)]
+pub struct Origin {
+    pub transport: Transport,
+    pub src: SocketAddr,
+    pub local: SocketAddr,
+}
+
+/// The proxy core.
+pub struct Proxy {
+    cfg: Config,
+    addrs: Addresses,
+    registry: Registry,
+    resolver: Resolver,
+    auth: Option<Authenticator>,
+    counters: Counters,
+    out: Outbox,
+    pending: Vec<Pending>,
+    next_token: u64,
+    /// Reused buffer a rewritten message is emitted into.
+    scratch: Vec<u8>,
+}
+
+impl Proxy {
+    /// Builds the core. `resolver` is owned by the core so that next hops given as names are
+    /// resolved without blocking; the shell moves its datagrams (see `dns_*`).
+    pub fn new(
+        cfg: Config,
+        addrs: Addresses,
+        resolver: Resolver,
+        auth: Option<Authenticator>,
+    ) -> Proxy {
+        Proxy {
+            registry: Registry::new(cfg.max_registrations),
+            cfg,
+            addrs,
+            resolver,
+            auth,
+            counters: Counters::default(),
+            out: Outbox::with_capacity(),
+            pending: Vec::with_capacity(limits::PROXY_DNS_PENDING),
+            next_token: 1,
+            scratch: Vec::with_capacity(limits::SIP_SEND_BUFFER),
+        }
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.cfg
+    }
+
+    /// Replaces the settings that apply at once on SIGHUP (decisions §7).
+    pub fn reconfigure(&mut self, cfg: Config, auth: Option<Authenticator>) {
+        self.cfg = cfg;
+        self.auth = auth;
+    }
+
+    pub fn set_addresses(&mut self, addrs: Addresses) {
+        self.addrs = addrs;
+    }
+
+    pub fn addresses(&self) -> Addresses {
+        self.addrs
+    }
+
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    pub fn registry_mut(&mut self) -> &mut Registry {
+        &mut self.registry
+    }
+
+    pub fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
+    /// What the last calls produced; the shell sends these, then calls [`Proxy::clear_outbox`].
+    pub fn outbox(&self) -> &Outbox {
+        &self.out
+    }
+
+    pub fn clear_outbox(&mut self) {
+        self.out.clear();
+    }
+
+    fn drop_msg(&mut self, why: Drop, origin: &Origin, detail: &str) {
+        self.counters.drop(why);
+        log::info!(
+            "dropped message from {} ({}): {detail}",
+            origin.src,
+            why.name()
+        );
+    }
+
+    /// Handles one received SIP message. `now` is monotonic milliseconds.
+    pub fn handle(&mut self, now: u64, origin: Origin, bytes: &[u8]) {
+        self.counters.received = self.counters.received.saturating_add(1);
+        let access = crate::acl::check(
+            self.cfg.hosts_deny_sip.as_ref(),
+            self.cfg.hosts_allow_sip.as_ref(),
+            self.cfg.hosts_allow_reg.as_ref(),
+            origin.src.ip(),
+        );
+        if !access.sip && !access.reg {
+            self.counters.drop(Drop::Acl);
+            log::debug!(target: ACCESS, "access denied for {}", origin.src);
+            return;
+        }
+        if bytes.len() < limits::SIP_MIN_MESSAGE {
+            // NAT keepalives (CRLF, 4-byte pings) are normal: no log line above debug.
+            self.counters.drop(Drop::TooShort);
+            log::debug!(target: SIP, "ignored {} bytes from {} (keepalive)", bytes.len(), origin.src);
+            return;
+        }
+        if bytes.iter().filter(|&&b| b == b' ').count() < 2 {
+            self.drop_msg(Drop::RawCheck, &origin, "fewer than two spaces: not SIP");
+            return;
+        }
+        let msg = match Message::parse(bytes, origin.transport) {
+            Ok(m) => m,
+            Err(e) => {
+                self.reject_unparsed(&origin, bytes, e);
+                return;
+            }
+        };
+        if let Err(e) = msg.validate() {
+            // Max-Forwards out of range is treated as siproxd does (below), not as malformed.
+            if e != ParseError::BadMaxForwards {
+                self.reject(&origin, &msg, e);
+                return;
+            }
+        }
+        if !msg.is_request() {
+            if !access.sip {
+                self.drop_msg(
+                    Drop::NoSipPermission,
+                    &origin,
+                    "response from a host without SIP permission",
+                );
+                return;
+            }
+            self.forward_response(now, &origin, &msg);
+            return;
+        }
+        let method = msg.method().unwrap_or(b"");
+        if method == b"ACK" {
+            // Nothing is ever answered to an ACK (decisions §4); it is forwarded or dropped.
+        } else {
+            let mut unsupported = msg.unsupported_proxy_require(&[]).peekable();
+            if unsupported.peek().is_some() {
+                let mut list = String::new();
+                for t in unsupported {
+                    if !list.is_empty() {
+                        list.push_str(", ");
+                    }
+                    list.push_str(&String::from_utf8_lossy(t));
+                }
+                let extra = [("Unsupported", list.as_str())];
+                self.respond(&origin, &msg, 420, "Bad Extension", &extra);
+                return;
+            }
+        }
+        let mf = rewrite::max_forwards(&msg);
+        if mf <= 0 {
+            if method == b"OPTIONS" {
+                self.respond(&origin, &msg, 200, "OK", &[]);
+            } else if method != b"ACK" {
+                self.respond(&origin, &msg, 483, "Too Many Hops", &[]);
+            }
+            return;
+        }
+        if self.via_loop(&msg) {
+            if method != b"ACK" {
+                self.respond(&origin, &msg, 482, "Loop Detected", &[]);
+            }
+            return;
+        }
+        if method == b"REGISTER" {
+            if !access.reg {
+                self.counters.drop(Drop::NoRegisterPermission);
+                log::warn!(
+                    "REGISTER from {} dropped: not allowed by hosts_allow_reg",
+                    origin.src
+                );
+                return;
+            }
+            self.on_register(now, &origin, &msg);
+            return;
+        }
+        if !access.sip {
+            self.drop_msg(
+                Drop::NoSipPermission,
+                &origin,
+                "request from a host without SIP permission",
+            );
+            return;
+        }
+        self.forward_request(now, &origin, &msg, None);
+    }
+
+    /// A message that did not parse: answered when the headers a response needs are there.
+    fn reject_unparsed(&mut self, origin: &Origin, bytes: &[u8], e: ParseError) {
+        let is_request = crate::sip::looks_like_request(bytes);
+        if let ProxyAction::Answer(code, reason) = e.action(is_request) {
+            if let Ok(m) = Message::parse_for_reply(bytes) {
+                if m.top_via().is_ok() && m.method() != Some(b"ACK") {
+                    log::info!("bad message from {}: {e}; answering {code}", origin.src);
+                    self.counters.drop(Drop::Unparsable);
+                    self.respond(origin, &m, code, reason, &[]);
+                    return;
+                }
+            }
+        }
+        self.drop_msg(Drop::Unparsable, origin, &e.to_string());
+    }
+
+    /// A message that parsed but failed validation.
+    fn reject(&mut self, origin: &Origin, msg: &Message<'_>, e: ParseError) {
+        match e.action(msg.is_request()) {
+            ProxyAction::Answer(code, reason) if msg.method() != Some(b"ACK") => {
+                log::info!("invalid message from {}: {e}; answering {code}", origin.src);
+                self.counters.drop(Drop::Invalid);
+                self.respond(origin, msg, code, reason, &[]);
+            }
+            _ => self.drop_msg(Drop::Invalid, origin, &e.to_string()),
+        }
+    }
+
+    /// Via loop detection (behaviour §4.10.4): more than two of our own Vias below the top.
+    fn via_loop(&self, msg: &Message<'_>) -> bool {
+        let own = msg
+            .vias()
+            .skip(1)
+            .filter_map(Result::ok)
+            .filter(|v| self.is_own_hostport(v.host_raw, v.port))
+            .count();
+        own > 2
+    }
+
+    /// Whether `host:port` (port absent = 5060) names this proxy.
+    fn is_own_hostport(&self, host: &[u8], port: Option<u16>) -> bool {
+        if port.unwrap_or(5060) != self.cfg.sip_listen_port {
+            return false;
+        }
+        self.is_own_host(host)
+    }
+
+    fn is_own_host(&self, host: &[u8]) -> bool {
+        let Ok(h) = std::str::from_utf8(host) else {
+            return false;
+        };
+        let h = h.trim_start_matches('[').trim_end_matches(']');
+        if let Ok(ip) = h.parse::<IpAddr>() {
+            let ip = ip.to_canonical();
+            if ip == self.addrs.inbound || Some(ip) == self.addrs.outbound {
+                return true;
+            }
+        }
+        self.cfg
+            .host_outbound
+            .as_deref()
+            .is_some_and(|ho| ho.eq_ignore_ascii_case(h))
+    }
+
+    /// The public name or address written into Via, Contact and Record-Route on the WAN side.
+    fn public_host(&self) -> Option<String> {
+        match (&self.cfg.host_outbound, self.addrs.outbound) {
+            (Some(h), _) => Some(h.clone()),
+            (None, Some(ip)) => Some(uri_host(ip)),
+            (None, None) => None,
+        }
+    }
+
+    /// Sends `bytes` to `host:port`, resolving a name first (the message waits in a bounded
+    /// queue meanwhile).
+    fn send_to_host(
+        &mut self,
+        now: u64,
+        from: IpAddr,
+        transport: Transport,
+        host: &str,
+        port: Option<u16>,
+        bytes: &[u8],
+    ) {
+        let token = self.next_token;
+        self.next_token = self.next_token.wrapping_add(1);
+        match self.resolver.resolve(now, host, port, token) {
+            Lookup::Ready(addrs) => match addrs.first() {
+                Some(&to) => {
+                    self.counters.forwarded = self.counters.forwarded.saturating_add(1);
+                    self.out.push(from, to, transport, bytes);
+                }
+                None => {
+                    self.counters.drop(Drop::Unroutable);
+                    log::info!("no address for next hop {host}: message dropped");
+                }
+            },
+            Lookup::Pending => {
+                if self.pending.len() >= limits::PROXY_DNS_PENDING {
+                    self.counters.drop(Drop::DnsPendingFull);
+                    log::warn!("DNS queue full: message for {host} dropped");
+                    return;
+                }
+                log::debug!(target: PROXY, "waiting for DNS of {host}");
+                self.pending.push(Pending {
+                    token,
+                    from,
+                    transport,
+                    bytes: bytes.to_vec(),
+                });
+            }
+            Lookup::Failed(f) => {
+                self.counters.drop(Drop::DnsFailed);
+                log::info!("cannot resolve next hop {host}: {f:?}; message dropped");
+            }
+        }
+    }
+
+    /// Moves completed DNS lookups' messages to the outbox.
+    fn drain_dns_events(&mut self) {
+        while let Some(Resolved { user_token, result }) = self.resolver.poll_event() {
+            let Some(pos) = self.pending.iter().position(|p| p.token == user_token) else {
+                continue;
+            };
+            let p = self.pending.swap_remove(pos);
+            match result.ok().and_then(|a| a.first().copied()) {
+                Some(to) => {
+                    self.counters.forwarded = self.counters.forwarded.saturating_add(1);
+                    self.out.push(p.from, to, p.transport, &p.bytes);
+                }
+                None => {
+                    self.counters.drop(Drop::DnsFailed);
+                    log::info!("next hop did not resolve: queued message dropped");
+                }
+            }
+        }
+    }
+
+    /// A DNS datagram for the resolver; completed lookups release their queued messages.
+    pub fn dns_response(&mut self, now: u64, from: SocketAddr, bytes: &[u8]) {
+        self.resolver.handle_response(now, from, bytes);
+        self.drain_dns_events();
+    }
+
+    /// The next DNS query to send (to the returned nameserver).
+    pub fn dns_transmit(&mut self, buf: &mut [u8]) -> Option<(SocketAddr, usize)> {
+        self.resolver.poll_transmit(buf)
+    }
+
+    /// The next instant (ms) at which [`Proxy::on_timeout`] has work.
+    pub fn poll_timeout(&mut self) -> Option<u64> {
+        let reg = self
+            .registry
+            .next_deadline()
+            .map(|s| s.saturating_mul(1000));
+        match (reg, self.resolver.poll_timeout()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Timers: registration expiry, DNS retransmissions and failures.
+    pub fn on_timeout(&mut self, now: u64) {
+        let removed = self.registry.expire(now / 1000);
+        if removed > 0 {
+            log::debug!(target: crate::logging::REG, "{removed} registration binding(s) expired");
+        }
+        self.resolver.handle_timeout(now);
+        self.drain_dns_events();
+    }
+}
+
+/// An address as it is written in a URI host (IPv6 in brackets).
+pub fn uri_host(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(a) => a.to_string(),
+        IpAddr::V6(a) => format!("[{a}]"),
+    }
+}

@@ -1,0 +1,833 @@
+//! The one event loop of the daemon: one `mio::Poll` over the signal pipe, the SIP UDP
+//! sockets and the address-change watch; the poll timeout is the next timer deadline (no tick).
+//!
+//! A dynamic `if_outbound` (an interface name) is followed through rtnetlink notifications;
+//! only where netlink is unavailable does a timer re-check it every
+//! `limits::IFACE_RECHECK_MS`. When its address changes the outbound socket is rebound.
+
+use std::fmt;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use mio::net::UdpSocket;
+use mio::{Events, Interest, Poll, Token};
+
+use super::iface::{self, IfError};
+use super::netlink::AddrWatch;
+use super::signals::{Signal, SignalPipe};
+use super::timer::Timers;
+use super::udp;
+use crate::auth::{Authenticator, PasswordFile};
+use crate::config::Config;
+use crate::dns::{parse_hosts, parse_resolv_conf, Resolver, ResolverConfig};
+use crate::limits;
+use crate::logging::{DNS, NET, NETTRAF};
+use crate::proxy::{Addresses, Origin, Proxy};
+use crate::sip::Transport;
+
+const SIGNALS: Token = Token(0);
+const SIP_INBOUND: Token = Token(1);
+const SIP_OUTBOUND: Token = Token(2);
+const ADDR_WATCH: Token = Token(3);
+const DNS_SOCKET: Token = Token(4);
+
+/// What a timer is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimerKey {
+    /// Re-read the address of a dynamic `if_outbound` (only without netlink).
+    OutboundRecheck,
+}
+
+/// Why the loop could not start.
+#[derive(Debug)]
+pub enum StartError {
+    /// `if_inbound` is not configured.
+    NoInbound,
+    /// An interface directive gave no address.
+    Interface(&'static str, String, IfError),
+    /// A SIP socket could not be opened on this address.
+    Bind(SocketAddr, io::Error),
+    /// Poll or signal set-up failed.
+    Setup(&'static str, io::Error),
+}
+
+impl fmt::Display for StartError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StartError::NoInbound => write!(f, "if_inbound is not set in the configuration"),
+            StartError::Interface(d, v, e) => write!(f, "{d} = {v}: {e}"),
+            StartError::Bind(a, e) => write!(f, "cannot bind SIP UDP socket on {a}: {e}"),
+            StartError::Setup(what, e) => write!(f, "{what}: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for StartError {}
+
+/// Counters of the shell (read by tests through the NET log lines).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NetStats {
+    /// Every datagram received on a SIP socket, oversized ones included.
+    pub sip_datagrams: u64,
+    /// Datagrams dropped for exceeding `limits::SIP_MAX_MESSAGE`.
+    pub sip_oversized: u64,
+}
+
+/// A SIP socket and the address it is bound to.
+#[derive(Debug)]
+struct SipSocket {
+    sock: UdpSocket,
+    local: SocketAddr,
+}
+
+/// How the loop ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// SIGTERM or SIGINT (the signal number).
+    Terminated(i32),
+}
+
+/// The daemon's event loop and the sockets it owns.
+pub struct EventLoop {
+    poll: Poll,
+    events: Events,
+    signals: SignalPipe,
+    timers: Timers<TimerKey, { limits::MAX_TIMERS }>,
+    port: u16,
+    dscp: u8,
+    inbound: SipSocket,
+    /// `None` while a dynamic outbound interface has no address, or when it equals inbound.
+    outbound: Option<SipSocket>,
+    /// The interface name of a dynamic `if_outbound` (followed through netlink or a timer).
+    outbound_if: Option<String>,
+    /// Address-change notifications for `outbound_if`.
+    addr_watch: Option<AddrWatch>,
+    outbound_addr: Option<IpAddr>,
+    /// `host_outbound` when it is an IP literal (names are for the DNS module).
+    host_outbound: Option<IpAddr>,
+    recv_buf: Box<[u8]>,
+    /// The sans-IO proxy core every SIP datagram goes through.
+    proxy: Proxy,
+    /// The resolver's socket (an ephemeral port, so answers cannot be guessed as easily).
+    dns: Option<UdpSocket>,
+    started: Instant,
+    stats: NetStats,
+    exit: Option<Exit>,
+}
+
+impl EventLoop {
+    /// Installs the signal handlers, resolves the interfaces and binds the SIP sockets.
+    pub fn new(config: &Config) -> Result<EventLoop, StartError> {
+        let poll = Poll::new().map_err(|e| StartError::Setup("cannot create poll", e))?;
+        let mut signals =
+            SignalPipe::install().map_err(|e| StartError::Setup("cannot install signals", e))?;
+        poll.registry()
+            .register(&mut signals, SIGNALS, Interest::READABLE)
+            .map_err(|e| StartError::Setup("cannot register signal pipe", e))?;
+
+        let port = config.sip_listen_port;
+        let dscp = config.sip_dscp;
+        let in_spec = config.if_inbound.as_deref().ok_or(StartError::NoInbound)?;
+        let in_addr = iface::lookup(in_spec)
+            .map_err(|e| StartError::Interface("if_inbound", in_spec.to_owned(), e))?
+            .primary()
+            .ok_or(StartError::NoInbound)?;
+        let inbound = open(&poll, SIP_INBOUND, SocketAddr::new(in_addr, port), dscp)?;
+
+        let mut outbound_if = None;
+        let mut outbound_addr = None;
+        match config.if_outbound.as_deref() {
+            None => log::warn!("if_outbound is not set: only the inbound address is served"),
+            Some(spec) => {
+                if iface::literal(spec).is_none() {
+                    outbound_if = Some(spec.trim().to_owned());
+                }
+                match iface::lookup(spec) {
+                    Ok(a) => outbound_addr = a.primary(),
+                    // A WAN link that is not up yet (PPP) is followed once the loop runs.
+                    Err(e) if outbound_if.is_some() => log::warn!("if_outbound = {spec}: {e}"),
+                    Err(e) => return Err(StartError::Interface("if_outbound", spec.to_owned(), e)),
+                }
+            }
+        }
+        let host_outbound = config.host_outbound.as_deref().and_then(|h| {
+            let lit = iface::literal(h);
+            if lit.is_none() {
+                log::info!("host_outbound = {h}: name resolution is not implemented yet");
+            }
+            lit
+        });
+
+        let proxy = Proxy::new(
+            config.clone(),
+            Addresses {
+                inbound: in_addr,
+                outbound: outbound_addr,
+            },
+            resolver(),
+            authenticator(config),
+        );
+        let dns = match UdpSocket::bind(SocketAddr::new(unspecified_like(in_addr), 0)) {
+            Ok(mut s) => match poll
+                .registry()
+                .register(&mut s, DNS_SOCKET, Interest::READABLE)
+            {
+                Ok(()) => Some(s),
+                Err(e) => {
+                    log::warn!("DNS socket: {e}; names cannot be resolved");
+                    None
+                }
+            },
+            Err(e) => {
+                log::warn!("DNS socket: {e}; names cannot be resolved");
+                None
+            }
+        };
+        let mut el = EventLoop {
+            poll,
+            events: Events::with_capacity(limits::POLL_EVENTS),
+            signals,
+            timers: Timers::new(),
+            port,
+            dscp,
+            inbound,
+            outbound: None,
+            outbound_if,
+            addr_watch: None,
+            outbound_addr: None,
+            host_outbound,
+            recv_buf: vec![0u8; limits::SIP_RECV_BUFFER].into_boxed_slice(),
+            proxy,
+            dns,
+            started: Instant::now(),
+            stats: NetStats::default(),
+            exit: None,
+        };
+        if let Some(addr) = outbound_addr {
+            el.set_outbound(addr)?;
+        }
+        if el.outbound_if.is_some() {
+            el.watch_addresses();
+            // A change between the first lookup and the subscription must not be lost.
+            el.recheck_outbound();
+        }
+        Ok(el)
+    }
+
+    /// The addresses the SIP sockets are bound to (inbound first).
+    pub fn sip_addresses(&self) -> impl Iterator<Item = SocketAddr> + '_ {
+        std::iter::once(self.inbound.local).chain(self.outbound.as_ref().map(|s| s.local))
+    }
+
+    /// The public outbound address: `host_outbound` when it is a literal, else the interface's.
+    pub fn outbound_address(&self) -> Option<IpAddr> {
+        self.host_outbound.or(self.outbound_addr)
+    }
+
+    pub fn stats(&self) -> NetStats {
+        self.stats
+    }
+
+    /// Milliseconds since the loop was created (monotonic): the `now` handed to the core.
+    pub fn now_ms(&self) -> u64 {
+        u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// Runs until SIGTERM/SIGINT.
+    pub fn run(&mut self) -> io::Result<Exit> {
+        loop {
+            if let Some(exit) = self.turn(None)? {
+                return Ok(exit);
+            }
+        }
+    }
+
+    /// One turn of the loop: fire due timers, wait for events (at most until the next deadline,
+    /// and at most `max_wait` if given), handle them. Returns the exit reason once a
+    /// terminating signal was handled.
+    pub fn turn(&mut self, max_wait: Option<Duration>) -> io::Result<Option<Exit>> {
+        let now = self.now_ms();
+        while let Some(key) = self.timers.pop_expired(now) {
+            self.on_timer(now, key);
+        }
+        if self.proxy.poll_timeout().is_some_and(|d| d <= now) {
+            self.proxy.on_timeout(now);
+            self.flush();
+        }
+        if self.exit.is_some() {
+            return Ok(self.exit);
+        }
+        let now = self.now_ms();
+        let core = self
+            .proxy
+            .poll_timeout()
+            .map(|d| Duration::from_millis(d.saturating_sub(now)));
+        let timeout = [self.timers.timeout(now), core, max_wait]
+            .into_iter()
+            .flatten()
+            .min();
+        match self.poll.poll(&mut self.events, timeout) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => return Ok(None),
+            Err(e) => return Err(e),
+        }
+        let mut ready: heapless::Vec<Token, { limits::POLL_EVENTS }> = heapless::Vec::new();
+        for ev in self.events.iter() {
+            // Capacity equals the events capacity, so this never fails.
+            let _ = ready.push(ev.token());
+        }
+        for &token in &ready {
+            match token {
+                SIGNALS => self.on_signals(),
+                SIP_INBOUND | SIP_OUTBOUND => self.drain_sip(token),
+                DNS_SOCKET => self.drain_dns(),
+                ADDR_WATCH if self.addr_watch.as_ref().is_some_and(AddrWatch::drain) => {
+                    self.recheck_outbound()
+                }
+                _ => {}
+            }
+        }
+        Ok(self.exit)
+    }
+
+    fn on_signals(&mut self) {
+        let mut exit = self.exit;
+        self.signals.drain(|sig| match sig {
+            Signal::Terminate(n) => {
+                log::info!("received signal {n}, terminating");
+                exit = Some(Exit::Terminated(n));
+            }
+            Signal::Hangup => {
+                log::info!("SIGHUP received: configuration reload is not implemented yet")
+            }
+            Signal::User1 => log::info!("SIGUSR1 received: statistics are not implemented yet"),
+        });
+        self.exit = exit;
+    }
+
+    /// Reads every queued datagram of one socket (edge-triggered: until WouldBlock).
+    fn drain_sip(&mut self, token: Token) {
+        // Taken out so the datagram can be lent to `on_sip_datagram(&mut self)`; no allocation.
+        let mut buf = std::mem::take(&mut self.recv_buf);
+        loop {
+            let sock = match token {
+                SIP_INBOUND => Some(&self.inbound),
+                _ => self.outbound.as_ref(),
+            };
+            let Some(sock) = sock else { break };
+            let local = sock.local;
+            match sock.sock.recv_from(&mut buf) {
+                Ok((n, src)) => {
+                    self.stats.sip_datagrams = self.stats.sip_datagrams.saturating_add(1);
+                    if n > limits::SIP_MAX_MESSAGE {
+                        self.stats.sip_oversized = self.stats.sip_oversized.saturating_add(1);
+                        log::warn!(
+                            "dropped datagram from {src} on {local}: larger than {} bytes",
+                            limits::SIP_MAX_MESSAGE
+                        );
+                        continue;
+                    }
+                    let now = self.now_ms();
+                    if let Some(bytes) = buf.get(..n) {
+                        self.on_sip_datagram(now, local, src, bytes);
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    // ICMP errors of earlier sends surface here; they must not stop the loop.
+                    log::debug!(target: NET, "recv on {local}: {e}");
+                    continue;
+                }
+            }
+        }
+        self.recv_buf = buf;
+    }
+
+    /// Every SIP datagram received goes through here: the entry point of the proxy core.
+    pub fn on_sip_datagram(&mut self, now: u64, local: SocketAddr, src: SocketAddr, bytes: &[u8]) {
+        log::debug!(
+            target: NET,
+            "received {} bytes from {src} on {local} (datagram #{})",
+            bytes.len(),
+            self.stats.sip_datagrams
+        );
+        crate::logging::dump(NETTRAF, bytes);
+        let origin = Origin {
+            transport: Transport::Udp,
+            src,
+            local,
+        };
+        self.proxy.handle(now, origin, bytes);
+        self.flush();
+    }
+
+    /// The proxy core (tests and the status snapshot read it).
+    pub fn proxy(&self) -> &Proxy {
+        &self.proxy
+    }
+
+    /// Sends what the core produced: SIP messages from the socket of their local address, then
+    /// pending DNS queries.
+    fn flush(&mut self) {
+        for (t, bytes) in self.proxy.outbox().iter() {
+            let sock = if self.inbound.local.ip() == t.from {
+                Some(&self.inbound)
+            } else {
+                self.outbound.as_ref().filter(|o| o.local.ip() == t.from)
+            };
+            let Some(sock) = sock.or(Some(&self.inbound)) else {
+                continue;
+            };
+            match sock.sock.send_to(bytes, t.to) {
+                Ok(_) => {
+                    log::debug!(target: NET, "sent {} bytes to {} from {}", bytes.len(), t.to, sock.local)
+                }
+                // ICMP unreachable from an earlier send, or a full buffer: the UA retransmits.
+                Err(e) => log::debug!(target: NET, "send to {} failed: {e}", t.to),
+            }
+        }
+        self.proxy.clear_outbox();
+        let mut q = [0u8; limits::DNS_QUERY_MAX];
+        while let Some((ns, n)) = self.proxy.dns_transmit(&mut q) {
+            if let (Some(s), Some(bytes)) = (self.dns.as_ref(), q.get(..n)) {
+                if let Err(e) = s.send_to(bytes, ns) {
+                    log::debug!(target: DNS, "DNS query to {ns} failed: {e}");
+                }
+            }
+        }
+    }
+
+    fn drain_dns(&mut self) {
+        let mut buf = [0u8; limits::DNS_MESSAGE_MAX];
+        loop {
+            let Some(sock) = self.dns.as_ref() else {
+                return;
+            };
+            match sock.recv_from(&mut buf) {
+                Ok((n, from)) => {
+                    let now = self.now_ms();
+                    if let Some(bytes) = buf.get(..n) {
+                        self.proxy.dns_response(now, from, bytes);
+                    }
+                    self.flush();
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    log::debug!(target: DNS, "DNS socket: {e}");
+                    continue;
+                }
+            }
+        }
+    }
+
+    fn on_timer(&mut self, now: u64, key: TimerKey) {
+        match key {
+            TimerKey::OutboundRecheck => {
+                self.recheck_outbound();
+                self.arm_recheck(now.saturating_add(limits::IFACE_RECHECK_MS));
+            }
+        }
+    }
+
+    /// Subscribes to address changes; falls back to the re-check timer without netlink.
+    fn watch_addresses(&mut self) {
+        let opened = AddrWatch::open().and_then(|mut w| {
+            self.poll
+                .registry()
+                .register(&mut w, ADDR_WATCH, Interest::READABLE)?;
+            Ok(w)
+        });
+        match opened {
+            Ok(w) => self.addr_watch = Some(w),
+            Err(e) => {
+                log::warn!(
+                    "no netlink ({e}): if_outbound is re-checked every {} ms",
+                    limits::IFACE_RECHECK_MS
+                );
+                self.arm_recheck(self.now_ms().saturating_add(limits::IFACE_RECHECK_MS));
+            }
+        }
+    }
+
+    fn arm_recheck(&mut self, at: u64) {
+        if self.timers.set(TimerKey::OutboundRecheck, at).is_err() {
+            log::error!("timer table full: if_outbound is no longer followed");
+        }
+    }
+
+    fn recheck_outbound(&mut self) {
+        let Some(name) = self.outbound_if.as_deref() else {
+            return;
+        };
+        match iface::lookup(name) {
+            Ok(a) => {
+                let new = a.primary();
+                if new != self.outbound_addr {
+                    if let Some(addr) = new {
+                        log::info!("if_outbound {name}: address is now {addr}");
+                        if let Err(e) = self.set_outbound(addr) {
+                            log::error!("{e}");
+                        }
+                    }
+                }
+            }
+            Err(e) => {
+                if self.outbound_addr.is_some() {
+                    log::warn!("if_outbound: {e}");
+                    self.close_outbound();
+                    self.outbound_addr = None;
+                } else {
+                    log::debug!(target: DNS, "if_outbound: {e}");
+                }
+            }
+        }
+    }
+
+    fn close_outbound(&mut self) {
+        if let Some(mut old) = self.outbound.take() {
+            let _ = self.poll.registry().deregister(&mut old.sock);
+        }
+        self.sync_addresses();
+    }
+
+    /// Tells the core which addresses are ours now (after a PPP reconnect, say).
+    fn sync_addresses(&mut self) {
+        let inbound = self.inbound.local.ip();
+        let outbound = self.outbound.as_ref().map(|o| o.local.ip()).or(
+            // Inbound and outbound on one address: no second socket, same address.
+            self.outbound_addr.filter(|a| *a == inbound),
+        );
+        self.proxy.set_addresses(Addresses { inbound, outbound });
+    }
+
+    /// (Re)binds the outbound socket on `addr`; no second socket when it is the inbound address.
+    fn set_outbound(&mut self, addr: IpAddr) -> Result<(), StartError> {
+        self.close_outbound();
+        self.outbound_addr = Some(addr);
+        if addr == self.inbound.local.ip() {
+            return Ok(());
+        }
+        let sock = open(
+            &self.poll,
+            SIP_OUTBOUND,
+            SocketAddr::new(addr, self.port),
+            self.dscp,
+        )?;
+        self.outbound = Some(sock);
+        self.sync_addresses();
+        Ok(())
+    }
+}
+
+/// The wildcard address of the same family as `ip`.
+fn unspecified_like(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+        IpAddr::V6(_) => IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED),
+    }
+}
+
+/// Random bytes from the kernel (getrandom), for nonce keys and DNS query ids.
+pub fn os_random(buf: &mut [u8]) -> bool {
+    let mut filled = 0usize;
+    while filled < buf.len() {
+        let Some(rest) = buf.get_mut(filled..) else {
+            return false;
+        };
+        // SAFETY: the pointer and length describe the writable slice `rest`.
+        let n = unsafe { libc::getrandom(rest.as_mut_ptr().cast(), rest.len(), 0) };
+        if n <= 0 {
+            return false;
+        }
+        filled += n as usize;
+    }
+    true
+}
+
+/// The resolver, configured from /etc/resolv.conf and /etc/hosts (read once at start).
+fn resolver() -> Resolver {
+    let resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    let hosts = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
+    let mut seed = [0u8; 8];
+    if !os_random(&mut seed) {
+        log::warn!("getrandom failed: DNS query ids are predictable");
+    }
+    Resolver::new(
+        ResolverConfig {
+            resolv: parse_resolv_conf(&resolv),
+            hosts: parse_hosts(&hosts),
+            ipv6: false,
+        },
+        u64::from_le_bytes(seed),
+    )
+}
+
+/// Digest authentication of registrar-mode REGISTERs when `proxy_auth_realm` is set.
+pub fn authenticator(config: &Config) -> Option<Authenticator> {
+    let realm = config.proxy_auth_realm.as_deref()?;
+    let mut key = [0u8; 32];
+    if !os_random(&mut key) {
+        log::error!("getrandom failed: proxy authentication is disabled");
+        return None;
+    }
+    let pwfile = config
+        .proxy_auth_pwfile
+        .as_deref()
+        .map(|p| match std::fs::read_to_string(p) {
+            Ok(text) => {
+                let (f, skipped) = PasswordFile::parse(&text);
+                for line in skipped {
+                    log::warn!("{p}:{line}: proxy_auth_pwfile: expected '<user> <password>'");
+                }
+                f
+            }
+            Err(e) => {
+                log::error!("proxy_auth_pwfile = {p}: {e}; every user will be refused");
+                PasswordFile::default()
+            }
+        });
+    Some(Authenticator::new(
+        realm,
+        key,
+        config.proxy_auth_passwd.as_deref(),
+        pwfile,
+        false,
+    ))
+}
+
+fn open(poll: &Poll, token: Token, addr: SocketAddr, dscp: u8) -> Result<SipSocket, StartError> {
+    let mut sock = udp::bind(addr, dscp).map_err(|e| StartError::Bind(addr, e))?;
+    let local = sock.local_addr().map_err(|e| StartError::Bind(addr, e))?;
+    poll.registry()
+        .register(&mut sock, token, Interest::READABLE)
+        .map_err(|e| StartError::Setup("cannot register SIP socket", e))?;
+    log::info!("listening for SIP on udp:{local}");
+    Ok(SipSocket { sock, local })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::net::signals::TEST_SIGNAL_LOCK;
+
+    fn loopback(port: u16) -> Config {
+        Config {
+            if_inbound: Some("127.0.0.1".into()),
+            if_outbound: Some("127.0.0.2".into()),
+            sip_listen_port: port,
+            ..Config::default()
+        }
+    }
+
+    /// Turns the loop until `done` holds (or panics after 2 s).
+    fn turn_until(el: &mut EventLoop, done: impl Fn(&EventLoop) -> bool) {
+        let end = Instant::now() + Duration::from_secs(2);
+        while !done(el) {
+            assert!(
+                Instant::now() < end,
+                "condition not reached: {:?}",
+                el.stats()
+            );
+            el.turn(Some(Duration::from_millis(50))).unwrap();
+        }
+    }
+
+    #[test]
+    fn binds_both_addresses_counts_datagrams_and_drops_oversized_ones() {
+        let _g = TEST_SIGNAL_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+        // Port 0: each address gets its own free port, so parallel tests never clash.
+        let mut el = EventLoop::new(&loopback(0)).unwrap();
+        let addrs: Vec<SocketAddr> = el.sip_addresses().collect();
+        assert_eq!(addrs.len(), 2);
+        assert_eq!(addrs[0].ip(), IpAddr::from([127, 0, 0, 1]));
+        assert_eq!(addrs[1].ip(), IpAddr::from([127, 0, 0, 2]));
+        assert_eq!(el.outbound_address(), Some(IpAddr::from([127, 0, 0, 2])));
+
+        let tx = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        // Several datagrams queued before the loop looks: all are drained in one readiness.
+        for _ in 0..3 {
+            tx.send_to(b"OPTIONS sip:x SIP/2.0\r\n\r\n", addrs[0])
+                .unwrap();
+        }
+        tx.send_to(b"hello", addrs[1]).unwrap();
+        turn_until(&mut el, |el| el.stats().sip_datagrams == 4);
+        assert_eq!(el.stats().sip_oversized, 0);
+
+        tx.send_to(&vec![b'x'; limits::SIP_MAX_MESSAGE + 1], addrs[0])
+            .unwrap();
+        tx.send_to(&vec![b'x'; limits::SIP_MAX_MESSAGE], addrs[0])
+            .unwrap();
+        turn_until(&mut el, |el| el.stats().sip_datagrams == 6);
+        assert_eq!(el.stats().sip_oversized, 1);
+    }
+
+    #[test]
+    fn same_inbound_and_outbound_address_binds_once() {
+        let _g = TEST_SIGNAL_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+        let mut cfg = loopback(0);
+        cfg.if_outbound = Some("127.0.0.1".into());
+        let el = EventLoop::new(&cfg).unwrap();
+        assert_eq!(el.sip_addresses().count(), 1);
+        assert_eq!(el.outbound_address(), Some(IpAddr::from([127, 0, 0, 1])));
+    }
+
+    #[test]
+    fn host_outbound_literal_is_the_public_address() {
+        let _g = TEST_SIGNAL_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+        let mut cfg = loopback(0);
+        cfg.host_outbound = Some("203.0.113.9".into());
+        let el = EventLoop::new(&cfg).unwrap();
+        assert_eq!(el.outbound_address(), Some(IpAddr::from([203, 0, 113, 9])));
+    }
+
+    #[test]
+    fn start_errors_say_what_is_wrong() {
+        let _g = TEST_SIGNAL_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+        let err = |cfg: &Config| EventLoop::new(cfg).err().unwrap().to_string();
+        let mut cfg = loopback(0);
+        cfg.if_inbound = None;
+        assert_eq!(err(&cfg), "if_inbound is not set in the configuration");
+        cfg.if_inbound = Some("no-such-if0".into());
+        assert_eq!(
+            err(&cfg),
+            "if_inbound = no-such-if0: no interface named 'no-such-if0'"
+        );
+        // A literal outbound address that is not ours cannot be bound.
+        let mut cfg = loopback(0);
+        cfg.if_outbound = Some("192.0.2.1".into());
+        assert!(
+            err(&cfg).starts_with("cannot bind SIP UDP socket on 192.0.2.1:0"),
+            "{}",
+            err(&cfg)
+        );
+    }
+
+    #[test]
+    fn missing_outbound_interface_is_followed_through_netlink() {
+        let _g = TEST_SIGNAL_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+        let mut cfg = loopback(0);
+        cfg.if_outbound = Some("ppp-missing0".into());
+        let el = EventLoop::new(&cfg).unwrap();
+        assert_eq!(el.sip_addresses().count(), 1);
+        assert_eq!(el.outbound_address(), None);
+        // Followed by netlink: no timer, no idle wake-up.
+        assert!(el.addr_watch.is_some());
+        assert!(el.timers.is_empty());
+        // Literal addresses never change: nothing to follow.
+        let el = EventLoop::new(&loopback(0)).unwrap();
+        assert!(el.addr_watch.is_none());
+        assert!(el.timers.is_empty());
+    }
+
+    #[test]
+    fn outbound_named_interface_is_rebound_when_it_gets_an_address() {
+        let _g = TEST_SIGNAL_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+        let mut cfg = loopback(0);
+        cfg.if_inbound = Some("127.0.0.2".into());
+        cfg.if_outbound = Some("lo".into());
+        let mut el = EventLoop::new(&cfg).unwrap();
+        assert_eq!(el.outbound_address(), Some(IpAddr::from([127, 0, 0, 1])));
+        // Pretend the interface had another address before: the re-check rebinds.
+        el.close_outbound();
+        el.outbound_addr = Some(IpAddr::from([127, 0, 0, 3]));
+        assert_eq!(el.sip_addresses().count(), 1);
+        el.recheck_outbound();
+        assert_eq!(el.outbound_address(), Some(IpAddr::from([127, 0, 0, 1])));
+        let addrs: Vec<SocketAddr> = el.sip_addresses().collect();
+        assert_eq!(addrs.len(), 2);
+        assert_eq!(addrs[1].ip(), IpAddr::from([127, 0, 0, 1]));
+        // The fallback timer re-checks and re-arms itself.
+        el.close_outbound();
+        el.outbound_addr = Some(IpAddr::from([127, 0, 0, 3]));
+        el.on_timer(0, TimerKey::OutboundRecheck);
+        assert_eq!(el.sip_addresses().count(), 2);
+        assert_eq!(
+            el.timers.deadline(TimerKey::OutboundRecheck),
+            Some(limits::IFACE_RECHECK_MS)
+        );
+    }
+
+    #[test]
+    fn sigterm_ends_the_loop() {
+        let _g = TEST_SIGNAL_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+        let mut el = EventLoop::new(&loopback(0)).unwrap();
+        // SAFETY: our handler is installed; raise delivers to this thread.
+        unsafe { libc::raise(libc::SIGHUP) };
+        assert_eq!(el.turn(Some(Duration::from_secs(2))).unwrap(), None);
+        // SAFETY: as above.
+        unsafe { libc::raise(libc::SIGTERM) };
+        let end = Instant::now() + Duration::from_secs(2);
+        let exit = loop {
+            if let Some(exit) = el.turn(Some(Duration::from_millis(100))).unwrap() {
+                break exit;
+            }
+            assert!(Instant::now() < end);
+        };
+        assert_eq!(exit, Exit::Terminated(libc::SIGTERM));
+    }
+
+    /// Needs root (for a private network namespace) and `ip`; elsewhere it says so and passes.
+    #[test]
+    fn outbound_address_changes_are_followed_at_once_in_a_private_netns() {
+        if !crate::process::is_root()
+            || std::process::Command::new("ip").arg("-V").output().is_err()
+        {
+            eprintln!("skipped: needs root and ip(8)");
+            return;
+        }
+        let _g = TEST_SIGNAL_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+        // A network namespace is per thread: this thread and the commands it starts get a
+        // private one, the rest of the test binary keeps the host's.
+        std::thread::spawn(|| {
+            // SAFETY: plain syscall affecting this thread only.
+            assert_eq!(unsafe { libc::unshare(libc::CLONE_NEWNET) }, 0, "unshare");
+            let ip = |args: &str| {
+                let st = std::process::Command::new("ip")
+                    .args(args.split(' '))
+                    .status()
+                    .unwrap();
+                assert!(st.success(), "ip {args}");
+            };
+            ip("link set lo up");
+            ip("link add v0 type veth peer name v1");
+            let mut cfg = loopback(0);
+            cfg.if_outbound = Some("v0".into());
+            let mut el = EventLoop::new(&cfg).unwrap();
+            assert_eq!(el.outbound_address(), None);
+            assert!(el.timers.is_empty(), "netlink, not a timer, follows v0");
+
+            let until = |el: &mut EventLoop, addr: [u8; 4]| {
+                let start = Instant::now();
+                while el.outbound_address() != Some(IpAddr::from(addr)) {
+                    assert!(
+                        start.elapsed() < Duration::from_secs(2),
+                        "{addr:?} not seen"
+                    );
+                    el.turn(Some(Duration::from_millis(100))).unwrap();
+                }
+            };
+            ip("addr add 10.9.9.9/24 dev v0");
+            ip("link set v0 up");
+            until(&mut el, [10, 9, 9, 9]);
+            assert_eq!(
+                el.sip_addresses().nth(1).unwrap().ip(),
+                IpAddr::from([10, 9, 9, 9])
+            );
+
+            // A reconnect with a new address: the socket is rebound and serves it.
+            ip("addr del 10.9.9.9/24 dev v0");
+            ip("addr add 10.9.9.10/24 dev v0");
+            until(&mut el, [10, 9, 9, 10]);
+            let local = el.sip_addresses().nth(1).unwrap();
+            assert_eq!(local.ip(), IpAddr::from([10, 9, 9, 10]));
+            let tx = std::net::UdpSocket::bind("10.9.9.10:0").unwrap();
+            tx.send_to(b"hello", local).unwrap();
+            turn_until(&mut el, |el| el.stats().sip_datagrams == 1);
+        })
+        .join()
+        .unwrap();
+    }
+}

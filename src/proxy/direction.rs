@@ -1,0 +1,144 @@
+//! Direction determination (behaviour §4.5): is a message going from the LAN to the Internet
+//! (outgoing) or the other way (incoming), and which registration it concerns.
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+use super::Proxy;
+use crate::registry::{self, UrlField, Want};
+use crate::sip::{Message, Uri};
+
+/// Where a message travels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// Internet → LAN, towards the registration in this slot (if known).
+    Incoming(Option<usize>),
+    /// LAN → Internet.
+    Outgoing,
+    /// Neither side is known (unregistered target or sender): answered 408 / dropped.
+    Unknown,
+}
+
+/// A parsed URI as the registry compares it; `None` when it cannot be stored there.
+pub fn reg_uri(uri: &Uri<'_>) -> Option<registry::Uri> {
+    let s = std::str::from_utf8(uri.raw).ok()?;
+    registry::Uri::parse(s).ok()
+}
+
+impl Proxy {
+    fn is_local_source(&self, ip: IpAddr) -> bool {
+        let ip = ip.to_canonical();
+        ip == IpAddr::V4(Ipv4Addr::LOCALHOST)
+            || ip == self.addrs.inbound
+            || Some(ip) == self.addrs.outbound
+    }
+
+    /// Slot of a registration that `uri` names: masq_url, or reg_url unless `masq_only`.
+    fn slot_for(&self, now_s: u64, uri: &Uri<'_>, masq_only: bool, want: Want) -> Option<usize> {
+        let u = reg_uri(uri)?;
+        let field = if masq_only {
+            UrlField::Masq
+        } else {
+            UrlField::Either
+        };
+        self.registry.find_by_url(now_s, &u, field, want)
+    }
+
+    fn slot_for_user(&self, now_s: u64, uri: &Uri<'_>, masq_only: bool) -> Option<usize> {
+        let u = reg_uri(uri)?;
+        u.user()?;
+        let field = if masq_only {
+            UrlField::Masq
+        } else {
+            UrlField::Either
+        };
+        self.registry.find_by_user(now_s, &u, field, Want::Any)
+    }
+
+    /// Direction of a request (rules 1–4 and 6 of §4.5).
+    pub(super) fn request_direction(
+        &self,
+        now: u64,
+        src: SocketAddr,
+        msg: &Message<'_>,
+    ) -> Direction {
+        let now_s = now / 1000;
+        if self.registry.find_by_source_ip(src.ip()).is_some() {
+            return Direction::Outgoing;
+        }
+        let register = msg.method() == Some(b"REGISTER");
+        let to = msg.to().ok();
+        if let Some(slot) = to
+            .as_ref()
+            .and_then(|t| self.slot_for(now_s, &t.uri, register, Want::Live))
+        {
+            return Direction::Incoming(Some(slot));
+        }
+        let ruri = msg.request_uri_raw().and_then(|r| Uri::parse(r).ok());
+        if let Some(slot) = ruri
+            .as_ref()
+            .and_then(|u| self.slot_for(now_s, u, register, Want::Live))
+        {
+            return Direction::Incoming(Some(slot));
+        }
+        if let Some(slot) = to
+            .as_ref()
+            .and_then(|t| self.slot_for_user(now_s, &t.uri, register))
+        {
+            return Direction::Incoming(Some(slot));
+        }
+        if self.is_local_source(src.ip()) {
+            return Direction::Outgoing;
+        }
+        Direction::Unknown
+    }
+
+    /// Direction of a response (rules 1, 2, 4, 5 and 6 of §4.5). `next_via` is the Via below
+    /// ours (ours has been checked by the caller).
+    pub(super) fn response_direction(
+        &self,
+        now: u64,
+        src: SocketAddr,
+        msg: &Message<'_>,
+        next_via: Option<(&[u8], Option<u16>)>,
+    ) -> Direction {
+        let now_s = now / 1000;
+        if self.registry.find_by_source_ip(src.ip()).is_some() {
+            return Direction::Outgoing;
+        }
+        let register = msg.cseq().is_ok_and(|c| c.method == b"REGISTER");
+        let want = if register { Want::Any } else { Want::Live };
+        let from = msg.from().ok();
+        if let Some(slot) = from
+            .as_ref()
+            .and_then(|f| self.slot_for(now_s, &f.uri, false, want))
+        {
+            return Direction::Incoming(Some(slot));
+        }
+        if let Some(slot) = from
+            .as_ref()
+            .and_then(|f| self.slot_for_user(now_s, &f.uri, false))
+        {
+            return Direction::Incoming(Some(slot));
+        }
+        if let Some((host, port)) = next_via {
+            let host = String::from_utf8_lossy(host);
+            let host = host.trim_start_matches('[').trim_end_matches(']');
+            if let Some(hit) =
+                self.registry
+                    .find_by_true_hostport(now_s, host, port.unwrap_or(5060), want)
+            {
+                return Direction::Incoming(Some(hit.slot));
+            }
+        }
+        if self.is_local_source(src.ip()) {
+            return Direction::Outgoing;
+        }
+        Direction::Unknown
+    }
+}

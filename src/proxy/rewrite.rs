@@ -1,0 +1,212 @@
+//! Pieces of header rewriting (behaviour §4.10): Max-Forwards, own Via and branch, URI
+//! host replacement, Call-ID obscuring. Pure functions over parsed views.
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+use std::fmt::Write as _;
+
+use md5::{Digest, Md5};
+
+use crate::sip::{HeaderName, Message, Transport, Uri, MAGIC_COOKIE};
+
+/// Max-Forwards as siproxd reads it (behaviour §4.1 step 9): absent or out of 0..=255 → 70,
+/// not a number → 0 (so `Max-Forwards: abc` is answered 483, behaviour test 22).
+pub fn max_forwards(msg: &Message<'_>) -> i64 {
+    let Some(h) = msg.first(HeaderName::MaxForwards) else {
+        return 70;
+    };
+    let v = std::str::from_utf8(h.value).unwrap_or("").trim();
+    let digits = v.strip_prefix('-').unwrap_or(v);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return 0;
+    }
+    match v.parse::<i64>() {
+        Ok(n) if (0..=255).contains(&n) => n,
+        // Out of range (also a number too long for i64) is replaced, as siproxd does.
+        _ => 70,
+    }
+}
+
+/// Lowercase hex of an MD5 digest.
+pub fn md5_hex(parts: &[&[u8]]) -> String {
+    let mut h = Md5::new();
+    for p in parts {
+        h.update(p);
+    }
+    let mut s = String::with_capacity(32);
+    for b in h.finalize() {
+        let _ = write!(s, "{b:02x}");
+    }
+    s
+}
+
+/// The branch of our own Via (behaviour §4.10.3): deterministic, so retransmissions, CANCEL
+/// and non-2xx ACK of a transaction get the same one.
+pub fn branch(msg: &Message<'_>, request_uri: &[u8]) -> String {
+    let digest = match msg.top_via() {
+        Ok(v) if v.is_rfc3261_branch() => md5_hex(&[v.branch().unwrap_or(b"")]),
+        top => {
+            let via = top.map(|v| v.raw).unwrap_or(b"");
+            let to_tag = msg.to().ok().and_then(|t| t.tag()).unwrap_or(b"");
+            let from_tag = msg.from().ok().and_then(|f| f.tag()).unwrap_or(b"");
+            let call_id = msg.call_id().unwrap_or(b"");
+            let mut cseq = String::new();
+            if let Ok(c) = msg.cseq() {
+                let _ = write!(cseq, "{}", c.number);
+            }
+            md5_hex(&[via, to_tag, from_tag, call_id, cseq.as_bytes(), request_uri])
+        }
+    };
+    let mut b = String::with_capacity(MAGIC_COOKIE.len() + 32);
+    b.push_str("z9hG4bK");
+    b.push_str(&digest);
+    b
+}
+
+/// The value of our own Via header.
+pub fn own_via(transport: Transport, host: &str, port: u16, branch: &str, rport: bool) -> String {
+    let proto = match transport {
+        Transport::Udp => "UDP",
+        _ => "TCP",
+    };
+    let mut v = format!("SIP/2.0/{proto} {host}:{port};branch={branch}");
+    if rport {
+        v.push_str(";rport");
+    }
+    v
+}
+
+/// `uri` with its host and port replaced, everything else (user, params, headers) kept.
+pub fn replace_hostport(uri: &Uri<'_>, host: &str, port: Option<u16>) -> Option<String> {
+    let raw = uri.raw;
+    let start = (uri.host_raw.as_ptr() as usize).checked_sub(raw.as_ptr() as usize)?;
+    let mut end = start.checked_add(uri.host_raw.len())?;
+    // Skip a ":port" after the host.
+    if raw.get(end) == Some(&b':') {
+        end += 1;
+        while raw.get(end).is_some_and(u8::is_ascii_digit) {
+            end += 1;
+        }
+    }
+    let mut s = String::with_capacity(raw.len() + host.len() + 6);
+    s.push_str(std::str::from_utf8(raw.get(..start)?).ok()?);
+    s.push_str(host);
+    if let Some(p) = port {
+        let _ = write!(s, ":{p}");
+    }
+    s.push_str(std::str::from_utf8(raw.get(end..)?).ok()?);
+    Some(s)
+}
+
+/// Call-ID obscuring marker (behaviour §4.10.7).
+pub const OBSCURE_MARKER: &str = "-siproxd";
+
+/// Outgoing request: `abc@h` → `abc-siproxd<tag>@h` unless already marked.
+pub fn obscure_call_id(call_id: &str, tag: &str) -> Option<String> {
+    let (num, host) = match call_id.split_once('@') {
+        Some((n, h)) => (n, Some(h)),
+        None => (call_id, None),
+    };
+    if num.contains(OBSCURE_MARKER) || tag.is_empty() || num.is_empty() {
+        return None;
+    }
+    let mut s = format!("{num}{OBSCURE_MARKER}{tag}");
+    if let Some(h) = host {
+        s.push('@');
+        s.push_str(h);
+    }
+    Some(s)
+}
+
+/// Incoming response: cut the number part at the last marker. `keep_if_tag`: incoming
+/// requests keep the marker when the text after it is the From tag (behaviour §4.10.7).
+pub fn restore_call_id(call_id: &str, keep_if_tag: Option<&str>) -> Option<String> {
+    let (num, host) = match call_id.split_once('@') {
+        Some((n, h)) => (n, Some(h)),
+        None => (call_id, None),
+    };
+    let pos = match keep_if_tag {
+        None => num.rfind(OBSCURE_MARKER)?,
+        Some(tag) => {
+            let p = num.find(OBSCURE_MARKER)?;
+            if num.get(p + OBSCURE_MARKER.len()..) == Some(tag) {
+                return None;
+            }
+            p
+        }
+    };
+    let mut s = num.get(..pos)?.to_string();
+    if let Some(h) = host {
+        s.push('@');
+        s.push_str(h);
+    }
+    Some(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn msg(headers: &str) -> Vec<u8> {
+        format!("INVITE sip:bob@example.com SIP/2.0\r\n{headers}Call-ID: c@h\r\nCSeq: 1 INVITE\r\nFrom: <sip:a@h>;tag=1\r\nTo: <sip:b@h>\r\n\r\n").into_bytes()
+    }
+
+    #[test]
+    fn behaviour_test_22_23_max_forwards_values() {
+        for (line, want) in [
+            ("", 70),
+            ("Max-Forwards: 10\r\n", 10),
+            ("Max-Forwards: 0\r\n", 0),
+            ("Max-Forwards: 300\r\n", 70),
+            ("Max-Forwards: abc\r\n", 0),
+            ("Max-Forwards: 0068\r\n", 68),
+        ] {
+            let b = msg(&format!("Via: SIP/2.0/UDP h;branch=z9hG4bK1\r\n{line}"));
+            let m = Message::parse(&b, Transport::Udp).unwrap();
+            assert_eq!(max_forwards(&m), want, "{line:?}");
+        }
+    }
+
+    #[test]
+    fn behaviour_test_32_branch_is_md5_of_received_branch() {
+        let b = msg("Via: SIP/2.0/UDP h;branch=z9hG4bKabc\r\n");
+        let m = Message::parse(&b, Transport::Udp).unwrap();
+        // MD5("z9hG4bKabc"), computed independently.
+        assert_eq!(
+            branch(&m, b"sip:x"),
+            format!("z9hG4bK{}", md5_hex(&[b"z9hG4bKabc"]))
+        );
+        assert_eq!(md5_hex(&[b"abc"]), "900150983cd24fb0d6963f7d28e17f72");
+        // RFC 2543 branch: depends on the Request-URI too, and is stable.
+        let b2 = msg("Via: SIP/2.0/UDP h;branch=old1\r\n");
+        let m2 = Message::parse(&b2, Transport::Udp).unwrap();
+        assert_eq!(branch(&m2, b"sip:x"), branch(&m2, b"sip:x"));
+        assert_ne!(branch(&m2, b"sip:x"), branch(&m2, b"sip:y"));
+    }
+
+    #[test]
+    fn hostport_replacement_keeps_user_and_params() {
+        let u = Uri::parse(b"sip:xyz@192.168.1.10:5099;foo=1").unwrap();
+        assert_eq!(
+            replace_hostport(&u, "203.0.113.5", Some(5060)).unwrap(),
+            "sip:xyz@203.0.113.5:5060;foo=1"
+        );
+        let u = Uri::parse(b"sip:192.168.1.10").unwrap();
+        assert_eq!(replace_hostport(&u, "h", None).unwrap(), "sip:h");
+    }
+
+    #[test]
+    fn behaviour_test_41_call_id_obscuring_round_trip() {
+        let o = obscure_call_id("abc@h", "t1").unwrap();
+        assert_eq!(o, "abc-siproxdt1@h");
+        assert_eq!(obscure_call_id(&o, "t1"), None);
+        assert_eq!(restore_call_id(&o, None).unwrap(), "abc@h");
+        assert_eq!(restore_call_id(&o, Some("t1")), None);
+        assert_eq!(restore_call_id(&o, Some("zz")).unwrap(), "abc@h");
+        assert_eq!(restore_call_id("plain@h", None), None);
+    }
+}

@@ -1,0 +1,1 @@
+//! Core scenario tests (behaviour §11) — see below.

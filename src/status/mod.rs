@@ -1,0 +1,512 @@
+//! Status snapshot (decisions §7): what the proxy is doing, as JSON for LuCI and for
+//! `siproxd-rs --status`.
+//!
+//! The shell builds a [`Snapshot`] on SIGUSR1 and every `status_interval` seconds
+//! (0 = only on SIGUSR1; [`crate::fsutil::SaveSchedule`] times it), each module filling its
+//! part, and writes it with [`Snapshot::write_file`] to `status_file` (default
+//! [`DEFAULT_STATUS_FILE`]). [`cli`] implements `--status [FILE] [--json]`.
+//!
+//! # The file (format 1)
+//!
+//! Field names are a stable interface (LuCI reads them): add fields, never rename. Readers
+//! ignore members they do not know.
+//!
+//! | member | meaning |
+//! |---|---|
+//! | `format` | `1` |
+//! | `version` | siproxd-rs version |
+//! | `pid` | process id |
+//! | `started_unix` | start time, Unix seconds |
+//! | `uptime_s` | seconds since start when the snapshot was taken |
+//! | `config_file` | configuration file in use |
+//! | `registrations[]` | `aor`, `contact` (the UA's real contact URI), `source` (`ip:port` the REGISTER came from), `expires_in_s`, `state` (`live`, `provisional`, ...) |
+//! | `calls[]` | `call_id`, `streams[]` |
+//! | `streams[]` | `media` (`audio`, `video`, ...), `local` (our relay socket `ip:port`), `remote` (the peer's address from SDP), `latched` (source actually seen, `null` before the first packet), `pkts_in`/`bytes_in` (received on `local`), `pkts_out`/`bytes_out` (sent from `local` to the peer), `idle_s` (since the last packet), `drops` (packets dropped on this stream) |
+//! | `counters` | name → count. Names are dotted by kind: `datagrams_received.<sip\|rtp>`, `dropped.<reason>`, `table_full.<table>` |
+//!
+//! Addresses are text (`192.0.2.1:5060`, `[2001:db8::1]:5060`). Bytes from the network that
+//! are not UTF-8 are stored with U+FFFD in their place ([`text_from_bytes`]).
+
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+pub mod json;
+mod table;
+
+use core::fmt::{self, Write as _};
+use std::collections::BTreeMap;
+use std::io::{self, Write};
+use std::path::Path;
+
+use crate::fsutil;
+use crate::limits::STATUS_FILE_MAX;
+use json::{write_str, Value};
+
+pub use table::{human_bytes, human_duration, render_tables, utc_datetime};
+
+/// Where the status file goes when `status_file` is not set, and what `--status` reads.
+pub const DEFAULT_STATUS_FILE: &str = "/var/run/siproxd-rs/status.json";
+/// The `format` member written; a reader rejects a greater one.
+pub const FORMAT: u64 = 1;
+
+/// One status snapshot. Plain owned data: it is built rarely (SIGUSR1, `status_interval`),
+/// never per packet.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Snapshot {
+    pub version: String,
+    pub pid: u32,
+    pub started_unix: u64,
+    pub uptime_s: u64,
+    pub config_file: String,
+    pub registrations: Vec<Registration>,
+    pub calls: Vec<Call>,
+    /// Drops by reason, table-full events, datagrams received; see the module docs for the
+    /// naming convention.
+    pub counters: BTreeMap<String, u64>,
+}
+
+/// One contact binding of an address-of-record.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Registration {
+    pub aor: String,
+    pub contact: String,
+    pub source: String,
+    pub expires_in_s: u64,
+    pub state: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Call {
+    pub call_id: String,
+    pub streams: Vec<Stream>,
+}
+
+/// One relayed media stream as seen from one of our relay sockets.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Stream {
+    pub media: String,
+    pub local: String,
+    pub remote: String,
+    pub latched: Option<String>,
+    pub pkts_in: u64,
+    pub bytes_in: u64,
+    pub pkts_out: u64,
+    pub bytes_out: u64,
+    pub idle_s: u64,
+    pub drops: u64,
+}
+
+/// Text from network bytes: valid UTF-8 kept, each invalid sequence replaced by U+FFFD.
+pub fn text_from_bytes(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+impl Snapshot {
+    /// A snapshot of this process with empty tables; `now_unix` and `started_unix` are wall
+    /// clock seconds.
+    pub fn new(config_file: &str, started_unix: u64, now_unix: u64) -> Self {
+        Snapshot {
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            pid: std::process::id(),
+            started_unix,
+            uptime_s: now_unix.saturating_sub(started_unix),
+            config_file: config_file.to_owned(),
+            ..Snapshot::default()
+        }
+    }
+
+    /// Adds `n` to counter `name` (creating it).
+    pub fn count(&mut self, name: &str, n: u64) {
+        let c = self.counters.entry(name.to_owned()).or_insert(0);
+        *c = c.saturating_add(n);
+    }
+
+    /// When the snapshot was taken, Unix seconds.
+    pub fn taken_unix(&self) -> u64 {
+        self.started_unix.saturating_add(self.uptime_s)
+    }
+
+    /// The JSON text: one member per line at the top, one record per line inside arrays, so
+    /// the file is readable with `cat` and diffable.
+    pub fn to_json(&self) -> String {
+        let mut out = String::with_capacity(
+            512 + 200 * self.registrations.len()
+                + 300 * self.calls.len()
+                + 40 * self.counters.len(),
+        );
+        self.write_json(&mut out);
+        out
+    }
+
+    /// [`to_json`](Self::to_json) into a caller's buffer (appended).
+    pub fn write_json(&self, out: &mut String) {
+        // Writing into a String cannot fail.
+        let _ = self.write_json_fmt(out);
+    }
+
+    fn write_json_fmt(&self, out: &mut String) -> fmt::Result {
+        write!(out, "{{\n  \"format\": {FORMAT},\n  \"version\": ")?;
+        write_str(out, &self.version);
+        write!(
+            out,
+            ",\n  \"pid\": {},\n  \"started_unix\": {},\n  \"uptime_s\": {},\n  \"config_file\": ",
+            self.pid, self.started_unix, self.uptime_s
+        )?;
+        write_str(out, &self.config_file);
+
+        out.push_str(",\n  \"registrations\": [");
+        for (i, r) in self.registrations.iter().enumerate() {
+            out.push_str(if i == 0 { "\n    " } else { ",\n    " });
+            out.push_str("{\"aor\": ");
+            write_str(out, &r.aor);
+            out.push_str(", \"contact\": ");
+            write_str(out, &r.contact);
+            out.push_str(", \"source\": ");
+            write_str(out, &r.source);
+            write!(out, ", \"expires_in_s\": {}, \"state\": ", r.expires_in_s)?;
+            write_str(out, &r.state);
+            out.push('}');
+        }
+        close_list(out, self.registrations.is_empty(), "  ", ']');
+
+        out.push_str(",\n  \"calls\": [");
+        for (i, c) in self.calls.iter().enumerate() {
+            out.push_str(if i == 0 { "\n    " } else { ",\n    " });
+            out.push_str("{\"call_id\": ");
+            write_str(out, &c.call_id);
+            out.push_str(", \"streams\": [");
+            for (j, s) in c.streams.iter().enumerate() {
+                out.push_str(if j == 0 { "\n      " } else { ",\n      " });
+                out.push_str("{\"media\": ");
+                write_str(out, &s.media);
+                out.push_str(", \"local\": ");
+                write_str(out, &s.local);
+                out.push_str(", \"remote\": ");
+                write_str(out, &s.remote);
+                out.push_str(", \"latched\": ");
+                match &s.latched {
+                    Some(l) => write_str(out, l),
+                    None => out.push_str("null"),
+                }
+                write!(
+                    out,
+                    ", \"pkts_in\": {}, \"bytes_in\": {}, \"pkts_out\": {}, \"bytes_out\": {}, \
+                     \"idle_s\": {}, \"drops\": {}}}",
+                    s.pkts_in, s.bytes_in, s.pkts_out, s.bytes_out, s.idle_s, s.drops
+                )?;
+            }
+            close_list(out, c.streams.is_empty(), "    ", ']');
+            out.push('}');
+        }
+        close_list(out, self.calls.is_empty(), "  ", ']');
+
+        out.push_str(",\n  \"counters\": {");
+        for (i, (name, value)) in self.counters.iter().enumerate() {
+            out.push_str(if i == 0 { "\n    " } else { ",\n    " });
+            write_str(out, name);
+            write!(out, ": {value}")?;
+        }
+        close_list(out, self.counters.is_empty(), "  ", '}');
+        out.push_str("\n}\n");
+        Ok(())
+    }
+
+    /// Writes the snapshot to `path` atomically (readers never see half a file).
+    pub fn write_file(&self, path: &Path) -> io::Result<()> {
+        fsutil::atomic_write(path, self.to_json().as_bytes())
+    }
+
+    /// Reads a snapshot back. Strict about JSON syntax and about the members it knows
+    /// (type, presence, no duplicates); members it does not know are ignored.
+    pub fn from_json(input: &[u8]) -> Result<Snapshot, SnapshotError> {
+        let value = json::parse(input).map_err(SnapshotError::Json)?;
+        let top = Fields::new(&value, String::new())?;
+        let format = top.u64("format")?;
+        if format != FORMAT {
+            return Err(top.error("format", Problem::UnsupportedFormat(format)));
+        }
+        let mut snap = Snapshot {
+            version: top.string("version")?,
+            pid: {
+                let pid = top.u64("pid")?;
+                u32::try_from(pid).map_err(|_| top.error("pid", Problem::OutOfRange))?
+            },
+            started_unix: top.u64("started_unix")?,
+            uptime_s: top.u64("uptime_s")?,
+            config_file: top.string("config_file")?,
+            ..Snapshot::default()
+        };
+
+        for (i, item) in top.array("registrations")?.iter().enumerate() {
+            let f = Fields::new(item, format_path(&["registrations"], &[i]))?;
+            snap.registrations.push(Registration {
+                aor: f.string("aor")?,
+                contact: f.string("contact")?,
+                source: f.string("source")?,
+                expires_in_s: f.u64("expires_in_s")?,
+                state: f.string("state")?,
+            });
+        }
+
+        for (i, item) in top.array("calls")?.iter().enumerate() {
+            let f = Fields::new(item, format_path(&["calls"], &[i]))?;
+            let mut call = Call {
+                call_id: f.string("call_id")?,
+                streams: Vec::new(),
+            };
+            for (j, item) in f.array("streams")?.iter().enumerate() {
+                let s = Fields::new(item, format_path(&["calls", "streams"], &[i, j]))?;
+                call.streams.push(Stream {
+                    media: s.string("media")?,
+                    local: s.string("local")?,
+                    remote: s.string("remote")?,
+                    latched: s.optional_string("latched")?,
+                    pkts_in: s.u64("pkts_in")?,
+                    bytes_in: s.u64("bytes_in")?,
+                    pkts_out: s.u64("pkts_out")?,
+                    bytes_out: s.u64("bytes_out")?,
+                    idle_s: s.u64("idle_s")?,
+                    drops: s.u64("drops")?,
+                });
+            }
+            snap.calls.push(call);
+        }
+
+        let Some(counters) = top.required("counters")?.as_object() else {
+            return Err(top.error("counters", Problem::Expected("an object")));
+        };
+        for (name, value) in counters {
+            let Some(n) = value.as_u64() else {
+                return Err(top.error(&format!("counters.{name}"), Problem::Expected("a count")));
+            };
+            if snap.counters.insert(name.clone(), n).is_some() {
+                return Err(top.error(&format!("counters.{name}"), Problem::Duplicate));
+            }
+        }
+        Ok(snap)
+    }
+}
+
+/// Ends a JSON list opened on the previous line: empty lists stay on one line.
+fn close_list(out: &mut String, empty: bool, indent: &str, close: char) {
+    if !empty {
+        out.push('\n');
+        out.push_str(indent);
+    }
+    out.push(close);
+}
+
+/// `calls[3].streams[1]` for the error messages.
+fn format_path(names: &[&str], indices: &[usize]) -> String {
+    let mut p = String::new();
+    for (k, (name, i)) in names.iter().zip(indices).enumerate() {
+        if k > 0 {
+            p.push('.');
+        }
+        let _ = write!(p, "{name}[{i}]");
+    }
+    p
+}
+
+/// Member access on one object of the snapshot, with the object's path for errors.
+struct Fields<'a> {
+    members: &'a [(String, Value)],
+    path: String,
+}
+
+impl<'a> Fields<'a> {
+    fn new(value: &'a Value, path: String) -> Result<Self, SnapshotError> {
+        match value.as_object() {
+            Some(members) => Ok(Fields { members, path }),
+            None => Err(SnapshotError::Schema {
+                path: if path.is_empty() {
+                    "(top level)".to_owned()
+                } else {
+                    path
+                },
+                problem: Problem::Expected("an object"),
+            }),
+        }
+    }
+
+    fn error(&self, member: &str, problem: Problem) -> SnapshotError {
+        let path = if self.path.is_empty() {
+            member.to_owned()
+        } else {
+            format!("{}.{member}", self.path)
+        };
+        SnapshotError::Schema { path, problem }
+    }
+
+    fn get(&self, member: &str) -> Result<Option<&'a Value>, SnapshotError> {
+        let mut found = None;
+        for (k, v) in self.members {
+            if k == member {
+                if found.is_some() {
+                    return Err(self.error(member, Problem::Duplicate));
+                }
+                found = Some(v);
+            }
+        }
+        Ok(found)
+    }
+
+    fn required(&self, member: &str) -> Result<&'a Value, SnapshotError> {
+        self.get(member)?
+            .ok_or_else(|| self.error(member, Problem::Missing))
+    }
+
+    fn u64(&self, member: &str) -> Result<u64, SnapshotError> {
+        self.required(member)?
+            .as_u64()
+            .ok_or_else(|| self.error(member, Problem::Expected("a non-negative integer")))
+    }
+
+    fn string(&self, member: &str) -> Result<String, SnapshotError> {
+        self.required(member)?
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| self.error(member, Problem::Expected("a string")))
+    }
+
+    fn optional_string(&self, member: &str) -> Result<Option<String>, SnapshotError> {
+        match self.required(member)? {
+            Value::Null => Ok(None),
+            Value::String(s) => Ok(Some(s.clone())),
+            _ => Err(self.error(member, Problem::Expected("a string or null"))),
+        }
+    }
+
+    fn array(&self, member: &str) -> Result<&'a [Value], SnapshotError> {
+        self.required(member)?
+            .as_array()
+            .ok_or_else(|| self.error(member, Problem::Expected("an array")))
+    }
+}
+
+/// What is wrong with a member of a status file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Problem {
+    Missing,
+    Duplicate,
+    Expected(&'static str),
+    OutOfRange,
+    UnsupportedFormat(u64),
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Problem::Missing => write!(f, "missing"),
+            Problem::Duplicate => write!(f, "appears twice"),
+            Problem::Expected(what) => write!(f, "expected {what}"),
+            Problem::OutOfRange => write!(f, "out of range"),
+            Problem::UnsupportedFormat(n) => write!(
+                f,
+                "format {n} is not supported (this siproxd-rs reads format {FORMAT})"
+            ),
+        }
+    }
+}
+
+/// Why a status file could not be read back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SnapshotError {
+    /// Not JSON.
+    Json(json::Error),
+    /// JSON, but not a status snapshot: `path` names the member (`calls[0].streams[1].pkts_in`).
+    Schema { path: String, problem: Problem },
+}
+
+impl fmt::Display for SnapshotError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SnapshotError::Json(e) => write!(f, "invalid JSON at {e}"),
+            SnapshotError::Schema { path, problem } => write!(f, "{path}: {problem}"),
+        }
+    }
+}
+
+impl std::error::Error for SnapshotError {}
+
+const USAGE: &str = "usage: siproxd-rs --status [FILE] [--json]\n\
+    Print the status snapshot a running siproxd-rs writes to its status_file\n\
+    (default /var/run/siproxd-rs/status.json) as tables, or with --json as JSON.\n";
+
+/// `siproxd-rs --status [FILE] [--json]`. `args` are the command-line arguments after the
+/// program name (`--status` itself may be among them). Returns the exit code: 0 printed,
+/// 1 the file cannot be read or is not a status file, 2 bad arguments.
+pub fn cli(args: &[String], out: &mut dyn Write, err: &mut dyn Write) -> i32 {
+    let mut as_json = false;
+    let mut file: Option<&str> = None;
+    for arg in args {
+        match arg.as_str() {
+            "--status" => {}
+            "--json" => as_json = true,
+            "-h" | "--help" => {
+                return match out.write_all(USAGE.as_bytes()) {
+                    Ok(()) => 0,
+                    Err(_) => 1,
+                }
+            }
+            a if a.starts_with('-') && a != "-" => {
+                let _ = write!(err, "siproxd-rs: unknown option {a} for --status\n{USAGE}");
+                return 2;
+            }
+            a => {
+                if let Some(first) = file {
+                    let _ = write!(
+                        err,
+                        "siproxd-rs: --status takes one FILE, got {first} and {a}\n{USAGE}"
+                    );
+                    return 2;
+                }
+                file = Some(a);
+            }
+        }
+    }
+    let file = file.unwrap_or(DEFAULT_STATUS_FILE);
+
+    let data = match fsutil::read_limited(Path::new(file), STATUS_FILE_MAX) {
+        Ok(d) => d,
+        Err(e) => {
+            let _ = writeln!(
+                err,
+                "siproxd-rs: cannot read {file}: {e} (is siproxd-rs running with status_file set?)"
+            );
+            return 1;
+        }
+    };
+    let snap = match Snapshot::from_json(&data) {
+        Ok(s) => s,
+        Err(e) => {
+            let _ = writeln!(err, "siproxd-rs: {file} is not a valid status file: {e}");
+            return 1;
+        }
+    };
+    let written = if as_json {
+        out.write_all(&data)
+    } else {
+        out.write_all(render_tables(&snap, unix_now()).as_bytes())
+    };
+    match written.and_then(|()| out.flush()) {
+        Ok(()) => 0,
+        Err(e) => {
+            let _ = writeln!(err, "siproxd-rs: cannot write the status: {e}");
+            1
+        }
+    }
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,394 @@
+use super::json::{self, Number, Value};
+use super::*;
+use proptest::prelude::*;
+
+/// A fixed snapshot: two registrations (IPv4, IPv6), a call with a latched audio stream and a
+/// video stream that saw nothing, a call without streams whose Call-ID carries a terminal
+/// escape, and three counters.
+fn sample() -> Snapshot {
+    let mut s = Snapshot {
+        version: "0.1.0".into(),
+        pid: 4242,
+        started_unix: 1_794_820_155,
+        uptime_s: 2 * 86_400 + 3 * 3600 + 4 * 60 + 5,
+        config_file: "/etc/siproxd.conf".into(),
+        registrations: vec![
+            Registration {
+                aor: "sip:alice@example.com".into(),
+                contact: "sip:alice@192.168.1.10:5060;line=abc".into(),
+                source: "192.168.1.10:5060".into(),
+                expires_in_s: 3580,
+                state: "live".into(),
+            },
+            Registration {
+                aor: "sip:bob@example.com".into(),
+                contact: "sip:bob@[fd00::20]:5062".into(),
+                source: "[fd00::20]:5062".into(),
+                expires_in_s: 25,
+                state: "provisional".into(),
+            },
+        ],
+        calls: vec![
+            Call {
+                call_id: "a84b4c76e66710@pc33.example.com".into(),
+                streams: vec![
+                    Stream {
+                        media: "audio".into(),
+                        local: "203.0.113.5:7070".into(),
+                        remote: "198.51.100.7:49170".into(),
+                        latched: Some("198.51.100.7:49170".into()),
+                        pkts_in: 1500,
+                        bytes_in: 258_000,
+                        pkts_out: 1498,
+                        bytes_out: 257_656,
+                        idle_s: 0,
+                        drops: 2,
+                    },
+                    Stream {
+                        media: "video".into(),
+                        local: "203.0.113.5:7072".into(),
+                        remote: "198.51.100.7:49172".into(),
+                        latched: None,
+                        idle_s: 12,
+                        ..Stream::default()
+                    },
+                ],
+            },
+            Call {
+                call_id: "x\u{1b}]0;pwned\u{7}\"".into(),
+                streams: vec![],
+            },
+        ],
+        counters: BTreeMap::new(),
+    };
+    s.count("datagrams_received.sip", 1000);
+    s.count("datagrams_received.sip", 234);
+    s.count("dropped.acl", 3);
+    s.count("table_full.rtp", 0);
+    s
+}
+
+const SAMPLE_JSON: &str = r#"{
+  "format": 1,
+  "version": "0.1.0",
+  "pid": 4242,
+  "started_unix": 1794820155,
+  "uptime_s": 183845,
+  "config_file": "/etc/siproxd.conf",
+  "registrations": [
+    {"aor": "sip:alice@example.com", "contact": "sip:alice@192.168.1.10:5060;line=abc", "source": "192.168.1.10:5060", "expires_in_s": 3580, "state": "live"},
+    {"aor": "sip:bob@example.com", "contact": "sip:bob@[fd00::20]:5062", "source": "[fd00::20]:5062", "expires_in_s": 25, "state": "provisional"}
+  ],
+  "calls": [
+    {"call_id": "a84b4c76e66710@pc33.example.com", "streams": [
+      {"media": "audio", "local": "203.0.113.5:7070", "remote": "198.51.100.7:49170", "latched": "198.51.100.7:49170", "pkts_in": 1500, "bytes_in": 258000, "pkts_out": 1498, "bytes_out": 257656, "idle_s": 0, "drops": 2},
+      {"media": "video", "local": "203.0.113.5:7072", "remote": "198.51.100.7:49172", "latched": null, "pkts_in": 0, "bytes_in": 0, "pkts_out": 0, "bytes_out": 0, "idle_s": 12, "drops": 0}
+    ]},
+    {"call_id": "x\u001b]0;pwned\u0007\"", "streams": []}
+  ],
+  "counters": {
+    "datagrams_received.sip": 1234,
+    "dropped.acl": 3,
+    "table_full.rtp": 0
+  }
+}
+"#;
+
+#[test]
+fn json_text_of_the_sample() {
+    assert_eq!(sample().to_json(), SAMPLE_JSON);
+}
+
+#[test]
+fn json_round_trips() {
+    assert_eq!(
+        Snapshot::from_json(SAMPLE_JSON.as_bytes()).unwrap(),
+        sample()
+    );
+    let empty = Snapshot::new("/etc/config/siproxd", 100, 160);
+    assert_eq!(empty.uptime_s, 60);
+    assert_eq!(empty.pid, std::process::id());
+    let text = empty.to_json();
+    assert!(text.contains("\"registrations\": [],\n  \"calls\": [],\n  \"counters\": {}\n}"));
+    assert_eq!(Snapshot::from_json(text.as_bytes()).unwrap(), empty);
+}
+
+#[test]
+fn unknown_members_are_ignored() {
+    let text = SAMPLE_JSON.replacen(
+        "\"pid\": 4242,",
+        "\"pid\": 4242, \"future\": {\"x\": [1, 2.5, null]},",
+        1,
+    );
+    assert_eq!(Snapshot::from_json(text.as_bytes()).unwrap(), sample());
+}
+
+fn schema_error(text: &str) -> String {
+    match Snapshot::from_json(text.as_bytes()) {
+        Err(e @ SnapshotError::Schema { .. }) => e.to_string(),
+        other => panic!("expected a schema error, got {other:?}"),
+    }
+}
+
+#[test]
+fn schema_errors_name_the_member() {
+    assert_eq!(schema_error("[]"), "(top level): expected an object");
+    let no_counters = SAMPLE_JSON.replacen(",\n  \"counters\": {", ", \"x\": {", 1);
+    assert_eq!(schema_error(&no_counters), "counters: missing");
+    let start = SAMPLE_JSON.find("\"counters\"").unwrap();
+    let counters_array = format!("{}\"counters\": [1]\n}}\n", &SAMPLE_JSON[..start]);
+    assert_eq!(
+        schema_error(&counters_array),
+        "counters: expected an object"
+    );
+    assert_eq!(
+        schema_error(&SAMPLE_JSON.replacen("\"pid\": 4242,", "", 1)),
+        "pid: missing"
+    );
+    assert_eq!(
+        schema_error(&SAMPLE_JSON.replacen("\"pid\": 4242,", "\"pid\": 4242, \"pid\": 1,", 1)),
+        "pid: appears twice"
+    );
+    assert_eq!(
+        schema_error(&SAMPLE_JSON.replacen("4242", "4294967296", 1)),
+        "pid: out of range"
+    );
+    assert_eq!(
+        schema_error(&SAMPLE_JSON.replacen("\"format\": 1", "\"format\": 2", 1)),
+        "format: format 2 is not supported (this siproxd-rs reads format 1)"
+    );
+    assert_eq!(
+        schema_error(&SAMPLE_JSON.replacen("\"uptime_s\": 183845", "\"uptime_s\": -1", 1)),
+        "uptime_s: expected a non-negative integer"
+    );
+    assert_eq!(
+        schema_error(&SAMPLE_JSON.replacen("\"expires_in_s\": 25", "\"expires_in_s\": 2.5", 1)),
+        "registrations[1].expires_in_s: expected a non-negative integer"
+    );
+    assert_eq!(
+        schema_error(&SAMPLE_JSON.replacen("\"bytes_out\": 0", "\"bytes_out\": \"0\"", 1)),
+        "calls[0].streams[1].bytes_out: expected a non-negative integer"
+    );
+    assert_eq!(
+        schema_error(&SAMPLE_JSON.replacen("\"latched\": null", "\"latched\": 7", 1)),
+        "calls[0].streams[1].latched: expected a string or null"
+    );
+    assert_eq!(
+        schema_error(&SAMPLE_JSON.replacen("\"streams\": []", "\"streams\": {}", 1)),
+        "calls[1].streams: expected an array"
+    );
+    assert_eq!(
+        schema_error(&SAMPLE_JSON.replacen("\"dropped.acl\": 3", "\"dropped.acl\": true", 1)),
+        "counters.dropped.acl: expected a count"
+    );
+    assert_eq!(
+        schema_error(&SAMPLE_JSON.replacen(
+            "\"dropped.acl\": 3",
+            "\"dropped.acl\": 3, \"dropped.acl\": 4",
+            1
+        )),
+        "counters.dropped.acl: appears twice"
+    );
+    assert_eq!(
+        schema_error(&SAMPLE_JSON.replacen(
+            "\"registrations\": [\n",
+            "\"registrations\": [7,\n",
+            1
+        )),
+        "registrations[0]: expected an object"
+    );
+}
+
+#[test]
+fn syntax_errors_say_where() {
+    let truncated = SAMPLE_JSON.get(..200).unwrap();
+    let e = Snapshot::from_json(truncated.as_bytes()).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "invalid JSON at line 9, column 36: unexpected end of input"
+    );
+}
+
+const SAMPLE_TABLES: &str = "\
+siproxd-rs 0.1.0, pid 4242, up 2d 03:04:05
+  config    /etc/siproxd.conf
+  started   2026-11-16 09:09:15 UTC
+  snapshot  2026-11-18 12:13:20 UTC (00:00:05 ago)
+
+Registrations (2)
+  AOR                    CONTACT                               SOURCE              EXPIRES  STATE
+  sip:alice@example.com  sip:alice@192.168.1.10:5060;line=abc  192.168.1.10:5060  00:59:40  live
+  sip:bob@example.com    sip:bob@[fd00::20]:5062               [fd00::20]:5062    00:00:25  provisional
+
+Calls (2, 2 streams)
+  CALL-ID                          MEDIA  LOCAL             REMOTE              LATCHED             PKTS IN   BYTES IN  PKTS OUT  BYTES OUT      IDLE  DROPS
+  a84b4c76e66710@pc33.example.com  audio  203.0.113.5:7070  198.51.100.7:49170  198.51.100.7:49170     1500  251.9 KiB      1498  251.6 KiB  00:00:00      2
+                                   video  203.0.113.5:7072  198.51.100.7:49172  -                         0        0 B         0        0 B  00:00:12      0
+  x?]0;pwned?\"                     -      -                 -                   -                         -          -         -          -         -      -
+
+Counters
+  datagrams_received.sip  1234
+  dropped.acl                3
+  table_full.rtp             0
+";
+
+#[test]
+fn tables_of_the_sample() {
+    let snap = sample();
+    let text = render_tables(&snap, snap.taken_unix() + 5);
+    assert_eq!(text, SAMPLE_TABLES, "got:\n{text}");
+}
+
+#[test]
+fn empty_sections_say_none() {
+    let snap = Snapshot {
+        version: "0.1.0".into(),
+        pid: 1,
+        started_unix: 0,
+        uptime_s: 59,
+        config_file: String::new(),
+        ..Snapshot::default()
+    };
+    assert_eq!(
+        render_tables(&snap, 10),
+        "siproxd-rs 0.1.0, pid 1, up 00:00:59\n  config    -\n  started   1970-01-01 00:00:00 UTC\n  \
+         snapshot  1970-01-01 00:00:59 UTC (in the future: check the clock)\n\n\
+         Registrations (0)\n  (none)\n\nCalls (0, 0 streams)\n  (none)\n\nCounters\n  (none)\n"
+    );
+}
+
+fn any_text() -> impl Strategy<Value = String> {
+    prop_oneof![
+        any::<String>(),
+        "[a-z0-9@.:;=\\[\\]-]{0,30}",
+        proptest::collection::vec(any::<u8>(), 0..40).prop_map(|b| text_from_bytes(&b)),
+    ]
+}
+
+fn any_stream() -> impl Strategy<Value = Stream> {
+    (
+        (
+            any_text(),
+            any_text(),
+            any_text(),
+            proptest::option::of(any_text()),
+        ),
+        proptest::array::uniform6(any::<u64>()),
+    )
+        .prop_map(|((media, local, remote, latched), n)| Stream {
+            media,
+            local,
+            remote,
+            latched,
+            pkts_in: n[0],
+            bytes_in: n[1],
+            pkts_out: n[2],
+            bytes_out: n[3],
+            idle_s: n[4],
+            drops: n[5],
+        })
+}
+
+fn any_snapshot() -> impl Strategy<Value = Snapshot> {
+    let reg = (any_text(), any_text(), any_text(), any::<u64>(), any_text()).prop_map(
+        |(aor, contact, source, expires_in_s, state)| Registration {
+            aor,
+            contact,
+            source,
+            expires_in_s,
+            state,
+        },
+    );
+    let call = (any_text(), proptest::collection::vec(any_stream(), 0..3))
+        .prop_map(|(call_id, streams)| Call { call_id, streams });
+    (
+        (
+            any_text(),
+            any::<u32>(),
+            any::<u64>(),
+            any::<u64>(),
+            any_text(),
+        ),
+        proptest::collection::vec(reg, 0..4),
+        proptest::collection::vec(call, 0..4),
+        proptest::collection::btree_map(any_text(), any::<u64>(), 0..5),
+    )
+        .prop_map(
+            |(
+                (version, pid, started_unix, uptime_s, config_file),
+                registrations,
+                calls,
+                counters,
+            )| {
+                Snapshot {
+                    version,
+                    pid,
+                    started_unix,
+                    uptime_s,
+                    config_file,
+                    registrations,
+                    calls,
+                    counters,
+                }
+            },
+        )
+}
+
+fn any_value() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<u64>().prop_map(|n| Value::Number(Number::Unsigned(n))),
+        (i64::MIN..0).prop_map(|n| Value::Number(Number::Negative(n))),
+        any::<f64>()
+            .prop_filter("finite", |f| f.is_finite())
+            .prop_map(|f| Value::Number(Number::Float(f))),
+        any::<String>().prop_map(Value::String),
+    ];
+    leaf.prop_recursive(6, 64, 6, |inner| {
+        prop_oneof![
+            proptest::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+            proptest::collection::vec((any::<String>(), inner), 0..6).prop_map(Value::Object),
+        ]
+    })
+}
+
+proptest! {
+    #[test]
+    fn any_snapshot_round_trips(snap in any_snapshot()) {
+        let text = snap.to_json();
+        prop_assert_eq!(Snapshot::from_json(text.as_bytes()).unwrap(), snap.clone());
+        // The printer copes with whatever the file holds.
+        let tables = render_tables(&snap, 0);
+        prop_assert!(!tables.chars().any(|c| c.is_control() && c != '\n'));
+    }
+
+    #[test]
+    fn any_value_round_trips(v in any_value()) {
+        let mut text = String::new();
+        v.write(&mut text);
+        prop_assert_eq!(json::parse(text.as_bytes()).unwrap(), v);
+    }
+
+    #[test]
+    fn arbitrary_bytes_never_panic_the_reader(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+        let _ = json::parse(&bytes);
+        let _ = Snapshot::from_json(&bytes);
+    }
+
+    #[test]
+    fn damaged_snapshots_are_errors_not_panics(
+        edits in proptest::collection::vec((0usize..SAMPLE_JSON.len(), any::<u8>()), 1..8),
+        cut in 0usize..=SAMPLE_JSON.len(),
+    ) {
+        let mut bytes = SAMPLE_JSON.as_bytes().to_vec();
+        for (at, b) in edits {
+            bytes[at] = b;
+        }
+        bytes.truncate(cut);
+        let _ = Snapshot::from_json(&bytes);
+        if cut < SAMPLE_JSON.trim_end().len() {
+            prop_assert!(Snapshot::from_json(&bytes).is_err());
+        }
+    }
+}

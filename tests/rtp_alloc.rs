@@ -1,0 +1,155 @@
+//! Proves the RTP hot path (`Table::on_packet`) never touches the heap (decisions §6).
+//! Its own test binary, so the counting global allocator affects nothing else.
+
+use siproxd_rs::rtp::{
+    ClientId, Direction, RelaySockets, SlotId, StreamRequest, Table, Token, Verdict,
+};
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::net::SocketAddr;
+
+struct Counting;
+
+thread_local! {
+    // Only the measuring thread counts: the test harness allocates on other threads.
+    static COUNTING: Cell<bool> = const { Cell::new(false) };
+    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
+}
+
+fn note() {
+    // `try_with`: the allocator may run while thread-locals are being torn down.
+    let _ = COUNTING.try_with(|c| {
+        if c.get() {
+            let _ = ALLOCATIONS.try_with(|a| a.set(a.get() + 1));
+        }
+    });
+}
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        note();
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        note();
+        unsafe { System.alloc_zeroed(layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        note();
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn allocations_during(f: impl FnOnce()) -> u64 {
+    ALLOCATIONS.with(|a| a.set(0));
+    COUNTING.with(|c| c.set(true));
+    f();
+    COUNTING.with(|c| c.set(false));
+    ALLOCATIONS.with(|a| a.get())
+}
+
+struct Binds;
+
+impl RelaySockets for Binds {
+    fn open_pair(&mut self, _: SlotId, _: SocketAddr) -> bool {
+        true
+    }
+    fn close_pair(&mut self, _: SlotId, _: SocketAddr) {}
+}
+
+fn sa(s: &str) -> SocketAddr {
+    s.parse().unwrap()
+}
+
+#[test]
+fn counting_allocator_sees_allocations() {
+    // Guards against a counter that never counts (which would make the next test vacuous).
+    let n = allocations_during(|| {
+        let v: Vec<u8> = Vec::with_capacity(64);
+        std::hint::black_box(v);
+    });
+    assert!(n >= 1);
+}
+
+#[test]
+fn hundred_thousand_packets_allocate_nothing() {
+    let mut table = Table::new(1024, 7070, 9069, 300);
+    let mut binds = Binds;
+    let mut calls = Vec::new();
+    for n in 0..100 {
+        let call_id = format!("call-{n}@example.com");
+        let a = sa(&format!("192.168.1.{}:4000", 10 + n));
+        let b = sa(&format!("198.51.100.{}:5000", 10 + n));
+        let e1 = table
+            .open(
+                0,
+                &StreamRequest {
+                    call_id: &call_id,
+                    client_id: ClientId::new("alice@example.com", a.ip()),
+                    cseq: 1,
+                    stream_dir: Direction::Incoming,
+                    call_dir: Direction::Outgoing,
+                    media_index: 0,
+                    local_ip: "203.0.113.5".parse().unwrap(),
+                    remote: a,
+                    remote_rtcp_port: None,
+                },
+                &mut binds,
+            )
+            .unwrap();
+        let e2 = table
+            .open(
+                0,
+                &StreamRequest {
+                    call_id: &call_id,
+                    client_id: ClientId::new("bob@example.net", b.ip()),
+                    cseq: 1,
+                    stream_dir: Direction::Outgoing,
+                    call_dir: Direction::Outgoing,
+                    media_index: 0,
+                    local_ip: "192.168.1.1".parse().unwrap(),
+                    remote: b,
+                    remote_rtcp_port: None,
+                },
+                &mut binds,
+            )
+            .unwrap();
+        calls.push((e1.slot, e2.slot, a, b));
+    }
+    let evil = sa("192.0.2.66:6666");
+
+    let mut forwarded = 0u32;
+    let mut dropped = 0u32;
+    let n = allocations_during(|| {
+        for i in 0..100_000u32 {
+            let Some(&(e1, e2, a, b)) = calls.get((i % 100) as usize) else {
+                continue;
+            };
+            let now = u64::from(i);
+            // Every path of on_packet: forward both ways, RTCP, foreign source, empty,
+            // unknown token.
+            let (token, src, len) = match i % 8 {
+                0 | 1 => (Token::rtp(e2), a, 172),
+                2 | 3 => (Token::rtp(e1), b, 172),
+                4 => (Token::rtcp(e2), SocketAddr::new(a.ip(), 4001), 80),
+                5 => (Token::rtp(e1), evil, 172),
+                6 => (Token::rtp(e1), b, 0),
+                _ => (Token(u32::MAX), b, 10),
+            };
+            match table.on_packet(now, token, src, len) {
+                Verdict::Forward { .. } => forwarded += 1,
+                Verdict::Drop(_) => dropped += 1,
+            }
+        }
+    });
+    assert_eq!(n, 0, "on_packet allocated {n} times");
+    assert_eq!(forwarded + dropped, 100_000);
+    assert_eq!(forwarded, 62_500);
+    assert_eq!(dropped, 37_500);
+}
