@@ -40,9 +40,21 @@ seeds() {
     local t=$1 dir="$fuzz/corpus/$1"
     mkdir -p "$dir"
     case "$t" in
-        sip_message | sip_editor)
+        sip_message)
             local f
             for f in $(sip_files); do cp "$f" "$dir/"; done
+            ;;
+        sip_editor)
+            # Input = op count N, N op bytes (pairs: edit, argument), then the message. Three
+            # variants per message: no edits; the proxy's usual Via/Contact/Request-URI edits;
+            # one of each of the 12 edits.
+            local f name
+            for f in $(sip_files); do
+                name=$(basename "$f")
+                { printf '\x00'; cat "$f"; } >"$dir/$name.none"
+                { printf '\x08\x05\x01\x05\x06\x07\x00\x09\x02'; cat "$f"; } >"$dir/$name.proxy"
+                { printf '\x18\x00\x01\x01\x02\x02\x03\x03\x01\x04\x00\x05\x05\x06\x00\x07\x01\x08\x02\x09\x00\x0a\x01\x0b\x07'; cat "$f"; } >"$dir/$name.all"
+            done
             ;;
         sip_uri)
             # Request-URIs and every <...> URI of the test messages, one file each.
