@@ -2,10 +2,17 @@
 //!
 //! `cargo bench --bench sip_parse`; throughput is reported in messages (or bodies) per second.
 //! Results and the comparison are recorded in docs/PERFORMANCE.md, section "SIP parser".
+//!
+//! The SIP groups do what the proxy does with every message: parse, index the headers, and
+//! read the top Via branch, the From and To tags, Call-ID, CSeq and the first Contact URI. The
+//! same work is done with the `rsip` crate (parse to `SipMessage`, typed headers) on the same
+//! inputs, minus those rsip rejects; their number is printed when the bench starts.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use rsip::prelude::*;
 use siproxd_rs::limits::SIP_SEND_BUFFER;
 use siproxd_rs::sdp::{rewrite_for_relay, Sdp, StreamRewrite};
+use siproxd_rs::sip::{Contact, Message, Transport};
 use std::hint::black_box;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
@@ -92,5 +99,109 @@ fn bench_sdp(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_sdp);
+/// The proxy's reading of one message with our parser; returns a checksum of what it read.
+fn ours(bytes: &[u8]) -> Option<usize> {
+    let m = Message::parse(bytes, Transport::Udp).ok()?;
+    let mut acc = m.header_count();
+    acc += m.top_via().ok()?.branch().map_or(0, <[u8]>::len);
+    acc += m.from().ok()?.tag().map_or(0, <[u8]>::len);
+    acc += m.to().ok()?.tag().map_or(0, <[u8]>::len);
+    acc += m.call_id().ok()?.len();
+    acc += m.cseq().ok()?.number as usize;
+    if let Some(c) = m.contacts().next() {
+        if let Contact::Addr(a) = c.ok()? {
+            acc += a.uri.params.iter().count() + a.uri.user.map_or(0, <[u8]>::len);
+        }
+    }
+    Some(acc)
+}
+
+/// The same reading with rsip.
+fn theirs(bytes: &[u8]) -> Option<usize> {
+    let m = rsip::SipMessage::try_from(bytes).ok()?;
+    let mut acc = m.headers().iter().count();
+    acc += m
+        .via_header()
+        .ok()?
+        .typed()
+        .ok()?
+        .branch()
+        .map_or(0, |b| b.value().len());
+    acc += m
+        .from_header()
+        .ok()?
+        .typed()
+        .ok()?
+        .tag()
+        .map_or(0, |t| t.value().len());
+    acc += m
+        .to_header()
+        .ok()?
+        .typed()
+        .ok()?
+        .tag()
+        .map_or(0, |t| t.value().len());
+    acc += m.call_id_header().ok()?.value().len();
+    acc += m.cseq_header().ok()?.typed().ok()?.seq as usize;
+    if let Ok(c) = m.contact_header() {
+        let uri = c.typed().ok()?.uri;
+        acc += uri.params.len() + uri.user().map_or(0, str::len);
+    }
+    Some(acc)
+}
+
+fn bench_sip(c: &mut Criterion) {
+    let msgs = real_messages();
+    for (name, m) in &msgs {
+        assert!(
+            ours(m).is_some(),
+            "{name}: our parser rejects a real message"
+        );
+    }
+    let accepted: Vec<&[u8]> = msgs
+        .iter()
+        .filter(|(_, m)| theirs(m).is_some())
+        .map(|(_, m)| m.as_slice())
+        .collect();
+    let rejected: Vec<&str> = msgs
+        .iter()
+        .filter(|(_, m)| theirs(m).is_none())
+        .map(|(n, _)| n.as_str())
+        .collect();
+    eprintln!(
+        "sip_parse: {} messages, rsip rejects {}: {rejected:?}",
+        msgs.len(),
+        rejected.len()
+    );
+
+    let mut group = c.benchmark_group("sip");
+    group.throughput(Throughput::Elements(msgs.len() as u64));
+    group.bench_function(BenchmarkId::new("siproxd_rs_all", msgs.len()), |b| {
+        b.iter(|| {
+            msgs.iter()
+                .map(|(_, m)| ours(black_box(m)).unwrap_or(0))
+                .sum::<usize>()
+        })
+    });
+    group.throughput(Throughput::Elements(accepted.len() as u64));
+    group.bench_function(BenchmarkId::new("siproxd_rs", accepted.len()), |b| {
+        b.iter(|| {
+            accepted
+                .iter()
+                .map(|m| ours(black_box(m)).unwrap_or(0))
+                .sum::<usize>()
+        })
+    });
+    group.bench_function(BenchmarkId::new("rsip", accepted.len()), |b| {
+        b.iter(|| {
+            accepted
+                .iter()
+                .map(|m| theirs(black_box(m)).unwrap_or(0))
+                .sum::<usize>()
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench_sip, bench_sdp);
 criterion_main!(benches);
