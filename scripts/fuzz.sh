@@ -31,9 +31,7 @@ max_len() {
     esac
 }
 
-sip_files() {
-    ls "$testdata"/rfc4475/*.dat "$testdata"/real/*.sip
-}
+sip_files=("$testdata"/rfc4475/*.dat "$testdata"/real/*.sip)
 
 # Writes the seed corpus of one target into fuzz/corpus/TARGET.
 seeds() {
@@ -42,14 +40,14 @@ seeds() {
     case "$t" in
         sip_message)
             local f
-            for f in $(sip_files); do cp "$f" "$dir/"; done
+            for f in "${sip_files[@]}"; do cp "$f" "$dir/"; done
             ;;
         sip_editor)
             # Input = op count N, N op bytes (pairs: edit, argument), then the message. Three
             # variants per message: no edits; the proxy's usual Via/Contact/Request-URI edits;
             # one of each of the 12 edits.
             local f name
-            for f in $(sip_files); do
+            for f in "${sip_files[@]}"; do
                 name=$(basename "$f")
                 { printf '\x00'; cat "$f"; } >"$dir/$name.none"
                 { printf '\x08\x05\x01\x05\x06\x07\x00\x09\x02'; cat "$f"; } >"$dir/$name.proxy"
@@ -70,7 +68,7 @@ seeds() {
                         next if $seen{$u}++;
                         open(my $o, ">:raw", sprintf("%s/uri-%03d", $dir, $n++)) or die; print $o $u;
                     }
-                }' "$dir" $(sip_files)
+                }' "$dir" "${sip_files[@]}"
             ;;
         sdp)
             # The bodies of the test messages that carry SDP.
@@ -82,7 +80,7 @@ seeds() {
                     next unless defined $body && $body =~ /\Av=/;
                     (my $name = $f) =~ s{.*/}{};
                     open(my $o, ">:raw", "$dir/$name.sdp") or die; print $o $body;
-                }' "$dir" $(sip_files)
+                }' "$dir" "${sip_files[@]}"
             ;;
         digest_credentials)
             perl -e '
@@ -92,7 +90,7 @@ seeds() {
                     while ($m =~ /^(?:Proxy-)?Authorization[ \t]*:[ \t]*(.*?)\r\n(?![ \t])/gims) {
                         open(my $o, ">:raw", sprintf("%s/cred-%03d", $dir, $n++)) or die; print $o $1;
                     }
-                }' "$dir" $(sip_files)
+                }' "$dir" "${sip_files[@]}"
             printf 'Digest username="alice", realm="siproxd", nonce="00ff", uri="sip:example.com", response="0123456789abcdef0123456789abcdef", algorithm=MD5, qop=auth, nc=00000001, cnonce="x\\"y", opaque=""' \
                 >"$dir/cred-handmade"
             ;;
@@ -125,8 +123,9 @@ seeds() {
 }
 
 run() {
-    local t=$1 secs=$2
-    local log="$fuzz/artifacts/logs/$t-$(date -u +%Y%m%dT%H%M%SZ).log"
+    local t=$1 secs=$2 rc
+    local log
+    log="$fuzz/artifacts/logs/$t-$(date -u +%Y%m%dT%H%M%SZ).log"
     mkdir -p "$fuzz/artifacts/logs" "$fuzz/artifacts/$t"
     seeds "$t"
     echo "== $t: ${secs}s, log $log"
@@ -152,7 +151,9 @@ main() {
     local secs=${2:-60}
     local targets
     if [ "$what" = all ]; then targets=$(all_targets); else targets=$what; fi
-    (cd "$fuzz" && nice -n "$nice_level" cargo +nightly fuzz build -s "$sanitizer" $([ "$what" = all ] || echo "$what"))
+    local only=()
+    [ "$what" = all ] || only=("$what")
+    (cd "$fuzz" && nice -n "$nice_level" cargo +nightly fuzz build -s "$sanitizer" "${only[@]}")
     local t failed=0
     for t in $targets; do
         run "$t" "$secs" || failed=1
