@@ -6,6 +6,7 @@
 pub mod acl;
 pub mod auth;
 pub mod config;
+pub mod debug_port;
 pub mod dns;
 pub mod fsutil;
 pub mod limits;

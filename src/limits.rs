@@ -71,6 +71,10 @@ pub const DNS_MESSAGE_MAX: usize = 512;
 /// Debug port (decisions §8).
 pub const DEBUG_MAX_CLIENTS: usize = 4;
 pub const DEBUG_CLIENT_BUFFER: usize = 64 * 1024;
+/// Log text queued between two event-loop turns on its way to the debug clients.
+pub const DEBUG_SINK_BUFFER: usize = 64 * 1024;
+/// Listen backlog of the debug port: room for a burst of connects until the loop accepts them.
+pub const DEBUG_LISTEN_BACKLOG: i32 = 8;
 
 /// SDP bodies (module `sdp`): lines indexed per body, media sections per body, and edits one
 /// rewrite may hold (a removed line, a replaced address or port, an inserted line each count one).
@@ -88,6 +92,12 @@ pub const RTP_RELATCH_SILENCE_MS: u64 = 2_000;
 pub const RTP_MIN_TIMEOUT_SECS: u32 = 10;
 /// Upper bound of `max_rtp_streams`, so every socket token (`slot * 2 + 1`) fits a `u32`.
 pub const RTP_MAX_STREAMS: usize = 1 << 20;
+/// First mio token of the relay's sockets (`net::relay`): well above the event loop's fixed and
+/// per-connection tokens; the highest relay token still fits a 32-bit `usize`.
+pub const RELAY_TOKEN_BASE: usize = 1 << 24;
+/// Descriptors kept for everything but relay sockets (SIP, DNS, netlink, debug port, TCP) when
+/// sizing RLIMIT_NOFILE.
+pub const FD_RESERVE: u64 = 64;
 
 /// Event loop (decisions §3).
 /// Readiness events taken per poll call.

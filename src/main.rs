@@ -81,6 +81,10 @@ fn usage() -> String {
         env!("CARGO_PKG_VERSION")
     );
     let mut text = options().usage(&brief);
+    text.push_str(&format!(
+        "\n{NAME} --status [FILE] [--json]\n    Print the running daemon's status snapshot (default {}) as tables, or as JSON.\n",
+        siproxd_rs::status::DEFAULT_STATUS_FILE
+    ));
     text.push_str(
         "\nExit status: 0 after SIGTERM/SIGINT, -h, -V, or -t on a valid configuration;\n\
          1 on a usage error, an unreadable or invalid configuration, a socket that cannot be\n\
@@ -136,6 +140,11 @@ fn fail(reason: impl std::fmt::Display) -> ExitCode {
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "--status") {
+        // `--status [FILE] [--json]`: read the running daemon's status snapshot.
+        let code = siproxd_rs::status::cli(&args, &mut std::io::stdout(), &mut std::io::stderr());
+        return ExitCode::from(u8::try_from(code).unwrap_or(1));
+    }
     let cli = match parse_args(&args) {
         Ok(cli) => cli,
         Err(e) => {
@@ -211,6 +220,9 @@ fn run(cli: &Cli, source: Source<'_>) -> ExitCode {
         log::warn!("{d}");
     }
     log::debug!(target: logging::CONFIG, "configuration read from {}", loaded.path.display());
+    if let Err(e) = siproxd_rs::net::relay::ensure_fd_limit(cfg) {
+        return fail(e);
+    }
 
     // Sockets first, so a port in use is reported (exit 1) before detaching.
     let mut event_loop = match EventLoop::new(cfg) {
@@ -252,6 +264,20 @@ fn run(cli: &Cli, source: Source<'_>) -> ExitCode {
             return fail(e);
         }
     }
+
+    let source = siproxd_rs::net::upkeep::ConfigSource {
+        uci: cli.uci.clone(),
+        config: if cli.uci.is_some() {
+            None
+        } else {
+            Some(loaded.path.clone())
+        },
+        sets: cli.sets.clone(),
+    };
+    let now = event_loop.now_ms();
+    let upkeep =
+        siproxd_rs::net::upkeep::Upkeep::new(cfg, source, loaded.path.display().to_string(), now);
+    event_loop.set_upkeep(upkeep);
 
     log::info!("{NAME} {} started", env!("CARGO_PKG_VERSION"));
     let code = match event_loop.run() {

@@ -69,15 +69,71 @@ fn oversized_datagram_is_dropped_and_sigint_exits_0() {
     );
 }
 
+/// An OPTIONS with Max-Forwards 0 from 127.0.0.1 is answered 200 by the proxy itself; `None`
+/// when nothing comes back within `wait`.
+fn options_answer(port: u16, wait: Duration) -> Option<String> {
+    let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    s.set_read_timeout(Some(wait)).unwrap();
+    let local = s.local_addr().unwrap();
+    let msg = format!(
+        "OPTIONS sip:probe@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bKp1\r\n\
+         Max-Forwards: 0\r\nFrom: <sip:t@127.0.0.1>;tag=1\r\nTo: <sip:probe@127.0.0.1>\r\n\
+         Call-ID: probe@127.0.0.1\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
+    );
+    s.send_to(msg.as_bytes(), ("127.0.0.1", port)).unwrap();
+    let mut buf = [0u8; 4096];
+    let n = s.recv(&mut buf).ok()?;
+    Some(String::from_utf8_lossy(&buf[..n]).into_owned())
+}
+
 #[test]
-fn sighup_and_sigusr1_are_logged_and_ignored() {
+fn sighup_reloads_acls_keeps_a_broken_file_out_and_sigusr1_writes_status() {
     let dir = TempDir::new("hup");
     let port = free_port();
-    let mut d = start(&dir, port, "", &["-f"]);
+    let status = dir.path("status.json");
+    let base = format!("status_file = {}\n", status.display());
+    let mut d = start(&dir, port, &base, &["-f"]);
+    let answer = options_answer(port, Duration::from_secs(2)).expect("OPTIONS answered");
+    assert!(answer.starts_with("SIP/2.0 200 OK"), "{answer}");
+
+    // A newly denied host is blocked after SIGHUP, without a restart.
+    loopback_config(&dir, port, &format!("{base}hosts_deny_sip = 127.0.0.1\n"));
     d.signal(libc::SIGHUP);
-    d.wait_for("SIGHUP received", START);
+    d.wait_for("configuration reloaded", START);
+    assert_eq!(options_answer(port, Duration::from_millis(500)), None);
+
+    // A broken file is rejected whole, with file:line, and the running configuration stays.
+    let conf = loopback_config(
+        &dir,
+        port,
+        &format!("{base}hosts_deny_sip = 127.0.0.1\nrtp_dscp = 99\n"),
+    );
+    d.signal(libc::SIGHUP);
+    d.wait_for(&format!("{}:7: rtp_dscp", conf.display()), START);
+    d.wait_for("configuration rejected", START);
+    assert_eq!(options_answer(port, Duration::from_millis(500)), None);
+
+    // A restart-only setting is named and keeps its value.
+    loopback_config(
+        &dir,
+        port,
+        &format!("{base}sip_listen_port = {}\n", port + 1),
+    );
+    d.signal(libc::SIGHUP);
+    d.wait_for("sip_listen_port changed", START);
+    assert!(
+        options_answer(port, Duration::from_secs(2)).is_some(),
+        "still on the old port"
+    );
+
     d.signal(libc::SIGUSR1);
-    d.wait_for("SIGUSR1 received", START);
+    d.wait_for("status written", START);
+    let json = std::fs::read_to_string(&status).unwrap();
+    assert!(json.contains("\"sip.received\""), "{json}");
+    let (st, out, _) = run(&["--status", status.to_str().unwrap()]);
+    assert!(st.success());
+    assert!(out.contains("sip.received"), "{out}");
+
     assert!(
         d.wait_exit(Duration::from_millis(200)).is_none(),
         "died: {}",

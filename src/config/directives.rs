@@ -382,6 +382,7 @@ pub fn table_entries() -> &'static [(&'static str, Field)] {
                 table(|c, v| put(&mut c.max_tcp_connections, v)),
             ),
             ("debug_bind", Str(|c| &mut c.debug_bind)),
+            ("proxy_auth_sha256", Bool(|c| &mut c.proxy_auth_sha256)),
             ("status_file", Str(|c| &mut c.status_file)),
             (
                 "status_interval",

@@ -154,6 +154,8 @@ pub struct Config {
     pub debug_bind: Option<String>,
     pub status_file: Option<String>,
     pub status_interval: u32,
+    /// Also offer an RFC 8760 SHA-256 digest challenge (before the MD5 one).
+    pub proxy_auth_sha256: bool,
     pub plugins: PluginConfig,
 }
 
@@ -211,6 +213,7 @@ impl Default for Config {
             debug_bind: None,
             status_file: None,
             status_interval: 0,
+            proxy_auth_sha256: false,
             plugins: PluginConfig {
                 plugin_stun_port: 3478,
                 plugin_stun_period: 300,

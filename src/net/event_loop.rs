@@ -15,11 +15,14 @@ use mio::{Events, Interest, Poll, Token};
 
 use super::iface::{self, IfError};
 use super::netlink::AddrWatch;
+use super::relay::{self, Relay};
 use super::signals::{Signal, SignalPipe};
 use super::timer::Timers;
 use super::udp;
+use super::upkeep::{self, Upkeep};
 use crate::auth::{Authenticator, PasswordFile};
 use crate::config::Config;
+use crate::debug_port::{self, DebugPort};
 use crate::dns::{parse_hosts, parse_resolv_conf, Resolver, ResolverConfig};
 use crate::limits;
 use crate::logging::{DNS, NET, NETTRAF};
@@ -31,6 +34,9 @@ const SIP_INBOUND: Token = Token(1);
 const SIP_OUTBOUND: Token = Token(2);
 const ADDR_WATCH: Token = Token(3);
 const DNS_SOCKET: Token = Token(4);
+const DEBUG_LISTENER: Token = Token(5);
+/// Debug clients use the tokens after the listener's.
+const DEBUG_CLIENTS: usize = 6;
 
 /// What a timer is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,9 +117,15 @@ pub struct EventLoop {
     proxy: Proxy,
     /// The resolver's socket (an ephemeral port, so answers cannot be guessed as easily).
     dns: Option<UdpSocket>,
+    /// `debug_port`: the log stream for remote clients (decisions §8).
+    debug: Option<DebugPort>,
+    /// Registration file, status snapshot, reload (set by main; tests run without).
+    upkeep: Option<Upkeep>,
     started: Instant,
     stats: NetStats,
     exit: Option<Exit>,
+    /// The RTP relay: its sockets use tokens from `limits::RELAY_TOKEN_BASE` up.
+    relay: Relay,
 }
 
 impl EventLoop {
@@ -184,6 +196,12 @@ impl EventLoop {
                 None
             }
         };
+        let registry = poll
+            .registry()
+            .try_clone()
+            .map_err(|e| StartError::Setup("cannot clone the poll registry", e))?;
+        let relay = Relay::new(config, registry);
+
         let mut el = EventLoop {
             poll,
             events: Events::with_capacity(limits::POLL_EVENTS),
@@ -200,9 +218,12 @@ impl EventLoop {
             recv_buf: vec![0u8; limits::SIP_RECV_BUFFER].into_boxed_slice(),
             proxy,
             dns,
+            debug: None,
+            upkeep: None,
             started: Instant::now(),
             stats: NetStats::default(),
             exit: None,
+            relay,
         };
         if let Some(addr) = outbound_addr {
             el.set_outbound(addr)?;
@@ -211,6 +232,9 @@ impl EventLoop {
             el.watch_addresses();
             // A change between the first lookup and the subscription must not be lost.
             el.recheck_outbound();
+        }
+        if config.debug_port != 0 {
+            el.open_debug_port(config, in_addr);
         }
         Ok(el)
     }
@@ -229,6 +253,11 @@ impl EventLoop {
         self.stats
     }
 
+    /// The RTP relay (for the proxy core to open and close streams).
+    pub fn relay_mut(&mut self) -> &mut Relay {
+        &mut self.relay
+    }
+
     /// Milliseconds since the loop was created (monotonic): the `now` handed to the core.
     pub fn now_ms(&self) -> u64 {
         u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
@@ -238,6 +267,7 @@ impl EventLoop {
     pub fn run(&mut self) -> io::Result<Exit> {
         loop {
             if let Some(exit) = self.turn(None)? {
+                self.relay.close_all();
                 return Ok(exit);
             }
         }
@@ -255,24 +285,47 @@ impl EventLoop {
             self.proxy.on_timeout(now);
             self.flush();
         }
+        if let Some(u) = self.upkeep.as_mut() {
+            u.tick(&mut self.proxy, now);
+        }
         if self.exit.is_some() {
             return Ok(self.exit);
         }
+        // Deadlines only move later while we sleep, so this one never wakes us late.
+        let relay_deadline = self.relay.expire_due(now);
         let now = self.now_ms();
-        let core = self
-            .proxy
-            .poll_timeout()
-            .map(|d| Duration::from_millis(d.saturating_sub(now)));
+        let core = [
+            self.proxy.poll_timeout(),
+            self.upkeep
+                .as_ref()
+                .and_then(|u| u.next_deadline(&self.proxy)),
+            relay_deadline,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+        .map(|d| Duration::from_millis(d.saturating_sub(now)));
         let timeout = [self.timers.timeout(now), core, max_wait]
             .into_iter()
             .flatten()
             .min();
+        if let Some(d) = self.debug.as_mut() {
+            d.drain_log();
+        }
         match self.poll.poll(&mut self.events, timeout) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::Interrupted => return Ok(None),
             Err(e) => return Err(e),
         }
         let mut ready: heapless::Vec<Token, { limits::POLL_EVENTS }> = heapless::Vec::new();
+        if let Some(d) = self.debug.as_mut() {
+            let now = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+            for ev in self.events.iter() {
+                if d.owns(ev.token()) {
+                    d.handle_event(self.poll.registry(), ev, now);
+                }
+            }
+        }
         for ev in self.events.iter() {
             // Capacity equals the events capacity, so this never fails.
             let _ = ready.push(ev.token());
@@ -285,25 +338,128 @@ impl EventLoop {
                 ADDR_WATCH if self.addr_watch.as_ref().is_some_and(AddrWatch::drain) => {
                     self.recheck_outbound()
                 }
+                t if relay::relay_token(t).is_some() => {
+                    let now = self.now_ms();
+                    self.relay.on_readable(now, t);
+                }
                 _ => {}
             }
+        }
+        if relay_deadline.is_some_and(|d| d <= self.now_ms()) {
+            self.relay.expire_due(self.now_ms());
         }
         Ok(self.exit)
     }
 
     fn on_signals(&mut self) {
         let mut exit = self.exit;
+        let (mut hup, mut usr1) = (false, false);
         self.signals.drain(|sig| match sig {
             Signal::Terminate(n) => {
                 log::info!("received signal {n}, terminating");
                 exit = Some(Exit::Terminated(n));
             }
-            Signal::Hangup => {
-                log::info!("SIGHUP received: configuration reload is not implemented yet")
-            }
-            Signal::User1 => log::info!("SIGUSR1 received: statistics are not implemented yet"),
+            Signal::Hangup => hup = true,
+            Signal::User1 => usr1 = true,
         });
         self.exit = exit;
+        let now = self.now_ms();
+        if hup {
+            self.reload();
+        }
+        if usr1 {
+            match self.upkeep.as_mut() {
+                Some(u) => {
+                    u.write_status(&self.proxy, now);
+                    log::info!("SIGUSR1: status written to {}", u.status_file().display());
+                }
+                None => log::info!("SIGUSR1: no status file in this mode"),
+            }
+        }
+        if exit.is_some() {
+            if let Some(u) = self.upkeep.as_mut() {
+                u.save_registrations(&mut self.proxy, now);
+            }
+        }
+    }
+
+    /// SIGHUP (decisions §7): read the configuration again; apply what can change at once,
+    /// name what needs a restart, keep everything if the new file is invalid.
+    fn reload(&mut self) {
+        let Some(u) = self.upkeep.as_ref() else {
+            log::info!("SIGHUP: nothing to reload in this mode");
+            return;
+        };
+        let loaded = match u.source.load() {
+            Ok(l) => l,
+            Err(crate::config::LoadError::Invalid(diags)) => {
+                for d in &diags {
+                    log::error!("{d}");
+                }
+                log::error!("SIGHUP: configuration rejected, the running one stays");
+                return;
+            }
+            Err(e) => {
+                log::error!("SIGHUP: {e}; the running configuration stays");
+                return;
+            }
+        };
+        for d in &loaded.diagnostics {
+            log::warn!("{d}");
+        }
+        let old = self.proxy.config().clone();
+        for name in upkeep::restart_only_changes(&old, &loaded.config) {
+            log::warn!("SIGHUP: {name} changed; it takes effect after a restart");
+        }
+        let new = upkeep::keep_restart_only(&old, loaded.config);
+        crate::logging::set_levels(new.debug_level, new.silence_log);
+        if let Some(d) = self.debug.as_mut() {
+            d.set_mask(new.debug_level);
+        }
+        let auth = authenticator(&new);
+        self.proxy.reconfigure(new, auth);
+        log::info!(
+            "SIGHUP: configuration reloaded from {}",
+            loaded.path.display()
+        );
+    }
+
+    /// Installs persistence, status and reload (the daemon; tests run without), and loads the
+    /// registration file.
+    pub fn set_upkeep(&mut self, mut upkeep: Upkeep) {
+        let now = self.now_ms();
+        upkeep.load_registrations(&mut self.proxy, now);
+        self.upkeep = Some(upkeep);
+    }
+
+    fn open_debug_port(&mut self, config: &Config, inbound: IpAddr) {
+        let bind = match config.debug_bind.as_deref().map(str::parse::<IpAddr>) {
+            None => None,
+            Some(Ok(ip)) => Some(ip),
+            Some(Err(_)) => {
+                log::error!(
+                    "debug_bind = {:?} is not an IP address; debug port disabled",
+                    config.debug_bind
+                );
+                return;
+            }
+        };
+        let addr = debug_port::listen_addr(config.debug_port, inbound, bind);
+        let mut port = match DebugPort::bind(addr) {
+            Ok(p) => p,
+            Err(e) => {
+                log::error!("debug_port: cannot listen on {addr}: {e}");
+                return;
+            }
+        };
+        if let Err(e) = port.register(self.poll.registry(), DEBUG_LISTENER, DEBUG_CLIENTS) {
+            log::error!("debug_port: {e}");
+            return;
+        }
+        port.set_mask(crate::logging::debug_mask());
+        let _ = crate::logging::set_hook(Box::new(debug_port::DebugSink));
+        log::info!("debug log available on tcp:{addr}");
+        self.debug = Some(port);
     }
 
     /// Reads every queued datagram of one socket (edge-triggered: until WouldBlock).
@@ -359,7 +515,8 @@ impl EventLoop {
             src,
             local,
         };
-        self.proxy.handle(now, origin, bytes);
+        self.proxy
+            .handle(now, origin, bytes, &mut crate::proxy::NoMedia);
         self.flush();
     }
 

@@ -6,8 +6,10 @@
 pub mod event_loop;
 pub mod iface;
 pub mod netlink;
+pub mod relay;
 pub mod signals;
 pub mod timer;
 pub mod udp;
+pub mod upkeep;
 
 pub use event_loop::{EventLoop, Exit, NetStats, StartError};

@@ -10,8 +10,9 @@
 use std::net::IpAddr;
 
 use super::direction::{reg_uri, Direction};
+use super::media::Body;
 use super::rewrite::{self, own_via};
-use super::{uri_host, Drop, Origin, Proxy};
+use super::{uri_host, Drop, Media, Origin, Proxy};
 use crate::logging::PROXY;
 use crate::sip::{
     Contact, EditError, Editor, HeaderName, Host, Message, NameAddr, Rport, Scheme, Transport, Uri,
@@ -128,6 +129,7 @@ impl Proxy {
         origin: &Origin,
         msg: &Message<'_>,
         add_expires: Option<u32>,
+        media: &mut dyn Media,
     ) {
         let method = msg.method().unwrap_or(b"");
         let Some(ruri_raw) = msg.request_uri_raw() else {
@@ -234,6 +236,27 @@ impl Proxy {
             return;
         };
 
+        // Media (§5.6 teardown, §5.1 rewrite): all or nothing.
+        if matches!(method, b"BYE" | b"CANCEL") {
+            if let Ok(cid) = msg.call_id() {
+                let cid = String::from_utf8_lossy(cid);
+                let cid = rewrite::restore_call_id(&cid, None).unwrap_or_else(|| cid.into_owned());
+                let n = media.close_call(&cid);
+                if n > 0 {
+                    log::debug!(target: PROXY, "{} closed {n} relay stream(s) of {cid}", String::from_utf8_lossy(method));
+                }
+            }
+        }
+        let body = match self.relay_media(now, origin, msg, incoming, media) {
+            Body::Unchanged => None,
+            Body::Rewritten(b) => Some(b),
+            Body::Reject(code, reason) => {
+                self.counters.drop(Drop::Media);
+                self.respond(origin, msg, code, reason, &[]);
+                return;
+            }
+        };
+
         // Values that the edits borrow; computed first so they outlive the editor.
         let contacts = if incoming {
             Vec::new()
@@ -318,6 +341,9 @@ impl Proxy {
                 ed.replace(h.value, new.as_bytes())?;
             }
             ed.insert_header_before(HeaderName::Via, b"Via", via.as_bytes())?;
+            if let Some(b) = &body {
+                ed.set_body(b);
+            }
             self.emit_to(now, ed, from_ip, origin.transport, &hop)
         })();
         if let Err(e) = result {
@@ -389,7 +415,13 @@ impl Proxy {
     }
 
     /// Forwards a response (behaviour §4.9): removes our Via and sends it along the next one.
-    pub(super) fn forward_response(&mut self, now: u64, origin: &Origin, msg: &Message<'_>) {
+    pub(super) fn forward_response(
+        &mut self,
+        now: u64,
+        origin: &Origin,
+        msg: &Message<'_>,
+        media: &mut dyn Media,
+    ) {
         let Ok(top) = msg.top_via() else {
             return;
         };
@@ -450,6 +482,25 @@ impl Proxy {
                         .get(..11)
                         .is_some_and(|p| p.eq_ignore_ascii_case(b"grandstream"))
             });
+        if code >= 400 && matches!(cseq_method, b"INVITE" | b"UPDATE") {
+            if let (Ok(cid), Some(c)) = (msg.call_id(), cseq) {
+                let cid = String::from_utf8_lossy(cid);
+                let cid = rewrite::restore_call_id(&cid, None).unwrap_or_else(|| cid.into_owned());
+                media.close_call_up_to_cseq(&cid, c.number);
+            }
+        }
+        let body = match self.relay_media(now, origin, msg, incoming, media) {
+            Body::Unchanged => None,
+            Body::Rewritten(b) => Some(b),
+            Body::Reject(code, reason) => {
+                self.drop_msg(
+                    Drop::Media,
+                    origin,
+                    &format!("SDP not relayable ({code} {reason})"),
+                );
+                return;
+            }
+        };
         let rr = own_rr(&uri_host(self.addrs.inbound), self.cfg.sip_listen_port);
         let call_id_new = self.obscured_call_id(msg, incoming);
         let hop = response_hop(&next);
@@ -495,6 +546,9 @@ impl Proxy {
             }
             if let (Some(new), Some(h)) = (&call_id_new, msg.first(HeaderName::CallId)) {
                 ed.replace(h.value, new.as_bytes())?;
+            }
+            if let Some(b) = &body {
+                ed.set_body(b);
             }
             self.emit_to(now, ed, from_ip, origin.transport, &hop)
         })();

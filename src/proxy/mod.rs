@@ -14,12 +14,10 @@
 
 mod direction;
 mod forward;
+mod media;
 mod register;
 mod respond;
 mod rewrite;
-
-#[cfg(test)]
-mod tests;
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
@@ -34,6 +32,7 @@ use crate::registry::Registry;
 use crate::sip::{Message, ParseError, ProxyAction, Transport};
 
 pub use direction::Direction;
+pub use media::{Media, NoMedia, NullSockets, TableMedia};
 
 /// One message to send: from which local address, to whom, over which transport.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -127,6 +126,7 @@ pub enum Drop {
     AckOfGenerated,
     Rewrite,
     OutboundDown,
+    Media,
 }
 
 impl Drop {
@@ -148,6 +148,7 @@ impl Drop {
             Drop::AckOfGenerated => "ack_of_generated_response",
             Drop::Rewrite => "rewrite_failed",
             Drop::OutboundDown => "outbound_down",
+            Drop::Media => "media_not_relayable",
         }
     }
 }
@@ -266,8 +267,9 @@ impl Proxy {
         );
     }
 
-    /// Handles one received SIP message. `now` is monotonic milliseconds.
-    pub fn handle(&mut self, now: u64, origin: Origin, bytes: &[u8]) {
+    /// Handles one received SIP message. `now` is monotonic milliseconds; `media` is the RTP
+    /// relay SDP rewriting opens streams in.
+    pub fn handle(&mut self, now: u64, origin: Origin, bytes: &[u8], media: &mut dyn Media) {
         self.counters.received = self.counters.received.saturating_add(1);
         let access = crate::acl::check(
             self.cfg.hosts_deny_sip.as_ref(),
@@ -313,7 +315,7 @@ impl Proxy {
                 );
                 return;
             }
-            self.forward_response(now, &origin, &msg);
+            self.forward_response(now, &origin, &msg, media);
             return;
         }
         let method = msg.method().unwrap_or(b"");
@@ -358,7 +360,7 @@ impl Proxy {
                 );
                 return;
             }
-            self.on_register(now, &origin, &msg);
+            self.on_register(now, &origin, &msg, media);
             return;
         }
         if !access.sip {
@@ -369,7 +371,7 @@ impl Proxy {
             );
             return;
         }
-        self.forward_request(now, &origin, &msg, None);
+        self.forward_request(now, &origin, &msg, None, media);
     }
 
     /// A message that did not parse: answered when the headers a response needs are there.

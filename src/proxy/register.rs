@@ -8,7 +8,7 @@
 )]
 
 use super::direction::reg_uri;
-use super::{Drop, Origin, Proxy};
+use super::{Drop, Media, Origin, Proxy};
 use crate::auth::{self, Verdict};
 use crate::logging::REG;
 use crate::registry::{ContactBinding, Masking, Mode, RegistryError};
@@ -60,11 +60,17 @@ impl Proxy {
             .is_some_and(|u| self.is_own_hostport(u.host_raw, u.port))
     }
 
-    pub(super) fn on_register(&mut self, now: u64, origin: &Origin, msg: &Message<'_>) {
+    pub(super) fn on_register(
+        &mut self,
+        now: u64,
+        origin: &Origin,
+        msg: &Message<'_>,
+        media: &mut dyn Media,
+    ) {
         if self.is_registrar_request(msg) {
             self.register_here(now, origin, msg);
         } else {
-            self.register_proxied(now, origin, msg);
+            self.register_proxied(now, origin, msg, media);
         }
     }
 
@@ -187,7 +193,13 @@ impl Proxy {
     }
 
     /// Outbound-proxy mode: note the phone (provisionally) and forward to its registrar.
-    fn register_proxied(&mut self, now: u64, origin: &Origin, msg: &Message<'_>) {
+    fn register_proxied(
+        &mut self,
+        now: u64,
+        origin: &Origin,
+        msg: &Message<'_>,
+        media: &mut dyn Media,
+    ) {
         let Some(to) = Self::to_uri(msg) else {
             self.drop_msg(Drop::Invalid, origin, "REGISTER with an unusable To");
             return;
@@ -215,12 +227,12 @@ impl Proxy {
                 // A query or wildcard from a phone we do not know: answered here (§4.6 step 2).
                 self.respond(origin, msg, 200, "OK", &[]);
             }
-            Contacts::None => self.forward_request(now, origin, msg, None),
+            Contacts::None => self.forward_request(now, origin, msg, None, media),
             Contacts::Star => {
                 if msg.expires().ok().flatten() == Some(0) {
                     self.registry.unregister_all(now_s, mode, &to);
                 }
-                self.forward_request(now, origin, msg, None);
+                self.forward_request(now, origin, msg, None, media);
             }
             Contacts::List { bindings, explicit } => {
                 let masking = Masking {
@@ -234,7 +246,7 @@ impl Proxy {
                     Ok(_) => {
                         log::debug!(target: REG, "REGISTER of {to} from {} forwarded", origin.src);
                         let add = (!explicit).then_some(self.cfg.default_expires);
-                        self.forward_request(now, origin, msg, add);
+                        self.forward_request(now, origin, msg, add, media);
                     }
                     Err(RegistryError::Full) => {
                         self.counters.drop(Drop::RegistrationTableFull);

@@ -224,6 +224,7 @@ pub struct Registry {
     used: usize,
     /// Cached result of `next_deadline`, recomputed after a change.
     deadline: Option<Option<u64>>,
+    generation: u64,
 }
 
 impl Registry {
@@ -233,6 +234,7 @@ impl Registry {
             slots: (0..max_registrations).map(|_| None).collect(),
             used: 0,
             deadline: Some(None),
+            generation: 0,
         }
     }
 
@@ -288,6 +290,12 @@ impl Registry {
 
     fn changed(&mut self) {
         self.deadline = None;
+        self.generation = self.generation.wrapping_add(1);
+    }
+
+    /// Grows with every change of the table, so the persistence timer knows when to save.
+    pub fn generation(&self) -> u64 {
+        self.generation
     }
 
     /// The slot whose `reg_url` equals `aor` (compare_url).

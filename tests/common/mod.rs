@@ -5,11 +5,13 @@
 use std::io::{BufRead, BufReader};
 use std::net::UdpSocket;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-pub const BIN: &str = env!("CARGO_BIN_EXE_siproxd-rs");
+#[path = "../bin/mod.rs"]
+mod bin;
+pub use bin::command;
 
 /// A temporary directory removed on drop.
 pub struct TempDir(pub PathBuf);
@@ -65,11 +67,7 @@ pub fn loopback_config(dir: &TempDir, port: u16, extra: &str) -> PathBuf {
 
 /// Runs the binary to completion.
 pub fn run(args: &[&str]) -> (ExitStatus, String, String) {
-    let out = Command::new(BIN)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    let out = command().args(args).stdin(Stdio::null()).output().unwrap();
     (
         out.status,
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -85,7 +83,7 @@ pub struct Daemon {
 
 impl Daemon {
     pub fn spawn(args: &[&str]) -> Daemon {
-        let mut child = Command::new(BIN)
+        let mut child = command()
             .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())

@@ -1,6 +1,9 @@
 //! Shared helpers of the black-box tests: free ports, a running `siproxd-rs` on loopback, sipp.
 #![allow(dead_code)]
 
+#[path = "../bin/mod.rs"]
+mod bin;
+
 use std::io::Read;
 use std::net::{SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
@@ -64,14 +67,7 @@ impl Proxy {
         )
         .expect("write config");
         let log = dir.join("proxy.log");
-        let child = Command::new(env!("CARGO_BIN_EXE_siproxd-rs"))
-            .args(["-f", "-d", "-1", "-c"])
-            .arg(&conf)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).expect("create log"))
-            .spawn()
-            .expect("start siproxd-rs");
+        let child = Self::spawn(&conf, &log);
         let p = Proxy {
             child,
             port,
@@ -80,6 +76,31 @@ impl Proxy {
         };
         p.wait_bound();
         p
+    }
+
+    fn spawn(conf: &Path, log: &Path) -> Child {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .expect("open log");
+        bin::command()
+            .args(["-f", "-d", "-1", "-c"])
+            .arg(conf)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start siproxd-rs")
+    }
+
+    /// `kill -9`, then starts again with the same configuration (a power cut, as far as the
+    /// process can tell).
+    pub fn crash_and_restart(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.child = Self::spawn(&self.dir.join("siproxd-rs.conf"), &self.log);
+        self.wait_bound();
     }
 
     /// Waits until the SIP port answers (the port is taken on both addresses).

@@ -18,7 +18,13 @@ step() {
 
 SCRIPTS="openwrt/files/siproxd-rs.init scripts/*.sh tests/openwrt/*.sh"
 syntax() {
-	for f in $SCRIPTS; do sh -n "$f" || return 1; done
+	# Each script is checked by the shell its #! line names (test.sh is bash).
+	for f in $SCRIPTS; do
+		case "$(head -n 1 "$f")" in
+		*bash*) bash -n "$f" || return 1 ;;
+		*) sh -n "$f" || return 1 ;;
+		esac
+	done
 	# the postinst lives in the Makefile; check it as the .ipk will carry it
 	sed -n '/^define Package\/siproxd-rs\/postinst$/,/^endef$/p' openwrt/Makefile | sed '1d;$d;s/\$\$/$/g' | sh -n
 }

@@ -1,0 +1,305 @@
+//! What a long-running daemon does besides proxying: the registration file
+//! (`registration_file`, `autosave_registrations`, decisions §7), the status snapshot
+//! (`status_file`, `status_interval`, SIGUSR1) and configuration reload (SIGHUP).
+//!
+//! These touch the filesystem, so they live in the shell; the data comes from the core.
+
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::config::{self, Config, LoadError, Source};
+use crate::fsutil::{self, SaveSchedule};
+use crate::proxy::Proxy;
+use crate::status::{self, Snapshot};
+
+/// Seconds since the Unix epoch (wall clock: only for files other processes read).
+pub fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// Where the configuration came from, so SIGHUP can read it again.
+#[derive(Debug, Clone, Default)]
+pub struct ConfigSource {
+    pub uci: Option<PathBuf>,
+    pub config: Option<PathBuf>,
+    pub sets: Vec<String>,
+}
+
+impl ConfigSource {
+    pub fn load(&self) -> Result<config::Loaded, LoadError> {
+        let source = match self.uci.as_deref() {
+            Some(u) => Source::Uci(u),
+            None => Source::File(self.config.as_deref()),
+        };
+        config::load(source, &self.sets, false)
+    }
+}
+
+/// Persistence and status state of the running daemon.
+pub struct Upkeep {
+    pub source: ConfigSource,
+    pub config_file: String,
+    started_unix: u64,
+    reg_file: Option<PathBuf>,
+    reg_schedule: SaveSchedule,
+    reg_generation: u64,
+    status_file: PathBuf,
+    status_schedule: Option<SaveSchedule>,
+}
+
+impl Upkeep {
+    pub fn new(cfg: &Config, source: ConfigSource, config_file: String, now_ms: u64) -> Upkeep {
+        let status_schedule = (cfg.status_interval > 0).then(|| {
+            let mut s = SaveSchedule::new(now_ms, cfg.status_interval);
+            s.mark_dirty(now_ms);
+            s
+        });
+        Upkeep {
+            source,
+            config_file,
+            started_unix: unix_now(),
+            reg_file: cfg.registration_file.as_deref().map(PathBuf::from),
+            reg_schedule: SaveSchedule::new(now_ms, cfg.autosave_registrations),
+            reg_generation: 0,
+            status_file: PathBuf::from(
+                cfg.status_file
+                    .as_deref()
+                    .unwrap_or(status::DEFAULT_STATUS_FILE),
+            ),
+            status_schedule,
+        }
+    }
+
+    /// Reads the registration file into the table (missing file: empty table).
+    pub fn load_registrations(&mut self, proxy: &mut Proxy, now_ms: u64) {
+        let Some(path) = self.reg_file.clone() else {
+            return;
+        };
+        let text = match fsutil::read_limited(&path, 16 * 1024 * 1024) {
+            Ok(b) => String::from_utf8_lossy(&b).into_owned(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                log::info!(
+                    "registration_file {}: not there yet, starting empty",
+                    path.display()
+                );
+                return;
+            }
+            Err(e) => {
+                log::warn!("registration_file {}: {e}; starting empty", path.display());
+                return;
+            }
+        };
+        let loaded = crate::registry::parse_saved(&text);
+        for w in &loaded.warnings {
+            log::warn!(
+                "{}:{}: skipped record: {}",
+                path.display(),
+                w.line,
+                w.problem
+            );
+        }
+        let report = proxy
+            .registry_mut()
+            .restore(now_ms / 1000, unix_now(), &loaded.records);
+        log::info!(
+            "registration_file {}: {} binding(s) restored, {} expired, {} dropped",
+            path.display(),
+            report.restored,
+            report.expired,
+            report.dropped
+        );
+        self.reg_generation = proxy.registry().generation();
+    }
+
+    /// Writes the live bindings atomically; returns whether it worked.
+    pub fn save_registrations(&mut self, proxy: &mut Proxy, now_ms: u64) -> bool {
+        let Some(path) = self.reg_file.clone() else {
+            return true;
+        };
+        let mut text = String::new();
+        let _ = proxy.registry().save(now_ms / 1000, unix_now(), &mut text);
+        match fsutil::atomic_write_mode(&path, text.as_bytes(), 0o600) {
+            Ok(()) => {
+                log::debug!(target: crate::logging::REG, "registrations saved to {}", path.display());
+                self.reg_schedule.saved(now_ms);
+                self.reg_generation = proxy.registry().generation();
+                true
+            }
+            Err(e) => {
+                log::error!("cannot write registration_file {}: {e}", path.display());
+                self.reg_schedule.failed(now_ms);
+                false
+            }
+        }
+    }
+
+    /// Notes table changes and runs saves that are due.
+    pub fn tick(&mut self, proxy: &mut Proxy, now_ms: u64) {
+        if self.reg_file.is_some() {
+            let gen = proxy.registry().generation();
+            if gen != self.reg_generation && !self.reg_schedule.is_dirty() {
+                self.reg_schedule.mark_dirty(now_ms);
+            }
+            if self.reg_schedule.due(now_ms) {
+                self.save_registrations(proxy, now_ms);
+            }
+        }
+        if self.status_schedule.as_ref().is_some_and(|s| s.due(now_ms)) {
+            self.write_status(proxy, now_ms);
+        }
+    }
+
+    /// The next instant (ms) `tick` has something to do.
+    pub fn next_deadline(&self, proxy: &Proxy) -> Option<u64> {
+        let mut d = None;
+        if self.reg_file.is_some() {
+            d = self.reg_schedule.next_deadline();
+            if proxy.registry().generation() != self.reg_generation && !self.reg_schedule.is_dirty()
+            {
+                // A change not yet noted: tick at once to start its save delay.
+                d = Some(0);
+            }
+        }
+        let s = self
+            .status_schedule
+            .as_ref()
+            .and_then(SaveSchedule::next_deadline);
+        match (d, s) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// The status snapshot (SIGUSR1 and every `status_interval` seconds).
+    pub fn write_status(&mut self, proxy: &Proxy, now_ms: u64) {
+        let snap = snapshot(proxy, &self.config_file, self.started_unix, now_ms);
+        let path = self.status_file.clone();
+        if let Err(e) = fsutil::create_parent_dir(&path, 0o755) {
+            log::warn!("status_file {}: {e}", path.display());
+        }
+        match snap.write_file(&path) {
+            Ok(()) => log::debug!("status written to {}", path.display()),
+            Err(e) => log::warn!("cannot write status_file {}: {e}", path.display()),
+        }
+        if let Some(s) = self.status_schedule.as_mut() {
+            s.saved(now_ms);
+            s.mark_dirty(now_ms);
+        }
+    }
+
+    pub fn status_file(&self) -> &Path {
+        &self.status_file
+    }
+}
+
+/// A snapshot of the core's state for `status.json`.
+pub fn snapshot(proxy: &Proxy, config_file: &str, started_unix: u64, now_ms: u64) -> Snapshot {
+    let mut snap = Snapshot::new(config_file, started_unix, unix_now());
+    let now_s = now_ms / 1000;
+    for (_, e) in proxy.registry().iter() {
+        for b in e.bindings() {
+            snap.registrations.push(status::Registration {
+                aor: e.reg_url().to_string(),
+                contact: b.true_url.to_string(),
+                source: b.source.to_string(),
+                expires_in_s: b.expires.saturating_sub(now_s),
+                state: if b.is_live(now_s) {
+                    "live"
+                } else {
+                    "provisional"
+                }
+                .to_string(),
+            });
+        }
+    }
+    let c = proxy.counters();
+    snap.count("sip.received", c.received);
+    snap.count("sip.forwarded", c.forwarded);
+    snap.count("sip.generated", c.generated);
+    for (why, n) in &c.drops {
+        snap.count(&format!("dropped.{}", why.name()), *n);
+    }
+    snap
+}
+
+/// Settings that cannot change without a restart (sockets, tables): reported by name on
+/// SIGHUP and kept at their old values (decisions §7).
+pub fn restart_only_changes(old: &Config, new: &Config) -> Vec<&'static str> {
+    let mut v = Vec::new();
+    macro_rules! check {
+        ($($f:ident),*) => {$( if old.$f != new.$f { v.push(stringify!($f)); } )*};
+    }
+    check!(
+        sip_listen_port,
+        if_inbound,
+        if_outbound,
+        rtp_port_low,
+        rtp_port_high,
+        rtp_proxy_enable,
+        max_registrations,
+        max_rtp_streams,
+        max_tcp_connections,
+        debug_port,
+        debug_bind,
+        user,
+        chrootjail,
+        daemonize,
+        pid_file,
+        registration_file,
+        sip_dscp,
+        rtp_dscp
+    );
+    v
+}
+
+/// `new` with every restart-only setting taken from `old`.
+pub fn keep_restart_only(old: &Config, mut new: Config) -> Config {
+    new.sip_listen_port = old.sip_listen_port;
+    new.if_inbound = old.if_inbound.clone();
+    new.if_outbound = old.if_outbound.clone();
+    new.rtp_port_low = old.rtp_port_low;
+    new.rtp_port_high = old.rtp_port_high;
+    new.rtp_proxy_enable = old.rtp_proxy_enable;
+    new.max_registrations = old.max_registrations;
+    new.max_rtp_streams = old.max_rtp_streams;
+    new.max_tcp_connections = old.max_tcp_connections;
+    new.debug_port = old.debug_port;
+    new.debug_bind = old.debug_bind.clone();
+    new.user = old.user.clone();
+    new.chrootjail = old.chrootjail.clone();
+    new.daemonize = old.daemonize;
+    new.pid_file = old.pid_file.clone();
+    new.registration_file = old.registration_file.clone();
+    new.sip_dscp = old.sip_dscp;
+    new.rtp_dscp = old.rtp_dscp;
+    new
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reload_keeps_restart_only_settings_and_names_them() {
+        let old = Config {
+            sip_listen_port: 5060,
+            ua_string: None,
+            ..Config::default()
+        };
+        let new = Config {
+            sip_listen_port: 5070,
+            ua_string: Some("x".into()),
+            hosts_deny_sip: crate::acl::AclList::parse("10.0.0.1").ok(),
+            ..Config::default()
+        };
+        assert_eq!(restart_only_changes(&old, &new), vec!["sip_listen_port"]);
+        let applied = keep_restart_only(&old, new);
+        assert_eq!(applied.sip_listen_port, 5060);
+        assert_eq!(applied.ua_string.as_deref(), Some("x"));
+        assert!(applied.hosts_deny_sip.is_some());
+        assert!(restart_only_changes(&old, &applied).is_empty());
+    }
+}

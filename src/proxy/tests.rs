@@ -1,1 +1,0 @@
-//! Core scenario tests (behaviour §11) — see below.

@@ -1,0 +1,238 @@
+//! Drives the sans-IO proxy core with a virtual clock (behaviour §11 fixture).
+//!
+//! I = 192.168.1.1 (LAN), O = 203.0.113.5 (WAN), port 5060, RTP 7070–7089, relay on; phone A
+//! at 192.168.1.10:5060 (`sip:alice@example.com`), provider example.com = 198.51.100.20, remote
+//! UA B at 198.51.100.30:5060. Names resolve through an /etc/hosts text given to the resolver,
+//! so no DNS traffic is needed.
+#![allow(dead_code)]
+
+use std::net::{IpAddr, SocketAddr};
+
+use siproxd_rs::config::Config;
+use siproxd_rs::dns::{parse_hosts, parse_resolv_conf, Resolver, ResolverConfig};
+use siproxd_rs::proxy::{Addresses, Origin, Proxy, TableMedia};
+use siproxd_rs::rtp::Table;
+use siproxd_rs::sip::{Message, Transport};
+
+pub const I: &str = "192.168.1.1";
+pub const O: &str = "203.0.113.5";
+pub const A: &str = "192.168.1.10:5060";
+pub const PROVIDER: &str = "198.51.100.20:5060";
+pub const B: &str = "198.51.100.30:5060";
+
+pub const HOSTS: &str = "198.51.100.20 example.com\n198.51.100.21 proxy.example.net\n198.51.100.22 edge.example.com\n198.51.100.23 other.net\n";
+
+pub fn sa(s: &str) -> SocketAddr {
+    s.parse().expect("socket address")
+}
+
+pub fn ip(s: &str) -> IpAddr {
+    s.parse().expect("ip")
+}
+
+/// One message the core sent.
+#[derive(Debug, Clone)]
+pub struct Sent {
+    pub from: IpAddr,
+    pub to: SocketAddr,
+    pub text: String,
+}
+
+impl Sent {
+    pub fn msg(&self) -> Message<'_> {
+        Message::parse(self.text.as_bytes(), Transport::Udp)
+            .expect("the proxy sent a parseable message")
+    }
+    pub fn first_line(&self) -> &str {
+        self.text.lines().next().unwrap_or("")
+    }
+    /// Values of every header line named `name` (case-insensitive, full names).
+    pub fn headers(&self, name: &str) -> Vec<String> {
+        self.text
+            .split("\r\n")
+            .skip(1)
+            .take_while(|l| !l.is_empty())
+            .filter_map(|l| l.split_once(':'))
+            .filter(|(n, _)| n.trim().eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.trim().to_string())
+            .collect()
+    }
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers(name).into_iter().next()
+    }
+    pub fn body(&self) -> &str {
+        self.text
+            .split_once("\r\n\r\n")
+            .map(|(_, b)| b)
+            .unwrap_or("")
+    }
+    pub fn status(&self) -> Option<u16> {
+        self.first_line()
+            .strip_prefix("SIP/2.0 ")?
+            .get(..3)?
+            .parse()
+            .ok()
+    }
+}
+
+pub struct Lab {
+    pub proxy: Proxy,
+    pub media: TableMedia,
+    pub now: u64,
+}
+
+impl Lab {
+    pub fn config() -> Config {
+        Config {
+            if_inbound: Some(I.into()),
+            if_outbound: Some(O.into()),
+            sip_listen_port: 5060,
+            rtp_port_low: 7070,
+            rtp_port_high: 7088,
+            rtp_timeout: 300,
+            default_expires: 3600,
+            ..Config::default()
+        }
+    }
+
+    pub fn with(cfg: Config) -> Lab {
+        let resolver = Resolver::new(
+            ResolverConfig {
+                resolv: parse_resolv_conf("nameserver 127.0.0.53\n"),
+                hosts: parse_hosts(HOSTS),
+                ipv6: false,
+            },
+            7,
+        );
+        let table = Table::from_config(&cfg);
+        let addrs = Addresses {
+            inbound: ip(I),
+            outbound: Some(ip(O)),
+        };
+        let auth = None;
+        Lab {
+            proxy: Proxy::new(cfg, addrs, resolver, auth),
+            media: TableMedia::new(table),
+            now: 1_000_000,
+        }
+    }
+
+    pub fn new() -> Lab {
+        Lab::with(Lab::config())
+    }
+
+    /// Delivers `text` (LF or CRLF line ends) from `src` to the proxy's `local` address and
+    /// returns what it sent.
+    pub fn deliver(&mut self, src: &str, local: &str, text: &str) -> Vec<Sent> {
+        let bytes = crlf(text);
+        let origin = Origin {
+            transport: Transport::Udp,
+            src: sa(src),
+            local: SocketAddr::new(ip(local), 5060),
+        };
+        self.proxy.handle(self.now, origin, &bytes, &mut self.media);
+        self.take()
+    }
+
+    /// From the LAN (to I).
+    pub fn on_lan(&mut self, src: &str, text: &str) -> Vec<Sent> {
+        self.deliver(src, I, text)
+    }
+
+    /// From the Internet (to O).
+    pub fn on_wan(&mut self, src: &str, text: &str) -> Vec<Sent> {
+        self.deliver(src, O, text)
+    }
+
+    pub fn take(&mut self) -> Vec<Sent> {
+        let out = self
+            .proxy
+            .outbox()
+            .iter()
+            .map(|(t, b)| Sent {
+                from: t.from,
+                to: t.to,
+                text: String::from_utf8_lossy(b).into_owned(),
+            })
+            .collect();
+        self.proxy.clear_outbox();
+        out
+    }
+
+    /// Moves the virtual clock and runs due timers.
+    pub fn advance(&mut self, ms: u64) -> Vec<Sent> {
+        self.now += ms;
+        if self.proxy.poll_timeout().is_some_and(|d| d <= self.now) {
+            self.proxy.on_timeout(self.now);
+        }
+        self.take()
+    }
+
+    /// Behaviour §11 tests 1 and 4: A registers through the proxy (outbound-proxy mode) and
+    /// the provider grants `expires` seconds.
+    pub fn register_alice(&mut self, expires: u32) {
+        let out = self.on_lan(
+            A,
+            &register(
+                "sip:example.com",
+                "<sip:alice@192.168.1.10:5060>;expires=3600",
+                "",
+            ),
+        );
+        assert_eq!(out.len(), 1, "REGISTER forwarded: {out:?}");
+        let fwd = &out[0];
+        let branch = fwd.msg().top_via().unwrap().branch().unwrap().to_vec();
+        let resp = format!(
+            "SIP/2.0 200 OK\nVia: SIP/2.0/UDP 203.0.113.5:5060;branch={}\nVia: SIP/2.0/UDP 192.168.1.10:5060;branch=z9hG4bKreg1\nFrom: <sip:alice@example.com>;tag=r1\nTo: <sip:alice@example.com>;tag=p1\nCall-ID: reg1@192.168.1.10\nCSeq: 1 REGISTER\nContact: <sip:alice@203.0.113.5>;expires={expires}\nContent-Length: 0\n\n",
+            String::from_utf8_lossy(&branch)
+        );
+        let back = self.on_wan(PROVIDER, &resp);
+        assert_eq!(back.len(), 1, "200 forwarded to A: {back:?}");
+    }
+}
+
+/// Converts LF line ends to CRLF (bodies included), so fixtures can be written plainly.
+pub fn crlf(text: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(text.len() + 64);
+    for line in text.split_inclusive('\n') {
+        let l = line
+            .strip_suffix('\n')
+            .map(|l| l.strip_suffix('\r').unwrap_or(l));
+        match l {
+            Some(l) => {
+                out.extend_from_slice(l.as_bytes());
+                out.extend_from_slice(b"\r\n");
+            }
+            None => out.extend_from_slice(line.as_bytes()),
+        }
+    }
+    out
+}
+
+/// A's REGISTER with the given Request-URI, Contact value and extra header lines.
+pub fn register(ruri: &str, contact: &str, extra: &str) -> String {
+    let contact_line = if contact.is_empty() {
+        String::new()
+    } else {
+        format!("Contact: {contact}\n")
+    };
+    format!(
+        "REGISTER {ruri} SIP/2.0\nVia: SIP/2.0/UDP 192.168.1.10:5060;branch=z9hG4bKreg1\nMax-Forwards: 70\nFrom: <sip:alice@example.com>;tag=r1\nTo: <sip:alice@example.com>\nCall-ID: reg1@192.168.1.10\nCSeq: 1 REGISTER\n{contact_line}{extra}Content-Length: 0\n\n"
+    )
+}
+
+/// An SDP body (LF line ends; `crlf` converts it with the message).
+pub fn sdp(addr: &str, port: u16) -> String {
+    format!("v=0\no=- 1 1 IN IP4 {addr}\ns=-\nc=IN IP4 {addr}\nt=0 0\nm=audio {port} RTP/AVP 0\na=rtpmap:0 PCMU/8000\n")
+}
+
+/// A request with an optional SDP body; Content-Length is computed for CRLF line ends.
+pub fn request(first: &str, headers: &str, body: &str) -> String {
+    let len = crlf(body).len();
+    let ct = if body.is_empty() {
+        String::new()
+    } else {
+        "Content-Type: application/sdp\n".to_string()
+    };
+    format!("{first}\n{headers}{ct}Content-Length: {len}\n\n{body}")
+}
