@@ -8,6 +8,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use siproxd_rs::limits::SIP_MIN_MESSAGE;
 use siproxd_rs::sip::{EditError, Editor, HeaderName, Message, NameAddr, ParseError, Transport};
 
 const VALUES: [&[u8]; 6] = [
@@ -193,8 +194,10 @@ fuzz_target!(|data: &[u8]| {
     let out = &out[..len];
     let re = match Message::parse(out, Transport::Udp) {
         Ok(m) => m,
-        // Inserted lines can push a message over the header or line limits.
+        // Inserted lines can push a message over the header or line limits, removed ones
+        // below the minimum size.
         Err(ParseError::TooManyHeaders | ParseError::LineTooLong) => return,
+        Err(ParseError::TooShort) if out.len() < SIP_MIN_MESSAGE => return,
         Err(e) => panic!(
             "edited message does not parse: {e:?}\n{}",
             String::from_utf8_lossy(out)
