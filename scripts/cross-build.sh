@@ -3,11 +3,23 @@
 # OpenWrt into dist/<target>/siproxd-rs (needs scripts/setup-cross.sh first).
 #
 # Default: std rebuilt with -Z build-std (stable toolchain, RUSTC_BOOTSTRAP=1) and
-# -C panic=immediate-abort, which removes std's panic/formatting machinery: the mipsel
-# binary shrinks ~4x, which is what keeps the .ipk under its 150 kB budget. The price: a
+# -C panic=immediate-abort, which removes std's panic/formatting machinery (the mipsel
+# binary is 555 kB instead of 950 kB with panic messages). The price: a
 # panic is a bare SIGILL/abort with no message and no location. siproxd-rs does not panic on
 # input by construction (no unwrap/indexing on network or file data), and procd respawns it.
-# --keep-panic-messages: panic=abort with messages (for chasing a crash; ~4x larger).
+# With nothing left to unwind or report, the default also drops (docs/PERFORMANCE.md, sizes):
+#   -C force-unwind-tables=no   .eh_frame/.eh_frame_hdr, ~41 kB on mipsel: only a panic
+#                               (gone) or a backtrace (never taken) reads them;
+#   -Z location-detail=none     file/line/column of #[track_caller] sites, ~4 kB: only panic
+#                               messages print them (our logger prints no file/line);
+#   std feature optimize_for_size  smaller variants of integer formatting, sorting and float
+#                               parsing in core/alloc (same results, a little slower), ~10 kB;
+#   -C relocation-model=static  (mips*, armv7) the binary is a non-PIE static executable
+#                               anyway, so PIC code buys nothing: mipsel .text -53 kB ($gp
+#                               set-up, GOT loads, jalr $t9), armv7 -12 kB; aarch64 gains
+#                               nothing and x86_64 is a static-pie, so both stay as they are.
+# --keep-panic-messages: panic=abort with messages, locations and unwind tables (for chasing
+# a crash; much larger).
 # Env: CARGO_TARGET_DIR (default target), DIST_DIR (default dist).
 # Both add -z max-page-size=4096 (OpenWrt kernels use 4 KiB pages) to drop ld's 64 KiB
 # segment padding.
@@ -21,28 +33,54 @@ if [ "${1:-}" = "--keep-panic-messages" ]; then
 	shift
 fi
 TARGETS=${*:-"mipsel-unknown-linux-musl mips-unknown-linux-musl armv7-unknown-linux-musleabihf aarch64-unknown-linux-musl x86_64-unknown-linux-musl"}
+SMALL_FLAGS='"-Zunstable-options", "-Cpanic=immediate-abort", "-Zlocation-detail=none", "-Cforce-unwind-tables=no"'
+SMALL_STD_FEATURES=optimize_for_size
 SYSROOT=$(rustc --print sysroot)
 BIN=siproxd-rs
 TD=${CARGO_TARGET_DIR:-target}
 DIST=${DIST_DIR:-dist}
 
-for T in $TARGETS; do
-	flags='"-Clink-arg=-Wl,-z,max-page-size=4096"'
-	case $T in
+# rustflags for target $1; scripts/size-report.sh links with the same (in the same order, or
+# cargo rebuilds std) through CROSS_BUILD_PRINT_FLAGS=<target> / =features
+target_flags() {
+	f='"-Clink-arg=-Wl,-z,max-page-size=4096"'
+	case $1 in
 	x86_64-*-musl | aarch64-*-musl)
 		# with build-std the musl crt/libc/libunwind still come from the prebuilt target's
 		# self-contained dir (the build-std targets get theirs from .xsysroot via config)
-		flags="$flags, \"-Lnative=$SYSROOT/lib/rustlib/$T/lib/self-contained\""
+		f="$f, \"-Lnative=$SYSROOT/lib/rustlib/$1/lib/self-contained\""
 		;;
 	esac
 	if [ "$PANIC" = immediate-abort ]; then
-		flags="$flags, \"-Zunstable-options\", \"-Cpanic=immediate-abort\""
+		f="$f, $SMALL_FLAGS"
+		case $1 in mips* | armv7-*) f="$f, \"-Crelocation-model=static\"" ;; esac
+	fi
+	echo "$f"
+}
+case ${CROSS_BUILD_PRINT_FLAGS:-} in
+"") ;;
+features)
+	echo "$SMALL_STD_FEATURES"
+	exit 0
+	;;
+*)
+	target_flags "$CROSS_BUILD_PRINT_FLAGS"
+	exit 0
+	;;
+esac
+
+for T in $TARGETS; do
+	flags=$(target_flags "$T")
+	if [ "$PANIC" = immediate-abort ]; then
+		set -- -Z build-std-features=$SMALL_STD_FEATURES
+	else
+		set --
 	fi
 	s=$(date +%s)
 	# --config arrays append to .cargo/config.toml rustflags; RUSTFLAGS would replace them
 	RUSTC_BOOTSTRAP=1 cargo build --release --locked -q --target "$T" \
 		-Z build-std=std,panic_abort \
-		--config "target.$T.rustflags=[$flags]"
+		--config "target.$T.rustflags=[$flags]" "$@"
 	mkdir -p "$DIST/$T"
 	cp "$TD/$T/release/$BIN" "$DIST/$T/$BIN"
 	chmod 0755 "$DIST/$T/$BIN"

@@ -15,6 +15,7 @@
 use md5::{Digest, Md5};
 use sha2::Sha256;
 use std::fmt::Write as _;
+use std::net::IpAddr;
 
 /// Nonces older than this are stale (decisions §5).
 pub const NONCE_LIFETIME_SECS: u64 = 300;
@@ -81,6 +82,14 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
         return false;
     }
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// What a nonce's HMAC covers: its timestamp and the client address it was issued to.
+fn signed(ts_hex: &str, client: IpAddr) -> Vec<u8> {
+    let mut v = ts_hex.as_bytes().to_vec();
+    v.push(b'/');
+    v.extend_from_slice(client.to_canonical().to_string().as_bytes());
+    v
 }
 
 /// HMAC-SHA-256 (RFC 2104), enough for nonce signing.
@@ -255,10 +264,10 @@ impl<'a> Credentials<'a> {
 pub enum Verdict {
     /// The digest matches a known password.
     Accepted,
-    /// Well-formed, but the nonce is older than its lifetime: challenge again with `stale=true`.
+    /// The digest is right but the nonce is too old or was not issued by this boot: challenge
+    /// again with `stale=true`.
     Stale,
-    /// Not ours or not verifiable (unknown nonce, other realm, unknown user, wrong digest):
-    /// answered 403 (decisions §4) or a fresh challenge, as the caller decides.
+    /// Other realm, unknown user or wrong digest: answered 403 (decisions §4).
     Rejected(&'static str),
     /// A required parameter is missing or unusable: answered 400.
     Malformed(&'static str),
@@ -297,22 +306,23 @@ impl Authenticator {
         &self.realm
     }
 
-    /// A fresh nonce for time `now` (seconds).
-    pub fn nonce(&self, now: u64) -> String {
+    /// A fresh nonce for time `now` (seconds), good only for a client at `client` (so
+    /// credentials captured on the wire cannot be replayed from another host).
+    pub fn nonce(&self, now: u64, client: IpAddr) -> String {
         let ts = format!("{now:016x}");
-        let mac = hmac_sha256(&self.key, ts.as_bytes());
+        let mac = hmac_sha256(&self.key, &signed(&ts, client));
         let mut s = ts;
         s.push_str(&to_hex(mac.get(..NONCE_MAC_HEX / 2).unwrap_or(&[])));
         s
     }
 
     /// Checks a nonce's signature; returns its timestamp when it is ours.
-    fn nonce_time(&self, nonce: &str) -> Option<u64> {
+    fn nonce_time(&self, nonce: &str, client: IpAddr) -> Option<u64> {
         if nonce.len() != NONCE_TS_HEX + NONCE_MAC_HEX {
             return None;
         }
         let ts_hex = nonce.get(..NONCE_TS_HEX)?;
-        let mac = hmac_sha256(&self.key, ts_hex.as_bytes());
+        let mac = hmac_sha256(&self.key, &signed(ts_hex, client));
         let expected = to_hex(mac.get(..NONCE_MAC_HEX / 2)?);
         if !constant_time_eq(expected.as_bytes(), nonce.get(NONCE_TS_HEX..)?.as_bytes()) {
             return None;
@@ -321,8 +331,8 @@ impl Authenticator {
     }
 
     /// The `Proxy-Authenticate` header values to send (SHA-256 first when enabled, RFC 8760).
-    pub fn challenges(&self, now: u64, stale: bool) -> Vec<String> {
-        let nonce = self.nonce(now);
+    pub fn challenges(&self, now: u64, stale: bool, client: IpAddr) -> Vec<String> {
+        let nonce = self.nonce(now, client);
         let mut algs = Vec::with_capacity(2);
         if self.sha256 {
             algs.push(Algorithm::Sha256);
@@ -352,7 +362,13 @@ impl Authenticator {
     }
 
     /// Verifies `creds` for a request with `method` at time `now` (seconds).
-    pub fn verify(&self, now: u64, method: &str, creds: &Credentials<'_>) -> Verdict {
+    pub fn verify(
+        &self,
+        now: u64,
+        method: &str,
+        creds: &Credentials<'_>,
+        client: IpAddr,
+    ) -> Verdict {
         let (Some(user), Some(nonce), Some(uri), Some(response)) =
             (creds.username, creds.nonce, creds.uri, creds.response)
         else {
@@ -374,9 +390,6 @@ impl Authenticator {
         if creds.realm != Some(self.realm.as_str()) {
             return Verdict::Rejected("realm does not match");
         }
-        let Some(issued) = self.nonce_time(nonce) else {
-            return Verdict::Rejected("nonce was not issued by this proxy");
-        };
         let Some(password) = self.password(user) else {
             return Verdict::Rejected("unknown user");
         };
@@ -417,10 +430,18 @@ impl Authenticator {
         if !constant_time_eq(expected.as_bytes(), given.as_bytes()) {
             return Verdict::Rejected("wrong credentials");
         }
-        if now.saturating_sub(issued) > NONCE_LIFETIME_SECS || issued > now.saturating_add(5) {
-            return Verdict::Stale;
+        // Right password, but a nonce we did not issue in this boot (a phone still holding one
+        // from before a restart) or an old one: never accepted, challenged again with
+        // stale=true so the phone retries without asking its user.
+        match self.nonce_time(nonce, client) {
+            Some(issued)
+                if now.saturating_sub(issued) <= NONCE_LIFETIME_SECS
+                    && issued <= now.saturating_add(5) =>
+            {
+                Verdict::Accepted
+            }
+            _ => Verdict::Stale,
         }
-        Verdict::Accepted
     }
 }
 
@@ -429,6 +450,7 @@ mod tests {
     use super::*;
 
     const KEY: [u8; 32] = [7u8; 32];
+    const IP: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(192, 168, 1, 10));
 
     fn md5_hex(s: &str) -> String {
         Algorithm::Md5.hex(&[s.as_bytes()])
@@ -469,23 +491,23 @@ mod tests {
     #[test]
     fn behaviour_test_12_md5_without_qop_is_accepted() {
         let a = auth(false);
-        let nonce = a.nonce(1000);
+        let nonce = a.nonce(1000, IP);
         let ha1 = md5_hex("alice:testrealm:secret");
         let ha2 = md5_hex("REGISTER:sip:192.168.1.1");
         let resp = md5_hex(&format!("{ha1}:{nonce}:{ha2}"));
         let h = header("alice", &nonce, &resp, "");
         let c = Credentials::parse(h.as_bytes()).unwrap();
-        assert_eq!(a.verify(1010, "REGISTER", &c), Verdict::Accepted);
+        assert_eq!(a.verify(1010, "REGISTER", &c, IP), Verdict::Accepted);
     }
 
     #[test]
     fn behaviour_test_13_wrong_response_is_rejected() {
         let a = auth(false);
-        let nonce = a.nonce(1000);
+        let nonce = a.nonce(1000, IP);
         let h = header("alice", &nonce, "00000000000000000000000000000000", "");
         let c = Credentials::parse(h.as_bytes()).unwrap();
         assert_eq!(
-            a.verify(1010, "REGISTER", &c),
+            a.verify(1010, "REGISTER", &c, IP),
             Verdict::Rejected("wrong credentials")
         );
     }
@@ -493,33 +515,41 @@ mod tests {
     #[test]
     fn expired_nonce_is_stale_and_foreign_nonce_is_rejected() {
         let a = auth(false);
-        let nonce = a.nonce(1000);
+        let nonce = a.nonce(1000, IP);
         let ha1 = md5_hex("alice:testrealm:secret");
         let ha2 = md5_hex("REGISTER:sip:192.168.1.1");
         let resp = md5_hex(&format!("{ha1}:{nonce}:{ha2}"));
         let h = header("alice", &nonce, &resp, "");
         let c = Credentials::parse(h.as_bytes()).unwrap();
         assert_eq!(
-            a.verify(1000 + NONCE_LIFETIME_SECS + 1, "REGISTER", &c),
+            a.verify(1000 + NONCE_LIFETIME_SECS + 1, "REGISTER", &c, IP),
             Verdict::Stale
         );
 
         // Same digest computed correctly, but the nonce came from a boot with another key.
         let other = Authenticator::new("testrealm", [9u8; 32], Some("secret"), None, false);
-        let foreign = other.nonce(1000);
+        let foreign = other.nonce(1000, IP);
         let resp = md5_hex(&format!("{ha1}:{foreign}:{ha2}"));
         let h = header("alice", &foreign, &resp, "");
         let c = Credentials::parse(h.as_bytes()).unwrap();
+        assert_eq!(a.verify(1010, "REGISTER", &c, IP), Verdict::Stale);
+        // With the wrong password the foreign nonce does not matter: refused.
+        let resp = md5_hex(&format!(
+            "{}:{foreign}:{ha2}",
+            md5_hex("alice:testrealm:wrong")
+        ));
+        let h = header("alice", &foreign, &resp, "");
+        let c = Credentials::parse(h.as_bytes()).unwrap();
         assert_eq!(
-            a.verify(1010, "REGISTER", &c),
-            Verdict::Rejected("nonce was not issued by this proxy")
+            a.verify(1010, "REGISTER", &c, IP),
+            Verdict::Rejected("wrong credentials")
         );
     }
 
     #[test]
     fn qop_auth_with_increasing_nc_and_sha256() {
         let a = auth(true);
-        let nonce = a.nonce(50);
+        let nonce = a.nonce(50, IP);
         for (alg, name) in [(Algorithm::Md5, "MD5"), (Algorithm::Sha256, "SHA-256")] {
             let ha1 = alg.hex(&[b"alice:testrealm:secret"]);
             let ha2 = alg.hex(&[b"REGISTER:sip:192.168.1.1"]);
@@ -533,24 +563,24 @@ mod tests {
                 );
                 let c = Credentials::parse(h.as_bytes()).unwrap();
                 assert_eq!(
-                    a.verify(60, "REGISTER", &c),
+                    a.verify(60, "REGISTER", &c, IP),
                     Verdict::Accepted,
                     "{name} {nc}"
                 );
             }
         }
-        let ch = a.challenges(60, false);
+        let ch = a.challenges(60, false, IP);
         assert_eq!(ch.len(), 2);
         assert!(ch[0].contains("algorithm=SHA-256") && ch[1].contains("algorithm=MD5"));
-        assert!(!auth(false).challenges(60, true)[0].contains("SHA-256"));
-        assert!(auth(false).challenges(60, true)[0].ends_with("stale=true"));
+        assert!(!auth(false).challenges(60, true, IP)[0].contains("SHA-256"));
+        assert!(auth(false).challenges(60, true, IP)[0].ends_with("stale=true"));
     }
 
     #[test]
     fn challenges_carry_the_realm_and_fresh_nonces() {
         let a = auth(false);
-        let c1 = a.challenges(100, false);
-        let c2 = a.challenges(101, false);
+        let c1 = a.challenges(100, false, IP);
+        let c2 = a.challenges(101, false, IP);
         assert!(c1[0].starts_with("Digest realm=\"testrealm\", nonce=\""));
         assert_ne!(c1, c2);
     }
@@ -561,18 +591,28 @@ mod tests {
         assert_eq!(skipped, vec![4]);
         assert_eq!(pw.len(), 1);
         let a = Authenticator::new("testrealm", KEY, Some("other"), Some(pw), false);
-        let nonce = a.nonce(10);
+        let nonce = a.nonce(10, IP);
         let ha2 = md5_hex("REGISTER:sip:192.168.1.1");
         let ha1 = md5_hex("alice:testrealm:secret");
         let resp = md5_hex(&format!("{ha1}:{nonce}:{ha2}"));
         let ok = header("alice", &nonce, &resp, "");
         assert_eq!(
-            a.verify(10, "REGISTER", &Credentials::parse(ok.as_bytes()).unwrap()),
+            a.verify(
+                10,
+                "REGISTER",
+                &Credentials::parse(ok.as_bytes()).unwrap(),
+                IP
+            ),
             Verdict::Accepted
         );
         let bob = header("bob", &nonce, &resp, "");
         assert_eq!(
-            a.verify(10, "REGISTER", &Credentials::parse(bob.as_bytes()).unwrap()),
+            a.verify(
+                10,
+                "REGISTER",
+                &Credentials::parse(bob.as_bytes()).unwrap(),
+                IP
+            ),
             Verdict::Rejected("unknown user")
         );
     }
@@ -592,7 +632,10 @@ mod tests {
         ] {
             match Credentials::parse(h.as_bytes()) {
                 Err(_) => {}
-                Ok(c) => assert!(matches!(a.verify(1, "REGISTER", &c), Verdict::Malformed(_))),
+                Ok(c) => assert!(matches!(
+                    a.verify(1, "REGISTER", &c, IP),
+                    Verdict::Malformed(_)
+                )),
             }
         }
         let c = Credentials::parse(
@@ -600,7 +643,7 @@ mod tests {
         )
         .unwrap();
         assert!(matches!(
-            a.verify(1, "REGISTER", &c),
+            a.verify(1, "REGISTER", &c, IP),
             Verdict::Malformed(_) | Verdict::Rejected(_)
         ));
     }

@@ -706,22 +706,8 @@ impl DebugSink {
 
 /// Local wall-clock time `HH:MM:SS.mmm`, as the stderr sink prints it.
 fn write_clock(w: &mut impl fmt::Write) -> fmt::Result {
-    let since = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    let secs = libc::time_t::try_from(since.as_secs()).unwrap_or(libc::time_t::MAX);
-    // SAFETY: a zeroed tm is a valid value; localtime_r writes only into the tm we own and
-    // both pointers are valid for the call.
-    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
-    unsafe { libc::localtime_r(&secs, &mut tm) };
-    write!(
-        w,
-        "{:02}:{:02}:{:02}.{:03}",
-        tm.tm_hour,
-        tm.tm_min,
-        tm.tm_sec,
-        since.subsec_millis()
-    )
+    let t = crate::logging::LocalTime::now();
+    write!(w, "{:02}:{:02}:{:02}.{:03}", t.hour, t.min, t.sec, t.millis)
 }
 
 /// The thread-local queue between [`DebugSink`] and [`DebugPort::drain_log`].

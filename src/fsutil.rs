@@ -38,6 +38,26 @@ pub fn atomic_write_mode(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()>
     sync_dir(path)
 }
 
+/// Replaces `path` atomically (temp file + rename) without fsync: for the status snapshot, a
+/// file that is rewritten often and worthless after a power cut, so the event loop does not
+/// wait for flash storage.
+pub fn replace_unsynced(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let tmp = temp_path(path)?;
+    let written = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o644)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(&tmp)
+        .and_then(|mut f| f.write_all(bytes))
+        .and_then(|()| fs::rename(&tmp, path));
+    if written.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    written
+}
+
 /// `<dir>/<name>.tmp.<pid>`: unique among processes, so two instances pointed at one file
 /// cannot write into each other's temporary file.
 fn temp_path(path: &Path) -> io::Result<PathBuf> {

@@ -78,9 +78,11 @@ pub const DEBUG_LISTEN_BACKLOG: i32 = 8;
 
 /// SDP bodies (module `sdp`): lines indexed per body, media sections per body, and edits one
 /// rewrite may hold (a removed line, a replaced address or port, an inserted line each count one).
+/// The relay rewrite edits each line once, plus per media section an inserted `c=` and the
+/// `a=rtcp:` address beside its port: so every body that parses can be relayed.
 pub const SDP_MAX_LINES: usize = 256;
 pub const SDP_MAX_MEDIA: usize = 16;
-pub const SDP_MAX_EDITS: usize = 256;
+pub const SDP_MAX_EDITS: usize = SDP_MAX_LINES + 2 * SDP_MAX_MEDIA;
 
 /// RTP relay (behaviour §5.4): longest client id (`user@host`) kept per half-stream; longer ones
 /// are truncated (they only tell apart the two legs of a call that passes siproxd twice).

@@ -366,17 +366,21 @@ impl fmt::Write for LineBuf<'_> {
     }
 }
 
-struct LocalTime {
+/// Local wall-clock time of a log line (also used by the debug port's lines).
+pub(crate) struct LocalTime {
     month: i32,
     mday: i32,
-    hour: i32,
-    min: i32,
-    sec: i32,
-    millis: u32,
+    pub(crate) hour: i32,
+    pub(crate) min: i32,
+    pub(crate) sec: i32,
+    pub(crate) millis: u32,
 }
 
 impl LocalTime {
-    fn now() -> Self {
+    // libc marks time_t deprecated on musl (it becomes 64-bit there); the value is only passed
+    // straight to localtime_r, so its width does not matter here.
+    #[allow(deprecated)]
+    pub(crate) fn now() -> Self {
         let since = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap_or_default();

@@ -19,35 +19,33 @@ fn keys(provider_port: u16, callee: &str) -> Vec<(&'static str, String)> {
     ]
 }
 
-fn run_pair(
-    dir: &std::path::Path,
-    tag: &str,
-    server: (&str, &str, u16),
-    client: (&str, &str, u16, SocketAddr),
-    keys: &[(&str, String)],
-) -> (bool, Sipp, Sipp) {
-    let k: Vec<(&str, &str)> = keys.iter().map(|(a, b)| (*a, b.as_str())).collect();
-    let mut srv = Sipp::start(
-        dir,
-        &format!("{tag}_server"),
-        server.0,
-        server.1,
-        server.2,
-        None,
-        &k,
+/// Free ports for the phone and the provider, and their sipp keys (the callee is alice).
+fn ends() -> (u16, u16, Vec<(&'static str, String)>) {
+    let provider_port = free_udp_port();
+    (free_udp_port(), provider_port, keys(provider_port, "alice"))
+}
+
+/// The phone registers at the provider through `proxy`; panics with the proxy log on failure.
+fn register(proxy: &Proxy, tag: &str, phone_port: u16, provider_port: u16, k: &[(&str, String)]) {
+    let (ok, _, _) = run_pair(
+        &proxy.dir,
+        tag,
+        ("provider_register.xml", PROVIDER, provider_port),
+        ("phone_register.xml", LAN, phone_port, proxy.lan_addr()),
+        k,
     );
-    std::thread::sleep(Duration::from_millis(200));
-    let mut cli = Sipp::start(
-        dir,
-        &format!("{tag}_client"),
-        client.0,
-        client.1,
-        client.2,
-        Some(client.3),
-        &k,
-    );
-    let ok = cli.wait_ok(T) & srv.wait_ok(T);
-    (ok, srv, cli)
+    assert!(ok, "{tag} failed:\n{}", proxy.log_text());
+}
+
+/// A proxy (no media relay) that saves its registrations to `regs`.
+fn start_saving_registrations(name: &str, regs: &std::path::Path) -> Proxy {
+    Proxy::start(
+        name,
+        &format!(
+            "rtp_proxy_enable = 0\nregistration_file = {}\n",
+            regs.display()
+        ),
+    )
 }
 
 fn wait_for_file_containing(path: &std::path::Path, needle: &str, timeout: Duration) -> String {
@@ -66,23 +64,9 @@ fn registration_survives_kill_9_and_a_corrupt_record_is_skipped() {
     require_sipp();
     let regs_dir = temp_dir("regs");
     let regs = regs_dir.join("registrations");
-    let mut proxy = Proxy::start(
-        "persist",
-        &format!(
-            "rtp_proxy_enable = 0\nregistration_file = {}\n",
-            regs.display()
-        ),
-    );
-    let (phone_port, provider_port) = (free_udp_port(), free_udp_port());
-    let k = keys(provider_port, "alice");
-    let (ok, _, _) = run_pair(
-        &proxy.dir,
-        "register",
-        ("provider_register.xml", PROVIDER, provider_port),
-        ("phone_register.xml", LAN, phone_port, proxy.lan_addr()),
-        &k,
-    );
-    assert!(ok, "register failed:\n{}", proxy.log_text());
+    let mut proxy = start_saving_registrations("persist", &regs);
+    let (phone_port, provider_port, k) = ends();
+    register(&proxy, "register", phone_port, provider_port, &k);
     // Saved within a few seconds of the change, without a clean shutdown.
     let saved = wait_for_file_containing(&regs, "alice", Duration::from_secs(6));
     assert!(
@@ -163,17 +147,9 @@ fn debug_port_streams_the_sip_log_to_four_clients_on_the_inbound_address_only() 
     assert!(read_until(&mut a, "debug log", Duration::from_secs(3)).contains("siproxd-rs"));
 
     // A call goes through while one client does not read at all.
-    let (phone_port, provider_port) = (free_udp_port(), free_udp_port());
-    let k = keys(provider_port, "alice");
+    let (phone_port, provider_port, k) = ends();
     for _ in 0..3 {
-        let (ok, _, _) = run_pair(
-            &proxy.dir,
-            "reg",
-            ("provider_register.xml", PROVIDER, provider_port),
-            ("phone_register.xml", LAN, phone_port, proxy.lan_addr()),
-            &k,
-        );
-        assert!(ok, "{}", proxy.log_text());
+        register(&proxy, "reg", phone_port, provider_port, &k);
     }
     let (ok, _, _) = run_pair(
         &proxy.dir,
@@ -196,4 +172,96 @@ fn debug_port_streams_the_sip_log_to_four_clients_on_the_inbound_address_only() 
     }
     drop(stalled);
     let _ = a.write_all(b"ignored input\n");
+}
+
+#[test]
+fn status_shows_the_registered_phone_and_the_active_call() {
+    require_sipp();
+    let status = temp_dir("status").join("status.json");
+    let proxy = Proxy::start(
+        "status",
+        &format!(
+            "status_file = {}\nrtp_port_low = 31000\nrtp_port_high = 31010\n",
+            status.display()
+        ),
+    );
+    let (phone_port, provider_port, k) = ends();
+    register(&proxy, "register", phone_port, provider_port, &k);
+
+    let kk: Vec<(&str, &str)> = k.iter().map(|(a, b)| (*a, b.as_str())).collect();
+    let mut srv = Sipp::start(
+        &proxy.dir,
+        "call_server",
+        "provider_uas_call.xml",
+        PROVIDER,
+        provider_port,
+        None,
+        &kk,
+    );
+    std::thread::sleep(Duration::from_millis(200));
+    let mut cli = Sipp::start(
+        &proxy.dir,
+        "call_client",
+        "phone_call_3s.xml",
+        LAN,
+        phone_port,
+        Some(proxy.lan_addr()),
+        &kk,
+    );
+    // While the call is up: SIGUSR1, then `--status` reads the snapshot.
+    std::thread::sleep(Duration::from_millis(1500));
+    proxy.signal("USR1");
+    let json = wait_for_file_containing(&status, "streams", Duration::from_secs(3));
+    let out = bin_output(&["--status", status.to_str().unwrap()]);
+    assert!(
+        out.contains("alice"),
+        "registration missing:\n{out}\n{json}"
+    );
+    assert!(
+        out.contains(&format!("{LAN}:{phone_port}")),
+        "contact missing:\n{out}"
+    );
+    assert!(
+        out.contains("31000") || out.contains("31002"),
+        "relay stream missing:\n{out}"
+    );
+    let out_json = bin_output(&["--status", status.to_str().unwrap(), "--json"]);
+    assert!(out_json.trim_start().starts_with('{'), "{out_json}");
+    assert!(
+        cli.wait_ok(T) & srv.wait_ok(T),
+        "call failed:\n{}",
+        proxy.log_text()
+    );
+}
+
+fn bin_output(args: &[&str]) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_siproxd-rs"))
+        .args(args)
+        .output()
+        .expect("run siproxd-rs");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Behaviour §11 test 55, adjusted by decisions §7: SIGTERM saves the registration file (only
+/// live bindings, versioned format) before exit 0; a restart routes to the phone without a new
+/// REGISTER (the kill -9 case is tested above).
+#[test]
+fn sigterm_saves_registrations_and_exits_0() {
+    require_sipp();
+    let regs = temp_dir("regs55").join("registrations");
+    let mut proxy = start_saving_registrations("t55", &regs);
+    let (phone_port, provider_port, k) = ends();
+    register(&proxy, "register", phone_port, provider_port, &k);
+    // At once, before the coalescing delay of the autosave has passed.
+    proxy.signal("TERM");
+    let st = proxy.wait_exit(Duration::from_secs(2)).expect("exited");
+    assert_eq!(st.code(), Some(0));
+    let text = std::fs::read_to_string(&regs).expect("file written at exit");
+    assert!(text.starts_with("siproxd-rs-registrations 1\n"), "{text}");
+    assert!(text.contains(&format!("{LAN}:{phone_port}")), "{text}");
+    assert_eq!(
+        text.lines().filter(|l| !l.starts_with('#')).count(),
+        2,
+        "header + one binding:\n{text}"
+    );
 }

@@ -50,51 +50,50 @@ impl Lab {
         client: (&str, &str, u16, SocketAddr),
         keys: &[(&str, String)],
     ) -> (Sipp, Sipp) {
-        let k: Vec<(&str, &str)> = keys.iter().map(|(a, b)| (*a, b.as_str())).collect();
-        let mut srv = Sipp::start(
-            &self.proxy.dir,
-            &format!("{tag}_server"),
-            server.0,
-            server.1,
-            server.2,
-            None,
-            &k,
-        );
-        std::thread::sleep(Duration::from_millis(200));
-        let mut cli = Sipp::start(
-            &self.proxy.dir,
-            &format!("{tag}_client"),
-            client.0,
-            client.1,
-            client.2,
-            Some(client.3),
-            &k,
-        );
-        let cli_ok = cli.wait_ok(T);
-        let srv_ok = srv.wait_ok(T);
+        let (ok, srv, cli) = run_pair(&self.proxy.dir, tag, server, client, keys);
         assert!(
-            cli_ok && srv_ok,
-            "phase {tag}: client ok={cli_ok} server ok={srv_ok}\nproxy log:\n{}\nclient:\n{}\nserver:\n{}",
+            ok,
+            "phase {tag}: client or server failed\nproxy log:\n{}\nclient:\n{}{}\nserver:\n{}{}",
             self.proxy.log_text(),
             cli.messages(),
-            srv.messages()
+            cli.errors(),
+            srv.messages(),
+            srv.errors()
         );
         (srv, cli)
     }
 
-    /// The phone registers through the proxy at the provider.
-    fn register(&self) -> Sipp {
-        let (provider, _phone) = self.phase(
-            "register",
-            ("provider_register.xml", PROVIDER, self.provider_port),
+    /// A call from the phone (client, `phone_scenario`) to the provider (server); returns the
+    /// provider's and the phone's sipp.
+    fn outgoing(&self, tag: &str, phone_scenario: &str, provider_scenario: &str) -> (Sipp, Sipp) {
+        self.phase(
+            tag,
+            (provider_scenario, PROVIDER, self.provider_port),
+            (phone_scenario, LAN, self.phone_port, self.proxy.lan_addr()),
+            &self.keys(),
+        )
+    }
+
+    /// A call from the provider (client, `provider_scenario`) to the phone (server); returns
+    /// the phone's and the provider's sipp.
+    fn incoming(&self, tag: &str, phone_scenario: &str, provider_scenario: &str) -> (Sipp, Sipp) {
+        self.phase(
+            tag,
+            (phone_scenario, LAN, self.phone_port),
             (
-                "phone_register.xml",
-                LAN,
-                self.phone_port,
-                self.proxy.lan_addr(),
+                provider_scenario,
+                PROVIDER,
+                self.provider_port,
+                self.proxy.wan_addr(),
             ),
             &self.keys(),
-        );
+        )
+    }
+
+    /// The phone registers through the proxy at the provider.
+    fn register(&self) -> Sipp {
+        let (provider, _phone) =
+            self.outgoing("register", "phone_register.xml", "provider_register.xml");
         provider
     }
 }
@@ -158,23 +157,9 @@ fn phone_registers_through_the_proxy() {
 fn outgoing_call_invite_180_200_ack_bye() {
     let lab = Lab::new("callout");
     lab.register();
-    let (provider, _) = lab.phase(
-        "callout",
-        ("provider_uas_call.xml", PROVIDER, lab.provider_port),
-        (
-            "phone_call_out.xml",
-            LAN,
-            lab.phone_port,
-            lab.proxy.lan_addr(),
-        ),
-        &lab.keys(),
-    );
+    let (provider, _) = lab.outgoing("callout", "phone_call_out.xml", "provider_uas_call.xml");
     assert_no_lan_leak(&provider);
-    let methods: Vec<String> = provider
-        .received()
-        .iter()
-        .map(|m| m.split_whitespace().next().unwrap_or("").to_string())
-        .collect();
+    let methods: Vec<String> = provider.received_methods();
     assert_eq!(
         methods,
         ["INVITE", "ACK", "BYE"],
@@ -186,17 +171,7 @@ fn outgoing_call_invite_180_200_ack_bye() {
 fn incoming_call_reaches_the_registered_phone() {
     let lab = Lab::new("callin");
     let reg = lab.register();
-    let (phone, provider) = lab.phase(
-        "callin",
-        ("provider_uas_call.xml", LAN, lab.phone_port),
-        (
-            "provider_call_in.xml",
-            PROVIDER,
-            lab.provider_port,
-            lab.proxy.wan_addr(),
-        ),
-        &lab.keys(),
-    );
+    let (phone, provider) = lab.incoming("callin", "provider_uas_call.xml", "provider_call_in.xml");
     assert_no_lan_leak(&reg);
     assert_no_lan_leak(&provider);
     let invite = &phone.received()[0];
@@ -218,23 +193,9 @@ fn incoming_call_reaches_the_registered_phone() {
 fn cancel_of_a_ringing_call() {
     let lab = Lab::new("cancel");
     lab.register();
-    let (phone, provider) = lab.phase(
-        "cancel",
-        ("phone_ring_cancel.xml", LAN, lab.phone_port),
-        (
-            "provider_cancel.xml",
-            PROVIDER,
-            lab.provider_port,
-            lab.proxy.wan_addr(),
-        ),
-        &lab.keys(),
-    );
+    let (phone, provider) = lab.incoming("cancel", "phone_ring_cancel.xml", "provider_cancel.xml");
     assert_no_lan_leak(&provider);
-    let methods: Vec<String> = phone
-        .received()
-        .iter()
-        .map(|m| m.split_whitespace().next().unwrap_or("").to_string())
-        .collect();
+    let methods: Vec<String> = phone.received_methods();
     assert_eq!(
         methods,
         ["INVITE", "CANCEL", "ACK"],

@@ -1,36 +1,16 @@
 //! Black-box tests of `config::load` with real files: `-c`, the search path, UCI, strict mode.
 
 use siproxd_rs::config::{self, LoadError, Severity, Source};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-/// A fresh directory under the system temp dir, removed on drop.
-struct TempDir(PathBuf);
+mod tempdir;
 
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let p = std::env::temp_dir().join(format!("siproxd-rs-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).unwrap();
-        TempDir(p)
-    }
-
-    fn file(&self, name: &str, text: &str) -> PathBuf {
-        let p = self.0.join(name);
-        std::fs::write(&p, text).unwrap();
-        p
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+use tempdir::TempDir;
 
 #[test]
 fn explicit_file_is_loaded_with_its_warnings() {
     let d = TempDir::new("explicit");
-    let p = d.file("a.conf", "sip_listen_port = 5070\nfoo = bar\n");
+    let p = d.write("a.conf", "sip_listen_port = 5070\nfoo = bar\n");
     let loaded = config::load(Source::File(Some(&p)), &[], false).unwrap();
     assert_eq!(loaded.config.sip_listen_port, 5070);
     assert_eq!(loaded.path, p);
@@ -44,7 +24,7 @@ fn explicit_file_is_loaded_with_its_warnings() {
 #[test]
 fn strict_turns_warnings_into_a_load_error() {
     let d = TempDir::new("strict");
-    let p = d.file("a.conf", "foo = bar\nrtp_port_low = 7071\n");
+    let p = d.write("a.conf", "foo = bar\nrtp_port_low = 7071\n");
     match config::load(Source::File(Some(&p)), &[], true) {
         Err(LoadError::Invalid(diags)) => {
             assert_eq!(diags.len(), 2, "{diags:?}");
@@ -57,7 +37,7 @@ fn strict_turns_warnings_into_a_load_error() {
 #[test]
 fn errors_report_every_problem_at_once() {
     let d = TempDir::new("errors");
-    let p = d.file(
+    let p = d.write(
         "a.conf",
         "rtp_dscp = 99\nmask_host = a\nhosts_allow_reg = lan.example\n",
     );
@@ -94,7 +74,7 @@ fn search_path_takes_the_first_readable_file() {
     let d = TempDir::new("search");
     let home = d.0.join("home");
     std::fs::create_dir_all(&home).unwrap();
-    let second = d.file("second.conf", "rtp_timeout = 2\n");
+    let second = d.write("second.conf", "rtp_timeout = 2\n");
     let mut paths = config::search_paths(Some(&home));
     // The home file does not exist yet: the next readable entry wins.
     paths.truncate(1);
@@ -116,7 +96,7 @@ fn search_path_takes_the_first_readable_file() {
 #[test]
 fn uci_source_with_set_overrides() {
     let d = TempDir::new("uci");
-    let p = d.file(
+    let p = d.write(
         "siproxd",
         "config siproxd 'general'\n\toption interface_inbound 'lan'\n\toption interface_outbound 'wan'\n\
          \toption rtp_timeout '120'\n\tlist load_plugin 'plugin_logcall.so'\n",

@@ -2,11 +2,11 @@
 //!
 //! Every test reads its configuration from a temporary file.
 
-mod common;
+mod harness;
 
 use std::time::Duration;
 
-use common::*;
+use harness::*;
 
 const START: Duration = Duration::from_secs(5);
 
@@ -22,7 +22,7 @@ fn start(dir: &TempDir, port: u16, extra: &str, args: &[&str]) -> Daemon {
 #[test]
 fn datagrams_on_both_sockets_are_counted_and_sigterm_exits_0_and_removes_pid_file() {
     let dir = TempDir::new("count");
-    let port = free_port();
+    let port = free_udp_port();
     let pid_file = dir.path("d.pid");
     let mut d = start(
         &dir,
@@ -49,7 +49,7 @@ fn datagrams_on_both_sockets_are_counted_and_sigterm_exits_0_and_removes_pid_fil
 #[test]
 fn oversized_datagram_is_dropped_and_sigint_exits_0() {
     let dir = TempDir::new("big");
-    let port = free_port();
+    let port = free_udp_port();
     let mut d = start(&dir, port, "", &["-f", "-d", "0x2"]);
     send_udp(
         ("127.0.0.1", port),
@@ -89,7 +89,7 @@ fn options_answer(port: u16, wait: Duration) -> Option<String> {
 #[test]
 fn sighup_reloads_acls_keeps_a_broken_file_out_and_sigusr1_writes_status() {
     let dir = TempDir::new("hup");
-    let port = free_port();
+    let port = free_udp_port();
     let status = dir.path("status.json");
     let base = format!("status_file = {}\n", status.display());
     let mut d = start(&dir, port, &base, &["-f"]);
@@ -149,7 +149,7 @@ fn sighup_reloads_acls_keeps_a_broken_file_out_and_sigusr1_writes_status() {
 #[test]
 fn port_in_use_exits_1_with_a_reason() {
     let dir = TempDir::new("busy");
-    let port = free_port();
+    let port = free_udp_port();
     // Without SO_REUSEADDR, so the daemon's bind fails.
     let _holder = std::net::UdpSocket::bind(("127.0.0.1", port)).unwrap();
     let conf = loopback_config(&dir, port, "");
@@ -166,7 +166,7 @@ fn port_in_use_exits_1_with_a_reason() {
 #[test]
 fn set_option_overrides_the_file() {
     let dir = TempDir::new("set");
-    let (port, other) = (free_port(), free_port());
+    let (port, other) = (free_udp_port(), free_udp_port());
     let set = format!("sip_listen_port={other}");
     let d = start(&dir, port, "", &["-f", "-d", "0x2", "-s", &set]);
     d.wait_for(&format!("udp:127.0.0.1:{other}"), START);
@@ -177,7 +177,7 @@ fn set_option_overrides_the_file() {
 #[test]
 fn foreground_option_wins_over_daemonize() {
     let dir = TempDir::new("fg");
-    let port = free_port();
+    let port = free_udp_port();
     let pid_file = dir.path("fg.pid");
     let extra = format!("daemonize = 1\npid_file = {}\n", pid_file.display());
     let mut d = start(&dir, port, &extra, &["-f"]);
@@ -197,7 +197,7 @@ fn foreground_option_wins_over_daemonize() {
 #[test]
 fn idle_daemon_uses_no_cpu() {
     let dir = TempDir::new("idle");
-    let port = free_port();
+    let port = free_udp_port();
     let d = start(&dir, port, "", &["-f"]);
     let before = cpu_ticks(d.pid());
     std::thread::sleep(Duration::from_secs(10));
@@ -212,7 +212,7 @@ fn idle_daemon_uses_no_cpu() {
 #[test]
 fn daemonize_detaches_and_sigterm_stops_the_daemon() {
     let dir = TempDir::new("daemon");
-    let port = free_port();
+    let port = free_udp_port();
     let pid_file = dir.path("daemon.pid");
     let extra = format!("daemonize = 1\npid_file = {}\n", pid_file.display());
     let conf = loopback_config(&dir, port, &extra);
@@ -251,7 +251,7 @@ fn root_drops_to_user_after_binding() {
         return;
     }
     let dir = TempDir::new("user");
-    let port = free_port();
+    let port = free_udp_port();
     let mut d = start(&dir, port, "user = nobody\n", &["-f", "-d", "0x2"]);
     let (uid, _) = siproxd_rs::process::lookup_user("nobody").unwrap();
     let status = std::fs::read_to_string(format!("/proc/{}/status", d.pid())).unwrap();
@@ -275,7 +275,7 @@ fn chroot_failure_is_fatal() {
         return;
     }
     let dir = TempDir::new("nojail");
-    let port = free_port();
+    let port = free_udp_port();
     let conf = loopback_config(&dir, port, "chrootjail = /nonexistent-jail\n");
     let (st, _, err) = run(&["-f", "-c", conf.to_str().unwrap()]);
     assert_eq!(st.code(), Some(1), "{err}");
@@ -294,7 +294,7 @@ fn root_chroots_and_keeps_serving() {
     let dir = TempDir::new("jail");
     let jail = dir.path("jail");
     std::fs::create_dir(&jail).unwrap();
-    let port = free_port();
+    let port = free_udp_port();
     let extra = format!("chrootjail = {}\nuser = nobody\n", jail.display());
     let mut d = start(&dir, port, &extra, &["-f", "-d", "0x2"]);
     let root = std::fs::read_link(format!("/proc/{}/root", d.pid())).unwrap();

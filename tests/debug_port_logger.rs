@@ -4,11 +4,11 @@
 
 use std::io::{BufRead, BufReader, ErrorKind};
 use std::net::TcpStream;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use log::{LevelFilter, Log, Metadata, Record};
-use mio::{Events, Poll, Token};
-use siproxd_rs::debug_port::{DebugPort, DebugSink};
+use mio::Token;
+use siproxd_rs::debug_port::DebugSink;
 use siproxd_rs::dns::{parse_resolv_conf, Resolver, ResolverConfig};
 use siproxd_rs::logging;
 
@@ -33,33 +33,9 @@ impl Log for HookOnly {
 
 static LOGGER: HookOnly = HookOnly;
 
-struct Loop {
-    poll: Poll,
-    events: Events,
-    port: DebugPort,
-    start: Instant,
-}
+mod debug_loop;
 
-impl Loop {
-    fn turn(&mut self) {
-        self.port.drain_log();
-        self.poll
-            .poll(&mut self.events, Some(Duration::from_millis(5)))
-            .unwrap();
-        let now = self.start.elapsed().as_millis() as u64;
-        for ev in self.events.iter() {
-            self.port.handle_event(self.poll.registry(), ev, now);
-        }
-    }
-
-    fn turn_until(&mut self, done: impl Fn(&DebugPort) -> bool) {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !done(&self.port) {
-            assert!(Instant::now() < deadline, "timed out");
-            self.turn();
-        }
-    }
-}
+use debug_loop::Loop;
 
 fn text_of(line: &str) -> &str {
     // Past the "HH:MM:SS.mmm " clock.
@@ -78,24 +54,16 @@ fn port_log_lines_and_a_call_log_reach_clients_without_feedback() {
     log::set_logger(&LOGGER).unwrap();
     log::set_max_level(LevelFilter::Trace);
 
-    let poll = Poll::new().unwrap();
-    let mut port = DebugPort::bind("127.0.0.1:0".parse().unwrap()).unwrap();
-    port.set_mask(0x4); // SIP only
-    port.register(poll.registry(), Token(0), 1).unwrap();
-    let mut lp = Loop {
-        poll,
-        events: Events::with_capacity(16),
-        port,
-        start: Instant::now(),
-    };
+    let mut lp = Loop::bind("127.0.0.1", Token(0), 1);
+    lp.port.set_mask(0x4); // SIP only
 
     let a = TcpStream::connect(lp.port.local_addr()).unwrap();
     a.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     let mut a = BufReader::new(a);
-    lp.turn_until(|p| p.client_count() == 1);
+    lp.turn_until("clients", |p| p.client_count() == 1);
     assert!(read_line(&mut a).starts_with("siproxd-rs "));
     // The port logged the accept while serving it; the next drain delivers it.
-    lp.turn();
+    lp.turn(Duration::from_millis(5));
     let accepted = read_line(&mut a);
     assert!(
         text_of(&accepted).starts_with("INFO: debug port: accepted connection from 127.0.0.1:"),
@@ -114,7 +82,7 @@ fn port_log_lines_and_a_call_log_reach_clients_without_feedback() {
     );
     let _ = resolver.resolve(0, "pbx.test", Some(5060), 1);
     while resolver.poll_transmit(&mut [0u8; 512]).is_some() {}
-    lp.turn();
+    lp.turn(Duration::from_millis(5));
     let dns = read_line(&mut a);
     assert!(text_of(&dns).starts_with("dns: lookup pbx.test"), "{dns}");
     let dns = read_line(&mut a);
@@ -127,7 +95,7 @@ fn port_log_lines_and_a_call_log_reach_clients_without_feedback() {
     log::debug!(target: logging::SIP, "INVITE sip:bob@example.org SIP/2.0");
     log::debug!(target: logging::RTP, "not in the mask");
     log::warn!("a warning");
-    lp.turn();
+    lp.turn(Duration::from_millis(5));
     assert_eq!(
         text_of(&read_line(&mut a)),
         "sip: INVITE sip:bob@example.org SIP/2.0"
@@ -138,15 +106,15 @@ fn port_log_lines_and_a_call_log_reach_clients_without_feedback() {
     let b = TcpStream::connect(lp.port.local_addr()).unwrap();
     b.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     let mut b = BufReader::new(b);
-    lp.turn_until(|p| p.client_count() == 2);
-    lp.turn();
+    lp.turn_until("clients", |p| p.client_count() == 2);
+    lp.turn(Duration::from_millis(5));
     assert!(read_line(&mut a).contains("accepted connection"));
     // Read everything first, so that closing sends FIN rather than a reset.
     assert!(read_line(&mut b).starts_with("siproxd-rs "));
     assert!(read_line(&mut b).contains("accepted connection"));
     drop(b);
-    lp.turn_until(|p| p.client_count() == 1);
-    lp.turn();
+    lp.turn_until("clients", |p| p.client_count() == 1);
+    lp.turn(Duration::from_millis(5));
     let gone = read_line(&mut a);
     assert!(
         text_of(&gone).starts_with("INFO: debug port: disconnected: 127.0.0.1:"),
@@ -155,7 +123,7 @@ fn port_log_lines_and_a_call_log_reach_clients_without_feedback() {
 
     // Idle turns produce nothing: the port's logging does not feed itself.
     for _ in 0..20 {
-        lp.turn();
+        lp.turn(Duration::from_millis(5));
     }
     a.get_ref()
         .set_read_timeout(Some(Duration::from_millis(200)))

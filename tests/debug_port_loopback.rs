@@ -6,97 +6,22 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use log::Level;
-use mio::{Events, Poll, Token};
+use mio::{Poll, Token};
 use siproxd_rs::debug_port::{banner, refusal, DebugPort, DebugSink};
 use siproxd_rs::limits::DEBUG_MAX_CLIENTS;
 
 const LISTENER: Token = Token(1);
 const FIRST_CLIENT: usize = 100;
-const WAIT: Duration = Duration::from_secs(10);
 
-struct Loop {
-    poll: Poll,
-    events: Events,
-    port: DebugPort,
-    start: Instant,
-}
+mod debug_loop;
 
-impl Loop {
-    fn bind(ip: &str) -> Loop {
-        let poll = Poll::new().unwrap();
-        let mut port = DebugPort::bind(format!("{ip}:0").parse().unwrap()).unwrap();
-        port.set_mask(0x204);
-        port.register(poll.registry(), LISTENER, FIRST_CLIENT)
-            .unwrap();
-        Loop {
-            poll,
-            events: Events::with_capacity(64),
-            port,
-            start: Instant::now(),
-        }
-    }
+use debug_loop::{Loop, WAIT};
 
-    fn addr(&self) -> SocketAddr {
-        self.port.local_addr()
-    }
-
-    /// One loop iteration as the shell runs it.
-    fn turn(&mut self, timeout: Duration) {
-        self.port.drain_log();
-        self.poll.poll(&mut self.events, Some(timeout)).unwrap();
-        let now = self.start.elapsed().as_millis() as u64;
-        for ev in self.events.iter() {
-            assert!(self.port.owns(ev.token()), "foreign token {ev:?}");
-            self.port.handle_event(self.poll.registry(), ev, now);
-        }
-    }
-
-    fn turn_until(&mut self, what: &str, done: impl Fn(&DebugPort) -> bool) {
-        let deadline = Instant::now() + WAIT;
-        while !done(&self.port) {
-            assert!(Instant::now() < deadline, "timed out waiting for {what}");
-            self.turn(Duration::from_millis(10));
-        }
-    }
-
-    fn connect(&mut self) -> TcpStream {
-        let s = TcpStream::connect(self.addr()).unwrap();
-        s.set_read_timeout(Some(WAIT)).unwrap();
-        s
-    }
-
-    /// Connects and waits until the port has accepted it.
-    fn client(&mut self) -> BufReader<TcpStream> {
-        let n = self.port.client_count();
-        let s = self.connect();
-        self.turn_until("accept", |p| p.client_count() == n + 1);
-        BufReader::new(s)
-    }
-
-    /// A client with a small receive window, so that not reading fills the port's side
-    /// soon instead of after megabytes of kernel buffering (loopback autotuning).
-    fn small_window_client(&mut self) -> BufReader<TcpStream> {
-        let n = self.port.client_count();
-        let sock =
-            socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
-        sock.set_recv_buffer_size(4096).unwrap();
-        sock.connect(&self.addr().into()).unwrap();
-        let s: TcpStream = sock.into();
-        s.set_read_timeout(Some(WAIT)).unwrap();
-        self.turn_until("accept", |p| p.client_count() == n + 1);
-        BufReader::new(s)
-    }
-
-    fn pending_of(&self, client: SocketAddr) -> usize {
-        self.status(client).pending
-    }
-
-    fn status(&self, client: SocketAddr) -> siproxd_rs::debug_port::ClientStatus {
-        self.port
-            .clients()
-            .find(|c| c.peer == client)
-            .expect("client not connected")
-    }
+/// The port on `ip` with SIP and a second class enabled.
+fn bind(ip: &str) -> Loop {
+    let mut lp = Loop::bind(ip, LISTENER, FIRST_CLIENT);
+    lp.port.set_mask(0x204);
+    lp
 }
 
 fn line(r: &mut BufReader<TcpStream>) -> String {
@@ -125,7 +50,7 @@ fn assert_eof(s: &mut impl Read) {
 
 #[test]
 fn two_clients_get_the_banner_then_the_same_lines_in_order() {
-    let mut lp = Loop::bind("127.0.0.1");
+    let mut lp = bind("127.0.0.1");
     let mut a = lp.client();
     let mut b = lp.client();
     for i in 0..50 {
@@ -144,7 +69,7 @@ fn two_clients_get_the_banner_then_the_same_lines_in_order() {
 
 #[test]
 fn the_log_of_a_call_reaches_every_client_through_the_sink() {
-    let mut lp = Loop::bind("127.0.0.1");
+    let mut lp = bind("127.0.0.1");
     let mut a = lp.client();
     let mut b = lp.client();
     let call = [
@@ -188,7 +113,7 @@ fn the_log_of_a_call_reaches_every_client_through_the_sink() {
 
 #[test]
 fn a_fifth_client_is_refused_with_a_message_and_pending_ones_are_accepted_at_once() {
-    let mut lp = Loop::bind("127.0.0.1");
+    let mut lp = bind("127.0.0.1");
     let mut streams: Vec<TcpStream> = (0..DEBUG_MAX_CLIENTS + 1).map(|_| lp.connect()).collect();
     // All five wait in the backlog; the first readiness event accepts every one of them.
     lp.turn(WAIT);
@@ -208,7 +133,7 @@ fn a_fifth_client_is_refused_with_a_message_and_pending_ones_are_accepted_at_onc
 
 #[test]
 fn a_disconnect_frees_a_slot() {
-    let mut lp = Loop::bind("127.0.0.1");
+    let mut lp = bind("127.0.0.1");
     let mut clients: Vec<_> = (0..DEBUG_MAX_CLIENTS).map(|_| lp.client()).collect();
     let mut extra = lp.connect();
     lp.turn(Duration::from_millis(50));
@@ -230,7 +155,7 @@ fn a_disconnect_frees_a_slot() {
 
 #[test]
 fn client_input_is_discarded_and_a_half_close_ends_the_session() {
-    let mut lp = Loop::bind("127.0.0.1");
+    let mut lp = bind("127.0.0.1");
     let mut r = lp.client();
     r.get_mut().write_all(&[b'x'; 100_000]).unwrap();
     lp.turn(Duration::from_millis(50));
@@ -244,7 +169,7 @@ fn client_input_is_discarded_and_a_half_close_ends_the_session() {
 
 #[test]
 fn a_client_of_another_address_gets_nothing() {
-    let mut lp = Loop::bind("127.0.0.1");
+    let mut lp = bind("127.0.0.1");
     let other: SocketAddr = format!("127.0.0.2:{}", lp.addr().port()).parse().unwrap();
     let err = TcpStream::connect_timeout(&other, Duration::from_secs(2)).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::ConnectionRefused, "{err}");
@@ -257,7 +182,7 @@ fn a_client_of_another_address_gets_nothing() {
 
 #[test]
 fn ipv6_loopback_works_too() {
-    let mut lp = Loop::bind("[::1]");
+    let mut lp = bind("[::1]");
     let mut r = lp.client();
     lp.port.push_record("over v6");
     expect_banner(&mut r);
@@ -266,9 +191,9 @@ fn ipv6_loopback_works_too() {
 
 #[test]
 fn a_rebind_that_drops_the_old_port_last_keeps_the_new_one_fed() {
-    let mut old = Loop::bind("127.0.0.1");
+    let mut old = bind("127.0.0.1");
     let mut _old_client = old.client();
-    let mut new = Loop::bind("127.0.0.1");
+    let mut new = bind("127.0.0.1");
     let mut r = new.client();
     drop(old);
     DebugSink.push_line("after the rebind");
@@ -325,7 +250,7 @@ fn reader(r: BufReader<TcpStream>, last: &'static str) -> thread::JoinHandle<Lin
 #[test]
 fn a_stalled_client_loses_lines_with_a_marker_and_slows_nobody() {
     const TOTAL: usize = 100_000; // 100-byte lines: 10 MB
-    let mut lp = Loop::bind("127.0.0.1");
+    let mut lp = bind("127.0.0.1");
     let stalled = lp.small_window_client();
     let stalled_addr = stalled.get_ref().local_addr().unwrap();
     let good = lp.client();
@@ -348,7 +273,12 @@ fn a_stalled_client_loses_lines_with_a_marker_and_slows_nobody() {
     lp.turn_until("good client drained", |p| {
         p.clients().any(|c| c.peer == good_addr && c.pending == 0)
     });
-    assert!(pushing < Duration::from_secs(2), "pushing took {pushing:?}");
+    // Not a speed test (that is for benchmarks): a blocking write would hang here forever; the
+    // bound is loose enough for the emulated big-endian gate.
+    assert!(
+        pushing < Duration::from_secs(20),
+        "pushing took {pushing:?}"
+    );
 
     let (got, _good) = good_lines.join().unwrap();
     assert_eq!(got.len(), TOTAL + 2);
@@ -405,7 +335,7 @@ fn a_stalled_client_loses_lines_with_a_marker_and_slows_nobody() {
 
 #[test]
 fn pushing_to_a_client_that_never_reads_returns_quickly() {
-    let mut lp = Loop::bind("127.0.0.1");
+    let mut lp = bind("127.0.0.1");
     let _stalled = lp.small_window_client();
     let line = numbered(0);
     let t = Instant::now();
@@ -413,7 +343,7 @@ fn pushing_to_a_client_that_never_reads_returns_quickly() {
         lp.port.push_record(&line);
     }
     let took = t.elapsed();
-    assert!(took < Duration::from_secs(2), "took {took:?}");
+    assert!(took < Duration::from_secs(20), "took {took:?}");
     let st = lp.port.clients().next().unwrap();
     assert!(st.blocked && st.dropped > 0, "{st:?}");
 }

@@ -1,34 +1,14 @@
 //! The resolver's steady state (resolve, transmit, reply, event, cache hit) allocates nothing.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-use std::sync::atomic::{AtomicUsize, Ordering};
-
+use alloc::allocations_during;
 use siproxd_rs::dns::wire::{read_name, Name};
 use siproxd_rs::dns::{parse_hosts, parse_resolv_conf, Lookup, Resolver, ResolverConfig};
 use siproxd_rs::limits::DNS_QUERY_MAX;
 
-struct Counting;
-
-static ALLOCS: AtomicUsize = AtomicUsize::new(0);
-thread_local! {
-    static ACTIVE: Cell<bool> = const { Cell::new(false) };
-}
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if ACTIVE.with(Cell::get) {
-            ALLOCS.fetch_add(1, Ordering::Relaxed);
-        }
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
+mod alloc;
 
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: alloc::Counting = alloc::Counting;
 
 /// Answers an A or SRV query in place (no allocation: fixed buffer).
 fn answer(query: &[u8], out: &mut [u8; 512]) -> usize {
@@ -67,30 +47,30 @@ fn steady_state_lookups_do_not_allocate() {
     let mut reply = [0u8; 512];
     let names = ["a.example", "b.example", "c.example", "d.example"];
 
-    ACTIVE.with(|a| a.set(true));
     let mut now = 0;
-    for round in 0..3u64 {
-        for (i, name) in names.iter().enumerate() {
-            let port = if i % 2 == 0 { Some(5060) } else { None };
-            assert_eq!(r.resolve(now, name, port, i as u64), Lookup::Pending);
-            let mut events = 0;
-            while events == 0 {
-                let (to, n) = r.poll_transmit(&mut q).unwrap();
-                let m = answer(&q[..n], &mut reply);
-                r.handle_response(now, to, &reply[..m]);
-                while let Some(ev) = r.poll_event() {
-                    assert!(ev.result.is_ok());
-                    events += 1;
+    let (allocated, ()) = allocations_during(|| {
+        for round in 0..3u64 {
+            for (i, name) in names.iter().enumerate() {
+                let port = if i % 2 == 0 { Some(5060) } else { None };
+                assert_eq!(r.resolve(now, name, port, i as u64), Lookup::Pending);
+                let mut events = 0;
+                while events == 0 {
+                    let (to, n) = r.poll_transmit(&mut q).unwrap();
+                    let m = answer(&q[..n], &mut reply);
+                    r.handle_response(now, to, &reply[..m]);
+                    while let Some(ev) = r.poll_event() {
+                        assert!(ev.result.is_ok());
+                        events += 1;
+                    }
                 }
+                assert!(matches!(
+                    r.resolve(now + 1, name, port, 0),
+                    Lookup::Ready(_)
+                ));
             }
-            assert!(matches!(
-                r.resolve(now + 1, name, port, 0),
-                Lookup::Ready(_)
-            ));
+            // let every entry expire so the next round asks again
+            now += 61_000 + round;
         }
-        // let every entry expire so the next round asks again
-        now += 61_000 + round;
-    }
-    ACTIVE.with(|a| a.set(false));
-    assert_eq!(ALLOCS.load(Ordering::Relaxed), 0);
+    });
+    assert_eq!(allocated, 0, "allocations in the resolver's steady state");
 }

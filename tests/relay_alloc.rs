@@ -2,80 +2,18 @@
 //! touches the heap (decisions §6). Its own test binary, so the counting global allocator
 //! affects nothing else.
 
+use alloc::allocations_during;
 use mio::Poll;
 use siproxd_rs::net::relay::{mio_token, Relay};
-use siproxd_rs::rtp::{ClientId, Direction, StreamRequest, Table, Token};
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-use std::net::{SocketAddr, UdpSocket};
+use siproxd_rs::rtp::{Direction, Table, Token};
+use std::net::UdpSocket;
+use streams::req;
 
-struct Counting;
-
-thread_local! {
-    // Only the measuring thread counts: the test harness allocates on other threads.
-    static COUNTING: Cell<bool> = const { Cell::new(false) };
-    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
-}
-
-fn note() {
-    // `try_with`: the allocator may run while thread-locals are being torn down.
-    let _ = COUNTING.try_with(|c| {
-        if c.get() {
-            let _ = ALLOCATIONS.try_with(|a| a.set(a.get() + 1));
-        }
-    });
-}
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        note();
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        note();
-        unsafe { System.alloc_zeroed(layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        note();
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
+mod alloc;
+mod streams;
 
 #[global_allocator]
-static GLOBAL: Counting = Counting;
-
-/// Allocations made by `f` on this thread.
-fn allocations_during<R>(f: impl FnOnce() -> R) -> (u64, R) {
-    ALLOCATIONS.with(|a| a.set(0));
-    COUNTING.with(|c| c.set(true));
-    let r = f();
-    COUNTING.with(|c| c.set(false));
-    (ALLOCATIONS.with(|a| a.get()), r)
-}
-
-#[test]
-fn counting_allocator_sees_allocations() {
-    // Guards against a counter that never counts (which would make the next test vacuous).
-    let (n, _) = allocations_during(|| std::hint::black_box(Vec::<u8>::with_capacity(64)));
-    assert!(n >= 1);
-}
-
-fn req<'a>(call_id: &'a str, dir: Direction, local: &str, remote: SocketAddr) -> StreamRequest<'a> {
-    StreamRequest {
-        call_id,
-        client_id: ClientId::new("alice@example.com", remote.ip()),
-        cseq: 1,
-        stream_dir: dir,
-        call_dir: Direction::Outgoing,
-        media_index: 0,
-        local_ip: local.parse().unwrap(),
-        remote,
-        remote_rtcp_port: None,
-    }
-}
+static GLOBAL: alloc::Counting = alloc::Counting;
 
 /// Reads everything queued on `s` (outside the measured region).
 fn drain(s: &UdpSocket) -> usize {

@@ -1,9 +1,9 @@
 //! RLIMIT_NOFILE at start (`net::relay::ensure_fd_limit` from main): the real binary, in child
 //! processes whose limit is lowered before exec (the test runner's own limit is untouched).
 
-mod common;
+mod harness;
 
-use common::*;
+use harness::*;
 use std::io::{BufRead, BufReader};
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
@@ -13,7 +13,7 @@ use std::time::Duration;
 /// The binary with `args`, its RLIMIT_NOFILE set to (`soft`, `hard`) and, if `uid` is given,
 /// running as that user.
 fn command(args: &[&str], soft: u64, hard: u64, uid: Option<u32>) -> Command {
-    let mut cmd = common::command();
+    let mut cmd = harness::command();
     cmd.args(args).stdin(Stdio::null()).stdout(Stdio::null());
     if let Some(uid) = uid {
         cmd.uid(uid);
@@ -42,7 +42,7 @@ fn hard_limit_too_low_for_the_range_exits_1_naming_limit_and_range() {
     let uid = siproxd_rs::process::is_root()
         .then(|| siproxd_rs::process::lookup_user("nobody").unwrap().0);
     let dir = TempDir::new("fd-low");
-    let conf = loopback_config(&dir, free_port(), WIDE);
+    let conf = loopback_config(&dir, free_udp_port(), WIDE);
     let out = command(&["-f", "-c", conf.to_str().unwrap()], 256, 256, uid)
         .output()
         .unwrap();
@@ -61,7 +61,7 @@ fn hard_limit_too_low_for_the_range_exits_1_naming_limit_and_range() {
 #[test]
 fn soft_limit_is_raised_to_what_the_range_needs() {
     let dir = TempDir::new("fd-raise");
-    let conf = loopback_config(&dir, free_port(), WIDE);
+    let conf = loopback_config(&dir, free_udp_port(), WIDE);
     let mut child = command(&["-f", "-c", conf.to_str().unwrap()], 256, 8192, None)
         .stderr(Stdio::piped())
         .spawn()

@@ -4,23 +4,12 @@
 
 use siproxd_rs::config::Config;
 use siproxd_rs::net::EventLoop;
-use siproxd_rs::rtp::{ClientId, Direction, StreamRequest};
-use std::net::{SocketAddr, UdpSocket};
+use siproxd_rs::rtp::Direction;
+use std::net::UdpSocket;
 use std::time::{Duration, Instant};
+use streams::req;
 
-fn req<'a>(call_id: &'a str, dir: Direction, local: &str, remote: SocketAddr) -> StreamRequest<'a> {
-    StreamRequest {
-        call_id,
-        client_id: ClientId::new("alice@example.com", remote.ip()),
-        cseq: 1,
-        stream_dir: dir,
-        call_dir: Direction::Outgoing,
-        media_index: 0,
-        local_ip: local.parse().unwrap(),
-        remote,
-        remote_rtcp_port: None,
-    }
-}
+mod streams;
 
 #[test]
 fn loop_relays_expires_on_the_deadline_and_closes_at_shutdown() {

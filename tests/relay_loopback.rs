@@ -4,11 +4,14 @@
 
 use mio::{Events, Poll};
 use siproxd_rs::net::relay::{self, Relay};
-use siproxd_rs::rtp::{ClientId, Direction, Opened, StreamRequest, Table, Token};
+use siproxd_rs::rtp::{Direction, Opened, Table, Token};
 use socket2::SockRef;
 use std::io::ErrorKind;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
+use streams::req;
+
+mod streams;
 
 const O: &str = "127.0.0.1";
 const I: &str = "127.0.0.2";
@@ -75,20 +78,6 @@ impl Rig {
             .unwrap();
         assert!(!e1.reused && !e2.reused);
         (e1, e2)
-    }
-}
-
-fn req<'a>(call_id: &'a str, dir: Direction, local: &str, remote: SocketAddr) -> StreamRequest<'a> {
-    StreamRequest {
-        call_id,
-        client_id: ClientId::new("alice@example.com", remote.ip()),
-        cseq: 1,
-        stream_dir: dir,
-        call_dir: Direction::Outgoing,
-        media_index: 0,
-        local_ip: local.parse().unwrap(),
-        remote,
-        remote_rtcp_port: None,
     }
 }
 

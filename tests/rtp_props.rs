@@ -64,6 +64,7 @@ enum Op {
     },
     CloseCall(u8),
     CloseUpToCseq(u8, u32),
+    Confirm(u8, u32),
     CloseSlot(u32),
     Advance(u64),
     Expire,
@@ -79,6 +80,7 @@ fn op() -> impl Strategy<Value = Op> {
             .prop_map(|(token, src, len)| Op::Packet { token, src, len }),
         1 => (0u8..3).prop_map(Op::CloseCall),
         1 => (0u8..3, 1u32..4).prop_map(|(c, q)| Op::CloseUpToCseq(c, q)),
+        1 => (0u8..3, 1u32..4).prop_map(|(c, q)| Op::Confirm(c, q)),
         1 => (0u32..CAPACITY as u32).prop_map(Op::CloseSlot),
         2 => (0u64..15_000).prop_map(Op::Advance),
         1 => Just(Op::Expire),
@@ -226,8 +228,29 @@ proptest! {
                 }
                 Op::CloseUpToCseq(c, q) => {
                     let id = format!("call{c}");
-                    table.close_call_up_to_cseq(&id, q, &mut shell);
-                    prop_assert!(table.halves().all(|(_, h)| h.call_id() != id || h.cseq() > q));
+                    let hit = |h: &siproxd_rs::rtp::Half| h.call_id() == id && h.cseq() <= q;
+                    let kept: Vec<SlotId> = table
+                        .halves()
+                        .filter(|(_, h)| !hit(h) || h.established())
+                        .map(|(s, _)| s)
+                        .collect();
+                    let before = table.len();
+                    let closed = table.close_call_up_to_cseq(&id, q, &mut shell);
+                    // Established halves survive the error; the others it covers are closed.
+                    let now_open: Vec<SlotId> = table.halves().map(|(s, _)| s).collect();
+                    prop_assert_eq!(&now_open, &kept);
+                    prop_assert_eq!(closed, before - kept.len());
+                }
+                Op::Confirm(c, q) => {
+                    let id = format!("call{c}");
+                    let n = table.confirm_call(&id, q);
+                    let hit: Vec<bool> = table
+                        .halves()
+                        .filter(|(_, h)| h.call_id() == id && h.cseq() <= q)
+                        .map(|(_, h)| h.established())
+                        .collect();
+                    prop_assert_eq!(n, hit.len());
+                    prop_assert!(hit.iter().all(|e| *e));
                 }
                 Op::CloseSlot(s) => {
                     let was = table.half(SlotId(s)).is_some();

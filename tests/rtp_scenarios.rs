@@ -365,3 +365,30 @@ fn t54_host_outbound_stream_binds_the_real_interface_address() {
     assert_eq!(o.local, sa("192.168.1.1:7070"));
     assert!(f.bound.has("192.168.1.1:7070") && f.bound.has("192.168.1.1:7071"));
 }
+
+#[test]
+fn t50_established_call_survives_errors_for_its_reinvite_and_for_its_first_attempt() {
+    // 407 to CSeq 1, re-sent INVITE CSeq 2 answered 200 (the proxy confirms CSeq 2).
+    let mut f = Fixture::new();
+    f.invite_from_a("est", 1, A_MEDIA).unwrap();
+    assert_eq!(f.table.close_call_up_to_cseq("est", 1, &mut f.bound), 1);
+    let e1 = f.invite_from_a("est", 2, A_MEDIA).unwrap();
+    let e2 = f.answer_from_b("est", 2, B_MEDIA).unwrap();
+    assert_eq!(f.table.confirm_call("est", 2), 2);
+    // Hold re-INVITE CSeq 3, answered 491; then the late 407 for CSeq 1.
+    let hold = f.invite_from_a("est", 3, "0.0.0.0:4000").unwrap();
+    assert_eq!((hold.slot, hold.reused), (e1.slot, true));
+    assert_eq!(f.table.close_call_up_to_cseq("est", 3, &mut f.bound), 0);
+    assert_eq!(f.table.close_call_up_to_cseq("est", 1, &mut f.bound), 0);
+    assert_eq!(f.bound.addrs.len(), 4);
+    assert_eq!(
+        f.table.on_packet(0, Token::rtp(e1.slot), sa(B_MEDIA), 172),
+        Verdict::Forward {
+            out: Token::rtp(e2.slot),
+            dst: sa(A_MEDIA)
+        }
+    );
+    // BYE ends it.
+    assert_eq!(f.table.close_call("est", &mut f.bound), 2);
+    assert!(f.bound.addrs.is_empty());
+}

@@ -1,37 +1,13 @@
 //! Parsing an SDP body and rewriting it into a caller buffer allocate nothing.
 
+use alloc::allocations;
 use siproxd_rs::sdp::{rewrite_for_relay, Rewriter, Sdp, Section, StreamRewrite};
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-/// Counts allocations of the current thread only, so the test harness does not interfere.
-struct Counting;
-
-thread_local! {
-    static ALLOCS: Cell<usize> = const { Cell::new(0) };
-}
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCS.with(|c| c.set(c.get() + 1));
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCS.with(|c| c.set(c.get() + 1));
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
+mod alloc;
 
 #[global_allocator]
-static GLOBAL: Counting = Counting;
-
-fn allocations() -> usize {
-    ALLOCS.with(|c| c.get())
-}
+static GLOBAL: alloc::Counting = alloc::Counting;
 
 const REAL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/testdata/real");
 

@@ -28,6 +28,12 @@ struct GenSdp {
     conn: Option<IpAddr>,
     ice_session: bool,
     media: Vec<GenMedia>,
+    /// Session-level direction attribute.
+    direction: Option<Direction>,
+    /// Multicast `/ttl` on every IPv4 `c=`.
+    ttl: Option<u8>,
+    /// An `i=` title after every `m=` (an added `c=` goes after it).
+    titles: bool,
 }
 
 fn ip() -> impl Strategy<Value = IpAddr> {
@@ -85,15 +91,21 @@ fn sdp() -> impl Strategy<Value = GenSdp> {
         proptest::option::of(ip()),
         any::<bool>(),
         proptest::collection::vec(media(), 0..5),
+        direction(),
+        proptest::option::of(any::<u8>()),
+        any::<bool>(),
     )
         .prop_map(
-            |(eol, terminated, origin, conn, ice_session, media)| GenSdp {
+            |(eol, terminated, origin, conn, ice_session, media, direction, ttl, titles)| GenSdp {
                 eol,
                 terminated,
                 origin,
                 conn,
                 ice_session,
                 media,
+                direction,
+                ttl,
+                titles,
             },
         )
 }
@@ -103,6 +115,20 @@ fn addr(ip: IpAddr) -> String {
         IpAddr::V4(a) => format!("IP4 {a}"),
         IpAddr::V6(a) => format!("IP6 {a}"),
     }
+}
+
+/// `c=` value: the address with the generated `/ttl` when it is IPv4.
+fn conn(ip: IpAddr, ttl: Option<u8>) -> String {
+    match (ip, ttl) {
+        (IpAddr::V4(_), Some(t)) => format!("c=IN {}/{t}", addr(ip)),
+        _ => format!("c=IN {}", addr(ip)),
+    }
+}
+
+/// The `/ttl` suffix `conn` writes for `ip`.
+fn ttl_of(ip: IpAddr, ttl: Option<u8>) -> Option<Vec<u8>> {
+    ttl.filter(|_| ip.is_ipv4())
+        .map(|t| t.to_string().into_bytes())
 }
 
 fn dir_name(d: Direction) -> &'static str {
@@ -121,12 +147,15 @@ fn render(g: &GenSdp) -> Vec<u8> {
         "s=-".to_string(),
     ];
     if let Some(c) = g.conn {
-        lines.push(format!("c=IN {}", addr(c)));
+        lines.push(conn(c, g.ttl));
     }
     lines.push("t=0 0".to_string());
     if g.ice_session {
         lines.push("a=ice-ufrag:abcd".to_string());
         lines.push("a=ice-pwd:0123456789abcdef0123".to_string());
+    }
+    if let Some(d) = g.direction {
+        lines.push(format!("a={}", dir_name(d)));
     }
     for m in &g.media {
         let mut l = format!("m={} {}", m.kind, m.port);
@@ -138,8 +167,11 @@ fn render(g: &GenSdp) -> Vec<u8> {
             write!(l, " {f}").unwrap();
         }
         lines.push(l);
+        if g.titles {
+            lines.push("i=a title".to_string());
+        }
         if let Some(c) = m.conn {
-            lines.push(format!("c=IN {}", addr(c)));
+            lines.push(conn(c, g.ttl));
         }
         for f in &m.formats {
             lines.push(format!("a=rtpmap:{f} X{f}/8000"));
@@ -170,8 +202,16 @@ fn render(g: &GenSdp) -> Vec<u8> {
     s.into_bytes()
 }
 
+/// 400 cases per run; `PROPTEST_CASES` asks for more (`with_cases` alone would ignore it).
+fn cases() -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(400)
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(400))]
+    #![proptest_config(ProptestConfig::with_cases(cases()))]
 
     #[test]
     fn generated_sdp_parses_and_round_trips(g in sdp()) {
@@ -179,6 +219,9 @@ proptest! {
         let sdp = Sdp::parse(&body).unwrap();
         prop_assert_eq!(sdp.origin().unwrap().address.ip, Some(g.origin));
         prop_assert_eq!(sdp.connection().and_then(|c| c.ip), g.conn);
+        if let Some(c) = g.conn {
+            prop_assert_eq!(sdp.connection().unwrap().suffix.map(<[u8]>::to_vec), ttl_of(c, g.ttl));
+        }
         prop_assert_eq!(sdp.media_count(), g.media.len());
         for (i, m) in g.media.iter().enumerate() {
             let v = sdp.media(i).unwrap();
@@ -190,7 +233,7 @@ proptest! {
             let rtcp = m.rtcp.map(|r| r.0).or(m.port.checked_add(1));
             prop_assert_eq!(s.rtcp_port, rtcp);
             prop_assert_eq!(s.rtcp_mux, m.mux);
-            prop_assert_eq!(s.direction, m.direction.unwrap_or(Direction::SendRecv));
+            prop_assert_eq!(s.direction, m.direction.or(g.direction).unwrap_or(Direction::SendRecv));
             prop_assert_eq!(s.disabled, m.port == 0);
             prop_assert_eq!(sdp.ice(Section::Media(i)).candidates, m.candidates);
         }
@@ -205,6 +248,7 @@ proptest! {
         g in sdp(),
         session in ip(),
         relays in proptest::collection::vec((ip(), 1u16..65000, proptest::option::of(1u16..65000)), 5),
+        strip_ice in any::<bool>(),
     ) {
         let body = render(&g);
         let sdp = Sdp::parse(&body).unwrap();
@@ -214,20 +258,41 @@ proptest! {
             .collect();
         let mut out = vec![0u8; body.len() + 2048];
         let missing_c = g.conn.is_none() && g.media.iter().any(|m| m.port != 0 && m.conn.is_none());
-        let r = rewrite_for_relay(&sdp, session, &streams, true, &mut out);
+        let r = rewrite_for_relay(&sdp, session, &streams, strip_ice, &mut out);
         if missing_c {
             prop_assert!(r.is_err());
             return Ok(());
         }
         let n = r.unwrap();
         let re = Sdp::parse(&out[..n]).unwrap();
+        prop_assert!(!has_blank_line(&out[..n]), "blank line in {:?}", String::from_utf8_lossy(&out[..n]));
         prop_assert_eq!(re.origin().unwrap().address.ip, Some(session));
-        prop_assert!(re.ice(Section::Session).is_empty());
+        if strip_ice {
+            prop_assert!(re.ice(Section::Session).is_empty());
+        } else {
+            prop_assert_eq!(re.ice(Section::Session), sdp.ice(Section::Session));
+        }
+        let want_c = g.conn.map(|c| if c.is_unspecified() { c } else { session });
+        prop_assert_eq!(re.connection().and_then(|c| c.ip), want_c);
+        if let Some(c) = g.conn {
+            // A replaced address loses its multicast suffix; a kept hold address keeps it.
+            let want = if c.is_unspecified() { ttl_of(c, g.ttl) } else { None };
+            prop_assert_eq!(re.connection().unwrap().suffix.map(<[u8]>::to_vec), want);
+        }
         for (i, (m, s)) in g.media.iter().zip(&streams).enumerate() {
             let (old, new) = (sdp.stream(i).unwrap(), re.stream(i).unwrap());
             if m.port == 0 {
+                // Not relayed, but a specified address of its own is replaced (no private
+                // address leaves in a disabled stream), and its ICE lines go with the rest.
                 prop_assert_eq!(new.port, 0);
-                prop_assert_eq!(re.media(i).unwrap().connection, old_media_conn(&sdp, i));
+                let want = old_media_conn(&sdp, i)
+                    .map(|c| if c.is_unspecified() { c.ip } else { Some(session) });
+                prop_assert_eq!(re.media(i).unwrap().connection.map(|c| c.ip), want);
+                if strip_ice {
+                    prop_assert!(re.ice(Section::Media(i)).is_empty());
+                } else {
+                    prop_assert_eq!(re.ice(Section::Media(i)), sdp.ice(Section::Media(i)));
+                }
                 continue;
             }
             prop_assert_eq!(new.port, s.rtp_port);
@@ -235,11 +300,37 @@ proptest! {
             let old_ip = old.address.unwrap().ip.unwrap();
             let want = if old_ip.is_unspecified() { old_ip } else { s.address };
             prop_assert_eq!(new.address.unwrap().ip, Some(want));
+            if let Some(c) = m.conn {
+                let want = if c.is_unspecified() { ttl_of(c, g.ttl) } else { None };
+                prop_assert_eq!(new.address.unwrap().suffix.map(<[u8]>::to_vec), want);
+            }
             if !m.mux || m.rtcp.is_some() {
                 prop_assert_eq!(new.rtcp_port, Some(s.rtcp_port.unwrap_or(s.rtp_port + 1)));
             }
-            prop_assert!(re.ice(Section::Media(i)).is_empty());
+            if let Some((_, Some(a))) = m.rtcp {
+                let want = if a.is_unspecified() { a } else { s.address };
+                let got = re.media(i).unwrap().rtcp.unwrap().address.unwrap().ip;
+                prop_assert_eq!(got, Some(want));
+            }
+            if strip_ice {
+                prop_assert!(re.ice(Section::Media(i)).is_empty());
+            } else {
+                prop_assert_eq!(re.ice(Section::Media(i)), sdp.ice(Section::Media(i)));
+            }
+            // A section's c= (own or added) comes right after m= and its title (RFC 8866 order).
+            let m_line = (0..re.line_count())
+                .filter(|&k| re.line(k).unwrap().0 == b'm')
+                .nth(i)
+                .unwrap();
+            if g.titles {
+                prop_assert_eq!(re.line(m_line + 1).unwrap(), (b'i', &b"a title"[..]));
+            }
+            if re.media(i).unwrap().connection.is_some() {
+                let c_line = m_line + 1 + usize::from(g.titles);
+                prop_assert_eq!(re.line(c_line).unwrap().0, b'c');
+            }
             prop_assert_eq!(new.direction, old.direction);
+            prop_assert_eq!(re.media(i).unwrap().format_list().count(), m.formats.len());
         }
     }
 
@@ -252,6 +343,7 @@ proptest! {
     fn mutated_valid_sdp_never_panics(
         g in sdp(),
         edits in proptest::collection::vec((any::<usize>(), any::<u8>()), 1..8),
+        cut in proptest::option::of(any::<usize>()),
     ) {
         let mut body = render(&g);
         for (at, b) in edits {
@@ -260,15 +352,27 @@ proptest! {
                 body[i] = b;
             }
         }
+        // A body cut anywhere, e.g. between the CR and LF of its last line.
+        if let Some(at) = cut {
+            body.truncate(at % (body.len() + 1));
+        }
         exercise(&body);
     }
+}
+
+/// The generator writes no blank lines, so the rewrite must not create one.
+fn has_blank_line(body: &[u8]) -> bool {
+    let mut with_start = b"\n".to_vec();
+    with_start.extend_from_slice(body);
+    with_start.windows(2).any(|w| w == b"\n\n") || with_start.windows(3).any(|w| w == b"\n\r\n")
 }
 
 fn old_media_conn<'a>(sdp: &Sdp<'a>, i: usize) -> Option<siproxd_rs::sdp::Address<'a>> {
     sdp.media(i).unwrap().connection
 }
 
-/// Every read and edit path on a body that may or may not parse.
+/// Every read and edit path on a body that may or may not parse; what an edit claims to have
+/// done must be what the output reparses to.
 fn exercise(bytes: &[u8]) {
     let Ok(sdp) = Sdp::parse(bytes) else { return };
     let mut out = vec![0u8; bytes.len() + 4096];
@@ -281,28 +385,71 @@ fn exercise(bytes: &[u8]) {
         let _ = sdp.payload_types_matching(i, b"pcm").count();
         let mut rw = Rewriter::new(&sdp);
         let pts: Vec<&[u8]> = sdp.media(i).unwrap().format_list().collect();
-        for pt in pts {
-            let _ = rw.remove_payload_type(i, pt);
-        }
-        let _ = rw.emit(&mut out);
+        let removed = pts
+            .iter()
+            .filter(|pt| rw.remove_payload_type(i, pt).is_ok())
+            .count();
+        let n = rw.emit(&mut out).unwrap();
+        let re = Sdp::parse(&out[..n]).unwrap();
+        let left = re.media(i).unwrap().format_list().count();
+        assert_eq!(
+            left,
+            pts.len() - removed,
+            "{:?}",
+            String::from_utf8_lossy(&out[..n])
+        );
     }
     let _ = sdp.ice(Section::Session);
+    let session = IpAddr::V4(Ipv4Addr::new(203, 0, 113, 1));
+    // Odd sections get another address (a c= may be added) and a far RTCP port (a=rtcp: may be).
     let streams: Vec<StreamRewrite> = (0..sdp.media_count())
         .map(|i| StreamRewrite {
-            address: IpAddr::V4(Ipv4Addr::new(203, 0, 113, 1)),
+            address: if i % 2 == 1 {
+                IpAddr::V4(Ipv4Addr::new(198, 51, 100, 2))
+            } else {
+                session
+            },
             rtp_port: 30000 + i as u16 * 2,
-            rtcp_port: None,
+            rtcp_port: (i % 2 == 1).then_some(40001 + i as u16 * 2),
         })
         .collect();
-    if let Ok(n) = rewrite_for_relay(
-        &sdp,
-        streams
-            .first()
-            .map_or(IpAddr::V4(Ipv4Addr::LOCALHOST), |s| s.address),
-        &streams,
-        true,
-        &mut out,
-    ) {
-        Sdp::parse(&out[..n]).unwrap();
+    let Ok(n) = rewrite_for_relay(&sdp, session, &streams, true, &mut out) else {
+        return;
+    };
+    let text = String::from_utf8_lossy(&out[..n]).into_owned();
+    let re = Sdp::parse(&out[..n]).unwrap();
+    assert_eq!(re.media_count(), sdp.media_count(), "{text:?}");
+    for (i, s) in streams.iter().enumerate() {
+        let (old, new) = (sdp.stream(i).unwrap(), re.stream(i).unwrap());
+        if old.disabled {
+            // Not relayed; only a specified address of its own is replaced (no leak).
+            assert_eq!(new.port, 0, "{text:?}");
+            if let Some(c) = sdp.media(i).unwrap().connection {
+                let want = if c.is_unspecified() {
+                    c.ip
+                } else {
+                    Some(session)
+                };
+                assert_eq!(
+                    re.media(i).unwrap().connection.unwrap().ip,
+                    want,
+                    "{text:?}"
+                );
+            }
+            continue;
+        }
+        assert_eq!(new.port, s.rtp_port, "{text:?}");
+        let old_address = old.address.unwrap();
+        let want = if old_address.is_unspecified() {
+            old_address.ip
+        } else {
+            Some(s.address)
+        };
+        assert_eq!(new.address.unwrap().ip, want, "{text:?}");
+        if !old.rtcp_mux || sdp.media(i).unwrap().rtcp.is_some() {
+            let rtcp = s.rtcp_port.unwrap_or(s.rtp_port + 1);
+            assert_eq!(new.rtcp_port, Some(rtcp), "{text:?}");
+        }
+        assert!(re.ice(Section::Media(i)).is_empty(), "{text:?}");
     }
 }

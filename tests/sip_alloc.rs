@@ -1,39 +1,14 @@
 //! Parsing, indexing, typed access and editing of the real corpus allocate nothing.
-//! The counting allocator lives in this test binary only.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::hint::black_box;
 
+use alloc::allocations;
 use siproxd_rs::sip::*;
 
-struct Counting;
-
-thread_local! {
-    // Per thread, so the test harness's own threads do not disturb the count.
-    static ALLOCS: Cell<usize> = const { Cell::new(0) };
-}
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
+mod alloc;
 
 #[global_allocator]
-static GLOBAL: Counting = Counting;
-
-fn allocations() -> usize {
-    ALLOCS.with(Cell::get)
-}
+static GLOBAL: alloc::Counting = alloc::Counting;
 
 /// Touches every accessor; returns a checksum (wrapping: usize is 32 bits on some targets)
 /// so nothing is optimised away.

@@ -2,33 +2,12 @@
 //! `Snapshot::write_file`.
 
 use std::fs;
-use std::path::PathBuf;
 
 use siproxd_rs::status::{self, Call, Registration, Snapshot, Stream};
 
-struct TempDir(PathBuf);
+mod tempdir;
 
-impl TempDir {
-    fn new(name: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!(
-            "siproxd-rs-statuscli-{}-{name}",
-            std::process::id()
-        ));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-
-    fn file(&self, name: &str) -> String {
-        self.0.join(name).to_string_lossy().into_owned()
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
+use tempdir::TempDir;
 
 /// Runs the cli: (exit code, stdout, stderr).
 fn run(args: &[&str]) -> (i32, String, String) {
@@ -70,7 +49,7 @@ fn snapshot() -> Snapshot {
 #[test]
 fn prints_tables_of_a_written_snapshot() {
     let dir = TempDir::new("tables");
-    let file = dir.file("status.json");
+    let file = dir.path_string("status.json");
     snapshot().write_file(file.as_ref()).unwrap();
     let (code, out, err) = run(&["--status", &file]);
     assert_eq!((code, err.as_str()), (0, ""));
@@ -102,7 +81,7 @@ fn prints_tables_of_a_written_snapshot() {
 #[test]
 fn json_prints_the_file_unchanged() {
     let dir = TempDir::new("json");
-    let file = dir.file("status.json");
+    let file = dir.path_string("status.json");
     snapshot().write_file(file.as_ref()).unwrap();
     let (code, out, err) = run(&["--json", &file, "--status"]);
     assert_eq!((code, err.as_str()), (0, ""));
@@ -113,7 +92,7 @@ fn json_prints_the_file_unchanged() {
 #[test]
 fn missing_file_says_why_and_hints() {
     let dir = TempDir::new("missing");
-    let file = dir.file("nope.json");
+    let file = dir.path_string("nope.json");
     for args in [
         vec!["--status", file.as_str()],
         vec![file.as_str(), "--json"],
@@ -152,7 +131,7 @@ fn default_path_is_used_without_file() {
 #[test]
 fn corrupt_files_name_the_problem() {
     let dir = TempDir::new("corrupt");
-    let file = dir.file("status.json");
+    let file = dir.path_string("status.json");
     let cases: [(&[u8], &str); 4] = [
         (
             b"",

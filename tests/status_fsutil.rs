@@ -8,37 +8,9 @@ use std::path::{Path, PathBuf};
 
 use siproxd_rs::fsutil::{atomic_write, atomic_write_mode, read_limited};
 
-/// A fresh directory, removed when dropped.
-struct TempDir(PathBuf);
+mod tempdir;
 
-impl TempDir {
-    fn new(name: &str) -> Self {
-        let dir =
-            std::env::temp_dir().join(format!("siproxd-rs-test-{}-{name}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-
-    fn entries(&self) -> Vec<String> {
-        let mut names: Vec<String> = fs::read_dir(&self.0)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        names.sort();
-        names
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
+use tempdir::TempDir;
 
 fn temp_name(target: &Path) -> PathBuf {
     let mut name = target.file_name().unwrap().to_os_string();

@@ -74,7 +74,7 @@ const DSCP: &str = "a DSCP value 0..63";
 const SECONDS: &str = "a number of seconds >= 0";
 const TABLE_MAX: i64 = limits::MAX_TABLE_CAPACITY as i64;
 
-fn int(min: i64, max: i64, what: &'static str, set: IntSetter) -> Field {
+const fn int(min: i64, max: i64, what: &'static str, set: IntSetter) -> Field {
     Field::Int {
         min,
         max,
@@ -83,7 +83,7 @@ fn int(min: i64, max: i64, what: &'static str, set: IntSetter) -> Field {
     }
 }
 
-fn port(set: IntSetter) -> Field {
+const fn port(set: IntSetter) -> Field {
     Field::Int {
         min: 1,
         max: 65535,
@@ -92,7 +92,7 @@ fn port(set: IntSetter) -> Field {
     }
 }
 
-fn secs(set: IntSetter) -> Field {
+const fn secs(set: IntSetter) -> Field {
     Field::Int {
         min: 0,
         max: U32,
@@ -101,7 +101,7 @@ fn secs(set: IntSetter) -> Field {
     }
 }
 
-fn table(set: IntSetter) -> Field {
+const fn table(set: IntSetter) -> Field {
     Field::Int {
         min: 1,
         max: TABLE_MAX,
@@ -113,283 +113,282 @@ fn table(set: IntSetter) -> Field {
 /// Every directive siproxd-rs knows, in the order of behaviour §2.3, §8.3, then decisions.md.
 pub fn table_entries() -> &'static [(&'static str, Field)] {
     use Field::*;
-    static TABLE: std::sync::OnceLock<Vec<(&'static str, Field)>> = std::sync::OnceLock::new();
-    TABLE.get_or_init(|| {
-        vec![
-            ("debug_level", DebugLevel),
-            (
-                "debug_port",
-                int(0, 65535, "a TCP port 0..65535 (0 = off)", |c, v| {
-                    put(&mut c.debug_port, v)
-                }),
+    // A static, not a Vec built on first use: the builder cost ~4 kB of code on MIPS.
+    static TABLE: &[(&str, Field)] = &[
+        ("debug_level", DebugLevel),
+        (
+            "debug_port",
+            int(0, 65535, "a TCP port 0..65535 (0 = off)", |c, v| {
+                put(&mut c.debug_port, v)
+            }),
+        ),
+        (
+            "sip_listen_port",
+            port(|c, v| put(&mut c.sip_listen_port, v)),
+        ),
+        ("daemonize", Bool(|c| &mut c.daemonize)),
+        (
+            "silence_log",
+            int(0, 4, "0..4", |c, v| put(&mut c.silence_log, v)),
+        ),
+        ("if_inbound", Str(|c| &mut c.if_inbound)),
+        ("if_outbound", Str(|c| &mut c.if_outbound)),
+        ("host_outbound", Str(|c| &mut c.host_outbound)),
+        ("rtp_port_low", port(|c, v| put(&mut c.rtp_port_low, v))),
+        ("rtp_port_high", port(|c, v| put(&mut c.rtp_port_high, v))),
+        ("rtp_timeout", secs(|c, v| put(&mut c.rtp_timeout, v))),
+        (
+            "rtp_proxy_enable",
+            int(0, 1, "0 (off) or 1 (built-in relay)", |c, v| {
+                put(&mut c.rtp_proxy_enable, v)
+            }),
+        ),
+        ("rtp_dscp", int(0, 63, DSCP, |c, v| put(&mut c.rtp_dscp, v))),
+        (
+            "rtp_input_dejitter",
+            int(0, 1_500_000, "microseconds 0..1500000", |c, v| {
+                put(&mut c.rtp_input_dejitter, v)
+            }),
+        ),
+        (
+            "rtp_output_dejitter",
+            int(0, 1_500_000, "microseconds 0..1500000", |c, v| {
+                put(&mut c.rtp_output_dejitter, v)
+            }),
+        ),
+        ("user", Str(|c| &mut c.user)),
+        ("chrootjail", Str(|c| &mut c.chrootjail)),
+        ("hosts_allow_reg", Acl(|c| &mut c.hosts_allow_reg)),
+        ("hosts_allow_sip", Acl(|c| &mut c.hosts_allow_sip)),
+        ("hosts_deny_sip", Acl(|c| &mut c.hosts_deny_sip)),
+        ("proxy_auth_realm", Str(|c| &mut c.proxy_auth_realm)),
+        ("proxy_auth_passwd", Str(|c| &mut c.proxy_auth_passwd)),
+        ("proxy_auth_pwfile", Str(|c| &mut c.proxy_auth_pwfile)),
+        ("mask_host", List(|c| &mut c.mask_host)),
+        ("masked_host", List(|c| &mut c.masked_host)),
+        ("outbound_proxy_host", Str(|c| &mut c.outbound_proxy_host)),
+        (
+            "outbound_proxy_port",
+            port(|c, v| put(&mut c.outbound_proxy_port, v)),
+        ),
+        (
+            "outbound_domain_name",
+            List(|c| &mut c.outbound_domain_name),
+        ),
+        (
+            "outbound_domain_host",
+            List(|c| &mut c.outbound_domain_host),
+        ),
+        (
+            "outbound_domain_port",
+            PortList(|c| &mut c.outbound_domain_port),
+        ),
+        ("registration_file", Str(|c| &mut c.registration_file)),
+        ("pid_file", Str(|c| &mut c.pid_file)),
+        (
+            "default_expires",
+            secs(|c, v| put(&mut c.default_expires, v)),
+        ),
+        (
+            "autosave_registrations",
+            secs(|c, v| put(&mut c.autosave_registrations, v)),
+        ),
+        ("ua_string", Str(|c| &mut c.ua_string)),
+        (
+            "use_rport",
+            int(0, 3, "a bitmask 0..3", |c, v| put(&mut c.use_rport, v)),
+        ),
+        ("obscure_loops", Bool(|c| &mut c.obscure_loops)),
+        ("plugindir", Str(|c| &mut c.plugindir)),
+        ("load_plugin", Plugin),
+        ("sip_dscp", int(0, 63, DSCP, |c, v| put(&mut c.sip_dscp, v))),
+        ("tcp_timeout", secs(|c, v| put(&mut c.tcp_timeout, v))),
+        (
+            "tcp_connect_timeout",
+            int(0, U32, "milliseconds >= 0", |c, v| {
+                put(&mut c.tcp_connect_timeout, v)
+            }),
+        ),
+        ("tcp_keepalive", secs(|c, v| put(&mut c.tcp_keepalive, v))),
+        (
+            "thread_stack_size",
+            int(0, U32, "kilobytes >= 0", |c, v| {
+                put(&mut c.thread_stack_size, v)
+            }),
+        ),
+        // Plugins (behaviour §8.3).
+        (
+            "plugin_demo_string",
+            Str(|c| &mut c.plugins.plugin_demo_string),
+        ),
+        (
+            "plugin_shortdial_akey",
+            Str(|c| &mut c.plugins.plugin_shortdial_akey),
+        ),
+        (
+            "plugin_shortdial_entry",
+            List(|c| &mut c.plugins.plugin_shortdial_entry),
+        ),
+        (
+            "plugin_defaulttarget_target",
+            Str(|c| &mut c.plugins.plugin_defaulttarget_target),
+        ),
+        (
+            "plugin_defaulttarget_log",
+            int(0, 1, "0 or 1", |c, v| {
+                put(&mut c.plugins.plugin_defaulttarget_log, v)
+            }),
+        ),
+        (
+            "plugin_fix_bogus_via_networks",
+            Acl(|c| &mut c.plugins.plugin_fix_bogus_via_networks),
+        ),
+        (
+            "plugin_fix_DTAG_networks",
+            Acl(|c| &mut c.plugins.plugin_fix_dtag_networks),
+        ),
+        (
+            "plugin_stun_server",
+            Str(|c| &mut c.plugins.plugin_stun_server),
+        ),
+        (
+            "plugin_stun_port",
+            port(|c, v| put(&mut c.plugins.plugin_stun_port, v)),
+        ),
+        (
+            "plugin_stun_period",
+            int(1, U32, "seconds >= 1", |c, v| {
+                put(&mut c.plugins.plugin_stun_period, v)
+            }),
+        ),
+        (
+            "plugin_prefix_akey",
+            Str(|c| &mut c.plugins.plugin_prefix_akey),
+        ),
+        (
+            "plugin_regex_desc",
+            List(|c| &mut c.plugins.plugin_regex_desc),
+        ),
+        (
+            "plugin_regex_pattern",
+            List(|c| &mut c.plugins.plugin_regex_pattern),
+        ),
+        (
+            "plugin_regex_replace",
+            List(|c| &mut c.plugins.plugin_regex_replace),
+        ),
+        (
+            "plugin_regex_body_desc",
+            List(|c| &mut c.plugins.plugin_regex_body_desc),
+        ),
+        (
+            "plugin_regex_body_pattern",
+            List(|c| &mut c.plugins.plugin_regex_body_pattern),
+        ),
+        (
+            "plugin_regex_body_replace",
+            List(|c| &mut c.plugins.plugin_regex_body_replace),
+        ),
+        (
+            "plugin_codecfilter_blacklist",
+            List(|c| &mut c.plugins.plugin_codecfilter_blacklist),
+        ),
+        (
+            "plugin_stripheader_remove",
+            List(|c| &mut c.plugins.plugin_stripheader_remove),
+        ),
+        (
+            "plugin_siptrunk_name",
+            List(|c| &mut c.plugins.plugin_siptrunk_name),
+        ),
+        (
+            "plugin_siptrunk_account",
+            List(|c| &mut c.plugins.plugin_siptrunk_account),
+        ),
+        (
+            "plugin_siptrunk_numbers_regex",
+            List(|c| &mut c.plugins.plugin_siptrunk_numbers_regex),
+        ),
+        (
+            "plugin_fix_fbox_anoncall_networks",
+            Acl(|c| &mut c.plugins.plugin_fix_fbox_anoncall_networks),
+        ),
+        (
+            "plugin_stats_to_syslog",
+            int(
+                -1,
+                U32,
+                "-1 (on SIGUSR1), 0 (off) or a period in seconds",
+                |c, v| put(&mut c.plugins.plugin_stats_to_syslog, v),
             ),
-            (
-                "sip_listen_port",
-                port(|c, v| put(&mut c.sip_listen_port, v)),
+        ),
+        (
+            "plugin_stats_to_file",
+            int(
+                -1,
+                U32,
+                "-1 (on SIGUSR1), 0 (off) or a period in seconds",
+                |c, v| put(&mut c.plugins.plugin_stats_to_file, v),
             ),
-            ("daemonize", Bool(|c| &mut c.daemonize)),
-            (
-                "silence_log",
-                int(0, 4, "0..4", |c, v| put(&mut c.silence_log, v)),
-            ),
-            ("if_inbound", Str(|c| &mut c.if_inbound)),
-            ("if_outbound", Str(|c| &mut c.if_outbound)),
-            ("host_outbound", Str(|c| &mut c.host_outbound)),
-            ("rtp_port_low", port(|c, v| put(&mut c.rtp_port_low, v))),
-            ("rtp_port_high", port(|c, v| put(&mut c.rtp_port_high, v))),
-            ("rtp_timeout", secs(|c, v| put(&mut c.rtp_timeout, v))),
-            (
-                "rtp_proxy_enable",
-                int(0, 1, "0 (off) or 1 (built-in relay)", |c, v| {
-                    put(&mut c.rtp_proxy_enable, v)
-                }),
-            ),
-            ("rtp_dscp", int(0, 63, DSCP, |c, v| put(&mut c.rtp_dscp, v))),
-            (
-                "rtp_input_dejitter",
-                int(0, 1_500_000, "microseconds 0..1500000", |c, v| {
-                    put(&mut c.rtp_input_dejitter, v)
-                }),
-            ),
-            (
-                "rtp_output_dejitter",
-                int(0, 1_500_000, "microseconds 0..1500000", |c, v| {
-                    put(&mut c.rtp_output_dejitter, v)
-                }),
-            ),
-            ("user", Str(|c| &mut c.user)),
-            ("chrootjail", Str(|c| &mut c.chrootjail)),
-            ("hosts_allow_reg", Acl(|c| &mut c.hosts_allow_reg)),
-            ("hosts_allow_sip", Acl(|c| &mut c.hosts_allow_sip)),
-            ("hosts_deny_sip", Acl(|c| &mut c.hosts_deny_sip)),
-            ("proxy_auth_realm", Str(|c| &mut c.proxy_auth_realm)),
-            ("proxy_auth_passwd", Str(|c| &mut c.proxy_auth_passwd)),
-            ("proxy_auth_pwfile", Str(|c| &mut c.proxy_auth_pwfile)),
-            ("mask_host", List(|c| &mut c.mask_host)),
-            ("masked_host", List(|c| &mut c.masked_host)),
-            ("outbound_proxy_host", Str(|c| &mut c.outbound_proxy_host)),
-            (
-                "outbound_proxy_port",
-                port(|c, v| put(&mut c.outbound_proxy_port, v)),
-            ),
-            (
-                "outbound_domain_name",
-                List(|c| &mut c.outbound_domain_name),
-            ),
-            (
-                "outbound_domain_host",
-                List(|c| &mut c.outbound_domain_host),
-            ),
-            (
-                "outbound_domain_port",
-                PortList(|c| &mut c.outbound_domain_port),
-            ),
-            ("registration_file", Str(|c| &mut c.registration_file)),
-            ("pid_file", Str(|c| &mut c.pid_file)),
-            (
-                "default_expires",
-                secs(|c, v| put(&mut c.default_expires, v)),
-            ),
-            (
-                "autosave_registrations",
-                secs(|c, v| put(&mut c.autosave_registrations, v)),
-            ),
-            ("ua_string", Str(|c| &mut c.ua_string)),
-            (
-                "use_rport",
-                int(0, 3, "a bitmask 0..3", |c, v| put(&mut c.use_rport, v)),
-            ),
-            ("obscure_loops", Bool(|c| &mut c.obscure_loops)),
-            ("plugindir", Str(|c| &mut c.plugindir)),
-            ("load_plugin", Plugin),
-            ("sip_dscp", int(0, 63, DSCP, |c, v| put(&mut c.sip_dscp, v))),
-            ("tcp_timeout", secs(|c, v| put(&mut c.tcp_timeout, v))),
-            (
-                "tcp_connect_timeout",
-                int(0, U32, "milliseconds >= 0", |c, v| {
-                    put(&mut c.tcp_connect_timeout, v)
-                }),
-            ),
-            ("tcp_keepalive", secs(|c, v| put(&mut c.tcp_keepalive, v))),
-            (
-                "thread_stack_size",
-                int(0, U32, "kilobytes >= 0", |c, v| {
-                    put(&mut c.thread_stack_size, v)
-                }),
-            ),
-            // Plugins (behaviour §8.3).
-            (
-                "plugin_demo_string",
-                Str(|c| &mut c.plugins.plugin_demo_string),
-            ),
-            (
-                "plugin_shortdial_akey",
-                Str(|c| &mut c.plugins.plugin_shortdial_akey),
-            ),
-            (
-                "plugin_shortdial_entry",
-                List(|c| &mut c.plugins.plugin_shortdial_entry),
-            ),
-            (
-                "plugin_defaulttarget_target",
-                Str(|c| &mut c.plugins.plugin_defaulttarget_target),
-            ),
-            (
-                "plugin_defaulttarget_log",
-                int(0, 1, "0 or 1", |c, v| {
-                    put(&mut c.plugins.plugin_defaulttarget_log, v)
-                }),
-            ),
-            (
-                "plugin_fix_bogus_via_networks",
-                Acl(|c| &mut c.plugins.plugin_fix_bogus_via_networks),
-            ),
-            (
-                "plugin_fix_DTAG_networks",
-                Acl(|c| &mut c.plugins.plugin_fix_dtag_networks),
-            ),
-            (
-                "plugin_stun_server",
-                Str(|c| &mut c.plugins.plugin_stun_server),
-            ),
-            (
-                "plugin_stun_port",
-                port(|c, v| put(&mut c.plugins.plugin_stun_port, v)),
-            ),
-            (
-                "plugin_stun_period",
-                int(1, U32, "seconds >= 1", |c, v| {
-                    put(&mut c.plugins.plugin_stun_period, v)
-                }),
-            ),
-            (
-                "plugin_prefix_akey",
-                Str(|c| &mut c.plugins.plugin_prefix_akey),
-            ),
-            (
-                "plugin_regex_desc",
-                List(|c| &mut c.plugins.plugin_regex_desc),
-            ),
-            (
-                "plugin_regex_pattern",
-                List(|c| &mut c.plugins.plugin_regex_pattern),
-            ),
-            (
-                "plugin_regex_replace",
-                List(|c| &mut c.plugins.plugin_regex_replace),
-            ),
-            (
-                "plugin_regex_body_desc",
-                List(|c| &mut c.plugins.plugin_regex_body_desc),
-            ),
-            (
-                "plugin_regex_body_pattern",
-                List(|c| &mut c.plugins.plugin_regex_body_pattern),
-            ),
-            (
-                "plugin_regex_body_replace",
-                List(|c| &mut c.plugins.plugin_regex_body_replace),
-            ),
-            (
-                "plugin_codecfilter_blacklist",
-                List(|c| &mut c.plugins.plugin_codecfilter_blacklist),
-            ),
-            (
-                "plugin_stripheader_remove",
-                List(|c| &mut c.plugins.plugin_stripheader_remove),
-            ),
-            (
-                "plugin_siptrunk_name",
-                List(|c| &mut c.plugins.plugin_siptrunk_name),
-            ),
-            (
-                "plugin_siptrunk_account",
-                List(|c| &mut c.plugins.plugin_siptrunk_account),
-            ),
-            (
-                "plugin_siptrunk_numbers_regex",
-                List(|c| &mut c.plugins.plugin_siptrunk_numbers_regex),
-            ),
-            (
-                "plugin_fix_fbox_anoncall_networks",
-                Acl(|c| &mut c.plugins.plugin_fix_fbox_anoncall_networks),
-            ),
-            (
-                "plugin_stats_to_syslog",
-                int(
-                    -1,
-                    U32,
-                    "-1 (on SIGUSR1), 0 (off) or a period in seconds",
-                    |c, v| put(&mut c.plugins.plugin_stats_to_syslog, v),
-                ),
-            ),
-            (
-                "plugin_stats_to_file",
-                int(
-                    -1,
-                    U32,
-                    "-1 (on SIGUSR1), 0 (off) or a period in seconds",
-                    |c, v| put(&mut c.plugins.plugin_stats_to_file, v),
-                ),
-            ),
-            (
-                "plugin_stats_filename",
-                Str(|c| &mut c.plugins.plugin_stats_filename),
-            ),
-            (
-                "plugin_blacklist_dbpath",
-                Str(|c| &mut c.plugins.plugin_blacklist_dbpath),
-            ),
-            (
-                "plugin_blacklist_db_sync_mode",
-                Str(|c| &mut c.plugins.plugin_blacklist_db_sync_mode),
-            ),
-            (
-                "plugin_blacklist_simulate",
-                int(0, 1, "0 or 1", |c, v| {
-                    put(&mut c.plugins.plugin_blacklist_simulate, v)
-                }),
-            ),
-            (
-                "plugin_blacklist_duration",
-                int(0, U32, "seconds >= 0 (0 = forever)", |c, v| {
-                    put(&mut c.plugins.plugin_blacklist_duration, v)
-                }),
-            ),
-            (
-                "plugin_blacklist_hitcount",
-                int(0, U32, "a count >= 0", |c, v| {
-                    put(&mut c.plugins.plugin_blacklist_hitcount, v)
-                }),
-            ),
-            (
-                "plugin_blacklist_register_window",
-                int(0, U32, SECONDS, |c, v| {
-                    put(&mut c.plugins.plugin_blacklist_register_window, v)
-                }),
-            ),
-            // New in siproxd-rs (decisions §3, §7, §8).
-            (
-                "max_registrations",
-                table(|c, v| put(&mut c.max_registrations, v)),
-            ),
-            (
-                "max_rtp_streams",
-                table(|c, v| put(&mut c.max_rtp_streams, v)),
-            ),
-            (
-                "max_tcp_connections",
-                table(|c, v| put(&mut c.max_tcp_connections, v)),
-            ),
-            ("debug_bind", Str(|c| &mut c.debug_bind)),
-            ("proxy_auth_sha256", Bool(|c| &mut c.proxy_auth_sha256)),
-            ("status_file", Str(|c| &mut c.status_file)),
-            (
-                "status_interval",
-                secs(|c, v| put(&mut c.status_interval, v)),
-            ),
-        ]
-    })
+        ),
+        (
+            "plugin_stats_filename",
+            Str(|c| &mut c.plugins.plugin_stats_filename),
+        ),
+        (
+            "plugin_blacklist_dbpath",
+            Str(|c| &mut c.plugins.plugin_blacklist_dbpath),
+        ),
+        (
+            "plugin_blacklist_db_sync_mode",
+            Str(|c| &mut c.plugins.plugin_blacklist_db_sync_mode),
+        ),
+        (
+            "plugin_blacklist_simulate",
+            int(0, 1, "0 or 1", |c, v| {
+                put(&mut c.plugins.plugin_blacklist_simulate, v)
+            }),
+        ),
+        (
+            "plugin_blacklist_duration",
+            int(0, U32, "seconds >= 0 (0 = forever)", |c, v| {
+                put(&mut c.plugins.plugin_blacklist_duration, v)
+            }),
+        ),
+        (
+            "plugin_blacklist_hitcount",
+            int(0, U32, "a count >= 0", |c, v| {
+                put(&mut c.plugins.plugin_blacklist_hitcount, v)
+            }),
+        ),
+        (
+            "plugin_blacklist_register_window",
+            int(0, U32, SECONDS, |c, v| {
+                put(&mut c.plugins.plugin_blacklist_register_window, v)
+            }),
+        ),
+        // New in siproxd-rs (decisions §3, §7, §8).
+        (
+            "max_registrations",
+            table(|c, v| put(&mut c.max_registrations, v)),
+        ),
+        (
+            "max_rtp_streams",
+            table(|c, v| put(&mut c.max_rtp_streams, v)),
+        ),
+        (
+            "max_tcp_connections",
+            table(|c, v| put(&mut c.max_tcp_connections, v)),
+        ),
+        ("debug_bind", Str(|c| &mut c.debug_bind)),
+        ("proxy_auth_sha256", Bool(|c| &mut c.proxy_auth_sha256)),
+        ("status_file", Str(|c| &mut c.status_file)),
+        (
+            "status_interval",
+            secs(|c, v| put(&mut c.status_interval, v)),
+        ),
+    ];
+    TABLE
 }
 
 /// All directive names, for documentation checks and the CLI's help.

@@ -166,7 +166,7 @@ impl EventLoop {
         let host_outbound = config.host_outbound.as_deref().and_then(|h| {
             let lit = iface::literal(h);
             if lit.is_none() {
-                log::info!("host_outbound = {h}: name resolution is not implemented yet");
+                log::info!("host_outbound = {h}: resolved by the proxy core (DNS)");
             }
             lit
         });
@@ -178,7 +178,8 @@ impl EventLoop {
                 outbound: outbound_addr,
             },
             resolver(),
-            authenticator(config),
+            authenticator(config)
+                .map_err(|e| StartError::Setup("proxy_auth_realm", io::Error::other(e)))?,
         );
         let dns = match UdpSocket::bind(SocketAddr::new(unspecified_like(in_addr), 0)) {
             Ok(mut s) => match poll
@@ -286,7 +287,7 @@ impl EventLoop {
             self.flush();
         }
         if let Some(u) = self.upkeep.as_mut() {
-            u.tick(&mut self.proxy, now);
+            u.tick(&mut self.proxy, &self.relay, now);
         }
         if self.exit.is_some() {
             return Ok(self.exit);
@@ -370,7 +371,7 @@ impl EventLoop {
         if usr1 {
             match self.upkeep.as_mut() {
                 Some(u) => {
-                    u.write_status(&self.proxy, now);
+                    u.write_status(&self.proxy, &self.relay, now);
                     log::info!("SIGUSR1: status written to {}", u.status_file().display());
                 }
                 None => log::info!("SIGUSR1: no status file in this mode"),
@@ -416,7 +417,13 @@ impl EventLoop {
         if let Some(d) = self.debug.as_mut() {
             d.set_mask(new.debug_level);
         }
-        let auth = authenticator(&new);
+        let auth = match authenticator(&new) {
+            Ok(a) => a,
+            Err(e) => {
+                log::error!("SIGHUP: {e}; the running configuration stays");
+                return;
+            }
+        };
         self.proxy.reconfigure(new, auth);
         log::info!(
             "SIGHUP: configuration reloaded from {}",
@@ -515,8 +522,7 @@ impl EventLoop {
             src,
             local,
         };
-        self.proxy
-            .handle(now, origin, bytes, &mut crate::proxy::NoMedia);
+        self.proxy.handle(now, origin, bytes, &mut self.relay);
         self.flush();
     }
 
@@ -696,10 +702,18 @@ pub fn os_random(buf: &mut [u8]) -> bool {
         };
         // SAFETY: the pointer and length describe the writable slice `rest`.
         let n = unsafe { libc::getrandom(rest.as_mut_ptr().cast(), rest.len(), 0) };
-        if n <= 0 {
-            return false;
+        if n > 0 {
+            filled += n as usize;
+            continue;
         }
-        filled += n as usize;
+        if std::io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
+            continue;
+        }
+        // Old kernels (before 3.17) have no getrandom: the device gives the same bytes.
+        use std::io::Read;
+        return std::fs::File::open("/dev/urandom")
+            .and_then(|mut f| f.read_exact(rest))
+            .is_ok();
     }
     true
 }
@@ -723,12 +737,17 @@ fn resolver() -> Resolver {
 }
 
 /// Digest authentication of registrar-mode REGISTERs when `proxy_auth_realm` is set.
-pub fn authenticator(config: &Config) -> Option<Authenticator> {
-    let realm = config.proxy_auth_realm.as_deref()?;
+/// `Err` when authentication is configured but no random key can be had: the caller must not
+/// run without it (failing open would let anyone register).
+pub fn authenticator(config: &Config) -> Result<Option<Authenticator>, String> {
+    let Some(realm) = config.proxy_auth_realm.as_deref() else {
+        return Ok(None);
+    };
     let mut key = [0u8; 32];
     if !os_random(&mut key) {
-        log::error!("getrandom failed: proxy authentication is disabled");
-        return None;
+        return Err(
+            "no random source (getrandom, /dev/urandom) for the proxy_auth nonce key".into(),
+        );
     }
     let pwfile = config
         .proxy_auth_pwfile
@@ -746,13 +765,13 @@ pub fn authenticator(config: &Config) -> Option<Authenticator> {
                 PasswordFile::default()
             }
         });
-    Some(Authenticator::new(
+    Ok(Some(Authenticator::new(
         realm,
         key,
         config.proxy_auth_passwd.as_deref(),
         pwfile,
-        false,
-    ))
+        config.proxy_auth_sha256,
+    )))
 }
 
 fn open(poll: &Poll, token: Token, addr: SocketAddr, dscp: u8) -> Result<SipSocket, StartError> {
@@ -829,6 +848,25 @@ mod tests {
         let el = EventLoop::new(&cfg).unwrap();
         assert_eq!(el.sip_addresses().count(), 1);
         assert_eq!(el.outbound_address(), Some(IpAddr::from([127, 0, 0, 1])));
+    }
+
+    #[test]
+    fn proxy_auth_directives_reach_the_authenticator() {
+        let mut cfg = loopback(0);
+        assert!(authenticator(&cfg).unwrap().is_none());
+        cfg.proxy_auth_realm = Some("home".into());
+        cfg.proxy_auth_passwd = Some("pw".into());
+        let a = authenticator(&cfg).unwrap().unwrap();
+        let ip = IpAddr::from([192, 168, 1, 10]);
+        let md5_only = a.challenges(1, false, ip);
+        assert_eq!(md5_only.len(), 1);
+        assert!(md5_only[0].contains("realm=\"home\"") && md5_only[0].contains("MD5"));
+        cfg.proxy_auth_sha256 = true;
+        let both = authenticator(&cfg)
+            .unwrap()
+            .unwrap()
+            .challenges(1, false, ip);
+        assert!(both[0].contains("algorithm=SHA-256"), "{both:?}");
     }
 
     #[test]

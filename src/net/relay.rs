@@ -492,6 +492,9 @@ impl crate::proxy::Media for Relay {
     fn close_call_up_to_cseq(&mut self, call_id: &str, cseq: u32) -> usize {
         Relay::close_call_up_to_cseq(self, call_id, cseq)
     }
+    fn confirm_call(&mut self, call_id: &str, cseq: u32) -> usize {
+        self.table.confirm_call(call_id, cseq)
+    }
 }
 
 #[cfg(test)]

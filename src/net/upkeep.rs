@@ -7,9 +7,11 @@
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use super::relay::Relay;
 use crate::config::{self, Config, LoadError, Source};
 use crate::fsutil::{self, SaveSchedule};
 use crate::proxy::Proxy;
+use crate::rtp::Kind;
 use crate::status::{self, Snapshot};
 
 /// Seconds since the Unix epoch (wall clock: only for files other processes read).
@@ -137,7 +139,7 @@ impl Upkeep {
     }
 
     /// Notes table changes and runs saves that are due.
-    pub fn tick(&mut self, proxy: &mut Proxy, now_ms: u64) {
+    pub fn tick(&mut self, proxy: &mut Proxy, relay: &Relay, now_ms: u64) {
         if self.reg_file.is_some() {
             let gen = proxy.registry().generation();
             if gen != self.reg_generation && !self.reg_schedule.is_dirty() {
@@ -148,7 +150,7 @@ impl Upkeep {
             }
         }
         if self.status_schedule.as_ref().is_some_and(|s| s.due(now_ms)) {
-            self.write_status(proxy, now_ms);
+            self.write_status(proxy, relay, now_ms);
         }
     }
 
@@ -174,8 +176,9 @@ impl Upkeep {
     }
 
     /// The status snapshot (SIGUSR1 and every `status_interval` seconds).
-    pub fn write_status(&mut self, proxy: &Proxy, now_ms: u64) {
-        let snap = snapshot(proxy, &self.config_file, self.started_unix, now_ms);
+    pub fn write_status(&mut self, proxy: &Proxy, relay: &Relay, now_ms: u64) {
+        let mut snap = snapshot(proxy, &self.config_file, self.started_unix, now_ms);
+        add_media(&mut snap, relay, now_ms);
         let path = self.status_file.clone();
         if let Err(e) = fsutil::create_parent_dir(&path, 0o755) {
             log::warn!("status_file {}: {e}", path.display());
@@ -223,6 +226,63 @@ pub fn snapshot(proxy: &Proxy, config_file: &str, started_unix: u64, now_ms: u64
         snap.count(&format!("dropped.{}", why.name()), *n);
     }
     snap
+}
+
+/// Active calls and their relay streams (one row per half-stream), and the relay counters.
+pub fn add_media(snap: &mut Snapshot, relay: &Relay, now_ms: u64) {
+    let table = relay.table();
+    for (_, half) in table.halves() {
+        // A row is one relay socket (`local`, this half's). Media arriving on it came from the
+        // endpoint the *peer* half sends to, and leaves from the peer's socket; so the far
+        // side of this socket, and its latched source, are the peer's destination and latch.
+        let peer = half.peer().and_then(|p| table.half(p));
+        let (pkts_out, bytes_out) = peer
+            .map(|p| (p.counters().packets, p.counters().bytes))
+            .unwrap_or((0, 0));
+        let remote = peer
+            .and_then(|p| p.destination(Kind::Rtp).or(Some(p.remote())))
+            .map(|a| a.to_string())
+            .unwrap_or_else(|| "-".to_string());
+        let c = half.counters();
+        let stream = status::Stream {
+            media: format!("{} {:?}", half.media_index(), half.stream_dir()).to_lowercase(),
+            local: half.local().to_string(),
+            remote,
+            latched: peer
+                .and_then(|p| p.latched(Kind::Rtp))
+                .map(|a| a.to_string()),
+            pkts_in: c.packets,
+            bytes_in: c.bytes,
+            pkts_out,
+            bytes_out,
+            idle_s: now_ms.saturating_sub(half.last_activity()) / 1000,
+            drops: c
+                .dropped_empty
+                .saturating_add(c.dropped_no_peer)
+                .saturating_add(c.dropped_foreign_source)
+                .saturating_add(c.dropped_no_destination),
+        };
+        match snap.calls.iter_mut().find(|k| k.call_id == half.call_id()) {
+            Some(call) => call.streams.push(stream),
+            None => snap.calls.push(status::Call {
+                call_id: half.call_id().to_string(),
+                streams: vec![stream],
+            }),
+        }
+    }
+    let r = relay.stats();
+    snap.count("rtp.received", r.received);
+    snap.count("rtp.sent", r.sent);
+    snap.count("rtp.dropped", r.dropped);
+    snap.count("rtp.truncated", r.truncated);
+    let t = table.stats();
+    snap.count("table_full.rtp", t.table_full);
+    snap.count("rtp.ports_exhausted", t.ports_exhausted);
+    let foreign: u64 = table
+        .halves()
+        .map(|(_, h)| h.counters().dropped_foreign_source)
+        .sum();
+    snap.count("rtp.dropped.foreign_source.open_streams", foreign);
 }
 
 /// Settings that cannot change without a restart (sockets, tables): reported by name on

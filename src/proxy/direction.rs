@@ -7,10 +7,10 @@
     clippy::panic
 )]
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr};
 
-use super::Proxy;
-use crate::registry::{self, UrlField, Want};
+use super::{Origin, Proxy};
+use crate::registry::{self, BindingState, UrlField, Want};
 use crate::sip::{Message, Uri};
 
 /// Where a message travels.
@@ -38,6 +38,23 @@ impl Proxy {
             || Some(ip) == self.addrs.outbound
     }
 
+    /// §4.5 rule 1 for a request: its source is a phone with a binding the registrar
+    /// confirmed (expired ones in their grace period included, as in siproxd). A provisional
+    /// binding counts only for the REGISTER that created it (decisions §4): otherwise any
+    /// host could get its requests relayed by sending a REGISTER first.
+    fn is_registered_source(&self, ip: IpAddr, register: bool) -> bool {
+        if register {
+            return self.registry.find_by_source_ip(ip).is_some();
+        }
+        let ip = ip.to_canonical();
+        self.registry.iter().any(|(_, e)| {
+            e.bindings().iter().any(|b| {
+                b.state == BindingState::Live
+                    && (b.source.ip().to_canonical() == ip || b.true_url.host_ip() == Some(ip))
+            })
+        })
+    }
+
     /// Slot of a registration that `uri` names: masq_url, or reg_url unless `masq_only`.
     fn slot_for(&self, now_s: u64, uri: &Uri<'_>, masq_only: bool, want: Want) -> Option<usize> {
         let u = reg_uri(uri)?;
@@ -49,7 +66,13 @@ impl Proxy {
         self.registry.find_by_url(now_s, &u, field, want)
     }
 
-    fn slot_for_user(&self, now_s: u64, uri: &Uri<'_>, masq_only: bool) -> Option<usize> {
+    fn slot_for_user(
+        &self,
+        now_s: u64,
+        uri: &Uri<'_>,
+        masq_only: bool,
+        want: Want,
+    ) -> Option<usize> {
         let u = reg_uri(uri)?;
         u.user()?;
         let field = if masq_only {
@@ -57,21 +80,25 @@ impl Proxy {
         } else {
             UrlField::Either
         };
-        self.registry.find_by_user(now_s, &u, field, Want::Any)
+        self.registry.find_by_user(now_s, &u, field, want)
     }
 
-    /// Direction of a request (rules 1–4 and 6 of §4.5).
+    /// Direction of a request (rules 1–4 and 6 of §4.5, rules 1 and 4 only with confirmed
+    /// bindings).
     pub(super) fn request_direction(
         &self,
         now: u64,
-        src: SocketAddr,
+        origin: &Origin,
         msg: &Message<'_>,
     ) -> Direction {
+        let src = origin.src;
         let now_s = now / 1000;
-        if self.registry.find_by_source_ip(src.ip()).is_some() {
+        let register = msg.method() == Some(b"REGISTER");
+        // Rule 1 only for what arrived on the LAN side: a host on the Internet with a
+        // binding (or a contact naming it) must not have its requests relayed outward.
+        if self.arrived_on_lan(origin) && self.is_registered_source(src.ip(), register) {
             return Direction::Outgoing;
         }
-        let register = msg.method() == Some(b"REGISTER");
         let to = msg.to().ok();
         if let Some(slot) = to
             .as_ref()
@@ -86,9 +113,12 @@ impl Proxy {
         {
             return Direction::Incoming(Some(slot));
         }
+        // Unlike siproxd's rule 4 (no expiry check), a request needs a live binding: a
+        // provisional or lapsed one has no contact to route to (decisions §4), and the
+        // Request-URI left unchanged would send the request back to ourselves.
         if let Some(slot) = to
             .as_ref()
-            .and_then(|t| self.slot_for_user(now_s, &t.uri, register))
+            .and_then(|t| self.slot_for_user(now_s, &t.uri, register, Want::Live))
         {
             return Direction::Incoming(Some(slot));
         }
@@ -103,12 +133,13 @@ impl Proxy {
     pub(super) fn response_direction(
         &self,
         now: u64,
-        src: SocketAddr,
+        origin: &Origin,
         msg: &Message<'_>,
         next_via: Option<(&[u8], Option<u16>)>,
     ) -> Direction {
+        let src = origin.src;
         let now_s = now / 1000;
-        if self.registry.find_by_source_ip(src.ip()).is_some() {
+        if self.arrived_on_lan(origin) && self.registry.find_by_source_ip(src.ip()).is_some() {
             return Direction::Outgoing;
         }
         let register = msg.cseq().is_ok_and(|c| c.method == b"REGISTER");
@@ -122,7 +153,7 @@ impl Proxy {
         }
         if let Some(slot) = from
             .as_ref()
-            .and_then(|f| self.slot_for_user(now_s, &f.uri, false))
+            .and_then(|f| self.slot_for_user(now_s, &f.uri, false, Want::Any))
         {
             return Direction::Incoming(Some(slot));
         }

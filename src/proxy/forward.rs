@@ -38,10 +38,23 @@ impl Hop {
             .flatten()
             .and_then(|m| std::str::from_utf8(m).ok())
             .unwrap_or(host);
+        // No port: the resolver looks up `_sip._udp` SRV records first (RFC 3263 §4.2), then
+        // A records on 5060; an IP literal without port is 5060 directly.
         Some(Hop {
             host: host.to_string(),
-            port: Some(uri.port.unwrap_or(5060)),
+            port: uri.port,
         })
+    }
+
+    /// A literal broadcast, multicast or unspecified address: never a next hop (RFC 4475
+    /// §3.3.10: a response is not sent to a broadcast address a Via names).
+    fn is_not_unicast(&self) -> bool {
+        let h = self.host.trim_start_matches('[').trim_end_matches(']');
+        match h.parse::<IpAddr>() {
+            Ok(IpAddr::V4(a)) => a.is_broadcast() || a.is_multicast() || a.is_unspecified(),
+            Ok(IpAddr::V6(a)) => a.is_multicast() || a.is_unspecified(),
+            Err(_) => false,
+        }
     }
 }
 
@@ -106,6 +119,11 @@ impl Proxy {
         let mut out = Vec::new();
         for c in msg.contacts() {
             let Ok(Contact::Addr(na)) = c else { continue };
+            if !matches!(na.uri.scheme, Scheme::Sip | Scheme::Sips) {
+                // tel:, mailto:, http: ... carry no host of ours: left as they are. A sips:
+                // Contact does, so it is masqueraded like sip: (it must not leak the LAN).
+                continue;
+            }
             let registered = reg_uri(&na.uri)
                 .and_then(|u| self.registry.find_by_true_url(&u))
                 .and_then(|hit| self.registry.entry(hit.slot))
@@ -141,7 +159,15 @@ impl Proxy {
         };
         if ruri.scheme != Scheme::Sip {
             // sips needs TLS and tel a gateway: neither is something this proxy can reach.
-            self.respond(origin, msg, 416, "Unsupported URI Scheme", &[]);
+            if method == b"ACK" {
+                self.drop_msg(
+                    Drop::Invalid,
+                    origin,
+                    "ACK for a Request-URI that is not sip:",
+                );
+            } else {
+                self.respond(origin, msg, 416, "Unsupported URI Scheme", &[]);
+            }
             return;
         }
 
@@ -168,7 +194,7 @@ impl Proxy {
             .find(|r| !removed_routes.contains(&r.raw))
             .map(|r| r.uri);
 
-        let dir = self.request_direction(now, origin.src, msg);
+        let dir = self.request_direction(now, origin, msg);
         log::debug!(target: PROXY, "request {} from {}: {dir:?}", String::from_utf8_lossy(method), origin.src);
         let (from_ip, incoming, slot) = match dir {
             Direction::Unknown => {
@@ -235,12 +261,18 @@ impl Proxy {
             self.drop_msg(Drop::Unroutable, origin, "no next hop");
             return;
         };
+        if hop.is_not_unicast() {
+            self.drop_msg(
+                Drop::Unroutable,
+                origin,
+                &format!("next hop {} is not unicast", hop.host),
+            );
+            return;
+        }
 
         // Media (§5.6 teardown, §5.1 rewrite): all or nothing.
         if matches!(method, b"BYE" | b"CANCEL") {
-            if let Ok(cid) = msg.call_id() {
-                let cid = String::from_utf8_lossy(cid);
-                let cid = rewrite::restore_call_id(&cid, None).unwrap_or_else(|| cid.into_owned());
+            if let Some(cid) = media_call_id(msg) {
                 let n = media.close_call(&cid);
                 if n > 0 {
                     log::debug!(target: PROXY, "{} closed {n} relay stream(s) of {cid}", String::from_utf8_lossy(method));
@@ -256,6 +288,12 @@ impl Proxy {
                 return;
             }
         };
+        // An ACK with SDP answers the offer of a 2xx (late offer): the session is agreed.
+        if method == b"ACK" && body.is_some() {
+            if let (Some(cid), Ok(c)) = (media_call_id(msg), msg.cseq()) {
+                media.confirm_call(&cid, c.number);
+            }
+        }
 
         // Values that the edits borrow; computed first so they outlive the editor.
         let contacts = if incoming {
@@ -273,18 +311,31 @@ impl Proxy {
         let port = self.cfg.sip_listen_port;
         let branch = rewrite::branch(msg, &final_ruri_bytes);
         let rport_bit = if incoming { 1 } else { 2 };
-        let via = own_via(
+        let mut via = own_via(
             origin.transport,
             &via_host,
             port,
             &branch,
             self.cfg.use_rport & rport_bit != 0,
         );
+        let call_id_new = self.obscured_call_id(msg, incoming);
+        if incoming && call_id_new.is_some() {
+            if let Some(tag) = msg
+                .call_id()
+                .ok()
+                .and_then(|c| std::str::from_utf8(c).ok())
+                .and_then(rewrite::obscured_tag)
+            {
+                via.push(';');
+                via.push_str(rewrite::OBSCURED_VIA_PARAM);
+                via.push('=');
+                via.push_str(tag);
+            }
+        }
         let rr = own_rr(&uri_host(self.addrs.inbound), port);
         let src_ip = origin.src.ip().to_canonical().to_string();
         let src_port = origin.src.port().to_string();
         let expires_value = add_expires.map(|e| e.to_string());
-        let call_id_new = self.obscured_call_id(msg, incoming);
         let ua_string = self.cfg.ua_string.clone();
 
         let result = (|| -> Result<(), EditError> {
@@ -376,13 +427,13 @@ impl Proxy {
             (true, false) => rewrite::obscure_call_id(call_id, from_tag),
             (true, true) => rewrite::restore_call_id(call_id, Some(from_tag)),
             (false, true) => rewrite::restore_call_id(call_id, None),
+            // The phone's response to a request whose Call-ID we restored: obscured again
+            // with the tag our Via carried. siproxd did this for BYE only, with the To tag,
+            // which also broke the 200 to a BYE of calls that were never obscured.
             (false, false) => {
-                if msg.cseq().is_ok_and(|c| c.method == b"BYE") {
-                    let to_tag = std::str::from_utf8(msg.to().ok()?.tag()?).ok()?;
-                    rewrite::obscure_call_id(call_id, to_tag)
-                } else {
-                    None
-                }
+                let via = msg.top_via().ok()?;
+                let tag = via.params.get(rewrite::OBSCURED_VIA_PARAM)?.value?;
+                rewrite::obscure_call_id(call_id, std::str::from_utf8(tag).ok()?)
             }
         }
     }
@@ -435,7 +486,16 @@ impl Proxy {
             self.drop_msg(Drop::Invalid, origin, "response has no Via below ours");
             return;
         };
-        let dir = self.response_direction(now, origin.src, msg, Some((next.host_raw, next.port)));
+        let via_hop = response_hop(&next);
+        if via_hop.is_not_unicast() {
+            self.drop_msg(
+                Drop::Unroutable,
+                origin,
+                &format!("next Via {} is not unicast", via_hop.host),
+            );
+            return;
+        }
+        let dir = self.response_direction(now, origin, msg, Some((next.host_raw, next.port)));
         let code = msg.status_code().unwrap_or(0);
         let cseq = msg.cseq().ok();
         let cseq_method = cseq.map(|c| c.method).unwrap_or(b"");
@@ -462,6 +522,18 @@ impl Proxy {
             self.drop_msg(Drop::OutboundDown, origin, "no public address");
             return;
         };
+        // Behaviour §4.9 step 5: a response from a local UA follows a Route, else the
+        // outbound proxy (the provider may accept traffic only from it), else the Via.
+        let hop = if incoming {
+            via_hop
+        } else {
+            msg.routes()
+                .next()
+                .and_then(Result::ok)
+                .and_then(|r| Hop::of_uri(&r.uri))
+                .or_else(|| self.outbound_proxy(msg))
+                .unwrap_or(via_hop)
+        };
 
         // REGISTER 2xx from the registrar: the binding becomes live (decisions §4), and the
         // masqueraded Contacts are turned back into the phone's own.
@@ -482,11 +554,14 @@ impl Proxy {
                         .get(..11)
                         .is_some_and(|p| p.eq_ignore_ascii_case(b"grandstream"))
             });
-        if code >= 400 && matches!(cseq_method, b"INVITE" | b"UPDATE") {
-            if let (Ok(cid), Some(c)) = (msg.call_id(), cseq) {
-                let cid = String::from_utf8_lossy(cid);
-                let cid = rewrite::restore_call_id(&cid, None).unwrap_or_else(|| cid.into_owned());
-                media.close_call_up_to_cseq(&cid, c.number);
+        let offer_answer = matches!(cseq_method, b"INVITE" | b"UPDATE");
+        if code >= 400 && offer_answer {
+            // The failed offer is undone; an established call keeps its media (§5.6).
+            if let (Some(cid), Some(c)) = (media_call_id(msg), cseq) {
+                let n = media.close_call_up_to_cseq(&cid, c.number);
+                if n > 0 {
+                    log::debug!(target: PROXY, "{code} closed {n} relay stream(s) of {cid}");
+                }
             }
         }
         let body = match self.relay_media(now, origin, msg, incoming, media) {
@@ -501,9 +576,15 @@ impl Proxy {
                 return;
             }
         };
+        // With or without SDP (after a reliable 183 the 2xx need not repeat it), a 2xx makes
+        // the call's streams the agreed session.
+        if (200..300).contains(&code) && offer_answer {
+            if let (Some(cid), Some(c)) = (media_call_id(msg), cseq) {
+                media.confirm_call(&cid, c.number);
+            }
+        }
         let rr = own_rr(&uri_host(self.addrs.inbound), self.cfg.sip_listen_port);
         let call_id_new = self.obscured_call_id(msg, incoming);
-        let hop = response_hop(&next);
         let ua_string = self.cfg.ua_string.clone();
 
         let result = (|| -> Result<(), EditError> {
@@ -538,10 +619,12 @@ impl Proxy {
                 }
             } else {
                 self.purge_own_record_routes(msg, &mut ed)?;
+                // Behaviour §4.10.6: outgoing responses too get the configured User-Agent.
                 if let Some(ua) = ua_string.as_deref() {
-                    if let Some(h) = msg.first(HeaderName::UserAgent) {
-                        ed.replace(h.value, ua.as_bytes())?;
-                    }
+                    match msg.first(HeaderName::UserAgent) {
+                        Some(h) => ed.replace(h.value, ua.as_bytes())?,
+                        None => ed.append_header(b"User-Agent", ua.as_bytes())?,
+                    };
                 }
             }
             if let (Some(new), Some(h)) = (&call_id_new, msg.first(HeaderName::CallId)) {
@@ -556,6 +639,13 @@ impl Proxy {
             self.drop_msg(Drop::Rewrite, origin, &format!("rewriting failed: {e:?}"));
         }
     }
+}
+
+/// The Call-ID the relay table files a call under: the original one of an obscured call
+/// (behaviour §4.10.7), so both legs find the same halves.
+fn media_call_id(msg: &Message<'_>) -> Option<String> {
+    let cid = String::from_utf8_lossy(msg.call_id().ok()?);
+    Some(rewrite::restore_call_id(&cid, None).unwrap_or_else(|| cid.into_owned()))
 }
 
 /// Where a forwarded response goes: the Via below ours, honouring `received` and `rport`

@@ -20,8 +20,13 @@ pub trait Media {
     fn close(&mut self, slot: SlotId);
     /// BYE / CANCEL: every half of the call.
     fn close_call(&mut self, call_id: &str) -> usize;
-    /// 4xx–6xx to INVITE/UPDATE: halves of the call with a CSeq ≤ `cseq` (§5.6).
+    /// 4xx–6xx to INVITE/UPDATE: undoes the failed offer on the halves of the call with a
+    /// CSeq ≤ `cseq` (§5.6): closes those not established, restores the remote of the others
+    /// (`Table::close_call_up_to_cseq`). Returns the number closed.
     fn close_call_up_to_cseq(&mut self, call_id: &str, cseq: u32) -> usize;
+    /// 2xx to INVITE/UPDATE, or an ACK with SDP: the halves of the call with a CSeq ≤ `cseq`
+    /// are established and survive a later failed re-INVITE (`Table::confirm_call`).
+    fn confirm_call(&mut self, call_id: &str, cseq: u32) -> usize;
 }
 
 /// No relay (`rtp_proxy_enable = 0`): nothing is ever opened.
@@ -37,6 +42,9 @@ impl Media for NoMedia {
         0
     }
     fn close_call_up_to_cseq(&mut self, _call_id: &str, _cseq: u32) -> usize {
+        0
+    }
+    fn confirm_call(&mut self, _call_id: &str, _cseq: u32) -> usize {
         0
     }
 }
@@ -86,6 +94,44 @@ impl Media for TableMedia {
         self.table
             .close_call_up_to_cseq(call_id, cseq, &mut self.sockets)
     }
+    fn confirm_call(&mut self, call_id: &str, cseq: u32) -> usize {
+        self.table.confirm_call(call_id, cseq)
+    }
+}
+
+/// `o=` and every specified `c=` of an SDP body set to `public`, ports untouched.
+fn masquerade_addresses(body: &[u8], public: IpAddr) -> Body {
+    use crate::sdp::{Rewriter, Sdp, Section};
+    let Ok(sdp) = Sdp::parse(body) else {
+        return Body::Reject(488, "Not Acceptable Here");
+    };
+    let mut rw = Rewriter::new(&sdp);
+    let mut edit = || -> Result<(), crate::sdp::SdpError> {
+        if sdp.origin().is_some() {
+            rw.set_origin_address(public)?;
+        }
+        let sections =
+            std::iter::once(Section::Session).chain((0..sdp.media_count()).map(Section::Media));
+        for section in sections {
+            for c in sdp.connections(section) {
+                if !c.is_unspecified() {
+                    rw.set_address(&c, public)?;
+                }
+            }
+        }
+        Ok(())
+    };
+    if edit().is_err() {
+        return Body::Reject(488, "Not Acceptable Here");
+    }
+    let mut out = vec![0u8; body.len().saturating_add(256)];
+    match rw.emit(&mut out) {
+        Ok(n) => {
+            out.truncate(n);
+            Body::Rewritten(out)
+        }
+        Err(_) => Body::Reject(488, "Not Acceptable Here"),
+    }
 }
 
 /// What SDP rewriting decided for a message body.
@@ -132,13 +178,32 @@ impl super::Proxy {
             (100..300).contains(&code) && matches!(cseq.method, b"INVITE" | b"UPDATE")
         };
         let body = msg.body();
-        if !wanted || body.is_empty() {
+        if body.is_empty() {
             return Body::Unchanged;
         }
-        if let Ok(Some(ct)) = msg.content_type() {
+        let content_type = msg.content_type().ok().flatten();
+        if let Some(ct) = content_type {
             if !ct.is("application", "sdp") {
+                // A multipart body may carry SDP this proxy does not rewrite: towards the
+                // Internet it would carry private addresses (and no relay), so it is refused.
+                let sdp_inside = ct.media_type.eq_ignore_ascii_case(b"multipart")
+                    && body
+                        .windows(15)
+                        .any(|w| w.eq_ignore_ascii_case(b"application/sdp"));
+                if sdp_inside && !incoming {
+                    log::warn!("multipart SDP from {} cannot be relayed", origin.src);
+                    return Body::Reject(488, "Not Acceptable Here");
+                }
                 return Body::Unchanged;
             }
+        }
+        if !wanted {
+            // SDP outside an offer/answer (e.g. a 200 to OPTIONS listing capabilities): no
+            // media to relay, but its addresses must not leave the LAN either.
+            return match (incoming, self.public_ip()) {
+                (false, Some(public)) => masquerade_addresses(body, public),
+                _ => Body::Unchanged,
+            };
         }
         let sdp = match Sdp::parse(body) {
             Ok(s) => s,
@@ -148,12 +213,7 @@ impl super::Proxy {
             }
         };
         // §5.2: which address the SDP advertises and where media on the new port goes.
-        let public = self
-            .cfg
-            .host_outbound
-            .as_deref()
-            .and_then(|h| h.parse::<IpAddr>().ok())
-            .or(self.addrs.outbound);
+        let public = self.public_ip();
         let (advertised, bind, stream_dir, call_dir) = match (request, incoming) {
             (true, true) => (
                 Some(self.addrs.inbound),

@@ -127,6 +127,12 @@ pub enum Drop {
     Rewrite,
     OutboundDown,
     Media,
+    /// Max-Forwards exhausted (answered 483, or 200 to OPTIONS; an ACK is just dropped).
+    TooManyHops,
+    /// Via loop (answered 482; an ACK is just dropped).
+    Loop,
+    /// Proxy-Require names an extension this proxy lacks (answered 420).
+    BadExtension,
 }
 
 impl Drop {
@@ -149,6 +155,9 @@ impl Drop {
             Drop::Rewrite => "rewrite_failed",
             Drop::OutboundDown => "outbound_down",
             Drop::Media => "media_not_relayable",
+            Drop::TooManyHops => "too_many_hops",
+            Drop::Loop => "via_loop",
+            Drop::BadExtension => "bad_extension",
         }
     }
 }
@@ -194,6 +203,13 @@ pub struct Proxy {
     next_token: u64,
     /// Reused buffer a rewritten message is emitted into.
     scratch: Vec<u8>,
+    /// `host_outbound` as an address: the literal, or what its name last resolved to.
+    public_ip: Option<IpAddr>,
+    /// When to look a `host_outbound` name up again (ms).
+    public_refresh: Option<u64>,
+    /// The last public host known, so registrations move to the new one also when the
+    /// outbound interface was down in between.
+    last_public: Option<String>,
 }
 
 impl Proxy {
@@ -205,7 +221,7 @@ impl Proxy {
         resolver: Resolver,
         auth: Option<Authenticator>,
     ) -> Proxy {
-        Proxy {
+        let mut p = Proxy {
             registry: Registry::new(cfg.max_registrations),
             cfg,
             addrs,
@@ -216,6 +232,60 @@ impl Proxy {
             pending: Vec::with_capacity(limits::PROXY_DNS_PENDING),
             next_token: 1,
             scratch: Vec::with_capacity(limits::SIP_SEND_BUFFER),
+            last_public: None,
+            public_ip: None,
+            public_refresh: None,
+        };
+        p.last_public = p.public_host();
+        p.reset_public_ip();
+        p
+    }
+
+    /// `host_outbound` given as a literal is the public address at once; a name is looked up
+    /// (asynchronously) on the next timer and every minute after (DynDNS names change).
+    fn reset_public_ip(&mut self) {
+        let host = self
+            .cfg
+            .host_outbound
+            .as_deref()
+            .map(|h| h.trim_start_matches('[').trim_end_matches(']'));
+        self.public_ip = host.and_then(|h| h.parse::<IpAddr>().ok());
+        self.public_refresh = match (host, self.public_ip) {
+            (Some(_), None) => Some(0),
+            _ => None,
+        };
+    }
+
+    /// The public address written into SDP on the WAN side: `host_outbound` (its address), else
+    /// the outbound interface's.
+    fn public_ip(&self) -> Option<IpAddr> {
+        self.public_ip.or(self.addrs.outbound)
+    }
+
+    fn refresh_public_ip(&mut self, now: u64) {
+        let Some(name) = self.cfg.host_outbound.clone() else {
+            return;
+        };
+        self.public_refresh = Some(now.saturating_add(HOST_OUTBOUND_REFRESH_MS));
+        match self
+            .resolver
+            .resolve(now, &name, Some(5060), HOST_OUTBOUND_TOKEN)
+        {
+            Lookup::Ready(a) => self.set_public_ip(&name, a.first().map(|s| s.ip())),
+            Lookup::Pending => {}
+            Lookup::Failed(f) => log::warn!(
+                "host_outbound = {name}: {f:?}; the outbound interface address is used in SDP"
+            ),
+        }
+    }
+
+    fn set_public_ip(&mut self, name: &str, ip: Option<IpAddr>) {
+        if ip.is_some() && ip != self.public_ip {
+            log::info!(
+                "host_outbound = {name} is {}",
+                ip.map(|i| i.to_string()).unwrap_or_default()
+            );
+            self.public_ip = ip;
         }
     }
 
@@ -225,12 +295,58 @@ impl Proxy {
 
     /// Replaces the settings that apply at once on SIGHUP (decisions §7).
     pub fn reconfigure(&mut self, cfg: Config, auth: Option<Authenticator>) {
+        let host_changed = cfg.host_outbound != self.cfg.host_outbound;
         self.cfg = cfg;
         self.auth = auth;
+        if host_changed {
+            self.reset_public_ip();
+        }
+        self.follow_public_host();
     }
 
+    /// New interface addresses (e.g. after a PPP reconnect, decisions §3). Registrations made
+    /// through the proxy are masqueraded on the outbound address: they move to the new one at
+    /// once rather than at the phone's next REGISTER.
     pub fn set_addresses(&mut self, addrs: Addresses) {
         self.addrs = addrs;
+        self.follow_public_host();
+    }
+
+    /// Moves registrations masqueraded on the previous public host to the current one.
+    fn follow_public_host(&mut self) {
+        let Some(new) = self.public_host() else {
+            return;
+        };
+        let Some(old) = self.last_public.replace(new.clone()) else {
+            return;
+        };
+        if old == new {
+            return;
+        }
+        let moved: Vec<crate::registry::Uri> = self
+            .registry
+            .iter()
+            .filter(|(_, e)| e.masq_url().host().eq_ignore_ascii_case(&old))
+            .map(|(_, e)| e.reg_url().clone())
+            .collect();
+        let mode = crate::registry::Mode::OutboundProxy {
+            outbound_host: &new,
+            listen_port: self.cfg.sip_listen_port,
+        };
+        let masking = crate::registry::Masking::default();
+        let unused = SocketAddr::new(self.addrs.inbound, 0);
+        for aor in &moved {
+            // A REGISTER without Contacts of an existing AOR only re-hosts its masq_url.
+            if let Err(e) = self.registry.register(0, mode, &masking, aor, unused, &[]) {
+                log::warn!("cannot move {aor} to the new outbound address {new}: {e}");
+            }
+        }
+        if !moved.is_empty() {
+            log::info!(
+                "outbound address {old} -> {new}: {} registration(s) moved",
+                moved.len()
+            );
+        }
     }
 
     pub fn addresses(&self) -> Addresses {
@@ -299,12 +415,16 @@ impl Proxy {
                 return;
             }
         };
-        if let Err(e) = msg.validate() {
-            // Max-Forwards out of range is treated as siproxd does (below), not as malformed.
-            if e != ParseError::BadMaxForwards {
-                self.reject(&origin, &msg, e);
-                return;
-            }
+        // Max-Forwards out of range is treated as siproxd does (below), not as malformed; the
+        // checks `validate` skipped when it stopped there still apply.
+        let valid = match msg.validate() {
+            // The last check of validate(): everything else is fine (siproxd reads it as 70).
+            Err(ParseError::BadMaxForwards) => Ok(()),
+            other => other,
+        };
+        if let Err(e) = valid {
+            self.reject(&origin, &msg, e);
+            return;
         }
         if !msg.is_request() {
             if !access.sip {
@@ -332,22 +452,29 @@ impl Proxy {
                     list.push_str(&String::from_utf8_lossy(t));
                 }
                 let extra = [("Unsupported", list.as_str())];
+                self.counters.drop(Drop::BadExtension);
                 self.respond(&origin, &msg, 420, "Bad Extension", &extra);
                 return;
             }
         }
         let mf = rewrite::max_forwards(&msg);
         if mf <= 0 {
+            self.counters.drop(Drop::TooManyHops);
             if method == b"OPTIONS" {
                 self.respond(&origin, &msg, 200, "OK", &[]);
             } else if method != b"ACK" {
                 self.respond(&origin, &msg, 483, "Too Many Hops", &[]);
+            } else {
+                log::info!("ACK from {} dropped: Max-Forwards exhausted", origin.src);
             }
             return;
         }
         if self.via_loop(&msg) {
+            self.counters.drop(Drop::Loop);
             if method != b"ACK" {
                 self.respond(&origin, &msg, 482, "Loop Detected", &[]);
+            } else {
+                log::info!("ACK from {} dropped: Via loop", origin.src);
             }
             return;
         }
@@ -358,6 +485,16 @@ impl Proxy {
                     "REGISTER from {} dropped: not allowed by hosts_allow_reg",
                     origin.src
                 );
+                return;
+            }
+            if !self.register_side_allowed(&origin) {
+                self.counters.drop(Drop::NoRegisterPermission);
+                log::warn!(
+                    "REGISTER from {} on the outbound address refused: phones register from the \
+                     LAN (list WAN hosts in hosts_allow_reg to allow them)",
+                    origin.src
+                );
+                self.respond(&origin, &msg, 403, "Forbidden", &[]);
                 return;
             }
             self.on_register(now, &origin, &msg, media);
@@ -400,6 +537,24 @@ impl Proxy {
             }
             _ => self.drop_msg(Drop::Invalid, origin, &e.to_string()),
         }
+    }
+
+    /// Whether the message came in on the inbound (LAN) address. With one address for both
+    /// sides (`host_outbound` set-ups) every message counts as LAN.
+    fn arrived_on_lan(&self, origin: &Origin) -> bool {
+        origin.local.ip().to_canonical() == self.addrs.inbound
+    }
+
+    /// A REGISTER from the Internet side would make its sender a "local phone" whose calls
+    /// leave from the router's public address (an open relay): only hosts listed explicitly in
+    /// `hosts_allow_reg` may register from there.
+    fn register_side_allowed(&self, origin: &Origin) -> bool {
+        self.arrived_on_lan(origin)
+            || self
+                .cfg
+                .hosts_allow_reg
+                .as_ref()
+                .is_some_and(|l| !l.entries.is_empty() && l.contains(origin.src.ip()))
     }
 
     /// Via loop detection (behaviour §4.10.4): more than two of our own Vias below the top.
@@ -495,6 +650,14 @@ impl Proxy {
     /// Moves completed DNS lookups' messages to the outbox.
     fn drain_dns_events(&mut self) {
         while let Some(Resolved { user_token, result }) = self.resolver.poll_event() {
+            if user_token == HOST_OUTBOUND_TOKEN {
+                let name = self.cfg.host_outbound.clone().unwrap_or_default();
+                match result {
+                    Ok(a) => self.set_public_ip(&name, a.first().map(|s| s.ip())),
+                    Err(f) => log::warn!("host_outbound = {name}: {f:?}"),
+                }
+                continue;
+            }
             let Some(pos) = self.pending.iter().position(|p| p.token == user_token) else {
                 continue;
             };
@@ -529,10 +692,10 @@ impl Proxy {
             .registry
             .next_deadline()
             .map(|s| s.saturating_mul(1000));
-        match (reg, self.resolver.poll_timeout()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [reg, self.resolver.poll_timeout(), self.public_refresh]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// Timers: registration expiry, DNS retransmissions and failures.
@@ -543,8 +706,16 @@ impl Proxy {
         }
         self.resolver.handle_timeout(now);
         self.drain_dns_events();
+        if self.public_refresh.is_some_and(|t| t <= now) {
+            self.refresh_public_ip(now);
+        }
     }
 }
+
+/// DNS token of the `host_outbound` lookup (message tokens count up from 1).
+const HOST_OUTBOUND_TOKEN: u64 = u64::MAX;
+/// How often a `host_outbound` name is looked up again (the resolver cache honours its TTL).
+const HOST_OUTBOUND_REFRESH_MS: u64 = 60_000;
 
 /// An address as it is written in a URI host (IPv6 in brackets).
 pub fn uri_host(ip: IpAddr) -> String {

@@ -11,15 +11,15 @@ use super::direction::reg_uri;
 use super::{Drop, Media, Origin, Proxy};
 use crate::auth::{self, Verdict};
 use crate::logging::REG;
-use crate::registry::{ContactBinding, Masking, Mode, RegistryError};
-use crate::sip::{Contact, HeaderName, Message, NameAddr, Uri};
+use crate::registry::{ContactBinding, Masking, Mode, RegistryError, PROVISIONAL_SECS};
+use crate::sip::{Contact, HeaderName, Message, NameAddr, Scheme, Uri};
 
 /// The Contacts of a REGISTER.
 enum Contacts {
     /// No Contact header: a query.
     None,
-    /// `Contact: *` (only meaningful with `Expires: 0`).
-    Star,
+    /// `Contact: *` (valid only alone and with `Expires: 0`, RFC 3261 §10.3 step 6).
+    Star { valid: bool },
     /// The bindings with their lifetimes; `explicit` is false when no expiry was given at all.
     List {
         bindings: Vec<ContactBinding>,
@@ -27,9 +27,25 @@ enum Contacts {
     },
 }
 
+/// The authenticated user is the To user of the REGISTER (the AOR being bound), and the digest
+/// was computed for this Request-URI.
+fn credentials_fit(c: &auth::Credentials<'_>, msg: &Message<'_>) -> bool {
+    let to_user = msg.to().ok().and_then(|t| t.uri.user);
+    let user_ok = match (c.username, to_user) {
+        (Some(u), Some(t)) => u.as_bytes() == t,
+        _ => false,
+    };
+    let uri_ok = match (c.uri, msg.request_uri_raw()) {
+        (Some(u), Some(r)) => u.as_bytes() == r,
+        _ => false,
+    };
+    user_ok && uri_ok
+}
+
 impl Proxy {
     fn contacts_of(&self, msg: &Message<'_>) -> Result<Contacts, &'static str> {
-        let header_expires = msg.expires().ok().flatten();
+        // An unreadable expiry is refused rather than guessed (siproxd reads it as 0).
+        let header_expires = msg.expires().map_err(|_| "Bad Expires")?;
         let mut bindings = Vec::new();
         let mut explicit = header_expires.is_some();
         let mut star = false;
@@ -37,7 +53,9 @@ impl Proxy {
             match c {
                 Ok(Contact::Star) => star = true,
                 Ok(Contact::Addr(na)) => {
-                    let param = Contact::Addr(na).expires().ok().flatten();
+                    let param = Contact::Addr(na)
+                        .expires()
+                        .map_err(|_| "Bad Contact expires")?;
                     explicit |= param.is_some();
                     let expires = param.or(header_expires).unwrap_or(self.cfg.default_expires);
                     let uri = reg_uri(&na.uri).ok_or("Contact URI cannot be stored")?;
@@ -47,10 +65,18 @@ impl Proxy {
             }
         }
         Ok(match (star, bindings.is_empty()) {
-            (true, _) => Contacts::Star,
+            (true, alone) => Contacts::Star {
+                valid: alone && header_expires == Some(0),
+            },
             (false, true) => Contacts::None,
             (false, false) => Contacts::List { bindings, explicit },
         })
+    }
+
+    /// A malformed REGISTER: answered 400 with the reason, and counted.
+    fn refuse(&mut self, origin: &Origin, msg: &Message<'_>, reason: &str) {
+        self.counters.drop(Drop::Invalid);
+        self.respond(origin, msg, 400, reason, &[]);
     }
 
     /// Registrar mode when the Request-URI names this proxy on its listen port (§4.1 step 12).
@@ -67,6 +93,16 @@ impl Proxy {
         msg: &Message<'_>,
         media: &mut dyn Media,
     ) {
+        let scheme = msg
+            .request_uri_raw()
+            .and_then(|r| Uri::parse(r).ok())
+            .map(|u| u.scheme);
+        if scheme != Some(Scheme::Sip) {
+            // Checked before anything is registered: sips needs TLS, tel a gateway.
+            self.counters.drop(Drop::Invalid);
+            self.respond(origin, msg, 416, "Unsupported URI Scheme", &[]);
+            return;
+        }
         if self.is_registrar_request(msg) {
             self.register_here(now, origin, msg);
         } else {
@@ -86,10 +122,21 @@ impl Proxy {
                 Some(h) => match auth::Credentials::parse(h.value) {
                     Err(e) => {
                         log::info!("REGISTER from {}: {e}", origin.src);
-                        self.respond(origin, msg, 400, "Bad Proxy-Authorization", &[]);
+                        self.refuse(origin, msg, "Bad Proxy-Authorization");
                         return;
                     }
-                    Ok(c) => match a.verify(now / 1000, "REGISTER", &c) {
+                    Ok(c) => match a.verify(now / 1000, "REGISTER", &c, origin.src.ip()) {
+                        // The credentials are someone's: they must also be for this AOR and
+                        // this request, or one user could bind another user's address.
+                        Verdict::Accepted if !credentials_fit(&c, msg) => {
+                            log::warn!(
+                                "REGISTER from {} refused: user {:?} authenticated for another AOR or Request-URI",
+                                origin.src,
+                                c.username.unwrap_or("")
+                            );
+                            self.respond(origin, msg, 403, "Forbidden", &[]);
+                            return;
+                        }
                         Verdict::Accepted => None,
                         Verdict::Stale => Some(true),
                         Verdict::Rejected(why) => {
@@ -99,14 +146,14 @@ impl Proxy {
                         }
                         Verdict::Malformed(why) => {
                             log::info!("REGISTER from {}: {why}", origin.src);
-                            self.respond(origin, msg, 400, "Bad Proxy-Authorization", &[]);
+                            self.refuse(origin, msg, "Bad Proxy-Authorization");
                             return;
                         }
                     },
                 },
             };
             if let Some(stale) = challenge_stale {
-                let challenges = a.challenges(now / 1000, stale);
+                let challenges = a.challenges(now / 1000, stale, origin.src.ip());
                 let extra: Vec<(&str, &str)> = challenges
                     .iter()
                     .map(|c| ("Proxy-Authenticate", c.as_str()))
@@ -116,16 +163,28 @@ impl Proxy {
             }
         }
         let Some(to) = Self::to_uri(msg) else {
-            self.respond(origin, msg, 400, "Bad To", &[]);
+            self.refuse(origin, msg, "Bad To");
             return;
         };
         let now_s = now / 1000;
         let contacts = match self.contacts_of(msg) {
             Ok(c) => c,
             Err(why) => {
-                self.respond(origin, msg, 400, why, &[]);
+                self.refuse(origin, msg, why);
                 return;
             }
+        };
+        // siproxd echoes the request's Expires header, which it added when no expiry was
+        // given at all; a Contact's own expires parameter is answered in the Contact only.
+        let expires = match (&contacts, msg.expires().ok().flatten()) {
+            (_, Some(e)) => Some(e),
+            (
+                Contacts::List {
+                    explicit: false, ..
+                },
+                None,
+            ) => Some(self.cfg.default_expires),
+            _ => None,
         };
         let slot = match contacts {
             Contacts::None => self.registry.find_by_url(
@@ -134,7 +193,11 @@ impl Proxy {
                 crate::registry::UrlField::Reg,
                 crate::registry::Want::Live,
             ),
-            Contacts::Star => {
+            Contacts::Star { valid: false } => {
+                self.refuse(origin, msg, "Invalid Wildcard Contact");
+                return;
+            }
+            Contacts::Star { valid: true } => {
                 self.registry.unregister_all(now_s, Mode::Registrar, &to);
                 None
             }
@@ -169,7 +232,10 @@ impl Proxy {
                 }
             }
         };
-        log::info!("registered {to} from {} (registrar mode)", origin.src);
+        match slot {
+            Some(_) => log::info!("registered {to} from {} (registrar mode)", origin.src),
+            None => log::info!("{to} has no bindings (REGISTER from {})", origin.src),
+        }
         // The 200 lists the AOR's current bindings with their remaining lifetimes.
         let mut lines: Vec<String> = Vec::new();
         if let Some(slot) = slot {
@@ -181,14 +247,11 @@ impl Proxy {
                 ));
             }
         }
-        let expires = msg
-            .expires()
-            .ok()
-            .flatten()
-            .unwrap_or(self.cfg.default_expires)
-            .to_string();
+        let expires = expires.map(|e| e.to_string());
         let mut extra: Vec<(&str, &str)> = lines.iter().map(|l| ("Contact", l.as_str())).collect();
-        extra.push(("Expires", expires.as_str()));
+        if let Some(e) = &expires {
+            extra.push(("Expires", e.as_str()));
+        }
         self.respond(origin, msg, 200, "OK", &extra);
     }
 
@@ -217,19 +280,20 @@ impl Proxy {
         let contacts = match self.contacts_of(msg) {
             Ok(c) => c,
             Err(why) => {
-                self.respond(origin, msg, 400, why, &[]);
+                self.refuse(origin, msg, why);
                 return;
             }
         };
         let known = self.registry.find_by_source_ip(origin.src.ip()).is_some();
         match contacts {
-            Contacts::None | Contacts::Star if !known => {
+            Contacts::None | Contacts::Star { .. } if !known => {
                 // A query or wildcard from a phone we do not know: answered here (§4.6 step 2).
                 self.respond(origin, msg, 200, "OK", &[]);
             }
             Contacts::None => self.forward_request(now, origin, msg, None, media),
-            Contacts::Star => {
-                if msg.expires().ok().flatten() == Some(0) {
+            Contacts::Star { valid } => {
+                // An invalid wildcard is the registrar's to refuse; it removes nothing here.
+                if valid {
                     self.registry.unregister_all(now_s, mode, &to);
                 }
                 self.forward_request(now, origin, msg, None, media);
@@ -249,12 +313,15 @@ impl Proxy {
                         self.forward_request(now, origin, msg, add, media);
                     }
                     Err(RegistryError::Full) => {
+                        // decisions §3: a full table is answered 503 in both modes (siproxd
+                        // stays silent in outbound-proxy mode and the phone times out).
                         self.counters.drop(Drop::RegistrationTableFull);
                         log::warn!(
-                            "registration table full ({} slots): REGISTER of {to} from {} dropped",
+                            "registration table full ({} slots): REGISTER of {to} from {} refused",
                             self.registry.capacity(),
                             origin.src
                         );
+                        self.respond(origin, msg, 503, "Registration Table Full", &[]);
                     }
                     Err(e) => {
                         self.drop_msg(Drop::Invalid, origin, &format!("REGISTER of {to}: {e}"))
@@ -290,10 +357,19 @@ impl Proxy {
                 continue;
             };
             if (200..300).contains(&code) {
-                if let Some(l) = lifetime {
-                    if let Err(e) = self.registry.confirm(now_s, slot, &uri, l) {
-                        log::debug!(target: REG, "confirm: {e}");
-                    }
+                // A 2xx that grants no lifetime keeps what a live binding had left, else
+                // confirms it for siproxd's provisional time only (behaviour §4.6: it then
+                // vanishes after ~10 s).
+                let left = self
+                    .registry
+                    .live_bindings(now_s, slot)
+                    .map(|b| b.expires.saturating_sub(now_s))
+                    .max()
+                    .unwrap_or(0)
+                    .max(PROVISIONAL_SECS);
+                let l = lifetime.unwrap_or(u32::try_from(left).unwrap_or(u32::MAX));
+                if let Err(e) = self.registry.confirm(now_s, slot, &uri, l) {
+                    log::debug!(target: REG, "confirm: {e}");
                 }
             }
             let Some(entry) = self.registry.entry(slot) else {

@@ -16,6 +16,10 @@ use crate::logging::PROXY;
 use crate::sip::{HeaderName, Message, Rport, Via};
 
 /// Where a response to a request with top Via `via`, received from `src`, goes.
+///
+/// RFC 3261 §18.2.1 makes a server note the source address as `received` when it differs
+/// from the sent-by, and §18.2.2 sends the response there: a phone behind a NAT, or one that
+/// writes a name or a stale address into its Via, still gets the answer.
 pub fn response_target(via: &Via<'_>, src: SocketAddr) -> SocketAddr {
     let received = via
         .received()
@@ -25,21 +29,13 @@ pub fn response_target(via: &Via<'_>, src: SocketAddr) -> SocketAddr {
                 .trim_end_matches(']')
                 .parse::<IpAddr>()
                 .ok()
-        });
-    let port = via.port.unwrap_or(5060);
+        })
+        .unwrap_or(src.ip());
     match via.rport() {
         // The UA asked for symmetric response routing: back to where the request came from.
         Some(Rport::Flag) => src,
-        Some(Rport::Port(p)) => SocketAddr::new(received.unwrap_or(src.ip()), p),
-        None => match received {
-            Some(ip) => SocketAddr::new(ip, port),
-            None => match via.host {
-                crate::sip::Host::Ipv4(a) => SocketAddr::new(IpAddr::V4(a), port),
-                crate::sip::Host::Ipv6(a) => SocketAddr::new(IpAddr::V6(a), port),
-                // A name would need DNS; the source address is where it came from anyway.
-                crate::sip::Host::Name(_) => src,
-            },
-        },
+        Some(Rport::Port(p)) => SocketAddr::new(received, p),
+        None => SocketAddr::new(received, via.port.unwrap_or(5060)),
     }
 }
 
@@ -121,10 +117,13 @@ impl Proxy {
         if msg.method() == Some(b"ACK") || !msg.is_request() {
             return;
         }
-        let Ok(via) = msg.top_via() else {
-            return;
+        // A top Via that does not parse still gets its 400: it is copied as received, and
+        // the answer goes back to the sender.
+        let to = match msg.top_via() {
+            Ok(via) => response_target(&via, origin.src),
+            Err(_) if msg.first(HeaderName::Via).is_some() => origin.src,
+            Err(_) => return,
         };
-        let to = response_target(&via, origin.src);
         let text = build(msg, code, reason, extra);
         log::info!(
             "answering {} {} from {} with {code} {reason}",
@@ -168,8 +167,18 @@ mod tests {
             response_target(&v, src),
             "198.51.100.7:4000".parse().unwrap()
         );
+        // No received parameter: the source address is the implicit one (RFC 3261 §18.2.1),
+        // at the Via port.
         let v = Via::parse(b"SIP/2.0/UDP 10.0.0.1").unwrap();
-        assert_eq!(response_target(&v, src), "10.0.0.1:5060".parse().unwrap());
+        assert_eq!(
+            response_target(&v, src),
+            "198.51.100.7:5060".parse().unwrap()
+        );
+        let v = Via::parse(b"SIP/2.0/UDP host.example.com:5070").unwrap();
+        assert_eq!(
+            response_target(&v, src),
+            "198.51.100.7:5070".parse().unwrap()
+        );
         let v = Via::parse(b"SIP/2.0/UDP 10.0.0.1:5070;received=192.0.2.1").unwrap();
         assert_eq!(response_target(&v, src), "192.0.2.1:5070".parse().unwrap());
     }

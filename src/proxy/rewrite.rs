@@ -147,6 +147,21 @@ pub fn restore_call_id(call_id: &str, keep_if_tag: Option<&str>) -> Option<Strin
     Some(s)
 }
 
+/// Via parameter on our own Via of an incoming request whose Call-ID was restored: it
+/// carries the removed tag, so the phone's responses can be obscured again on their way back
+/// (the proxy is stateless; the Via is the only thing a response is sure to bring back).
+pub const OBSCURED_VIA_PARAM: &str = "x-siproxd-cid";
+
+/// The text after the first obscuring marker of the Call-ID number, if it can be carried in a
+/// Via parameter (a token).
+pub fn obscured_tag(call_id: &str) -> Option<&str> {
+    let num = call_id.split_once('@').map_or(call_id, |(n, _)| n);
+    let p = num.find(OBSCURE_MARKER)?;
+    let tag = num.get(p + OBSCURE_MARKER.len()..)?;
+    let token = |c: char| c.is_ascii_alphanumeric() || "-.!%*_+`'~".contains(c);
+    (!tag.is_empty() && tag.chars().all(token)).then_some(tag)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -208,5 +223,9 @@ mod tests {
         assert_eq!(restore_call_id(&o, Some("t1")), None);
         assert_eq!(restore_call_id(&o, Some("zz")).unwrap(), "abc@h");
         assert_eq!(restore_call_id("plain@h", None), None);
+        assert_eq!(obscured_tag(&o), Some("t1"));
+        assert_eq!(obscured_tag("plain@h"), None);
+        assert_eq!(obscured_tag("a-siproxd@h"), None);
+        assert_eq!(obscured_tag("a-siproxdx;y@h"), None, "not a token");
     }
 }

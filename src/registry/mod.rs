@@ -15,7 +15,7 @@
 //!
 //! How the proxy uses it:
 //! * REGISTER: [`Registry::register`] (or [`Registry::unregister_all`] for `Contact: *`);
-//!   `Err(Full)` → 503 (registrar mode) or drop and count (proxy mode).
+//!   `Err(Full)` → the REGISTER is answered 503 and counted (both modes, decisions §3).
 //! * 2xx to a proxied REGISTER: [`Registry::confirm`] once per Contact of the response.
 //! * Direction (behaviour §4.5), in order: [`Registry::find_by_source_ip`] (rule 1),
 //!   [`Registry::find_by_url`] with the To/From URI and the Request-URI (rules 2, 3),
@@ -198,7 +198,7 @@ pub struct Hit {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RegistryError {
-    /// No slot matches the AOR and no slot is free (answer 503 / drop and count).
+    /// No slot matches the AOR and no slot is free (the proxy answers 503 and counts it).
     Full,
     /// The masqueraded URI could not be built (masked or outbound host too long/invalid).
     Masq(UriError),

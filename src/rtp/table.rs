@@ -113,6 +113,12 @@ pub struct Half {
     rtp_latch: Latch,
     rtcp_latch: Latch,
     counters: Counters,
+    /// Part of the session a 2xx (or an ACK's answer) agreed on: a failed re-INVITE/UPDATE
+    /// leaves it as it was (RFC 3261 §14.1) instead of closing it.
+    established: bool,
+    /// The established remote (and RTCP port) that a still unanswered offer replaced; put
+    /// back if that offer fails.
+    prior_remote: Option<(SocketAddr, Option<u16>)>,
 }
 
 impl Half {
@@ -152,6 +158,10 @@ impl Half {
     pub fn counters(&self) -> &Counters {
         &self.counters
     }
+    /// Confirmed by a 2xx to INVITE/UPDATE (or an ACK with SDP): see [`Table::confirm_call`].
+    pub fn established(&self) -> bool {
+        self.established
+    }
     /// Learned address of the endpoint on `kind`'s socket, if latched.
     pub fn latched(&self, kind: Kind) -> Option<SocketAddr> {
         self.latch(kind).addr()
@@ -168,6 +178,29 @@ impl Half {
         match kind {
             Kind::Rtp => &mut self.rtp_latch,
             Kind::Rtcp => &mut self.rtcp_latch,
+        }
+    }
+
+    /// New SDP address. A new address means the endpoint moved: learn it again. Hold
+    /// (0.0.0.0) only asks not to be sent to; the endpoint stays where it was, and keeping its
+    /// latch keeps strangers from feeding the other side meanwhile.
+    fn set_remote(&mut self, remote: SocketAddr, rtcp_port: Option<u16>) {
+        if self.remote == remote && self.remote_rtcp_port == rtcp_port {
+            return;
+        }
+        log::debug!(
+            target: logging::RTP,
+            "RTP stream {} #{} remote {} -> {}",
+            self.call_id,
+            self.media_index,
+            self.remote,
+            remote
+        );
+        self.remote = remote;
+        self.remote_rtcp_port = rtcp_port;
+        if !remote.ip().is_unspecified() {
+            self.rtp_latch.reset();
+            self.rtcp_latch.reset();
         }
     }
 
@@ -291,14 +324,20 @@ impl Table {
                 len: req.call_id.len(),
             })?;
 
+        // Session state a moved stream keeps: it is the same stream on a new port.
+        let mut carried = (false, None);
         if let Some(i) = self.find_existing(req) {
             let moved = self
                 .slots
                 .get(i)
                 .and_then(Option::as_ref)
-                .is_some_and(|h| h.local.ip() != req.local_ip.to_canonical());
-            if !moved {
+                .filter(|h| h.local.ip() != req.local_ip.to_canonical());
+            let Some(h) = moved else {
                 return Ok(self.update_existing(i, now, req));
+            };
+            if h.established {
+                let prior = h.prior_remote.unwrap_or((h.remote, h.remote_rtcp_port));
+                carried = (true, Some(prior));
             }
             // The interface address changed (PPP reconnect, decisions §3): the old port is on
             // an address the SDP no longer advertises, so the stream moves to a new port.
@@ -340,6 +379,8 @@ impl Table {
                 rtp_latch: Latch::default(),
                 rtcp_latch: Latch::default(),
                 counters: Counters::default(),
+                established: carried.0,
+                prior_remote: carried.1,
             });
         }
         self.open = self.open.saturating_add(1);
@@ -379,25 +420,11 @@ impl Table {
         let mut unpaired = false;
         if let Some(Some(h)) = self.slots.get_mut(i) {
             let remote = canonical(req.remote);
-            if h.remote != remote || h.remote_rtcp_port != req.remote_rtcp_port {
-                log::debug!(
-                    target: logging::RTP,
-                    "RTP stream {} #{} remote {} -> {}",
-                    req.call_id,
-                    req.media_index,
-                    h.remote,
-                    remote
-                );
-                h.remote = remote;
-                h.remote_rtcp_port = req.remote_rtcp_port;
-                // A new address means the endpoint moved: learn it again. Hold (0.0.0.0) only
-                // asks not to be sent to; the endpoint stays where it was, and keeping its latch
-                // keeps strangers from feeding the other side meanwhile.
-                if !remote.ip().is_unspecified() {
-                    h.rtp_latch.reset();
-                    h.rtcp_latch.reset();
-                }
+            let changed = h.remote != remote || h.remote_rtcp_port != req.remote_rtcp_port;
+            if changed && h.established && h.prior_remote.is_none() {
+                h.prior_remote = Some((h.remote, h.remote_rtcp_port));
             }
+            h.set_remote(remote, req.remote_rtcp_port);
             h.cseq = h.cseq.max(req.cseq);
             h.last_activity = now;
             local = h.local;
@@ -640,15 +667,42 @@ impl Table {
         self.close_where(sockets, |h| h.call_id.as_str() == call_id)
     }
 
-    /// 4xx–6xx to INVITE/UPDATE with CSeq `cseq`: halves of the Call-ID whose stored CSeq is
-    /// ≤ `cseq`, so a late error for an earlier attempt spares streams of a later one (§5.6).
+    /// 4xx–6xx to INVITE/UPDATE with CSeq `cseq`: the failed offer is undone on the halves
+    /// of the Call-ID whose stored CSeq is ≤ `cseq` (a late error for an earlier attempt spares
+    /// streams of a later one, §5.6). Halves not yet [established](Self::confirm_call) (a call
+    /// that never got its 2xx, streams a failed re-INVITE added) are closed; established ones
+    /// stay open and get back the remote the failed offer replaced, because a failed
+    /// re-INVITE leaves the session as it was (RFC 3261 §14.1). Returns the number closed.
     pub fn close_call_up_to_cseq(
         &mut self,
         call_id: &str,
         cseq: u32,
         sockets: &mut dyn RelaySockets,
     ) -> usize {
-        self.close_where(sockets, |h| h.call_id.as_str() == call_id && h.cseq <= cseq)
+        let failed = |h: &Half| h.call_id.as_str() == call_id && h.cseq <= cseq;
+        for h in self.slots.iter_mut().flatten() {
+            if failed(h) && h.established {
+                if let Some((remote, rtcp)) = h.prior_remote.take() {
+                    h.set_remote(remote, rtcp);
+                }
+            }
+        }
+        self.close_where(sockets, |h| failed(h) && !h.established)
+    }
+
+    /// 2xx to INVITE/UPDATE with CSeq `cseq`, or an ACK carrying the answer to a 2xx's offer:
+    /// the halves of the Call-ID with stored CSeq ≤ `cseq` are the agreed session. From now on
+    /// an error response only undoes later offers on them. Returns the number of halves.
+    pub fn confirm_call(&mut self, call_id: &str, cseq: u32) -> usize {
+        let mut n = 0;
+        for h in self.slots.iter_mut().flatten() {
+            if h.call_id.as_str() == call_id && h.cseq <= cseq {
+                h.established = true;
+                h.prior_remote = None;
+                n += 1;
+            }
+        }
+        n
     }
 
     /// Shutdown.
@@ -1353,6 +1407,145 @@ mod tests {
         // 486 for CSeq 2 closes both.
         assert_eq!(t.close_call_up_to_cseq("c", 2, &mut s), 2);
         assert!(t.is_empty());
+    }
+
+    #[test]
+    fn failed_reinvite_spares_the_established_call_and_restores_its_remote() {
+        let (mut t, mut s) = (table(), FakeSockets::default());
+        let (e1, e2) = call(&mut t, &mut s, "c");
+        assert!(!t.half(e1.slot).unwrap().established());
+        assert_eq!(t.confirm_call("c", 1), 2);
+        assert!(t.half(e1.slot).unwrap().established());
+        assert!(t.half(e2.slot).unwrap().established());
+        // A's re-INVITE (CSeq 2) moves its media to port 4002; B answers 491.
+        let mut re = req("c", Direction::Incoming, O, "192.168.1.10:4002");
+        re.cseq = 2;
+        assert_eq!(t.open(1, &re, &mut s).unwrap().slot, e1.slot);
+        assert_eq!(t.half(e1.slot).unwrap().remote(), sa("192.168.1.10:4002"));
+        assert_eq!(t.close_call_up_to_cseq("c", 2, &mut s), 0);
+        assert_eq!(t.len(), 2);
+        assert_eq!(s.bound.len(), 4, "both port pairs stay bound");
+        // The session is as before the re-INVITE: B's media goes to A's old port again.
+        let h = t.half(e1.slot).unwrap();
+        assert_eq!(
+            (h.remote(), h.peer()),
+            (sa("192.168.1.10:4000"), Some(e2.slot))
+        );
+        assert_eq!(
+            t.on_packet(2, Token::rtp(e1.slot), sa("198.51.100.30:5000"), 20),
+            Verdict::Forward {
+                out: Token::rtp(e2.slot),
+                dst: sa("192.168.1.10:4000")
+            }
+        );
+        assert_eq!(
+            t.on_packet(3, Token::rtp(e2.slot), sa("192.168.1.10:4000"), 20),
+            Verdict::Forward {
+                out: Token::rtp(e1.slot),
+                dst: sa("198.51.100.30:5000")
+            }
+        );
+    }
+
+    #[test]
+    fn failed_hold_resumes_the_media() {
+        let (mut t, mut s) = (table(), FakeSockets::default());
+        let (e1, _) = call(&mut t, &mut s, "c");
+        t.confirm_call("c", 1);
+        let mut hold = req("c", Direction::Incoming, O, "0.0.0.0:4000");
+        hold.cseq = 2;
+        t.open(1, &hold, &mut s).unwrap();
+        assert_eq!(
+            t.on_packet(2, Token::rtp(e1.slot), sa("198.51.100.30:5000"), 20),
+            Verdict::Drop(DropReason::NoDestination)
+        );
+        // 488 to the hold: A was never put on hold.
+        assert_eq!(t.close_call_up_to_cseq("c", 2, &mut s), 0);
+        assert!(matches!(
+            t.on_packet(3, Token::rtp(e1.slot), sa("198.51.100.30:5000"), 20),
+            Verdict::Forward { .. }
+        ));
+    }
+
+    #[test]
+    fn failed_reinvite_closes_only_the_streams_it_added() {
+        let (mut t, mut s) = (table(), FakeSockets::default());
+        let (e1, e2) = call(&mut t, &mut s, "c");
+        t.confirm_call("c", 1);
+        let mut audio = req("c", Direction::Incoming, O, "192.168.1.10:4000");
+        audio.cseq = 2;
+        t.open(1, &audio, &mut s).unwrap();
+        let mut video = audio.clone();
+        video.media_index = 1;
+        video.remote = sa("192.168.1.10:4010");
+        let v = t.open(1, &video, &mut s).unwrap();
+        assert!(!v.reused);
+        assert_eq!(t.close_call_up_to_cseq("c", 2, &mut s), 1);
+        assert!(t.half(v.slot).is_none());
+        assert_eq!(s.closes, vec![(v.slot, v.local)]);
+        assert_eq!(t.half(e1.slot).unwrap().peer(), Some(e2.slot));
+        // BYE still closes the established streams.
+        assert_eq!(t.close_call("c", &mut s), 2);
+    }
+
+    #[test]
+    fn a_confirmed_offer_is_the_new_session() {
+        let (mut t, mut s) = (table(), FakeSockets::default());
+        let (e1, _) = call(&mut t, &mut s, "c");
+        t.confirm_call("c", 1);
+        let mut re = req("c", Direction::Incoming, O, "192.168.1.10:4002");
+        re.cseq = 2;
+        t.open(1, &re, &mut s).unwrap();
+        // Confirming CSeq 1 again (a retransmitted 200) does not commit the CSeq-2 offer.
+        t.confirm_call("c", 1);
+        t.close_call_up_to_cseq("c", 1, &mut s);
+        assert_eq!(t.half(e1.slot).unwrap().remote(), sa("192.168.1.10:4002"));
+        // Its 200: a later failed offer falls back to 4002, not 4000.
+        assert_eq!(t.confirm_call("c", 2), 2);
+        let mut re3 = req("c", Direction::Incoming, O, "192.168.1.10:4004");
+        re3.cseq = 3;
+        t.open(2, &re3, &mut s).unwrap();
+        assert_eq!(t.close_call_up_to_cseq("c", 3, &mut s), 0);
+        assert_eq!(t.half(e1.slot).unwrap().remote(), sa("192.168.1.10:4002"));
+    }
+
+    #[test]
+    fn confirm_covers_only_its_cseq_and_call() {
+        let (mut t, mut s) = (table(), FakeSockets::default());
+        let (c1, _) = call(&mut t, &mut s, "c");
+        let (d1, d2) = call(&mut t, &mut s, "d");
+        let mut late = req("c", Direction::Outgoing, I, "198.51.100.30:5000");
+        late.cseq = 2;
+        let c2 = t.open(0, &late, &mut s).unwrap();
+        assert_eq!(t.confirm_call("c", 1), 1);
+        assert!(t.half(c1.slot).unwrap().established());
+        assert!(!t.half(c2.slot).unwrap().established());
+        assert!(!t.half(d1.slot).unwrap().established());
+        // 486 to d: never answered, so closed as in siproxd.
+        assert_eq!(t.close_call_up_to_cseq("d", 1, &mut s), 2);
+        assert!(t.half(d2.slot).is_none());
+        // Error for CSeq 2 of c: only the unconfirmed CSeq-2 half goes.
+        assert_eq!(t.close_call_up_to_cseq("c", 2, &mut s), 1);
+        assert!(t.half(c1.slot).is_some());
+    }
+
+    #[test]
+    fn a_moved_established_stream_stays_established() {
+        let (mut t, mut s) = (table(), FakeSockets::default());
+        call(&mut t, &mut s, "c");
+        t.confirm_call("c", 1);
+        let mut re = req("c", Direction::Incoming, "203.0.113.9", "192.168.1.10:4002");
+        re.cseq = 2;
+        let moved = t.open(5, &re, &mut s).unwrap();
+        assert!(!moved.reused);
+        assert!(t.half(moved.slot).unwrap().established());
+        // The re-INVITE fails: the stream stays (on its new port) with the old remote.
+        assert_eq!(t.close_call_up_to_cseq("c", 2, &mut s), 0);
+        let h = t.half(moved.slot).unwrap();
+        assert_eq!(
+            (h.local(), h.remote()),
+            (moved.local, sa("192.168.1.10:4000"))
+        );
     }
 
     #[test]

@@ -130,7 +130,10 @@ pub enum AddrType {
 }
 
 /// The `nettype addrtype address` triple of `o=`, `c=` and `a=rtcp:`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+///
+/// Equality compares what the address says, not where it sits: the same `c=` in a body and in
+/// its rewrite (where an earlier edit shifted it) is equal.
+#[derive(Debug, Clone, Copy, Eq)]
 pub struct Address<'a> {
     pub addr_type: AddrType,
     /// The address as written, without a `/ttl` or `/number` suffix.
@@ -141,6 +144,20 @@ pub struct Address<'a> {
     pub suffix: Option<&'a [u8]>,
     /// Body offsets of `addrtype address[/suffix]`, the bytes an address edit replaces.
     span: Span,
+}
+
+impl PartialEq for Address<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        // Destructured so that a new field has to be placed on one side or the other.
+        let Address {
+            addr_type,
+            host,
+            ip,
+            suffix,
+            span: _,
+        } = *self;
+        (addr_type, host, ip, suffix) == (other.addr_type, other.host, other.ip, other.suffix)
+    }
 }
 
 impl Address<'_> {
@@ -159,12 +176,23 @@ pub struct Origin<'a> {
     pub address: Address<'a>,
 }
 
-/// `a=rtcp:port [nettype addrtype address]` (RFC 3605).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// `a=rtcp:port [nettype addrtype address]` (RFC 3605). Equality ignores body offsets.
+#[derive(Debug, Clone, Copy, Eq)]
 pub struct Rtcp<'a> {
     pub port: u16,
     pub address: Option<Address<'a>>,
     port_span: Span,
+}
+
+impl PartialEq for Rtcp<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        let Rtcp {
+            port,
+            address,
+            port_span: _,
+        } = *self;
+        (port, address) == (other.port, other.address)
+    }
 }
 
 /// Media direction attribute (RFC 3264); absent means `SendRecv`.
@@ -195,8 +223,8 @@ pub enum Section {
     Media(usize),
 }
 
-/// One `m=` section.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// One `m=` section. Equality compares the section's values, not its line or byte positions.
+#[derive(Debug, Clone, Copy, Eq)]
 pub struct Media<'a> {
     /// `audio`, `video`, ...
     pub media: &'a [u8],
@@ -217,6 +245,41 @@ pub struct Media<'a> {
     end_line: usize,
     port_span: Span,
     formats_offset: usize,
+}
+
+impl PartialEq for Media<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        let Media {
+            media,
+            port,
+            port_count,
+            proto,
+            formats,
+            connection,
+            rtcp,
+            rtcp_mux,
+            direction,
+            first_line: _,
+            end_line: _,
+            port_span: _,
+            formats_offset: _,
+        } = *self;
+        (media, port, port_count, proto, formats)
+            == (
+                other.media,
+                other.port,
+                other.port_count,
+                other.proto,
+                other.formats,
+            )
+            && (connection, rtcp, rtcp_mux, direction)
+                == (
+                    other.connection,
+                    other.rtcp,
+                    other.rtcp_mux,
+                    other.direction,
+                )
+    }
 }
 
 impl<'a> Media<'a> {

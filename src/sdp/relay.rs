@@ -31,7 +31,8 @@ impl<'a> Rewriter<'_, 'a> {
     /// - hold: a `c=0.0.0.0` (or `::`) stays, and the `m=` still gets the relay port, so
     ///   the stream keeps its relay across hold and resume (decisions §6, "hold passed through
     ///   with the relay port kept"); the same holds for an unspecified `a=rtcp:` address;
-    /// - port-0 (disabled) sections are left untouched; their `streams` entry is ignored;
+    /// - port-0 (disabled) sections are not relayed (their `streams` entry is ignored), but a
+    ///   `c=` of theirs gets `session_address` too, so no private address leaves in them;
     /// - `strip_ice`: ICE lines of the session and of every relayed section are removed.
     ///
     /// On error some edits may have been recorded: drop the rewriter, use the original body.
@@ -68,6 +69,14 @@ impl<'a> Rewriter<'_, 'a> {
         }
         for (i, (m, s)) in sdp.media_sections().zip(streams).enumerate() {
             if m.port == 0 {
+                for c in sdp.connections(Section::Media(i)) {
+                    if !c.is_unspecified() {
+                        self.set_address(&c, session_address)?;
+                    }
+                }
+                if strip_ice {
+                    self.remove_ice(Section::Media(i))?;
+                }
                 continue;
             }
             if m.connection.is_some() {

@@ -9,7 +9,7 @@
 
 use super::{Address, Attribute, Line, Sdp, SdpError, Section, Span};
 use crate::limits::{SDP_MAX_EDITS, SDP_MAX_MEDIA};
-use core::fmt;
+use core::fmt::{self, Write as _};
 use core::net::IpAddr;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,7 +28,9 @@ impl Eol {
 }
 
 /// Where a new line goes: after a terminated line (new line then its end), or after an
-/// unterminated last line (line end first, keeping the body unterminated).
+/// unterminated last line (line end first, keeping the body unterminated). A removal of that
+/// last line can leave the output already ending in a line end: then none is led with, or the
+/// new line would follow a blank one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct NewLine {
     eol: Eol,
@@ -175,8 +177,11 @@ impl<'s, 'a> Rewriter<'s, 'a> {
 
     /// Insertion point after line `index`, and how to terminate the new line.
     fn after_line(&self, index: usize) -> (usize, NewLine) {
+        // Only a '\n' ends a line: a last line may end in a bare '\r'.
         let eol_of = |l: &Line| {
-            (l.next > l.end).then(|| match self.sdp.body.get(l.end) {
+            let body = self.sdp.body;
+            let ended = l.next.checked_sub(1).and_then(|i| body.get(i)) == Some(&b'\n');
+            ended.then(|| match body.get(l.end) {
                 Some(b'\r') => Eol::CrLf,
                 _ => Eol::Lf,
             })
@@ -282,6 +287,10 @@ impl<'s, 'a> Rewriter<'s, 'a> {
     }
 
     fn write_to(&self, w: &mut impl Sink) -> fmt::Result {
+        let w = &mut LastByte {
+            inner: w,
+            last: None,
+        };
         let body = self.sdp.body;
         let mut pos = 0;
         for s in &self.splices {
@@ -313,13 +322,18 @@ fn write_address(w: &mut impl Sink, ip: IpAddr) -> fmt::Result {
     }
 }
 
-fn write_line<W: Sink>(
-    w: &mut W,
+fn write_line<S: Sink>(
+    w: &mut LastByte<'_, S>,
     nl: NewLine,
-    content: impl FnOnce(&mut W) -> fmt::Result,
+    content: impl FnOnce(&mut LastByte<'_, S>) -> fmt::Result,
 ) -> fmt::Result {
     if nl.lead {
-        w.put(nl.eol.bytes())?;
+        match w.last {
+            None | Some(b'\n') => {}
+            // A stray CR already written: complete it rather than add a second one.
+            Some(b'\r') => w.put(b"\n")?,
+            Some(_) => w.put(nl.eol.bytes())?,
+        }
     }
     content(w)?;
     if !nl.lead {
@@ -330,6 +344,28 @@ fn write_line<W: Sink>(
 
 trait Sink: fmt::Write {
     fn put(&mut self, bytes: &[u8]) -> fmt::Result;
+}
+
+/// Remembers the last byte written, so an inserted line knows whether it starts a line.
+struct LastByte<'w, S> {
+    inner: &'w mut S,
+    last: Option<u8>,
+}
+
+impl<S: Sink> Sink for LastByte<'_, S> {
+    fn put(&mut self, bytes: &[u8]) -> fmt::Result {
+        self.inner.put(bytes)?;
+        if let Some(&b) = bytes.last() {
+            self.last = Some(b);
+        }
+        Ok(())
+    }
+}
+
+impl<S: Sink> fmt::Write for LastByte<'_, S> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        self.put(s.as_bytes())
+    }
 }
 
 /// Writes into the caller's buffer, failing when it is full.

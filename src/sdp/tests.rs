@@ -593,7 +593,7 @@ m=audio 4000 RTP/AVP 0\r\na=rtcp:4001 IN IP4 0.0.0.0\r\na=sendonly\r\nm=video 0 
     assert_eq!(
         out,
         "v=0\r\no=- 1 1 IN IP4 203.0.113.9\r\ns=-\r\nc=IN IP4 0.0.0.0\r\nt=0 0\r\n\
-m=audio 7070 RTP/AVP 0\r\na=rtcp:7071 IN IP4 0.0.0.0\r\na=sendonly\r\nm=video 0 RTP/AVP 31\r\nc=IN IP4 10.1.1.1\r\n"
+m=audio 7070 RTP/AVP 0\r\na=rtcp:7071 IN IP4 0.0.0.0\r\na=sendonly\r\nm=video 0 RTP/AVP 31\r\nc=IN IP4 203.0.113.9\r\n"
     );
 }
 
@@ -688,4 +688,144 @@ fn codec_removal_and_relay_in_one_rewrite() {
     let out = text(&emit(&rw));
     assert!(out.contains("m=audio 7070 RTP/AVP 0 8 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101"));
     assert!(!out.contains("G729") && !out.contains("annexb"));
+}
+
+/// The input `tests/sdp_prop.proptest-regressions` records: the relay grows `o=` by one byte
+/// (`0.0.0.0` -> `0.0.0.10`), so the untouched `c=` of the disabled section moves one byte on.
+/// The rewrite was right; comparing the two views' addresses also compared their offsets.
+#[test]
+fn proptest_regression_disabled_section_address_after_a_longer_origin() {
+    let zero = v4(0, 0, 0, 0);
+    let body = b"v=0\r\no=- 123 456 IN IP4 0.0.0.0\r\ns=-\r\nc=IN IP4 0.0.0.0\r\nt=0 0\r\n\
+m=audio 0 RTP/AVP 0\r\nc=IN IP4 0.0.0.0\r\na=rtpmap:0 X0/8000";
+    let out = relay(body, v4(0, 0, 0, 10), &[stream(zero, 1, None)], true).unwrap();
+    assert_eq!(
+        out,
+        "v=0\r\no=- 123 456 IN IP4 0.0.0.10\r\ns=-\r\nc=IN IP4 0.0.0.0\r\nt=0 0\r\n\
+m=audio 0 RTP/AVP 0\r\nc=IN IP4 0.0.0.0\r\na=rtpmap:0 X0/8000"
+    );
+    let (old, new) = (
+        Sdp::parse(body).unwrap(),
+        Sdp::parse(out.as_bytes()).unwrap(),
+    );
+    let (old_c, new_c) = (
+        old.media(0).unwrap().connection,
+        new.media(0).unwrap().connection,
+    );
+    assert_eq!(new_c.unwrap().span.start, old_c.unwrap().span.start + 1);
+    assert_eq!(new_c, old_c);
+    assert_eq!(new.connection(), old.connection());
+    assert_eq!(new.stream(0), old.stream(0));
+    assert_eq!(new.media(0), old.media(0));
+    // Values still count: the rewritten origin address differs.
+    assert_ne!(new.origin().unwrap().address, old.origin().unwrap().address);
+}
+
+#[test]
+fn view_equality_ignores_position_but_not_values() {
+    let a = Sdp::parse(
+        b"v=0\r\nm=audio 5 RTP/AVP 0\r\nc=IN IP4 1.2.3.4\r\na=rtcp:7 IN IP4 1.2.3.4\r\n",
+    )
+    .unwrap();
+    let b = Sdp::parse(
+        b"v=0\r\ns=moved\r\nm=audio 5 RTP/AVP 0\r\nc=IN IP4 1.2.3.4\r\na=rtcp:7 IN IP4 1.2.3.4\r\n",
+    )
+    .unwrap();
+    let c = Sdp::parse(
+        b"v=0\r\nm=audio 5 RTP/AVP 0\r\nc=IN IP4 1.2.3.5\r\na=rtcp:8 IN IP4 1.2.3.4\r\n",
+    )
+    .unwrap();
+    let (ma, mb, mc) = (
+        a.media(0).unwrap(),
+        b.media(0).unwrap(),
+        c.media(0).unwrap(),
+    );
+    assert_ne!(ma.port_span, mb.port_span);
+    assert_eq!(ma, mb);
+    assert_eq!(ma.rtcp, mb.rtcp);
+    assert_ne!(ma.connection, mc.connection);
+    assert_ne!(ma.rtcp, mc.rtcp);
+    assert_ne!(ma, mc);
+}
+
+/// The relay strips an unterminated last ICE line and adds `a=rtcp:` where it was: the new
+/// line must not be led by a second line end (that left a blank line before `a=rtcp:`).
+#[test]
+fn line_added_where_a_removed_unterminated_last_line_was() {
+    let body = b"v=0\r\nc=IN IP4 1.2.3.4\r\nm=audio 5 RTP/AVP 0\r\n\
+a=candidate:0 1 UDP 1 10.0.0.0 1000 typ host";
+    let ip = v4(1, 2, 3, 4);
+    let out = relay(body, ip, &[stream(ip, 100, Some(300))], true).unwrap();
+    assert_eq!(
+        out,
+        "v=0\r\nc=IN IP4 1.2.3.4\r\nm=audio 100 RTP/AVP 0\r\na=rtcp:300"
+    );
+    // Kept, the unterminated line still gets the line end in front of the new one.
+    let out = relay(body, ip, &[stream(ip, 100, Some(300))], false).unwrap();
+    assert!(out.ends_with("1000 typ host\r\na=rtcp:300"), "{out:?}");
+    // Two lines inserted after a removed last line: only the first is not led.
+    let sdp = Sdp::parse(b"v=0\nm=audio 5 RTP/AVP 0\na=ice-lite").unwrap();
+    let mut rw = Rewriter::new(&sdp);
+    rw.remove_line(2).unwrap();
+    rw.add_rtcp(0, 9).unwrap();
+    rw.add_rtcp(0, 11).unwrap();
+    assert_eq!(
+        text(&emit(&rw)),
+        "v=0\nm=audio 5 RTP/AVP 0\na=rtcp:9\na=rtcp:11"
+    );
+}
+
+/// Any body that parses can be relayed: the relay edits each line at most once, plus per
+/// media section one inserted `c=` and the address of `a=rtcp:` beside its port.
+#[test]
+fn relay_of_the_largest_body_fits_the_edit_capacity() {
+    use crate::limits::{SDP_MAX_LINES, SDP_MAX_MEDIA};
+    let mut body =
+        String::from("v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\n");
+    let mut lines = 5;
+    for i in 0..SDP_MAX_MEDIA {
+        body.push_str(&format!(
+            "m=audio {} RTP/AVP 0\r\na=rtcp:9 IN IP4 10.0.0.2\r\n",
+            4000 + 2 * i
+        ));
+        lines += 2;
+    }
+    // Fill the remaining lines with candidates of the last section: each is a removal.
+    while lines < SDP_MAX_LINES {
+        body.push_str("a=candidate:1 1 UDP 1 10.0.0.3 5000 typ host\r\n");
+        lines += 1;
+    }
+    let sdp = Sdp::parse(body.as_bytes()).unwrap();
+    assert_eq!(sdp.line_count(), SDP_MAX_LINES);
+    let streams: Vec<_> = (0..SDP_MAX_MEDIA)
+        .map(|i| stream(v4(198, 51, 100, 7), 7000 + 2 * i as u16, None))
+        .collect();
+    let mut rw = Rewriter::new(&sdp);
+    rw.relay(v4(203, 0, 113, 9), &streams, true).unwrap();
+    assert!(rw.edit_count() > SDP_MAX_LINES, "{}", rw.edit_count());
+    let out = emit(&rw);
+    let re = Sdp::parse(&out).unwrap();
+    assert_eq!(re.media_count(), SDP_MAX_MEDIA);
+    assert_eq!(re.candidates(Section::Media(SDP_MAX_MEDIA - 1)).count(), 0);
+    let last = re.stream(SDP_MAX_MEDIA - 1).unwrap();
+    assert_eq!(last.address.unwrap().ip, Some(v4(198, 51, 100, 7)));
+    assert_eq!(
+        last.rtcp_port,
+        Some(7000 + 2 * (SDP_MAX_MEDIA as u16 - 1) + 1)
+    );
+}
+
+/// A body whose last line ends in a bare CR has no line end: a line added after it must
+/// complete one, not run on (`a=x\ra=rtcp:300` hid the relay's RTCP port from the reader).
+#[test]
+fn line_added_after_a_last_line_ending_in_a_bare_cr() {
+    let ip = v4(1, 2, 3, 4);
+    let head = "v=0\r\nc=IN IP4 1.2.3.4\r\nm=audio 5 RTP/AVP 0\r\n";
+    for (last, want_tail) in [("a=x\r", "a=x\r\na=rtcp:300"), ("\r", "\r\na=rtcp:300")] {
+        let body = format!("{head}{last}");
+        let out = relay(body.as_bytes(), ip, &[stream(ip, 100, Some(300))], true).unwrap();
+        assert!(out.ends_with(want_tail), "{out:?}");
+        let re = Sdp::parse(out.as_bytes()).unwrap();
+        assert_eq!(re.stream(0).unwrap().rtcp_port, Some(300), "{out:?}");
+    }
 }

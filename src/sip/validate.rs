@@ -44,7 +44,6 @@ impl<'a> Message<'a> {
         if to.uri.is_sip() && to.uri.host_raw.is_empty() {
             return Err(ParseError::BadTo);
         }
-        self.max_forwards()?;
         if let Some(method) = self.method() {
             if method != cseq.method {
                 return Err(ParseError::CSeqMethodMismatch);
@@ -53,6 +52,9 @@ impl<'a> Message<'a> {
         for c in self.contacts() {
             c?;
         }
+        // Last, so that `BadMaxForwards` means every other check passed: a proxy may treat an
+        // out-of-range Max-Forwards as absent (RFC 4475 scalar02) and go on.
+        self.max_forwards()?;
         Ok(())
     }
 }

@@ -217,7 +217,8 @@ impl Snapshot {
 
     /// Writes the snapshot to `path` atomically (readers never see half a file).
     pub fn write_file(&self, path: &Path) -> io::Result<()> {
-        fsutil::atomic_write(path, self.to_json().as_bytes())
+        // No fsync: see `fsutil::replace_unsynced` (readers never see a half-written file).
+        fsutil::replace_unsynced(path, self.to_json().as_bytes())
     }
 
     /// Reads a snapshot back. Strict about JSON syntax and about the members it knows

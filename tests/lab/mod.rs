@@ -209,13 +209,18 @@ pub fn crlf(text: &str) -> Vec<u8> {
     out
 }
 
-/// A's REGISTER with the given Request-URI, Contact value and extra header lines.
-pub fn register(ruri: &str, contact: &str, extra: &str) -> String {
-    let contact_line = if contact.is_empty() {
+/// `name: value` and a line end, or nothing for an empty `value` (an optional header).
+pub fn header_line(name: &str, value: &str) -> String {
+    if value.is_empty() {
         String::new()
     } else {
-        format!("Contact: {contact}\n")
-    };
+        format!("{name}: {value}\n")
+    }
+}
+
+/// A's REGISTER with the given Request-URI, Contact value and extra header lines.
+pub fn register(ruri: &str, contact: &str, extra: &str) -> String {
+    let contact_line = header_line("Contact", contact);
     format!(
         "REGISTER {ruri} SIP/2.0\nVia: SIP/2.0/UDP 192.168.1.10:5060;branch=z9hG4bKreg1\nMax-Forwards: 70\nFrom: <sip:alice@example.com>;tag=r1\nTo: <sip:alice@example.com>\nCall-ID: reg1@192.168.1.10\nCSeq: 1 REGISTER\n{contact_line}{extra}Content-Length: 0\n\n"
     )
@@ -235,4 +240,78 @@ pub fn request(first: &str, headers: &str, body: &str) -> String {
         "Content-Type: application/sdp\n".to_string()
     };
     format!("{first}\n{headers}{ct}Content-Length: {len}\n\n{body}")
+}
+
+/// One message the core sent, byte for byte.
+#[derive(Clone)]
+pub struct RawSent {
+    pub from: IpAddr,
+    pub to: SocketAddr,
+    pub bytes: Vec<u8>,
+}
+
+impl std::fmt::Debug for RawSent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} -> {}:\n{}",
+            self.from,
+            self.to,
+            String::from_utf8_lossy(&self.bytes)
+        )
+    }
+}
+
+impl RawSent {
+    /// The same message as text (lossy), for header helpers.
+    pub fn sent(&self) -> Sent {
+        Sent {
+            from: self.from,
+            to: self.to,
+            text: String::from_utf8_lossy(&self.bytes).into_owned(),
+        }
+    }
+}
+
+impl Lab {
+    /// Delivers raw bytes (no line-end conversion) from `src` to the proxy's `local` address
+    /// and returns what it sent, byte for byte.
+    pub fn deliver_bytes(&mut self, src: &str, local: &str, bytes: &[u8]) -> Vec<RawSent> {
+        let origin = Origin {
+            transport: Transport::Udp,
+            src: sa(src),
+            local: SocketAddr::new(ip(local), 5060),
+        };
+        self.proxy.handle(self.now, origin, bytes, &mut self.media);
+        let out = self
+            .proxy
+            .outbox()
+            .iter()
+            .map(|(t, b)| RawSent {
+                from: t.from,
+                to: t.to,
+                bytes: b.to_vec(),
+            })
+            .collect();
+        self.proxy.clear_outbox();
+        out
+    }
+}
+
+impl Lab {
+    /// Like [`Lab::with`], with extra /etc/hosts lines for the resolver.
+    pub fn with_hosts(cfg: Config, extra_hosts: &str) -> Lab {
+        let mut lab = Lab::with(cfg.clone());
+        let resolver = Resolver::new(
+            ResolverConfig {
+                resolv: parse_resolv_conf("nameserver 127.0.0.53\n"),
+                hosts: parse_hosts(&format!("{HOSTS}{extra_hosts}")),
+                ipv6: false,
+            },
+            7,
+        );
+        let addrs = lab.proxy.addresses();
+        lab.proxy = Proxy::new(cfg, addrs, resolver, None);
+        lab
+    }
 }
