@@ -61,6 +61,8 @@ step "cargo test" cargo test --no-fail-fast
 if command -v shellcheck >/dev/null; then
     step "shellcheck" shellcheck scripts/*.sh .ci/run
 fi
+# The fuzz targets (run with scripts/fuzz.sh) must keep compiling against the library.
+step "fuzz targets compile" cargo check --manifest-path fuzz/Cargo.toml
 step "cross: big-endian tests, mipsel smoke, OpenWrt packaging" scripts/ci-cross.sh
 
 summary

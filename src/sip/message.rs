@@ -120,6 +120,20 @@ pub fn frame_stream(buf: &[u8]) -> Result<StreamFrame, ParseError> {
     let mut pos = 0;
     let mut first = true;
     let mut declared: Option<u32> = None;
+    // The value of a Content-Length line being read: it may go on in folded continuation
+    // lines, so it is only parsed when the next header (or the body) starts.
+    let mut cl_value: Option<(usize, usize)> = None;
+    let finish_cl = |span: Option<(usize, usize)>, declared: &mut Option<u32>| {
+        let Some((s, e)) = span else {
+            return Ok(());
+        };
+        let n = content_length_value(trim_lws(buf.get(s..e).unwrap_or(&[])))?;
+        if declared.is_some_and(|d| d != n) {
+            return Err(ParseError::ConflictingContentLength);
+        }
+        *declared = Some(n);
+        Ok(())
+    };
     let body_start = loop {
         let Some((end, next)) = line_at(buf, pos) else {
             if buf.len() - pos > SIP_MAX_LINE {
@@ -135,19 +149,21 @@ pub fn frame_stream(buf: &[u8]) -> Result<StreamFrame, ParseError> {
             return Err(ParseError::LineTooLong);
         }
         if end == pos {
+            finish_cl(cl_value.take(), &mut declared)?;
             break next;
         }
         let line = buf.get(pos..end).unwrap_or(&[]);
         let continuation = matches!(line.first(), Some(b' ' | b'\t'));
-        if !first && !continuation {
+        if continuation {
+            if let Some((_, e)) = cl_value.as_mut() {
+                *e = end;
+            }
+        } else if !first {
+            finish_cl(cl_value.take(), &mut declared)?;
             if let Some(colon) = line.iter().position(|&b| b == b':') {
                 let name = trim_lws(line.get(..colon).unwrap_or(&[]));
                 if HeaderName::from_bytes(name) == HeaderName::ContentLength {
-                    let n = content_length_value(trim_lws(line.get(colon + 1..).unwrap_or(&[])))?;
-                    if declared.is_some_and(|d| d != n) {
-                        return Err(ParseError::ConflictingContentLength);
-                    }
-                    declared = Some(n);
+                    cl_value = Some((pos + colon + 1, end));
                 }
             }
         }
