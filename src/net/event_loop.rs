@@ -868,6 +868,36 @@ mod tests {
     }
 
     #[test]
+    fn the_cached_core_deadline_follows_what_sip_changes() {
+        let _g = TEST_SIGNAL_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+        let mut el = EventLoop::new(&loopback(0)).unwrap();
+        el.turn(Some(Duration::ZERO)).unwrap();
+        // Nothing registered, nothing resolving: no deadline, the loop may sleep for ever.
+        assert_eq!(el.core_deadline, None);
+        assert!(!el.core_stale);
+
+        let registrar = std::net::UdpSocket::bind("127.0.0.3:0").unwrap();
+        let reg = registrar.local_addr().unwrap();
+        let phone = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let me = phone.local_addr().unwrap();
+        let proxy = el.sip_addresses().next().unwrap();
+        let msg = format!(
+            "REGISTER sip:{reg} SIP/2.0\r\nVia: SIP/2.0/UDP {me};branch=z9hG4bKcd1\r\n\
+             Max-Forwards: 70\r\nFrom: <sip:alice@{reg}>;tag=1\r\nTo: <sip:alice@{reg}>\r\n\
+             Call-ID: cd@test\r\nCSeq: 1 REGISTER\r\nContact: <sip:alice@{me}>\r\n\
+             Expires: 600\r\nContent-Length: 0\r\n\r\n"
+        );
+        phone.send_to(msg.as_bytes(), proxy).unwrap();
+        turn_until(&mut el, |el| el.stats().sip_datagrams == 1);
+        el.turn(Some(Duration::ZERO)).unwrap();
+        // The registration's expiry is a new proxy deadline: the cache must have taken it.
+        let fresh = el.proxy.poll_timeout();
+        assert!(fresh.is_some(), "the REGISTER left no deadline");
+        assert_eq!(el.core_deadline, fresh);
+        assert!(!el.core_stale);
+    }
+
+    #[test]
     fn same_inbound_and_outbound_address_binds_once() {
         let _g = TEST_SIGNAL_LOCK.lock().unwrap_or_else(|e| e.into_inner());
         let mut cfg = loopback(0);
