@@ -126,6 +126,10 @@ pub struct EventLoop {
     exit: Option<Exit>,
     /// The RTP relay: its sockets use tokens from `limits::RELAY_TOKEN_BASE` up.
     relay: Relay,
+    /// The earliest of the proxy's and upkeep's deadlines, valid while `core_stale` is false.
+    core_deadline: Option<u64>,
+    /// Set by everything that may change the proxy or upkeep (all events but media).
+    core_stale: bool,
 }
 
 impl EventLoop {
@@ -225,6 +229,8 @@ impl EventLoop {
             stats: NetStats::default(),
             exit: None,
             relay,
+            core_deadline: None,
+            core_stale: true,
         };
         if let Some(addr) = outbound_addr {
             el.set_outbound(addr)?;
@@ -278,34 +284,49 @@ impl EventLoop {
     /// and at most `max_wait` if given), handle them. Returns the exit reason once a
     /// terminating signal was handled.
     pub fn turn(&mut self, max_wait: Option<Duration>) -> io::Result<Option<Exit>> {
-        let now = self.now_ms();
+        let mut now = self.now_ms();
+        let mut worked = false;
         while let Some(key) = self.timers.pop_expired(now) {
             self.on_timer(now, key);
+            worked = true;
         }
-        if self.proxy.poll_timeout().is_some_and(|d| d <= now) {
-            self.proxy.on_timeout(now);
-            self.flush();
-        }
-        if let Some(u) = self.upkeep.as_mut() {
-            u.tick(&mut self.proxy, &self.relay, now);
+        // The proxy's and upkeep's deadlines are recomputed only after something could have
+        // changed them (scanning them cost more per wake-up than relaying a packet). Upkeep's
+        // `tick` does nothing before its deadline, so skipping it until then changes nothing.
+        if self.core_stale || self.core_deadline.is_some_and(|d| d <= now) {
+            if self.proxy.poll_timeout().is_some_and(|d| d <= now) {
+                self.proxy.on_timeout(now);
+                self.flush();
+            }
+            if let Some(u) = self.upkeep.as_mut() {
+                u.tick(&mut self.proxy, &self.relay, now);
+            }
+            self.core_deadline = [
+                self.proxy.poll_timeout(),
+                self.upkeep
+                    .as_ref()
+                    .and_then(|u| u.next_deadline(&self.proxy)),
+            ]
+            .into_iter()
+            .flatten()
+            .min();
+            self.core_stale = false;
+            worked = true;
         }
         if self.exit.is_some() {
             return Ok(self.exit);
         }
         // Deadlines only move later while we sleep, so this one never wakes us late.
         let relay_deadline = self.relay.expire_due(now);
-        let now = self.now_ms();
-        let core = [
-            self.proxy.poll_timeout(),
-            self.upkeep
-                .as_ref()
-                .and_then(|u| u.next_deadline(&self.proxy)),
-            relay_deadline,
-        ]
-        .into_iter()
-        .flatten()
-        .min()
-        .map(|d| Duration::from_millis(d.saturating_sub(now)));
+        if worked {
+            // Timers and upkeep may have taken a while (file writes): sleep from the real time.
+            now = self.now_ms();
+        }
+        let core = [self.core_deadline, relay_deadline]
+            .into_iter()
+            .flatten()
+            .min()
+            .map(|d| Duration::from_millis(d.saturating_sub(now)));
         let timeout = [self.timers.timeout(now), core, max_wait]
             .into_iter()
             .flatten()
@@ -318,9 +339,10 @@ impl EventLoop {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => return Ok(None),
             Err(e) => return Err(e),
         }
+        // One clock read per wake-up: the relay's `now` is in ms, a wake-up takes µs.
+        let now = self.now_ms();
         let mut ready: heapless::Vec<Token, { limits::POLL_EVENTS }> = heapless::Vec::new();
         if let Some(d) = self.debug.as_mut() {
-            let now = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
             for ev in self.events.iter() {
                 if d.owns(ev.token()) {
                     d.handle_event(self.poll.registry(), ev, now);
@@ -332,6 +354,12 @@ impl EventLoop {
             let _ = ready.push(ev.token());
         }
         for &token in &ready {
+            if relay::relay_token(token).is_some() {
+                self.relay.on_readable(now, token);
+                continue;
+            }
+            // Anything but media may change the proxy's or upkeep's deadlines.
+            self.core_stale = true;
             match token {
                 SIGNALS => self.on_signals(),
                 SIP_INBOUND | SIP_OUTBOUND => self.drain_sip(token),
@@ -339,15 +367,11 @@ impl EventLoop {
                 ADDR_WATCH if self.addr_watch.as_ref().is_some_and(AddrWatch::drain) => {
                     self.recheck_outbound()
                 }
-                t if relay::relay_token(t).is_some() => {
-                    let now = self.now_ms();
-                    self.relay.on_readable(now, t);
-                }
                 _ => {}
             }
         }
-        if relay_deadline.is_some_and(|d| d <= self.now_ms()) {
-            self.relay.expire_due(self.now_ms());
+        if relay_deadline.is_some_and(|d| d <= now) {
+            self.relay.expire_due(now);
         }
         Ok(self.exit)
     }
@@ -437,6 +461,7 @@ impl EventLoop {
         let now = self.now_ms();
         upkeep.load_registrations(&mut self.proxy, now);
         self.upkeep = Some(upkeep);
+        self.core_stale = true;
     }
 
     fn open_debug_port(&mut self, config: &Config, inbound: IpAddr) {
@@ -523,6 +548,7 @@ impl EventLoop {
             local,
         };
         self.proxy.handle(now, origin, bytes, &mut self.relay);
+        self.core_stale = true;
         self.flush();
     }
 
@@ -664,6 +690,7 @@ impl EventLoop {
             self.outbound_addr.filter(|a| *a == inbound),
         );
         self.proxy.set_addresses(Addresses { inbound, outbound });
+        self.core_stale = true;
     }
 
     /// (Re)binds the outbound socket on `addr`; no second socket when it is the inbound address.
@@ -838,6 +865,36 @@ mod tests {
             .unwrap();
         turn_until(&mut el, |el| el.stats().sip_datagrams == 6);
         assert_eq!(el.stats().sip_oversized, 1);
+    }
+
+    #[test]
+    fn the_cached_core_deadline_follows_what_sip_changes() {
+        let _g = TEST_SIGNAL_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+        let mut el = EventLoop::new(&loopback(0)).unwrap();
+        el.turn(Some(Duration::ZERO)).unwrap();
+        // Nothing registered, nothing resolving: no deadline, the loop may sleep for ever.
+        assert_eq!(el.core_deadline, None);
+        assert!(!el.core_stale);
+
+        let registrar = std::net::UdpSocket::bind("127.0.0.3:0").unwrap();
+        let reg = registrar.local_addr().unwrap();
+        let phone = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let me = phone.local_addr().unwrap();
+        let proxy = el.sip_addresses().next().unwrap();
+        let msg = format!(
+            "REGISTER sip:{reg} SIP/2.0\r\nVia: SIP/2.0/UDP {me};branch=z9hG4bKcd1\r\n\
+             Max-Forwards: 70\r\nFrom: <sip:alice@{reg}>;tag=1\r\nTo: <sip:alice@{reg}>\r\n\
+             Call-ID: cd@test\r\nCSeq: 1 REGISTER\r\nContact: <sip:alice@{me}>\r\n\
+             Expires: 600\r\nContent-Length: 0\r\n\r\n"
+        );
+        phone.send_to(msg.as_bytes(), proxy).unwrap();
+        turn_until(&mut el, |el| el.stats().sip_datagrams == 1);
+        el.turn(Some(Duration::ZERO)).unwrap();
+        // The registration's expiry is a new proxy deadline: the cache must have taken it.
+        let fresh = el.proxy.poll_timeout();
+        assert!(fresh.is_some(), "the REGISTER left no deadline");
+        assert_eq!(el.core_deadline, fresh);
+        assert!(!el.core_stale);
     }
 
     #[test]

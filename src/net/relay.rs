@@ -72,6 +72,16 @@ pub fn relay_token(t: mio::Token) -> Option<rtp::Token> {
     u32::try_from(offset).ok().map(rtp::Token)
 }
 
+/// `debug_level` bit of RTPBABL (behaviour §7.1); a test checks it against `logging`.
+const RTPBABL_BIT: u32 = 0x2000;
+
+/// Whether per-packet RTPBABL records are wanted. The mask test comes first: it is one load,
+/// and with the bit clear no sink emits a debug record of the class.
+fn rtpbabl_enabled() -> bool {
+    crate::logging::debug_mask() & RTPBABL_BIT != 0
+        && log::log_enabled!(target: RTPBABL, log::Level::Debug)
+}
+
 /// The socket half of the relay: one (RTP, RTCP) pair per table slot, bound on demand.
 struct Sockets {
     registry: Registry,
@@ -298,6 +308,9 @@ impl Relay {
         let Some(t) = relay_token(token) else {
             return 0;
         };
+        // Asked once per readiness, not per datagram: the logger's class lookup cost more
+        // than the relay's own work. The mask only changes on SIGHUP, in this same thread.
+        let babble = rtpbabl_enabled();
         let mut n = 0;
         loop {
             // Looked up per datagram: a fatal send error closes this very socket.
@@ -332,7 +345,7 @@ impl Relay {
                 len
             };
             let verdict = self.table.on_packet(now, t, src, len);
-            if log::log_enabled!(target: RTPBABL, log::Level::Debug) {
+            if babble {
                 log::debug!(target: RTPBABL, "RTP {len} bytes from {src} on {}: {verdict:?}", t.0);
             }
             let Verdict::Forward { out, dst } = verdict else {
@@ -521,6 +534,32 @@ mod tests {
         }
         assert_eq!(relay_token(mio::Token(0)), None);
         assert_eq!(relay_token(mio::Token(RELAY_TOKEN_BASE - 1)), None);
+    }
+
+    #[test]
+    fn rtpbabl_pre_check_uses_the_class_bit_of_logging() {
+        assert_eq!(crate::logging::class_bit(RTPBABL), Some(RTPBABL_BIT));
+        // Without the bit no sink emits the class, so the pre-check never hides a record.
+        for sink in [
+            crate::logging::Sink::Stderr,
+            crate::logging::Sink::Syslog,
+            crate::logging::Sink::Hook,
+        ] {
+            assert!(!crate::logging::emits(
+                sink,
+                log::Level::Debug,
+                RTPBABL,
+                !RTPBABL_BIT,
+                0
+            ));
+            assert!(crate::logging::emits(
+                sink,
+                log::Level::Debug,
+                RTPBABL,
+                RTPBABL_BIT,
+                0
+            ));
+        }
     }
 
     #[test]
