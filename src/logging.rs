@@ -85,6 +85,11 @@ pub enum Sink {
 pub fn emits(sink: Sink, level: Level, target: &str, debug_mask: u32, silence_log: u8) -> bool {
     let is_debug = matches!(level, Level::Debug | Level::Trace);
     if is_debug {
+        // The common case on the hot paths: no debug class at all, decided without looking
+        // the target up.
+        if debug_mask == 0 {
+            return false;
+        }
         let bit = match class_bit(target) {
             Some(bit) => bit,
             None if target.starts_with("siproxd_rs") => 0x0001,
