@@ -135,6 +135,26 @@ struct MediaCall {
     wan: u16,
 }
 
+impl MediaCall {
+    /// The relay addresses of the call: (LAN side, WAN side).
+    fn relays(&self) -> (SocketAddr, SocketAddr) {
+        (addr(LAN, self.lan), addr(WAN, self.wan))
+    }
+
+    /// A burst each way, sequence numbers from `first`, every packet checked.
+    fn audio(&self, first: u16, what: &str) {
+        let (lan, wan) = self.relays();
+        audio_both_ways(
+            &self.phone_media,
+            &self.provider_media,
+            lan,
+            wan,
+            first,
+            what,
+        );
+    }
+}
+
 impl Lab {
     /// Sets up call `tag` between the lab's phone and provider; see [`MediaCall`].
     fn media_call(&self, tag: &str) -> MediaCall {
@@ -668,27 +688,13 @@ fn sipp_rtp_from_a_pcap_and_its_echo_cross_the_relay() {
 #[test]
 fn status_rows_pair_each_relay_socket_with_its_own_peer() {
     let lab = Lab::new("media_status", 27500, 27519);
-    let MediaCall {
-        phone_media,
-        provider_media,
-        phone,
-        provider,
-        lan,
-        wan,
-    } = lab.media_call("st");
-    let (lan_relay, wan_relay) = (addr(LAN, lan), addr(WAN, wan));
-    audio_both_ways(
-        &phone_media,
-        &provider_media,
-        lan_relay,
-        wan_relay,
-        0,
-        "latching",
-    );
+    let call = lab.media_call("st");
+    call.audio(0, "latching");
+    let (lan_relay, wan_relay) = call.relays();
     let json = lab.status_snapshot();
     for (local, peer) in [
-        (wan_relay, provider_media.local_addr().unwrap()),
-        (lan_relay, phone_media.local_addr().unwrap()),
+        (wan_relay, call.provider_media.local_addr().unwrap()),
+        (lan_relay, call.phone_media.local_addr().unwrap()),
     ] {
         let row = json
             .lines()
@@ -700,7 +706,7 @@ fn status_rows_pair_each_relay_socket_with_its_own_peer() {
             "row of {local} should name {peer}: {row}"
         );
     }
-    lab.finish("status call", phone, provider);
+    lab.finish("status call", call.phone, call.provider);
 }
 
 /// Issue 7 (decisions §7): a SIGHUP that changes the ACLs during a call applies at once and
@@ -708,23 +714,8 @@ fn status_rows_pair_each_relay_socket_with_its_own_peer() {
 #[test]
 fn sighup_during_a_call_keeps_its_media() {
     let lab = Lab::new("media_hup", 27600, 27619);
-    let MediaCall {
-        phone_media,
-        provider_media,
-        phone,
-        provider,
-        lan,
-        wan,
-    } = lab.media_call("hup");
-    let (lan_relay, wan_relay) = (addr(LAN, lan), addr(WAN, wan));
-    audio_both_ways(
-        &phone_media,
-        &provider_media,
-        lan_relay,
-        wan_relay,
-        0,
-        "before SIGHUP",
-    );
+    let call = lab.media_call("hup");
+    call.audio(0, "before SIGHUP");
     let conf = lab.proxy.dir.join("siproxd-rs.conf");
     let mut text = std::fs::read_to_string(&conf).unwrap();
     text.push_str("hosts_deny_sip = 192.0.2.66\n");
@@ -739,13 +730,6 @@ fn sighup_during_a_call_keeps_its_media() {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
-    audio_both_ways(
-        &phone_media,
-        &provider_media,
-        lan_relay,
-        wan_relay,
-        100,
-        "after SIGHUP",
-    );
-    lab.finish("call across SIGHUP", phone, provider);
+    call.audio(100, "after SIGHUP");
+    lab.finish("call across SIGHUP", call.phone, call.provider);
 }
