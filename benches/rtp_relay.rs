@@ -17,6 +17,9 @@
 //! A "stream" is one half-stream: one direction of one call, one relay socket receiving it.
 //! Run: `scripts/bench-rtp.sh` (or `cargo bench --bench rtp_relay -- --help`).
 
+#[path = "../tests/streams/mod.rs"]
+mod streams;
+
 use std::io::{self, ErrorKind};
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -27,7 +30,7 @@ use std::time::{Duration, Instant};
 
 use mio::{Events, Interest, Poll, Token, Waker};
 use siproxd_rs::net::relay::Relay;
-use siproxd_rs::rtp::{ClientId, Direction, StreamRequest, Table};
+use siproxd_rs::rtp::{Direction, Table};
 
 /// The relay's outbound ("O") and inbound ("I") addresses, and the two sides' endpoints.
 const RELAY_O: &str = "127.0.0.1";
@@ -199,25 +202,6 @@ fn endpoints(calls: usize) -> Endpoints {
     }
 }
 
-fn request<'a>(
-    call_id: &'a str,
-    dir: Direction,
-    local: &str,
-    remote: SocketAddr,
-) -> StreamRequest<'a> {
-    StreamRequest {
-        call_id,
-        client_id: ClientId::new("bench@example.com", remote.ip()),
-        cseq: 1,
-        stream_dir: dir,
-        call_dir: Direction::Outgoing,
-        media_index: 0,
-        local_ip: local.parse().unwrap(),
-        remote,
-        remote_rtcp_port: None,
-    }
-}
-
 /// The real relay: opens every call as the proxy core does (INVITE's SDP, then 200 OK's) and
 /// runs the same loop body as `net::event_loop` (poll, on_readable per token, expire_due).
 fn run_relay(
@@ -239,13 +223,13 @@ fn run_relay(
         let e1 = relay
             .open(
                 now(start),
-                &request(&call_id, Direction::Incoming, RELAY_O, *phone),
+                &streams::req(&call_id, Direction::Incoming, RELAY_O, *phone),
             )
             .expect("open phone half");
         let e2 = relay
             .open(
                 now(start),
-                &request(&call_id, Direction::Outgoing, RELAY_I, *provider),
+                &streams::req(&call_id, Direction::Outgoing, RELAY_I, *provider),
             )
             .expect("open provider half");
         ports.push(CallPorts {

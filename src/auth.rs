@@ -190,72 +190,29 @@ impl std::fmt::Display for CredentialsError {
 }
 
 impl<'a> Credentials<'a> {
-    /// Parses `Digest name=value, name="quoted value", ...`. Unknown parameters are ignored.
+    /// Parses `Digest name=value, name="quoted value", ...` with the SIP parser's
+    /// auth-param reading (`sip::Credentials`); unknown parameters are ignored.
     pub fn parse(value: &'a [u8]) -> Result<Credentials<'a>, CredentialsError> {
-        let s = std::str::from_utf8(value).map_err(|_| CredentialsError::NotUtf8)?;
-        let s = s.trim();
-        let rest = match s.get(..6) {
-            Some(scheme) if scheme.eq_ignore_ascii_case("digest") => s.get(6..).unwrap_or(""),
-            _ => return Err(CredentialsError::NotDigest),
-        };
-        if !rest.starts_with([' ', '\t']) {
+        let raw = crate::sip::Credentials::parse(value).ok_or(CredentialsError::BadSyntax)?;
+        if !raw.is_digest() {
             return Err(CredentialsError::NotDigest);
         }
-        let mut c = Credentials::default();
-        let mut rest = rest.trim_start();
-        while !rest.is_empty() {
-            let eq = rest.find('=').ok_or(CredentialsError::BadSyntax)?;
-            let name = rest.get(..eq).unwrap_or("").trim();
-            if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
-                return Err(CredentialsError::BadSyntax);
-            }
-            let after = rest.get(eq + 1..).unwrap_or("").trim_start();
-            let (val, tail) = if let Some(q) = after.strip_prefix('"') {
-                // Quoted string; a backslash escapes the next character.
-                let bytes = q.as_bytes();
-                let mut i = 0;
-                let mut end = None;
-                while let Some(&b) = bytes.get(i) {
-                    match b {
-                        b'\\' => i += 2,
-                        b'"' => {
-                            end = Some(i);
-                            break;
-                        }
-                        _ => i += 1,
-                    }
-                }
-                let end = end.ok_or(CredentialsError::BadSyntax)?;
-                (q.get(..end).unwrap_or(""), q.get(end + 1..).unwrap_or(""))
-            } else {
-                let end = after.find(',').unwrap_or(after.len());
-                (
-                    after.get(..end).unwrap_or("").trim(),
-                    after.get(end..).unwrap_or(""),
-                )
-            };
-            let tail = tail.trim_start();
-            rest = match tail.strip_prefix(',') {
-                Some(t) => t.trim_start(),
-                None if tail.is_empty() => tail,
-                None => return Err(CredentialsError::BadSyntax),
-            };
-            let slot = match name.to_ascii_lowercase().as_str() {
-                "username" => &mut c.username,
-                "realm" => &mut c.realm,
-                "nonce" => &mut c.nonce,
-                "uri" => &mut c.uri,
-                "response" => &mut c.response,
-                "algorithm" => &mut c.algorithm,
-                "qop" => &mut c.qop,
-                "nc" => &mut c.nc,
-                "cnonce" => &mut c.cnonce,
-                "opaque" => &mut c.opaque,
-                _ => continue,
-            };
-            *slot = Some(val);
-        }
-        Ok(c)
+        let text = |v: Option<&'a [u8]>| -> Result<Option<&'a str>, CredentialsError> {
+            v.map(|b| std::str::from_utf8(b).map_err(|_| CredentialsError::NotUtf8))
+                .transpose()
+        };
+        Ok(Credentials {
+            username: text(raw.username())?,
+            realm: text(raw.realm())?,
+            nonce: text(raw.nonce())?,
+            uri: text(raw.uri())?,
+            response: text(raw.response())?,
+            algorithm: text(raw.algorithm())?,
+            qop: text(raw.qop())?,
+            nc: text(raw.nc())?,
+            cnonce: text(raw.cnonce())?,
+            opaque: text(raw.opaque())?,
+        })
     }
 }
 

@@ -285,56 +285,50 @@ pub fn add_media(snap: &mut Snapshot, relay: &Relay, now_ms: u64) {
     snap.count("rtp.dropped.foreign_source.open_streams", foreign);
 }
 
-/// Settings that cannot change without a restart (sockets, tables): reported by name on
-/// SIGHUP and kept at their old values (decisions §7).
+/// Settings that cannot change without a restart (sockets, tables, process): the one list
+/// both functions below use.
+macro_rules! restart_only {
+    ($m:ident) => {
+        $m!(
+            sip_listen_port,
+            if_inbound,
+            if_outbound,
+            rtp_port_low,
+            rtp_port_high,
+            rtp_proxy_enable,
+            max_registrations,
+            max_rtp_streams,
+            max_tcp_connections,
+            debug_port,
+            debug_bind,
+            user,
+            chrootjail,
+            daemonize,
+            pid_file,
+            registration_file,
+            sip_dscp,
+            rtp_dscp
+        )
+    };
+}
+
+/// The restart-only settings that differ, by name: reported on SIGHUP and kept at their old
+/// values (decisions §7).
 pub fn restart_only_changes(old: &Config, new: &Config) -> Vec<&'static str> {
     let mut v = Vec::new();
     macro_rules! check {
         ($($f:ident),*) => {$( if old.$f != new.$f { v.push(stringify!($f)); } )*};
     }
-    check!(
-        sip_listen_port,
-        if_inbound,
-        if_outbound,
-        rtp_port_low,
-        rtp_port_high,
-        rtp_proxy_enable,
-        max_registrations,
-        max_rtp_streams,
-        max_tcp_connections,
-        debug_port,
-        debug_bind,
-        user,
-        chrootjail,
-        daemonize,
-        pid_file,
-        registration_file,
-        sip_dscp,
-        rtp_dscp
-    );
+    restart_only!(check);
     v
 }
 
 /// `new` with every restart-only setting taken from `old`.
 pub fn keep_restart_only(old: &Config, mut new: Config) -> Config {
-    new.sip_listen_port = old.sip_listen_port;
-    new.if_inbound = old.if_inbound.clone();
-    new.if_outbound = old.if_outbound.clone();
-    new.rtp_port_low = old.rtp_port_low;
-    new.rtp_port_high = old.rtp_port_high;
-    new.rtp_proxy_enable = old.rtp_proxy_enable;
-    new.max_registrations = old.max_registrations;
-    new.max_rtp_streams = old.max_rtp_streams;
-    new.max_tcp_connections = old.max_tcp_connections;
-    new.debug_port = old.debug_port;
-    new.debug_bind = old.debug_bind.clone();
-    new.user = old.user.clone();
-    new.chrootjail = old.chrootjail.clone();
-    new.daemonize = old.daemonize;
-    new.pid_file = old.pid_file.clone();
-    new.registration_file = old.registration_file.clone();
-    new.sip_dscp = old.sip_dscp;
-    new.rtp_dscp = old.rtp_dscp;
+    macro_rules! keep {
+        ($($f:ident),*) => {$( new.$f = old.$f.clone(); )*};
+    }
+    restart_only!(keep);
     new
 }
 
