@@ -323,29 +323,13 @@ impl Proxy {
         if old == new {
             return;
         }
-        let moved: Vec<crate::registry::Uri> = self
-            .registry
-            .iter()
-            .filter(|(_, e)| e.masq_url().host().eq_ignore_ascii_case(&old))
-            .map(|(_, e)| e.reg_url().clone())
-            .collect();
         let mode = crate::registry::Mode::OutboundProxy {
             outbound_host: &new,
             listen_port: self.cfg.sip_listen_port,
         };
-        let masking = crate::registry::Masking::default();
-        let unused = SocketAddr::new(self.addrs.inbound, 0);
-        for aor in &moved {
-            // A REGISTER without Contacts of an existing AOR only re-hosts its masq_url.
-            if let Err(e) = self.registry.register(0, mode, &masking, aor, unused, &[]) {
-                log::warn!("cannot move {aor} to the new outbound address {new}: {e}");
-            }
-        }
-        if !moved.is_empty() {
-            log::info!(
-                "outbound address {old} -> {new}: {} registration(s) moved",
-                moved.len()
-            );
+        let moved = self.registry.rehost(&old, mode);
+        if moved > 0 {
+            log::info!("outbound address {old} -> {new}: {moved} registration(s) moved");
         }
     }
 

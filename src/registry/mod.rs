@@ -377,6 +377,29 @@ impl Registry {
         Ok(Some(slot))
     }
 
+    /// The outbound address changed (PPP reconnect): every registration masqueraded on
+    /// `old_host` moves to `mode`'s outbound host at once, without waiting for the phone's next
+    /// REGISTER. Returns how many moved; one that cannot be rebuilt keeps its URI.
+    pub fn rehost(&mut self, old_host: &str, mode: Mode<'_>) -> usize {
+        let mut moved = 0usize;
+        for entry in self.slots.iter_mut().flatten() {
+            if !entry.masq_url.host().eq_ignore_ascii_case(old_host) {
+                continue;
+            }
+            match masq_for_mode(entry.masq_url.clone(), mode) {
+                Ok(m) => {
+                    entry.masq_url = m;
+                    moved = moved.saturating_add(1);
+                }
+                Err(e) => log::warn!("cannot move {} off {old_host}: {e}", entry.reg_url),
+            }
+        }
+        if moved > 0 {
+            self.changed();
+        }
+        moved
+    }
+
     /// `Contact: *` with `Expires: 0`: removes every binding of the AOR (registrar mode) or
     /// lets them lapse after [`PROVISIONAL_SECS`] (proxy mode). Returns the slot if the AOR
     /// was registered.
