@@ -31,7 +31,8 @@ use criterion::{Criterion, Throughput};
 use lab::{crlf, ip, request, sa, sdp, Lab, Sent, A, I, O};
 use siproxd_rs::config::Config;
 use siproxd_rs::proxy::{Media, NoMedia, Origin, Proxy};
-use siproxd_rs::sip::{Message, Transport};
+use siproxd_rs::sansio::{Output, Transport};
+use siproxd_rs::sip::{Framing, Message};
 
 const GROUP: &str = "proxy_core_flow";
 /// Messages per flow.
@@ -56,6 +57,7 @@ fn origin(src: SocketAddr, local: &str) -> Origin {
         transport: Transport::Udp,
         src,
         local: SocketAddr::new(ip(local), 5060),
+        connection: None,
     }
 }
 
@@ -108,7 +110,8 @@ fn in_dialog(ok: &Sent, method: &str, cseq: u32, branch: &str) -> Vec<u8> {
 
 /// Delivers one message to the lab and returns the single message the proxy sent.
 fn step(lab: &mut Lab, steps: &mut Vec<Step>, origin: Origin, bytes: Vec<u8>) -> Sent {
-    lab.proxy.handle(lab.now, origin, &bytes, &mut lab.media);
+    lab.proxy
+        .handle_message(lab.now, origin, &bytes, &mut lab.media);
     lab.now += 1;
     let out = lab.take();
     assert_eq!(
@@ -212,12 +215,14 @@ fn replay(
     steps: &[Step],
 ) -> usize {
     let mut sent = 0;
+    let mut buf = [0u8; siproxd_rs::limits::SIP_SEND_BUFFER];
     for s in steps {
-        proxy.handle(*now, s.origin, black_box(&s.bytes), media);
+        proxy.handle_message(*now, s.origin, black_box(&s.bytes), media);
         *now += tick;
-        sent += proxy.outbox().len();
-        black_box(proxy.outbox());
-        proxy.clear_outbox();
+        while let Output::Transmit(t) = proxy.poll_output(&mut buf) {
+            sent += 1;
+            black_box(buf.get(..t.len));
+        }
     }
     sent
 }
@@ -229,7 +234,7 @@ fn checked_proxy(cfg: Config, steps: &[Step], relay: bool) -> Lab {
     for round in 0..CHECK_REPLAYS {
         for s in steps {
             let media: &mut dyn Media = if relay { &mut lab.media } else { &mut NoMedia };
-            lab.proxy.handle(lab.now, s.origin, &s.bytes, media);
+            lab.proxy.handle_message(lab.now, s.origin, &s.bytes, media);
             lab.now += 1;
             let out = lab.take();
             assert!(
@@ -327,7 +332,7 @@ fn bench(c: &mut Criterion<ThreadCpu>) {
         b.iter(|| {
             let mut ok = 0usize;
             for s in &relay_steps {
-                let m = Message::parse(black_box(&s.bytes), Transport::Udp);
+                let m = Message::parse(black_box(&s.bytes), Framing::Datagram);
                 if let Ok(m) = m {
                     if m.validate().is_ok() {
                         ok += 1;

@@ -12,7 +12,7 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Through
 use rsip::prelude::*;
 use siproxd_rs::limits::SIP_SEND_BUFFER;
 use siproxd_rs::sdp::{rewrite_for_relay, Sdp, StreamRewrite};
-use siproxd_rs::sip::{Contact, Message, Transport};
+use siproxd_rs::sip::{Contact, Framing, Message};
 use std::hint::black_box;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
@@ -101,7 +101,7 @@ fn bench_sdp(c: &mut Criterion) {
 
 /// The proxy's reading of one message with our parser; returns a checksum of what it read.
 fn ours(bytes: &[u8]) -> Option<usize> {
-    let m = Message::parse(bytes, Transport::Udp).ok()?;
+    let m = Message::parse(bytes, Framing::Datagram).ok()?;
     let mut acc = m.header_count();
     acc += m.top_via().ok()?.branch().map_or(0, <[u8]>::len);
     acc += m.from().ok()?.tag().map_or(0, <[u8]>::len);
@@ -209,7 +209,8 @@ fn bench_sip(c: &mut Criterion) {
                 accepted
                     .iter()
                     .map(|m| {
-                        Message::parse(black_box(m), Transport::Udp).map_or(0, |m| m.header_count())
+                        Message::parse(black_box(m), Framing::Datagram)
+                            .map_or(0, |m| m.header_count())
                     })
                     .sum::<usize>()
             })

@@ -16,6 +16,7 @@ pub mod process;
 pub mod proxy;
 pub mod registry;
 pub mod rtp;
+pub mod sansio;
 pub mod sdp;
 pub mod sip;
 pub mod status;

@@ -3,7 +3,7 @@
 //! `#[ignore]` documents a bug still open (run them with `cargo test -- --ignored`).
 
 use siproxd_rs::sdp::{rewrite_for_relay, Sdp, StreamRewrite};
-use siproxd_rs::sip::{frame_stream, Message, StreamFrame, Transport};
+use siproxd_rs::sip::{frame_stream, Framing, Message, StreamFrame};
 use std::net::{IpAddr, Ipv4Addr};
 
 const SESSION: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1));
@@ -63,7 +63,7 @@ fn relay_rtcp_after_last_line_ending_in_bare_cr() {
 #[test]
 fn stream_framing_of_folded_content_length() {
     let msg = b"OPTIONS sip:a@example.com SIP/2.0\r\nContent-Length:\r\n 0\r\n\r\n";
-    let parsed = Message::parse(msg, Transport::Stream).unwrap();
+    let parsed = Message::parse(msg, Framing::Stream).unwrap();
     assert_eq!(parsed.content_length(), Some(0));
     assert_eq!(frame_stream(msg), Ok(StreamFrame::Message(msg.len())));
 }

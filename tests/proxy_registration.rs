@@ -916,11 +916,7 @@ fn cybercity_lab() -> Lab {
         inbound: ip(I),
         outbound: Some(ip(O)),
     };
-    Lab {
-        proxy: Proxy::new(cfg, addrs, resolver, None),
-        media,
-        now: 1_000_000,
-    }
+    Lab::from_parts(Proxy::new(cfg, addrs, resolver, None), media)
 }
 
 const NERO: &str = "192.168.1.2:5060";

@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 
 use siproxd_rs::config::Config;
 use siproxd_rs::registry::Entry;
-use siproxd_rs::sip::{Message, Transport};
+use siproxd_rs::sip::{Framing, Message};
 
 const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/testdata/rfc4475/");
 const OUTBOUND_PROXY: &str = "198.51.100.21:5060";
@@ -135,7 +135,7 @@ fn forwarded_request<'a>(out: &'a [RawSent], to: &str) -> Result<&'a RawSent, St
         parts.len() == 3 && parts.iter().all(|p| !p.is_empty()) && parts[2] == b"SIP/2.0",
         || format!("request line {:?}", lossy(line)),
     )?;
-    Message::parse(&m.bytes, Transport::Udp)
+    Message::parse(&m.bytes, Framing::Datagram)
         .map_err(|e| format!("forwarded request does not parse: {e}"))?;
     Ok(m)
 }
@@ -162,7 +162,8 @@ fn answered<'a>(out: &'a [RawSent], codes: &[u16]) -> Result<&'a RawSent, String
     ensure(s.header("To").is_none_or(|t| t.contains("tag=")), || {
         "answer without To tag".into()
     })?;
-    Message::parse(&m.bytes, Transport::Udp).map_err(|e| format!("answer does not parse: {e}"))?;
+    Message::parse(&m.bytes, Framing::Datagram)
+        .map_err(|e| format!("answer does not parse: {e}"))?;
     Ok(m)
 }
 
@@ -191,7 +192,7 @@ fn line_kept(m: &RawSent, original: &[u8], name: &[u8]) -> Check {
 }
 
 fn via_count(bytes: &[u8]) -> usize {
-    Message::parse(bytes, Transport::Udp)
+    Message::parse(bytes, Framing::Datagram)
         .unwrap()
         .vias()
         .count()
@@ -235,7 +236,7 @@ fn check(name: &str, original: &[u8], out: &[RawSent], lab: &Lab) -> Check {
             })?;
             if name == "esc02" {
                 line_kept(m, o, b"C%6Fntact:")?;
-                let n = Message::parse(&m.bytes, Transport::Udp)
+                let n = Message::parse(&m.bytes, Framing::Datagram)
                     .unwrap()
                     .contacts()
                     .count();
@@ -344,7 +345,7 @@ fn check(name: &str, original: &[u8], out: &[RawSent], lab: &Lab) -> Check {
         "novelsc" => answered(out, &[416, 404]).map(|_| ()),
         "bext01" => {
             let a = answered(out, &[420])?;
-            let a = Message::parse(&a.bytes, Transport::Udp).unwrap();
+            let a = Message::parse(&a.bytes, Framing::Datagram).unwrap();
             let u: Vec<String> = a
                 .headers_named(b"Unsupported")
                 .flat_map(|h| {

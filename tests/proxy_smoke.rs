@@ -53,8 +53,8 @@ fn next_hop_without_port_asks_for_srv_and_waits() {
         lab.on_lan(A, &inv).is_empty(),
         "nothing sent before DNS answers"
     );
-    let mut q = [0u8; 512];
-    let (ns, n) = lab.proxy.dns_transmit(&mut q).expect("a DNS query");
+    let (ns, q) = lab.take_dns().into_iter().next().expect("a DNS query");
+    let n = q.len();
     assert_eq!(ns, sa("127.0.0.53:53"));
     // The question name in wire format: _sip._udp.voip.example.org, type SRV (33).
     let want: &[u8] = b"\x04_sip\x04_udp\x04voip\x07example\x03org\x00\x00\x21";
@@ -66,7 +66,7 @@ fn next_hop_without_port_asks_for_srv_and_waits() {
     // No answer at all: after the resolver's retries the queued INVITE is dropped and counted.
     for _ in 0..40 {
         lab.advance(1000);
-        while lab.proxy.dns_transmit(&mut q).is_some() {}
+        lab.take_dns();
     }
     assert_eq!(
         lab.proxy

@@ -12,7 +12,7 @@ static GLOBAL: alloc::Counting = alloc::Counting;
 
 /// Touches every accessor; returns a checksum (wrapping: usize is 32 bits on some targets)
 /// so nothing is optimised away.
-fn exercise(bytes: &[u8], transport: Transport, out: &mut [u8]) -> usize {
+fn exercise(bytes: &[u8], transport: Framing, out: &mut [u8]) -> usize {
     let m = Message::parse(bytes, transport).expect("corpus message parses");
     m.validate().expect("corpus message validates");
     let mut sum = m.header_count() + m.body().len();
@@ -87,15 +87,15 @@ fn exercise(bytes: &[u8], transport: Transport, out: &mut [u8]) -> usize {
 fn corpus_access_and_editing_do_not_allocate() {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/testdata/real/");
     let index = std::fs::read_to_string(format!("{dir}INDEX.tsv")).unwrap();
-    let files: Vec<(Vec<u8>, Transport)> = index
+    let files: Vec<(Vec<u8>, Framing)> = index
         .lines()
         .skip(1)
         .map(|l| {
             let cols: Vec<&str> = l.split('\t').collect();
             let t = if cols[3].starts_with("udp") {
-                Transport::Udp
+                Framing::Datagram
             } else {
-                Transport::Stream
+                Framing::Stream
             };
             (std::fs::read(format!("{dir}{}", cols[0])).unwrap(), t)
         })

@@ -20,14 +20,14 @@ fn index(dir: &str) -> Vec<Vec<String>> {
         .collect()
 }
 
-fn parse_and_validate(bytes: &[u8], t: Transport) -> Result<Message<'_>, ParseError> {
+fn parse_and_validate(bytes: &[u8], t: Framing) -> Result<Message<'_>, ParseError> {
     let m = Message::parse(bytes, t)?;
     m.validate()?;
     Ok(m)
 }
 
 fn outcome(bytes: &[u8]) -> Option<ProxyAction> {
-    parse_and_validate(bytes, Transport::Udp)
+    parse_and_validate(bytes, Framing::Datagram)
         .err()
         .map(|e| e.action(looks_like_request(bytes)))
 }
@@ -119,7 +119,7 @@ fn rfc4475_every_file_classified_as_index_says() {
             .find(|(n, _)| n == name)
             .unwrap_or_else(|| panic!("{name} missing from EXPECTED"))
             .1;
-        let got = parse_and_validate(&bytes, Transport::Udp).map(|_| ());
+        let got = parse_and_validate(&bytes, Framing::Datagram).map(|_| ());
         assert_eq!(got, expected, "{name}");
         let action = outcome(&bytes);
         // The action a proxy takes must be the one INDEX.tsv asks for.
@@ -441,7 +441,7 @@ fn s(b: &[u8]) -> String {
 fn rfc4475_valid_requests_key_fields() {
     for f in FIELDS {
         let bytes = read(RFC, &format!("{}.dat", f.name));
-        let m = Message::parse(&bytes, Transport::Udp).unwrap();
+        let m = Message::parse(&bytes, Framing::Datagram).unwrap();
         let n = f.name;
         assert_eq!(m.method(), Some(f.method), "{n}");
         assert_eq!(m.request_uri_raw().map(s), Some(s(f.ruri)), "{n}");
@@ -461,20 +461,20 @@ fn rfc4475_valid_requests_key_fields() {
 #[test]
 fn rfc4475_responses() {
     let b = read(RFC, "unreason.dat");
-    let m = Message::parse(&b, Transport::Udp).unwrap();
+    let m = Message::parse(&b, Framing::Datagram).unwrap();
     assert_eq!(m.status_code(), Some(200));
     let reason = m.reason_phrase().unwrap();
     assert!(reason.starts_with(b"= 2**3 * 5**2 "));
     assert!(std::str::from_utf8(reason).unwrap().ends_with("- простое"));
     assert_eq!(m.body().len(), 154);
     let b = read(RFC, "noreason.dat");
-    let m = Message::parse(&b, Transport::Udp).unwrap();
+    let m = Message::parse(&b, Framing::Datagram).unwrap();
     assert_eq!(
         (m.status_code(), m.reason_phrase()),
         (Some(100), Some(&b""[..]))
     );
     let b = read(RFC, "bcast.dat");
-    let m = Message::parse(&b, Transport::Udp).unwrap();
+    let m = Message::parse(&b, Framing::Datagram).unwrap();
     let second = m.vias().nth(1).unwrap().unwrap();
     assert_eq!(second.host, Host::Ipv4(std::net::Ipv4Addr::BROADCAST));
 }
@@ -482,7 +482,7 @@ fn rfc4475_responses() {
 #[test]
 fn rfc4475_wsinv_oddities() {
     let b = read(RFC, "wsinv.dat");
-    let m = Message::parse(&b, Transport::Udp).unwrap();
+    let m = Message::parse(&b, Framing::Datagram).unwrap();
     assert_eq!(m.max_forwards(), Ok(Some(68)));
     let vias: Vec<_> = m.vias().map(Result::unwrap).collect();
     assert_eq!(vias.len(), 3);
@@ -523,7 +523,7 @@ fn rfc4475_wsinv_oddities() {
 #[test]
 fn rfc4475_escapes() {
     let b = read(RFC, "esc01.dat");
-    let m = Message::parse(&b, Transport::Udp).unwrap();
+    let m = Message::parse(&b, Framing::Datagram).unwrap();
     let ruri = Uri::parse(m.request_uri_raw().unwrap()).unwrap();
     let mut out = [0u8; 64];
     let n = unescape_into(ruri.user.unwrap(), &mut out).unwrap();
@@ -543,7 +543,7 @@ fn rfc4475_escapes() {
     assert_eq!(&out[..n], b"value%41");
 
     let b = read(RFC, "escnull.dat");
-    let m = Message::parse(&b, Transport::Udp).unwrap();
+    let m = Message::parse(&b, Framing::Datagram).unwrap();
     let users: Vec<_> = m
         .contacts()
         .map(|c| match c.unwrap() {
@@ -557,7 +557,7 @@ fn rfc4475_escapes() {
     assert_eq!(&out[..n], b"null-\0-null");
 
     let b = read(RFC, "esc02.dat");
-    let m = Message::parse(&b, Transport::Udp).unwrap();
+    let m = Message::parse(&b, Framing::Datagram).unwrap();
     assert_ne!(m.method(), Some(&b"REGISTER"[..]));
     assert_eq!(m.contacts().count(), 2);
     assert_eq!(m.headers_named(b"C%6Fntact").count(), 1);
@@ -566,14 +566,14 @@ fn rfc4475_escapes() {
 #[test]
 fn rfc4475_uris_and_contacts() {
     let b = read(RFC, "semiuri.dat");
-    let m = Message::parse(&b, Transport::Udp).unwrap();
+    let m = Message::parse(&b, Framing::Datagram).unwrap();
     let u = Uri::parse(m.request_uri_raw().unwrap()).unwrap();
     assert_eq!(u.user, Some(&b"user;par=u%40example.net"[..]));
     assert_eq!(u.host, Some(Host::Name(b"example.com")));
     assert!(u.params.is_empty());
 
     let b = read(RFC, "intmeth.dat");
-    let m = Message::parse(&b, Transport::Udp).unwrap();
+    let m = Message::parse(&b, Framing::Datagram).unwrap();
     let u = Uri::parse(m.request_uri_raw().unwrap()).unwrap();
     assert_eq!(
         u.user,
@@ -593,7 +593,7 @@ fn rfc4475_uris_and_contacts() {
 
     let contact = |name: &str| {
         let b = read(RFC, name);
-        let m = Message::parse(&b, Transport::Udp).unwrap();
+        let m = Message::parse(&b, Framing::Datagram).unwrap();
         let c = m.contacts().next().unwrap().unwrap();
         let Contact::Addr(a) = c else { panic!() };
         (
@@ -610,7 +610,7 @@ fn rfc4475_uris_and_contacts() {
     );
 
     let b = read(RFC, "unksm2.dat");
-    let m = Message::parse(&b, Transport::Udp).unwrap();
+    let m = Message::parse(&b, Framing::Datagram).unwrap();
     assert_eq!(m.to().unwrap().uri.scheme, Scheme::Other);
     let Contact::Addr(c) = m.contacts().next().unwrap().unwrap() else {
         panic!()
@@ -624,33 +624,33 @@ fn rfc4475_uris_and_contacts() {
 #[test]
 fn rfc4475_vias_lengths_and_framing() {
     let b = read(RFC, "transports.dat");
-    let m = Message::parse(&b, Transport::Udp).unwrap();
+    let m = Message::parse(&b, Framing::Datagram).unwrap();
     let t: Vec<_> = m.vias().map(|v| s(v.unwrap().transport)).collect();
     assert_eq!(t, ["UDP", "SCTP", "TLS", "UNKNOWN", "TCP"]);
 
     let b = read(RFC, "longreq.dat");
-    let m = Message::parse(&b, Transport::Udp).unwrap();
+    let m = Message::parse(&b, Framing::Datagram).unwrap();
     assert_eq!(m.vias().count(), 34);
     assert!(m.vias().all(|v| v.is_ok()));
     assert_eq!(m.headers_of(HeaderName::Via).count(), 34);
 
     let b = read(RFC, "dblreq.dat");
-    let m = Message::parse(&b, Transport::Udp).unwrap();
+    let m = Message::parse(&b, Framing::Datagram).unwrap();
     assert_eq!(m.as_bytes().len(), b.len() - 450);
     assert!(m.as_bytes().ends_with(b"\r\n\r\n"));
 
     let b = read(RFC, "inv2543.dat");
-    let m = Message::parse(&b, Transport::Udp).unwrap();
+    let m = Message::parse(&b, Framing::Datagram).unwrap();
     assert_eq!(m.max_forwards(), Ok(None));
     assert_eq!(m.body_range().end, b.len());
     // On a stream the same message cannot be framed.
     assert_eq!(
-        Message::parse(&b, Transport::Stream).unwrap_err(),
+        Message::parse(&b, Framing::Stream).unwrap_err(),
         ParseError::MissingContentLength
     );
 
     let b = read(RFC, "mpart01.dat");
-    let m = Message::parse(&b, Transport::Udp).unwrap();
+    let m = Message::parse(&b, Framing::Datagram).unwrap();
     assert!(m.body().contains(&0));
     let ct = m.content_type().unwrap().unwrap();
     assert!(ct.is("multipart", "mixed"));
@@ -658,7 +658,9 @@ fn rfc4475_vias_lengths_and_framing() {
 
     let b = read(RFC, "zeromf.dat");
     assert_eq!(
-        Message::parse(&b, Transport::Udp).unwrap().max_forwards(),
+        Message::parse(&b, Framing::Datagram)
+            .unwrap()
+            .max_forwards(),
         Ok(Some(0))
     );
 
@@ -674,14 +676,14 @@ fn rfc4475_vias_lengths_and_framing() {
     assert_eq!(frame_stream(rest), Ok(StreamFrame::Keepalive(2)));
     // Its Content-Length (150) ends the frame 5 octets before the datagram does.
     assert_eq!(frame_stream(&rest[2..]), Ok(StreamFrame::Message(443)));
-    let invite = Message::parse(&rest[2..], Transport::Stream).unwrap();
+    let invite = Message::parse(&rest[2..], Framing::Stream).unwrap();
     assert_eq!(invite.method(), Some(&b"INVITE"[..]));
 }
 
 #[test]
 fn rfc4475_extensions_and_credentials() {
     let b = read(RFC, "bext01.dat");
-    let m = Message::parse(&b, Transport::Udp).unwrap();
+    let m = Message::parse(&b, Framing::Datagram).unwrap();
     let pr: Vec<_> = m.proxy_require().map(s).collect();
     assert_eq!(pr, ["noProxiesSupportThis", "norDoAnyProxiesSupportThis"]);
     let unsupported: Vec<_> = m
@@ -691,14 +693,14 @@ fn rfc4475_extensions_and_credentials() {
     assert_eq!(m.require().count(), 2);
 
     let b = read(RFC, "regaut01.dat");
-    let m = Message::parse(&b, Transport::Udp).unwrap();
+    let m = Message::parse(&b, Framing::Datagram).unwrap();
     let c = m.authorizations().next().unwrap().unwrap();
     assert_eq!(c.scheme, b"NoOneKnowsThisScheme");
     assert!(!c.is_digest());
     assert_eq!(c.get("opaque-data"), Some(&b"here"[..]));
 
     let b = read(RFC, "scalar02.dat");
-    let m = Message::parse(&b, Transport::Udp).unwrap();
+    let m = Message::parse(&b, Framing::Datagram).unwrap();
     assert_eq!(m.max_forwards(), Err(ParseError::BadMaxForwards));
     assert!(m.expires().is_err());
     assert!(m.contacts().next().unwrap().unwrap().expires().is_err());
@@ -711,10 +713,10 @@ fn rfc4475_baddn_display_names_rejected_once_framed() {
     let mut b = read(RFC, "baddn.dat");
     b.extend_from_slice(b"\r\n");
     assert_eq!(
-        parse_and_validate(&b, Transport::Udp).unwrap_err(),
+        parse_and_validate(&b, Framing::Datagram).unwrap_err(),
         ParseError::BadFrom
     );
-    let m = Message::parse(&b, Transport::Udp).unwrap();
+    let m = Message::parse(&b, Framing::Datagram).unwrap();
     assert_eq!(m.to().unwrap_err(), ParseError::BadTo);
 }
 
@@ -807,7 +809,7 @@ fn sha256_known_vectors() {
     );
 }
 
-fn real_files() -> Vec<(String, Vec<u8>, Transport)> {
+fn real_files() -> Vec<(String, Vec<u8>, Framing)> {
     let rows = index(REAL);
     assert_eq!(rows.len(), 30);
     rows.iter()
@@ -821,9 +823,9 @@ fn real_files() -> Vec<(String, Vec<u8>, Transport)> {
                 r[0]
             );
             let t = if r[3].starts_with("udp") {
-                Transport::Udp
+                Framing::Datagram
             } else {
-                Transport::Stream
+                Framing::Stream
             };
             (r[0].clone(), bytes, t)
         })
@@ -906,7 +908,7 @@ fn real_contact_uri_replacement_changes_only_that_uri() {
 fn real_nat_fields() {
     let m_of = |name: &str| read(REAL, name);
     let b = m_of("vsbc-407-invite-nat.sip");
-    let m = Message::parse(&b, Transport::Udp).unwrap();
+    let m = Message::parse(&b, Framing::Datagram).unwrap();
     let v = m.top_via().unwrap();
     assert_eq!(v.rport(), Some(Rport::Port(53221)));
     assert_eq!(v.received(), Some(&b"180.173.83.248"[..]));
@@ -914,7 +916,7 @@ fn real_nat_fields() {
     assert_eq!(v.port, Some(5860));
 
     let b = m_of("valid8-invite-ipv6.sip");
-    let m = Message::parse(&b, Transport::Udp).unwrap();
+    let m = Message::parse(&b, Framing::Datagram).unwrap();
     let v = m.top_via().unwrap();
     assert_eq!(
         v.host,
@@ -929,14 +931,14 @@ fn real_nat_fields() {
     assert_eq!(ruri.port, Some(5060));
 
     let b = m_of("alcatel8001-invite-proxyauth.sip");
-    let m = Message::parse(&b, Transport::Udp).unwrap();
+    let m = Message::parse(&b, Framing::Datagram).unwrap();
     let c = m.proxy_authorizations().next().unwrap().unwrap();
     assert_eq!(c.qop(), Some(&b"auth"[..]));
     assert!(c.cnonce().is_some() && c.nc().is_some() && c.nonce().is_some());
     assert!(c.realm().is_some() && c.uri().is_some());
 
     let b = m_of("microsip-register-tcp.sip");
-    let m = Message::parse(&b, Transport::Stream).unwrap();
+    let m = Message::parse(&b, Framing::Stream).unwrap();
     let Contact::Addr(c) = m.contacts().next().unwrap().unwrap() else {
         panic!()
     };
@@ -952,7 +954,7 @@ fn real_nat_fields() {
     );
 
     let b = m_of("sonus-183-earlymedia.sip");
-    let m = Message::parse(&b, Transport::Udp).unwrap();
+    let m = Message::parse(&b, Framing::Datagram).unwrap();
     assert_eq!(m.record_routes().count(), 2);
     assert_eq!(m.content_length(), Some(237));
 }
@@ -960,7 +962,7 @@ fn real_nat_fields() {
 #[test]
 fn rfc4475_longreq_key_fields() {
     let b = read(RFC, "longreq.dat");
-    let m = Message::parse(&b, Transport::Udp).unwrap();
+    let m = Message::parse(&b, Framing::Datagram).unwrap();
     assert_eq!(b.len(), 3515);
     assert_eq!(m.method(), Some(&b"INVITE"[..]));
     assert_eq!(m.request_uri_raw(), Some(&b"sip:user@example.com"[..]));
@@ -1034,7 +1036,7 @@ fn rfc4475_valid_responses_key_fields() {
     ];
     for r in table {
         let b = read(RFC, &format!("{}.dat", r.name));
-        let m = parse_and_validate(&b, Transport::Udp).unwrap();
+        let m = parse_and_validate(&b, Framing::Datagram).unwrap();
         let n = r.name;
         assert!(!m.is_request(), "{n}");
         assert_eq!(m.status_code(), Some(r.code), "{n}");

@@ -122,7 +122,7 @@ fn message() -> impl Strategy<Value = Generated> {
 proptest! {
     #[test]
     fn generated_messages_round_trip(g in message()) {
-        let m = Message::parse(&g.bytes, Transport::Udp).unwrap();
+        let m = Message::parse(&g.bytes, Framing::Datagram).unwrap();
         let extra = usize::from(g.with_cl);
         prop_assert_eq!(m.header_count(), g.headers.len() + extra);
         for (h, (name, value)) in m.headers().zip(&g.headers) {
@@ -138,7 +138,7 @@ proptest! {
         if g.with_cl {
             prop_assert_eq!(frame_stream(&g.bytes), Ok(StreamFrame::Message(g.bytes.len())));
             prop_assert_eq!(
-                Message::parse(&g.bytes, Transport::Stream).unwrap().body(),
+                Message::parse(&g.bytes, Framing::Stream).unwrap().body(),
                 &g.body[..]
             );
         }
@@ -188,7 +188,7 @@ Contact: <sip:a@10.0.0.1>, <sip:b@10.0.0.2>;q=0.5\r\n"
 proptest! {
     #[test]
     fn random_edits_keep_messages_parseable(src in editable(), ops in prop::collection::vec(op(), 1..6)) {
-        let m = Message::parse(&src, Transport::Udp).unwrap();
+        let m = Message::parse(&src, Framing::Datagram).unwrap();
         let via = m.top_via().unwrap();
         let contacts: Vec<&[u8]> = m.values(HeaderName::Contact).collect();
         let mut e = Editor::new(&m);
@@ -247,7 +247,7 @@ proptest! {
             Ok(_) => {}
         }
         prop_assert!(ok);
-        let again = Message::parse(&out, Transport::Udp).unwrap();
+        let again = Message::parse(&out, Framing::Datagram).unwrap();
         prop_assert_eq!(again.header_count() as isize, lines);
         let body = new_body.unwrap_or(m.body());
         prop_assert_eq!(again.body(), body);
@@ -303,7 +303,7 @@ fn exercise(bytes: &[u8]) {
         let _ = (m.top_via(), m.cseq(), m.call_id(), m.from(), m.to());
         let _ = Editor::new(&m).emit(&mut [0u8; 256]);
     }
-    for t in [Transport::Udp, Transport::Stream] {
+    for t in [Framing::Datagram, Framing::Stream] {
         let Ok(m) = Message::parse(bytes, t) else {
             continue;
         };
@@ -356,7 +356,7 @@ fn exercise(bytes: &[u8]) {
         e.set_body(b"x");
         let mut out = [0u8; 1024];
         if let Ok(n) = e.emit(&mut out) {
-            let _ = Message::parse(&out[..n], Transport::Udp);
+            let _ = Message::parse(&out[..n], Framing::Datagram);
         }
     }
 }

@@ -9,7 +9,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use siproxd_rs::limits::SIP_MIN_MESSAGE;
-use siproxd_rs::sip::{EditError, Editor, HeaderName, Message, NameAddr, ParseError, Transport};
+use siproxd_rs::sip::{EditError, Editor, HeaderName, Message, NameAddr, ParseError, Framing};
 
 const VALUES: [&[u8]; 6] = [
     b"1",
@@ -57,7 +57,7 @@ fuzz_target!(|data: &[u8]| {
     };
     let n = usize::from(n % 65).min(rest.len());
     let (ops, msg_bytes) = rest.split_at(n);
-    let Ok(msg) = Message::parse(msg_bytes, Transport::Udp) else {
+    let Ok(msg) = Message::parse(msg_bytes, Framing::Datagram) else {
         return;
     };
 
@@ -192,7 +192,7 @@ fuzz_target!(|data: &[u8]| {
     }
 
     let out = &out[..len];
-    let re = match Message::parse(out, Transport::Udp) {
+    let re = match Message::parse(out, Framing::Datagram) {
         Ok(m) => m,
         // Inserted lines can push a message over the header or line limits, removed ones
         // below the minimum size.

@@ -11,7 +11,7 @@ use libfuzzer_sys::fuzz_target;
 use siproxd_rs::limits::{SIP_MAX_HEADERS, SIP_MAX_MESSAGE};
 use siproxd_rs::sip::{
     frame_stream, looks_like_request, Contact, Editor, HeaderName, Message, NameAddr, StartLine,
-    StreamFrame, Transport, Uri,
+    StreamFrame, Framing, Uri,
 };
 
 #[path = "common/mod.rs"]
@@ -19,10 +19,10 @@ mod common;
 
 fuzz_target!(|data: &[u8]| {
     let _ = looks_like_request(data);
-    let udp = Message::parse(data, Transport::Udp);
-    let stream = Message::parse(data, Transport::Stream);
+    let udp = Message::parse(data, Framing::Datagram);
+    let stream = Message::parse(data, Framing::Stream);
     match &udp {
-        Ok(m) => check(data, m, Transport::Udp),
+        Ok(m) => check(data, m, Framing::Datagram),
         Err(e) => {
             let _ = (
                 e.action(looks_like_request(data)),
@@ -32,7 +32,7 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     if let Ok(m) = &stream {
-        check(data, m, Transport::Stream);
+        check(data, m, Framing::Stream);
         // A message that parses from a stream is framed at the same length.
         if m.start_offset() == 0 && data.len() <= SIP_MAX_MESSAGE {
             assert_eq!(
@@ -52,7 +52,7 @@ fuzz_target!(|data: &[u8]| {
         Ok(StreamFrame::Message(n)) => {
             assert!(n <= data.len());
             // The framed message parses as a stream exactly when it parses with its length.
-            if let Ok(m) = Message::parse(&data[..n], Transport::Stream) {
+            if let Ok(m) = Message::parse(&data[..n], Framing::Stream) {
                 assert_eq!(m.body_range().end, n);
             }
         }
@@ -68,7 +68,7 @@ fn within(data: &[u8], part: &[u8]) -> bool {
     common::within(data, part)
 }
 
-fn check(data: &[u8], m: &Message<'_>, transport: Transport) {
+fn check(data: &[u8], m: &Message<'_>, transport: Framing) {
     assert_eq!(m.buffer().as_ptr(), data.as_ptr());
     check_index(data, m);
 
@@ -108,7 +108,7 @@ fn check(data: &[u8], m: &Message<'_>, transport: Transport) {
         None => {
             assert_eq!(
                 transport,
-                Transport::Udp,
+                Framing::Datagram,
                 "stream message without Content-Length"
             );
             assert_eq!(body.end, data.len());

@@ -27,7 +27,7 @@ use crate::dns::{parse_hosts, parse_resolv_conf, Resolver, ResolverConfig};
 use crate::limits;
 use crate::logging::{DNS, NET, NETTRAF};
 use crate::proxy::{Addresses, Origin, Proxy};
-use crate::sip::Transport;
+use crate::sansio::{Output, Transport};
 
 const SIGNALS: Token = Token(0);
 const SIP_INBOUND: Token = Token(1);
@@ -130,6 +130,8 @@ pub struct EventLoop {
     core_deadline: Option<u64>,
     /// Set by everything that may change the proxy or upkeep (all events but media).
     core_stale: bool,
+    /// The proxy's own deadline, as its last `poll_output` drain said.
+    proxy_deadline: Option<u64>,
 }
 
 impl EventLoop {
@@ -231,6 +233,7 @@ impl EventLoop {
             relay,
             core_deadline: None,
             core_stale: true,
+            proxy_deadline: None,
         };
         if let Some(addr) = outbound_addr {
             el.set_outbound(addr)?;
@@ -294,15 +297,16 @@ impl EventLoop {
         // changed them (scanning them cost more per wake-up than relaying a packet). Upkeep's
         // `tick` does nothing before its deadline, so skipping it until then changes nothing.
         if self.core_stale || self.core_deadline.is_some_and(|d| d <= now) {
-            if self.proxy.poll_timeout().is_some_and(|d| d <= now) {
-                self.proxy.on_timeout(now);
-                self.flush();
+            if self.proxy_deadline.is_some_and(|d| d <= now) {
+                self.proxy.handle_timeout(now);
             }
             if let Some(u) = self.upkeep.as_mut() {
                 u.tick(&mut self.proxy, &self.relay, now);
             }
+            // Sends what is queued and learns the proxy's next deadline.
+            self.flush();
             self.core_deadline = [
-                self.proxy.poll_timeout(),
+                self.proxy_deadline,
                 self.upkeep
                     .as_ref()
                     .and_then(|u| u.next_deadline(&self.proxy)),
@@ -546,8 +550,10 @@ impl EventLoop {
             transport: Transport::Udp,
             src,
             local,
+            connection: None,
         };
-        self.proxy.handle(now, origin, bytes, &mut self.relay);
+        self.proxy
+            .handle_message(now, origin, bytes, &mut self.relay);
         self.core_stale = true;
         self.flush();
     }
@@ -557,33 +563,45 @@ impl EventLoop {
         &self.proxy
     }
 
-    /// Sends what the core produced: SIP messages from the socket of their local address, then
-    /// pending DNS queries.
+    /// Sends what the proxy core asks for (SIP messages from the socket of their source
+    /// address, DNS queries from the resolver socket) and keeps its next deadline.
     fn flush(&mut self) {
-        for (t, bytes) in self.proxy.outbox().iter() {
-            let sock = if self.inbound.local.ip() == t.from {
-                Some(&self.inbound)
-            } else {
-                self.outbound.as_ref().filter(|o| o.local.ip() == t.from)
+        let mut buf = [0u8; limits::SIP_SEND_BUFFER];
+        loop {
+            let t = match self.proxy.poll_output(&mut buf) {
+                Output::Transmit(t) => t,
+                Output::Event(e) => match e {},
+                Output::Timeout(at) => {
+                    self.proxy_deadline = at;
+                    return;
+                }
             };
-            let Some(sock) = sock.or(Some(&self.inbound)) else {
+            let Some(bytes) = buf.get(..t.len) else {
                 continue;
             };
-            match sock.sock.send_to(bytes, t.to) {
+            if t.source.port() == 0 {
+                if let Some(s) = self.dns.as_ref() {
+                    if let Err(e) = s.send_to(bytes, t.destination) {
+                        log::debug!(target: DNS, "DNS query to {} failed: {e}", t.destination);
+                    }
+                }
+                continue;
+            }
+            let from = t.source.ip();
+            let sock = if self.inbound.local.ip() == from {
+                &self.inbound
+            } else {
+                self.outbound
+                    .as_ref()
+                    .filter(|o| o.local.ip() == from)
+                    .unwrap_or(&self.inbound)
+            };
+            match sock.sock.send_to(bytes, t.destination) {
                 Ok(_) => {
-                    log::debug!(target: NET, "sent {} bytes to {} from {}", bytes.len(), t.to, sock.local)
+                    log::debug!(target: NET, "sent {} bytes to {} from {}", bytes.len(), t.destination, sock.local)
                 }
                 // ICMP unreachable from an earlier send, or a full buffer: the UA retransmits.
-                Err(e) => log::debug!(target: NET, "send to {} failed: {e}", t.to),
-            }
-        }
-        self.proxy.clear_outbox();
-        let mut q = [0u8; limits::DNS_QUERY_MAX];
-        while let Some((ns, n)) = self.proxy.dns_transmit(&mut q) {
-            if let (Some(s), Some(bytes)) = (self.dns.as_ref(), q.get(..n)) {
-                if let Err(e) = s.send_to(bytes, ns) {
-                    log::debug!(target: DNS, "DNS query to {ns} failed: {e}");
-                }
+                Err(e) => log::debug!(target: NET, "send to {} failed: {e}", t.destination),
             }
         }
     }
@@ -598,7 +616,7 @@ impl EventLoop {
                 Ok((n, from)) => {
                     let now = self.now_ms();
                     if let Some(bytes) = buf.get(..n) {
-                        self.proxy.dns_response(now, from, bytes);
+                        self.proxy.handle_dns(now, from, bytes);
                     }
                     self.flush();
                 }
@@ -891,7 +909,10 @@ mod tests {
         turn_until(&mut el, |el| el.stats().sip_datagrams == 1);
         el.turn(Some(Duration::ZERO)).unwrap();
         // The registration's expiry is a new proxy deadline: the cache must have taken it.
-        let fresh = el.proxy.poll_timeout();
+        let fresh = match el.proxy.poll_output(&mut [0u8; 16]) {
+            Output::Timeout(t) => t,
+            other => panic!("nothing was left to send, got {other:?}"),
+        };
         assert!(fresh.is_some(), "the REGISTER left no deadline");
         assert_eq!(el.core_deadline, fresh);
         assert!(!el.core_stale);

@@ -14,9 +14,9 @@ use super::media::Body;
 use super::rewrite::{self, own_via};
 use super::{uri_host, Drop, Media, Origin, Proxy};
 use crate::logging::PROXY;
+use crate::sansio::Transport;
 use crate::sip::{
-    Contact, EditError, Editor, HeaderName, Host, Message, NameAddr, Rport, Scheme, Transport, Uri,
-    Via,
+    Contact, EditError, Editor, HeaderName, Host, Message, NameAddr, Rport, Scheme, Uri, Via,
 };
 
 /// Where a message goes: a host (name or literal) and an optional port.
@@ -456,7 +456,8 @@ impl Proxy {
             Ok(n) => {
                 let bytes = buf.get(..n).unwrap_or(&[]);
                 crate::logging::dump(crate::logging::NETTRAF, bytes);
-                self.send_to_host(now, from, transport, &hop.host, hop.port, bytes);
+                let source = std::net::SocketAddr::new(from, self.cfg.sip_listen_port);
+                self.send_to_host(now, source, transport, &hop.host, hop.port, bytes);
                 Ok(())
             }
             Err(e) => Err(e),

@@ -29,65 +29,97 @@ use crate::dns::{Lookup, Resolved, Resolver};
 use crate::limits;
 use crate::logging::{ACCESS, PROXY, SIP};
 use crate::registry::Registry;
-use crate::sip::{Message, ParseError, ProxyAction, Transport};
+use crate::sansio::{ConnId, Output, Transmit, Transport};
+use crate::sip::{Message, ParseError, ProxyAction};
 
 pub use direction::Direction;
 pub use media::{Media, NoMedia, NullSockets, TableMedia};
 
-/// One message to send: from which local address, to whom, over which transport.
+/// One queued message: from which local address, to whom, over which transport.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Transmit {
-    /// The local address to send from (the shell picks the socket bound to it).
-    pub from: IpAddr,
-    pub to: SocketAddr,
-    pub transport: Transport,
+struct Queued {
+    source: SocketAddr,
+    destination: SocketAddr,
+    transport: Transport,
+    connection: Option<ConnId>,
     range: Range<usize>,
 }
 
-/// Messages produced by one call into the core, in one reused buffer.
+/// Messages produced by the inputs since the last drain, in one reused buffer.
 #[derive(Debug, Default)]
-pub struct Outbox {
+struct Queue {
     buf: Vec<u8>,
-    items: Vec<Transmit>,
+    items: Vec<Queued>,
+    /// How many of `items` `poll_output` has handed out.
+    taken: usize,
 }
 
-impl Outbox {
-    fn with_capacity() -> Outbox {
-        Outbox {
+impl Queue {
+    fn with_capacity() -> Queue {
+        Queue {
             buf: Vec::with_capacity(4 * limits::SIP_SEND_BUFFER),
             items: Vec::with_capacity(8),
+            taken: 0,
         }
     }
 
     /// Appends one message.
-    fn push(&mut self, from: IpAddr, to: SocketAddr, transport: Transport, bytes: &[u8]) {
+    fn push(
+        &mut self,
+        source: SocketAddr,
+        destination: SocketAddr,
+        transport: Transport,
+        connection: Option<ConnId>,
+        bytes: &[u8],
+    ) {
+        if self.taken == self.items.len() {
+            self.clear();
+        }
         let start = self.buf.len();
         self.buf.extend_from_slice(bytes);
-        self.items.push(Transmit {
-            from,
-            to,
+        self.items.push(Queued {
+            source,
+            destination,
             transport,
+            connection,
             range: start..self.buf.len(),
         });
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = (&Transmit, &[u8])> {
-        self.items
-            .iter()
-            .map(|t| (t, self.buf.get(t.range.clone()).unwrap_or(&[])))
+    /// The next message, copied into `out`; a message larger than `out` is dropped with a
+    /// log line (the shell's buffer is `limits::SIP_SEND_BUFFER`, which every message the
+    /// core builds fits).
+    fn pop_into(&mut self, out: &mut [u8]) -> Option<Transmit> {
+        loop {
+            let q = self.items.get(self.taken)?.clone();
+            self.taken += 1;
+            let bytes = self.buf.get(q.range.clone())?;
+            let len = bytes.len();
+            let Some(dst) = out.get_mut(..len) else {
+                log::warn!(
+                    "message of {len} bytes to {} larger than the send buffer: dropped",
+                    q.destination
+                );
+                continue;
+            };
+            dst.copy_from_slice(bytes);
+            if self.taken == self.items.len() {
+                self.clear();
+            }
+            return Some(Transmit {
+                source: q.source,
+                destination: q.destination,
+                transport: q.transport,
+                connection: q.connection,
+                len,
+            });
+        }
     }
 
-    pub fn len(&self) -> usize {
-        self.items.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.items.is_empty()
-    }
-
-    pub fn clear(&mut self) {
+    fn clear(&mut self) {
         self.buf.clear();
         self.items.clear();
+        self.taken = 0;
     }
 }
 
@@ -95,7 +127,7 @@ impl Outbox {
 #[derive(Debug)]
 struct Pending {
     token: u64,
-    from: IpAddr,
+    source: SocketAddr,
     transport: Transport,
     bytes: Vec<u8>,
 }
@@ -188,6 +220,8 @@ pub struct Origin {
     pub transport: Transport,
     pub src: SocketAddr,
     pub local: SocketAddr,
+    /// The stream connection it came on (TCP); `None` for UDP.
+    pub connection: Option<ConnId>,
 }
 
 /// The proxy core.
@@ -198,7 +232,7 @@ pub struct Proxy {
     resolver: Resolver,
     auth: Option<Authenticator>,
     counters: Counters,
-    out: Outbox,
+    out: Queue,
     pending: Vec<Pending>,
     next_token: u64,
     /// Reused buffer a rewritten message is emitted into.
@@ -228,7 +262,7 @@ impl Proxy {
             resolver,
             auth,
             counters: Counters::default(),
-            out: Outbox::with_capacity(),
+            out: Queue::with_capacity(),
             pending: Vec::with_capacity(limits::PROXY_DNS_PENDING),
             next_token: 1,
             scratch: Vec::with_capacity(limits::SIP_SEND_BUFFER),
@@ -349,13 +383,27 @@ impl Proxy {
         &self.counters
     }
 
-    /// What the last calls produced; the shell sends these, then calls [`Proxy::clear_outbox`].
-    pub fn outbox(&self) -> &Outbox {
-        &self.out
-    }
-
-    pub fn clear_outbox(&mut self) {
-        self.out.clear();
+    /// What the inputs so far ask for, one at a time: the messages to send (SIP, and the
+    /// resolver's DNS queries, whose `source` has port 0: the shell's resolver socket), then
+    /// [`Output::Timeout`] with the instant [`Proxy::handle_timeout`] is next due.
+    pub fn poll_output(&mut self, buf: &mut [u8]) -> Output<crate::sansio::NoEvent> {
+        if let Some(t) = self.out.pop_into(buf) {
+            return Output::Transmit(t);
+        }
+        if let Some((ns, len)) = self.resolver.poll_transmit(buf) {
+            let any = match ns {
+                SocketAddr::V4(_) => IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+                SocketAddr::V6(_) => IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED),
+            };
+            return Output::Transmit(Transmit {
+                source: SocketAddr::new(any, 0),
+                destination: ns,
+                transport: Transport::Udp,
+                connection: None,
+                len,
+            });
+        }
+        Output::Timeout(self.next_deadline())
     }
 
     fn drop_msg(&mut self, why: Drop, origin: &Origin, detail: &str) {
@@ -369,7 +417,13 @@ impl Proxy {
 
     /// Handles one received SIP message. `now` is monotonic milliseconds; `media` is the RTP
     /// relay SDP rewriting opens streams in.
-    pub fn handle(&mut self, now: u64, origin: Origin, bytes: &[u8], media: &mut dyn Media) {
+    pub fn handle_message(
+        &mut self,
+        now: u64,
+        origin: Origin,
+        bytes: &[u8],
+        media: &mut dyn Media,
+    ) {
         self.counters.received = self.counters.received.saturating_add(1);
         let access = crate::acl::check(
             self.cfg.hosts_deny_sip.as_ref(),
@@ -392,7 +446,7 @@ impl Proxy {
             self.drop_msg(Drop::RawCheck, &origin, "fewer than two spaces: not SIP");
             return;
         }
-        let msg = match Message::parse(bytes, origin.transport) {
+        let msg = match Message::parse(bytes, origin.transport.framing()) {
             Ok(m) => m,
             Err(e) => {
                 self.reject_unparsed(&origin, bytes, e);
@@ -591,7 +645,7 @@ impl Proxy {
     fn send_to_host(
         &mut self,
         now: u64,
-        from: IpAddr,
+        source: SocketAddr,
         transport: Transport,
         host: &str,
         port: Option<u16>,
@@ -603,7 +657,7 @@ impl Proxy {
             Lookup::Ready(addrs) => match addrs.first() {
                 Some(&to) => {
                     self.counters.forwarded = self.counters.forwarded.saturating_add(1);
-                    self.out.push(from, to, transport, bytes);
+                    self.out.push(source, to, transport, None, bytes);
                 }
                 None => {
                     self.counters.drop(Drop::Unroutable);
@@ -619,7 +673,7 @@ impl Proxy {
                 log::debug!(target: PROXY, "waiting for DNS of {host}");
                 self.pending.push(Pending {
                     token,
-                    from,
+                    source,
                     transport,
                     bytes: bytes.to_vec(),
                 });
@@ -649,7 +703,7 @@ impl Proxy {
             match result.ok().and_then(|a| a.first().copied()) {
                 Some(to) => {
                     self.counters.forwarded = self.counters.forwarded.saturating_add(1);
-                    self.out.push(p.from, to, p.transport, &p.bytes);
+                    self.out.push(p.source, to, p.transport, None, &p.bytes);
                 }
                 None => {
                     self.counters.drop(Drop::DnsFailed);
@@ -660,18 +714,13 @@ impl Proxy {
     }
 
     /// A DNS datagram for the resolver; completed lookups release their queued messages.
-    pub fn dns_response(&mut self, now: u64, from: SocketAddr, bytes: &[u8]) {
+    pub fn handle_dns(&mut self, now: u64, from: SocketAddr, bytes: &[u8]) {
         self.resolver.handle_response(now, from, bytes);
         self.drain_dns_events();
     }
 
-    /// The next DNS query to send (to the returned nameserver).
-    pub fn dns_transmit(&mut self, buf: &mut [u8]) -> Option<(SocketAddr, usize)> {
-        self.resolver.poll_transmit(buf)
-    }
-
-    /// The next instant (ms) at which [`Proxy::on_timeout`] has work.
-    pub fn poll_timeout(&mut self) -> Option<u64> {
+    /// The next instant (ms) at which [`Proxy::handle_timeout`] has work.
+    fn next_deadline(&mut self) -> Option<u64> {
         let reg = self
             .registry
             .next_deadline()
@@ -683,7 +732,7 @@ impl Proxy {
     }
 
     /// Timers: registration expiry, DNS retransmissions and failures.
-    pub fn on_timeout(&mut self, now: u64) {
+    pub fn handle_timeout(&mut self, now: u64) {
         let removed = self.registry.expire(now / 1000);
         if removed > 0 {
             log::debug!(target: crate::logging::REG, "{removed} registration binding(s) expired");

@@ -133,20 +133,25 @@ impl Proxy {
         );
         log::debug!(target: PROXY, "generated response to {to}");
         self.counters.generated = self.counters.generated.saturating_add(1);
-        self.out
-            .push(origin.local.ip(), to, origin.transport, text.as_bytes());
+        self.out.push(
+            origin.local,
+            to,
+            origin.transport,
+            origin.connection,
+            text.as_bytes(),
+        );
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sip::Transport;
+    use crate::sip::Framing;
 
     #[test]
     fn response_copies_headers_and_adds_a_stable_to_tag() {
         let req = b"OPTIONS sip:x@h SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.1:5062;branch=z9hG4bKa\r\nVia: SIP/2.0/UDP 10.0.0.9\r\nFrom: <sip:a@h>;tag=f\r\nTo: <sip:x@h>\r\nCall-ID: c1\r\nCSeq: 3 OPTIONS\r\nContact: <sip:a@10.0.0.1:5062>\r\nMax-Forwards: 0\r\n\r\n";
-        let m = Message::parse(req, Transport::Udp).unwrap();
+        let m = Message::parse(req, Framing::Datagram).unwrap();
         let r = build(&m, 200, "OK", &[]);
         assert!(r.starts_with("SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 10.0.0.1:5062;branch=z9hG4bKa\r\nVia: SIP/2.0/UDP 10.0.0.9\r\n"));
         assert!(r.contains("\r\nTo: <sip:x@h>;tag="));

@@ -11,7 +11,8 @@ use std::fmt::Write as _;
 
 use md5::{Digest, Md5};
 
-use crate::sip::{HeaderName, Message, Transport, Uri, MAGIC_COOKIE};
+use crate::sansio::Transport;
+use crate::sip::{HeaderName, Message, Uri, MAGIC_COOKIE};
 
 /// Max-Forwards as siproxd reads it (behaviour §4.1 step 9): absent or out of 0..=255 → 70,
 /// not a number → 0 (so `Max-Forwards: abc` is answered 483, behaviour test 22).
@@ -69,10 +70,7 @@ pub fn branch(msg: &Message<'_>, request_uri: &[u8]) -> String {
 
 /// The value of our own Via header.
 pub fn own_via(transport: Transport, host: &str, port: u16, branch: &str, rport: bool) -> String {
-    let proto = match transport {
-        Transport::Udp => "UDP",
-        _ => "TCP",
-    };
+    let proto = transport.via_token();
     let mut v = format!("SIP/2.0/{proto} {host}:{port};branch={branch}");
     if rport {
         v.push_str(";rport");
@@ -165,6 +163,7 @@ pub fn obscured_tag(call_id: &str) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sip::Framing;
 
     fn msg(headers: &str) -> Vec<u8> {
         format!("INVITE sip:bob@example.com SIP/2.0\r\n{headers}Call-ID: c@h\r\nCSeq: 1 INVITE\r\nFrom: <sip:a@h>;tag=1\r\nTo: <sip:b@h>\r\n\r\n").into_bytes()
@@ -181,7 +180,7 @@ mod tests {
             ("Max-Forwards: 0068\r\n", 68),
         ] {
             let b = msg(&format!("Via: SIP/2.0/UDP h;branch=z9hG4bK1\r\n{line}"));
-            let m = Message::parse(&b, Transport::Udp).unwrap();
+            let m = Message::parse(&b, Framing::Datagram).unwrap();
             assert_eq!(max_forwards(&m), want, "{line:?}");
         }
     }
@@ -189,7 +188,7 @@ mod tests {
     #[test]
     fn behaviour_test_32_branch_is_md5_of_received_branch() {
         let b = msg("Via: SIP/2.0/UDP h;branch=z9hG4bKabc\r\n");
-        let m = Message::parse(&b, Transport::Udp).unwrap();
+        let m = Message::parse(&b, Framing::Datagram).unwrap();
         // MD5("z9hG4bKabc"), computed independently.
         assert_eq!(
             branch(&m, b"sip:x"),
@@ -198,7 +197,7 @@ mod tests {
         assert_eq!(md5_hex(&[b"abc"]), "900150983cd24fb0d6963f7d28e17f72");
         // RFC 2543 branch: depends on the Request-URI too, and is stable.
         let b2 = msg("Via: SIP/2.0/UDP h;branch=old1\r\n");
-        let m2 = Message::parse(&b2, Transport::Udp).unwrap();
+        let m2 = Message::parse(&b2, Framing::Datagram).unwrap();
         assert_eq!(branch(&m2, b"sip:x"), branch(&m2, b"sip:x"));
         assert_ne!(branch(&m2, b"sip:x"), branch(&m2, b"sip:y"));
     }

@@ -404,7 +404,7 @@ impl<'m, 'a, 'e> Editor<'m, 'a, 'e> {
 )]
 mod tests {
     use super::*;
-    use crate::sip::{Message, Transport};
+    use crate::sip::{Framing, Message};
 
     const MSG: &[u8] = b"INVITE sip:bob@10.0.0.9 SIP/2.0\r\n\
 Via: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bK1;rport\r\n\
@@ -415,7 +415,7 @@ Content-Length: 4\r\n\
 body";
 
     fn run(f: impl FnOnce(&mut Editor) -> Result<(), EditError>) -> Vec<u8> {
-        let m = Message::parse(MSG, Transport::Udp).unwrap();
+        let m = Message::parse(MSG, Framing::Datagram).unwrap();
         let mut e = Editor::new(&m);
         f(&mut e).unwrap();
         let mut out = vec![0u8; 1024];
@@ -436,7 +436,7 @@ body";
 
     #[test]
     fn via_params_and_header_insert() {
-        let m = Message::parse(MSG, Transport::Udp).unwrap();
+        let m = Message::parse(MSG, Framing::Datagram).unwrap();
         let via = m.top_via().unwrap();
         let mut e = Editor::new(&m);
         e.set_param(&via.params, b"rport", Some(b"40000")).unwrap();
@@ -454,7 +454,7 @@ body";
         assert!(t.contains(
             "\r\nVia: SIP/2.0/UDP 5.6.7.8;branch=z9hG4bKp\r\nVia: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bK1;rport=40000;received=1.2.3.4\r\n"
         ), "{t}");
-        let again = Message::parse(&out, Transport::Udp).unwrap();
+        let again = Message::parse(&out, Framing::Datagram).unwrap();
         assert_eq!(again.vias().count(), 2);
     }
 
@@ -479,7 +479,7 @@ body";
     #[test]
     fn response_top_via_removal() {
         let src = b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP proxy;branch=z9hG4bKp, SIP/2.0/UDP ua;branch=z9hG4bKu\r\nv: SIP/2.0/UDP far\r\nMax-Forwards: 70\r\n\r\n";
-        let m = Message::parse(src, Transport::Udp).unwrap();
+        let m = Message::parse(src, Framing::Datagram).unwrap();
         let mut e = Editor::new(&m);
         e.remove_value(m.top_via().unwrap().raw).unwrap();
         let mut out = Vec::new();
@@ -489,7 +489,7 @@ body";
             "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP ua;branch=z9hG4bKu\r\nv: SIP/2.0/UDP far\r\nMax-Forwards: 70\r\n\r\n"
         );
         // A Via alone on its line takes the line with it.
-        let m2 = Message::parse(&out, Transport::Udp).unwrap();
+        let m2 = Message::parse(&out, Framing::Datagram).unwrap();
         let mut e = Editor::new(&m2);
         e.remove_value(m2.top_via().unwrap().raw).unwrap();
         let mf = m2.first(HeaderName::MaxForwards).unwrap();
@@ -526,7 +526,7 @@ body";
     #[test]
     fn addr_spec_uri_edits_add_brackets() {
         let src = b"REGISTER sip:r SIP/2.0\r\nContact: sip:u@10.0.0.1;expires=60\r\nTo: <sip:u@r>\r\n\r\n";
-        let m = Message::parse(src, Transport::Udp).unwrap();
+        let m = Message::parse(src, Framing::Datagram).unwrap();
         let Ok(crate::sip::Contact::Addr(c)) = m.contacts().next().unwrap() else {
             panic!()
         };
@@ -541,7 +541,7 @@ body";
             text(&out),
             "REGISTER sip:r SIP/2.0\r\nContact: <sip:u@10.0.0.1;transport=udp>;expires=60\r\nTo: <sip:u@203.0.113.1>\r\n\r\n"
         );
-        let m2 = Message::parse(&out, Transport::Udp).unwrap();
+        let m2 = Message::parse(&out, Framing::Datagram).unwrap();
         let Ok(crate::sip::Contact::Addr(c2)) = m2.contacts().next().unwrap() else {
             panic!()
         };
@@ -556,7 +556,7 @@ body";
 
     #[test]
     fn masquerade_hostport() {
-        let m = Message::parse(MSG, Transport::Udp).unwrap();
+        let m = Message::parse(MSG, Framing::Datagram).unwrap();
         let via = m.top_via().unwrap();
         let mut e = Editor::new(&m);
         e.replace(via.sent_by_raw, b"203.0.113.1:5062").unwrap();
@@ -580,12 +580,12 @@ body";
             e.set_body(b"a much longer body");
             Ok(())
         });
-        let m = Message::parse(&out, Transport::Udp).unwrap();
+        let m = Message::parse(&out, Framing::Datagram).unwrap();
         assert_eq!(m.content_length(), Some(18));
         assert_eq!(m.body(), b"a much longer body");
         // Absent Content-Length is added.
         let src = b"OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h\r\n\r\nxyz";
-        let m = Message::parse(src, Transport::Udp).unwrap();
+        let m = Message::parse(src, Framing::Datagram).unwrap();
         let mut e = Editor::new(&m);
         e.set_body(b"");
         let mut out = [0u8; 128];
@@ -598,7 +598,7 @@ body";
 
     #[test]
     fn errors_are_values() {
-        let m = Message::parse(MSG, Transport::Udp).unwrap();
+        let m = Message::parse(MSG, Framing::Datagram).unwrap();
         let mut e = Editor::new(&m);
         let mut small = [0u8; 10];
         assert_eq!(

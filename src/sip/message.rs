@@ -14,11 +14,13 @@ use super::header::{HeaderName, ValueIter};
 use super::scan::{eq_ic, is_token, is_token_char, parse_u32, trim_lws};
 use crate::limits::{SIP_MAX_HEADERS, SIP_MAX_LINE, SIP_MAX_MESSAGE, SIP_MIN_MESSAGE};
 
-/// How the bytes arrived; it decides what a missing Content-Length means.
+/// How a message is delimited in what arrived; it decides what a missing Content-Length
+/// means. Not the wire transport (`sansio::Transport`): a UDP datagram is `Datagram`, TCP
+/// (and any other stream) is `Stream`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Transport {
+pub enum Framing {
     /// One datagram is one message: no Content-Length means "to the end of the datagram".
-    Udp,
+    Datagram,
     /// TCP/TLS/WebSocket: the message must carry Content-Length.
     Stream,
 }
@@ -295,8 +297,8 @@ fn content_length_value(v: &[u8]) -> Result<u32, ParseError> {
 
 impl<'a> Message<'a> {
     /// Parses the start line, indexes the header lines and locates the body.
-    pub fn parse(buf: &'a [u8], transport: Transport) -> Result<Message<'a>, ParseError> {
-        Self::parse_mode(buf, transport, false)
+    pub fn parse(buf: &'a [u8], framing: Framing) -> Result<Message<'a>, ParseError> {
+        Self::parse_mode(buf, framing, false)
     }
 
     /// Indexes the headers of a request that `parse` rejected, so that the proxy can still
@@ -304,12 +306,12 @@ impl<'a> Message<'a> {
     /// runs and an unsupported version in the Request-Line, a missing end of headers, and
     /// any Content-Length problem (the body is then empty). Never forward the result.
     pub fn parse_for_reply(buf: &'a [u8]) -> Result<Message<'a>, ParseError> {
-        Self::parse_mode(buf, Transport::Udp, true)
+        Self::parse_mode(buf, Framing::Datagram, true)
     }
 
     fn parse_mode(
         buf: &'a [u8],
-        transport: Transport,
+        framing: Framing,
         lenient: bool,
     ) -> Result<Message<'a>, ParseError> {
         if u32::try_from(buf.len()).is_err() {
@@ -445,7 +447,7 @@ impl<'a> Message<'a> {
         }
         msg.content_length = declared;
         let available = buf.len() - pos;
-        let body_len = match (msg.content_length, transport) {
+        let body_len = match (msg.content_length, framing) {
             (Some(n), _) => {
                 let n_usize = usize::try_from(n).map_err(|_| ParseError::BadContentLength)?;
                 if n_usize > available {
@@ -456,8 +458,8 @@ impl<'a> Message<'a> {
                 }
                 n_usize
             }
-            (None, Transport::Udp) => available,
-            (None, Transport::Stream) => return Err(ParseError::MissingContentLength),
+            (None, Framing::Datagram) => available,
+            (None, Framing::Stream) => return Err(ParseError::MissingContentLength),
         };
         msg.body = (pos, pos + body_len);
         Ok(msg)
@@ -623,7 +625,7 @@ bodyTRAILING";
 
     #[test]
     fn request_and_headers() {
-        let m = Message::parse(REQ, Transport::Udp).unwrap();
+        let m = Message::parse(REQ, Framing::Datagram).unwrap();
         assert_eq!(m.method(), Some(&b"INVITE"[..]));
         assert_eq!(m.request_uri_raw(), Some(&b"sip:bob@example.com"[..]));
         assert_eq!(m.header_count(), 3);
@@ -644,17 +646,18 @@ bodyTRAILING";
 
     #[test]
     fn status_lines() {
-        let m = Message::parse(b"SIP/2.0 100 \r\nl: 0\r\n\r\n", Transport::Udp).unwrap();
+        let m = Message::parse(b"SIP/2.0 100 \r\nl: 0\r\n\r\n", Framing::Datagram).unwrap();
         assert_eq!(m.status_code(), Some(100));
         assert_eq!(m.reason_phrase(), Some(&b""[..]));
-        let m = Message::parse(b"SIP/2.0 200 \xc3\xa9t\xc3\xa9\r\n\r\n", Transport::Udp).unwrap();
+        let m =
+            Message::parse(b"SIP/2.0 200 \xc3\xa9t\xc3\xa9\r\n\r\n", Framing::Datagram).unwrap();
         assert_eq!(m.reason_phrase(), Some(&b"\xc3\xa9t\xc3\xa9"[..]));
         for bad in [
             &b"SIP/2.0 4294967301 Huge\r\n\r\n"[..],
             b"SIP/2.0 99 x\r\n\r\n",
         ] {
             assert_eq!(
-                Message::parse(bad, Transport::Udp).unwrap_err(),
+                Message::parse(bad, Framing::Datagram).unwrap_err(),
                 ParseError::BadStatusLine
             );
         }
@@ -662,7 +665,7 @@ bodyTRAILING";
 
     #[test]
     fn request_line_errors() {
-        let p = |b: &[u8]| Message::parse(b, Transport::Udp).unwrap_err();
+        let p = |b: &[u8]| Message::parse(b, Framing::Datagram).unwrap_err();
         assert_eq!(p(b"INVITE sip:a@b SIP/7.0\r\n\r\n"), ParseError::BadVersion);
         assert_eq!(
             p(b"INVITE  sip:a@b SIP/2.0\r\n\r\n"),
@@ -687,34 +690,34 @@ bodyTRAILING";
 
     #[test]
     fn content_length_rules() {
-        fn p(b: &[u8], t: Transport) -> Result<Message<'_>, ParseError> {
+        fn p(b: &[u8], t: Framing) -> Result<Message<'_>, ParseError> {
             Message::parse(b, t)
         }
         let head = "OPTIONS sip:a@b SIP/2.0\r\n";
         let m = |cl: &str, body: &str| format!("{head}{cl}\r\n{body}").into_bytes();
         assert_eq!(
-            p(&m("Content-Length: 10\r\n", "abc"), Transport::Udp).unwrap_err(),
+            p(&m("Content-Length: 10\r\n", "abc"), Framing::Datagram).unwrap_err(),
             ParseError::ContentLengthMismatch {
                 declared: 10,
                 available: 3
             }
         );
         assert_eq!(
-            p(&m("l: -5\r\n", "abc"), Transport::Udp).unwrap_err(),
+            p(&m("l: -5\r\n", "abc"), Framing::Datagram).unwrap_err(),
             ParseError::NegativeContentLength
         );
         assert_eq!(
-            p(&m("l: 5x\r\n", "abc"), Transport::Udp).unwrap_err(),
+            p(&m("l: 5x\r\n", "abc"), Framing::Datagram).unwrap_err(),
             ParseError::BadContentLength
         );
         assert_eq!(
-            p(&m("l: 1\r\nl: 2\r\n", "abc"), Transport::Udp).unwrap_err(),
+            p(&m("l: 1\r\nl: 2\r\n", "abc"), Framing::Datagram).unwrap_err(),
             ParseError::ConflictingContentLength
         );
         let b = m("", "abc");
-        assert_eq!(p(&b, Transport::Udp).unwrap().body(), b"abc");
+        assert_eq!(p(&b, Framing::Datagram).unwrap().body(), b"abc");
         assert_eq!(
-            p(&b, Transport::Stream).unwrap_err(),
+            p(&b, Framing::Stream).unwrap_err(),
             ParseError::MissingContentLength
         );
     }
@@ -727,14 +730,14 @@ bodyTRAILING";
         }
         many.extend_from_slice(b"\r\n");
         assert_eq!(
-            Message::parse(&many, Transport::Udp).unwrap_err(),
+            Message::parse(&many, Framing::Datagram).unwrap_err(),
             ParseError::TooManyHeaders
         );
         let mut long = b"OPTIONS sip:a@b SIP/2.0\r\nX: ".to_vec();
         long.resize(long.len() + SIP_MAX_LINE, b'a');
         long.extend_from_slice(b"\r\n\r\n");
         assert_eq!(
-            Message::parse(&long, Transport::Udp).unwrap_err(),
+            Message::parse(&long, Framing::Datagram).unwrap_err(),
             ParseError::LineTooLong
         );
     }

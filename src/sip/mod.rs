@@ -3,14 +3,14 @@
 //! into a caller buffer while keeping every unedited byte as it was.
 //!
 //! ```
-//! use siproxd_rs::sip::{Editor, Message, Transport, Rport};
+//! use siproxd_rs::sip::{Editor, Message, Framing, Rport};
 //!
 //! let bytes = b"REGISTER sip:example.com SIP/2.0\r\n\
 //! Via: SIP/2.0/UDP 192.168.1.2:5060;branch=z9hG4bK7;rport\r\n\
 //! From: <sip:alice@example.com>;tag=1\r\nTo: <sip:alice@example.com>\r\n\
 //! Call-ID: abc\r\nCSeq: 1 REGISTER\r\nContact: <sip:alice@192.168.1.2>\r\n\
 //! Content-Length: 0\r\n\r\n";
-//! let msg = Message::parse(bytes, Transport::Udp).unwrap();
+//! let msg = Message::parse(bytes, Framing::Datagram).unwrap();
 //! msg.validate().unwrap();
 //! let via = msg.top_via().unwrap();
 //! assert_eq!(via.rport(), Some(Rport::Flag));
@@ -46,7 +46,7 @@ pub use error::{ParseError, ProxyAction};
 pub use fields::{CSeq, ContentType, Credentials};
 pub use header::{unquote, HeaderName, Param, ParamIter, Params, Tokens, ValueIter};
 pub use message::{
-    frame_stream, looks_like_request, Header, Message, StartLine, StreamFrame, Transport,
+    frame_stream, looks_like_request, Framing, Header, Message, StartLine, StreamFrame,
 };
 pub use scan::write_u32;
 pub use uri::{escaped_eq, unescape_into, Host, Scheme, UnescapeError, Uri};

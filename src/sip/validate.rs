@@ -67,11 +67,11 @@ impl<'a> Message<'a> {
     clippy::panic
 )]
 mod tests {
-    use crate::sip::{Message, ParseError, Transport};
+    use crate::sip::{Framing, Message, ParseError};
 
     fn check(headers: &str) -> Result<(), ParseError> {
         let text = format!("OPTIONS sip:bob@example.com SIP/2.0\r\n{headers}\r\n");
-        let m = Message::parse(text.as_bytes(), Transport::Udp)?;
+        let m = Message::parse(text.as_bytes(), Framing::Datagram)?;
         m.validate()
     }
 

@@ -12,7 +12,8 @@ use siproxd_rs::config::Config;
 use siproxd_rs::dns::{parse_hosts, parse_resolv_conf, Resolver, ResolverConfig};
 use siproxd_rs::proxy::{Addresses, Origin, Proxy, TableMedia};
 use siproxd_rs::rtp::Table;
-use siproxd_rs::sip::{Message, Transport};
+use siproxd_rs::sansio::{Output, Transport};
+use siproxd_rs::sip::{Framing, Message};
 
 pub const I: &str = "192.168.1.1";
 pub const O: &str = "203.0.113.5";
@@ -40,7 +41,7 @@ pub struct Sent {
 
 impl Sent {
     pub fn msg(&self) -> Message<'_> {
-        Message::parse(self.text.as_bytes(), Transport::Udp)
+        Message::parse(self.text.as_bytes(), Framing::Datagram)
             .expect("the proxy sent a parseable message")
     }
     pub fn first_line(&self) -> &str {
@@ -79,6 +80,10 @@ pub struct Lab {
     pub proxy: Proxy,
     pub media: TableMedia,
     pub now: u64,
+    /// The proxy's next deadline, as its last drain said.
+    pub deadline: Option<u64>,
+    /// DNS queries the proxy asked to send (nameserver, bytes), oldest first.
+    pub dns: Vec<(SocketAddr, Vec<u8>)>,
 }
 
 impl Lab {
@@ -110,10 +115,20 @@ impl Lab {
             outbound: Some(ip(O)),
         };
         let auth = None;
+        Lab::from_parts(
+            Proxy::new(cfg, addrs, resolver, auth),
+            TableMedia::new(table),
+        )
+    }
+
+    /// A lab around a proxy and relay built by the caller.
+    pub fn from_parts(proxy: Proxy, media: TableMedia) -> Lab {
         Lab {
-            proxy: Proxy::new(cfg, addrs, resolver, auth),
-            media: TableMedia::new(table),
+            proxy,
+            media,
             now: 1_000_000,
+            deadline: None,
+            dns: Vec::new(),
         }
     }
 
@@ -129,8 +144,10 @@ impl Lab {
             transport: Transport::Udp,
             src: sa(src),
             local: SocketAddr::new(ip(local), 5060),
+            connection: None,
         };
-        self.proxy.handle(self.now, origin, &bytes, &mut self.media);
+        self.proxy
+            .handle_message(self.now, origin, &bytes, &mut self.media);
         self.take()
     }
 
@@ -144,28 +161,49 @@ impl Lab {
         self.deliver(src, O, text)
     }
 
+    /// Drains the proxy's output: SIP messages are returned byte for byte, DNS queries go to
+    /// `self.dns`, the deadline to `self.deadline`.
+    pub fn take_raw(&mut self) -> Vec<RawSent> {
+        let mut buf = vec![0u8; siproxd_rs::limits::SIP_SEND_BUFFER];
+        let mut out = Vec::new();
+        loop {
+            match self.proxy.poll_output(&mut buf) {
+                Output::Transmit(t) if t.source.port() == 0 => {
+                    self.dns.push((t.destination, buf[..t.len].to_vec()));
+                }
+                Output::Transmit(t) => out.push(RawSent {
+                    from: t.source.ip(),
+                    to: t.destination,
+                    bytes: buf[..t.len].to_vec(),
+                }),
+                Output::Event(e) => match e {},
+                Output::Timeout(t) => {
+                    self.deadline = t;
+                    return out;
+                }
+            }
+        }
+    }
+
     pub fn take(&mut self) -> Vec<Sent> {
-        let out = self
-            .proxy
-            .outbox()
-            .iter()
-            .map(|(t, b)| Sent {
-                from: t.from,
-                to: t.to,
-                text: String::from_utf8_lossy(b).into_owned(),
-            })
-            .collect();
-        self.proxy.clear_outbox();
-        out
+        self.take_raw().iter().map(RawSent::sent).collect()
+    }
+
+    /// The DNS queries sent since the last call.
+    pub fn take_dns(&mut self) -> Vec<(SocketAddr, Vec<u8>)> {
+        self.take_raw();
+        std::mem::take(&mut self.dns)
     }
 
     /// Moves the virtual clock and runs due timers.
     pub fn advance(&mut self, ms: u64) -> Vec<Sent> {
         self.now += ms;
-        if self.proxy.poll_timeout().is_some_and(|d| d <= self.now) {
-            self.proxy.on_timeout(self.now);
+        let mut out = self.take();
+        if self.deadline.is_some_and(|d| d <= self.now) {
+            self.proxy.handle_timeout(self.now);
+            out.extend(self.take());
         }
-        self.take()
+        out
     }
 
     /// Behaviour §11 tests 1 and 4: A registers through the proxy (outbound-proxy mode) and
@@ -281,20 +319,11 @@ impl Lab {
             transport: Transport::Udp,
             src: sa(src),
             local: SocketAddr::new(ip(local), 5060),
+            connection: None,
         };
-        self.proxy.handle(self.now, origin, bytes, &mut self.media);
-        let out = self
-            .proxy
-            .outbox()
-            .iter()
-            .map(|(t, b)| RawSent {
-                from: t.from,
-                to: t.to,
-                bytes: b.to_vec(),
-            })
-            .collect();
-        self.proxy.clear_outbox();
-        out
+        self.proxy
+            .handle_message(self.now, origin, bytes, &mut self.media);
+        self.take_raw()
     }
 }
 
