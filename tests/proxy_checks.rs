@@ -5,7 +5,7 @@ use lab::*;
 
 use siproxd_rs::acl::AclList;
 use siproxd_rs::config::Config;
-use siproxd_rs::proxy::{Addresses, Drop};
+use siproxd_rs::proxy::{Addresses, DropReason};
 
 /// Total of all drop counters.
 fn drops(lab: &Lab) -> u64 {
@@ -73,7 +73,7 @@ fn t17_denied_host_gets_no_output_at_all() {
         ..Lab::config()
     };
     lab.proxy.reconfigure(cfg, None);
-    let before = lab.proxy.counters().dropped(Drop::Acl);
+    let before = lab.proxy.counters().dropped(DropReason::Acl);
     let from_b = [
         invite_b_to_alice(""),
         invite_b_to_alice("Max-Forwards: 0\n"),
@@ -94,7 +94,7 @@ fn t17_denied_host_gets_no_output_at_all() {
         assert!(lab.on_wan(B, m).is_empty(), "output for {m:?}");
     }
     assert_eq!(
-        lab.proxy.counters().dropped(Drop::Acl),
+        lab.proxy.counters().dropped(DropReason::Acl),
         before + from_b.len() as u64
     );
     // A is not in the denied range: its calls still go out.
@@ -114,7 +114,12 @@ fn t18_allow_reg_limits_register_and_grants_sip() {
     let proxied =
         register_here(src, "eve").replace("REGISTER sip:192.168.1.1", "REGISTER sip:example.com");
     assert!(lab.on_lan(src, &proxied).is_empty());
-    assert_eq!(lab.proxy.counters().dropped(Drop::NoRegisterPermission), 2);
+    assert_eq!(
+        lab.proxy
+            .counters()
+            .dropped(DropReason::NoRegisterPermission),
+        2
+    );
     assert!(lab.proxy.registry().is_empty());
     // From the LAN it is processed.
     lab.register_alice(600);
@@ -131,7 +136,7 @@ fn t18_allow_reg_limits_register_and_grants_sip() {
     // 192.0.2.7 is in neither list: no permission at all, dropped silently before parsing.
     let inv = invite_b_to_alice("").replace("198.51.100.30:5060", "192.0.2.7:5060");
     assert!(lab.on_wan("192.0.2.7:5060", &inv).is_empty());
-    assert_eq!(lab.proxy.counters().dropped(Drop::Acl), 1);
+    assert_eq!(lab.proxy.counters().dropped(DropReason::Acl), 1);
     // B is in hosts_allow_sip: the same INVITE from B reaches A.
     let f = only(lab.on_wan(B, &invite_b_to_alice("")));
     assert_eq!(f.to, sa(A));
@@ -165,7 +170,7 @@ fn t19_acl_entry_without_mask_is_a_single_host() {
     // ... its neighbour has not: dropped without a response.
     let other = inv.replace("198.51.100.30", "198.51.100.31");
     assert!(lab.on_wan("198.51.100.31:5060", &other).is_empty());
-    assert_eq!(lab.proxy.counters().dropped(Drop::NoSipPermission), 1);
+    assert_eq!(lab.proxy.counters().dropped(DropReason::NoSipPermission), 1);
 }
 
 #[test]
@@ -180,14 +185,14 @@ fn t20_short_spaceless_and_empty_uri_datagrams_are_ignored() {
     assert!(lab
         .on_lan(A, "INVITE_sip:bob@other.net_SIP/2.0\r\nVia:_x\r\n\r\n")
         .is_empty());
-    assert_eq!(lab.proxy.counters().dropped(Drop::TooShort), 3);
-    assert_eq!(lab.proxy.counters().dropped(Drop::RawCheck), 1);
+    assert_eq!(lab.proxy.counters().dropped(DropReason::TooShort), 3);
+    assert_eq!(lab.proxy.counters().dropped(DropReason::RawCheck), 1);
 
     let empty_uri = "INVITE  SIP/2.0\nVia: SIP/2.0/UDP 192.168.1.10:5060;branch=z9hG4bKe\nFrom: <sip:alice@example.com>;tag=a\nTo: <sip:bob@other.net>\nCall-ID: e@x\nCSeq: 1 INVITE\nContent-Length: 0\n\n";
     // No Request-URI at all: not even the lenient reply parser accepts the Request-Line, so
     // it is dropped (counted) without an answer, as upstream does.
     assert!(lab.on_lan(A, empty_uri).is_empty());
-    assert_eq!(lab.proxy.counters().dropped(Drop::Unparsable), 1);
+    assert_eq!(lab.proxy.counters().dropped(DropReason::Unparsable), 1);
     assert_eq!(lab.proxy.counters().received, received + 5);
     assert_eq!(lab.proxy.counters().forwarded, forwarded);
 }
@@ -333,7 +338,10 @@ fn t25_unknown_parties_get_408_and_localhost_is_outgoing() {
     ));
     assert_eq!(r.first_line(), "SIP/2.0 408 Request Timeout");
     assert_eq!(r.to, sa(lan));
-    assert_eq!(lab.proxy.counters().dropped(Drop::UnknownDirection), 2);
+    assert_eq!(
+        lab.proxy.counters().dropped(DropReason::UnknownDirection),
+        2
+    );
 
     let f = only(lab.deliver(
         "127.0.0.1:5062",
@@ -390,7 +398,7 @@ fn invalid_request_is_answered_400_naming_the_problem() {
     let r = only(lab.on_lan(A, &bad));
     assert_eq!(r.first_line(), "SIP/2.0 400 CSeq Method Mismatch");
     assert_eq!(r.to, sa(A));
-    assert_eq!(lab.proxy.counters().dropped(Drop::Invalid), 1);
+    assert_eq!(lab.proxy.counters().dropped(DropReason::Invalid), 1);
     // The same problem is found when Max-Forwards is out of range too (it is replaced, not
     // an error, but must not hide the other checks).
     let bad_mf = invite_a_to_bob("Max-Forwards: 300\n").replace("CSeq: 1 INVITE", "CSeq: 1 BYE");
@@ -417,16 +425,16 @@ fn ack_is_never_answered() {
     };
     // Dropped (and counted) where a request would be answered 483, 482 or 400.
     let dropped = [
-        ("Max-Forwards 0", ack("Max-Forwards: 0\n"), Drop::TooManyHops),
+        ("Max-Forwards 0", ack("Max-Forwards: 0\n"), DropReason::TooManyHops),
         (
             "loop",
             ack("Via: SIP/2.0/UDP 192.168.1.1:5060;branch=z9hG4bK1\nVia: SIP/2.0/UDP 192.168.1.1:5060;branch=z9hG4bK2\nVia: SIP/2.0/UDP 192.168.1.1:5060;branch=z9hG4bK3\n"),
-            Drop::Loop,
+            DropReason::Loop,
         ),
         (
             "CSeq mismatch",
             ack("").replace("CSeq: 1 ACK", "CSeq: 1 INVITE"),
-            Drop::Invalid,
+            DropReason::Invalid,
         ),
     ];
     for (what, m, why) in &dropped {
@@ -499,27 +507,37 @@ fn every_drop_is_counted() {
     );
     let own_via_resp = "SIP/2.0 200 OK\nVia: SIP/2.0/UDP 10.9.9.9:5060;branch=z9hG4bKx\nFrom: <sip:a@b>;tag=1\nTo: <sip:c@d>;tag=2\nCall-ID: z@y\nCSeq: 1 INVITE\nContent-Length: 0\n\n";
     let unknown_resp = "SIP/2.0 200 OK\nVia: SIP/2.0/UDP 203.0.113.5:5060;branch=z9hG4bKx\nVia: SIP/2.0/UDP 10.7.7.7:5060;branch=z9hG4bKy\nFrom: <sip:zed@nowhere.example>;tag=1\nTo: <sip:c@d>;tag=2\nCall-ID: z@y\nCSeq: 1 INVITE\nContent-Length: 0\n\n";
-    let cases: [(&str, &str, String, Drop); 6] = [
-        ("acl", "192.0.2.66:5060", invite_b_to_alice(""), Drop::Acl),
-        ("short", B, "hi".into(), Drop::TooShort),
+    let cases: [(&str, &str, String, DropReason); 6] = [
+        (
+            "acl",
+            "192.0.2.66:5060",
+            invite_b_to_alice(""),
+            DropReason::Acl,
+        ),
+        ("short", B, "hi".into(), DropReason::TooShort),
         (
             "no spaces",
             B,
             "xxxxxxxxxxxxxxxxxxxxxxxxxx".into(),
-            Drop::RawCheck,
+            DropReason::RawCheck,
         ),
         (
             "garbage",
             B,
             "this is not a SIP message at all\n\n".into(),
-            Drop::Unparsable,
+            DropReason::Unparsable,
         ),
-        ("foreign via", B, own_via_resp.into(), Drop::ResponseNotOurs),
+        (
+            "foreign via",
+            B,
+            own_via_resp.into(),
+            DropReason::ResponseNotOurs,
+        ),
         (
             "unknown response",
             B,
             unknown_resp.into(),
-            Drop::UnknownDirection,
+            DropReason::UnknownDirection,
         ),
     ];
     for (what, src, m, why) in &cases {
@@ -597,10 +615,10 @@ fn response_found_by_second_via_goes_to_the_phone() {
     assert_eq!(r.headers("Via"), vec![VIA_A]);
     // The same response for a Via nobody registered is dropped.
     let stray = resp.replace(VIA_A, "SIP/2.0/UDP 192.168.1.77:5060;branch=z9hG4bKs");
-    let before = lab.proxy.counters().dropped(Drop::UnknownDirection);
+    let before = lab.proxy.counters().dropped(DropReason::UnknownDirection);
     assert!(lab.on_wan(OTHER_NET, &stray).is_empty());
     assert_eq!(
-        lab.proxy.counters().dropped(Drop::UnknownDirection),
+        lab.proxy.counters().dropped(DropReason::UnknownDirection),
         before + 1
     );
 }
@@ -613,11 +631,11 @@ fn unparsable_request_with_usable_headers_is_answered_400() {
     let r = only(lab.on_lan(A, &bad));
     assert_eq!(r.first_line(), "SIP/2.0 400 Bad Content-Length");
     assert_eq!(r.to, sa(A));
-    assert_eq!(lab.proxy.counters().dropped(Drop::Unparsable), 1);
+    assert_eq!(lab.proxy.counters().dropped(DropReason::Unparsable), 1);
     // The same defect in a response: dropped, counted, never answered.
     let resp = "SIP/2.0 200 OK\nVia: SIP/2.0/UDP 203.0.113.5:5060;branch=z9hG4bKx\nVia: SIP/2.0/UDP 192.168.1.10:5060;branch=z9hG4bKy\nFrom: <sip:alice@example.com>;tag=a\nTo: <sip:bob@other.net>;tag=b\nCall-ID: x@y\nCSeq: 1 INVITE\nContent-Length: abc\n\n";
     assert!(lab.on_wan(OTHER_NET, resp).is_empty());
-    assert_eq!(lab.proxy.counters().dropped(Drop::Unparsable), 2);
+    assert_eq!(lab.proxy.counters().dropped(DropReason::Unparsable), 2);
 }
 
 #[test]
@@ -631,5 +649,5 @@ fn counters_of_a_registration_and_a_call() {
     only(lab.on_lan(A, &invite_a_to_bob("Max-Forwards: 0\n")));
     let c = lab.proxy.counters();
     assert_eq!((c.received, c.forwarded, c.generated), (4, 3, 1));
-    assert_eq!(c.dropped(Drop::TooManyHops), 1);
+    assert_eq!(c.dropped(DropReason::TooManyHops), 1);
 }

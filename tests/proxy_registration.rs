@@ -6,7 +6,7 @@ use lab::*;
 use md5::{Digest, Md5};
 use siproxd_rs::auth::{Authenticator, PasswordFile};
 use siproxd_rs::config::Config;
-use siproxd_rs::proxy::Drop;
+use siproxd_rs::proxy::DropReason;
 
 fn md5_hex(s: &str) -> String {
     Md5::digest(s.as_bytes())
@@ -218,7 +218,10 @@ fn t05_binding_without_granted_expiry_vanishes_after_10s() {
     let r = only(lab.on_lan(A, &invite_from_a("late")));
     assert_eq!(r.status(), Some(408));
     assert_eq!(r.to, sa(A));
-    assert_eq!(lab.proxy.counters().dropped(Drop::UnknownDirection), 1);
+    assert_eq!(
+        lab.proxy.counters().dropped(DropReason::UnknownDirection),
+        1
+    );
 }
 
 #[test]
@@ -321,10 +324,10 @@ fn t08_response_with_foreign_top_via_is_dropped() {
     let mut lab = Lab::new();
     lab.register_alice(600);
     let resp = "SIP/2.0 200 OK\nVia: SIP/2.0/UDP 10.9.9.9:5060;branch=z9hG4bKx\nVia: SIP/2.0/UDP 192.168.1.10:5060;branch=z9hG4bKy\nFrom: <sip:alice@example.com>;tag=a\nTo: <sip:bob@example.com>;tag=b\nCall-ID: x@y\nCSeq: 1 INVITE\nContent-Length: 0\n\n";
-    let before = lab.proxy.counters().dropped(Drop::ResponseNotOurs);
+    let before = lab.proxy.counters().dropped(DropReason::ResponseNotOurs);
     assert!(lab.on_wan(B, resp).is_empty());
     assert_eq!(
-        lab.proxy.counters().dropped(Drop::ResponseNotOurs),
+        lab.proxy.counters().dropped(DropReason::ResponseNotOurs),
         before + 1
     );
 }
@@ -471,7 +474,12 @@ fn t16_full_table_answers_503_in_registrar_mode() {
     let r = only(lab.on_lan(src, &fifth));
     assert_eq!(r.status(), Some(503));
     assert_eq!(r.to, sa(src));
-    assert_eq!(lab.proxy.counters().dropped(Drop::RegistrationTableFull), 1);
+    assert_eq!(
+        lab.proxy
+            .counters()
+            .dropped(DropReason::RegistrationTableFull),
+        1
+    );
     assert_eq!(lab.proxy.registry().len(), 4);
 
     // A refresh of a registered AOR still succeeds while the table is full.
@@ -510,7 +518,12 @@ fn t16_full_table_in_proxy_mode_is_answered_503() {
     let r = only(lab.on_lan(src, &reg));
     assert_eq!(r.first_line(), "SIP/2.0 503 Registration Table Full");
     assert_eq!(r.to, sa(src));
-    assert_eq!(lab.proxy.counters().dropped(Drop::RegistrationTableFull), 1);
+    assert_eq!(
+        lab.proxy
+            .counters()
+            .dropped(DropReason::RegistrationTableFull),
+        1
+    );
 }
 
 #[test]

@@ -71,7 +71,7 @@ fn next_hop_without_port_asks_for_srv_and_waits() {
     assert_eq!(
         lab.proxy
             .counters()
-            .dropped(siproxd_rs::proxy::Drop::DnsFailed),
+            .dropped(siproxd_rs::proxy::DropReason::DnsFailed),
         1
     );
 }

@@ -13,15 +13,31 @@ use super::{Origin, Proxy};
 use crate::registry::{self, BindingState, UrlField, Want};
 use crate::sip::{Message, Uri};
 
-/// Where a message travels.
+/// Which way a message crosses the router: `Incoming` = Internet → LAN, `Outgoing` = LAN →
+/// Internet. The same concept as a media stream's direction, so the same type.
+pub use crate::rtp::Direction;
+
+/// A message's direction and the registration it concerns (incoming messages, when known).
+/// A message whose direction cannot be told has none (`Option<Heading>::None`): neither side
+/// is registered, so it is answered 408 or dropped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Direction {
-    /// Internet → LAN, towards the registration in this slot (if known).
-    Incoming(Option<usize>),
-    /// LAN → Internet.
-    Outgoing,
-    /// Neither side is known (unregistered target or sender): answered 408 / dropped.
-    Unknown,
+pub struct Heading {
+    pub direction: Direction,
+    pub slot: Option<usize>,
+}
+
+impl Heading {
+    const OUTGOING: Heading = Heading {
+        direction: Direction::Outgoing,
+        slot: None,
+    };
+
+    fn incoming(slot: usize) -> Heading {
+        Heading {
+            direction: Direction::Incoming,
+            slot: Some(slot),
+        }
+    }
 }
 
 /// A parsed URI as the registry compares it; `None` when it cannot be stored there.
@@ -90,28 +106,28 @@ impl Proxy {
         now: u64,
         origin: &Origin,
         msg: &Message<'_>,
-    ) -> Direction {
+    ) -> Option<Heading> {
         let src = origin.src;
         let now_s = now / 1000;
         let register = msg.method() == Some(b"REGISTER");
         // Rule 1 only for what arrived on the LAN side: a host on the Internet with a
         // binding (or a contact naming it) must not have its requests relayed outward.
         if self.arrived_on_lan(origin) && self.is_registered_source(src.ip(), register) {
-            return Direction::Outgoing;
+            return Some(Heading::OUTGOING);
         }
         let to = msg.to().ok();
         if let Some(slot) = to
             .as_ref()
             .and_then(|t| self.slot_for(now_s, &t.uri, register, Want::Live))
         {
-            return Direction::Incoming(Some(slot));
+            return Some(Heading::incoming(slot));
         }
         let ruri = msg.request_uri_raw().and_then(|r| Uri::parse(r).ok());
         if let Some(slot) = ruri
             .as_ref()
             .and_then(|u| self.slot_for(now_s, u, register, Want::Live))
         {
-            return Direction::Incoming(Some(slot));
+            return Some(Heading::incoming(slot));
         }
         // Unlike siproxd's rule 4 (no expiry check), a request needs a live binding: a
         // provisional or lapsed one has no contact to route to (decisions §4), and the
@@ -120,12 +136,12 @@ impl Proxy {
             .as_ref()
             .and_then(|t| self.slot_for_user(now_s, &t.uri, register, Want::Live))
         {
-            return Direction::Incoming(Some(slot));
+            return Some(Heading::incoming(slot));
         }
         if self.is_local_source(src.ip()) {
-            return Direction::Outgoing;
+            return Some(Heading::OUTGOING);
         }
-        Direction::Unknown
+        None
     }
 
     /// Direction of a response (rules 1, 2, 4, 5 and 6 of §4.5). `next_via` is the Via below
@@ -136,11 +152,11 @@ impl Proxy {
         origin: &Origin,
         msg: &Message<'_>,
         next_via: Option<(&[u8], Option<u16>)>,
-    ) -> Direction {
+    ) -> Option<Heading> {
         let src = origin.src;
         let now_s = now / 1000;
         if self.arrived_on_lan(origin) && self.registry.find_by_source_ip(src.ip()).is_some() {
-            return Direction::Outgoing;
+            return Some(Heading::OUTGOING);
         }
         let register = msg.cseq().is_ok_and(|c| c.method == b"REGISTER");
         let want = if register { Want::Any } else { Want::Live };
@@ -149,13 +165,13 @@ impl Proxy {
             .as_ref()
             .and_then(|f| self.slot_for(now_s, &f.uri, false, want))
         {
-            return Direction::Incoming(Some(slot));
+            return Some(Heading::incoming(slot));
         }
         if let Some(slot) = from
             .as_ref()
             .and_then(|f| self.slot_for_user(now_s, &f.uri, false, Want::Any))
         {
-            return Direction::Incoming(Some(slot));
+            return Some(Heading::incoming(slot));
         }
         if let Some((host, port)) = next_via {
             let host = String::from_utf8_lossy(host);
@@ -164,12 +180,12 @@ impl Proxy {
                 self.registry
                     .find_by_true_hostport(now_s, host, port.unwrap_or(5060), want)
             {
-                return Direction::Incoming(Some(hit.slot));
+                return Some(Heading::incoming(hit.slot));
             }
         }
         if self.is_local_source(src.ip()) {
-            return Direction::Outgoing;
+            return Some(Heading::OUTGOING);
         }
-        Direction::Unknown
+        None
     }
 }

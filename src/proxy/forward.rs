@@ -1,29 +1,76 @@
-//! Request and response forwarding with the header rewriting of behaviour §4.8–§4.11.
-//! Only the headers named there are touched; every other byte is copied as received.
-#![deny(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
+//! Forwarding (behaviour §4.8 requests, §4.9 responses) as a sequence of named steps:
+//! decide the [`Route`] once, then media, then the [`Edits`], then emit towards the next hop.
+//! A step that refuses the message returns a [`Refusal`], and one place carries it out.
+//!
+//! Plugin hook points (siproxd's stages): after `route_*` ("determine target": a plugin may
+//! change the route or answer), before `*_edits` ("pre-proxy"), and after `Edits::apply`
+//! ("post-proxy", the editor still open).
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 
-use super::direction::{reg_uri, Direction};
-use super::media::Body;
-use super::rewrite::{self, own_via};
-use super::{uri_host, Drop, Media, Origin, Proxy};
+use super::direction::{reg_uri, Direction, Heading};
+use super::edit::{self, Edits, Own, RecordRoute, UaPlacement};
+use super::media::media_call_id;
+use super::rewrite;
+use super::settings::Hop;
+use super::{uri_host, DropReason, Media, Origin, Proxy};
 use crate::logging::PROXY;
-use crate::sansio::Transport;
+use crate::sansio::{ConnId, Transport};
 use crate::sip::{
-    Contact, EditError, Editor, HeaderName, Host, Message, NameAddr, Rport, Scheme, Uri, Via,
+    Contact, Editor, HeaderName, Host, Message, NameAddr, Rport, Scheme, Status, Uri, Via,
 };
 
-/// Where a message goes: a host (name or literal) and an optional port.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Hop {
-    host: String,
-    port: Option<u16>,
+/// Where a message goes, decided once.
+#[derive(Debug, Clone)]
+pub struct Route {
+    pub direction: Direction,
+    /// The registration concerned (messages to the LAN, when known).
+    pub slot: Option<usize>,
+    /// The local address it leaves from (the egress side's address; its family is the
+    /// egress family).
+    pub source: SocketAddr,
+    pub hop: Hop,
+    pub transport: Transport,
+    /// The stream connection to reuse, if any.
+    pub connection: Option<ConnId>,
+    /// The public name or address written into Via, Contact and Record-Route on the WAN side.
+    pub public_host: String,
+}
+
+/// Why a message is not forwarded, and how that is carried out.
+#[derive(Debug)]
+pub(super) enum Refusal {
+    /// A request is answered with `status` (an ACK or a response is not); counted if `count`.
+    Answer {
+        status: Status,
+        count: Option<DropReason>,
+    },
+    /// Dropped, counted, logged with the detail.
+    Drop(DropReason, String),
+    /// Dropped, counted if `Some`, logged at debug level only (routine, e.g. a stray
+    /// response).
+    Quiet(Option<DropReason>),
+}
+
+impl Refusal {
+    fn answer(status: Status, count: DropReason) -> Refusal {
+        Refusal::Answer {
+            status,
+            count: Some(count),
+        }
+    }
+}
+
+/// What a request's Request-URI and Route headers say before its route is decided
+/// (behaviour §4.10.5).
+struct RequestTarget<'m> {
+    ruri_raw: &'m [u8],
+    /// A strict router put our Record-Route into the Request-URI: the real one is the last Route.
+    strict_ruri: Option<Uri<'m>>,
+    /// Route entries that are ours to remove.
+    remove_routes: Vec<&'m [u8]>,
+    /// The first Route left after ours: the next hop of an outgoing request.
+    next_route: Option<Uri<'m>>,
 }
 
 impl Hop {
@@ -46,6 +93,30 @@ impl Hop {
         })
     }
 
+    fn of_uri_bytes(raw: &[u8]) -> Option<Hop> {
+        Uri::parse(raw).ok().and_then(|u| Hop::of_uri(&u))
+    }
+
+    /// Where a forwarded response goes: the Via below ours, honouring `received` and `rport`
+    /// (RFC 3581, decisions §4).
+    fn of_response_via(via: &Via<'_>) -> Hop {
+        let host = match via.received().and_then(|r| std::str::from_utf8(r).ok()) {
+            Some(r) => r.to_string(),
+            None => match via.host {
+                Host::Ipv6(a) => a.to_string(),
+                _ => String::from_utf8_lossy(via.host_raw).into_owned(),
+            },
+        };
+        let port = match via.rport() {
+            Some(Rport::Port(p)) => p,
+            _ => via.port.unwrap_or(5060),
+        };
+        Hop {
+            host,
+            port: Some(port),
+        }
+    }
+
     /// A literal broadcast, multicast or unspecified address: never a next hop (RFC 4475
     /// §3.3.10: a response is not sent to a broadcast address a Via names).
     fn is_not_unicast(&self) -> bool {
@@ -56,57 +127,73 @@ impl Hop {
             Err(_) => false,
         }
     }
-}
 
-fn own_rr(host: &str, port: u16) -> String {
-    format!("<sip:siproxd@{host}:{port};lr>")
-}
-
-/// The byte range of the status code in a status line, for the Grandstream hack.
-fn status_code_slice<'a>(msg: &Message<'a>) -> Option<&'a [u8]> {
-    let start = msg.start_offset();
-    msg.buffer().get(start + 8..start + 11)
-}
-
-/// Removes the first Alert-Info line of messages from Asterisk PBX (behaviour §4.10.9).
-fn asterisk_fix(msg: &Message<'_>, ed: &mut Editor<'_, '_, '_>) -> Result<(), EditError> {
-    let asterisk = msg
-        .first(HeaderName::UserAgent)
-        .is_some_and(|h| h.value == b"Asterisk PBX");
-    if asterisk {
-        if let Some(h) = msg.headers_named(b"Alert-Info").next() {
-            ed.remove_header(h.index)?;
+    fn unicast(self, what: &str) -> Result<Hop, Refusal> {
+        if self.is_not_unicast() {
+            return Err(Refusal::Drop(
+                DropReason::Unroutable,
+                format!("{what} {} is not unicast", self.host),
+            ));
         }
+        Ok(self)
     }
-    Ok(())
+}
+
+/// A 202 to SUBSCRIBE from a Grandstream phone (behaviour §4.10.8).
+fn is_grandstream_202(msg: &Message<'_>) -> bool {
+    msg.status_code() == Some(202)
+        && msg.cseq().is_ok_and(|c| c.method == b"SUBSCRIBE")
+        && msg.first(HeaderName::UserAgent).is_some_and(|h| {
+            h.value
+                .get(..11)
+                .is_some_and(|p| p.eq_ignore_ascii_case(b"grandstream"))
+        })
 }
 
 impl Proxy {
-    /// The outbound proxy for a message from the LAN (behaviour §4.11): per From domain first,
-    /// then the global one.
+    /// What names this proxy (addresses, `host_outbound`, listen port).
+    pub(super) fn own(&self) -> Own<'_> {
+        Own {
+            inbound: self.addrs.inbound,
+            outbound: self.addrs.outbound,
+            host_outbound: self.settings.host_outbound.as_deref(),
+            port: self.settings.listen_port,
+        }
+    }
+
+    /// Carries out a refusal for `msg`.
+    pub(super) fn refuse(&mut self, origin: &Origin, msg: &Message<'_>, r: Refusal) {
+        match r {
+            Refusal::Answer { status, count } => {
+                if let Some(why) = count {
+                    self.counters.count(why);
+                }
+                self.respond(origin, msg, status, &[]);
+            }
+            Refusal::Drop(why, detail) => self.drop_msg(why, origin, &detail),
+            Refusal::Quiet(why) => {
+                if let Some(why) = why {
+                    self.counters.count(why);
+                }
+                log::debug!(target: PROXY, "message from {} dropped ({})", origin.src, why.map_or("-", DropReason::name));
+            }
+        }
+    }
+
+    /// The local address messages in `direction` leave from.
+    fn egress(&self, direction: Direction) -> Option<SocketAddr> {
+        let ip = match direction {
+            Direction::Incoming => self.addrs.inbound,
+            Direction::Outgoing => self.addrs.outbound?,
+        };
+        Some(SocketAddr::new(ip, self.settings.listen_port))
+    }
+
+    /// The outbound proxy for a message from the LAN (behaviour §4.11), by its From domain.
     fn outbound_proxy(&self, msg: &Message<'_>) -> Option<Hop> {
         let from = msg.from().ok()?;
         let domain = std::str::from_utf8(from.uri.host_raw).ok()?;
-        let c = &self.cfg;
-        for (i, name) in c.outbound_domain_name.iter().enumerate() {
-            if name.eq_ignore_ascii_case(domain) {
-                let host = c.outbound_domain_host.get(i)?;
-                let port = c.outbound_domain_port.get(i).copied().unwrap_or(5060);
-                return Some(Hop {
-                    host: host.clone(),
-                    port: Some(port),
-                });
-            }
-        }
-        let host = c.outbound_proxy_host.as_ref()?;
-        let port = match c.outbound_proxy_port {
-            0 => 5060,
-            p => p,
-        };
-        Some(Hop {
-            host: host.clone(),
-            port: Some(port),
-        })
+        self.settings.outbound_proxy_for(domain).cloned()
     }
 
     /// New Contact URIs for a message leaving towards the Internet (§4.10.1): the masqueraded
@@ -130,7 +217,7 @@ impl Proxy {
                 .map(|e| e.masq_url().to_string());
             let new = match registered {
                 Some(m) => Some(m),
-                None => rewrite::replace_hostport(&na.uri, public, Some(self.cfg.sip_listen_port)),
+                None => rewrite::replace_hostport(&na.uri, public, Some(self.settings.listen_port)),
             };
             if let Some(n) = new {
                 out.push((na, n));
@@ -138,6 +225,8 @@ impl Proxy {
         }
         out
     }
+
+    // ---- requests ----
 
     /// Forwards a request (behaviour §4.8). `add_expires`: a proxied REGISTER without any
     /// expiry gets `Expires: default_expires` (§4.6 step 3).
@@ -149,177 +238,211 @@ impl Proxy {
         add_expires: Option<u32>,
         media: &mut dyn Media,
     ) {
-        let method = msg.method().unwrap_or(b"");
+        if let Err(r) = self.try_forward_request(now, origin, msg, add_expires, media) {
+            self.refuse(origin, msg, r);
+        }
+    }
+
+    fn try_forward_request(
+        &mut self,
+        now: u64,
+        origin: &Origin,
+        msg: &Message<'_>,
+        add_expires: Option<u32>,
+        media: &mut dyn Media,
+    ) -> Result<(), Refusal> {
+        let target = self.request_target(msg)?;
+        let (route, new_ruri) = self.route_request(now, origin, msg, &target)?;
+        let body = self.request_media(now, origin, msg, &route, media)?;
+        let edits = self.request_edits(origin, msg, &route, target, new_ruri, add_expires, body);
+        self.emit(now, msg, &edits, &route)
+    }
+
+    /// The Request-URI and our Route entries (§4.10.5): a strict router put our
+    /// Record-Route into the Request-URI; a loose Route naming us is ours to remove.
+    fn request_target<'m>(&self, msg: &Message<'m>) -> Result<RequestTarget<'m>, Refusal> {
         let Some(ruri_raw) = msg.request_uri_raw() else {
-            return;
+            return Err(Refusal::Drop(DropReason::Invalid, "no Request-URI".into()));
         };
         let Ok(ruri) = Uri::parse(ruri_raw) else {
-            self.drop_msg(Drop::Invalid, origin, "Request-URI does not parse");
-            return;
+            return Err(Refusal::Drop(
+                DropReason::Invalid,
+                "Request-URI does not parse".into(),
+            ));
         };
         if ruri.scheme != Scheme::Sip {
             // sips needs TLS and tel a gateway: neither is something this proxy can reach.
-            if method == b"ACK" {
-                self.drop_msg(
-                    Drop::Invalid,
-                    origin,
-                    "ACK for a Request-URI that is not sip:",
-                );
-            } else {
-                self.respond(origin, msg, 416, "Unsupported URI Scheme", &[]);
+            if msg.method() == Some(b"ACK") {
+                return Err(Refusal::Drop(
+                    DropReason::Invalid,
+                    "ACK for a Request-URI that is not sip:".into(),
+                ));
             }
-            return;
+            return Err(Refusal::Answer {
+                status: Status::UNSUPPORTED_URI_SCHEME,
+                count: None,
+            });
         }
-
-        // Route pre-processing (§4.10.5): a strict router put our Record-Route into the
-        // Request-URI; and a loose Route naming us is ours to remove.
-        let routes: Vec<NameAddr<'_>> = msg.routes().filter_map(Result::ok).collect();
-        let mut removed_routes: Vec<&[u8]> = Vec::new();
-        let mut strict_ruri: Option<Uri<'_>> = None;
-        if ruri.user == Some(b"siproxd") && self.is_own_hostport(ruri.host_raw, ruri.port) {
+        let own = self.own();
+        let routes: Vec<NameAddr<'m>> = msg.routes().filter_map(Result::ok).collect();
+        let mut remove_routes: Vec<&'m [u8]> = Vec::new();
+        let mut strict_ruri = None;
+        if ruri.user == Some(b"siproxd") && own.is_own_hostport(ruri.host_raw, ruri.port) {
             if let Some(last) = routes.last() {
                 strict_ruri = Some(last.uri);
-                removed_routes.push(last.raw);
+                remove_routes.push(last.raw);
             }
         }
         if let Some(top) = routes.first() {
-            if self.is_own_hostport(top.uri.host_raw, top.uri.port)
-                && !removed_routes.contains(&top.raw)
+            if own.is_own_hostport(top.uri.host_raw, top.uri.port)
+                && !remove_routes.contains(&top.raw)
             {
-                removed_routes.push(top.raw);
+                remove_routes.push(top.raw);
             }
         }
-        let remaining_route = routes
+        let next_route = routes
             .iter()
-            .find(|r| !removed_routes.contains(&r.raw))
+            .find(|r| !remove_routes.contains(&r.raw))
             .map(|r| r.uri);
+        Ok(RequestTarget {
+            ruri_raw,
+            strict_ruri,
+            remove_routes,
+            next_route,
+        })
+    }
 
-        let dir = self.request_direction(now, origin, msg);
-        log::debug!(target: PROXY, "request {} from {}: {dir:?}", String::from_utf8_lossy(method), origin.src);
-        let (from_ip, incoming, slot) = match dir {
-            Direction::Unknown => {
-                self.counters.drop(super::Drop::UnknownDirection);
-                log::info!(
-                    "{} for {} from {}: neither side is registered, answering 408",
-                    String::from_utf8_lossy(method),
-                    String::from_utf8_lossy(ruri_raw),
-                    origin.src
-                );
-                self.respond(origin, msg, 408, "Request Timeout", &[]);
-                return;
-            }
-            Direction::Incoming(slot) => (self.addrs.inbound, true, slot),
-            Direction::Outgoing => match self.addrs.outbound {
-                Some(ip) => (ip, false, None),
-                None => {
-                    self.counters.drop(super::Drop::OutboundDown);
-                    self.respond(origin, msg, 408, "Request Timeout", &[]);
-                    return;
-                }
-            },
+    /// Direction, egress and next hop of a request (§4.8 step 8), with the new Request-URI
+    /// (an incoming request goes to the registered contact).
+    fn route_request(
+        &self,
+        now: u64,
+        origin: &Origin,
+        msg: &Message<'_>,
+        target: &RequestTarget<'_>,
+    ) -> Result<(Route, Option<String>), Refusal> {
+        let method = msg.method().unwrap_or(b"");
+        let heading = self.request_direction(now, origin, msg);
+        log::debug!(target: PROXY, "request {} from {}: {heading:?}", String::from_utf8_lossy(method), origin.src);
+        let Some(Heading { direction, slot }) = heading else {
+            log::info!(
+                "{} for {} from {}: neither side is registered, answering 408",
+                String::from_utf8_lossy(method),
+                String::from_utf8_lossy(target.ruri_raw),
+                origin.src
+            );
+            return Err(Refusal::answer(
+                Status::REQUEST_TIMEOUT,
+                DropReason::UnknownDirection,
+            ));
         };
-        let Some(public) = self.public_host() else {
-            self.respond(origin, msg, 408, "Request Timeout", &[]);
-            return;
+        let Some(source) = self.egress(direction) else {
+            return Err(Refusal::answer(
+                Status::REQUEST_TIMEOUT,
+                DropReason::OutboundDown,
+            ));
         };
-
-        // New Request-URI: the registered contact for incoming requests.
-        let mut new_ruri: Option<String> = None;
-        if incoming {
-            if let Some(slot) = slot {
-                let now_s = now / 1000;
-                let best = self
-                    .registry
-                    .live_bindings(now_s, slot)
-                    .max_by_key(|b| b.updated)
-                    .map(|b| b.true_url.to_string());
-                new_ruri = best;
-            }
-        } else if let Some(u) = strict_ruri {
-            new_ruri = std::str::from_utf8(u.raw).ok().map(str::to_string);
-        }
-        let final_ruri_bytes: Vec<u8> = new_ruri
-            .as_ref()
-            .map(|s| s.as_bytes().to_vec())
-            .unwrap_or_else(|| ruri_raw.to_vec());
-
-        // Next hop (§4.8 step 8).
-        let hop = if incoming {
-            Uri::parse(&final_ruri_bytes)
-                .ok()
-                .and_then(|u| Hop::of_uri(&u))
-        } else if let Some(r) = remaining_route {
-            Hop::of_uri(&r)
-        } else if let Some(p) = self.outbound_proxy(msg) {
-            Some(p)
-        } else {
-            Uri::parse(&final_ruri_bytes)
-                .ok()
-                .and_then(|u| Hop::of_uri(&u))
+        let Some(public_host) = self.public_host() else {
+            return Err(Refusal::Answer {
+                status: Status::REQUEST_TIMEOUT,
+                count: None,
+            });
+        };
+        let new_ruri = match (direction, slot) {
+            (Direction::Incoming, Some(slot)) => self
+                .registry
+                .live_bindings(now / 1000, slot)
+                .max_by_key(|b| b.updated)
+                .map(|b| b.true_url.to_string()),
+            (Direction::Incoming, None) => None,
+            (Direction::Outgoing, _) => target
+                .strict_ruri
+                .and_then(|u| std::str::from_utf8(u.raw).ok())
+                .map(str::to_string),
+        };
+        let ruri = new_ruri.as_deref().map_or(target.ruri_raw, str::as_bytes);
+        let hop = match direction {
+            Direction::Incoming => Hop::of_uri_bytes(ruri),
+            Direction::Outgoing => target
+                .next_route
+                .and_then(|r| Hop::of_uri(&r))
+                .or_else(|| self.outbound_proxy(msg))
+                .or_else(|| Hop::of_uri_bytes(ruri)),
         };
         let Some(hop) = hop else {
-            self.drop_msg(Drop::Unroutable, origin, "no next hop");
-            return;
+            return Err(Refusal::Drop(DropReason::Unroutable, "no next hop".into()));
         };
-        if hop.is_not_unicast() {
-            self.drop_msg(
-                Drop::Unroutable,
-                origin,
-                &format!("next hop {} is not unicast", hop.host),
-            );
-            return;
-        }
+        let route = Route {
+            direction,
+            slot,
+            source,
+            hop: hop.unicast("next hop")?,
+            transport: origin.transport,
+            connection: None,
+            public_host,
+        };
+        Ok((route, new_ruri))
+    }
 
-        // Media (§5.6 teardown, §5.1 rewrite): all or nothing.
+    /// Media of a request (§5.6 teardown, §5.1 rewrite): the new body, if any.
+    fn request_media(
+        &mut self,
+        now: u64,
+        origin: &Origin,
+        msg: &Message<'_>,
+        route: &Route,
+        media: &mut dyn Media,
+    ) -> Result<Option<Vec<u8>>, Refusal> {
+        let method = msg.method().unwrap_or(b"");
         if matches!(method, b"BYE" | b"CANCEL") {
-            if let Some(cid) = media_call_id(msg) {
-                let n = media.close_call(&cid);
-                if n > 0 {
-                    log::debug!(target: PROXY, "{} closed {n} relay stream(s) of {cid}", String::from_utf8_lossy(method));
-                }
+            let cid = media_call_id(msg);
+            let n = media.close_call(&cid);
+            if n > 0 {
+                log::debug!(target: PROXY, "{} closed {n} relay stream(s) of {cid}", String::from_utf8_lossy(method));
             }
         }
-        let body = match self.relay_media(now, origin, msg, incoming, media) {
-            Body::Unchanged => None,
-            Body::Rewritten(b) => Some(b),
-            Body::Reject(code, reason) => {
-                self.counters.drop(Drop::Media);
-                self.respond(origin, msg, code, reason, &[]);
-                return;
-            }
-        };
+        let body = self
+            .relay_media(now, origin, msg, route.direction, media)
+            .map_err(|status| Refusal::answer(status, DropReason::Media))?;
         // An ACK with SDP answers the offer of a 2xx (late offer): the session is agreed.
         if method == b"ACK" && body.is_some() {
-            if let (Some(cid), Ok(c)) = (media_call_id(msg), msg.cseq()) {
-                media.confirm_call(&cid, c.number);
+            if let Ok(c) = msg.cseq() {
+                media.confirm_call(&media_call_id(msg), c.number);
             }
         }
+        Ok(body)
+    }
 
-        // Values that the edits borrow; computed first so they outlive the editor.
-        let contacts = if incoming {
-            Vec::new()
-        } else {
-            self.masquerade_contacts(msg, &public)
+    /// The header edits of a forwarded request (§4.10).
+    #[allow(clippy::too_many_arguments)]
+    fn request_edits<'m>(
+        &self,
+        origin: &Origin,
+        msg: &Message<'m>,
+        route: &Route,
+        target: RequestTarget<'m>,
+        new_ruri: Option<String>,
+        add_expires: Option<u32>,
+        body: Option<Vec<u8>>,
+    ) -> Edits<'m> {
+        let public = &route.public_host;
+        let incoming = route.direction == Direction::Incoming;
+        let ruri = new_ruri.as_deref().map_or(target.ruri_raw, str::as_bytes);
+        let branch = rewrite::branch(msg, ruri);
+        let call_id = edit::obscured_call_id(msg, incoming, self.settings.obscure_loops);
+        let (via_host, rport) = match route.direction {
+            Direction::Incoming => (uri_host(self.addrs.inbound), self.settings.rport.incoming),
+            Direction::Outgoing => (public.clone(), self.settings.rport.outgoing),
         };
-        let mf = rewrite::max_forwards(msg);
-        let mf_value = (mf - 1).max(0).to_string();
-        let via_host = if incoming {
-            uri_host(self.addrs.inbound)
-        } else {
-            public.clone()
-        };
-        let port = self.cfg.sip_listen_port;
-        let branch = rewrite::branch(msg, &final_ruri_bytes);
-        let rport_bit = if incoming { 1 } else { 2 };
-        let mut via = own_via(
-            origin.transport,
+        let mut via = rewrite::own_via(
+            route.transport,
             &via_host,
-            port,
+            self.settings.listen_port,
             &branch,
-            self.cfg.use_rport & rport_bit != 0,
+            rport,
         );
-        let call_id_new = self.obscured_call_id(msg, incoming);
-        if incoming && call_id_new.is_some() {
+        if incoming && call_id.is_some() {
+            // Carries the tag the restored Call-ID lost, for the phone's responses.
             if let Some(tag) = msg
                 .call_id()
                 .ok()
@@ -332,139 +455,37 @@ impl Proxy {
                 via.push_str(tag);
             }
         }
-        let rr = own_rr(&uri_host(self.addrs.inbound), port);
-        let src_ip = origin.src.ip().to_canonical().to_string();
-        let src_port = origin.src.port().to_string();
-        let expires_value = add_expires.map(|e| e.to_string());
-        let ua_string = self.cfg.ua_string.clone();
-
-        let result = (|| -> Result<(), EditError> {
-            let mut ed = Editor::new(msg);
-            asterisk_fix(msg, &mut ed)?;
-            if let Some(r) = &new_ruri {
-                ed.replace(ruri_raw, r.as_bytes())?;
-            }
-            for r in &removed_routes {
-                ed.remove_value(r)?;
-            }
-            // RFC 3581 / RFC 3261 §18.2.1 on the sender's Via, so responses find the way back.
-            if let Ok(top) = msg.top_via() {
-                let host_is_src = top.host_raw == src_ip.as_bytes();
-                match top.rport() {
-                    Some(Rport::Flag) => {
-                        ed.set_param(&top.params, b"rport", Some(src_port.as_bytes()))?;
-                        if !host_is_src {
-                            ed.set_param(&top.params, b"received", Some(src_ip.as_bytes()))?;
-                        }
-                    }
-                    _ if !host_is_src && top.received().is_none() => {
-                        ed.set_param(&top.params, b"received", Some(src_ip.as_bytes()))?;
-                    }
-                    _ => {}
-                }
-            }
-            for (na, new) in &contacts {
-                ed.replace_addr_uri(na, new.as_bytes())?;
-            }
-            if !incoming {
-                if let Some(ua) = ua_string.as_deref() {
-                    match msg.first(HeaderName::UserAgent) {
-                        Some(h) => ed.replace(h.value, ua.as_bytes())?,
-                        None => {
-                            ed.insert_header_before(HeaderName::Via, b"User-Agent", ua.as_bytes())?
-                        }
-                    };
-                }
-            }
-            match msg.first(HeaderName::MaxForwards) {
-                Some(h) => ed.replace(h.value, mf_value.as_bytes())?,
-                None => ed.append_header(b"Max-Forwards", b"70")?,
-            };
-            if incoming {
-                ed.insert_header_before(HeaderName::RecordRoute, b"Record-Route", rr.as_bytes())?;
+        let own_rr =
+            edit::own_record_route(&uri_host(self.addrs.inbound), self.settings.listen_port);
+        Edits {
+            asterisk_fix: true,
+            request_uri: new_ruri.map(|r| (target.ruri_raw, r)),
+            remove_routes: target.remove_routes,
+            received_from: Edits::received(origin.src),
+            contacts: if incoming {
+                Vec::new()
             } else {
-                self.purge_own_record_routes(msg, &mut ed)?;
-            }
-            if let Some(e) = &expires_value {
-                ed.append_header(b"Expires", e.as_bytes())?;
-            }
-            if let (Some(new), Some(h)) = (&call_id_new, msg.first(HeaderName::CallId)) {
-                ed.replace(h.value, new.as_bytes())?;
-            }
-            ed.insert_header_before(HeaderName::Via, b"Via", via.as_bytes())?;
-            if let Some(b) = &body {
-                ed.set_body(b);
-            }
-            self.emit_to(now, ed, from_ip, origin.transport, &hop)
-        })();
-        if let Err(e) = result {
-            self.drop_msg(Drop::Rewrite, origin, &format!("rewriting failed: {e:?}"));
+                self.masquerade_contacts(msg, public)
+            },
+            user_agent: match (&self.settings.ua_string, incoming) {
+                (Some(ua), false) => Some((ua.clone(), UaPlacement::BeforeVia)),
+                _ => None,
+            },
+            max_forwards: Some((rewrite::max_forwards(msg) - 1).max(0).to_string()),
+            record_route: if incoming {
+                RecordRoute::Prepend(own_rr)
+            } else {
+                RecordRoute::PurgeOwn
+            },
+            expires: add_expires.map(|e| e.to_string()),
+            call_id,
+            push_via: Some(via),
+            body,
+            ..Edits::default()
         }
     }
 
-    /// Removes every Record-Route entry naming this proxy (outgoing messages, §4.10.5).
-    fn purge_own_record_routes(
-        &self,
-        msg: &Message<'_>,
-        ed: &mut Editor<'_, '_, '_>,
-    ) -> Result<(), EditError> {
-        for rr in msg.record_routes().filter_map(Result::ok) {
-            if self.is_own_hostport(rr.uri.host_raw, rr.uri.port) {
-                ed.remove_value(rr.raw)?;
-            }
-        }
-        Ok(())
-    }
-
-    /// Call-ID obscuring (§4.10.7, only with `obscure_loops`; never for REGISTER).
-    fn obscured_call_id(&self, msg: &Message<'_>, incoming: bool) -> Option<String> {
-        if !self.cfg.obscure_loops || msg.cseq().is_ok_and(|c| c.method == b"REGISTER") {
-            return None;
-        }
-        let call_id = std::str::from_utf8(msg.call_id().ok()?).ok()?;
-        let from_tag = std::str::from_utf8(msg.from().ok()?.tag()?).ok()?;
-        match (msg.is_request(), incoming) {
-            (true, false) => rewrite::obscure_call_id(call_id, from_tag),
-            (true, true) => rewrite::restore_call_id(call_id, Some(from_tag)),
-            (false, true) => rewrite::restore_call_id(call_id, None),
-            // The phone's response to a request whose Call-ID we restored: obscured again
-            // with the tag our Via carried. siproxd did this for BYE only, with the To tag,
-            // which also broke the 200 to a BYE of calls that were never obscured.
-            (false, false) => {
-                let via = msg.top_via().ok()?;
-                let tag = via.params.get(rewrite::OBSCURED_VIA_PARAM)?.value?;
-                rewrite::obscure_call_id(call_id, std::str::from_utf8(tag).ok()?)
-            }
-        }
-    }
-
-    /// Writes the edited message into the outbox (or the DNS queue) towards `hop`.
-    fn emit_to(
-        &mut self,
-        now: u64,
-        mut ed: Editor<'_, '_, '_>,
-        from: IpAddr,
-        transport: Transport,
-        hop: &Hop,
-    ) -> Result<(), EditError> {
-        let len = ed.output_len()?;
-        let mut buf = std::mem::take(&mut self.scratch);
-        buf.clear();
-        buf.resize(len, 0);
-        let written = ed.emit(&mut buf);
-        let result = match written {
-            Ok(n) => {
-                let bytes = buf.get(..n).unwrap_or(&[]);
-                crate::logging::dump(crate::logging::NETTRAF, bytes);
-                let source = std::net::SocketAddr::new(from, self.cfg.sip_listen_port);
-                self.send_to_host(now, source, transport, &hop.host, hop.port, bytes);
-                Ok(())
-            }
-            Err(e) => Err(e),
-        };
-        self.scratch = buf;
-        result
-    }
+    // ---- responses ----
 
     /// Forwards a response (behaviour §4.9): removes our Via and sends it along the next one.
     pub(super) fn forward_response(
@@ -474,197 +495,198 @@ impl Proxy {
         msg: &Message<'_>,
         media: &mut dyn Media,
     ) {
-        let Ok(top) = msg.top_via() else {
-            return;
-        };
-        if !self.is_own_hostport(top.host_raw, top.port) {
+        if let Err(r) = self.try_forward_response(now, origin, msg, media) {
+            self.refuse(origin, msg, r);
+        }
+    }
+
+    fn try_forward_response(
+        &mut self,
+        now: u64,
+        origin: &Origin,
+        msg: &Message<'_>,
+        media: &mut dyn Media,
+    ) -> Result<(), Refusal> {
+        let (route, own_via) = self.route_response(now, origin, msg)?;
+        let body = self.response_media(now, origin, msg, &route, media)?;
+        let edits = self.response_edits(now, msg, &route, own_via, body);
+        self.emit(now, msg, &edits, &route)
+    }
+
+    /// Direction, egress and next hop of a response: the Via below ours, or for a response
+    /// from a phone a Route or the outbound proxy (behaviour §4.9 step 5: the provider may
+    /// accept traffic only from it). Returns our own Via too.
+    fn route_response<'m>(
+        &self,
+        now: u64,
+        origin: &Origin,
+        msg: &Message<'m>,
+    ) -> Result<(Route, &'m [u8]), Refusal> {
+        // Validation made sure the top Via parses.
+        let top = msg.top_via().map_err(|_| Refusal::Quiet(None))?;
+        if !self.own().is_own_hostport(top.host_raw, top.port) {
             // RFC 3261 §16.11: a stateless proxy drops responses that are not for it.
-            self.counters.drop(Drop::ResponseNotOurs);
-            log::debug!(target: PROXY, "response from {} with a foreign top Via dropped", origin.src);
-            return;
+            return Err(Refusal::Quiet(Some(DropReason::ResponseNotOurs)));
         }
         let Some(Ok(next)) = msg.vias().nth(1) else {
-            self.drop_msg(Drop::Invalid, origin, "response has no Via below ours");
-            return;
+            return Err(Refusal::Drop(
+                DropReason::Invalid,
+                "response has no Via below ours".into(),
+            ));
         };
-        let via_hop = response_hop(&next);
-        if via_hop.is_not_unicast() {
-            self.drop_msg(
-                Drop::Unroutable,
-                origin,
-                &format!("next Via {} is not unicast", via_hop.host),
-            );
-            return;
-        }
-        let dir = self.response_direction(now, origin, msg, Some((next.host_raw, next.port)));
-        let code = msg.status_code().unwrap_or(0);
-        let cseq = msg.cseq().ok();
-        let cseq_method = cseq.map(|c| c.method).unwrap_or(b"");
-        log::debug!(target: PROXY, "response {code} from {}: {dir:?}", origin.src);
-        let (from_ip, incoming, slot) = match dir {
-            Direction::Unknown => {
-                self.drop_msg(
-                    Drop::UnknownDirection,
-                    origin,
-                    "response for an unknown party",
-                );
-                return;
-            }
-            Direction::Incoming(slot) => (self.addrs.inbound, true, slot),
-            Direction::Outgoing => match self.addrs.outbound {
-                Some(ip) => (ip, false, None),
-                None => {
-                    self.drop_msg(Drop::OutboundDown, origin, "outbound interface is down");
-                    return;
-                }
-            },
+        let via_hop = Hop::of_response_via(&next).unicast("next Via")?;
+        let heading = self.response_direction(now, origin, msg, Some((next.host_raw, next.port)));
+        log::debug!(target: PROXY, "response {} from {}: {heading:?}", msg.status_code().unwrap_or(0), origin.src);
+        let Some(Heading { direction, slot }) = heading else {
+            return Err(Refusal::Drop(
+                DropReason::UnknownDirection,
+                "response for an unknown party".into(),
+            ));
         };
-        let Some(public) = self.public_host() else {
-            self.drop_msg(Drop::OutboundDown, origin, "no public address");
-            return;
+        let Some(source) = self.egress(direction) else {
+            return Err(Refusal::Drop(
+                DropReason::OutboundDown,
+                "outbound interface is down".into(),
+            ));
         };
-        // Behaviour §4.9 step 5: a response from a local UA follows a Route, else the
-        // outbound proxy (the provider may accept traffic only from it), else the Via.
-        let hop = if incoming {
-            via_hop
-        } else {
-            msg.routes()
+        let Some(public_host) = self.public_host() else {
+            return Err(Refusal::Drop(
+                DropReason::OutboundDown,
+                "no public address".into(),
+            ));
+        };
+        let hop = match direction {
+            Direction::Incoming => via_hop,
+            Direction::Outgoing => msg
+                .routes()
                 .next()
                 .and_then(Result::ok)
                 .and_then(|r| Hop::of_uri(&r.uri))
                 .or_else(|| self.outbound_proxy(msg))
-                .unwrap_or(via_hop)
+                .unwrap_or(via_hop),
         };
+        let route = Route {
+            direction,
+            slot,
+            source,
+            hop,
+            transport: origin.transport,
+            connection: None,
+            public_host,
+        };
+        Ok((route, top.raw))
+    }
 
-        // REGISTER 2xx from the registrar: the binding becomes live (decisions §4), and the
-        // masqueraded Contacts are turned back into the phone's own.
-        let mut contacts: Vec<(NameAddr<'_>, String)> = Vec::new();
-        if incoming && cseq_method == b"REGISTER" {
-            if let Some(slot) = slot {
-                contacts = self.register_response(now, msg, slot, code);
-            }
-        } else if !incoming {
-            contacts = self.masquerade_contacts(msg, &public);
-        }
-        let grandstream = incoming
-            && code == 202
-            && cseq_method == b"SUBSCRIBE"
-            && msg.first(HeaderName::UserAgent).is_some_and(|h| {
-                h.value.len() >= 11
-                    && h.value
-                        .get(..11)
-                        .is_some_and(|p| p.eq_ignore_ascii_case(b"grandstream"))
-            });
-        let offer_answer = matches!(cseq_method, b"INVITE" | b"UPDATE");
+    /// Media of a response: a failed offer is undone, an answer relayed, a 2xx confirms.
+    fn response_media(
+        &mut self,
+        now: u64,
+        origin: &Origin,
+        msg: &Message<'_>,
+        route: &Route,
+        media: &mut dyn Media,
+    ) -> Result<Option<Vec<u8>>, Refusal> {
+        let code = msg.status_code().unwrap_or(0);
+        let cseq = msg.cseq().ok();
+        let offer_answer = cseq.is_some_and(|c| matches!(c.method, b"INVITE" | b"UPDATE"));
         if code >= 400 && offer_answer {
             // The failed offer is undone; an established call keeps its media (§5.6).
-            if let (Some(cid), Some(c)) = (media_call_id(msg), cseq) {
+            if let Some(c) = cseq {
+                let cid = media_call_id(msg);
                 let n = media.close_call_up_to_cseq(&cid, c.number);
                 if n > 0 {
                     log::debug!(target: PROXY, "{code} closed {n} relay stream(s) of {cid}");
                 }
             }
         }
-        let body = match self.relay_media(now, origin, msg, incoming, media) {
-            Body::Unchanged => None,
-            Body::Rewritten(b) => Some(b),
-            Body::Reject(code, reason) => {
-                self.drop_msg(
-                    Drop::Media,
-                    origin,
-                    &format!("SDP not relayable ({code} {reason})"),
-                );
-                return;
-            }
-        };
+        let body = self
+            .relay_media(now, origin, msg, route.direction, media)
+            .map_err(|s| Refusal::Drop(DropReason::Media, format!("SDP not relayable ({s})")))?;
         // With or without SDP (after a reliable 183 the 2xx need not repeat it), a 2xx makes
         // the call's streams the agreed session.
         if (200..300).contains(&code) && offer_answer {
-            if let (Some(cid), Some(c)) = (media_call_id(msg), cseq) {
-                media.confirm_call(&cid, c.number);
+            if let Some(c) = cseq {
+                media.confirm_call(&media_call_id(msg), c.number);
             }
         }
-        let rr = own_rr(&uri_host(self.addrs.inbound), self.cfg.sip_listen_port);
-        let call_id_new = self.obscured_call_id(msg, incoming);
-        let ua_string = self.cfg.ua_string.clone();
+        Ok(body)
+    }
 
-        let result = (|| -> Result<(), EditError> {
-            let mut ed = Editor::new(msg);
-            asterisk_fix(msg, &mut ed)?;
-            ed.remove_value(top.raw)?;
-            for (na, new) in &contacts {
-                ed.replace_addr_uri(na, new.as_bytes())?;
+    /// The header edits of a forwarded response (§4.10).
+    fn response_edits<'m>(
+        &mut self,
+        now: u64,
+        msg: &Message<'m>,
+        route: &Route,
+        own_via: &'m [u8],
+        body: Option<Vec<u8>>,
+    ) -> Edits<'m> {
+        let incoming = route.direction == Direction::Incoming;
+        let register = msg.cseq().is_ok_and(|c| c.method == b"REGISTER");
+        // A REGISTER 2xx from the registrar makes the binding live (decisions §4), and the
+        // masqueraded Contacts are turned back into the phone's own.
+        let contacts = match (route.direction, route.slot) {
+            (Direction::Incoming, Some(slot)) if register => {
+                self.register_response(now, msg, slot, msg.status_code().unwrap_or(0))
             }
-            if grandstream {
-                if let Some(c) = status_code_slice(msg) {
-                    ed.replace(c, b"404")?;
-                }
-            }
-            if incoming {
-                // Appended as the last Record-Route, so the phone's route set starts with us.
-                match msg.headers_of(HeaderName::RecordRoute).last() {
-                    Some(h) => {
-                        let end = msg
-                            .range_of(h.line)
-                            .map(|r| r.end)
-                            .ok_or(EditError::OutOfRange)?;
-                        ed.push(crate::sip::Edit::insert_header(
-                            end,
-                            b"Record-Route",
-                            rr.as_bytes(),
-                        ))?;
-                    }
-                    None => {
-                        ed.append_header(b"Record-Route", rr.as_bytes())?;
-                    }
-                }
+            (Direction::Incoming, _) => Vec::new(),
+            (Direction::Outgoing, _) => self.masquerade_contacts(msg, &route.public_host),
+        };
+        let own_rr =
+            edit::own_record_route(&uri_host(self.addrs.inbound), self.settings.listen_port);
+        Edits {
+            asterisk_fix: true,
+            pop_via: Some(own_via),
+            contacts,
+            grandstream_404: incoming && is_grandstream_202(msg),
+            // Behaviour §4.10.6: outgoing responses too get the configured User-Agent.
+            user_agent: match (&self.settings.ua_string, incoming) {
+                (Some(ua), false) => Some((ua.clone(), UaPlacement::End)),
+                _ => None,
+            },
+            record_route: if incoming {
+                RecordRoute::Append(own_rr)
             } else {
-                self.purge_own_record_routes(msg, &mut ed)?;
-                // Behaviour §4.10.6: outgoing responses too get the configured User-Agent.
-                if let Some(ua) = ua_string.as_deref() {
-                    match msg.first(HeaderName::UserAgent) {
-                        Some(h) => ed.replace(h.value, ua.as_bytes())?,
-                        None => ed.append_header(b"User-Agent", ua.as_bytes())?,
-                    };
-                }
-            }
-            if let (Some(new), Some(h)) = (&call_id_new, msg.first(HeaderName::CallId)) {
-                ed.replace(h.value, new.as_bytes())?;
-            }
-            if let Some(b) = &body {
-                ed.set_body(b);
-            }
-            self.emit_to(now, ed, from_ip, origin.transport, &hop)
-        })();
-        if let Err(e) = result {
-            self.drop_msg(Drop::Rewrite, origin, &format!("rewriting failed: {e:?}"));
+                RecordRoute::PurgeOwn
+            },
+            call_id: edit::obscured_call_id(msg, incoming, self.settings.obscure_loops),
+            body,
+            ..Edits::default()
         }
     }
-}
 
-/// The Call-ID the relay table files a call under: the original one of an obscured call
-/// (behaviour §4.10.7), so both legs find the same halves.
-fn media_call_id(msg: &Message<'_>) -> Option<String> {
-    let cid = String::from_utf8_lossy(msg.call_id().ok()?);
-    Some(rewrite::restore_call_id(&cid, None).unwrap_or_else(|| cid.into_owned()))
-}
+    // ---- output ----
 
-/// Where a forwarded response goes: the Via below ours, honouring `received` and `rport`
-/// (RFC 3581, decisions §4).
-fn response_hop(via: &Via<'_>) -> Hop {
-    let host = match via.received().and_then(|r| std::str::from_utf8(r).ok()) {
-        Some(r) => r.to_string(),
-        None => match via.host {
-            Host::Ipv6(a) => a.to_string(),
-            _ => String::from_utf8_lossy(via.host_raw).into_owned(),
-        },
-    };
-    let port = match via.rport() {
-        Some(Rport::Port(p)) => p,
-        _ => via.port.unwrap_or(5060),
-    };
-    Hop {
-        host,
-        port: Some(port),
+    /// Applies `edits` and sends the message along `route` (through the DNS queue when the
+    /// next hop is a name).
+    fn emit(
+        &mut self,
+        now: u64,
+        msg: &Message<'_>,
+        edits: &Edits<'_>,
+        route: &Route,
+    ) -> Result<(), Refusal> {
+        let mut buf = std::mem::take(&mut self.scratch);
+        let written = {
+            let own = self.own();
+            let mut ed = Editor::new(msg);
+            edits
+                .apply(msg, &mut ed, &own)
+                .and_then(|()| ed.emit_vec(&mut buf))
+        };
+        // emit_vec leaves exactly the written bytes in `buf`.
+        let result = match written {
+            Ok(_) => {
+                crate::logging::dump(crate::logging::NETTRAF, &buf);
+                self.send_to_host(now, route.source, route.transport, &route.hop, &buf);
+                Ok(())
+            }
+            Err(e) => Err(Refusal::Drop(
+                DropReason::Rewrite,
+                format!("rewriting failed: {e:?}"),
+            )),
+        };
+        self.scratch = buf;
+        result
     }
 }

@@ -8,9 +8,12 @@
     clippy::panic
 )]
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 
-use crate::rtp::{OpenError, Opened, RelaySockets, SlotId, StreamRequest, Table};
+use super::direction::Direction;
+use crate::rtp::{ClientId, OpenError, Opened, RelaySockets, SlotId, StreamRequest, Table};
+use crate::sdp::{rewrite_for_relay, Sdp, StreamRewrite};
+use crate::sip::{Message, Status};
 
 /// The relay as the proxy core sees it.
 pub trait Media {
@@ -100,11 +103,9 @@ impl Media for TableMedia {
 }
 
 /// `o=` and every specified `c=` of an SDP body set to `public`, ports untouched.
-fn masquerade_addresses(body: &[u8], public: IpAddr) -> Body {
+fn masquerade_addresses(body: &[u8], public: IpAddr) -> Result<Vec<u8>, Status> {
     use crate::sdp::{Rewriter, Sdp, Section};
-    let Ok(sdp) = Sdp::parse(body) else {
-        return Body::Reject(488, "Not Acceptable Here");
-    };
+    let sdp = Sdp::parse(body).map_err(|_| Status::NOT_ACCEPTABLE_HERE)?;
     let mut rw = Rewriter::new(&sdp);
     let mut edit = || -> Result<(), crate::sdp::SdpError> {
         if sdp.origin().is_some() {
@@ -121,68 +122,81 @@ fn masquerade_addresses(body: &[u8], public: IpAddr) -> Body {
         }
         Ok(())
     };
-    if edit().is_err() {
-        return Body::Reject(488, "Not Acceptable Here");
-    }
+    edit().map_err(|_| Status::NOT_ACCEPTABLE_HERE)?;
     let mut out = vec![0u8; body.len().saturating_add(256)];
-    match rw.emit(&mut out) {
-        Ok(n) => {
-            out.truncate(n);
-            Body::Rewritten(out)
-        }
-        Err(_) => Body::Reject(488, "Not Acceptable Here"),
-    }
+    let n = rw.emit(&mut out).map_err(|_| Status::NOT_ACCEPTABLE_HERE)?;
+    out.truncate(n);
+    Ok(out)
 }
 
-/// What SDP rewriting decided for a message body.
-#[derive(Debug)]
-pub(super) enum Body {
-    /// Forward the body as it is (no SDP, or the relay is off).
-    Unchanged,
-    /// Forward this body instead.
-    Rewritten(Vec<u8>),
-    /// Do not forward: answer a request with this status (a response is dropped).
-    Reject(u16, &'static str),
+/// What a message's body needs.
+enum BodyPlan {
+    /// Forward it as it is (no SDP, relay off, or towards the LAN).
+    Keep,
+    /// SDP outside an offer/answer: only its addresses are made public.
+    Masquerade(IpAddr),
+    /// An offer or answer: its streams go through the relay.
+    Relay,
+}
+
+/// Where the relay halves of one SDP bind and what they say (behaviour §5.2).
+struct RelayPlan {
+    /// The address written into the SDP.
+    advertised: IpAddr,
+    /// The address the relay port binds on (the interface's, also when `host_outbound` is
+    /// advertised).
+    bind: IpAddr,
+    /// Where media arriving on the new port travels.
+    stream_dir: Direction,
+    /// The call's direction (who called whom).
+    call_dir: Direction,
+}
+
+/// The halves one SDP opened, and their rewrites; closed again when the SDP is refused.
+struct Opening {
+    opened: Vec<SlotId>,
+    rewrites: Vec<StreamRewrite>,
 }
 
 impl super::Proxy {
     /// SDP rewriting and relay set-up for one message (behaviour §5.1–§5.3, decisions §6):
-    /// every relayed stream gets its relay port, or nothing is rewritten and the message is
-    /// refused — never a half-rewritten body.
+    /// the new body (`None`: unchanged), or the status that refuses it. Every relayed stream
+    /// gets its relay port, or nothing is rewritten — never a half-rewritten body.
     pub(super) fn relay_media(
         &mut self,
         now: u64,
         origin: &super::Origin,
-        msg: &crate::sip::Message<'_>,
-        incoming: bool,
+        msg: &Message<'_>,
+        direction: Direction,
         media: &mut dyn Media,
-    ) -> Body {
-        use crate::rtp::{ClientId, Direction as D};
-        use crate::sdp::{rewrite_for_relay, Sdp, StreamRewrite};
-        use std::net::SocketAddr;
+    ) -> Result<Option<Vec<u8>>, Status> {
+        match self.body_plan(origin, msg, direction)? {
+            BodyPlan::Keep => Ok(None),
+            BodyPlan::Masquerade(public) => masquerade_addresses(msg.body(), public).map(Some),
+            BodyPlan::Relay => self
+                .relay_streams(now, origin, msg, direction, media)
+                .map(Some),
+        }
+    }
 
-        if self.cfg.rtp_proxy_enable != 1 {
-            return Body::Unchanged;
+    fn body_plan(
+        &self,
+        origin: &super::Origin,
+        msg: &Message<'_>,
+        direction: Direction,
+    ) -> Result<BodyPlan, Status> {
+        if !self.settings.relay {
+            return Ok(BodyPlan::Keep);
         }
         let Ok(cseq) = msg.cseq() else {
-            return Body::Unchanged;
-        };
-        let request = msg.is_request();
-        let wanted = if request {
-            matches!(
-                msg.method(),
-                Some(b"INVITE" | b"ACK" | b"PRACK" | b"UPDATE")
-            )
-        } else {
-            let code = msg.status_code().unwrap_or(0);
-            (100..300).contains(&code) && matches!(cseq.method, b"INVITE" | b"UPDATE")
+            return Ok(BodyPlan::Keep);
         };
         let body = msg.body();
         if body.is_empty() {
-            return Body::Unchanged;
+            return Ok(BodyPlan::Keep);
         }
-        let content_type = msg.content_type().ok().flatten();
-        if let Some(ct) = content_type {
+        let towards_wan = direction == Direction::Outgoing;
+        if let Some(ct) = msg.content_type().ok().flatten() {
             if !ct.is("application", "sdp") {
                 // A multipart body may carry SDP this proxy does not rewrite: towards the
                 // Internet it would carry private addresses (and no relay), so it is refused.
@@ -190,145 +204,199 @@ impl super::Proxy {
                     && body
                         .windows(15)
                         .any(|w| w.eq_ignore_ascii_case(b"application/sdp"));
-                if sdp_inside && !incoming {
+                if sdp_inside && towards_wan {
                     log::warn!("multipart SDP from {} cannot be relayed", origin.src);
-                    return Body::Reject(488, "Not Acceptable Here");
+                    return Err(Status::NOT_ACCEPTABLE_HERE);
                 }
-                return Body::Unchanged;
+                return Ok(BodyPlan::Keep);
             }
         }
-        if !wanted {
-            // SDP outside an offer/answer (e.g. a 200 to OPTIONS listing capabilities): no
-            // media to relay, but its addresses must not leave the LAN either.
-            return match (incoming, self.public_ip()) {
-                (false, Some(public)) => masquerade_addresses(body, public),
-                _ => Body::Unchanged,
-            };
-        }
-        let sdp = match Sdp::parse(body) {
-            Ok(s) => s,
-            Err(e) => {
-                log::warn!("SDP from {} cannot be relayed: {e}", origin.src);
-                return Body::Reject(488, "Not Acceptable Here");
-            }
-        };
-        // §5.2: which address the SDP advertises and where media on the new port goes.
-        let public = self.public_ip();
-        let (advertised, bind, stream_dir, call_dir) = match (request, incoming) {
-            (true, true) => (
-                Some(self.addrs.inbound),
-                Some(self.addrs.inbound),
-                D::Outgoing,
-                D::Incoming,
+        let offer_answer = match msg.status_code() {
+            None => matches!(
+                msg.method(),
+                Some(b"INVITE" | b"ACK" | b"PRACK" | b"UPDATE")
             ),
-            (true, false) => (public, self.addrs.outbound, D::Incoming, D::Outgoing),
-            (false, true) => (
-                Some(self.addrs.inbound),
-                Some(self.addrs.inbound),
-                D::Outgoing,
-                D::Outgoing,
-            ),
-            (false, false) => (public, self.addrs.outbound, D::Incoming, D::Incoming),
-        };
-        let (Some(advertised), Some(bind)) = (advertised, bind) else {
-            return Body::Reject(503, "Service Unavailable");
-        };
-        let call_id_raw = String::from_utf8_lossy(msg.call_id().unwrap_or(b"")).into_owned();
-        let call_id = super::rewrite::restore_call_id(&call_id_raw, None).unwrap_or(call_id_raw);
-        let party = if request != incoming {
-            msg.from()
-        } else {
-            msg.to()
-        };
-        let client = match party {
-            Ok(na) => ClientId::from_user_host(
-                &String::from_utf8_lossy(na.uri.user.unwrap_or(b"")),
-                &String::from_utf8_lossy(na.uri.host_raw),
-                origin.src.ip(),
-            ),
-            Err(_) => ClientId::new("", origin.src.ip()),
-        };
-
-        let mut opened: Vec<crate::rtp::SlotId> = Vec::new();
-        let mut rewrites: Vec<StreamRewrite> = Vec::new();
-        let mut failure: Option<(u16, &'static str)> = None;
-        for i in 0..sdp.media_count() {
-            let Some(st) = sdp.stream(i) else {
-                failure = Some((488, "Not Acceptable Here"));
-                break;
-            };
-            if st.disabled {
-                rewrites.push(StreamRewrite {
-                    address: advertised,
-                    rtp_port: 0,
-                    rtcp_port: None,
-                });
-                continue;
+            Some(code) => {
+                (100..300).contains(&code) && matches!(cseq.method, b"INVITE" | b"UPDATE")
             }
-            let Some(remote_ip) = st.address.and_then(|a| a.ip) else {
-                log::warn!("SDP from {}: media {i} has no usable address", origin.src);
-                failure = Some((488, "Not Acceptable Here"));
-                break;
-            };
-            if remote_ip.is_ipv6() != bind.is_ipv6() && !remote_ip.is_unspecified() {
-                log::warn!(
-                    "SDP from {}: media {i} is {remote_ip}, the relay address is {bind}",
-                    origin.src
-                );
-                failure = Some((488, "Not Acceptable Here"));
-                break;
-            }
-            let req = crate::rtp::StreamRequest {
-                call_id: &call_id,
-                client_id: client.clone(),
-                cseq: cseq.number,
-                stream_dir,
-                call_dir,
-                media_index: u16::try_from(i).unwrap_or(u16::MAX),
-                local_ip: bind,
-                remote: SocketAddr::new(remote_ip, st.port),
-                remote_rtcp_port: if st.rtcp_mux {
-                    Some(st.port)
-                } else {
-                    st.rtcp_port
-                },
-            };
-            match media.open(now, &req) {
-                Ok(o) => {
-                    if !o.reused {
-                        opened.push(o.slot);
-                    }
-                    let rtcp = st.rtcp_mux.then_some(o.local.port());
-                    rewrites.push(StreamRewrite {
-                        address: advertised,
-                        rtp_port: o.local.port(),
-                        rtcp_port: rtcp,
-                    });
-                }
-                Err(e) => {
-                    log::warn!("call {call_id}: cannot relay media {i}: {e}; answering 503");
-                    failure = Some((503, "Service Unavailable"));
-                    break;
-                }
-            }
+        };
+        if offer_answer {
+            return Ok(BodyPlan::Relay);
         }
-        let mut out = vec![0u8; body.len().saturating_add(1024)];
-        if failure.is_none() {
-            match rewrite_for_relay(&sdp, advertised, &rewrites, true, &mut out) {
-                Ok(n) => {
-                    out.truncate(n);
-                    return Body::Rewritten(out);
-                }
-                Err(e) => {
-                    log::warn!("SDP from {} cannot be rewritten: {e}", origin.src);
-                    failure = Some((488, "Not Acceptable Here"));
-                }
-            }
-        }
-        for slot in opened {
-            media.close(slot);
-        }
-        let (code, reason) = failure.unwrap_or((500, "Server Internal Error"));
-        Body::Reject(code, reason)
+        // SDP outside an offer/answer (e.g. a 200 to OPTIONS listing capabilities): no media
+        // to relay, but its addresses must not leave the LAN either.
+        Ok(match (towards_wan, self.public_ip()) {
+            (true, Some(public)) => BodyPlan::Masquerade(public),
+            _ => BodyPlan::Keep,
+        })
     }
+
+    /// §5.2: which address the SDP advertises and where media on the new port goes.
+    fn relay_plan(&self, request: bool, direction: Direction) -> Option<RelayPlan> {
+        let (advertised, bind) = match direction {
+            Direction::Incoming => (Some(self.addrs.inbound), Some(self.addrs.inbound)),
+            Direction::Outgoing => (self.public_ip(), self.addrs.outbound),
+        };
+        // The stream carries media towards the side the SDP came from: the opposite way.
+        let stream_dir = direction.opposite();
+        // A request travels the way the call goes; a response the other way.
+        let call_dir = if request {
+            direction
+        } else {
+            direction.opposite()
+        };
+        Some(RelayPlan {
+            advertised: advertised?,
+            bind: bind?,
+            stream_dir,
+            call_dir,
+        })
+    }
+
+    fn relay_streams(
+        &mut self,
+        now: u64,
+        origin: &super::Origin,
+        msg: &Message<'_>,
+        direction: Direction,
+        media: &mut dyn Media,
+    ) -> Result<Vec<u8>, Status> {
+        let sdp = Sdp::parse(msg.body()).map_err(|e| {
+            log::warn!("SDP from {} cannot be relayed: {e}", origin.src);
+            Status::NOT_ACCEPTABLE_HERE
+        })?;
+        let plan = self
+            .relay_plan(msg.is_request(), direction)
+            .ok_or(Status::SERVICE_UNAVAILABLE)?;
+        let call_id = media_call_id(msg);
+        let mut opening = Opening {
+            opened: Vec::new(),
+            rewrites: Vec::new(),
+        };
+        let result = open_streams(now, origin, msg, &sdp, &plan, &call_id, media, &mut opening)
+            .and_then(|()| {
+                let mut out = vec![0u8; msg.body().len().saturating_add(1024)];
+                match rewrite_for_relay(&sdp, plan.advertised, &opening.rewrites, true, &mut out) {
+                    Ok(n) => {
+                        out.truncate(n);
+                        Ok(out)
+                    }
+                    Err(e) => {
+                        log::warn!("SDP from {} cannot be rewritten: {e}", origin.src);
+                        Err(Status::NOT_ACCEPTABLE_HERE)
+                    }
+                }
+            });
+        if result.is_err() {
+            for slot in opening.opened {
+                media.close(slot);
+            }
+        }
+        result
+    }
+}
+
+/// The relay files a call's streams under its party on the LAN: the From of requests going
+/// out and of responses coming in, the To otherwise.
+fn stream_owner(msg: &Message<'_>, origin: &super::Origin, plan: &RelayPlan) -> ClientId {
+    // The new port is on the side the SDP goes to, and media arriving there travels towards
+    // the SDP's sender: LAN → Internet exactly when the SDP came from the Internet.
+    let sdp_from_wan = plan.stream_dir == Direction::Outgoing;
+    let party = if msg.is_request() != sdp_from_wan {
+        msg.from()
+    } else {
+        msg.to()
+    };
+    match party {
+        Ok(na) => ClientId::from_user_host(
+            &String::from_utf8_lossy(na.uri.user.unwrap_or(b"")),
+            &String::from_utf8_lossy(na.uri.host_raw),
+            origin.src.ip(),
+        ),
+        Err(_) => ClientId::new("", origin.src.ip()),
+    }
+}
+
+/// Opens (or finds again) a relay half for every stream of `sdp`, noting each rewrite.
+#[allow(clippy::too_many_arguments)]
+fn open_streams(
+    now: u64,
+    origin: &super::Origin,
+    msg: &Message<'_>,
+    sdp: &Sdp<'_>,
+    plan: &RelayPlan,
+    call_id: &str,
+    media: &mut dyn Media,
+    opening: &mut Opening,
+) -> Result<(), Status> {
+    let Ok(cseq) = msg.cseq() else {
+        return Err(Status::NOT_ACCEPTABLE_HERE);
+    };
+    let client = stream_owner(msg, origin, plan);
+    for i in 0..sdp.media_count() {
+        let st = sdp.stream(i).ok_or(Status::NOT_ACCEPTABLE_HERE)?;
+        if st.disabled {
+            opening.rewrites.push(StreamRewrite {
+                address: plan.advertised,
+                rtp_port: 0,
+                rtcp_port: None,
+            });
+            continue;
+        }
+        let Some(remote_ip) = st.address.and_then(|a| a.ip) else {
+            log::warn!("SDP from {}: media {i} has no usable address", origin.src);
+            return Err(Status::NOT_ACCEPTABLE_HERE);
+        };
+        if remote_ip.is_ipv6() != plan.bind.is_ipv6() && !remote_ip.is_unspecified() {
+            log::warn!(
+                "SDP from {}: media {i} is {remote_ip}, the relay address is {}",
+                origin.src,
+                plan.bind
+            );
+            return Err(Status::NOT_ACCEPTABLE_HERE);
+        }
+        // Sdp::media_count is bounded by limits::SDP_MAX_MEDIA, far below u16::MAX.
+        let Ok(media_index) = u16::try_from(i) else {
+            return Err(Status::NOT_ACCEPTABLE_HERE);
+        };
+        let req = StreamRequest {
+            call_id,
+            client_id: client.clone(),
+            cseq: cseq.number,
+            stream_dir: plan.stream_dir,
+            call_dir: plan.call_dir,
+            media_index,
+            local_ip: plan.bind,
+            remote: SocketAddr::new(remote_ip, st.port),
+            remote_rtcp_port: if st.rtcp_mux {
+                Some(st.port)
+            } else {
+                st.rtcp_port
+            },
+        };
+        match media.open(now, &req) {
+            Ok(o) => {
+                if !o.reused {
+                    opening.opened.push(o.slot);
+                }
+                opening.rewrites.push(StreamRewrite {
+                    address: plan.advertised,
+                    rtp_port: o.local.port(),
+                    rtcp_port: st.rtcp_mux.then_some(o.local.port()),
+                });
+            }
+            Err(e) => {
+                log::warn!("call {call_id}: cannot relay media {i}: {e}; answering 503");
+                return Err(Status::SERVICE_UNAVAILABLE);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The Call-ID the relay table files a call under: the original one of an obscured call
+/// (behaviour §4.10.7), so both legs find the same halves.
+pub(super) fn media_call_id(msg: &Message<'_>) -> String {
+    let cid = String::from_utf8_lossy(msg.call_id().unwrap_or(b""));
+    super::rewrite::restore_call_id(&cid, None).unwrap_or_else(|| cid.into_owned())
 }

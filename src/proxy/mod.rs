@@ -13,11 +13,13 @@
 )]
 
 mod direction;
+mod edit;
 mod forward;
 mod media;
 mod register;
 mod respond;
 mod rewrite;
+mod settings;
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
@@ -30,10 +32,12 @@ use crate::limits;
 use crate::logging::{ACCESS, PROXY, SIP};
 use crate::registry::Registry;
 use crate::sansio::{ConnId, Output, Transmit, Transport};
-use crate::sip::{Message, ParseError, ProxyAction};
+use crate::sip::{Message, ParseError, ProxyAction, Status};
 
-pub use direction::Direction;
+pub use direction::{Direction, Heading};
+pub use forward::Route;
 pub use media::{Media, NoMedia, NullSockets, TableMedia};
+pub use settings::{AccessLists, DomainRoute, Hop, RportPolicy, Settings};
 
 /// One queued message: from which local address, to whom, over which transport.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -141,7 +145,7 @@ pub struct Addresses {
 
 /// Why a message was dropped (counted by reason, reported in the status snapshot).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Drop {
+pub enum DropReason {
     Acl,
     TooShort,
     RawCheck,
@@ -167,29 +171,29 @@ pub enum Drop {
     BadExtension,
 }
 
-impl Drop {
+impl DropReason {
     pub fn name(self) -> &'static str {
         match self {
-            Drop::Acl => "acl",
-            Drop::TooShort => "too_short",
-            Drop::RawCheck => "raw_check",
-            Drop::Unparsable => "unparsable",
-            Drop::Invalid => "invalid",
-            Drop::NoRegisterPermission => "no_register_permission",
-            Drop::NoSipPermission => "no_sip_permission",
-            Drop::ResponseNotOurs => "response_not_ours",
-            Drop::UnknownDirection => "unknown_direction",
-            Drop::RegistrationTableFull => "registration_table_full",
-            Drop::Unroutable => "unroutable",
-            Drop::DnsPendingFull => "dns_pending_full",
-            Drop::DnsFailed => "dns_failed",
-            Drop::AckOfGenerated => "ack_of_generated_response",
-            Drop::Rewrite => "rewrite_failed",
-            Drop::OutboundDown => "outbound_down",
-            Drop::Media => "media_not_relayable",
-            Drop::TooManyHops => "too_many_hops",
-            Drop::Loop => "via_loop",
-            Drop::BadExtension => "bad_extension",
+            DropReason::Acl => "acl",
+            DropReason::TooShort => "too_short",
+            DropReason::RawCheck => "raw_check",
+            DropReason::Unparsable => "unparsable",
+            DropReason::Invalid => "invalid",
+            DropReason::NoRegisterPermission => "no_register_permission",
+            DropReason::NoSipPermission => "no_sip_permission",
+            DropReason::ResponseNotOurs => "response_not_ours",
+            DropReason::UnknownDirection => "unknown_direction",
+            DropReason::RegistrationTableFull => "registration_table_full",
+            DropReason::Unroutable => "unroutable",
+            DropReason::DnsPendingFull => "dns_pending_full",
+            DropReason::DnsFailed => "dns_failed",
+            DropReason::AckOfGenerated => "ack_of_generated_response",
+            DropReason::Rewrite => "rewrite_failed",
+            DropReason::OutboundDown => "outbound_down",
+            DropReason::Media => "media_not_relayable",
+            DropReason::TooManyHops => "too_many_hops",
+            DropReason::Loop => "via_loop",
+            DropReason::BadExtension => "bad_extension",
         }
     }
 }
@@ -200,16 +204,16 @@ pub struct Counters {
     pub received: u64,
     pub forwarded: u64,
     pub generated: u64,
-    pub drops: BTreeMap<Drop, u64>,
+    pub drops: BTreeMap<DropReason, u64>,
 }
 
 impl Counters {
-    fn drop(&mut self, why: Drop) {
+    fn count(&mut self, why: DropReason) {
         let n = self.drops.entry(why).or_insert(0);
         *n = n.saturating_add(1);
     }
 
-    pub fn dropped(&self, why: Drop) -> u64 {
+    pub fn dropped(&self, why: DropReason) -> u64 {
         self.drops.get(&why).copied().unwrap_or(0)
     }
 }
@@ -226,7 +230,9 @@ pub struct Origin {
 
 /// The proxy core.
 pub struct Proxy {
+    /// The configuration `settings` were built from (reported, and compared on reload).
     cfg: Config,
+    settings: Settings,
     addrs: Addresses,
     registry: Registry,
     resolver: Resolver,
@@ -255,8 +261,10 @@ impl Proxy {
         resolver: Resolver,
         auth: Option<Authenticator>,
     ) -> Proxy {
+        let settings = Settings::from_config(&cfg);
         let mut p = Proxy {
-            registry: Registry::new(cfg.max_registrations),
+            registry: Registry::new(settings.max_registrations),
+            settings,
             cfg,
             addrs,
             resolver,
@@ -279,7 +287,7 @@ impl Proxy {
     /// (asynchronously) on the next timer and every minute after (DynDNS names change).
     fn reset_public_ip(&mut self) {
         let host = self
-            .cfg
+            .settings
             .host_outbound
             .as_deref()
             .map(|h| h.trim_start_matches('[').trim_end_matches(']'));
@@ -297,7 +305,7 @@ impl Proxy {
     }
 
     fn refresh_public_ip(&mut self, now: u64) {
-        let Some(name) = self.cfg.host_outbound.clone() else {
+        let Some(name) = self.settings.host_outbound.clone() else {
             return;
         };
         self.public_refresh = Some(now.saturating_add(HOST_OUTBOUND_REFRESH_MS));
@@ -327,9 +335,15 @@ impl Proxy {
         &self.cfg
     }
 
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
     /// Replaces the settings that apply at once on SIGHUP (decisions §7).
     pub fn reconfigure(&mut self, cfg: Config, auth: Option<Authenticator>) {
-        let host_changed = cfg.host_outbound != self.cfg.host_outbound;
+        let settings = Settings::from_config(&cfg);
+        let host_changed = settings.host_outbound != self.settings.host_outbound;
+        self.settings = settings;
         self.cfg = cfg;
         self.auth = auth;
         if host_changed {
@@ -359,7 +373,7 @@ impl Proxy {
         }
         let mode = crate::registry::Mode::OutboundProxy {
             outbound_host: &new,
-            listen_port: self.cfg.sip_listen_port,
+            listen_port: self.settings.listen_port,
         };
         let moved = self.registry.rehost(&old, mode);
         if moved > 0 {
@@ -406,8 +420,8 @@ impl Proxy {
         Output::Timeout(self.next_deadline())
     }
 
-    fn drop_msg(&mut self, why: Drop, origin: &Origin, detail: &str) {
-        self.counters.drop(why);
+    pub(super) fn drop_msg(&mut self, why: DropReason, origin: &Origin, detail: &str) {
+        self.counters.count(why);
         log::info!(
             "dropped message from {} ({}): {detail}",
             origin.src,
@@ -417,6 +431,11 @@ impl Proxy {
 
     /// Handles one received SIP message. `now` is monotonic milliseconds; `media` is the RTP
     /// relay SDP rewriting opens streams in.
+    ///
+    /// Stages (behaviour §4.1 with decisions §4): admission (ACL, raw sanity) → parse and
+    /// validate → the request checks (Proxy-Require, Max-Forwards, Via loop) → REGISTER
+    /// handling or forwarding. The plugin stages "raw" and "validate" sit between the first
+    /// two; the forwarding stages are in `forward`.
     pub fn handle_message(
         &mut self,
         now: u64,
@@ -425,49 +444,16 @@ impl Proxy {
         media: &mut dyn Media,
     ) {
         self.counters.received = self.counters.received.saturating_add(1);
-        let access = crate::acl::check(
-            self.cfg.hosts_deny_sip.as_ref(),
-            self.cfg.hosts_allow_sip.as_ref(),
-            self.cfg.hosts_allow_reg.as_ref(),
-            origin.src.ip(),
-        );
-        if !access.sip && !access.reg {
-            self.counters.drop(Drop::Acl);
-            log::debug!(target: ACCESS, "access denied for {}", origin.src);
+        let Some(access) = self.admit(&origin, bytes) else {
             return;
-        }
-        if bytes.len() < limits::SIP_MIN_MESSAGE {
-            // NAT keepalives (CRLF, 4-byte pings) are normal: no log line above debug.
-            self.counters.drop(Drop::TooShort);
-            log::debug!(target: SIP, "ignored {} bytes from {} (keepalive)", bytes.len(), origin.src);
-            return;
-        }
-        if bytes.iter().filter(|&&b| b == b' ').count() < 2 {
-            self.drop_msg(Drop::RawCheck, &origin, "fewer than two spaces: not SIP");
-            return;
-        }
-        let msg = match Message::parse(bytes, origin.transport.framing()) {
-            Ok(m) => m,
-            Err(e) => {
-                self.reject_unparsed(&origin, bytes, e);
-                return;
-            }
         };
-        // Max-Forwards out of range is treated as siproxd does (below), not as malformed; the
-        // checks `validate` skipped when it stopped there still apply.
-        let valid = match msg.validate() {
-            // The last check of validate(): everything else is fine (siproxd reads it as 70).
-            Err(ParseError::BadMaxForwards) => Ok(()),
-            other => other,
-        };
-        if let Err(e) = valid {
-            self.reject(&origin, &msg, e);
+        let Some(msg) = self.parse_valid(&origin, bytes) else {
             return;
-        }
+        };
         if !msg.is_request() {
             if !access.sip {
                 self.drop_msg(
-                    Drop::NoSipPermission,
+                    DropReason::NoSipPermission,
                     &origin,
                     "response from a host without SIP permission",
                 );
@@ -476,10 +462,88 @@ impl Proxy {
             self.forward_response(now, &origin, &msg, media);
             return;
         }
+        if let Err(r) = self.check_request(&origin, &msg) {
+            self.refuse(&origin, &msg, r);
+            return;
+        }
+        if msg.method() == Some(b"REGISTER") {
+            if let Err(r) = self.check_register_access(&origin, access) {
+                self.refuse(&origin, &msg, r);
+                return;
+            }
+            self.on_register(now, &origin, &msg, media);
+            return;
+        }
+        if !access.sip {
+            self.drop_msg(
+                DropReason::NoSipPermission,
+                &origin,
+                "request from a host without SIP permission",
+            );
+            return;
+        }
+        self.forward_request(now, &origin, &msg, None, media);
+    }
+
+    /// The access lists and the raw sanity checks: what the source may do, or `None` when the
+    /// datagram goes no further.
+    fn admit(&mut self, origin: &Origin, bytes: &[u8]) -> Option<crate::acl::Access> {
+        let access = self.settings.access.check(origin.src.ip());
+        if !access.sip && !access.reg {
+            self.counters.count(DropReason::Acl);
+            log::debug!(target: ACCESS, "access denied for {}", origin.src);
+            return None;
+        }
+        if bytes.len() < limits::SIP_MIN_MESSAGE {
+            // NAT keepalives (CRLF, 4-byte pings) are normal: no log line above debug.
+            self.counters.count(DropReason::TooShort);
+            log::debug!(target: SIP, "ignored {} bytes from {} (keepalive)", bytes.len(), origin.src);
+            return None;
+        }
+        if bytes.iter().filter(|&&b| b == b' ').count() < 2 {
+            self.drop_msg(
+                DropReason::RawCheck,
+                origin,
+                "fewer than two spaces: not SIP",
+            );
+            return None;
+        }
+        Some(access)
+    }
+
+    /// Parses and validates; a message that fails is answered (400/416/505) or dropped.
+    fn parse_valid<'a>(&mut self, origin: &Origin, bytes: &'a [u8]) -> Option<Message<'a>> {
+        let msg = match Message::parse(bytes, origin.transport.framing()) {
+            Ok(m) => m,
+            Err(e) => {
+                self.reject_unparsed(origin, bytes, e);
+                return None;
+            }
+        };
+        // Max-Forwards out of range is treated as siproxd does (`check_request`), not as
+        // malformed; the checks `validate` skipped when it stopped there still apply.
+        let valid = match msg.validate() {
+            // The last check of validate(): everything else is fine (siproxd reads it as 70).
+            Err(ParseError::BadMaxForwards) => Ok(()),
+            other => other,
+        };
+        if let Err(e) = valid {
+            self.reject(origin, &msg, e);
+            return None;
+        }
+        Some(msg)
+    }
+
+    /// Proxy-Require (420), Max-Forwards (483, or 200 to OPTIONS) and Via loops (482). An ACK
+    /// is never answered (decisions §4): it is forwarded or dropped.
+    fn check_request(
+        &mut self,
+        origin: &Origin,
+        msg: &Message<'_>,
+    ) -> Result<(), forward::Refusal> {
         let method = msg.method().unwrap_or(b"");
-        if method == b"ACK" {
-            // Nothing is ever answered to an ACK (decisions §4); it is forwarded or dropped.
-        } else {
+        let ack = method == b"ACK";
+        if !ack {
             let mut unsupported = msg.unsupported_proxy_require(&[]).peekable();
             if unsupported.peek().is_some() {
                 let mut list = String::new();
@@ -489,64 +553,69 @@ impl Proxy {
                     }
                     list.push_str(&String::from_utf8_lossy(t));
                 }
-                let extra = [("Unsupported", list.as_str())];
-                self.counters.drop(Drop::BadExtension);
-                self.respond(&origin, &msg, 420, "Bad Extension", &extra);
-                return;
+                self.counters.count(DropReason::BadExtension);
+                self.respond(
+                    origin,
+                    msg,
+                    Status::BAD_EXTENSION,
+                    &[("Unsupported", &list)],
+                );
+                return Err(forward::Refusal::Quiet(None));
             }
         }
-        let mf = rewrite::max_forwards(&msg);
-        if mf <= 0 {
-            self.counters.drop(Drop::TooManyHops);
-            if method == b"OPTIONS" {
-                self.respond(&origin, &msg, 200, "OK", &[]);
-            } else if method != b"ACK" {
-                self.respond(&origin, &msg, 483, "Too Many Hops", &[]);
-            } else {
+        if rewrite::max_forwards(msg) <= 0 {
+            if ack {
                 log::info!("ACK from {} dropped: Max-Forwards exhausted", origin.src);
             }
-            return;
+            let status = match method {
+                b"OPTIONS" => Status::OK,
+                _ => Status::TOO_MANY_HOPS,
+            };
+            return Err(forward::Refusal::Answer {
+                status,
+                count: Some(DropReason::TooManyHops),
+            });
         }
-        if self.via_loop(&msg) {
-            self.counters.drop(Drop::Loop);
-            if method != b"ACK" {
-                self.respond(&origin, &msg, 482, "Loop Detected", &[]);
-            } else {
+        if self.via_loop(msg) {
+            if ack {
                 log::info!("ACK from {} dropped: Via loop", origin.src);
             }
-            return;
+            return Err(forward::Refusal::Answer {
+                status: Status::LOOP_DETECTED,
+                count: Some(DropReason::Loop),
+            });
         }
-        if method == b"REGISTER" {
-            if !access.reg {
-                self.counters.drop(Drop::NoRegisterPermission);
-                log::warn!(
-                    "REGISTER from {} dropped: not allowed by hosts_allow_reg",
-                    origin.src
-                );
-                return;
-            }
-            if !self.register_side_allowed(&origin) {
-                self.counters.drop(Drop::NoRegisterPermission);
-                log::warn!(
-                    "REGISTER from {} on the outbound address refused: phones register from the \
-                     LAN (list WAN hosts in hosts_allow_reg to allow them)",
-                    origin.src
-                );
-                self.respond(&origin, &msg, 403, "Forbidden", &[]);
-                return;
-            }
-            self.on_register(now, &origin, &msg, media);
-            return;
-        }
-        if !access.sip {
-            self.drop_msg(
-                Drop::NoSipPermission,
-                &origin,
-                "request from a host without SIP permission",
+        Ok(())
+    }
+
+    /// Who may register: hosts `hosts_allow_reg` admits, and from the Internet side only
+    /// hosts it names explicitly (decisions §3).
+    fn check_register_access(
+        &self,
+        origin: &Origin,
+        access: crate::acl::Access,
+    ) -> Result<(), forward::Refusal> {
+        if !access.reg {
+            log::warn!(
+                "REGISTER from {} dropped: not allowed by hosts_allow_reg",
+                origin.src
             );
-            return;
+            return Err(forward::Refusal::Quiet(Some(
+                DropReason::NoRegisterPermission,
+            )));
         }
-        self.forward_request(now, &origin, &msg, None, media);
+        if !self.register_side_allowed(origin) {
+            log::warn!(
+                "REGISTER from {} on the outbound address refused: phones register from the \
+                 LAN (list WAN hosts in hosts_allow_reg to allow them)",
+                origin.src
+            );
+            return Err(forward::Refusal::Answer {
+                status: Status::FORBIDDEN,
+                count: Some(DropReason::NoRegisterPermission),
+            });
+        }
+        Ok(())
     }
 
     /// A message that did not parse: answered when the headers a response needs are there.
@@ -556,13 +625,13 @@ impl Proxy {
             if let Ok(m) = Message::parse_for_reply(bytes) {
                 if m.top_via().is_ok() && m.method() != Some(b"ACK") {
                     log::info!("bad message from {}: {e}; answering {code}", origin.src);
-                    self.counters.drop(Drop::Unparsable);
-                    self.respond(origin, &m, code, reason, &[]);
+                    self.counters.count(DropReason::Unparsable);
+                    self.respond(origin, &m, Status::new(code, reason), &[]);
                     return;
                 }
             }
         }
-        self.drop_msg(Drop::Unparsable, origin, &e.to_string());
+        self.drop_msg(DropReason::Unparsable, origin, &e.to_string());
     }
 
     /// A message that parsed but failed validation.
@@ -570,10 +639,10 @@ impl Proxy {
         match e.action(msg.is_request()) {
             ProxyAction::Answer(code, reason) if msg.method() != Some(b"ACK") => {
                 log::info!("invalid message from {}: {e}; answering {code}", origin.src);
-                self.counters.drop(Drop::Invalid);
-                self.respond(origin, msg, code, reason, &[]);
+                self.counters.count(DropReason::Invalid);
+                self.respond(origin, msg, Status::new(code, reason), &[]);
             }
-            _ => self.drop_msg(Drop::Invalid, origin, &e.to_string()),
+            _ => self.drop_msg(DropReason::Invalid, origin, &e.to_string()),
         }
     }
 
@@ -587,53 +656,29 @@ impl Proxy {
     /// leave from the router's public address (an open relay): only hosts listed explicitly in
     /// `hosts_allow_reg` may register from there.
     fn register_side_allowed(&self, origin: &Origin) -> bool {
-        self.arrived_on_lan(origin)
-            || self
-                .cfg
-                .hosts_allow_reg
-                .as_ref()
-                .is_some_and(|l| !l.entries.is_empty() && l.contains(origin.src.ip()))
+        self.arrived_on_lan(origin) || self.settings.access.names_registrar_client(origin.src.ip())
     }
 
     /// Via loop detection (behaviour §4.10.4): more than two of our own Vias below the top.
     fn via_loop(&self, msg: &Message<'_>) -> bool {
-        let own = msg
+        let own = self.own();
+        let ours = msg
             .vias()
             .skip(1)
             .filter_map(Result::ok)
-            .filter(|v| self.is_own_hostport(v.host_raw, v.port))
+            .filter(|v| own.is_own_hostport(v.host_raw, v.port))
             .count();
-        own > 2
+        ours > 2
     }
 
     /// Whether `host:port` (port absent = 5060) names this proxy.
     fn is_own_hostport(&self, host: &[u8], port: Option<u16>) -> bool {
-        if port.unwrap_or(5060) != self.cfg.sip_listen_port {
-            return false;
-        }
-        self.is_own_host(host)
-    }
-
-    fn is_own_host(&self, host: &[u8]) -> bool {
-        let Ok(h) = std::str::from_utf8(host) else {
-            return false;
-        };
-        let h = h.trim_start_matches('[').trim_end_matches(']');
-        if let Ok(ip) = h.parse::<IpAddr>() {
-            let ip = ip.to_canonical();
-            if ip == self.addrs.inbound || Some(ip) == self.addrs.outbound {
-                return true;
-            }
-        }
-        self.cfg
-            .host_outbound
-            .as_deref()
-            .is_some_and(|ho| ho.eq_ignore_ascii_case(h))
+        self.own().is_own_hostport(host, port)
     }
 
     /// The public name or address written into Via, Contact and Record-Route on the WAN side.
     fn public_host(&self) -> Option<String> {
-        match (&self.cfg.host_outbound, self.addrs.outbound) {
+        match (&self.settings.host_outbound, self.addrs.outbound) {
             (Some(h), _) => Some(h.clone()),
             (None, Some(ip)) => Some(uri_host(ip)),
             (None, None) => None,
@@ -647,10 +692,10 @@ impl Proxy {
         now: u64,
         source: SocketAddr,
         transport: Transport,
-        host: &str,
-        port: Option<u16>,
+        hop: &Hop,
         bytes: &[u8],
     ) {
+        let (host, port) = (hop.host.as_str(), hop.port);
         let token = self.next_token;
         self.next_token = self.next_token.wrapping_add(1);
         match self.resolver.resolve(now, host, port, token) {
@@ -660,13 +705,13 @@ impl Proxy {
                     self.out.push(source, to, transport, None, bytes);
                 }
                 None => {
-                    self.counters.drop(Drop::Unroutable);
+                    self.counters.count(DropReason::Unroutable);
                     log::info!("no address for next hop {host}: message dropped");
                 }
             },
             Lookup::Pending => {
                 if self.pending.len() >= limits::PROXY_DNS_PENDING {
-                    self.counters.drop(Drop::DnsPendingFull);
+                    self.counters.count(DropReason::DnsPendingFull);
                     log::warn!("DNS queue full: message for {host} dropped");
                     return;
                 }
@@ -679,7 +724,7 @@ impl Proxy {
                 });
             }
             Lookup::Failed(f) => {
-                self.counters.drop(Drop::DnsFailed);
+                self.counters.count(DropReason::DnsFailed);
                 log::info!("cannot resolve next hop {host}: {f:?}; message dropped");
             }
         }
@@ -689,7 +734,7 @@ impl Proxy {
     fn drain_dns_events(&mut self) {
         while let Some(Resolved { user_token, result }) = self.resolver.poll_event() {
             if user_token == HOST_OUTBOUND_TOKEN {
-                let name = self.cfg.host_outbound.clone().unwrap_or_default();
+                let name = self.settings.host_outbound.clone().unwrap_or_default();
                 match result {
                     Ok(a) => self.set_public_ip(&name, a.first().map(|s| s.ip())),
                     Err(f) => log::warn!("host_outbound = {name}: {f:?}"),
@@ -706,7 +751,7 @@ impl Proxy {
                     self.out.push(p.source, to, p.transport, None, &p.bytes);
                 }
                 None => {
-                    self.counters.drop(Drop::DnsFailed);
+                    self.counters.count(DropReason::DnsFailed);
                     log::info!("next hop did not resolve: queued message dropped");
                 }
             }

@@ -8,11 +8,11 @@
 )]
 
 use super::direction::reg_uri;
-use super::{Drop, Media, Origin, Proxy};
+use super::{DropReason, Media, Origin, Proxy};
 use crate::auth::{self, Verdict};
 use crate::logging::REG;
 use crate::registry::{ContactBinding, Masking, Mode, RegistryError, PROVISIONAL_SECS};
-use crate::sip::{Contact, HeaderName, Message, NameAddr, Scheme, Uri};
+use crate::sip::{Contact, HeaderName, Message, NameAddr, Scheme, Status, Uri};
 
 /// The Contacts of a REGISTER.
 enum Contacts {
@@ -57,7 +57,9 @@ impl Proxy {
                         .expires()
                         .map_err(|_| "Bad Contact expires")?;
                     explicit |= param.is_some();
-                    let expires = param.or(header_expires).unwrap_or(self.cfg.default_expires);
+                    let expires = param
+                        .or(header_expires)
+                        .unwrap_or(self.settings.default_expires);
                     let uri = reg_uri(&na.uri).ok_or("Contact URI cannot be stored")?;
                     bindings.push(ContactBinding { uri, expires });
                 }
@@ -74,9 +76,9 @@ impl Proxy {
     }
 
     /// A malformed REGISTER: answered 400 with the reason, and counted.
-    fn refuse(&mut self, origin: &Origin, msg: &Message<'_>, reason: &str) {
-        self.counters.drop(Drop::Invalid);
-        self.respond(origin, msg, 400, reason, &[]);
+    fn bad_register(&mut self, origin: &Origin, msg: &Message<'_>, reason: &'static str) {
+        self.counters.count(DropReason::Invalid);
+        self.respond(origin, msg, Status::bad_request(reason), &[]);
     }
 
     /// Registrar mode when the Request-URI names this proxy on its listen port (§4.1 step 12).
@@ -99,8 +101,8 @@ impl Proxy {
             .map(|u| u.scheme);
         if scheme != Some(Scheme::Sip) {
             // Checked before anything is registered: sips needs TLS, tel a gateway.
-            self.counters.drop(Drop::Invalid);
-            self.respond(origin, msg, 416, "Unsupported URI Scheme", &[]);
+            self.counters.count(DropReason::Invalid);
+            self.respond(origin, msg, Status::UNSUPPORTED_URI_SCHEME, &[]);
             return;
         }
         if self.is_registrar_request(msg) {
@@ -122,7 +124,7 @@ impl Proxy {
                 Some(h) => match auth::Credentials::parse(h.value) {
                     Err(e) => {
                         log::info!("REGISTER from {}: {e}", origin.src);
-                        self.refuse(origin, msg, "Bad Proxy-Authorization");
+                        self.bad_register(origin, msg, "Bad Proxy-Authorization");
                         return;
                     }
                     Ok(c) => match a.verify(now / 1000, "REGISTER", &c, origin.src.ip()) {
@@ -134,19 +136,19 @@ impl Proxy {
                                 origin.src,
                                 c.username.unwrap_or("")
                             );
-                            self.respond(origin, msg, 403, "Forbidden", &[]);
+                            self.respond(origin, msg, Status::FORBIDDEN, &[]);
                             return;
                         }
                         Verdict::Accepted => None,
                         Verdict::Stale => Some(true),
                         Verdict::Rejected(why) => {
                             log::warn!("REGISTER from {} refused: {why}", origin.src);
-                            self.respond(origin, msg, 403, "Forbidden", &[]);
+                            self.respond(origin, msg, Status::FORBIDDEN, &[]);
                             return;
                         }
                         Verdict::Malformed(why) => {
                             log::info!("REGISTER from {}: {why}", origin.src);
-                            self.refuse(origin, msg, "Bad Proxy-Authorization");
+                            self.bad_register(origin, msg, "Bad Proxy-Authorization");
                             return;
                         }
                     },
@@ -158,19 +160,19 @@ impl Proxy {
                     .iter()
                     .map(|c| ("Proxy-Authenticate", c.as_str()))
                     .collect();
-                self.respond(origin, msg, 407, "Proxy Authentication Required", &extra);
+                self.respond(origin, msg, Status::PROXY_AUTHENTICATION_REQUIRED, &extra);
                 return;
             }
         }
         let Some(to) = Self::to_uri(msg) else {
-            self.refuse(origin, msg, "Bad To");
+            self.bad_register(origin, msg, "Bad To");
             return;
         };
         let now_s = now / 1000;
         let contacts = match self.contacts_of(msg) {
             Ok(c) => c,
             Err(why) => {
-                self.refuse(origin, msg, why);
+                self.bad_register(origin, msg, why);
                 return;
             }
         };
@@ -183,7 +185,7 @@ impl Proxy {
                     explicit: false, ..
                 },
                 None,
-            ) => Some(self.cfg.default_expires),
+            ) => Some(self.settings.default_expires),
             _ => None,
         };
         let slot = match contacts {
@@ -194,7 +196,7 @@ impl Proxy {
                 crate::registry::Want::Live,
             ),
             Contacts::Star { valid: false } => {
-                self.refuse(origin, msg, "Invalid Wildcard Contact");
+                self.bad_register(origin, msg, "Invalid Wildcard Contact");
                 return;
             }
             Contacts::Star { valid: true } => {
@@ -203,8 +205,8 @@ impl Proxy {
             }
             Contacts::List { bindings, .. } => {
                 let masking = Masking {
-                    mask_host: &self.cfg.mask_host,
-                    masked_host: &self.cfg.masked_host,
+                    mask_host: &self.settings.mask_host,
+                    masked_host: &self.settings.masked_host,
                 };
                 match self.registry.register(
                     now_s,
@@ -216,17 +218,17 @@ impl Proxy {
                 ) {
                     Ok(slot) => slot,
                     Err(RegistryError::Full) => {
-                        self.counters.drop(Drop::RegistrationTableFull);
+                        self.counters.count(DropReason::RegistrationTableFull);
                         log::warn!(
                             "registration table full ({} slots): {to} refused",
                             self.registry.capacity()
                         );
-                        self.respond(origin, msg, 503, "Registration Table Full", &[]);
+                        self.respond(origin, msg, Status::REGISTRATION_TABLE_FULL, &[]);
                         return;
                     }
                     Err(e) => {
                         log::warn!("REGISTER of {to}: {e}");
-                        self.respond(origin, msg, 503, "Service Unavailable", &[]);
+                        self.respond(origin, msg, Status::SERVICE_UNAVAILABLE, &[]);
                         return;
                     }
                 }
@@ -252,7 +254,7 @@ impl Proxy {
         if let Some(e) = &expires {
             extra.push(("Expires", e.as_str()));
         }
-        self.respond(origin, msg, 200, "OK", &extra);
+        self.respond(origin, msg, Status::OK, &extra);
     }
 
     /// Outbound-proxy mode: note the phone (provisionally) and forward to its registrar.
@@ -264,23 +266,23 @@ impl Proxy {
         media: &mut dyn Media,
     ) {
         let Some(to) = Self::to_uri(msg) else {
-            self.drop_msg(Drop::Invalid, origin, "REGISTER with an unusable To");
+            self.drop_msg(DropReason::Invalid, origin, "REGISTER with an unusable To");
             return;
         };
         let Some(public) = self.public_host() else {
-            self.counters.drop(Drop::OutboundDown);
-            self.respond(origin, msg, 408, "Request Timeout", &[]);
+            self.counters.count(DropReason::OutboundDown);
+            self.respond(origin, msg, Status::REQUEST_TIMEOUT, &[]);
             return;
         };
         let now_s = now / 1000;
         let mode = Mode::OutboundProxy {
             outbound_host: &public,
-            listen_port: self.cfg.sip_listen_port,
+            listen_port: self.settings.listen_port,
         };
         let contacts = match self.contacts_of(msg) {
             Ok(c) => c,
             Err(why) => {
-                self.refuse(origin, msg, why);
+                self.bad_register(origin, msg, why);
                 return;
             }
         };
@@ -288,7 +290,7 @@ impl Proxy {
         match contacts {
             Contacts::None | Contacts::Star { .. } if !known => {
                 // A query or wildcard from a phone we do not know: answered here (§4.6 step 2).
-                self.respond(origin, msg, 200, "OK", &[]);
+                self.respond(origin, msg, Status::OK, &[]);
             }
             Contacts::None => self.forward_request(now, origin, msg, None, media),
             Contacts::Star { valid } => {
@@ -300,8 +302,8 @@ impl Proxy {
             }
             Contacts::List { bindings, explicit } => {
                 let masking = Masking {
-                    mask_host: &self.cfg.mask_host,
-                    masked_host: &self.cfg.masked_host,
+                    mask_host: &self.settings.mask_host,
+                    masked_host: &self.settings.masked_host,
                 };
                 match self
                     .registry
@@ -309,23 +311,25 @@ impl Proxy {
                 {
                     Ok(_) => {
                         log::debug!(target: REG, "REGISTER of {to} from {} forwarded", origin.src);
-                        let add = (!explicit).then_some(self.cfg.default_expires);
+                        let add = (!explicit).then_some(self.settings.default_expires);
                         self.forward_request(now, origin, msg, add, media);
                     }
                     Err(RegistryError::Full) => {
                         // decisions §3: a full table is answered 503 in both modes (siproxd
                         // stays silent in outbound-proxy mode and the phone times out).
-                        self.counters.drop(Drop::RegistrationTableFull);
+                        self.counters.count(DropReason::RegistrationTableFull);
                         log::warn!(
                             "registration table full ({} slots): REGISTER of {to} from {} refused",
                             self.registry.capacity(),
                             origin.src
                         );
-                        self.respond(origin, msg, 503, "Registration Table Full", &[]);
+                        self.respond(origin, msg, Status::REGISTRATION_TABLE_FULL, &[]);
                     }
-                    Err(e) => {
-                        self.drop_msg(Drop::Invalid, origin, &format!("REGISTER of {to}: {e}"))
-                    }
+                    Err(e) => self.drop_msg(
+                        DropReason::Invalid,
+                        origin,
+                        &format!("REGISTER of {to}: {e}"),
+                    ),
                 }
             }
         }

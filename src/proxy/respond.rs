@@ -13,7 +13,7 @@ use std::net::{IpAddr, SocketAddr};
 use super::rewrite::md5_hex;
 use super::{Origin, Proxy};
 use crate::logging::PROXY;
-use crate::sip::{HeaderName, Message, Rport, Via};
+use crate::sip::{HeaderName, Message, Rport, Status, Via};
 
 /// Where a response to a request with top Via `via`, received from `src`, goes.
 ///
@@ -62,9 +62,10 @@ fn header_line(out: &mut String, name: &[u8], value: &[u8]) {
 }
 
 /// Writes a response to `msg` into a new string.
-pub fn build(msg: &Message<'_>, code: u16, reason: &str, extra: &[(&str, &str)]) -> String {
+pub fn build(msg: &Message<'_>, status: Status, extra: &[(&str, &str)]) -> String {
+    let code = status.code;
     let mut out = String::with_capacity(512);
-    status_line(&mut out, code, reason);
+    status_line(&mut out, code, status.reason);
     let from_tag = msg.from().ok().and_then(|f| f.tag()).unwrap_or(b"");
     let branch = msg.top_via().ok().and_then(|v| v.branch()).unwrap_or(b"");
     let call_id = msg.call_id().unwrap_or(b"");
@@ -110,8 +111,7 @@ impl Proxy {
         &mut self,
         origin: &Origin,
         msg: &Message<'_>,
-        code: u16,
-        reason: &str,
+        status: Status,
         extra: &[(&str, &str)],
     ) {
         if msg.method() == Some(b"ACK") || !msg.is_request() {
@@ -124,9 +124,9 @@ impl Proxy {
             Err(_) if msg.first(HeaderName::Via).is_some() => origin.src,
             Err(_) => return,
         };
-        let text = build(msg, code, reason, extra);
+        let text = build(msg, status, extra);
         log::info!(
-            "answering {} {} from {} with {code} {reason}",
+            "answering {} {} from {} with {status}",
             String::from_utf8_lossy(msg.method().unwrap_or(b"?")),
             String::from_utf8_lossy(msg.request_uri_raw().unwrap_or(b"")),
             origin.src
@@ -152,13 +152,13 @@ mod tests {
     fn response_copies_headers_and_adds_a_stable_to_tag() {
         let req = b"OPTIONS sip:x@h SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.1:5062;branch=z9hG4bKa\r\nVia: SIP/2.0/UDP 10.0.0.9\r\nFrom: <sip:a@h>;tag=f\r\nTo: <sip:x@h>\r\nCall-ID: c1\r\nCSeq: 3 OPTIONS\r\nContact: <sip:a@10.0.0.1:5062>\r\nMax-Forwards: 0\r\n\r\n";
         let m = Message::parse(req, Framing::Datagram).unwrap();
-        let r = build(&m, 200, "OK", &[]);
+        let r = build(&m, Status::OK, &[]);
         assert!(r.starts_with("SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 10.0.0.1:5062;branch=z9hG4bKa\r\nVia: SIP/2.0/UDP 10.0.0.9\r\n"));
         assert!(r.contains("\r\nTo: <sip:x@h>;tag="));
         assert!(r.contains("\r\nContact: <sip:a@10.0.0.1:5062>\r\n"));
         assert!(r.ends_with("Content-Length: 0\r\n\r\n"));
-        assert_eq!(r, build(&m, 200, "OK", &[]));
-        let r483 = build(&m, 483, "Too Many Hops", &[]);
+        assert_eq!(r, build(&m, Status::OK, &[]));
+        let r483 = build(&m, Status::TOO_MANY_HOPS, &[]);
         assert!(!r483.contains("Contact"));
     }
 

@@ -36,6 +36,7 @@ mod fields;
 mod header;
 mod message;
 mod scan;
+mod status;
 mod uri;
 mod validate;
 mod via;
@@ -49,5 +50,6 @@ pub use message::{
     frame_stream, looks_like_request, Framing, Header, Message, StartLine, StreamFrame,
 };
 pub use scan::write_u32;
+pub use status::Status;
 pub use uri::{escaped_eq, unescape_into, Host, Scheme, UnescapeError, Uri};
 pub use via::{Rport, Via, MAGIC_COOKIE};

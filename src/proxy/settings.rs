@@ -1,0 +1,190 @@
+//! What the proxy core needs of the configuration, decoded once from `Config` at start and on
+//! SIGHUP: the core reads these typed values and never a directive's raw encoding (bit masks,
+//! 0/1 switches, parallel lists).
+
+use crate::acl::{Access, AclList};
+use crate::config::Config;
+
+/// A next hop given by name or address, with an optional port (none: RFC 3263 SRV/5060).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hop {
+    pub host: String,
+    pub port: Option<u16>,
+}
+
+/// `outbound_domain_name` / `_host` / `_port`: requests from a phone whose From domain is
+/// `domain` leave through `proxy` (behaviour §4.11).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DomainRoute {
+    pub domain: String,
+    pub proxy: Hop,
+}
+
+/// `use_rport`: whether our own Via asks for rport (RFC 3581), per direction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RportPolicy {
+    /// On messages going to the LAN (bit 1).
+    pub incoming: bool,
+    /// On messages going to the Internet (bit 2).
+    pub outgoing: bool,
+}
+
+/// The access lists (`hosts_deny_sip`, `hosts_allow_sip`, `hosts_allow_reg`).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct AccessLists {
+    pub deny_sip: Option<AclList>,
+    pub allow_sip: Option<AclList>,
+    pub allow_reg: Option<AclList>,
+}
+
+impl AccessLists {
+    pub fn check(&self, src: std::net::IpAddr) -> Access {
+        crate::acl::check(
+            self.deny_sip.as_ref(),
+            self.allow_sip.as_ref(),
+            self.allow_reg.as_ref(),
+            src,
+        )
+    }
+
+    /// Whether `hosts_allow_reg` names `src` explicitly (an empty or absent list names no one).
+    pub fn names_registrar_client(&self, src: std::net::IpAddr) -> bool {
+        self.allow_reg
+            .as_ref()
+            .is_some_and(|l| !l.entries.is_empty() && l.contains(src))
+    }
+}
+
+/// The proxy core's settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    /// `sip_listen_port`: written in our Via, Contact and Record-Route, and the port that
+    /// makes a URI "ours".
+    pub listen_port: u16,
+    /// `host_outbound`: the public name or address, when the router is behind another NAT.
+    pub host_outbound: Option<String>,
+    pub rport: RportPolicy,
+    /// `rtp_proxy_enable = 1`: SDP is rewritten and media relayed.
+    pub relay: bool,
+    /// `outbound_proxy_host`/`_port` (port 0 or absent: 5060).
+    pub outbound_proxy: Option<Hop>,
+    pub domain_routes: Vec<DomainRoute>,
+    pub ua_string: Option<String>,
+    pub obscure_loops: bool,
+    pub default_expires: u32,
+    pub mask_host: Vec<String>,
+    pub masked_host: Vec<String>,
+    pub access: AccessLists,
+    pub max_registrations: usize,
+}
+
+impl Settings {
+    pub fn from_config(cfg: &Config) -> Settings {
+        Settings {
+            listen_port: cfg.sip_listen_port,
+            host_outbound: cfg.host_outbound.clone(),
+            rport: RportPolicy {
+                incoming: cfg.use_rport & 1 != 0,
+                outgoing: cfg.use_rport & 2 != 0,
+            },
+            relay: cfg.rtp_proxy_enable == 1,
+            outbound_proxy: cfg.outbound_proxy_host.as_ref().map(|host| Hop {
+                host: host.clone(),
+                port: Some(match cfg.outbound_proxy_port {
+                    0 => 5060,
+                    p => p,
+                }),
+            }),
+            domain_routes: domain_routes(cfg),
+            ua_string: cfg.ua_string.clone(),
+            obscure_loops: cfg.obscure_loops,
+            default_expires: cfg.default_expires,
+            mask_host: cfg.mask_host.clone(),
+            masked_host: cfg.masked_host.clone(),
+            access: AccessLists {
+                deny_sip: cfg.hosts_deny_sip.clone(),
+                allow_sip: cfg.hosts_allow_sip.clone(),
+                allow_reg: cfg.hosts_allow_reg.clone(),
+            },
+            max_registrations: cfg.max_registrations,
+        }
+    }
+
+    /// The outbound proxy for a request from a phone of `from_domain`: the per-domain one,
+    /// else the global one.
+    pub fn outbound_proxy_for(&self, from_domain: &str) -> Option<&Hop> {
+        self.domain_routes
+            .iter()
+            .find(|r| r.domain.eq_ignore_ascii_case(from_domain))
+            .map(|r| &r.proxy)
+            .or(self.outbound_proxy.as_ref())
+    }
+}
+
+/// The parallel `outbound_domain_*` lists as routes. A name without a host routes nowhere and
+/// is logged (siproxd silently dropped every outbound proxy then); a missing port is 5060.
+fn domain_routes(cfg: &Config) -> Vec<DomainRoute> {
+    let mut routes = Vec::with_capacity(cfg.outbound_domain_name.len());
+    for (i, domain) in cfg.outbound_domain_name.iter().enumerate() {
+        let Some(host) = cfg.outbound_domain_host.get(i) else {
+            log::warn!(
+                "outbound_domain_name = {domain} has no outbound_domain_host (entry {}): ignored",
+                i + 1
+            );
+            continue;
+        };
+        let port = cfg.outbound_domain_port.get(i).copied().unwrap_or(5060);
+        routes.push(DomainRoute {
+            domain: domain.clone(),
+            proxy: Hop {
+                host: host.clone(),
+                port: Some(port),
+            },
+        });
+    }
+    routes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn directive_encodings_are_decoded() {
+        let cfg = Config {
+            use_rport: 2,
+            rtp_proxy_enable: 0,
+            outbound_proxy_host: Some("proxy.example.net".into()),
+            outbound_proxy_port: 0,
+            outbound_domain_name: vec!["a.example".into(), "b.example".into()],
+            outbound_domain_host: vec!["pa.example".into()],
+            outbound_domain_port: vec![5070],
+            ..Config::default()
+        };
+        let s = Settings::from_config(&cfg);
+        assert_eq!(
+            s.rport,
+            RportPolicy {
+                incoming: false,
+                outgoing: true
+            }
+        );
+        assert!(!s.relay);
+        assert_eq!(
+            s.outbound_proxy_for("A.EXAMPLE"),
+            Some(&Hop {
+                host: "pa.example".into(),
+                port: Some(5070)
+            })
+        );
+        // b.example has no host: it falls back to the global proxy (siproxd used none at all).
+        assert_eq!(
+            s.outbound_proxy_for("b.example"),
+            Some(&Hop {
+                host: "proxy.example.net".into(),
+                port: Some(5060)
+            })
+        );
+        assert_eq!(s.domain_routes.len(), 1);
+    }
+}
