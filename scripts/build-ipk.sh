@@ -39,6 +39,12 @@ if [ -z "${SOURCE_DATE_EPOCH:-}" ]; then
 fi
 TAR="tar --format=gnu --numeric-owner --owner=0 --group=0 --sort=name --mtime=@$SOURCE_DATE_EPOCH"
 EXAMPLE=config/siproxd-rs.conf
+# the control file's LicenseFiles, installed where the SDK package (openwrt/Makefile) puts it
+LICENSE_DIR=usr/share/licenses/siproxd-rs
+[ -f LICENSE ] || {
+	echo "build-ipk: LICENSE missing" >&2
+	exit 1
+}
 
 for T in $TARGETS; do
 	ARCH=$(openwrt_arch "$T") || {
@@ -55,8 +61,9 @@ for T in $TARGETS; do
 	W=$(mktemp -d)
 	D=$W/data
 	C=$W/control
-	mkdir -p "$D/usr/sbin" "$D/etc/init.d" "$D/etc/config" "$C"
+	mkdir -p "$D/usr/sbin" "$D/etc/init.d" "$D/etc/config" "$D/$LICENSE_DIR" "$C"
 	cp "$BIN" "$D/usr/sbin/siproxd-rs"
+	cp LICENSE "$D/$LICENSE_DIR/LICENSE"
 	cp openwrt/files/siproxd-rs.init "$D/etc/init.d/siproxd-rs"
 	cp openwrt/files/siproxd.config "$D/etc/config/siproxd"
 	if [ -f "$EXAMPLE" ]; then

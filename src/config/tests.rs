@@ -435,6 +435,20 @@ fn uci_openwrt_default_is_accepted_unchanged() {
 }
 
 #[test]
+fn uci_shipped_openwrt_default_has_no_diagnostics() {
+    // the package's /etc/config/siproxd, init-script-only options (firewall) included
+    let path = format!(
+        "{}/openwrt/files/siproxd.config",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let bytes = std::fs::read(path).unwrap();
+    let (cfg, d) =
+        parse_uci(&bytes, "siproxd.config", &[], true).unwrap_or_else(|d| panic!("{d:?}"));
+    assert!(d.is_empty(), "{d:?}");
+    assert_eq!((cfg.sip_listen_port, cfg.rtp_port_low), (5060, 7070));
+}
+
+#[test]
 fn uci_quoting_lists_and_comments() {
     let (cfg, d) = uci(
         "# header\n\nconfig siproxd 'main'\n\toption enabled '1'\n\toption ua_string \"My # Phone\"\n\

@@ -11,9 +11,14 @@ use super::directives::Loc;
 use super::{Diagnostic, Severity};
 
 /// UCI options that are not siproxd directives but are valid in the section: logical network
-/// names the init script resolves into `if_inbound`/`if_outbound` (passed back with `-s`), and
-/// the usual service switch.
-pub const UCI_ONLY_OPTIONS: [&str; 3] = ["interface_inbound", "interface_outbound", "enabled"];
+/// names the init script resolves into `if_inbound`/`if_outbound` (passed back with `-s`), the
+/// usual service switch, and the init script's firewall switch.
+pub const UCI_ONLY_OPTIONS: [&str; 4] = [
+    "interface_inbound",
+    "interface_outbound",
+    "enabled",
+    "firewall",
+];
 
 /// One `option`/`list` of the chosen section.
 #[derive(Debug, Clone, PartialEq, Eq)]

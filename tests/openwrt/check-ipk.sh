@@ -1,7 +1,8 @@
 #!/bin/sh
 # check-ipk.sh IPK — structure check of an .ipk as OpenWrt's opkg reads it
 # (spec/cross-compile.md §10.1): gzip tar outer with the three members, gzip inner
-# archives, control fields, Installed-Size, file modes, conffiles, maintainer scripts.
+# archives, control fields, Installed-Size, file modes, conffiles, maintainer scripts, the
+# license file.
 set -u
 IPK=$1
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
@@ -41,8 +42,9 @@ ok "$(field Architecture)" "$ARCH" "Architecture matches the file name"
 ok "$(field Conflicts)" "siproxd" "Conflicts"
 ok "$(field Section)" "net" "Section"
 ok "$(field License)" "GPL-2.0-or-later" "License"
+ok "$(field LicenseFiles)" "LICENSE" "LicenseFiles"
 ok "$(field Installed-Size)" "$(gzip -dc "$W/data.tar.gz" | wc -c)" "Installed-Size = uncompressed data tar bytes"
-for f in Package Version Source SourceName License Section SourceDateEpoch URL Maintainer Architecture Installed-Size Description; do
+for f in Package Version Source SourceName License LicenseFiles Section SourceDateEpoch URL Maintainer Architecture Installed-Size Description; do
 	ok "$(grep -c "^$f: " "$W/c/control")" "1" "control field $f present once"
 done
 ok "$(cat "$W/c/conffiles")" "/etc/config/siproxd" "conffiles"
@@ -73,6 +75,7 @@ has() {
 has "-rwxr-xr-x 0/0 ./usr/sbin/siproxd-rs"
 has "-rwxr-xr-x 0/0 ./etc/init.d/siproxd-rs"
 has "-rw-r--r-- 0/0 ./etc/config/siproxd"
+has "-rw-r--r-- 0/0 ./usr/share/licenses/siproxd-rs/LICENSE"
 if [ -f "$REPO/config/siproxd-rs.conf" ]; then
 	has "-rw-r--r-- 0/0 ./etc/siproxd-rs/siproxd-rs.conf.example"
 fi
@@ -83,6 +86,9 @@ cmp -s "$W/d/etc/init.d/siproxd-rs" "$REPO/openwrt/files/siproxd-rs.init"
 ok "$?" "0" "init script is openwrt/files/siproxd-rs.init"
 cmp -s "$W/d/etc/config/siproxd" "$REPO/openwrt/files/siproxd.config"
 ok "$?" "0" "UCI default is openwrt/files/siproxd.config"
+cmp -s "$W/d/usr/share/licenses/siproxd-rs/LICENSE" "$REPO/LICENSE"
+ok "$?" "0" "license text is LICENSE"
+ok "$(grep -cx ' *Version 2, June 1991' "$REPO/LICENSE")" "1" "LICENSE is the GPL-2.0 text"
 
 # the packaged binary itself: static, for the right machine, runs under qemu
 case $ARCH in
