@@ -1,4 +1,4 @@
-//! Parser throughput on the real user-agent messages of ../shared/testdata/real.
+//! Parser throughput on the real user-agent messages of tests/data/real.
 //!
 //! `cargo bench --bench sip_parse`; throughput is reported in messages (or bodies) per second.
 //! Results and the comparison are recorded in docs/PERFORMANCE.md, section "SIP parser".
@@ -17,7 +17,7 @@ use std::hint::black_box;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 
-const REAL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/testdata/real");
+const REAL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/real");
 
 /// Every `.sip` file of testdata/real, in name order, as (name, bytes).
 fn real_messages() -> Vec<(String, Vec<u8>)> {

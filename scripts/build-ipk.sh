@@ -1,6 +1,6 @@
 #!/bin/sh
 # build-ipk.sh [--no-build] [TARGET...] — OpenWrt .ipk packages without the SDK:
-# dist/siproxd-rs_<version>-r<release>_<arch>.ipk per target (spec/cross-compile.md §10).
+# dist/siproxd-rs_<version>-r<release>_<arch>.ipk per target (docs/CROSS-COMPILE.md §10).
 # An .ipk is a gzip tar of ./debian-binary, ./data.tar.gz, ./control.tar.gz (not an ar
 # archive: opkg-lede rejects that). Byte-reproducible: all mtimes are SOURCE_DATE_EPOCH
 # (default: the commit time of HEAD), owners 0/0, names sorted, gzip -n.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Build and run the cargo-fuzz targets with seeds made from ../shared/testdata.
+# Build and run the cargo-fuzz targets with seeds made from tests/data.
 #
 #   scripts/fuzz.sh [TARGET|all] [SECONDS]     default: all targets, 60 s each, one after another
 #   scripts/fuzz.sh seeds [TARGET|all]         only (re)generate the seed corpora
@@ -11,7 +11,7 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
-testdata="$root/../shared/testdata"
+testdata="$root/tests/data"
 fuzz="$root/fuzz"
 sanitizer=${SANITIZER:-none}
 nice_level=${NICE:-19}

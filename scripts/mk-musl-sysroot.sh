@@ -3,7 +3,7 @@
 #   mk-musl-sysroot.sh mipsel-linux-gnu mipsel-linux-musl .xsysroot/mipsel-sf -msoft-float
 # Produces <prefix>/lib/{crt1.o,crti.o,crtn.o,rcrt1.o,crtbegin.o,crtend.o,libc.a,libunwind.a}:
 # what rustc's "self-contained" musl linking looks for in -L native= dirs, for targets whose
-# std we build with -Z build-std (spec/cross-compile.md §3).
+# std we build with -Z build-std (docs/CROSS-COMPILE.md §3).
 # Needs gcc/g++-<arch>-linux-gnu, the rust-src component and MUSL_SRC (unpacked musl source).
 set -eu
 CROSS=$1

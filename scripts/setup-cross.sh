@@ -1,6 +1,6 @@
 #!/bin/sh
 # setup-cross.sh [TARGET...] — toolchains for the OpenWrt cross builds and the big-endian
-# test gate on Debian bookworm x86_64 (recipe: spec/cross-compile.md §1, §3, §4).
+# test gate on Debian bookworm x86_64 (recipe: docs/CROSS-COMPILE.md §1, §3, §4).
 # Idempotent: installs only what is missing. Without arguments: every target we ship plus
 # powerpc-unknown-linux-gnu (the stable big-endian test target).
 # apt-get runs only as root; otherwise missing packages are reported and the script fails.

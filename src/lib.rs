@@ -2,6 +2,12 @@
 //!
 //! The modules below `net` are a sans-IO core: they take bytes, addresses and a `now` and
 //! return actions. Only `net` (and `main.rs`) touch sockets, the clock and the filesystem.
+//!
+//! References in comments: `behaviour §N` (or a bare `§N` about siproxd's behaviour) is
+//! section N of `docs/BEHAVIOUR.md`, what siproxd does and what siproxd-rs keeps of it;
+//! `decisions §N` is section N of `docs/DECISIONS.md`, where siproxd-rs differs (and wins over
+//! BEHAVIOUR.md); `§11 test N` is test case N of `docs/BEHAVIOUR.md` §11. `RFC NNNN §N` is a
+//! section of that RFC.
 
 pub mod acl;
 pub mod auth;

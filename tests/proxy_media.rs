@@ -1,5 +1,5 @@
 //! Behaviour §11 tests 43–54 (SDP rewriting and the relay table's decisions) through the
-//! proxy core; packet relaying over real sockets is tested in `rtp_*`. Where decisions.md
+//! proxy core; packet relaying over real sockets is tested in `rtp_*`. Where docs/DECISIONS.md
 //! changes an outcome, the new one is asserted and the decision cited.
 mod lab;
 use lab::*;

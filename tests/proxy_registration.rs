@@ -901,13 +901,10 @@ fn registrar_mode_refresh_new_port_and_unregister() {
     assert_eq!(r.status(), Some(408));
 }
 
-// ---- real messages (../shared/testdata/real): a Nero phone registering at cybercity.dk ----
+// ---- real messages (tests/data/real): a Nero phone registering at cybercity.dk ----
 
 fn real(name: &str) -> Vec<u8> {
-    let path = format!(
-        "{}/../shared/testdata/real/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    );
+    let path = format!("{}/tests/data/real/{name}", env!("CARGO_MANIFEST_DIR"));
     std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 

@@ -13,7 +13,7 @@ use siproxd_rs::config::Config;
 use siproxd_rs::registry::Entry;
 use siproxd_rs::sip::{Framing, Message};
 
-const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/testdata/rfc4475/");
+const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/rfc4475/");
 const OUTBOUND_PROXY: &str = "198.51.100.21:5060";
 const EXTRA_HOSTS: &str = "198.51.100.24 services.example.com\n";
 const OUR_VIA: &[u8] = b"Via: SIP/2.0/UDP 192.168.1.1:5060;branch=z9hG4bKrfc4475\r\n";

@@ -9,7 +9,7 @@ mod alloc;
 #[global_allocator]
 static GLOBAL: alloc::Counting = alloc::Counting;
 
-const REAL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/testdata/real");
+const REAL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/real");
 
 fn body(name: &str) -> Vec<u8> {
     let msg = std::fs::read(format!("{REAL}/{name}")).unwrap();

@@ -1,4 +1,4 @@
-//! SDP bodies of real user agents (../shared/testdata/real): parsing, identity emission,
+//! SDP bodies of real user agents (tests/data/real): parsing, identity emission,
 //! ICE removal and the relay rewrite.
 
 use siproxd_rs::sdp::{
@@ -7,7 +7,7 @@ use siproxd_rs::sdp::{
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 
-const REAL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/testdata/real");
+const REAL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/real");
 const PUBLIC: IpAddr = IpAddr::V4(Ipv4Addr::new(203, 0, 113, 77));
 
 /// The headers and body of a SIP message, split at the first blank line.

@@ -85,7 +85,7 @@ fn exercise(bytes: &[u8], transport: Framing, out: &mut [u8]) -> usize {
 
 #[test]
 fn corpus_access_and_editing_do_not_allocate() {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/testdata/real/");
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/real/");
     let index = std::fs::read_to_string(format!("{dir}INDEX.tsv")).unwrap();
     let files: Vec<(Vec<u8>, Framing)> = index
         .lines()

@@ -1,10 +1,10 @@
 //! The SIP parser against the RFC 4475 torture messages and real user-agent captures
-//! (../shared/testdata, see its README.md).
+//! (tests/data, see its README.md).
 
 use siproxd_rs::sip::*;
 
-const RFC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/testdata/rfc4475/");
-const REAL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/testdata/real/");
+const RFC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/rfc4475/");
+const REAL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/real/");
 
 fn read(dir: &str, file: &str) -> Vec<u8> {
     std::fs::read(format!("{dir}{file}")).unwrap_or_else(|e| panic!("{dir}{file}: {e}"))

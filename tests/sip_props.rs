@@ -280,7 +280,7 @@ proptest! {
 fn corpus() -> &'static Vec<Vec<u8>> {
     static FILES: OnceLock<Vec<Vec<u8>>> = OnceLock::new();
     FILES.get_or_init(|| {
-        let base = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/testdata/");
+        let base = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/");
         let mut v = Vec::new();
         for dir in ["rfc4475", "real"] {
             for e in std::fs::read_dir(format!("{base}{dir}")).unwrap() {

@@ -1,5 +1,5 @@
 //! The directive table: every keyword of behaviour §2.3 and §8.3 plus the new ones of
-//! decisions.md, its type and range, and how one `key = value` is applied to a `Config`.
+//! docs/DECISIONS.md, its type and range, and how one `key = value` is applied to a `Config`.
 #![deny(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -110,7 +110,7 @@ const fn table(set: IntSetter) -> Field {
     }
 }
 
-/// Every directive siproxd-rs knows, in the order of behaviour §2.3, §8.3, then decisions.md.
+/// Every directive siproxd-rs knows, in the order of behaviour §2.3, §8.3, then docs/DECISIONS.md.
 pub fn table_entries() -> &'static [(&'static str, Field)] {
     use Field::*;
     // A static, not a Vec built on first use: the builder cost ~4 kB of code on MIPS.

@@ -147,7 +147,7 @@ pub struct Config {
     pub tcp_connect_timeout: u32,
     pub tcp_keepalive: u32,
     pub thread_stack_size: u32,
-    // New directives of decisions.md.
+    // New directives of docs/DECISIONS.md.
     pub max_registrations: usize,
     pub max_rtp_streams: usize,
     pub max_tcp_connections: usize,

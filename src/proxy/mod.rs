@@ -1,6 +1,6 @@
 //! The sans-IO proxy core: every SIP message goes through [`Proxy::handle`], which returns
 //! what to send where as [`Transmit`]s. No socket, clock or file is touched here: time,
-//! addresses and bytes come in as arguments (architecture.md).
+//! addresses and bytes come in as arguments (docs/DESIGN.md).
 //!
 //! Pipeline (behaviour §4.1 with decisions §4): ACL → raw sanity → parse → validation
 //! (400/416/505 or drop) → Proxy-Require (420) → Max-Forwards (483, OPTIONS 200) → Via loop

@@ -1,6 +1,6 @@
 #!/bin/sh
 # check-ipk.sh IPK — structure check of an .ipk as OpenWrt's opkg reads it
-# (spec/cross-compile.md §10.1): gzip tar outer with the three members, gzip inner
+# (docs/CROSS-COMPILE.md §10.1): gzip tar outer with the three members, gzip inner
 # archives, control fields, Installed-Size, file modes, conffiles, maintainer scripts, the
 # license file.
 set -u
