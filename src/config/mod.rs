@@ -8,7 +8,8 @@
 //! Layout: `schema` declares every directive (field, type, default, kind, restart-only) and
 //! generates `Config` and the parser table from it, `lexer` splits `siproxd.conf` lines and
 //! reads C integers, `uci` reads OpenWrt UCI files, `directives` applies one value,
-//! `validate` does the whole-file checks (RTP port parity, paired arrays). `parse_conf` and
+//! `validate` does the whole-file checks (RTP port parity, paired arrays), `typed` gives the
+//! decoded views the core reads (`domain_routes`, `rport`, `relay_enabled`). `parse_conf` and
 //! `parse_uci` are pure (bytes in, `Config` and diagnostics out); `load` adds the file system
 //! and the search path.
 //!
@@ -19,6 +20,7 @@
 mod directives;
 mod lexer;
 mod schema;
+mod typed;
 mod uci;
 mod validate;
 
@@ -29,6 +31,7 @@ mod tests;
 pub use directives::{names as directive_names, plugin_name, restart_only_names};
 pub use lexer::parse_c_int;
 pub use schema::{keep_restart_only, restart_only_changes, Config, PluginConfig};
+pub use typed::{DomainRoute, RportPolicy};
 pub use uci::UCI_ONLY_OPTIONS;
 
 use directives::Loc;

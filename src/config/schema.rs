@@ -38,7 +38,7 @@ declare_directives! {
         rtp_port_high: u16 = 7089, port, restart;
         /// Seconds without media before a relayed stream is closed.
         rtp_timeout: u32 = 300, secs;
-        /// 0 = no relay, 1 = built-in relay.
+        /// 0 = no relay, 1 = built-in relay; read it through `Config::relay_enabled`.
         rtp_proxy_enable: u8 = 1, int(0, 1, "0 (off) or 1 (built-in relay)"), restart;
         /// DSCP of relayed RTP packets.
         rtp_dscp: u8 = 0, int(0, 63, DSCP), restart;
@@ -70,7 +70,8 @@ declare_directives! {
         outbound_proxy_host: Option<String> = None, string;
         /// Port of `outbound_proxy_host`.
         outbound_proxy_port: u16 = 5060, port;
-        /// Per-domain outbound proxies: the From domain each applies to.
+        /// Per-domain outbound proxies: the From domain each applies to; read them through
+        /// `Config::domain_routes`.
         outbound_domain_name: Vec<String> = Vec::new(), list;
         /// Proxy host for the `outbound_domain_name` at the same position.
         outbound_domain_host: Vec<String> = Vec::new(), list;
@@ -86,7 +87,8 @@ declare_directives! {
         autosave_registrations: u32 = 300, secs;
         /// Replaces the User-Agent and Server headers when set.
         ua_string: Option<String> = None, string;
-        /// Bit 1: rport on own Via of incoming-direction messages; bit 2: outgoing.
+        /// Bit 1: rport on own Via of incoming-direction messages; bit 2: outgoing. Read it
+        /// through `Config::rport`.
         use_rport: u8 = 0, int(0, 3, "a bitmask 0..3");
         /// Obscure Call-IDs (behaviour §4.10.7).
         obscure_loops: bool = false, flag;

@@ -724,3 +724,84 @@ fn access_uses_the_three_acl_directives() {
         }
     );
 }
+
+#[test]
+fn domain_routes_pair_the_three_lists_in_file_order() {
+    let cfg = clean(
+        "outbound_domain_name = Example.COM\noutbound_domain_host = 198.51.100.99\noutbound_domain_port = 5070\n\
+         outbound_domain_name = b.example\noutbound_domain_host = proxy.b.example\noutbound_domain_port = 0x13C4\n",
+    );
+    let routes = cfg.domain_routes();
+    assert_eq!(
+        routes,
+        [
+            DomainRoute {
+                domain: "Example.COM".into(),
+                host: "198.51.100.99".into(),
+                port: 5070
+            },
+            DomainRoute {
+                domain: "b.example".into(),
+                host: "proxy.b.example".into(),
+                port: 5060
+            },
+        ]
+    );
+    // Whole-name, ASCII case-insensitive match, the first one wins; no sub-domains.
+    let hit = |h: &str| DomainRoute::lookup(&routes, h).map(|r| r.host.as_str());
+    assert_eq!(hit("example.com"), Some("198.51.100.99"));
+    assert_eq!(hit("B.EXAMPLE"), Some("proxy.b.example"));
+    assert_eq!(hit("sub.example.com"), None);
+    assert_eq!(hit("example"), None);
+    assert!(clean("").domain_routes().is_empty());
+}
+
+#[test]
+fn domain_routes_of_a_hand_built_config_drop_hostless_names_and_default_the_port() {
+    let cfg = Config {
+        outbound_domain_name: vec!["a".into(), "b".into(), "c".into()],
+        outbound_domain_host: vec!["ha".into(), "hb".into()],
+        outbound_domain_port: vec![5080],
+        ..Config::default()
+    };
+    let routes = cfg.domain_routes();
+    let got: Vec<(&str, &str, u16)> = routes
+        .iter()
+        .map(|r| (r.domain.as_str(), r.host.as_str(), r.port))
+        .collect();
+    assert_eq!(got, [("a", "ha", 5080), ("b", "hb", 5060)]);
+}
+
+#[test]
+fn rport_bits_select_directions() {
+    let policy = |text: &str| clean(text).rport();
+    assert_eq!(policy(""), RportPolicy::default());
+    assert_eq!(
+        policy("use_rport = 1\n"),
+        RportPolicy {
+            incoming: true,
+            outgoing: false
+        }
+    );
+    assert_eq!(
+        policy("use_rport = 2\n"),
+        RportPolicy {
+            incoming: false,
+            outgoing: true
+        }
+    );
+    assert_eq!(
+        policy("use_rport = 3\n"),
+        RportPolicy {
+            incoming: true,
+            outgoing: true
+        }
+    );
+}
+
+#[test]
+fn relay_enabled_follows_rtp_proxy_enable() {
+    assert!(Config::default().relay_enabled());
+    assert!(clean("rtp_proxy_enable = 1\n").relay_enabled());
+    assert!(!clean("rtp_proxy_enable = 0\n").relay_enabled());
+}
