@@ -1,5 +1,6 @@
-//! The directive table: every keyword of behaviour §2.3 and §8.3 plus the new ones of
-//! decisions.md, its type and range, and how one `key = value` is applied to a `Config`.
+//! The kinds of directive value (type and range), the `declare_directives!` macro that
+//! `schema` uses to generate `Config` and the directive table, and how one `key = value` is
+//! applied to a `Config`.
 #![deny(
     clippy::unwrap_used,
     clippy::expect_used,
