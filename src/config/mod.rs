@@ -3,13 +3,15 @@
 //!
 //! Every directive of siproxd (behaviour §2.3, §8.3) is a field of `Config` (or `PluginConfig`)
 //! named exactly as the directive, so `grep -rn rtp_timeout src/` finds where it is parsed and
-//! where it is used.
+//! where it is used. Each is declared once, in `schema`.
 //!
-//! Layout: `lexer` splits `siproxd.conf` lines and reads C integers, `uci` reads OpenWrt UCI
-//! files, `directives` is the table of every directive (type, range, field) and applies one
-//! value, `validate` does the whole-file checks (RTP port parity, paired arrays). `parse_conf`
-//! and `parse_uci` are pure (bytes in, `Config` and diagnostics out); `load` adds the file
-//! system and the search path.
+//! Layout: `schema` declares every directive (field, type, default, kind, restart-only) and
+//! generates `Config` and the parser table from it, `lexer` splits `siproxd.conf` lines and
+//! reads C integers, `uci` reads OpenWrt UCI files, `directives` applies one value,
+//! `validate` does the whole-file checks (RTP port parity, paired arrays), `typed` gives the
+//! decoded views the core reads (`domain_routes`, `rport`, `relay_enabled`). `parse_conf` and
+//! `parse_uci` are pure (bytes in, `Config` and diagnostics out); `load` adds the file system
+//! and the search path.
 //!
 //! Unlike siproxd (behaviour §2.2): the keyword is matched exactly, `#` inside a word or inside
 //! double quotes is kept, lines have no length limit, and every problem is reported with its
@@ -17,6 +19,8 @@
 
 mod directives;
 mod lexer;
+mod schema;
+mod typed;
 mod uci;
 mod validate;
 
@@ -24,12 +28,12 @@ mod validate;
 #[allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
 mod tests;
 
-pub use directives::{names as directive_names, plugin_name};
+pub use directives::{names as directive_names, plugin_name, restart_only_names};
 pub use lexer::parse_c_int;
+pub use schema::{keep_restart_only, restart_only_changes, Config, PluginConfig};
+pub use typed::{DomainRoute, RportPolicy};
 pub use uci::UCI_ONLY_OPTIONS;
 
-use crate::acl::AclList;
-use crate::limits;
 use directives::Loc;
 
 /// The plugins compiled into siproxd-rs (behaviour §8.2), as named by `load_plugin =
@@ -52,179 +56,6 @@ pub const BUILTIN_PLUGINS: [&str; 16] = [
     "stats",
     "blacklist",
 ];
-
-/// Built-in plugin settings (behaviour §8.3). Field names are the directive names.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct PluginConfig {
-    pub plugin_demo_string: Option<String>,
-    pub plugin_shortdial_akey: Option<String>,
-    pub plugin_shortdial_entry: Vec<String>,
-    pub plugin_defaulttarget_target: Option<String>,
-    pub plugin_defaulttarget_log: i64,
-    pub plugin_fix_bogus_via_networks: Option<AclList>,
-    pub plugin_fix_dtag_networks: Option<AclList>,
-    pub plugin_stun_server: Option<String>,
-    pub plugin_stun_port: u16,
-    pub plugin_stun_period: u32,
-    pub plugin_prefix_akey: Option<String>,
-    pub plugin_regex_desc: Vec<String>,
-    pub plugin_regex_pattern: Vec<String>,
-    pub plugin_regex_replace: Vec<String>,
-    pub plugin_regex_body_desc: Vec<String>,
-    pub plugin_regex_body_pattern: Vec<String>,
-    pub plugin_regex_body_replace: Vec<String>,
-    pub plugin_codecfilter_blacklist: Vec<String>,
-    pub plugin_stripheader_remove: Vec<String>,
-    pub plugin_siptrunk_name: Vec<String>,
-    pub plugin_siptrunk_account: Vec<String>,
-    pub plugin_siptrunk_numbers_regex: Vec<String>,
-    pub plugin_fix_fbox_anoncall_networks: Option<AclList>,
-    pub plugin_stats_to_syslog: i64,
-    pub plugin_stats_to_file: i64,
-    pub plugin_stats_filename: Option<String>,
-    pub plugin_blacklist_dbpath: Option<String>,
-    pub plugin_blacklist_db_sync_mode: Option<String>,
-    pub plugin_blacklist_simulate: i64,
-    pub plugin_blacklist_duration: i64,
-    pub plugin_blacklist_hitcount: i64,
-    pub plugin_blacklist_register_window: i64,
-}
-
-/// The whole configuration. Field names are the siproxd directive names.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Config {
-    /// Debug class bitmask (behaviour §7.1); `-1` in the file means all classes.
-    pub debug_level: u32,
-    pub debug_port: u16,
-    pub sip_listen_port: u16,
-    pub daemonize: bool,
-    /// 0..4, syslog verbosity (behaviour §7.1).
-    pub silence_log: u8,
-    /// Interface name or IP literal (decisions §1).
-    pub if_inbound: Option<String>,
-    pub if_outbound: Option<String>,
-    pub host_outbound: Option<String>,
-    /// Lowest RTP port, even after loading (an odd value is rounded up).
-    pub rtp_port_low: u16,
-    /// Highest RTP port, even after loading (odd rounded down; its RTCP port is this + 1).
-    pub rtp_port_high: u16,
-    pub rtp_timeout: u32,
-    /// 0 = no relay, 1 = built-in relay.
-    pub rtp_proxy_enable: u8,
-    pub rtp_dscp: u8,
-    pub rtp_input_dejitter: u32,
-    pub rtp_output_dejitter: u32,
-    pub user: Option<String>,
-    pub chrootjail: Option<String>,
-    /// `None` = directive absent (everyone allowed); ACL semantics in `acl`.
-    pub hosts_allow_reg: Option<AclList>,
-    pub hosts_allow_sip: Option<AclList>,
-    pub hosts_deny_sip: Option<AclList>,
-    pub proxy_auth_realm: Option<String>,
-    pub proxy_auth_passwd: Option<String>,
-    pub proxy_auth_pwfile: Option<String>,
-    pub mask_host: Vec<String>,
-    pub masked_host: Vec<String>,
-    pub outbound_proxy_host: Option<String>,
-    pub outbound_proxy_port: u16,
-    pub outbound_domain_name: Vec<String>,
-    pub outbound_domain_host: Vec<String>,
-    pub outbound_domain_port: Vec<u16>,
-    pub registration_file: Option<String>,
-    pub pid_file: Option<String>,
-    pub default_expires: u32,
-    pub autosave_registrations: u32,
-    pub ua_string: Option<String>,
-    /// Bit 1: rport on own Via of incoming-direction messages; bit 2: outgoing.
-    pub use_rport: u8,
-    pub obscure_loops: bool,
-    /// Accepted and ignored: plugins are compiled in (decisions §1).
-    pub plugindir: Option<String>,
-    /// Built-in plugin names enabled, normalised (`plugin_logcall.la` → `logcall`).
-    pub load_plugin: Vec<String>,
-    pub sip_dscp: u8,
-    pub tcp_timeout: u32,
-    pub tcp_connect_timeout: u32,
-    pub tcp_keepalive: u32,
-    pub thread_stack_size: u32,
-    // New directives of docs/DECISIONS.md.
-    pub max_registrations: usize,
-    pub max_rtp_streams: usize,
-    pub max_tcp_connections: usize,
-    pub debug_bind: Option<String>,
-    pub status_file: Option<String>,
-    pub status_interval: u32,
-    /// Also offer an RFC 8760 SHA-256 digest challenge (before the MD5 one).
-    pub proxy_auth_sha256: bool,
-    pub plugins: PluginConfig,
-}
-
-impl Default for Config {
-    /// The documented defaults (decisions §1), not siproxd's accidental code defaults.
-    fn default() -> Self {
-        Config {
-            debug_level: 0,
-            debug_port: 0,
-            sip_listen_port: 5060,
-            daemonize: false,
-            silence_log: 1,
-            if_inbound: None,
-            if_outbound: None,
-            host_outbound: None,
-            rtp_port_low: 7070,
-            rtp_port_high: 7089,
-            rtp_timeout: 300,
-            rtp_proxy_enable: 1,
-            rtp_dscp: 0,
-            rtp_input_dejitter: 0,
-            rtp_output_dejitter: 0,
-            user: None,
-            chrootjail: None,
-            hosts_allow_reg: None,
-            hosts_allow_sip: None,
-            hosts_deny_sip: None,
-            proxy_auth_realm: None,
-            proxy_auth_passwd: None,
-            proxy_auth_pwfile: None,
-            mask_host: Vec::new(),
-            masked_host: Vec::new(),
-            outbound_proxy_host: None,
-            outbound_proxy_port: 5060,
-            outbound_domain_name: Vec::new(),
-            outbound_domain_host: Vec::new(),
-            outbound_domain_port: Vec::new(),
-            registration_file: None,
-            pid_file: None,
-            default_expires: 3600,
-            autosave_registrations: 300,
-            ua_string: None,
-            use_rport: 0,
-            obscure_loops: false,
-            plugindir: None,
-            load_plugin: Vec::new(),
-            sip_dscp: 0,
-            tcp_timeout: 600,
-            tcp_connect_timeout: 500,
-            tcp_keepalive: 0,
-            thread_stack_size: 0,
-            max_registrations: limits::DEFAULT_MAX_REGISTRATIONS,
-            max_rtp_streams: limits::DEFAULT_MAX_RTP_STREAMS,
-            max_tcp_connections: limits::DEFAULT_MAX_TCP_CONNECTIONS,
-            debug_bind: None,
-            status_file: None,
-            status_interval: 0,
-            proxy_auth_sha256: false,
-            plugins: PluginConfig {
-                plugin_stun_port: 3478,
-                plugin_stun_period: 300,
-                plugin_blacklist_duration: 3600,
-                plugin_blacklist_hitcount: 10,
-                plugin_blacklist_register_window: 30,
-                ..PluginConfig::default()
-            },
-        }
-    }
-}
 
 impl Config {
     /// What `src` may do under `hosts_deny_sip`, `hosts_allow_sip` and `hosts_allow_reg`
@@ -401,8 +232,15 @@ fn lines<'a>(
     v
 }
 
-/// Applies one `siproxd.conf` line (or `-s` argument).
-fn apply_line(cfg: &mut Config, text: &str, loc: Loc<'_>, out: &mut Vec<Diagnostic>) {
+/// Applies one `siproxd.conf` line (or `-s` argument); an entry appended to a paired list is
+/// recorded in `lists` with its location.
+fn apply_line<'a>(
+    cfg: &mut Config,
+    text: &str,
+    loc: Loc<'a>,
+    lists: &mut validate::ListEntries<'a>,
+    out: &mut Vec<Diagnostic>,
+) {
     match lexer::split_line(text) {
         lexer::Line::Blank => {}
         lexer::Line::NoEquals(t) => out.push(loc.diag(
@@ -420,21 +258,24 @@ fn apply_line(cfg: &mut Config, text: &str, loc: Loc<'_>, out: &mut Vec<Diagnost
             "(syntax)",
             "no directive name before '='; line ignored".into(),
         )),
-        lexer::Line::Entry { key, value: Ok(v) } => directives::apply(cfg, key, v, loc, out),
+        lexer::Line::Entry { key, value: Ok(v) } => {
+            lists.record(directives::apply(cfg, key, v, loc, out), loc);
+        }
     }
 }
 
-fn apply_sets(cfg: &mut Config, sets: &[String], out: &mut Vec<Diagnostic>) {
+fn apply_sets<'a>(
+    cfg: &mut Config,
+    sets: &[String],
+    lists: &mut validate::ListEntries<'a>,
+    out: &mut Vec<Diagnostic>,
+) {
     for (i, s) in sets.iter().enumerate() {
-        apply_line(
-            cfg,
-            s,
-            Loc {
-                file: "-s",
-                line: i.saturating_add(1),
-            },
-            out,
-        );
+        let loc = Loc {
+            file: "-s",
+            line: i.saturating_add(1),
+        };
+        apply_line(cfg, s, loc, lists, out);
     }
 }
 
@@ -443,10 +284,11 @@ fn apply_sets(cfg: &mut Config, sets: &[String], out: &mut Vec<Diagnostic>) {
 fn finish(
     mut cfg: Config,
     file: &str,
+    lists: &validate::ListEntries<'_>,
     mut out: Vec<Diagnostic>,
     strict: bool,
 ) -> Result<(Config, Vec<Diagnostic>), Vec<Diagnostic>> {
-    validate::validate(&mut cfg, Loc { file, line: 0 }, &mut out);
+    validate::validate(&mut cfg, Loc { file, line: 0 }, lists, &mut out);
     if strict {
         for d in &mut out {
             d.severity = Severity::Error;
@@ -469,11 +311,12 @@ pub fn parse_conf(
 ) -> Result<(Config, Vec<Diagnostic>), Vec<Diagnostic>> {
     let mut out = Vec::new();
     let mut cfg = Config::default();
+    let mut lists = validate::ListEntries::default();
     for (line, text) in lines(bytes, file, &mut out) {
-        apply_line(&mut cfg, &text, Loc { file, line }, &mut out);
+        apply_line(&mut cfg, &text, Loc { file, line }, &mut lists, &mut out);
     }
-    apply_sets(&mut cfg, sets, &mut out);
-    finish(cfg, file, out, strict)
+    apply_sets(&mut cfg, sets, &mut lists, &mut out);
+    finish(cfg, file, &lists, out, strict)
 }
 
 /// Parses an OpenWrt UCI file (sans IO): the first `config siproxd` section, `option` and `list`
@@ -495,20 +338,19 @@ pub fn parse_uci(
         ));
     }
     let mut cfg = Config::default();
+    let mut lists = validate::ListEntries::default();
     for e in uci::read(&text, file, &mut out) {
         if e.value.is_empty() || UCI_ONLY_OPTIONS.contains(&e.name.as_str()) {
             continue;
         }
-        directives::apply(
-            &mut cfg,
-            &e.name,
-            &e.value,
-            Loc { file, line: e.line },
-            &mut out,
+        let loc = Loc { file, line: e.line };
+        lists.record(
+            directives::apply(&mut cfg, &e.name, &e.value, loc, &mut out),
+            loc,
         );
     }
     // Syntax problems were found in a first pass; report in file order.
     out.sort_by_key(|d| d.line);
-    apply_sets(&mut cfg, sets, &mut out);
-    finish(cfg, file, out, strict)
+    apply_sets(&mut cfg, sets, &mut lists, &mut out);
+    finish(cfg, file, &lists, out, strict)
 }

@@ -254,15 +254,15 @@ fn plugins_missing_required_directive() {
 
 #[test]
 fn every_directive_in_the_table_changes_the_config() {
-    for (name, field) in directives::table_entries() {
+    for directives::Directive { name, field, .. } in directives::table_entries() {
         let candidates: Vec<String> = match field {
             directives::Field::Int { min, max, .. } => vec![max.to_string(), min.to_string()],
             directives::Field::Bool(_) => vec!["1".into()],
             directives::Field::Str(_) | directives::Field::List(_) => vec!["x".into()],
             directives::Field::PortList(_) => vec!["5".into()],
             directives::Field::Acl(_) => vec!["10.0.0.1".into()],
-            directives::Field::DebugLevel => vec!["-1".into()],
-            directives::Field::Plugin => vec!["plugin_demo.la".into()],
+            directives::Field::DebugLevel(_) => vec!["-1".into()],
+            directives::Field::Plugin(_) => vec!["plugin_demo.la".into()],
         };
         let changed = candidates.iter().any(|v| {
             let mut cfg = Config::default();
@@ -279,6 +279,166 @@ fn every_directive_in_the_table_changes_the_config() {
         });
         assert!(changed, "{name} does not change the configuration");
     }
+}
+
+/// A default configuration with one directive set to a value other than its default.
+fn changed_by(d: &directives::Directive) -> Config {
+    let candidates: Vec<String> = match &d.field {
+        directives::Field::Int { min, max, .. } => vec![max.to_string(), min.to_string()],
+        directives::Field::Bool(_) => vec!["1".into()],
+        directives::Field::Str(_) | directives::Field::List(_) => vec!["x".into()],
+        directives::Field::PortList(_) => vec!["5".into()],
+        directives::Field::Acl(_) => vec!["10.0.0.1".into()],
+        directives::Field::DebugLevel(_) => vec!["-1".into()],
+        directives::Field::Plugin(_) => vec!["plugin_demo.la".into()],
+    };
+    for v in candidates {
+        let mut cfg = Config::default();
+        let mut out = Vec::new();
+        directives::apply(
+            &mut cfg,
+            d.name,
+            &v,
+            directives::Loc { file: "t", line: 1 },
+            &mut out,
+        );
+        assert!(out.is_empty(), "{} = {v}: {out:?}", d.name);
+        if cfg != Config::default() {
+            return cfg;
+        }
+    }
+    panic!("{} does not change the configuration", d.name);
+}
+
+#[test]
+fn restart_only_is_declared_with_the_directive_and_checked_for_each() {
+    // The settings a SIGHUP cannot change (decisions §7): sockets, tables, process.
+    let mut names: Vec<&str> = restart_only_names().collect();
+    names.sort_unstable();
+    let mut expected = vec![
+        "sip_listen_port",
+        "if_inbound",
+        "if_outbound",
+        "rtp_port_low",
+        "rtp_port_high",
+        "rtp_proxy_enable",
+        "max_registrations",
+        "max_rtp_streams",
+        "max_tcp_connections",
+        "debug_port",
+        "debug_bind",
+        "user",
+        "chrootjail",
+        "daemonize",
+        "pid_file",
+        "registration_file",
+        "sip_dscp",
+        "rtp_dscp",
+    ];
+    expected.sort_unstable();
+    assert_eq!(names, expected);
+    let old = Config::default();
+    for d in directives::table_entries() {
+        let new = changed_by(d);
+        let kept = keep_restart_only(&old, new.clone());
+        if d.restart_only {
+            assert_eq!(restart_only_changes(&old, &new), [d.name]);
+            assert_eq!(kept, old, "{} not kept on reload", d.name);
+        } else {
+            assert!(restart_only_changes(&old, &new).is_empty(), "{}", d.name);
+            assert_eq!(kept, new, "{} not applied on reload", d.name);
+        }
+    }
+}
+
+#[test]
+fn keyword_may_differ_from_the_field_name() {
+    let cfg = clean(
+        "plugin_fix_DTAG_networks = 192.0.2.0/24
+",
+    );
+    assert!(cfg.plugins.plugin_fix_dtag_networks.is_some());
+    assert!(directive_names().any(|n| n == "plugin_fix_DTAG_networks"));
+    assert!(!directive_names().any(|n| n == "plugin_fix_dtag_networks"));
+}
+
+#[test]
+fn defaults_are_the_documented_ones() {
+    let c = Config::default();
+    assert_eq!(
+        (
+            c.sip_listen_port,
+            c.rtp_port_low,
+            c.rtp_port_high,
+            c.rtp_timeout
+        ),
+        (5060, 7070, 7089, 300)
+    );
+    assert_eq!((c.rtp_proxy_enable, c.silence_log, c.use_rport), (1, 1, 0));
+    assert_eq!((c.default_expires, c.autosave_registrations), (3600, 300));
+    assert_eq!((c.tcp_timeout, c.tcp_connect_timeout), (600, 500));
+    let p = &c.plugins;
+    assert_eq!((p.plugin_stun_port, p.plugin_stun_period), (3478, 300));
+    assert_eq!(
+        (
+            p.plugin_blacklist_duration,
+            p.plugin_blacklist_hitcount,
+            p.plugin_blacklist_register_window
+        ),
+        (3600, 10, 30)
+    );
+    // `PluginConfig::default()` is the same, not zeros.
+    assert_eq!(PluginConfig::default(), c.plugins);
+}
+
+#[test]
+fn unpaired_list_entry_is_reported_at_its_line() {
+    let d = rejected(
+        "outbound_domain_name = a.example\noutbound_domain_host = p.a.example\noutbound_domain_port = 5070\n\
+         # b has no host\noutbound_domain_name = b.example\noutbound_domain_port = 5080\n",
+    );
+    let e = errors(&d);
+    assert_eq!(e.len(), 1, "{d:?}");
+    assert_eq!(e[0].line, 5);
+    assert_eq!(e[0].directive, "outbound_domain_name");
+    assert!(
+        e[0].to_string().starts_with(
+            "test.conf:5: outbound_domain_name: entry 2 has no outbound_domain_host; \
+             found 2 outbound_domain_name, 1 outbound_domain_host, 2 outbound_domain_port"
+        ),
+        "{}",
+        e[0]
+    );
+    // A host without a name is reported where the host is.
+    let d = rejected("masked_host = x\n\nmasked_host = y\nmask_host = a\n");
+    let e = errors(&d);
+    assert_eq!((e[0].line, e[0].directive.as_str()), (3, "masked_host"));
+    assert!(
+        e[0].message.starts_with("entry 2 has no mask_host;"),
+        "{}",
+        e[0]
+    );
+    // An override is located at its `-s` argument.
+    let sets = vec!["rtp_timeout=5".to_string(), "mask_host=b".to_string()];
+    let d = parse_conf(b"mask_host = a\nmasked_host = x\n", "f", &sets, false).unwrap_err();
+    assert_eq!(d.len(), 1, "{d:?}");
+    assert!(
+        d[0].to_string()
+            .starts_with("-s:2: mask_host: entry 2 has no masked_host;"),
+        "{}",
+        d[0]
+    );
+    // UCI lists keep the UCI line numbers.
+    let d = uci("config siproxd\n\tlist outbound_domain_name 'a'\n\tlist outbound_domain_name 'b'\n\tlist outbound_domain_host 'h'\n\tlist outbound_domain_port '5060'\n")
+        .unwrap_err();
+    assert_eq!(d.len(), 1, "{d:?}");
+    assert_eq!(
+        (d[0].line, d[0].directive.as_str()),
+        (3, "outbound_domain_name")
+    );
+    assert!(d[0]
+        .message
+        .contains("no outbound_domain_host or outbound_domain_port"));
 }
 
 #[test]
@@ -379,6 +539,7 @@ fn reference_example_commented_lines_parse_too() {
                 file: "x",
                 line: i + 1,
             },
+            &mut validate::ListEntries::default(),
             &mut out,
         );
         assert!(out.is_empty(), "line {}: {out:?}", i + 1);
@@ -576,4 +737,85 @@ fn access_uses_the_three_acl_directives() {
             reg: false
         }
     );
+}
+
+#[test]
+fn domain_routes_pair_the_three_lists_in_file_order() {
+    let cfg = clean(
+        "outbound_domain_name = Example.COM\noutbound_domain_host = 198.51.100.99\noutbound_domain_port = 5070\n\
+         outbound_domain_name = b.example\noutbound_domain_host = proxy.b.example\noutbound_domain_port = 0x13C4\n",
+    );
+    let routes = cfg.domain_routes();
+    assert_eq!(
+        routes,
+        [
+            DomainRoute {
+                domain: "Example.COM".into(),
+                host: "198.51.100.99".into(),
+                port: 5070
+            },
+            DomainRoute {
+                domain: "b.example".into(),
+                host: "proxy.b.example".into(),
+                port: 5060
+            },
+        ]
+    );
+    // Whole-name, ASCII case-insensitive match, the first one wins; no sub-domains.
+    let hit = |h: &str| DomainRoute::lookup(&routes, h).map(|r| r.host.as_str());
+    assert_eq!(hit("example.com"), Some("198.51.100.99"));
+    assert_eq!(hit("B.EXAMPLE"), Some("proxy.b.example"));
+    assert_eq!(hit("sub.example.com"), None);
+    assert_eq!(hit("example"), None);
+    assert!(clean("").domain_routes().is_empty());
+}
+
+#[test]
+fn domain_routes_of_a_hand_built_config_drop_hostless_names_and_default_the_port() {
+    let cfg = Config {
+        outbound_domain_name: vec!["a".into(), "b".into(), "c".into()],
+        outbound_domain_host: vec!["ha".into(), "hb".into()],
+        outbound_domain_port: vec![5080],
+        ..Config::default()
+    };
+    let routes = cfg.domain_routes();
+    let got: Vec<(&str, &str, u16)> = routes
+        .iter()
+        .map(|r| (r.domain.as_str(), r.host.as_str(), r.port))
+        .collect();
+    assert_eq!(got, [("a", "ha", 5080), ("b", "hb", 5060)]);
+}
+
+#[test]
+fn rport_bits_select_directions() {
+    let policy = |text: &str| clean(text).rport();
+    assert_eq!(policy(""), RportPolicy::default());
+    assert_eq!(
+        policy("use_rport = 1\n"),
+        RportPolicy {
+            incoming: true,
+            outgoing: false
+        }
+    );
+    assert_eq!(
+        policy("use_rport = 2\n"),
+        RportPolicy {
+            incoming: false,
+            outgoing: true
+        }
+    );
+    assert_eq!(
+        policy("use_rport = 3\n"),
+        RportPolicy {
+            incoming: true,
+            outgoing: true
+        }
+    );
+}
+
+#[test]
+fn relay_enabled_follows_rtp_proxy_enable() {
+    assert!(Config::default().relay_enabled());
+    assert!(clean("rtp_proxy_enable = 1\n").relay_enabled());
+    assert!(!clean("rtp_proxy_enable = 0\n").relay_enabled());
 }

@@ -10,10 +10,39 @@
 use super::directives::Loc;
 use super::{Config, Diagnostic, Severity};
 
-/// Normalises and cross-checks `cfg`. `loc` names the configuration file (line 0: these
-/// problems belong to no single line).
-pub fn validate(cfg: &mut Config, loc: Loc<'_>, out: &mut Vec<Diagnostic>) {
+/// Where each entry of a repeatable directive was read, in the order the entries were appended,
+/// so a paired-list error can name the line of the entry that has no partner.
+#[derive(Debug, Default)]
+pub struct ListEntries<'a>(Vec<(&'static str, Loc<'a>)>);
+
+impl<'a> ListEntries<'a> {
+    /// Records the entry `directives::apply` reports as appended (`None`: nothing appended).
+    pub fn record(&mut self, appended: Option<&'static str>, loc: Loc<'a>) {
+        if let Some(name) = appended {
+            self.0.push((name, loc));
+        }
+    }
+
+    /// Where entry `index` (0-based) of `directive` came from.
+    fn find(&self, directive: &str, index: usize) -> Option<Loc<'a>> {
+        self.0
+            .iter()
+            .filter(|(n, _)| *n == directive)
+            .nth(index)
+            .map(|(_, l)| *l)
+    }
+}
+
+/// Normalises and cross-checks `cfg`. `loc` names the configuration file (line 0: for problems
+/// that belong to no single line); `lists` locates the entries of paired lists.
+pub fn validate(
+    cfg: &mut Config,
+    loc: Loc<'_>,
+    lists: &ListEntries<'_>,
+    out: &mut Vec<Diagnostic>,
+) {
     rtp_ports(cfg, loc, out);
+    let loc = Paired { file: loc, lists };
     parallel(
         loc,
         out,
@@ -68,7 +97,7 @@ pub fn validate(cfg: &mut Config, loc: Loc<'_>, out: &mut Vec<Diagnostic>) {
             ),
         ],
     );
-    required_by_plugins(cfg, loc, out);
+    required_by_plugins(cfg, loc.file, out);
     for (name, v) in [
         ("rtp_input_dejitter", cfg.rtp_input_dejitter),
         ("rtp_output_dejitter", cfg.rtp_output_dejitter),
@@ -123,24 +152,40 @@ fn rtp_ports(cfg: &mut Config, loc: Loc<'_>, out: &mut Vec<Diagnostic>) {
     }
 }
 
-/// Arrays whose entries belong together by index must have the same length.
-fn parallel(loc: Loc<'_>, out: &mut Vec<Diagnostic>, arrays: &[(&str, usize)]) {
-    let Some(&(first, n)) = arrays.first() else {
+/// The file's location and where each list entry was read.
+#[derive(Clone, Copy)]
+struct Paired<'l, 'a> {
+    file: Loc<'a>,
+    lists: &'l ListEntries<'a>,
+}
+
+/// Arrays whose entries belong together by index must have the same length. The error points
+/// at the first entry without a partner (e.g. an `outbound_domain_name` without its host).
+fn parallel(loc: Paired<'_, '_>, out: &mut Vec<Diagnostic>, arrays: &[(&str, usize)]) {
+    let Some(paired) = arrays.iter().map(|&(_, m)| m).min() else {
         return;
     };
-    if arrays.iter().all(|&(_, m)| m == n) {
+    let Some(&(extra, _)) = arrays.iter().find(|&&(_, m)| m > paired) else {
         return;
-    }
+    };
+    let missing: Vec<&str> = arrays
+        .iter()
+        .filter(|&&(_, m)| m == paired)
+        .map(|(name, _)| *name)
+        .collect();
     let counts: Vec<String> = arrays
         .iter()
         .map(|(name, m)| format!("{m} {name}"))
         .collect();
     let names: Vec<&str> = arrays.iter().map(|(name, _)| *name).collect();
-    out.push(loc.diag(
+    let at = loc.lists.find(extra, paired).unwrap_or(loc.file);
+    out.push(at.diag(
         Severity::Error,
-        first,
+        extra,
         format!(
-            "found {}; {} must have the same number of entries (they pair up by position)",
+            "entry {} has no {}; found {}; {} must have the same number of entries (they pair up by position)",
+            paired.saturating_add(1),
+            missing.join(" or "),
             counts.join(", "),
             names.join(", ")
         ),

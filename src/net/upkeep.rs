@@ -285,52 +285,9 @@ pub fn add_media(snap: &mut Snapshot, relay: &Relay, now_ms: u64) {
     snap.count("rtp.dropped.foreign_source.open_streams", foreign);
 }
 
-/// Settings that cannot change without a restart (sockets, tables, process): the one list
-/// both functions below use.
-macro_rules! restart_only {
-    ($m:ident) => {
-        $m!(
-            sip_listen_port,
-            if_inbound,
-            if_outbound,
-            rtp_port_low,
-            rtp_port_high,
-            rtp_proxy_enable,
-            max_registrations,
-            max_rtp_streams,
-            max_tcp_connections,
-            debug_port,
-            debug_bind,
-            user,
-            chrootjail,
-            daemonize,
-            pid_file,
-            registration_file,
-            sip_dscp,
-            rtp_dscp
-        )
-    };
-}
-
-/// The restart-only settings that differ, by name: reported on SIGHUP and kept at their old
-/// values (decisions §7).
-pub fn restart_only_changes(old: &Config, new: &Config) -> Vec<&'static str> {
-    let mut v = Vec::new();
-    macro_rules! check {
-        ($($f:ident),*) => {$( if old.$f != new.$f { v.push(stringify!($f)); } )*};
-    }
-    restart_only!(check);
-    v
-}
-
-/// `new` with every restart-only setting taken from `old`.
-pub fn keep_restart_only(old: &Config, mut new: Config) -> Config {
-    macro_rules! keep {
-        ($($f:ident),*) => {$( new.$f = old.$f.clone(); )*};
-    }
-    restart_only!(keep);
-    new
-}
+/// Settings that cannot change without a restart (sockets, tables, process) are marked
+/// `restart` where the directive is declared (`config::schema`).
+pub use crate::config::{keep_restart_only, restart_only_changes};
 
 #[cfg(test)]
 mod tests {

@@ -1,11 +1,5 @@
 //! Direction determination (behaviour §4.5): is a message going from the LAN to the Internet
 //! (outgoing) or the other way (incoming), and which registration it concerns.
-#![deny(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 
 use std::net::{IpAddr, Ipv4Addr};
 

@@ -193,7 +193,7 @@ impl Proxy {
     fn outbound_proxy(&self, msg: &Message<'_>) -> Option<Hop> {
         let from = msg.from().ok()?;
         let domain = std::str::from_utf8(from.uri.host_raw).ok()?;
-        self.settings.outbound_proxy_for(domain).cloned()
+        self.settings.outbound_proxy_for(domain)
     }
 
     /// New Contact URIs for a message leaving towards the Internet (§4.10.1): the masqueraded

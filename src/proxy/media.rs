@@ -1,12 +1,6 @@
 //! What the proxy asks of the RTP relay (behaviour §5, decisions §6). The event loop's relay
 //! implements [`Media`] with real sockets; tests use [`TableMedia`] (a real `rtp::Table` whose
 //! port pairs always bind).
-#![deny(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 
 use std::net::{IpAddr, SocketAddr};
 

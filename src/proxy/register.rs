@@ -1,11 +1,5 @@
 //! REGISTER handling (behaviour §4.6 with decisions §4 and §5): registrar mode when the
 //! REGISTER is addressed to the proxy itself, outbound-proxy mode otherwise.
-#![deny(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 
 use super::direction::reg_uri;
 use super::{DropReason, Media, Origin, Proxy};

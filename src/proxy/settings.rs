@@ -12,22 +12,7 @@ pub struct Hop {
     pub port: Option<u16>,
 }
 
-/// `outbound_domain_name` / `_host` / `_port`: requests from a phone whose From domain is
-/// `domain` leave through `proxy` (behaviour §4.11).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DomainRoute {
-    pub domain: String,
-    pub proxy: Hop,
-}
-
-/// `use_rport`: whether our own Via asks for rport (RFC 3581), per direction.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct RportPolicy {
-    /// On messages going to the LAN (bit 1).
-    pub incoming: bool,
-    /// On messages going to the Internet (bit 2).
-    pub outgoing: bool,
-}
+pub use crate::config::{DomainRoute, RportPolicy};
 
 /// The access lists (`hosts_deny_sip`, `hosts_allow_sip`, `hosts_allow_reg`).
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -83,11 +68,8 @@ impl Settings {
         Settings {
             listen_port: cfg.sip_listen_port,
             host_outbound: cfg.host_outbound.clone(),
-            rport: RportPolicy {
-                incoming: cfg.use_rport & 1 != 0,
-                outgoing: cfg.use_rport & 2 != 0,
-            },
-            relay: cfg.rtp_proxy_enable == 1,
+            rport: cfg.rport(),
+            relay: cfg.relay_enabled(),
             outbound_proxy: cfg.outbound_proxy_host.as_ref().map(|host| Hop {
                 host: host.clone(),
                 port: Some(match cfg.outbound_proxy_port {
@@ -95,7 +77,7 @@ impl Settings {
                     p => p,
                 }),
             }),
-            domain_routes: domain_routes(cfg),
+            domain_routes: cfg.domain_routes(),
             ua_string: cfg.ua_string.clone(),
             obscure_loops: cfg.obscure_loops,
             default_expires: cfg.default_expires,
@@ -112,37 +94,15 @@ impl Settings {
 
     /// The outbound proxy for a request from a phone of `from_domain`: the per-domain one,
     /// else the global one.
-    pub fn outbound_proxy_for(&self, from_domain: &str) -> Option<&Hop> {
-        self.domain_routes
-            .iter()
-            .find(|r| r.domain.eq_ignore_ascii_case(from_domain))
-            .map(|r| &r.proxy)
-            .or(self.outbound_proxy.as_ref())
+    pub fn outbound_proxy_for(&self, from_domain: &str) -> Option<Hop> {
+        match DomainRoute::lookup(&self.domain_routes, from_domain) {
+            Some(r) => Some(Hop {
+                host: r.host.clone(),
+                port: Some(r.port),
+            }),
+            None => self.outbound_proxy.clone(),
+        }
     }
-}
-
-/// The parallel `outbound_domain_*` lists as routes. A name without a host routes nowhere and
-/// is logged (siproxd silently dropped every outbound proxy then); a missing port is 5060.
-fn domain_routes(cfg: &Config) -> Vec<DomainRoute> {
-    let mut routes = Vec::with_capacity(cfg.outbound_domain_name.len());
-    for (i, domain) in cfg.outbound_domain_name.iter().enumerate() {
-        let Some(host) = cfg.outbound_domain_host.get(i) else {
-            log::warn!(
-                "outbound_domain_name = {domain} has no outbound_domain_host (entry {}): ignored",
-                i + 1
-            );
-            continue;
-        };
-        let port = cfg.outbound_domain_port.get(i).copied().unwrap_or(5060);
-        routes.push(DomainRoute {
-            domain: domain.clone(),
-            proxy: Hop {
-                host: host.clone(),
-                port: Some(port),
-            },
-        });
-    }
-    routes
 }
 
 #[cfg(test)]
@@ -172,7 +132,7 @@ mod tests {
         assert!(!s.relay);
         assert_eq!(
             s.outbound_proxy_for("A.EXAMPLE"),
-            Some(&Hop {
+            Some(Hop {
                 host: "pa.example".into(),
                 port: Some(5070)
             })
@@ -180,7 +140,7 @@ mod tests {
         // b.example has no host: it falls back to the global proxy (siproxd used none at all).
         assert_eq!(
             s.outbound_proxy_for("b.example"),
-            Some(&Hop {
+            Some(Hop {
                 host: "proxy.example.net".into(),
                 port: Some(5060)
             })
