@@ -110,8 +110,9 @@ impl Proxy {
         msg.to().ok().and_then(|t| reg_uri(&t.uri))
     }
 
-    /// siproxd-rs is the registrar: authenticate, store, answer exactly once.
-    fn register_here(&mut self, now: u64, origin: &Origin, msg: &Message<'_>) {
+    /// Proxy authentication of a REGISTER addressed to us (when configured): `true` when it
+    /// may be stored; otherwise it has been answered (400, 403 or the 407 challenge).
+    fn authorize_register(&mut self, now: u64, origin: &Origin, msg: &Message<'_>) -> bool {
         if let Some(a) = &self.auth {
             let challenge_stale = match msg.first(HeaderName::ProxyAuthorization) {
                 None => Some(false),
@@ -119,7 +120,7 @@ impl Proxy {
                     Err(e) => {
                         log::info!("REGISTER from {}: {e}", origin.src);
                         self.bad_register(origin, msg, "Bad Proxy-Authorization");
-                        return;
+                        return false;
                     }
                     Ok(c) => match a.verify(now / 1000, "REGISTER", &c, origin.src.ip()) {
                         // The credentials are someone's: they must also be for this AOR and
@@ -131,19 +132,19 @@ impl Proxy {
                                 c.username.unwrap_or("")
                             );
                             self.respond(origin, msg, Status::FORBIDDEN, &[]);
-                            return;
+                            return false;
                         }
                         Verdict::Accepted => None,
                         Verdict::Stale => Some(true),
                         Verdict::Rejected(why) => {
                             log::warn!("REGISTER from {} refused: {why}", origin.src);
                             self.respond(origin, msg, Status::FORBIDDEN, &[]);
-                            return;
+                            return false;
                         }
                         Verdict::Malformed(why) => {
                             log::info!("REGISTER from {}: {why}", origin.src);
                             self.bad_register(origin, msg, "Bad Proxy-Authorization");
-                            return;
+                            return false;
                         }
                     },
                 },
@@ -155,8 +156,16 @@ impl Proxy {
                     .map(|c| ("Proxy-Authenticate", c.as_str()))
                     .collect();
                 self.respond(origin, msg, Status::PROXY_AUTHENTICATION_REQUIRED, &extra);
-                return;
+                return false;
             }
+        }
+        true
+    }
+
+    /// siproxd-rs is the registrar: authenticate, store, answer exactly once.
+    fn register_here(&mut self, now: u64, origin: &Origin, msg: &Message<'_>) {
+        if !self.authorize_register(now, origin, msg) {
+            return;
         }
         let Some(to) = Self::to_uri(msg) else {
             self.bad_register(origin, msg, "Bad To");
@@ -182,19 +191,39 @@ impl Proxy {
             ) => Some(self.settings.default_expires),
             _ => None,
         };
+        let Some(slot) = self.store_here(now_s, origin, msg, &to, contacts) else {
+            return;
+        };
+        match slot {
+            Some(_) => log::info!("registered {to} from {} (registrar mode)", origin.src),
+            None => log::info!("{to} has no bindings (REGISTER from {})", origin.src),
+        }
+        self.answer_bindings(now_s, origin, msg, slot, expires);
+    }
+
+    /// Registrar mode: applies the REGISTER's Contacts to the table. `Some(slot)` of the AOR
+    /// (`Some(None)`: no bindings left), or `None` when the REGISTER was answered with an error.
+    fn store_here(
+        &mut self,
+        now_s: u64,
+        origin: &Origin,
+        msg: &Message<'_>,
+        to: &crate::registry::Uri,
+        contacts: Contacts,
+    ) -> Option<Option<usize>> {
         let slot = match contacts {
             Contacts::None => self.registry.find_by_url(
                 now_s,
-                &to,
+                to,
                 crate::registry::UrlField::Reg,
                 crate::registry::Want::Live,
             ),
             Contacts::Star { valid: false } => {
                 self.bad_register(origin, msg, "Invalid Wildcard Contact");
-                return;
+                return None;
             }
             Contacts::Star { valid: true } => {
-                self.registry.unregister_all(now_s, Mode::Registrar, &to);
+                self.registry.unregister_all(now_s, Mode::Registrar, to);
                 None
             }
             Contacts::List { bindings, .. } => {
@@ -206,7 +235,7 @@ impl Proxy {
                     now_s,
                     Mode::Registrar,
                     &masking,
-                    &to,
+                    to,
                     origin.src,
                     &bindings,
                 ) {
@@ -218,21 +247,28 @@ impl Proxy {
                             self.registry.capacity()
                         );
                         self.respond(origin, msg, Status::REGISTRATION_TABLE_FULL, &[]);
-                        return;
+                        return None;
                     }
                     Err(e) => {
                         log::warn!("REGISTER of {to}: {e}");
                         self.respond(origin, msg, Status::SERVICE_UNAVAILABLE, &[]);
-                        return;
+                        return None;
                     }
                 }
             }
         };
-        match slot {
-            Some(_) => log::info!("registered {to} from {} (registrar mode)", origin.src),
-            None => log::info!("{to} has no bindings (REGISTER from {})", origin.src),
-        }
-        // The 200 lists the AOR's current bindings with their remaining lifetimes.
+        Some(slot)
+    }
+
+    /// The registrar's 200: the AOR's current bindings with their remaining lifetimes.
+    fn answer_bindings(
+        &mut self,
+        now_s: u64,
+        origin: &Origin,
+        msg: &Message<'_>,
+        slot: Option<usize>,
+        expires: Option<u32>,
+    ) {
         let mut lines: Vec<String> = Vec::new();
         if let Some(slot) = slot {
             for b in self.registry.live_bindings(now_s, slot) {
