@@ -2,7 +2,7 @@
 //! the relay rewrite reparses to the relay's values; arbitrary bytes never panic.
 
 use proptest::prelude::*;
-use siproxd_rs::sdp::{rewrite_for_relay, Direction, Rewriter, Sdp, Section, StreamRewrite};
+use siproxd_rs::sdp::{rewrite_for_relay, MediaMode, Rewriter, Sdp, Section, StreamRewrite};
 use std::fmt::Write;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -16,7 +16,7 @@ struct GenMedia {
     conn: Option<IpAddr>,
     rtcp: Option<(u16, Option<IpAddr>)>,
     mux: bool,
-    direction: Option<Direction>,
+    direction: Option<MediaMode>,
     candidates: usize,
 }
 
@@ -29,7 +29,7 @@ struct GenSdp {
     ice_session: bool,
     media: Vec<GenMedia>,
     /// Session-level direction attribute.
-    direction: Option<Direction>,
+    direction: Option<MediaMode>,
     /// Multicast `/ttl` on every IPv4 `c=`.
     ttl: Option<u8>,
     /// An `i=` title after every `m=` (an added `c=` goes after it).
@@ -43,12 +43,12 @@ fn ip() -> impl Strategy<Value = IpAddr> {
     ]
 }
 
-fn direction() -> impl Strategy<Value = Option<Direction>> {
+fn direction() -> impl Strategy<Value = Option<MediaMode>> {
     proptest::option::of(prop_oneof![
-        Just(Direction::SendRecv),
-        Just(Direction::SendOnly),
-        Just(Direction::RecvOnly),
-        Just(Direction::Inactive),
+        Just(MediaMode::SendRecv),
+        Just(MediaMode::SendOnly),
+        Just(MediaMode::RecvOnly),
+        Just(MediaMode::Inactive),
     ])
 }
 
@@ -131,12 +131,12 @@ fn ttl_of(ip: IpAddr, ttl: Option<u8>) -> Option<Vec<u8>> {
         .map(|t| t.to_string().into_bytes())
 }
 
-fn dir_name(d: Direction) -> &'static str {
+fn dir_name(d: MediaMode) -> &'static str {
     match d {
-        Direction::SendRecv => "sendrecv",
-        Direction::SendOnly => "sendonly",
-        Direction::RecvOnly => "recvonly",
-        Direction::Inactive => "inactive",
+        MediaMode::SendRecv => "sendrecv",
+        MediaMode::SendOnly => "sendonly",
+        MediaMode::RecvOnly => "recvonly",
+        MediaMode::Inactive => "inactive",
     }
 }
 
@@ -233,7 +233,7 @@ proptest! {
             let rtcp = m.rtcp.map(|r| r.0).or(m.port.checked_add(1));
             prop_assert_eq!(s.rtcp_port, rtcp);
             prop_assert_eq!(s.rtcp_mux, m.mux);
-            prop_assert_eq!(s.direction, m.direction.or(g.direction).unwrap_or(Direction::SendRecv));
+            prop_assert_eq!(s.direction, m.direction.or(g.direction).unwrap_or(MediaMode::SendRecv));
             prop_assert_eq!(s.disabled, m.port == 0);
             prop_assert_eq!(sdp.ice(Section::Media(i)).candidates, m.candidates);
         }

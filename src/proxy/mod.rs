@@ -192,16 +192,16 @@ impl DropReason {
     }
 }
 
-/// Counters of the core.
+/// SipCounters of the core.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Counters {
+pub struct SipCounters {
     pub received: u64,
     pub forwarded: u64,
     pub generated: u64,
     pub drops: BTreeMap<DropReason, u64>,
 }
 
-impl Counters {
+impl SipCounters {
     fn count(&mut self, why: DropReason) {
         let n = self.drops.entry(why).or_insert(0);
         *n = n.saturating_add(1);
@@ -231,7 +231,7 @@ pub struct Proxy {
     registry: Registry,
     resolver: Resolver,
     auth: Option<Authenticator>,
-    counters: Counters,
+    counters: SipCounters,
     out: Queue,
     pending: Vec<Pending>,
     next_token: u64,
@@ -263,7 +263,7 @@ impl Proxy {
             addrs,
             resolver,
             auth,
-            counters: Counters::default(),
+            counters: SipCounters::default(),
             out: Queue::with_capacity(),
             pending: Vec::with_capacity(limits::PROXY_DNS_PENDING),
             next_token: 1,
@@ -387,7 +387,7 @@ impl Proxy {
         &mut self.registry
     }
 
-    pub fn counters(&self) -> &Counters {
+    pub fn counters(&self) -> &SipCounters {
         &self.counters
     }
 

@@ -195,22 +195,23 @@ impl PartialEq for Rtcp<'_> {
     }
 }
 
-/// Media direction attribute (RFC 3264); absent means `SendRecv`.
+/// Media direction attribute (RFC 3264: sendrecv, sendonly, recvonly, inactive); absent
+/// means `SendRecv`. Not the way a stream crosses the router (`rtp::Direction`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Direction {
+pub enum MediaMode {
     SendRecv,
     SendOnly,
     RecvOnly,
     Inactive,
 }
 
-impl Direction {
-    fn from_attribute(name: &[u8]) -> Option<Direction> {
+impl MediaMode {
+    fn from_attribute(name: &[u8]) -> Option<MediaMode> {
         Some(match name {
-            b"sendrecv" => Direction::SendRecv,
-            b"sendonly" => Direction::SendOnly,
-            b"recvonly" => Direction::RecvOnly,
-            b"inactive" => Direction::Inactive,
+            b"sendrecv" => MediaMode::SendRecv,
+            b"sendonly" => MediaMode::SendOnly,
+            b"recvonly" => MediaMode::RecvOnly,
+            b"inactive" => MediaMode::Inactive,
             _ => return None,
         })
     }
@@ -239,7 +240,7 @@ pub struct Media<'a> {
     pub rtcp: Option<Rtcp<'a>>,
     pub rtcp_mux: bool,
     /// The section's own direction attribute.
-    pub direction: Option<Direction>,
+    pub direction: Option<MediaMode>,
     /// Line index of `m=`, end of the section (exclusive line index).
     first_line: usize,
     end_line: usize,
@@ -308,7 +309,7 @@ pub struct Stream<'a> {
     pub rtcp_port: Option<u16>,
     pub rtcp_mux: bool,
     /// Media direction attribute, else session one, else `SendRecv`.
-    pub direction: Direction,
+    pub direction: MediaMode,
     /// `c=0.0.0.0` (or `::`), or direction `sendonly` / `inactive`.
     pub is_hold: bool,
     /// Port 0: the stream is disabled and not relayed.
@@ -387,7 +388,7 @@ pub struct Sdp<'a> {
     media: heapless::Vec<Media<'a>, SDP_MAX_MEDIA>,
     origin: Option<Origin<'a>>,
     connection: Option<Address<'a>>,
-    direction: Option<Direction>,
+    direction: Option<MediaMode>,
 }
 
 impl<'a> Sdp<'a> {
@@ -491,7 +492,7 @@ impl<'a> Sdp<'a> {
             }
             b'a' => {
                 let (name, val) = split_attribute(value);
-                if let Some(d) = Direction::from_attribute(name) {
+                if let Some(d) = MediaMode::from_attribute(name) {
                     match self.media.last_mut() {
                         Some(m) => m.direction = Some(d),
                         None => self.direction = Some(d),
@@ -549,7 +550,7 @@ impl<'a> Sdp<'a> {
     }
 
     /// Session-level direction attribute.
-    pub fn direction(&self) -> Option<Direction> {
+    pub fn direction(&self) -> Option<MediaMode> {
         self.direction
     }
 
@@ -572,7 +573,7 @@ impl<'a> Sdp<'a> {
         let direction = m
             .direction
             .or(self.direction)
-            .unwrap_or(Direction::SendRecv);
+            .unwrap_or(MediaMode::SendRecv);
         let rtcp_port = match m.rtcp {
             Some(r) => Some(r.port),
             None => m.port.checked_add(1),
@@ -585,7 +586,7 @@ impl<'a> Sdp<'a> {
             rtcp_mux: m.rtcp_mux,
             direction,
             is_hold: address.is_some_and(|a| a.is_unspecified())
-                || matches!(direction, Direction::SendOnly | Direction::Inactive),
+                || matches!(direction, MediaMode::SendOnly | MediaMode::Inactive),
             disabled: m.port == 0,
         })
     }
