@@ -1,6 +1,7 @@
-//! The sans-IO proxy core: every SIP message goes through [`Proxy::handle`], which returns
-//! what to send where as [`Transmit`]s. No socket, clock or file is touched here: time,
-//! addresses and bytes come in as arguments (docs/DESIGN.md).
+//! The sans-IO proxy core: every SIP message goes in through [`Proxy::handle_message`], and
+//! what to send where comes out of [`Proxy::poll_output`] as [`Transmit`]s. No socket, clock
+//! or file is touched here: time, addresses and bytes come in as arguments (docs/DESIGN.md
+//! shows one INVITE's way through the types).
 //!
 //! Pipeline (behaviour §4.1 with decisions §4): ACL → raw sanity → parse → validation
 //! (400/416/505 or drop) → Proxy-Require (420) → Max-Forwards (483, OPTIONS 200) → Via loop
