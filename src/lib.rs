@@ -26,3 +26,4 @@ pub mod sansio;
 pub mod sdp;
 pub mod sip;
 pub mod status;
+pub mod stream;

@@ -27,6 +27,12 @@ pub const RTP_BUFFER: usize = 1520;
 pub const DEFAULT_MAX_REGISTRATIONS: usize = 512;
 pub const DEFAULT_MAX_RTP_STREAMS: usize = 1024;
 pub const DEFAULT_MAX_TCP_CONNECTIONS: usize = 256;
+/// Connections one source address may hold open to us (a phone needs one or two).
+pub const TCP_PER_SOURCE: usize = 8;
+/// A stream message must be complete this long after its first byte (slow senders, ms).
+pub const TCP_MESSAGE_DEADLINE_MS: u64 = 10_000;
+/// Bytes queued for one connection before its peer counts as not reading.
+pub const TCP_WRITE_QUEUE: usize = 256 * 1024;
 /// Largest value accepted for the `max_*` table-size directives.
 pub const MAX_TABLE_CAPACITY: usize = 65536;
 /// Contacts kept per address-of-record (decisions §4).
