@@ -16,6 +16,12 @@
 //!
 //! A "stream" is one half-stream: one direction of one call, one relay socket receiving it.
 //! Run: `scripts/bench-rtp.sh` (or `cargo bench --bench rtp_relay -- --help`).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)] // a benchmark: a failed set-up stops it loudly
 
 #[path = "../tests/streams/mod.rs"]
 mod streams;

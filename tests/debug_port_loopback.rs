@@ -1,4 +1,5 @@
 //! The debug port with real sockets on loopback, driven by a mio loop as the shell drives it.
+#![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)] // test helpers: a failed set-up panics, as a test should
 
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};

@@ -1,6 +1,7 @@
 //! Behaviour §11 tests 43–54 (SDP rewriting and the relay table's decisions) through the
 //! proxy core; packet relaying over real sockets is tested in `rtp_*`. Where decisions.md
 //! changes an outcome, the new one is asserted and the decision cited.
+#![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)] // test helpers: a failed set-up panics, as a test should
 mod lab;
 use lab::*;
 

@@ -1,6 +1,7 @@
 //! `net::relay::Relay` over real sockets and a real mio Poll on loopback.
 //! Relay addresses: "O" = 127.0.0.1, "I" = 127.0.0.2; phone A = 127.0.0.10 (LAN side), provider
 //! B = 127.0.0.20 (Internet side), a stranger = 127.0.0.66.
+#![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)] // test helpers: a failed set-up panics, as a test should
 
 use mio::{Events, Poll};
 use siproxd_rs::net::relay::{self, Relay};

@@ -1,5 +1,6 @@
 //! Proves the RTP hot path (`Table::on_packet`) never touches the heap (decisions §6).
 //! Its own test binary, so the counting global allocator affects nothing else.
+#![allow(clippy::unwrap_used)] // test helpers: a failed set-up panics, as a test should
 
 use alloc::allocations_during;
 use siproxd_rs::rtp::{

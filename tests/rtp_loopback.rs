@@ -1,6 +1,7 @@
 //! The relay table driven by a minimal shell over real UDP sockets on loopback: a sketch of what
 //! `net/` has to do (bind on request, map tokens to sockets, recv → on_packet → send_to).
 //! Relay addresses: "O" = 127.0.0.1, "I" = 127.0.0.2; phones A = 127.0.0.10, B = 127.0.0.20.
+#![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)] // test helpers: a failed set-up panics, as a test should
 
 use siproxd_rs::rtp::{
     ClientId, Direction, DropReason, RelaySockets, SlotId, StreamRequest, Table, Token, Verdict,

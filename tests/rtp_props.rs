@@ -1,5 +1,6 @@
 //! Property test: any sequence of opens, packets, teardowns and expiries keeps the relay table
 //! consistent with itself and with the sockets the shell holds.
+#![allow(clippy::expect_used)] // test helpers: a failed set-up panics, as a test should
 
 use proptest::prelude::*;
 use siproxd_rs::rtp::{

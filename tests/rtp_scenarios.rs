@@ -4,6 +4,7 @@
 //!
 //! Not here: test 48 (port 0 / IPv6 `o=`: the rewriter never asks the table) and test 53
 //! (`rtp_proxy_enable = 0`: the proxy never asks the table).
+#![allow(clippy::unwrap_used)] // test helpers: a failed set-up panics, as a test should
 
 use siproxd_rs::rtp::{
     ClientId, Direction, DropReason, OpenError, Opened, RelaySockets, SlotId, StreamRequest, Table,

@@ -1,5 +1,6 @@
 //! Property tests: generated valid SDP parses to what was generated, emits identically, and
 //! the relay rewrite reparses to the relay's values; arbitrary bytes never panic.
+#![allow(clippy::unwrap_used, clippy::indexing_slicing)] // test helpers: a failed set-up panics, as a test should
 
 use proptest::prelude::*;
 use siproxd_rs::sdp::{rewrite_for_relay, Direction, Rewriter, Sdp, Section, StreamRewrite};

@@ -1,5 +1,6 @@
 //! SDP bodies of real user agents (../shared/testdata/real): parsing, identity emission,
 //! ICE removal and the relay rewrite.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test helpers: a failed set-up panics, as a test should
 
 use siproxd_rs::sdp::{
     rewrite_for_relay, AddrType, Direction, Rewriter, Sdp, Section, StreamRewrite,

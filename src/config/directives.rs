@@ -1,11 +1,5 @@
 //! The directive table: every keyword of behaviour §2.3 and §8.3 plus the new ones of
 //! decisions.md, its type and range, and how one `key = value` is applied to a `Config`.
-#![deny(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 
 use super::lexer::{parse_c_int, IntError};
 use super::{Config, Diagnostic, Severity, BUILTIN_PLUGINS};

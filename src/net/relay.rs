@@ -1,9 +1,3 @@
-#![deny(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 //! The RTP relay's sockets and hot path (behaviour §5.4, §5.8, decisions §6): the shell side of
 //! [`rtp::Table`].
 //!

@@ -5,13 +5,6 @@
 //! Every part has a fixed capacity from `limits`; a part that does not fit is an error,
 //! never truncated.
 
-#![deny(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
-
 use core::fmt;
 use std::net::{IpAddr, Ipv6Addr};
 

@@ -1,9 +1,3 @@
-#![deny(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 //! Per-half-stream and table-wide relay counters (for the status snapshot, decisions §7).
 //!
 //! Plain `u64` fields, not atomics (32-bit MIPS has no 64-bit atomics; the relay is

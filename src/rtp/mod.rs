@@ -1,9 +1,3 @@
-#![deny(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 //! RTP relay core, sans-IO (behaviour §5.4–§5.8, decisions §6).
 //!
 //! A [`Table`] of half-streams (one per media stream and direction) allocated once. The SDP

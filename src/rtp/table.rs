@@ -1,9 +1,3 @@
-#![deny(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 //! The relay half-stream table: keying, existing-entry rule, pairing, per-packet relay decision,
 //! teardown and `rtp_timeout` aging (behaviour §5.4–§5.6, decisions §6).
 

@@ -1,5 +1,6 @@
 //! The debug port on loopback driven by a mio loop, as the shell drives it.
 #![allow(dead_code)] // each test binary uses part of this module
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers: a failed set-up panics, as a test should
 
 use std::io::BufReader;
 use std::net::{SocketAddr, TcpStream};

@@ -1,5 +1,6 @@
 //! The relay tests' stream requests: one caller, one call direction, only what a test varies.
 #![allow(dead_code)] // each test binary uses part of this module
+#![allow(clippy::unwrap_used)] // test helpers: a failed set-up panics, as a test should
 
 use siproxd_rs::rtp::{ClientId, Direction, StreamRequest};
 use std::net::SocketAddr;
