@@ -36,7 +36,7 @@ use std::time::{Duration, Instant};
 
 use mio::{Events, Interest, Poll, Token, Waker};
 use siproxd_rs::net::relay::Relay;
-use siproxd_rs::rtp::{Direction, Table};
+use siproxd_rs::rtp::{StreamDirection, Table};
 
 /// The relay's outbound ("O") and inbound ("I") addresses, and the two sides' endpoints.
 const RELAY_O: &str = "127.0.0.1";
@@ -229,13 +229,13 @@ fn run_relay(
         let e1 = relay
             .open(
                 now(start),
-                &streams::req(&call_id, Direction::Incoming, RELAY_O, *phone),
+                &streams::req(&call_id, StreamDirection::Incoming, RELAY_O, *phone),
             )
             .expect("open phone half");
         let e2 = relay
             .open(
                 now(start),
-                &streams::req(&call_id, Direction::Outgoing, RELAY_I, *provider),
+                &streams::req(&call_id, StreamDirection::Outgoing, RELAY_I, *provider),
             )
             .expect("open provider half");
         ports.push(CallPorts {

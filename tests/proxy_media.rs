@@ -7,7 +7,7 @@ use lab::*;
 
 use siproxd_rs::config::Config;
 use siproxd_rs::proxy::Addresses;
-use siproxd_rs::rtp::{DropReason, Half, SlotId, Token, Verdict};
+use siproxd_rs::rtp::{Half, PacketDrop, SlotId, Token, Verdict};
 
 const CALL: &str = "call1@192.168.1.10";
 
@@ -158,7 +158,7 @@ fn t45_relay_decisions_and_latching() {
     // datagram from an unrelated host to 7070 is dropped, not forwarded to A.
     assert_eq!(
         t.on_packet(now + 100, Token::rtp(wan), sa("198.51.100.99:5000"), 160),
-        Verdict::Drop(DropReason::ForeignSource)
+        Verdict::Drop(PacketDrop::ForeignSource)
     );
 }
 

@@ -5,7 +5,7 @@
 use alloc::allocations_during;
 use mio::Poll;
 use siproxd_rs::net::relay::{mio_token, Relay};
-use siproxd_rs::rtp::{Direction, Table, Token};
+use siproxd_rs::rtp::{StreamDirection, Table, Token};
 use std::net::UdpSocket;
 use streams::req;
 
@@ -43,13 +43,13 @@ fn hundred_thousand_relayed_datagrams_allocate_nothing() {
     let e1 = relay
         .open(
             0,
-            &req("alloc@lan", Direction::Incoming, "127.0.0.1", a_addr),
+            &req("alloc@lan", StreamDirection::Incoming, "127.0.0.1", a_addr),
         )
         .unwrap();
     let e2 = relay
         .open(
             0,
-            &req("alloc@lan", Direction::Outgoing, "127.0.0.2", b_addr),
+            &req("alloc@lan", StreamDirection::Outgoing, "127.0.0.2", b_addr),
         )
         .unwrap();
     let to_e1 = mio_token(Token::rtp(e1.slot));

@@ -4,7 +4,7 @@
 
 use siproxd_rs::config::Config;
 use siproxd_rs::net::EventLoop;
-use siproxd_rs::rtp::Direction;
+use siproxd_rs::rtp::StreamDirection;
 use std::net::UdpSocket;
 use std::time::{Duration, Instant};
 use streams::req;
@@ -35,13 +35,13 @@ fn loop_relays_expires_on_the_deadline_and_closes_at_shutdown() {
     let e1 = relay
         .open(
             now,
-            &req("loop@lan", Direction::Incoming, "127.0.0.1", a_addr),
+            &req("loop@lan", StreamDirection::Incoming, "127.0.0.1", a_addr),
         )
         .unwrap();
     let e2 = relay
         .open(
             now,
-            &req("loop@lan", Direction::Outgoing, "127.0.0.2", b_addr),
+            &req("loop@lan", StreamDirection::Outgoing, "127.0.0.2", b_addr),
         )
         .unwrap();
 
@@ -91,7 +91,7 @@ fn loop_relays_expires_on_the_deadline_and_closes_at_shutdown() {
         .relay_mut()
         .open(
             now,
-            &req("bye@lan", Direction::Incoming, "127.0.0.1", a_addr),
+            &req("bye@lan", StreamDirection::Incoming, "127.0.0.1", a_addr),
         )
         .unwrap();
     // SAFETY: the loop's handler is installed; raise delivers to this thread.

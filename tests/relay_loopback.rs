@@ -5,7 +5,7 @@
 
 use mio::{Events, Poll};
 use siproxd_rs::net::relay::{self, Relay};
-use siproxd_rs::rtp::{Direction, Opened, Table, Token};
+use siproxd_rs::rtp::{Opened, StreamDirection, Table, Token};
 use socket2::SockRef;
 use std::io::ErrorKind;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
@@ -71,11 +71,11 @@ impl Rig {
         let now = self.now();
         let e1 = self
             .relay
-            .open(now, &req(call_id, Direction::Incoming, O, a))
+            .open(now, &req(call_id, StreamDirection::Incoming, O, a))
             .unwrap();
         let e2 = self
             .relay
-            .open(now, &req(call_id, Direction::Outgoing, I, b))
+            .open(now, &req(call_id, StreamDirection::Outgoing, I, b))
             .unwrap();
         assert!(!e1.reused && !e2.reused);
         (e1, e2)
@@ -308,14 +308,14 @@ fn ipv6_halves_relay_and_carry_the_traffic_class() {
         .relay
         .open(
             now,
-            &req("call-6@lan", Direction::Incoming, "::1", addr(&a)),
+            &req("call-6@lan", StreamDirection::Incoming, "::1", addr(&a)),
         )
         .unwrap();
     let e2 = rig
         .relay
         .open(
             now,
-            &req("call-6@lan", Direction::Outgoing, "::1", addr(&b)),
+            &req("call-6@lan", StreamDirection::Outgoing, "::1", addr(&b)),
         )
         .unwrap();
     assert_ne!(e1.local, e2.local);

@@ -4,7 +4,8 @@
 #![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)] // test helpers: a failed set-up panics, as a test should
 
 use siproxd_rs::rtp::{
-    ClientId, Direction, DropReason, RelaySockets, SlotId, StreamRequest, Table, Token, Verdict,
+    ClientId, PacketDrop, RelaySockets, SlotId, StreamDirection, StreamRequest, Table, Token,
+    Verdict,
 };
 use std::collections::HashMap;
 use std::io::ErrorKind;
@@ -113,17 +114,17 @@ fn media_is_relayed_symmetrically_over_real_sockets() {
         client_id: ClientId::new("alice@example.com", "127.0.0.10".parse().unwrap()),
         cseq: 1,
         stream_dir: dir,
-        call_dir: Direction::Outgoing,
+        call_dir: StreamDirection::Outgoing,
         media_index: 0,
         local_ip,
         remote,
         remote_rtcp_port: None,
     };
     let e1 = table
-        .open(0, &req(Direction::Incoming, o, a), &mut shell)
+        .open(0, &req(StreamDirection::Incoming, o, a), &mut shell)
         .unwrap();
     let e2 = table
-        .open(0, &req(Direction::Outgoing, i, b), &mut shell)
+        .open(0, &req(StreamDirection::Outgoing, i, b), &mut shell)
         .unwrap();
     assert_eq!(shell.sockets.len(), 4);
 
@@ -148,7 +149,7 @@ fn media_is_relayed_symmetrically_over_real_sockets() {
     // A third party aiming at the O-side port is dropped; A receives nothing.
     evil.send_to(b"bleed", e1.local).unwrap();
     let v = pump_until(&mut shell, &mut table, 4, 1);
-    assert_eq!(v, vec![Verdict::Drop(DropReason::ForeignSource)]);
+    assert_eq!(v, vec![Verdict::Drop(PacketDrop::ForeignSource)]);
     a_rtp
         .set_read_timeout(Some(Duration::from_millis(100)))
         .unwrap();

@@ -157,7 +157,7 @@ impl super::Proxy {
         incoming: bool,
         media: &mut dyn Media,
     ) -> Body {
-        use crate::rtp::{ClientId, Direction as D};
+        use crate::rtp::{ClientId, StreamDirection as D};
         use crate::sdp::{rewrite_for_relay, Sdp, StreamRewrite};
         use std::net::SocketAddr;
 

@@ -191,20 +191,20 @@ impl PartialEq for Rtcp<'_> {
 
 /// Media direction attribute (RFC 3264); absent means `SendRecv`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Direction {
+pub enum MediaDirection {
     SendRecv,
     SendOnly,
     RecvOnly,
     Inactive,
 }
 
-impl Direction {
-    fn from_attribute(name: &[u8]) -> Option<Direction> {
+impl MediaDirection {
+    fn from_attribute(name: &[u8]) -> Option<MediaDirection> {
         Some(match name {
-            b"sendrecv" => Direction::SendRecv,
-            b"sendonly" => Direction::SendOnly,
-            b"recvonly" => Direction::RecvOnly,
-            b"inactive" => Direction::Inactive,
+            b"sendrecv" => MediaDirection::SendRecv,
+            b"sendonly" => MediaDirection::SendOnly,
+            b"recvonly" => MediaDirection::RecvOnly,
+            b"inactive" => MediaDirection::Inactive,
             _ => return None,
         })
     }
@@ -233,7 +233,7 @@ pub struct Media<'a> {
     pub rtcp: Option<Rtcp<'a>>,
     pub rtcp_mux: bool,
     /// The section's own direction attribute.
-    pub direction: Option<Direction>,
+    pub direction: Option<MediaDirection>,
     /// Line index of `m=`, end of the section (exclusive line index).
     first_line: usize,
     end_line: usize,
@@ -302,7 +302,7 @@ pub struct Stream<'a> {
     pub rtcp_port: Option<u16>,
     pub rtcp_mux: bool,
     /// Media direction attribute, else session one, else `SendRecv`.
-    pub direction: Direction,
+    pub direction: MediaDirection,
     /// `c=0.0.0.0` (or `::`), or direction `sendonly` / `inactive`.
     pub is_hold: bool,
     /// Port 0: the stream is disabled and not relayed.
@@ -381,7 +381,7 @@ pub struct Sdp<'a> {
     media: heapless::Vec<Media<'a>, SDP_MAX_MEDIA>,
     origin: Option<Origin<'a>>,
     connection: Option<Address<'a>>,
-    direction: Option<Direction>,
+    direction: Option<MediaDirection>,
 }
 
 impl<'a> Sdp<'a> {
@@ -485,7 +485,7 @@ impl<'a> Sdp<'a> {
             }
             b'a' => {
                 let (name, val) = split_attribute(value);
-                if let Some(d) = Direction::from_attribute(name) {
+                if let Some(d) = MediaDirection::from_attribute(name) {
                     match self.media.last_mut() {
                         Some(m) => m.direction = Some(d),
                         None => self.direction = Some(d),
@@ -543,7 +543,7 @@ impl<'a> Sdp<'a> {
     }
 
     /// Session-level direction attribute.
-    pub fn direction(&self) -> Option<Direction> {
+    pub fn direction(&self) -> Option<MediaDirection> {
         self.direction
     }
 
@@ -566,7 +566,7 @@ impl<'a> Sdp<'a> {
         let direction = m
             .direction
             .or(self.direction)
-            .unwrap_or(Direction::SendRecv);
+            .unwrap_or(MediaDirection::SendRecv);
         let rtcp_port = match m.rtcp {
             Some(r) => Some(r.port),
             None => m.port.checked_add(1),
@@ -579,7 +579,10 @@ impl<'a> Sdp<'a> {
             rtcp_mux: m.rtcp_mux,
             direction,
             is_hold: address.is_some_and(|a| a.is_unspecified())
-                || matches!(direction, Direction::SendOnly | Direction::Inactive),
+                || matches!(
+                    direction,
+                    MediaDirection::SendOnly | MediaDirection::Inactive
+                ),
             disabled: m.port == 0,
         })
     }
