@@ -3,7 +3,7 @@
 //! shutdown closes every stream. One test: the loop installs process-wide signal handlers.
 
 use siproxd_rs::config::Config;
-use siproxd_rs::net::EventLoop;
+use siproxd_rs::net::{setup, EventLoop};
 use siproxd_rs::rtp::StreamDirection;
 use std::net::UdpSocket;
 use std::time::{Duration, Instant};
@@ -23,7 +23,7 @@ fn loop_relays_expires_on_the_deadline_and_closes_at_shutdown() {
         rtp_timeout: 10,
         ..Config::default()
     };
-    let mut el = EventLoop::new(&cfg).unwrap();
+    let mut el = EventLoop::new(setup::build(&cfg).unwrap()).unwrap();
     let a = UdpSocket::bind("127.0.0.10:0").unwrap();
     let b = UdpSocket::bind("127.0.0.20:0").unwrap();
     for s in [&a, &b] {

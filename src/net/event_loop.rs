@@ -16,14 +16,12 @@ use mio::{Events, Interest, Poll, Token};
 use super::iface::{self, IfError};
 use super::netlink::AddrWatch;
 use super::relay::{self, Relay};
+use super::setup::{self, Cores};
 use super::signals::{Signal, SignalPipe};
 use super::timer::Timers;
 use super::udp;
-use super::upkeep::{self, Upkeep};
-use crate::auth::{Authenticator, PasswordFile};
-use crate::config::Config;
+use super::upkeep::Upkeep;
 use crate::debug_port::{self, DebugPort};
-use crate::dns::{parse_hosts, parse_resolv_conf, Resolver, ResolverConfig};
 use crate::limits;
 use crate::logging::{DNS, NET, NETTRAF};
 use crate::proxy::{Addresses, Origin, Proxy};
@@ -56,6 +54,8 @@ pub enum StartError {
     Bind(SocketAddr, io::Error),
     /// Poll or signal set-up failed.
     Setup(&'static str, io::Error),
+    /// `proxy_auth_realm` is set but no nonce key can be had.
+    Auth(String),
 }
 
 impl fmt::Display for StartError {
@@ -65,6 +65,7 @@ impl fmt::Display for StartError {
             StartError::Interface(d, v, e) => write!(f, "{d} = {v}: {e}"),
             StartError::Bind(a, e) => write!(f, "cannot bind SIP UDP socket on {a}: {e}"),
             StartError::Setup(what, e) => write!(f, "{what}: {e}"),
+            StartError::Auth(e) => write!(f, "proxy_auth_realm: {e}"),
         }
     }
 }
@@ -135,8 +136,14 @@ pub struct EventLoop {
 }
 
 impl EventLoop {
-    /// Installs the signal handlers, resolves the interfaces and binds the SIP sockets.
-    pub fn new(config: &Config) -> Result<EventLoop, StartError> {
+    /// Installs the signal handlers and binds the sockets `cores.sockets` names (see
+    /// [`setup::build`](super::setup::build)).
+    pub fn new(cores: Cores) -> Result<EventLoop, StartError> {
+        let Cores {
+            proxy,
+            table,
+            sockets: plan,
+        } = cores;
         let poll = Poll::new().map_err(|e| StartError::Setup("cannot create poll", e))?;
         let mut signals =
             SignalPipe::install().map_err(|e| StartError::Setup("cannot install signals", e))?;
@@ -144,50 +151,13 @@ impl EventLoop {
             .register(&mut signals, SIGNALS, Interest::READABLE)
             .map_err(|e| StartError::Setup("cannot register signal pipe", e))?;
 
-        let port = config.sip_listen_port;
-        let dscp = config.sip_dscp;
-        let in_spec = config.if_inbound.as_deref().ok_or(StartError::NoInbound)?;
-        let in_addr = iface::lookup(in_spec)
-            .map_err(|e| StartError::Interface("if_inbound", in_spec.to_owned(), e))?
-            .primary()
-            .ok_or(StartError::NoInbound)?;
-        let inbound = open(&poll, SIP_INBOUND, SocketAddr::new(in_addr, port), dscp)?;
-
-        let mut outbound_if = None;
-        let mut outbound_addr = None;
-        match config.if_outbound.as_deref() {
-            None => log::warn!("if_outbound is not set: only the inbound address is served"),
-            Some(spec) => {
-                if iface::literal(spec).is_none() {
-                    outbound_if = Some(spec.trim().to_owned());
-                }
-                match iface::lookup(spec) {
-                    Ok(a) => outbound_addr = a.primary(),
-                    // A WAN link that is not up yet (PPP) is followed once the loop runs.
-                    Err(e) if outbound_if.is_some() => log::warn!("if_outbound = {spec}: {e}"),
-                    Err(e) => return Err(StartError::Interface("if_outbound", spec.to_owned(), e)),
-                }
-            }
-        }
-        let host_outbound = config.host_outbound.as_deref().and_then(|h| {
-            let lit = iface::literal(h);
-            if lit.is_none() {
-                log::info!("host_outbound = {h}: resolved by the proxy core (DNS)");
-            }
-            lit
-        });
-
-        let proxy = Proxy::new(
-            config.clone(),
-            Addresses {
-                inbound: in_addr,
-                outbound: outbound_addr,
-            },
-            resolver(),
-            authenticator(config)
-                .map_err(|e| StartError::Setup("proxy_auth_realm", io::Error::other(e)))?,
-        );
-        let dns = match UdpSocket::bind(SocketAddr::new(unspecified_like(in_addr), 0)) {
+        let inbound = open(
+            &poll,
+            SIP_INBOUND,
+            SocketAddr::new(plan.inbound, plan.sip_port),
+            plan.sip_dscp,
+        )?;
+        let dns = match UdpSocket::bind(SocketAddr::new(unspecified_like(plan.inbound), 0)) {
             Ok(mut s) => match poll
                 .registry()
                 .register(&mut s, DNS_SOCKET, Interest::READABLE)
@@ -207,21 +177,21 @@ impl EventLoop {
             .registry()
             .try_clone()
             .map_err(|e| StartError::Setup("cannot clone the poll registry", e))?;
-        let relay = Relay::new(config, registry);
+        let relay = Relay::with_table(table, plan.rtp_dscp, registry);
 
         let mut el = EventLoop {
             poll,
             events: Events::with_capacity(limits::POLL_EVENTS),
             signals,
             timers: Timers::new(),
-            port,
-            dscp,
+            port: plan.sip_port,
+            dscp: plan.sip_dscp,
             inbound,
             outbound: None,
-            outbound_if,
+            outbound_if: plan.outbound_if,
             addr_watch: None,
             outbound_addr: None,
-            host_outbound,
+            host_outbound: plan.host_outbound,
             recv_buf: vec![0u8; limits::SIP_RECV_BUFFER].into_boxed_slice(),
             proxy,
             dns,
@@ -235,7 +205,7 @@ impl EventLoop {
             core_stale: true,
             proxy_deadline: None,
         };
-        if let Some(addr) = outbound_addr {
+        if let Some(addr) = plan.outbound {
             el.set_outbound(addr)?;
         }
         if el.outbound_if.is_some() {
@@ -243,8 +213,8 @@ impl EventLoop {
             // A change between the first lookup and the subscription must not be lost.
             el.recheck_outbound();
         }
-        if config.debug_port != 0 {
-            el.open_debug_port(config, in_addr);
+        if let Some(addr) = plan.debug {
+            el.open_debug_port(addr);
         }
         Ok(el)
     }
@@ -419,44 +389,15 @@ impl EventLoop {
             log::info!("SIGHUP: nothing to reload in this mode");
             return;
         };
-        let loaded = match u.source.load() {
-            Ok(l) => l,
-            Err(crate::config::LoadError::Invalid(diags)) => {
-                for d in &diags {
-                    log::error!("{d}");
-                }
-                log::error!("SIGHUP: configuration rejected, the running one stays");
-                return;
-            }
-            Err(e) => {
-                log::error!("SIGHUP: {e}; the running configuration stays");
-                return;
-            }
+        let Some(new) = setup::reload(&u.source, self.proxy.config()) else {
+            return;
         };
-        for d in &loaded.diagnostics {
-            log::warn!("{d}");
-        }
-        let old = self.proxy.config().clone();
-        for name in upkeep::restart_only_changes(&old, &loaded.config) {
-            log::warn!("SIGHUP: {name} changed; it takes effect after a restart");
-        }
-        let new = upkeep::keep_restart_only(&old, loaded.config);
-        crate::logging::set_levels(new.debug_level, new.silence_log);
+        crate::logging::set_levels(new.config.debug_level, new.config.silence_log);
         if let Some(d) = self.debug.as_mut() {
-            d.set_mask(new.debug_level);
+            d.set_mask(new.config.debug_level);
         }
-        let auth = match authenticator(&new) {
-            Ok(a) => a,
-            Err(e) => {
-                log::error!("SIGHUP: {e}; the running configuration stays");
-                return;
-            }
-        };
-        self.proxy.reconfigure(new, auth);
-        log::info!(
-            "SIGHUP: configuration reloaded from {}",
-            loaded.path.display()
-        );
+        self.proxy.reconfigure(new.config, new.auth);
+        log::info!("SIGHUP: configuration reloaded from {}", new.path.display());
     }
 
     /// Installs persistence, status and reload (the daemon; tests run without), and loads the
@@ -468,19 +409,7 @@ impl EventLoop {
         self.core_stale = true;
     }
 
-    fn open_debug_port(&mut self, config: &Config, inbound: IpAddr) {
-        let bind = match config.debug_bind.as_deref().map(str::parse::<IpAddr>) {
-            None => None,
-            Some(Ok(ip)) => Some(ip),
-            Some(Err(_)) => {
-                log::error!(
-                    "debug_bind = {:?} is not an IP address; debug port disabled",
-                    config.debug_bind
-                );
-                return;
-            }
-        };
-        let addr = debug_port::listen_addr(config.debug_port, inbound, bind);
+    fn open_debug_port(&mut self, addr: SocketAddr) {
         let mut port = match DebugPort::bind(addr) {
             Ok(p) => p,
             Err(e) => {
@@ -738,87 +667,6 @@ fn unspecified_like(ip: IpAddr) -> IpAddr {
     }
 }
 
-/// Random bytes from the kernel (getrandom), for nonce keys and DNS query ids.
-pub fn os_random(buf: &mut [u8]) -> bool {
-    let mut filled = 0usize;
-    while filled < buf.len() {
-        let Some(rest) = buf.get_mut(filled..) else {
-            return false;
-        };
-        // SAFETY: the pointer and length describe the writable slice `rest`.
-        let n = unsafe { libc::getrandom(rest.as_mut_ptr().cast(), rest.len(), 0) };
-        if n > 0 {
-            filled += n as usize;
-            continue;
-        }
-        if std::io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
-            continue;
-        }
-        // Old kernels (before 3.17) have no getrandom: the device gives the same bytes.
-        use std::io::Read;
-        return std::fs::File::open("/dev/urandom")
-            .and_then(|mut f| f.read_exact(rest))
-            .is_ok();
-    }
-    true
-}
-
-/// The resolver, configured from /etc/resolv.conf and /etc/hosts (read once at start).
-fn resolver() -> Resolver {
-    let resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
-    let hosts = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
-    let mut seed = [0u8; 8];
-    if !os_random(&mut seed) {
-        log::warn!("getrandom failed: DNS query ids are predictable");
-    }
-    Resolver::new(
-        ResolverConfig {
-            resolv: parse_resolv_conf(&resolv),
-            hosts: parse_hosts(&hosts),
-            ipv6: false,
-        },
-        u64::from_le_bytes(seed),
-    )
-}
-
-/// Digest authentication of registrar-mode REGISTERs when `proxy_auth_realm` is set.
-/// `Err` when authentication is configured but no random key can be had: the caller must not
-/// run without it (failing open would let anyone register).
-pub fn authenticator(config: &Config) -> Result<Option<Authenticator>, String> {
-    let Some(realm) = config.proxy_auth_realm.as_deref() else {
-        return Ok(None);
-    };
-    let mut key = [0u8; 32];
-    if !os_random(&mut key) {
-        return Err(
-            "no random source (getrandom, /dev/urandom) for the proxy_auth nonce key".into(),
-        );
-    }
-    let pwfile = config
-        .proxy_auth_pwfile
-        .as_deref()
-        .map(|p| match std::fs::read_to_string(p) {
-            Ok(text) => {
-                let (f, skipped) = PasswordFile::parse(&text);
-                for line in skipped {
-                    log::warn!("{p}:{line}: proxy_auth_pwfile: expected '<user> <password>'");
-                }
-                f
-            }
-            Err(e) => {
-                log::error!("proxy_auth_pwfile = {p}: {e}; every user will be refused");
-                PasswordFile::default()
-            }
-        });
-    Ok(Some(Authenticator::new(
-        realm,
-        key,
-        config.proxy_auth_passwd.as_deref(),
-        pwfile,
-        config.proxy_auth_sha256,
-    )))
-}
-
 fn open(poll: &Poll, token: Token, addr: SocketAddr, dscp: u8) -> Result<SipSocket, StartError> {
     let mut sock = udp::bind(addr, dscp).map_err(|e| StartError::Bind(addr, e))?;
     let local = sock.local_addr().map_err(|e| StartError::Bind(addr, e))?;
@@ -832,6 +680,7 @@ fn open(poll: &Poll, token: Token, addr: SocketAddr, dscp: u8) -> Result<SipSock
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Config;
     use crate::net::signals::TEST_SIGNAL_LOCK;
 
     fn loopback(port: u16) -> Config {
@@ -841,6 +690,10 @@ mod tests {
             sip_listen_port: port,
             ..Config::default()
         }
+    }
+
+    fn start(cfg: &Config) -> Result<EventLoop, StartError> {
+        EventLoop::new(setup::build(cfg)?)
     }
 
     /// Turns the loop until `done` holds (or panics after 2 s).
@@ -860,7 +713,7 @@ mod tests {
     fn binds_both_addresses_counts_datagrams_and_drops_oversized_ones() {
         let _g = TEST_SIGNAL_LOCK.lock().unwrap_or_else(|e| e.into_inner());
         // Port 0: each address gets its own free port, so parallel tests never clash.
-        let mut el = EventLoop::new(&loopback(0)).unwrap();
+        let mut el = start(&loopback(0)).unwrap();
         let addrs: Vec<SocketAddr> = el.sip_addresses().collect();
         assert_eq!(addrs.len(), 2);
         assert_eq!(addrs[0].ip(), IpAddr::from([127, 0, 0, 1]));
@@ -888,7 +741,7 @@ mod tests {
     #[test]
     fn the_cached_core_deadline_follows_what_sip_changes() {
         let _g = TEST_SIGNAL_LOCK.lock().unwrap_or_else(|e| e.into_inner());
-        let mut el = EventLoop::new(&loopback(0)).unwrap();
+        let mut el = start(&loopback(0)).unwrap();
         el.turn(Some(Duration::ZERO)).unwrap();
         // Nothing registered, nothing resolving: no deadline, the loop may sleep for ever.
         assert_eq!(el.core_deadline, None);
@@ -923,28 +776,9 @@ mod tests {
         let _g = TEST_SIGNAL_LOCK.lock().unwrap_or_else(|e| e.into_inner());
         let mut cfg = loopback(0);
         cfg.if_outbound = Some("127.0.0.1".into());
-        let el = EventLoop::new(&cfg).unwrap();
+        let el = start(&cfg).unwrap();
         assert_eq!(el.sip_addresses().count(), 1);
         assert_eq!(el.outbound_address(), Some(IpAddr::from([127, 0, 0, 1])));
-    }
-
-    #[test]
-    fn proxy_auth_directives_reach_the_authenticator() {
-        let mut cfg = loopback(0);
-        assert!(authenticator(&cfg).unwrap().is_none());
-        cfg.proxy_auth_realm = Some("home".into());
-        cfg.proxy_auth_passwd = Some("pw".into());
-        let a = authenticator(&cfg).unwrap().unwrap();
-        let ip = IpAddr::from([192, 168, 1, 10]);
-        let md5_only = a.challenges(1, false, ip);
-        assert_eq!(md5_only.len(), 1);
-        assert!(md5_only[0].contains("realm=\"home\"") && md5_only[0].contains("MD5"));
-        cfg.proxy_auth_sha256 = true;
-        let both = authenticator(&cfg)
-            .unwrap()
-            .unwrap()
-            .challenges(1, false, ip);
-        assert!(both[0].contains("algorithm=SHA-256"), "{both:?}");
     }
 
     #[test]
@@ -952,14 +786,14 @@ mod tests {
         let _g = TEST_SIGNAL_LOCK.lock().unwrap_or_else(|e| e.into_inner());
         let mut cfg = loopback(0);
         cfg.host_outbound = Some("203.0.113.9".into());
-        let el = EventLoop::new(&cfg).unwrap();
+        let el = start(&cfg).unwrap();
         assert_eq!(el.outbound_address(), Some(IpAddr::from([203, 0, 113, 9])));
     }
 
     #[test]
     fn start_errors_say_what_is_wrong() {
         let _g = TEST_SIGNAL_LOCK.lock().unwrap_or_else(|e| e.into_inner());
-        let err = |cfg: &Config| EventLoop::new(cfg).err().unwrap().to_string();
+        let err = |cfg: &Config| start(cfg).err().unwrap().to_string();
         let mut cfg = loopback(0);
         cfg.if_inbound = None;
         assert_eq!(err(&cfg), "if_inbound is not set in the configuration");
@@ -983,14 +817,14 @@ mod tests {
         let _g = TEST_SIGNAL_LOCK.lock().unwrap_or_else(|e| e.into_inner());
         let mut cfg = loopback(0);
         cfg.if_outbound = Some("ppp-missing0".into());
-        let el = EventLoop::new(&cfg).unwrap();
+        let el = start(&cfg).unwrap();
         assert_eq!(el.sip_addresses().count(), 1);
         assert_eq!(el.outbound_address(), None);
         // Followed by netlink: no timer, no idle wake-up.
         assert!(el.addr_watch.is_some());
         assert!(el.timers.is_empty());
         // Literal addresses never change: nothing to follow.
-        let el = EventLoop::new(&loopback(0)).unwrap();
+        let el = start(&loopback(0)).unwrap();
         assert!(el.addr_watch.is_none());
         assert!(el.timers.is_empty());
     }
@@ -1001,7 +835,7 @@ mod tests {
         let mut cfg = loopback(0);
         cfg.if_inbound = Some("127.0.0.2".into());
         cfg.if_outbound = Some("lo".into());
-        let mut el = EventLoop::new(&cfg).unwrap();
+        let mut el = start(&cfg).unwrap();
         assert_eq!(el.outbound_address(), Some(IpAddr::from([127, 0, 0, 1])));
         // Pretend the interface had another address before: the re-check rebinds.
         el.close_outbound();
@@ -1026,7 +860,7 @@ mod tests {
     #[test]
     fn sigterm_ends_the_loop() {
         let _g = TEST_SIGNAL_LOCK.lock().unwrap_or_else(|e| e.into_inner());
-        let mut el = EventLoop::new(&loopback(0)).unwrap();
+        let mut el = start(&loopback(0)).unwrap();
         // SAFETY: our handler is installed; raise delivers to this thread.
         unsafe { libc::raise(libc::SIGHUP) };
         assert_eq!(el.turn(Some(Duration::from_secs(2))).unwrap(), None);
@@ -1068,7 +902,7 @@ mod tests {
             ip("link add v0 type veth peer name v1");
             let mut cfg = loopback(0);
             cfg.if_outbound = Some("v0".into());
-            let mut el = EventLoop::new(&cfg).unwrap();
+            let mut el = start(&cfg).unwrap();
             assert_eq!(el.outbound_address(), None);
             assert!(el.timers.is_empty(), "netlink, not a timer, follows v0");
 

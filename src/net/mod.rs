@@ -7,6 +7,7 @@ pub mod event_loop;
 pub mod iface;
 pub mod netlink;
 pub mod relay;
+pub mod setup;
 pub mod signals;
 pub mod timer;
 pub mod udp;

@@ -192,18 +192,9 @@ impl std::fmt::Debug for Relay {
 }
 
 impl Relay {
-    /// A relay sized from the configuration; `registry` is the event loop's (a
-    /// `Registry::try_clone`), used to register the sockets it opens. Logs the dejitter warning.
-    pub fn new(config: &Config, registry: Registry) -> Relay {
-        if let Some(w) =
-            rtp::dejitter_warning(config.rtp_input_dejitter, config.rtp_output_dejitter)
-        {
-            log::warn!("{w}");
-        }
-        Relay::with_table(Table::from_config(config), config.rtp_dscp, registry)
-    }
-
-    /// A relay over an existing table (tests use small ones); `rtp_dscp` for the RTP sockets.
+    /// A relay over `table` (`setup::build` sizes it from the configuration, tests use small
+    /// ones); `rtp_dscp` for the RTP sockets; `registry` is the event loop's (a
+    /// `Registry::try_clone`), used to register the sockets it opens.
     pub fn with_table(table: Table, rtp_dscp: u8, registry: Registry) -> Relay {
         let pairs = (0..table.capacity()).map(|_| None).collect();
         Relay {

@@ -25,7 +25,9 @@ impl<K: Copy + Eq, const N: usize> Default for Timers<K, N> {
 
 impl<K: Copy + Eq, const N: usize> Timers<K, N> {
     pub const fn new() -> Self {
-        Timers { sorted: FixedVec::new() }
+        Timers {
+            sorted: FixedVec::new(),
+        }
     }
 
     /// Arms (or re-arms) the timer `key` to fire at `at_ms`.
