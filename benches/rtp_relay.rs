@@ -209,7 +209,7 @@ fn endpoints(calls: usize) -> Endpoints {
 }
 
 /// The real relay: opens every call as the proxy core does (INVITE's SDP, then 200 OK's) and
-/// runs the same loop body as `net::event_loop` (poll, on_readable per token, expire_due).
+/// runs the same loop body as `net::event_loop` (poll, handle_readable per token, handle_timeout when poll_timeout says).
 fn run_relay(
     ep_addrs: Vec<(SocketAddr, SocketAddr)>,
     port_low: u16,
@@ -250,8 +250,9 @@ fn run_relay(
     let cpu0 = thread_cpu_ns();
     while !stop.load(Ordering::Relaxed) {
         wakes += 1;
+        relay.handle_timeout(now(start));
         let wait = relay
-            .expire_due(now(start))
+            .poll_timeout()
             .map_or(MAX_SLEEP, |d| {
                 Duration::from_millis(d.saturating_sub(now(start)))
             })
@@ -262,7 +263,7 @@ fn run_relay(
             Err(e) => panic!("poll: {e}"),
         }
         for ev in events.iter().filter(|ev| ev.token() != WAKE) {
-            relay.on_readable(now(start), ev.token());
+            relay.handle_readable(now(start), ev.token());
         }
     }
     let cpu_ns = thread_cpu_ns() - cpu0;

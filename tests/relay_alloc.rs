@@ -1,4 +1,4 @@
-//! Proves the relay's socket hot path (`Relay::on_readable`: recv, table decision, send) never
+//! Proves the relay's socket hot path (`Relay::handle_readable`: recv, table decision, send) never
 //! touches the heap (decisions §6). Its own test binary, so the counting global allocator
 //! affects nothing else.
 
@@ -72,13 +72,16 @@ fn hundred_thousand_relayed_datagrams_allocate_nothing() {
             a.send_to(&big, e2.local).unwrap();
         }
         let (n, r) = allocations_during(|| {
-            relay.on_readable(round, to_e2) + relay.on_readable(round, to_e1)
+            relay.handle_readable(round, to_e2) + relay.handle_readable(round, to_e1)
         });
         allocations += n;
         read += r;
         delivered += drain(&a) + drain(&b);
     }
-    assert_eq!(allocations, 0, "on_readable allocated {allocations} times");
+    assert_eq!(
+        allocations, 0,
+        "handle_readable allocated {allocations} times"
+    );
     assert_eq!(read, 100_000 + 200);
     let st = *relay.stats();
     assert_eq!(st.received, 100_200);

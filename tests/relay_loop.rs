@@ -67,7 +67,7 @@ fn loop_relays_expires_on_the_deadline_and_closes_at_shutdown() {
     // Silence: the loop sleeps until the deadline and closes both halves then. A generous max
     // wait shows the wake-up comes from the deadline itself, in very few turns.
     let relay = el.relay_mut();
-    let deadline = relay.next_deadline().unwrap();
+    let deadline = relay.table().next_deadline().unwrap();
     let last = relay.table().half(e1.slot).unwrap().last_activity();
     assert_eq!(deadline, last + 10_000);
     let mut turns = 0;

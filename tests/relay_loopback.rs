@@ -60,7 +60,7 @@ impl Rig {
             let tokens: Vec<mio::Token> = self.events.iter().map(|e| e.token()).collect();
             for t in tokens {
                 let now = self.now();
-                self.relay.on_readable(now, t);
+                self.relay.handle_readable(now, t);
             }
         }
     }
@@ -238,6 +238,12 @@ fn open_ports_really_are_taken_and_marked() {
     assert!(rig.relay.table().is_empty());
 }
 
+/// The loop's aging step: wake the relay at `now`, then ask when to wake it next.
+fn expire_due(relay: &mut Relay, now: u64) -> Option<u64> {
+    relay.handle_timeout(now);
+    relay.poll_timeout()
+}
+
 #[test]
 fn idle_stream_expires_at_its_exact_deadline_and_traffic_postpones_it() {
     let mut rig = Rig::new(2, 10);
@@ -245,8 +251,11 @@ fn idle_stream_expires_at_its_exact_deadline_and_traffic_postpones_it() {
     let (b, _b_rtcp) = endpoint("127.0.0.20");
     let (e1, e2) = rig.call("call-3@lan", addr(&a), addr(&b));
     let opened_at = rig.relay.table().half(e1.slot).unwrap().last_activity();
-    assert_eq!(rig.relay.next_deadline(), Some(opened_at + 10_000));
-    assert_eq!(rig.relay.expire_due(opened_at), Some(opened_at + 10_000));
+    assert_eq!(rig.relay.table().next_deadline(), Some(opened_at + 10_000));
+    assert_eq!(
+        expire_due(&mut rig.relay, opened_at),
+        Some(opened_at + 10_000)
+    );
 
     // A packet relayed at virtual time T refreshes both halves to T + rtp_timeout.
     let t = opened_at + 4_000;
@@ -254,22 +263,25 @@ fn idle_stream_expires_at_its_exact_deadline_and_traffic_postpones_it() {
     let token = relay::mio_token(Token::rtp(e2.slot));
     let mut n = 0;
     for _ in 0..100 {
-        n += rig.relay.on_readable(t, token);
+        n += rig.relay.handle_readable(t, token);
         if n > 0 {
             break;
         }
         std::thread::sleep(Duration::from_millis(5));
     }
     assert_eq!(n, 1);
-    assert_eq!(rig.relay.next_deadline(), Some(t + 10_000));
+    assert_eq!(rig.relay.table().next_deadline(), Some(t + 10_000));
 
     // The loop's remembered wake-up time is now early: waking then closes nothing and yields
     // the real deadline.
-    assert_eq!(rig.relay.expire_due(opened_at + 10_000), Some(t + 10_000));
+    assert_eq!(
+        expire_due(&mut rig.relay, opened_at + 10_000),
+        Some(t + 10_000)
+    );
     assert_eq!(rig.relay.table().len(), 2);
-    assert_eq!(rig.relay.on_timeout(t + 9_999), 0);
-    assert_eq!(rig.relay.expire_due(t + 9_999), Some(t + 10_000));
-    assert_eq!(rig.relay.expire_due(t + 10_000), None);
+    assert_eq!(rig.relay.handle_timeout(t + 9_999), 0);
+    assert_eq!(expire_due(&mut rig.relay, t + 9_999), Some(t + 10_000));
+    assert_eq!(expire_due(&mut rig.relay, t + 10_000), None);
     assert!(rig.relay.table().is_empty());
     assert_eq!(rig.relay.table().stats().expired, 2);
     for port in [e1.local, plus1(e1.local), e2.local, plus1(e2.local)] {

@@ -1,5 +1,8 @@
-//! The one event loop of the daemon: one `mio::Poll` over the signal pipe, the SIP UDP
-//! sockets and the address-change watch; the poll timeout is the next timer deadline (no tick).
+//! The one event loop of the daemon: one `mio::Poll` over the signal pipe, the SIP, DNS, RTP
+//! and debug sockets and the address-change watch. It owns the sockets and dispatches: what a
+//! socket delivers goes to the core's `handle_*` input, what the proxy asks to send is sent,
+//! and the poll timeout is the earliest deadline the cores (proxy, upkeep, relay) and the
+//! loop's own timers reported, so there is no tick. The cores are built by `net::setup`.
 //!
 //! A dynamic `if_outbound` (an interface name) is followed through rtnetlink notifications;
 //! only where netlink is unavailable does a timer re-check it every
@@ -127,11 +130,8 @@ pub struct EventLoop {
     exit: Option<Exit>,
     /// The RTP relay: its sockets use tokens from `limits::RELAY_TOKEN_BASE` up.
     relay: Relay,
-    /// The earliest of the proxy's and upkeep's deadlines, valid while `core_stale` is false.
-    core_deadline: Option<u64>,
-    /// Set by everything that may change the proxy or upkeep (all events but media).
-    core_stale: bool,
-    /// The proxy's own deadline, as its last `poll_output` drain said.
+    /// The proxy's own deadline, as its last `poll_output` drain said (the loop drains it
+    /// after every input, so this is always current).
     proxy_deadline: Option<u64>,
 }
 
@@ -201,8 +201,6 @@ impl EventLoop {
             stats: NetStats::default(),
             exit: None,
             relay,
-            core_deadline: None,
-            core_stale: true,
             proxy_deadline: None,
         };
         if let Some(addr) = plan.outbound {
@@ -253,9 +251,9 @@ impl EventLoop {
         }
     }
 
-    /// One turn of the loop: fire due timers, wait for events (at most until the next deadline,
-    /// and at most `max_wait` if given), handle them. Returns the exit reason once a
-    /// terminating signal was handled.
+    /// One turn of the loop: fire due timers and wake the cores whose deadline has come,
+    /// wait for events (at most until the next deadline, and at most `max_wait` if given),
+    /// handle them. Returns the exit reason once a terminating signal was handled.
     pub fn turn(&mut self, max_wait: Option<Duration>) -> io::Result<Option<Exit>> {
         let mut now = self.now_ms();
         let mut worked = false;
@@ -263,48 +261,27 @@ impl EventLoop {
             self.on_timer(now, key);
             worked = true;
         }
-        // The proxy's and upkeep's deadlines are recomputed only after something could have
-        // changed them (scanning them cost more per wake-up than relaying a packet). Upkeep's
-        // `tick` does nothing before its deadline, so skipping it until then changes nothing.
-        if self.core_stale || self.core_deadline.is_some_and(|d| d <= now) {
-            if self.proxy_deadline.is_some_and(|d| d <= now) {
-                self.proxy.handle_timeout(now);
-            }
-            if let Some(u) = self.upkeep.as_mut() {
-                u.tick(&mut self.proxy, &self.relay, now);
-            }
-            // Sends what is queued and learns the proxy's next deadline.
-            self.flush();
-            self.core_deadline = [
-                self.proxy_deadline,
-                self.upkeep
-                    .as_ref()
-                    .and_then(|u| u.next_deadline(&self.proxy)),
-            ]
-            .into_iter()
-            .flatten()
-            .min();
-            self.core_stale = false;
-            worked = true;
-        }
+        worked |= self.handle_due(now);
         if self.exit.is_some() {
             return Ok(self.exit);
         }
-        // Deadlines only move later while we sleep, so this one never wakes us late.
-        let relay_deadline = self.relay.expire_due(now);
         if worked {
             // Timers and upkeep may have taken a while (file writes): sleep from the real time.
             now = self.now_ms();
         }
-        let core = [self.core_deadline, relay_deadline]
-            .into_iter()
-            .flatten()
-            .min()
-            .map(|d| Duration::from_millis(d.saturating_sub(now)));
-        let timeout = [self.timers.timeout(now), core, max_wait]
-            .into_iter()
-            .flatten()
-            .min();
+        // Each core reports its own deadline (cached there); deadlines only move later while
+        // we sleep, so the earliest never wakes us late.
+        let due = [
+            self.timers.next_deadline(),
+            self.proxy_deadline,
+            self.upkeep.as_ref().and_then(Upkeep::poll_timeout),
+            self.relay.poll_timeout(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+        .map(|d| Duration::from_millis(d.saturating_sub(now)));
+        let timeout = [due, max_wait].into_iter().flatten().min();
         if let Some(d) = self.debug.as_mut() {
             d.drain_log();
         }
@@ -329,11 +306,9 @@ impl EventLoop {
         }
         for &token in &ready {
             if relay::relay_token(token).is_some() {
-                self.relay.on_readable(now, token);
+                self.relay.handle_readable(now, token);
                 continue;
             }
-            // Anything but media may change the proxy's or upkeep's deadlines.
-            self.core_stale = true;
             match token {
                 SIGNALS => self.on_signals(),
                 SIP_INBOUND | SIP_OUTBOUND => self.drain_sip(token),
@@ -344,10 +319,30 @@ impl EventLoop {
                 _ => {}
             }
         }
-        if relay_deadline.is_some_and(|d| d <= now) {
-            self.relay.expire_due(now);
-        }
+        // Woken by a deadline: serve it now rather than after the next wait.
+        self.handle_due(now);
         Ok(self.exit)
+    }
+
+    /// Calls `handle_timeout` of every core whose reported deadline is ≤ `now`; returns
+    /// whether any was due.
+    fn handle_due(&mut self, now: u64) -> bool {
+        let mut worked = false;
+        if self.proxy_deadline.is_some_and(|d| d <= now) {
+            self.proxy.handle_timeout(now);
+            self.flush(now);
+            worked = true;
+        }
+        if let Some(u) = self.upkeep.as_mut() {
+            if u.poll_timeout().is_some_and(|d| d <= now) {
+                u.handle_timeout(now, &self.proxy, &self.relay);
+                worked = true;
+            }
+        }
+        if self.relay.poll_timeout().is_some_and(|d| d <= now) {
+            self.relay.handle_timeout(now);
+        }
+        worked
     }
 
     fn on_signals(&mut self) {
@@ -377,7 +372,7 @@ impl EventLoop {
         }
         if exit.is_some() {
             if let Some(u) = self.upkeep.as_mut() {
-                u.save_registrations(&mut self.proxy, now);
+                u.save_registrations(&self.proxy, now);
             }
         }
     }
@@ -397,6 +392,7 @@ impl EventLoop {
             d.set_mask(new.config.debug_level);
         }
         self.proxy.reconfigure(new.config, new.auth);
+        self.flush(self.now_ms());
         log::info!("SIGHUP: configuration reloaded from {}", new.path.display());
     }
 
@@ -406,7 +402,8 @@ impl EventLoop {
         let now = self.now_ms();
         upkeep.load_registrations(&mut self.proxy, now);
         self.upkeep = Some(upkeep);
-        self.core_stale = true;
+        // The restored bindings expire: the proxy has a new deadline to report.
+        self.flush(now);
     }
 
     fn open_debug_port(&mut self, addr: SocketAddr) {
@@ -483,8 +480,7 @@ impl EventLoop {
         };
         self.proxy
             .handle_message(now, origin, bytes, &mut self.relay);
-        self.core_stale = true;
-        self.flush();
+        self.flush(now);
     }
 
     /// The proxy core (tests and the status snapshot read it).
@@ -492,9 +488,10 @@ impl EventLoop {
         &self.proxy
     }
 
-    /// Sends what the proxy core asks for (SIP messages from the socket of their source
-    /// address, DNS queries from the resolver socket) and keeps its next deadline.
-    fn flush(&mut self) {
+    /// After every input to the proxy: sends what it asks for (SIP messages from the socket of
+    /// their source address, DNS queries from the resolver socket), keeps the deadline it
+    /// reports and passes its registration table's state on to upkeep.
+    fn flush(&mut self, now: u64) {
         let mut buf = [0u8; limits::SIP_SEND_BUFFER];
         loop {
             let t = match self.proxy.poll_output(&mut buf) {
@@ -502,6 +499,9 @@ impl EventLoop {
                 Output::Event(e) => match e {},
                 Output::Timeout(at) => {
                     self.proxy_deadline = at;
+                    if let Some(u) = self.upkeep.as_mut() {
+                        u.handle_registry_change(now, self.proxy.registry().generation());
+                    }
                     return;
                 }
             };
@@ -547,7 +547,7 @@ impl EventLoop {
                     if let Some(bytes) = buf.get(..n) {
                         self.proxy.handle_dns(now, from, bytes);
                     }
-                    self.flush();
+                    self.flush(now);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -637,7 +637,7 @@ impl EventLoop {
             self.outbound_addr.filter(|a| *a == inbound),
         );
         self.proxy.set_addresses(Addresses { inbound, outbound });
-        self.core_stale = true;
+        self.flush(self.now_ms());
     }
 
     /// (Re)binds the outbound socket on `addr`; no second socket when it is the inbound address.
@@ -689,6 +689,25 @@ mod tests {
             if_outbound: Some("127.0.0.2".into()),
             sip_listen_port: port,
             ..Config::default()
+        }
+    }
+
+    impl EventLoop {
+        /// The earliest deadline the proxy and upkeep reported after they last handled
+        /// something.
+        fn core_deadline(&self) -> Option<u64> {
+            [
+                self.proxy_deadline,
+                self.upkeep.as_ref().and_then(Upkeep::poll_timeout),
+            ]
+            .into_iter()
+            .flatten()
+            .min()
+        }
+
+        /// Whether the loop owes a core a wake-up: its reported deadline has passed.
+        fn core_stale(&self) -> bool {
+            self.core_deadline().is_some_and(|d| d <= self.now_ms())
         }
     }
 
@@ -744,8 +763,8 @@ mod tests {
         let mut el = start(&loopback(0)).unwrap();
         el.turn(Some(Duration::ZERO)).unwrap();
         // Nothing registered, nothing resolving: no deadline, the loop may sleep for ever.
-        assert_eq!(el.core_deadline, None);
-        assert!(!el.core_stale);
+        assert_eq!(el.core_deadline(), None);
+        assert!(!el.core_stale());
 
         let registrar = std::net::UdpSocket::bind("127.0.0.3:0").unwrap();
         let reg = registrar.local_addr().unwrap();
@@ -767,8 +786,8 @@ mod tests {
             other => panic!("nothing was left to send, got {other:?}"),
         };
         assert!(fresh.is_some(), "the REGISTER left no deadline");
-        assert_eq!(el.core_deadline, fresh);
-        assert!(!el.core_stale);
+        assert_eq!(el.core_deadline(), fresh);
+        assert!(!el.core_stale());
     }
 
     #[test]

@@ -117,7 +117,7 @@ impl Upkeep {
     }
 
     /// Writes the live bindings atomically; returns whether it worked.
-    pub fn save_registrations(&mut self, proxy: &mut Proxy, now_ms: u64) -> bool {
+    pub fn save_registrations(&mut self, proxy: &Proxy, now_ms: u64) -> bool {
         let Some(path) = self.reg_file.clone() else {
             return true;
         };
@@ -138,33 +138,34 @@ impl Upkeep {
         }
     }
 
-    /// Notes table changes and runs saves that are due.
-    pub fn tick(&mut self, proxy: &mut Proxy, relay: &Relay, now_ms: u64) {
-        if self.reg_file.is_some() {
-            let gen = proxy.registry().generation();
-            if gen != self.reg_generation && !self.reg_schedule.is_dirty() {
-                self.reg_schedule.mark_dirty(now_ms);
-            }
-            if self.reg_schedule.due(now_ms) {
-                self.save_registrations(proxy, now_ms);
-            }
+    /// Input: the proxy handled something, and its registration table is now at
+    /// `generation`. A change starts the save delay (joining a save already pending).
+    pub fn handle_registry_change(&mut self, now_ms: u64, generation: u64) {
+        if self.reg_file.is_some()
+            && generation != self.reg_generation
+            && !self.reg_schedule.is_dirty()
+        {
+            self.reg_schedule.mark_dirty(now_ms);
+        }
+    }
+
+    /// Input: [`poll_timeout`](Self::poll_timeout) has come; writes what is due.
+    pub fn handle_timeout(&mut self, now_ms: u64, proxy: &Proxy, relay: &Relay) {
+        if self.reg_file.is_some() && self.reg_schedule.due(now_ms) {
+            self.save_registrations(proxy, now_ms);
         }
         if self.status_schedule.as_ref().is_some_and(|s| s.due(now_ms)) {
             self.write_status(proxy, relay, now_ms);
         }
     }
 
-    /// The next instant (ms) `tick` has something to do.
-    pub fn next_deadline(&self, proxy: &Proxy) -> Option<u64> {
-        let mut d = None;
-        if self.reg_file.is_some() {
-            d = self.reg_schedule.next_deadline();
-            if proxy.registry().generation() != self.reg_generation && !self.reg_schedule.is_dirty()
-            {
-                // A change not yet noted: tick at once to start its save delay.
-                d = Some(0);
-            }
-        }
+    /// The next instant (ms) [`handle_timeout`](Self::handle_timeout) has something to do.
+    /// Constant time (two schedules), so the loop asks on every wake-up.
+    pub fn poll_timeout(&self) -> Option<u64> {
+        let d = self
+            .reg_file
+            .as_ref()
+            .and_then(|_| self.reg_schedule.next_deadline());
         let s = self
             .status_schedule
             .as_ref()
