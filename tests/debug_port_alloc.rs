@@ -10,7 +10,7 @@ use alloc::allocations;
 use debug_loop::Loop;
 use log::Level;
 use mio::Token;
-use siproxd_rs::debug_port::DebugSink;
+use siproxd_rs::debug_log::DebugSink;
 
 mod alloc;
 mod debug_loop;

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use log::{LevelFilter, Log, Metadata, Record};
 use mio::Token;
-use siproxd_rs::debug_port::DebugSink;
+use siproxd_rs::debug_log::DebugSink;
 use siproxd_rs::dns::{parse_resolv_conf, Resolver, ResolverConfig};
 use siproxd_rs::logging;
 

@@ -8,8 +8,9 @@ use std::time::{Duration, Instant};
 
 use log::Level;
 use mio::{Poll, Token};
-use siproxd_rs::debug_port::{banner, refusal, DebugPort, DebugSink};
+use siproxd_rs::debug_log::{banner, refusal, DebugSink};
 use siproxd_rs::limits::DEBUG_MAX_CLIENTS;
+use siproxd_rs::net::debug_port::DebugPort;
 
 const LISTENER: Token = Token(1);
 const FIRST_CLIENT: usize = 100;

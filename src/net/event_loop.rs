@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use mio::net::UdpSocket;
 use mio::{Events, Interest, Poll, Token};
 
+use super::debug_port::DebugPort;
 use super::iface::{self, IfError};
 use super::netlink::AddrWatch;
 use super::relay::{self, Relay};
@@ -24,7 +25,7 @@ use super::signals::{Signal, SignalPipe};
 use super::timer::Timers;
 use super::udp;
 use super::upkeep::Upkeep;
-use crate::debug_port::{self, DebugPort};
+use crate::debug_log::DebugSink;
 use crate::limits;
 use crate::logging::{DNS, NET, NETTRAF};
 use crate::proxy::{Addresses, Origin, Proxy};
@@ -419,7 +420,7 @@ impl EventLoop {
             return;
         }
         port.set_mask(crate::logging::debug_mask());
-        let _ = crate::logging::set_hook(Box::new(debug_port::DebugSink));
+        let _ = crate::logging::set_hook(Box::new(DebugSink));
         log::info!("debug log available on tcp:{addr}");
         self.debug = Some(port);
     }

@@ -3,6 +3,7 @@
 //! Everything here touches the OS; the proxy logic stays in the sans-IO modules and is reached
 //! through [`EventLoop::on_sip_datagram`].
 
+pub mod debug_port;
 pub mod event_loop;
 pub mod iface;
 pub mod netlink;

@@ -277,7 +277,7 @@ impl Relay {
     /// Input: the clock reached `now`. Closes every half whose deadline is ≤ `now` (if
     /// [`poll_timeout`](Self::poll_timeout) has come) and returns how many.
     pub fn handle_timeout(&mut self, now: u64) -> usize {
-        if !self.poll_timeout().is_some_and(|d| d <= now) {
+        if self.poll_timeout().is_none_or(|d| d > now) {
             return 0;
         }
         let closed = self.table.expire(now, &mut self.sockets);

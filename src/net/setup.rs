@@ -117,7 +117,7 @@ fn debug_listen_addr(config: &Config, inbound: IpAddr) -> Option<SocketAddr> {
             return None;
         }
     };
-    Some(crate::debug_port::listen_addr(
+    Some(crate::debug_log::listen_addr(
         config.debug_port,
         inbound,
         bind,
