@@ -215,6 +215,8 @@ impl EventLoop {
         if let Some(addr) = plan.debug {
             el.open_debug_port(addr);
         }
+        // Learn the proxy's first deadline (a `host_outbound` name is looked up at once).
+        el.flush(el.now_ms());
         Ok(el)
     }
 
@@ -799,6 +801,20 @@ mod tests {
         let el = start(&cfg).unwrap();
         assert_eq!(el.sip_addresses().count(), 1);
         assert_eq!(el.outbound_address(), Some(IpAddr::from([127, 0, 0, 1])));
+    }
+
+    #[test]
+    fn a_deadline_the_proxy_has_from_the_start_wakes_it_without_any_input() {
+        let _g = TEST_SIGNAL_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+        let mut cfg = loopback(0);
+        // A name is looked up at once: the new proxy is due at 0.
+        cfg.host_outbound = Some("public.example.invalid".into());
+        cfg.if_outbound = None;
+        let mut el = start(&cfg).unwrap();
+        assert_eq!(el.core_deadline(), Some(0));
+        el.turn(Some(Duration::ZERO)).unwrap();
+        assert!(el.core_deadline().is_some_and(|d| d > 0));
+        assert!(!el.core_stale());
     }
 
     #[test]
