@@ -220,7 +220,7 @@ fn run_relay(
     let halves = ep_addrs.len() * 2;
     let port_high = port_low + (2 * halves as u16) + 1;
     let table = Table::new(halves, port_low, port_high, 3600);
-    let mut relay = Relay::with_table(table, 0, poll.registry().try_clone().unwrap());
+    let mut relay = Relay::new(table, 0, poll.registry().try_clone().unwrap());
     let start = Instant::now();
     let now = |start: Instant| start.elapsed().as_millis() as u64;
     let mut ports = Vec::with_capacity(ep_addrs.len());

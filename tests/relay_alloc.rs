@@ -30,7 +30,7 @@ fn hundred_thousand_relayed_datagrams_allocate_nothing() {
     let poll = Poll::new().unwrap();
     let low = 40_000 + (std::process::id() % 500) as u16 * 40;
     let table = Table::new(8, low, low + 39, 300);
-    let mut relay = Relay::with_table(table, 46, poll.registry().try_clone().unwrap());
+    let mut relay = Relay::new(table, 46, poll.registry().try_clone().unwrap());
 
     let a = UdpSocket::bind("127.0.0.10:0").unwrap();
     let b = UdpSocket::bind("127.0.0.20:0").unwrap();

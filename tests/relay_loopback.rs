@@ -36,7 +36,7 @@ impl Rig {
         let poll = Poll::new().unwrap();
         let (low, high) = range(n);
         let table = Table::new(16, low, high, rtp_timeout);
-        let relay = Relay::with_table(table, 46, poll.registry().try_clone().unwrap());
+        let relay = Relay::new(table, 46, poll.registry().try_clone().unwrap());
         Rig {
             poll,
             events: Events::with_capacity(64),

@@ -178,7 +178,7 @@ impl EventLoop {
             .registry()
             .try_clone()
             .map_err(|e| StartError::Setup("cannot clone the poll registry", e))?;
-        let relay = Relay::with_table(table, plan.rtp_dscp, registry);
+        let relay = Relay::new(table, plan.rtp_dscp, registry);
 
         let mut el = EventLoop {
             poll,

@@ -196,7 +196,7 @@ impl Relay {
     /// A relay over `table` (`setup::build` sizes it from the configuration, tests use small
     /// ones); `rtp_dscp` for the RTP sockets; `registry` is the event loop's (a
     /// `Registry::try_clone`), used to register the sockets it opens.
-    pub fn with_table(table: Table, rtp_dscp: u8, registry: Registry) -> Relay {
+    pub fn new(table: Table, rtp_dscp: u8, registry: Registry) -> Relay {
         let pairs = (0..table.capacity()).map(|_| None).collect();
         Relay {
             table,

@@ -365,7 +365,7 @@ mod tests {
         };
         let cores = crate::net::setup::build(&cfg).unwrap();
         let poll = mio::Poll::new().unwrap();
-        let relay = Relay::with_table(cores.table, 0, poll.registry().try_clone().unwrap());
+        let relay = Relay::new(cores.table, 0, poll.registry().try_clone().unwrap());
         let mut u = Upkeep::new(&cfg, ConfigSource::default(), "test".into(), 1_000);
         // No period, no change: nothing will ever be due.
         assert_eq!(u.poll_timeout(), None);
