@@ -1,6 +1,6 @@
 //! The debug port's sockets: the TCP listener and one stream per client, driven by the event
 //! loop's mio `Poll`. What each client is sent is decided by the pure
-//! [`DebugClients`](crate::debug_log::DebugClients); this module only moves bytes:
+//! [`DebugClients`]; this module only moves bytes:
 //! - every pending connection is accepted as soon as the listener is readable; a connection
 //!   beyond the slots reads [`refusal`] and is closed;
 //! - output is written straight to the socket as far as it takes it; WRITABLE interest is

@@ -138,7 +138,7 @@ pub struct EventLoop {
 
 impl EventLoop {
     /// Installs the signal handlers and binds the sockets `cores.sockets` names (see
-    /// [`setup::build`](super::setup::build)).
+    /// [`setup::build`]).
     pub fn new(cores: Cores) -> Result<EventLoop, StartError> {
         let Cores {
             proxy,
