@@ -323,7 +323,9 @@ impl EventLoop {
             }
         }
         // Woken by a deadline: serve it now rather than after the next wait.
-        self.handle_due(now);
+        if self.exit.is_none() {
+            self.handle_due(now);
+        }
         Ok(self.exit)
     }
 
