@@ -17,6 +17,12 @@
 //! and another process's load must not count as ours. After criterion, a summary prints runs/s,
 //! µs per run and per message, and each case's cost per message as a multiple of the baseline.
 //! Run: `cargo bench --bench proxy_core`.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)] // a benchmark: a failed set-up stops it loudly
 
 #[path = "../tests/lab/mod.rs"]
 mod lab;

@@ -16,6 +16,12 @@
 //!
 //! A "stream" is one half-stream: one direction of one call, one relay socket receiving it.
 //! Run: `scripts/bench-rtp.sh` (or `cargo bench --bench rtp_relay -- --help`).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)] // a benchmark: a failed set-up stops it loudly
 
 #[path = "../tests/streams/mod.rs"]
 mod streams;
@@ -30,7 +36,7 @@ use std::time::{Duration, Instant};
 
 use mio::{Events, Interest, Poll, Token, Waker};
 use siproxd_rs::net::relay::Relay;
-use siproxd_rs::rtp::{Direction, Table};
+use siproxd_rs::rtp::{StreamDirection, Table};
 
 /// The relay's outbound ("O") and inbound ("I") addresses, and the two sides' endpoints.
 const RELAY_O: &str = "127.0.0.1";
@@ -203,7 +209,7 @@ fn endpoints(calls: usize) -> Endpoints {
 }
 
 /// The real relay: opens every call as the proxy core does (INVITE's SDP, then 200 OK's) and
-/// runs the same loop body as `net::event_loop` (poll, on_readable per token, expire_due).
+/// runs the same loop body as `net::event_loop` (poll, handle_readable per token, handle_timeout when poll_timeout says).
 fn run_relay(
     ep_addrs: Vec<(SocketAddr, SocketAddr)>,
     port_low: u16,
@@ -214,7 +220,7 @@ fn run_relay(
     let halves = ep_addrs.len() * 2;
     let port_high = port_low + (2 * halves as u16) + 1;
     let table = Table::new(halves, port_low, port_high, 3600);
-    let mut relay = Relay::with_table(table, 0, poll.registry().try_clone().unwrap());
+    let mut relay = Relay::new(table, 0, poll.registry().try_clone().unwrap());
     let start = Instant::now();
     let now = |start: Instant| start.elapsed().as_millis() as u64;
     let mut ports = Vec::with_capacity(ep_addrs.len());
@@ -223,13 +229,13 @@ fn run_relay(
         let e1 = relay
             .open(
                 now(start),
-                &streams::req(&call_id, Direction::Incoming, RELAY_O, *phone),
+                &streams::req(&call_id, StreamDirection::Incoming, RELAY_O, *phone),
             )
             .expect("open phone half");
         let e2 = relay
             .open(
                 now(start),
-                &streams::req(&call_id, Direction::Outgoing, RELAY_I, *provider),
+                &streams::req(&call_id, StreamDirection::Outgoing, RELAY_I, *provider),
             )
             .expect("open provider half");
         ports.push(CallPorts {
@@ -244,8 +250,9 @@ fn run_relay(
     let cpu0 = thread_cpu_ns();
     while !stop.load(Ordering::Relaxed) {
         wakes += 1;
+        relay.handle_timeout(now(start));
         let wait = relay
-            .expire_due(now(start))
+            .poll_timeout()
             .map_or(MAX_SLEEP, |d| {
                 Duration::from_millis(d.saturating_sub(now(start)))
             })
@@ -256,7 +263,7 @@ fn run_relay(
             Err(e) => panic!("poll: {e}"),
         }
         for ev in events.iter().filter(|ev| ev.token() != WAKE) {
-            relay.on_readable(now(start), ev.token());
+            relay.handle_readable(now(start), ev.token());
         }
     }
     let cpu_ns = thread_cpu_ns() - cpu0;

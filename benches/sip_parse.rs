@@ -7,6 +7,12 @@
 //! read the top Via branch, the From and To tags, Call-ID, CSeq and the first Contact URI. The
 //! same work is done with the `rsip` crate (parse to `SipMessage`, typed headers) on the same
 //! inputs, minus those rsip rejects; their number is printed when the bench starts.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)] // a benchmark: a failed set-up stops it loudly
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use rsip::prelude::*;

@@ -1,10 +1,4 @@
 //! Access control lists (`hosts_allow_reg`, `hosts_allow_sip`, `hosts_deny_sip`, behaviour §4.2).
-#![deny(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};

@@ -12,7 +12,7 @@
 pub mod acl;
 pub mod auth;
 pub mod config;
-pub mod debug_port;
+pub mod debug_log;
 pub mod dns;
 pub mod fsutil;
 pub mod limits;

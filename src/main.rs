@@ -250,7 +250,11 @@ fn run(cli: &Cli, source: Source<'_>) -> ExitCode {
     }
 
     // Sockets first, so a port in use is reported (exit 1) before detaching.
-    let mut event_loop = match EventLoop::new(cfg) {
+    let cores = match siproxd_rs::net::setup::build(cfg) {
+        Ok(c) => c,
+        Err(e) => return fail(e),
+    };
+    let mut event_loop = match EventLoop::new(cores) {
         Ok(el) => el,
         Err(e) => return fail(e),
     };

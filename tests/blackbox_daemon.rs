@@ -1,5 +1,6 @@
 //! Black-box tests of what a long-running daemon needs (issue 7): registrations that survive a
 //! crash, the remote debug log, the status snapshot.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test helpers: a failed set-up panics, as a test should
 
 mod harness;
 

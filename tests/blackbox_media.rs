@@ -6,6 +6,7 @@
 //! scenarios append the relay port they see in each SDP to a file the test polls.
 //! Each test has its own `rtp_port_low/high` range (below the ephemeral range) so they run in
 //! parallel.
+#![allow(clippy::unwrap_used, clippy::indexing_slicing)] // test helpers: a failed set-up panics, as a test should
 
 mod harness;
 

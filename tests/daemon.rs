@@ -1,6 +1,7 @@
 //! The real daemon on loopback: sockets, signals, PID file, daemonizing, idle CPU.
 //!
 //! Every test reads its configuration from a temporary file.
+#![allow(clippy::unwrap_used, clippy::indexing_slicing)] // test helpers: a failed set-up panics, as a test should
 
 mod harness;
 

@@ -1,5 +1,6 @@
 //! Feeding the debug port allocates nothing: lines pushed directly or through the logger's
 //! sink, to a client that reads and to one that has stalled.
+#![allow(clippy::panic)] // test helpers: a failed set-up panics, as a test should
 
 use std::io::{ErrorKind, Read};
 use std::net::TcpStream;
@@ -9,7 +10,7 @@ use alloc::allocations;
 use debug_loop::Loop;
 use log::Level;
 use mio::Token;
-use siproxd_rs::debug_port::DebugSink;
+use siproxd_rs::debug_log::DebugSink;
 
 mod alloc;
 mod debug_loop;

@@ -1,6 +1,7 @@
 //! The debug port behind a process-wide logger, as the shell wires it: the logger hands
 //! records to `DebugSink`, the loop drains them. The port's own log lines (accept,
 //! disconnect) travel the same way without recursing or feeding themselves.
+#![allow(clippy::unwrap_used)] // test helpers: a failed set-up panics, as a test should
 
 use std::io::{BufRead, BufReader, ErrorKind};
 use std::net::TcpStream;
@@ -8,7 +9,7 @@ use std::time::Duration;
 
 use log::{LevelFilter, Log, Metadata, Record};
 use mio::Token;
-use siproxd_rs::debug_port::DebugSink;
+use siproxd_rs::debug_log::DebugSink;
 use siproxd_rs::dns::{parse_resolv_conf, Resolver, ResolverConfig};
 use siproxd_rs::logging;
 

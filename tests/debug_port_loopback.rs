@@ -1,4 +1,5 @@
 //! The debug port with real sockets on loopback, driven by a mio loop as the shell drives it.
+#![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)] // test helpers: a failed set-up panics, as a test should
 
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
@@ -7,8 +8,9 @@ use std::time::{Duration, Instant};
 
 use log::Level;
 use mio::{Poll, Token};
-use siproxd_rs::debug_port::{banner, refusal, DebugPort, DebugSink};
+use siproxd_rs::debug_log::{banner, refusal, DebugSink};
 use siproxd_rs::limits::DEBUG_MAX_CLIENTS;
+use siproxd_rs::net::debug_port::DebugPort;
 
 const LISTENER: Token = Token(1);
 const FIRST_CLIENT: usize = 100;

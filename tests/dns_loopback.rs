@@ -1,5 +1,6 @@
 //! End to end over a real UDP socket: a tiny DNS server on 127.0.0.1 in a thread, and the
 //! sans-IO resolver driven the way the shell drives it.
+#![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)] // test helpers: a failed set-up panics, as a test should
 
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -1,4 +1,5 @@
 //! The resolver's steady state (resolve, transmit, reply, event, cache hit) allocates nothing.
+#![allow(clippy::unwrap_used, clippy::indexing_slicing)] // test helpers: a failed set-up panics, as a test should
 
 use alloc::allocations_during;
 use siproxd_rs::dns::wire::{read_name, Name};

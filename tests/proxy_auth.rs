@@ -1,6 +1,7 @@
 //! Digest proxy authentication of registrar-mode REGISTERs through the core (decisions §5):
 //! challenge, MD5 and SHA-256 answers computed here as a client would, qop=auth with an
 //! increasing nc, stale nonces and nonces from another boot, wrong credentials.
+#![allow(clippy::expect_used)] // test helpers: a failed set-up panics, as a test should
 mod lab;
 use lab::*;
 

@@ -1,5 +1,6 @@
 //! Behaviour §11 tests 27–41 (call flows: signalling) through the sans-IO proxy core, with
 //! the common fixture of `lab` (A registered in outbound-proxy mode as `sip:alice@203.0.113.5`).
+#![allow(clippy::unwrap_used)] // test helpers: a failed set-up panics, as a test should
 mod lab;
 use lab::*;
 

@@ -1,5 +1,6 @@
 //! Behaviour §11 tests 17–26 (access control, sanity checks, locally generated errors) and
 //! checks of the core's receive pipeline, through the sans-IO core with the lab fixture.
+#![allow(clippy::unwrap_used)] // test helpers: a failed set-up panics, as a test should
 mod lab;
 use lab::*;
 

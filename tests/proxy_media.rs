@@ -1,12 +1,13 @@
 //! Behaviour §11 tests 43–54 (SDP rewriting and the relay table's decisions) through the
 //! proxy core; packet relaying over real sockets is tested in `rtp_*`. Where docs/DECISIONS.md
 //! changes an outcome, the new one is asserted and the decision cited.
+#![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)] // test helpers: a failed set-up panics, as a test should
 mod lab;
 use lab::*;
 
 use siproxd_rs::config::Config;
 use siproxd_rs::proxy::Addresses;
-use siproxd_rs::rtp::{DropReason, Half, SlotId, Token, Verdict};
+use siproxd_rs::rtp::{Half, PacketDrop, SlotId, Token, Verdict};
 
 const CALL: &str = "call1@192.168.1.10";
 
@@ -157,7 +158,7 @@ fn t45_relay_decisions_and_latching() {
     // datagram from an unrelated host to 7070 is dropped, not forwarded to A.
     assert_eq!(
         t.on_packet(now + 100, Token::rtp(wan), sa("198.51.100.99:5000"), 160),
-        Verdict::Drop(DropReason::ForeignSource)
+        Verdict::Drop(PacketDrop::ForeignSource)
     );
 }
 

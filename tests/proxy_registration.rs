@@ -1,5 +1,6 @@
 //! Behaviour §11 tests 1–16 (registration in outbound-proxy and registrar mode, proxy
 //! authentication) through the sans-IO core, with the lab fixture of `tests/lab`.
+#![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)] // test helpers: a failed set-up panics, as a test should
 mod lab;
 use lab::*;
 

@@ -4,6 +4,7 @@
 //! outgoing and every next hop is the outbound proxy 198.51.100.21, or a Route's host).
 //! Responses get one of our Vias above theirs (or instead of their top one, for `bcast`) so
 //! that only the property under test decides whether they are forwarded.
+#![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)] // test helpers: a failed set-up panics, as a test should
 mod lab;
 use lab::*;
 

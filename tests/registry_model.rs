@@ -1,5 +1,6 @@
 //! Random operation sequences on a small table with a virtual clock: the table's invariants
 //! hold after every step and nothing panics.
+#![allow(clippy::unwrap_used, clippy::indexing_slicing)] // test helpers: a failed set-up panics, as a test should
 
 use std::net::SocketAddr;
 

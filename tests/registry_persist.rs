@@ -1,5 +1,6 @@
 //! Registration file: round trip through save/parse/restore, corrupt records, siproxd's
 //! old `****:` format.
+#![allow(clippy::unwrap_used)] // test helpers: a failed set-up panics, as a test should
 
 use std::net::SocketAddr;
 

@@ -1,6 +1,7 @@
 //! The registration parts of the behaviour §11 tests, driven through the table's public API
 //! with the common fixture (I = 192.168.1.1, O = 203.0.113.5, A = 192.168.1.10:5060,
 //! AOR sip:alice@example.com) and a virtual clock.
+#![allow(clippy::unwrap_used)] // test helpers: a failed set-up panics, as a test should
 
 use std::net::SocketAddr;
 

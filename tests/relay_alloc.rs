@@ -1,11 +1,11 @@
-//! Proves the relay's socket hot path (`Relay::on_readable`: recv, table decision, send) never
+//! Proves the relay's socket hot path (`Relay::handle_readable`: recv, table decision, send) never
 //! touches the heap (decisions §6). Its own test binary, so the counting global allocator
 //! affects nothing else.
 
 use alloc::allocations_during;
 use mio::Poll;
 use siproxd_rs::net::relay::{mio_token, Relay};
-use siproxd_rs::rtp::{Direction, Table, Token};
+use siproxd_rs::rtp::{StreamDirection, Table, Token};
 use std::net::UdpSocket;
 use streams::req;
 
@@ -30,7 +30,7 @@ fn hundred_thousand_relayed_datagrams_allocate_nothing() {
     let poll = Poll::new().unwrap();
     let low = 40_000 + (std::process::id() % 500) as u16 * 40;
     let table = Table::new(8, low, low + 39, 300);
-    let mut relay = Relay::with_table(table, 46, poll.registry().try_clone().unwrap());
+    let mut relay = Relay::new(table, 46, poll.registry().try_clone().unwrap());
 
     let a = UdpSocket::bind("127.0.0.10:0").unwrap();
     let b = UdpSocket::bind("127.0.0.20:0").unwrap();
@@ -43,13 +43,13 @@ fn hundred_thousand_relayed_datagrams_allocate_nothing() {
     let e1 = relay
         .open(
             0,
-            &req("alloc@lan", Direction::Incoming, "127.0.0.1", a_addr),
+            &req("alloc@lan", StreamDirection::Incoming, "127.0.0.1", a_addr),
         )
         .unwrap();
     let e2 = relay
         .open(
             0,
-            &req("alloc@lan", Direction::Outgoing, "127.0.0.2", b_addr),
+            &req("alloc@lan", StreamDirection::Outgoing, "127.0.0.2", b_addr),
         )
         .unwrap();
     let to_e1 = mio_token(Token::rtp(e1.slot));
@@ -72,13 +72,16 @@ fn hundred_thousand_relayed_datagrams_allocate_nothing() {
             a.send_to(&big, e2.local).unwrap();
         }
         let (n, r) = allocations_during(|| {
-            relay.on_readable(round, to_e2) + relay.on_readable(round, to_e1)
+            relay.handle_readable(round, to_e2) + relay.handle_readable(round, to_e1)
         });
         allocations += n;
         read += r;
         delivered += drain(&a) + drain(&b);
     }
-    assert_eq!(allocations, 0, "on_readable allocated {allocations} times");
+    assert_eq!(
+        allocations, 0,
+        "handle_readable allocated {allocations} times"
+    );
     assert_eq!(read, 100_000 + 200);
     let st = *relay.stats();
     assert_eq!(st.received, 100_200);

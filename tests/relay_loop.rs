@@ -3,8 +3,8 @@
 //! shutdown closes every stream. One test: the loop installs process-wide signal handlers.
 
 use siproxd_rs::config::Config;
-use siproxd_rs::net::EventLoop;
-use siproxd_rs::rtp::Direction;
+use siproxd_rs::net::{setup, EventLoop};
+use siproxd_rs::rtp::StreamDirection;
 use std::net::UdpSocket;
 use std::time::{Duration, Instant};
 use streams::req;
@@ -23,7 +23,7 @@ fn loop_relays_expires_on_the_deadline_and_closes_at_shutdown() {
         rtp_timeout: 10,
         ..Config::default()
     };
-    let mut el = EventLoop::new(&cfg).unwrap();
+    let mut el = EventLoop::new(setup::build(&cfg).unwrap()).unwrap();
     let a = UdpSocket::bind("127.0.0.10:0").unwrap();
     let b = UdpSocket::bind("127.0.0.20:0").unwrap();
     for s in [&a, &b] {
@@ -35,13 +35,13 @@ fn loop_relays_expires_on_the_deadline_and_closes_at_shutdown() {
     let e1 = relay
         .open(
             now,
-            &req("loop@lan", Direction::Incoming, "127.0.0.1", a_addr),
+            &req("loop@lan", StreamDirection::Incoming, "127.0.0.1", a_addr),
         )
         .unwrap();
     let e2 = relay
         .open(
             now,
-            &req("loop@lan", Direction::Outgoing, "127.0.0.2", b_addr),
+            &req("loop@lan", StreamDirection::Outgoing, "127.0.0.2", b_addr),
         )
         .unwrap();
 
@@ -67,7 +67,7 @@ fn loop_relays_expires_on_the_deadline_and_closes_at_shutdown() {
     // Silence: the loop sleeps until the deadline and closes both halves then. A generous max
     // wait shows the wake-up comes from the deadline itself, in very few turns.
     let relay = el.relay_mut();
-    let deadline = relay.next_deadline().unwrap();
+    let deadline = relay.table().next_deadline().unwrap();
     let last = relay.table().half(e1.slot).unwrap().last_activity();
     assert_eq!(deadline, last + 10_000);
     let mut turns = 0;
@@ -91,7 +91,7 @@ fn loop_relays_expires_on_the_deadline_and_closes_at_shutdown() {
         .relay_mut()
         .open(
             now,
-            &req("bye@lan", Direction::Incoming, "127.0.0.1", a_addr),
+            &req("bye@lan", StreamDirection::Incoming, "127.0.0.1", a_addr),
         )
         .unwrap();
     // SAFETY: the loop's handler is installed; raise delivers to this thread.

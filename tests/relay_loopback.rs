@@ -1,10 +1,11 @@
 //! `net::relay::Relay` over real sockets and a real mio Poll on loopback.
 //! Relay addresses: "O" = 127.0.0.1, "I" = 127.0.0.2; phone A = 127.0.0.10 (LAN side), provider
 //! B = 127.0.0.20 (Internet side), a stranger = 127.0.0.66.
+#![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)] // test helpers: a failed set-up panics, as a test should
 
 use mio::{Events, Poll};
 use siproxd_rs::net::relay::{self, Relay};
-use siproxd_rs::rtp::{Direction, Opened, Table, Token};
+use siproxd_rs::rtp::{Opened, StreamDirection, Table, Token};
 use socket2::SockRef;
 use std::io::ErrorKind;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
@@ -35,7 +36,7 @@ impl Rig {
         let poll = Poll::new().unwrap();
         let (low, high) = range(n);
         let table = Table::new(16, low, high, rtp_timeout);
-        let relay = Relay::with_table(table, 46, poll.registry().try_clone().unwrap());
+        let relay = Relay::new(table, 46, poll.registry().try_clone().unwrap());
         Rig {
             poll,
             events: Events::with_capacity(64),
@@ -59,7 +60,7 @@ impl Rig {
             let tokens: Vec<mio::Token> = self.events.iter().map(|e| e.token()).collect();
             for t in tokens {
                 let now = self.now();
-                self.relay.on_readable(now, t);
+                self.relay.handle_readable(now, t);
             }
         }
     }
@@ -70,11 +71,11 @@ impl Rig {
         let now = self.now();
         let e1 = self
             .relay
-            .open(now, &req(call_id, Direction::Incoming, O, a))
+            .open(now, &req(call_id, StreamDirection::Incoming, O, a))
             .unwrap();
         let e2 = self
             .relay
-            .open(now, &req(call_id, Direction::Outgoing, I, b))
+            .open(now, &req(call_id, StreamDirection::Outgoing, I, b))
             .unwrap();
         assert!(!e1.reused && !e2.reused);
         (e1, e2)
@@ -237,6 +238,12 @@ fn open_ports_really_are_taken_and_marked() {
     assert!(rig.relay.table().is_empty());
 }
 
+/// The loop's aging step: wake the relay at `now`, then ask when to wake it next.
+fn expire_due(relay: &mut Relay, now: u64) -> Option<u64> {
+    relay.handle_timeout(now);
+    relay.poll_timeout()
+}
+
 #[test]
 fn idle_stream_expires_at_its_exact_deadline_and_traffic_postpones_it() {
     let mut rig = Rig::new(2, 10);
@@ -244,8 +251,11 @@ fn idle_stream_expires_at_its_exact_deadline_and_traffic_postpones_it() {
     let (b, _b_rtcp) = endpoint("127.0.0.20");
     let (e1, e2) = rig.call("call-3@lan", addr(&a), addr(&b));
     let opened_at = rig.relay.table().half(e1.slot).unwrap().last_activity();
-    assert_eq!(rig.relay.next_deadline(), Some(opened_at + 10_000));
-    assert_eq!(rig.relay.expire_due(opened_at), Some(opened_at + 10_000));
+    assert_eq!(rig.relay.table().next_deadline(), Some(opened_at + 10_000));
+    assert_eq!(
+        expire_due(&mut rig.relay, opened_at),
+        Some(opened_at + 10_000)
+    );
 
     // A packet relayed at virtual time T refreshes both halves to T + rtp_timeout.
     let t = opened_at + 4_000;
@@ -253,22 +263,25 @@ fn idle_stream_expires_at_its_exact_deadline_and_traffic_postpones_it() {
     let token = relay::mio_token(Token::rtp(e2.slot));
     let mut n = 0;
     for _ in 0..100 {
-        n += rig.relay.on_readable(t, token);
+        n += rig.relay.handle_readable(t, token);
         if n > 0 {
             break;
         }
         std::thread::sleep(Duration::from_millis(5));
     }
     assert_eq!(n, 1);
-    assert_eq!(rig.relay.next_deadline(), Some(t + 10_000));
+    assert_eq!(rig.relay.table().next_deadline(), Some(t + 10_000));
 
     // The loop's remembered wake-up time is now early: waking then closes nothing and yields
     // the real deadline.
-    assert_eq!(rig.relay.expire_due(opened_at + 10_000), Some(t + 10_000));
+    assert_eq!(
+        expire_due(&mut rig.relay, opened_at + 10_000),
+        Some(t + 10_000)
+    );
     assert_eq!(rig.relay.table().len(), 2);
-    assert_eq!(rig.relay.on_timeout(t + 9_999), 0);
-    assert_eq!(rig.relay.expire_due(t + 9_999), Some(t + 10_000));
-    assert_eq!(rig.relay.expire_due(t + 10_000), None);
+    assert_eq!(rig.relay.handle_timeout(t + 9_999), 0);
+    assert_eq!(expire_due(&mut rig.relay, t + 9_999), Some(t + 10_000));
+    assert_eq!(expire_due(&mut rig.relay, t + 10_000), None);
     assert!(rig.relay.table().is_empty());
     assert_eq!(rig.relay.table().stats().expired, 2);
     for port in [e1.local, plus1(e1.local), e2.local, plus1(e2.local)] {
@@ -307,14 +320,14 @@ fn ipv6_halves_relay_and_carry_the_traffic_class() {
         .relay
         .open(
             now,
-            &req("call-6@lan", Direction::Incoming, "::1", addr(&a)),
+            &req("call-6@lan", StreamDirection::Incoming, "::1", addr(&a)),
         )
         .unwrap();
     let e2 = rig
         .relay
         .open(
             now,
-            &req("call-6@lan", Direction::Outgoing, "::1", addr(&b)),
+            &req("call-6@lan", StreamDirection::Outgoing, "::1", addr(&b)),
         )
         .unwrap();
     assert_ne!(e1.local, e2.local);

@@ -1,9 +1,10 @@
 //! Proves the RTP hot path (`Table::on_packet`) never touches the heap (decisions §6).
 //! Its own test binary, so the counting global allocator affects nothing else.
+#![allow(clippy::unwrap_used)] // test helpers: a failed set-up panics, as a test should
 
 use alloc::allocations_during;
 use siproxd_rs::rtp::{
-    ClientId, Direction, RelaySockets, SlotId, StreamRequest, Table, Token, Verdict,
+    ClientId, RelaySockets, SlotId, StreamDirection, StreamRequest, Table, Token, Verdict,
 };
 use std::net::SocketAddr;
 
@@ -41,8 +42,8 @@ fn hundred_thousand_packets_allocate_nothing() {
                     call_id: &call_id,
                     client_id: ClientId::new("alice@example.com", a.ip()),
                     cseq: 1,
-                    stream_dir: Direction::Incoming,
-                    call_dir: Direction::Outgoing,
+                    stream_dir: StreamDirection::Incoming,
+                    call_dir: StreamDirection::Outgoing,
                     media_index: 0,
                     local_ip: "203.0.113.5".parse().unwrap(),
                     remote: a,
@@ -58,8 +59,8 @@ fn hundred_thousand_packets_allocate_nothing() {
                     call_id: &call_id,
                     client_id: ClientId::new("bob@example.net", b.ip()),
                     cseq: 1,
-                    stream_dir: Direction::Outgoing,
-                    call_dir: Direction::Outgoing,
+                    stream_dir: StreamDirection::Outgoing,
+                    call_dir: StreamDirection::Outgoing,
                     media_index: 0,
                     local_ip: "192.168.1.1".parse().unwrap(),
                     remote: b,

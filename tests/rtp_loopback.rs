@@ -1,9 +1,11 @@
 //! The relay table driven by a minimal shell over real UDP sockets on loopback: a sketch of what
 //! `net/` has to do (bind on request, map tokens to sockets, recv → on_packet → send_to).
 //! Relay addresses: "O" = 127.0.0.1, "I" = 127.0.0.2; phones A = 127.0.0.10, B = 127.0.0.20.
+#![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)] // test helpers: a failed set-up panics, as a test should
 
 use siproxd_rs::rtp::{
-    ClientId, Direction, DropReason, RelaySockets, SlotId, StreamRequest, Table, Token, Verdict,
+    ClientId, PacketDrop, RelaySockets, SlotId, StreamDirection, StreamRequest, Table, Token,
+    Verdict,
 };
 use std::collections::HashMap;
 use std::io::ErrorKind;
@@ -112,17 +114,17 @@ fn media_is_relayed_symmetrically_over_real_sockets() {
         client_id: ClientId::new("alice@example.com", "127.0.0.10".parse().unwrap()),
         cseq: 1,
         stream_dir: dir,
-        call_dir: Direction::Outgoing,
+        call_dir: StreamDirection::Outgoing,
         media_index: 0,
         local_ip,
         remote,
         remote_rtcp_port: None,
     };
     let e1 = table
-        .open(0, &req(Direction::Incoming, o, a), &mut shell)
+        .open(0, &req(StreamDirection::Incoming, o, a), &mut shell)
         .unwrap();
     let e2 = table
-        .open(0, &req(Direction::Outgoing, i, b), &mut shell)
+        .open(0, &req(StreamDirection::Outgoing, i, b), &mut shell)
         .unwrap();
     assert_eq!(shell.sockets.len(), 4);
 
@@ -147,7 +149,7 @@ fn media_is_relayed_symmetrically_over_real_sockets() {
     // A third party aiming at the O-side port is dropped; A receives nothing.
     evil.send_to(b"bleed", e1.local).unwrap();
     let v = pump_until(&mut shell, &mut table, 4, 1);
-    assert_eq!(v, vec![Verdict::Drop(DropReason::ForeignSource)]);
+    assert_eq!(v, vec![Verdict::Drop(PacketDrop::ForeignSource)]);
     a_rtp
         .set_read_timeout(Some(Duration::from_millis(100)))
         .unwrap();

@@ -1,9 +1,11 @@
 //! Property test: any sequence of opens, packets, teardowns and expiries keeps the relay table
 //! consistent with itself and with the sockets the shell holds.
+#![allow(clippy::expect_used)] // test helpers: a failed set-up panics, as a test should
 
 use proptest::prelude::*;
 use siproxd_rs::rtp::{
-    ClientId, Direction, OpenError, RelaySockets, SlotId, StreamRequest, Table, Token, Verdict,
+    ClientId, OpenError, RelaySockets, SlotId, StreamDirection, StreamRequest, Table, Token,
+    Verdict,
 };
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, SocketAddr};
@@ -150,7 +152,7 @@ proptest! {
             match op {
                 Op::Open { call, stream_out, call_out, media, local, client, remote, cseq } => {
                     let call_id = format!("call{call}");
-                    let dir = |out| if out { Direction::Outgoing } else { Direction::Incoming };
+                    let dir = |out| if out { StreamDirection::Outgoing } else { StreamDirection::Incoming };
                     let local_ip: IpAddr = LOCALS[usize::from(local)].parse().unwrap();
                     let req = StreamRequest {
                         call_id: &call_id,

@@ -4,10 +4,11 @@
 //!
 //! Not here: test 48 (port 0 / IPv6 `o=`: the rewriter never asks the table) and test 53
 //! (`rtp_proxy_enable = 0`: the proxy never asks the table).
+#![allow(clippy::unwrap_used)] // test helpers: a failed set-up panics, as a test should
 
 use siproxd_rs::rtp::{
-    ClientId, Direction, DropReason, OpenError, Opened, RelaySockets, SlotId, StreamRequest, Table,
-    Token, Verdict,
+    ClientId, OpenError, Opened, PacketDrop, RelaySockets, SlotId, StreamDirection, StreamRequest,
+    Table, Token, Verdict,
 };
 use std::collections::BTreeSet;
 use std::net::{IpAddr, SocketAddr};
@@ -85,8 +86,8 @@ impl Fixture {
                 call_id,
                 client_id: ClientId::new("alice@example.com", ip("192.168.1.10")),
                 cseq,
-                stream_dir: Direction::Incoming,
-                call_dir: Direction::Outgoing,
+                stream_dir: StreamDirection::Incoming,
+                call_dir: StreamDirection::Outgoing,
                 media_index: 0,
                 local_ip: ip(O),
                 remote: sa(media),
@@ -110,8 +111,8 @@ impl Fixture {
                 call_id,
                 client_id: ClientId::new("alice@example.com", ip("198.51.100.30")),
                 cseq,
-                stream_dir: Direction::Outgoing,
-                call_dir: Direction::Outgoing,
+                stream_dir: StreamDirection::Outgoing,
+                call_dir: StreamDirection::Outgoing,
                 media_index: 0,
                 local_ip: ip(I),
                 remote: sa(media),
@@ -186,7 +187,7 @@ fn t45_relay_paths_and_unrelated_source() {
     assert_eq!(
         f.table
             .on_packet(3, Token::rtp(e1.slot), sa("192.0.2.99:7777"), 172),
-        Verdict::Drop(DropReason::ForeignSource)
+        Verdict::Drop(PacketDrop::ForeignSource)
     );
     assert_eq!(
         f.table
@@ -227,7 +228,7 @@ fn t47_hold_with_zero_address_keeps_the_relay_port() {
     // decisions §6: nothing is sent towards an endpoint on hold (siproxd would sendto 0.0.0.0).
     assert_eq!(
         f.table.on_packet(0, Token::rtp(e1.slot), sa(B_MEDIA), 172),
-        Verdict::Drop(DropReason::NoDestination)
+        Verdict::Drop(PacketDrop::NoDestination)
     );
 }
 
@@ -239,7 +240,7 @@ fn t49_bye_releases_ports_reused_after_round_robin_wraps() {
     assert!(f.bound.addrs.is_empty());
     assert_eq!(
         f.table.on_packet(0, Token::rtp(e1.slot), sa(B_MEDIA), 172),
-        Verdict::Drop(DropReason::UnknownToken)
+        Verdict::Drop(PacketDrop::UnknownToken)
     );
     // 7074..7088 come first, then the round robin wraps to 7070 again.
     let ports: Vec<u16> = (0..9)
@@ -352,8 +353,8 @@ fn t54_host_outbound_stream_binds_the_real_interface_address() {
                 call_id: "c54",
                 client_id: ClientId::new("alice@example.com", ip("192.168.1.10")),
                 cseq: 1,
-                stream_dir: Direction::Incoming,
-                call_dir: Direction::Outgoing,
+                stream_dir: StreamDirection::Incoming,
+                call_dir: StreamDirection::Outgoing,
                 media_index: 0,
                 local_ip: ip(I),
                 remote: sa(A_MEDIA),

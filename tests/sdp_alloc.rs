@@ -1,4 +1,5 @@
 //! Parsing an SDP body and rewriting it into a caller buffer allocate nothing.
+#![allow(clippy::unwrap_used, clippy::indexing_slicing)] // test helpers: a failed set-up panics, as a test should
 
 use alloc::allocations;
 use siproxd_rs::sdp::{rewrite_for_relay, Rewriter, Sdp, Section, StreamRewrite};

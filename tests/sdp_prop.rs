@@ -1,8 +1,9 @@
 //! Property tests: generated valid SDP parses to what was generated, emits identically, and
 //! the relay rewrite reparses to the relay's values; arbitrary bytes never panic.
+#![allow(clippy::unwrap_used, clippy::indexing_slicing)] // test helpers: a failed set-up panics, as a test should
 
 use proptest::prelude::*;
-use siproxd_rs::sdp::{rewrite_for_relay, MediaMode, Rewriter, Sdp, Section, StreamRewrite};
+use siproxd_rs::sdp::{rewrite_for_relay, MediaDirection, Rewriter, Sdp, Section, StreamRewrite};
 use std::fmt::Write;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -16,7 +17,7 @@ struct GenMedia {
     conn: Option<IpAddr>,
     rtcp: Option<(u16, Option<IpAddr>)>,
     mux: bool,
-    direction: Option<MediaMode>,
+    direction: Option<MediaDirection>,
     candidates: usize,
 }
 
@@ -29,7 +30,7 @@ struct GenSdp {
     ice_session: bool,
     media: Vec<GenMedia>,
     /// Session-level direction attribute.
-    direction: Option<MediaMode>,
+    direction: Option<MediaDirection>,
     /// Multicast `/ttl` on every IPv4 `c=`.
     ttl: Option<u8>,
     /// An `i=` title after every `m=` (an added `c=` goes after it).
@@ -43,12 +44,12 @@ fn ip() -> impl Strategy<Value = IpAddr> {
     ]
 }
 
-fn direction() -> impl Strategy<Value = Option<MediaMode>> {
+fn direction() -> impl Strategy<Value = Option<MediaDirection>> {
     proptest::option::of(prop_oneof![
-        Just(MediaMode::SendRecv),
-        Just(MediaMode::SendOnly),
-        Just(MediaMode::RecvOnly),
-        Just(MediaMode::Inactive),
+        Just(MediaDirection::SendRecv),
+        Just(MediaDirection::SendOnly),
+        Just(MediaDirection::RecvOnly),
+        Just(MediaDirection::Inactive),
     ])
 }
 
@@ -131,12 +132,12 @@ fn ttl_of(ip: IpAddr, ttl: Option<u8>) -> Option<Vec<u8>> {
         .map(|t| t.to_string().into_bytes())
 }
 
-fn dir_name(d: MediaMode) -> &'static str {
+fn dir_name(d: MediaDirection) -> &'static str {
     match d {
-        MediaMode::SendRecv => "sendrecv",
-        MediaMode::SendOnly => "sendonly",
-        MediaMode::RecvOnly => "recvonly",
-        MediaMode::Inactive => "inactive",
+        MediaDirection::SendRecv => "sendrecv",
+        MediaDirection::SendOnly => "sendonly",
+        MediaDirection::RecvOnly => "recvonly",
+        MediaDirection::Inactive => "inactive",
     }
 }
 
@@ -233,7 +234,7 @@ proptest! {
             let rtcp = m.rtcp.map(|r| r.0).or(m.port.checked_add(1));
             prop_assert_eq!(s.rtcp_port, rtcp);
             prop_assert_eq!(s.rtcp_mux, m.mux);
-            prop_assert_eq!(s.direction, m.direction.or(g.direction).unwrap_or(MediaMode::SendRecv));
+            prop_assert_eq!(s.direction, m.direction.or(g.direction).unwrap_or(MediaDirection::SendRecv));
             prop_assert_eq!(s.disabled, m.port == 0);
             prop_assert_eq!(sdp.ice(Section::Media(i)).candidates, m.candidates);
         }

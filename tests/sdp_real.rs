@@ -1,8 +1,9 @@
 //! SDP bodies of real user agents (tests/data/real): parsing, identity emission,
 //! ICE removal and the relay rewrite.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test helpers: a failed set-up panics, as a test should
 
 use siproxd_rs::sdp::{
-    rewrite_for_relay, AddrType, MediaMode, Rewriter, Sdp, Section, StreamRewrite,
+    rewrite_for_relay, AddrType, MediaDirection, Rewriter, Sdp, Section, StreamRewrite,
 };
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
@@ -167,7 +168,7 @@ fn alcatel_hold_keeps_zero_address_and_gets_relay_port() {
     let sdp = Sdp::parse(&b).unwrap();
     let s = sdp.stream(0).unwrap();
     assert!(s.address.unwrap().is_unspecified());
-    assert_eq!(s.direction, MediaMode::SendOnly);
+    assert_eq!(s.direction, MediaDirection::SendOnly);
     assert!(s.is_hold && !s.disabled);
     assert_eq!((s.port, s.rtcp_port), (10014, Some(10015)));
     let out = text(&relay_all(&sdp, true));

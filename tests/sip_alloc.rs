@@ -1,4 +1,5 @@
 //! Parsing, indexing, typed access and editing of the real corpus allocate nothing.
+#![allow(clippy::expect_used)] // test helpers: a failed set-up panics, as a test should
 
 use std::hint::black_box;
 

@@ -1,5 +1,6 @@
 //! The SIP parser against the RFC 4475 torture messages and real user-agent captures
 //! (tests/data, see its README.md).
+#![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)] // test helpers: a failed set-up panics, as a test should
 
 use siproxd_rs::sip::*;
 

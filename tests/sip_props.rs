@@ -1,5 +1,6 @@
 //! Property tests: generated messages round-trip, random edits keep messages well framed,
 //! and no input (random or a mutated corpus message) makes the parser or accessors panic.
+#![allow(clippy::unwrap_used, clippy::indexing_slicing)] // test helpers: a failed set-up panics, as a test should
 
 use std::sync::OnceLock;
 

@@ -1,5 +1,6 @@
 //! `siproxd-rs --status [FILE] [--json]` through `status::cli`, on files written by
 //! `Snapshot::write_file`.
+#![allow(clippy::unwrap_used)] // test helpers: a failed set-up panics, as a test should
 
 use std::fs;
 

@@ -1,5 +1,6 @@
 //! `fsutil::atomic_write` and `read_limited` on a real filesystem (a private directory under
 //! the system temp dir).
+#![allow(clippy::unwrap_used)] // test helpers: a failed set-up panics, as a test should
 
 use std::fs;
 use std::io::ErrorKind;

@@ -1,12 +1,6 @@
 //! The kinds of directive value (type and range), the `declare_directives!` macro that
 //! `schema` uses to generate `Config` and the directive table, and how one `key = value` is
 //! applied to a `Config`.
-#![deny(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 
 use super::lexer::{parse_c_int, IntError};
 use super::{Config, Diagnostic, Severity, BUILTIN_PLUGINS};

@@ -1,10 +1,4 @@
 //! Line syntax of `siproxd.conf` (decisions §2) and C `%i` integers.
-#![deny(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 
 /// One line of a `siproxd.conf` file (or one `-s` argument).
 #[derive(Debug, Clone, PartialEq, Eq)]

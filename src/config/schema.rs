@@ -2,12 +2,6 @@
 //! and type, keyword when it differs from the field, default, kind (how the value is read) and
 //! `restart` when a SIGHUP cannot change it. `declare_directives!` turns this list into
 //! `Config`, `PluginConfig`, their `Default`, the parser table and the restart-only checks.
-#![deny(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 
 use super::directives::{declare_directives, DSCP, SECONDS, U32};
 use crate::acl::AclList;

@@ -1,12 +1,6 @@
 //! Decoded views of directives whose raw form only makes sense once interpreted: the parallel
 //! `outbound_domain_*` lists, the `use_rport` bitmask and `rtp_proxy_enable`. The core builds
 //! its settings from these at start and on SIGHUP instead of decoding directive values itself.
-#![deny(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 
 use super::Config;
 

@@ -1,11 +1,5 @@
 //! OpenWrt UCI reader (decisions §9): the first `config siproxd` section of an `/etc/config`
 //! file, each `option`/`list` being the siproxd directive of the same name.
-#![deny(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 
 use super::directives::Loc;
 use super::{Diagnostic, Severity};

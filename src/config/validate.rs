@@ -1,11 +1,5 @@
 //! Checks that need the whole configuration: RTP port parity and order, parallel arrays, plugins
 //! whose required directive is missing.
-#![deny(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 
 use super::directives::Loc;
 use super::{Config, Diagnostic, Severity};

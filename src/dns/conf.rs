@@ -1,10 +1,4 @@
 //! `/etc/hosts` and `/etc/resolv.conf` parsers. The shell reads the files and passes the text.
-#![deny(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 
 use core::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV6};
 

@@ -3,12 +3,6 @@
 //! Names are handled in text form, lower-cased, without the trailing dot. Every read is bounds
 //! checked and compression pointers are followed a bounded number of times, so any byte string
 //! yields a value or an error, never a panic.
-#![deny(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 
 use core::fmt;
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};

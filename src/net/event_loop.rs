@@ -1,5 +1,8 @@
-//! The one event loop of the daemon: one `mio::Poll` over the signal pipe, the SIP UDP
-//! sockets and the address-change watch; the poll timeout is the next timer deadline (no tick).
+//! The one event loop of the daemon: one `mio::Poll` over the signal pipe, the SIP, DNS, RTP
+//! and debug sockets and the address-change watch. It owns the sockets and dispatches: what a
+//! socket delivers goes to the core's `handle_*` input, what the proxy asks to send is sent,
+//! and the poll timeout is the earliest deadline the cores (proxy, upkeep, relay) and the
+//! loop's own timers reported, so there is no tick. The cores are built by `net::setup`.
 //!
 //! A dynamic `if_outbound` (an interface name) is followed through rtnetlink notifications;
 //! only where netlink is unavailable does a timer re-check it every
@@ -13,17 +16,16 @@ use std::time::{Duration, Instant};
 use mio::net::UdpSocket;
 use mio::{Events, Interest, Poll, Token};
 
+use super::debug_port::DebugPort;
 use super::iface::{self, IfError};
 use super::netlink::AddrWatch;
 use super::relay::{self, Relay};
+use super::setup::{self, Cores};
 use super::signals::{Signal, SignalPipe};
 use super::timer::Timers;
 use super::udp;
-use super::upkeep::{self, Upkeep};
-use crate::auth::{Authenticator, PasswordFile};
-use crate::config::Config;
-use crate::debug_port::{self, DebugPort};
-use crate::dns::{parse_hosts, parse_resolv_conf, Resolver, ResolverConfig};
+use super::upkeep::Upkeep;
+use crate::debug_log::DebugSink;
 use crate::limits;
 use crate::logging::{DNS, NET, NETTRAF};
 use crate::proxy::{Addresses, Origin, Proxy};
@@ -56,6 +58,8 @@ pub enum StartError {
     Bind(SocketAddr, io::Error),
     /// Poll or signal set-up failed.
     Setup(&'static str, io::Error),
+    /// `proxy_auth_realm` is set but no nonce key can be had.
+    Auth(String),
 }
 
 impl fmt::Display for StartError {
@@ -65,6 +69,7 @@ impl fmt::Display for StartError {
             StartError::Interface(d, v, e) => write!(f, "{d} = {v}: {e}"),
             StartError::Bind(a, e) => write!(f, "cannot bind SIP UDP socket on {a}: {e}"),
             StartError::Setup(what, e) => write!(f, "{what}: {e}"),
+            StartError::Auth(e) => write!(f, "proxy_auth_realm: {e}"),
         }
     }
 }
@@ -126,17 +131,20 @@ pub struct EventLoop {
     exit: Option<Exit>,
     /// The RTP relay: its sockets use tokens from `limits::RELAY_TOKEN_BASE` up.
     relay: Relay,
-    /// The earliest of the proxy's and upkeep's deadlines, valid while `core_stale` is false.
-    core_deadline: Option<u64>,
-    /// Set by everything that may change the proxy or upkeep (all events but media).
-    core_stale: bool,
-    /// The proxy's own deadline, as its last `poll_output` drain said.
+    /// The proxy's own deadline, as its last `poll_output` drain said (the loop drains it
+    /// after every input, so this is always current).
     proxy_deadline: Option<u64>,
 }
 
 impl EventLoop {
-    /// Installs the signal handlers, resolves the interfaces and binds the SIP sockets.
-    pub fn new(config: &Config) -> Result<EventLoop, StartError> {
+    /// Installs the signal handlers and binds the sockets `cores.sockets` names (see
+    /// [`setup::build`]).
+    pub fn new(cores: Cores) -> Result<EventLoop, StartError> {
+        let Cores {
+            proxy,
+            table,
+            sockets: plan,
+        } = cores;
         let poll = Poll::new().map_err(|e| StartError::Setup("cannot create poll", e))?;
         let mut signals =
             SignalPipe::install().map_err(|e| StartError::Setup("cannot install signals", e))?;
@@ -144,50 +152,13 @@ impl EventLoop {
             .register(&mut signals, SIGNALS, Interest::READABLE)
             .map_err(|e| StartError::Setup("cannot register signal pipe", e))?;
 
-        let port = config.sip_listen_port;
-        let dscp = config.sip_dscp;
-        let in_spec = config.if_inbound.as_deref().ok_or(StartError::NoInbound)?;
-        let in_addr = iface::lookup(in_spec)
-            .map_err(|e| StartError::Interface("if_inbound", in_spec.to_owned(), e))?
-            .primary()
-            .ok_or(StartError::NoInbound)?;
-        let inbound = open(&poll, SIP_INBOUND, SocketAddr::new(in_addr, port), dscp)?;
-
-        let mut outbound_if = None;
-        let mut outbound_addr = None;
-        match config.if_outbound.as_deref() {
-            None => log::warn!("if_outbound is not set: only the inbound address is served"),
-            Some(spec) => {
-                if iface::literal(spec).is_none() {
-                    outbound_if = Some(spec.trim().to_owned());
-                }
-                match iface::lookup(spec) {
-                    Ok(a) => outbound_addr = a.primary(),
-                    // A WAN link that is not up yet (PPP) is followed once the loop runs.
-                    Err(e) if outbound_if.is_some() => log::warn!("if_outbound = {spec}: {e}"),
-                    Err(e) => return Err(StartError::Interface("if_outbound", spec.to_owned(), e)),
-                }
-            }
-        }
-        let host_outbound = config.host_outbound.as_deref().and_then(|h| {
-            let lit = iface::literal(h);
-            if lit.is_none() {
-                log::info!("host_outbound = {h}: resolved by the proxy core (DNS)");
-            }
-            lit
-        });
-
-        let proxy = Proxy::new(
-            config.clone(),
-            Addresses {
-                inbound: in_addr,
-                outbound: outbound_addr,
-            },
-            resolver(),
-            authenticator(config)
-                .map_err(|e| StartError::Setup("proxy_auth_realm", io::Error::other(e)))?,
-        );
-        let dns = match UdpSocket::bind(SocketAddr::new(unspecified_like(in_addr), 0)) {
+        let inbound = open(
+            &poll,
+            SIP_INBOUND,
+            SocketAddr::new(plan.inbound, plan.sip_port),
+            plan.sip_dscp,
+        )?;
+        let dns = match UdpSocket::bind(SocketAddr::new(unspecified_like(plan.inbound), 0)) {
             Ok(mut s) => match poll
                 .registry()
                 .register(&mut s, DNS_SOCKET, Interest::READABLE)
@@ -207,21 +178,21 @@ impl EventLoop {
             .registry()
             .try_clone()
             .map_err(|e| StartError::Setup("cannot clone the poll registry", e))?;
-        let relay = Relay::new(config, registry);
+        let relay = Relay::new(table, plan.rtp_dscp, registry);
 
         let mut el = EventLoop {
             poll,
             events: Events::with_capacity(limits::POLL_EVENTS),
             signals,
             timers: Timers::new(),
-            port,
-            dscp,
+            port: plan.sip_port,
+            dscp: plan.sip_dscp,
             inbound,
             outbound: None,
-            outbound_if,
+            outbound_if: plan.outbound_if,
             addr_watch: None,
             outbound_addr: None,
-            host_outbound,
+            host_outbound: plan.host_outbound,
             recv_buf: vec![0u8; limits::SIP_RECV_BUFFER].into_boxed_slice(),
             proxy,
             dns,
@@ -231,11 +202,9 @@ impl EventLoop {
             stats: NetStats::default(),
             exit: None,
             relay,
-            core_deadline: None,
-            core_stale: true,
             proxy_deadline: None,
         };
-        if let Some(addr) = outbound_addr {
+        if let Some(addr) = plan.outbound {
             el.set_outbound(addr)?;
         }
         if el.outbound_if.is_some() {
@@ -243,9 +212,11 @@ impl EventLoop {
             // A change between the first lookup and the subscription must not be lost.
             el.recheck_outbound();
         }
-        if config.debug_port != 0 {
-            el.open_debug_port(config, in_addr);
+        if let Some(addr) = plan.debug {
+            el.open_debug_port(addr);
         }
+        // Learn the proxy's first deadline (a `host_outbound` name is looked up at once).
+        el.flush(el.now_ms());
         Ok(el)
     }
 
@@ -283,9 +254,9 @@ impl EventLoop {
         }
     }
 
-    /// One turn of the loop: fire due timers, wait for events (at most until the next deadline,
-    /// and at most `max_wait` if given), handle them. Returns the exit reason once a
-    /// terminating signal was handled.
+    /// One turn of the loop: fire due timers and wake the cores whose deadline has come,
+    /// wait for events (at most until the next deadline, and at most `max_wait` if given),
+    /// handle them. Returns the exit reason once a terminating signal was handled.
     pub fn turn(&mut self, max_wait: Option<Duration>) -> io::Result<Option<Exit>> {
         let mut now = self.now_ms();
         let mut worked = false;
@@ -293,48 +264,27 @@ impl EventLoop {
             self.on_timer(now, key);
             worked = true;
         }
-        // The proxy's and upkeep's deadlines are recomputed only after something could have
-        // changed them (scanning them cost more per wake-up than relaying a packet). Upkeep's
-        // `tick` does nothing before its deadline, so skipping it until then changes nothing.
-        if self.core_stale || self.core_deadline.is_some_and(|d| d <= now) {
-            if self.proxy_deadline.is_some_and(|d| d <= now) {
-                self.proxy.handle_timeout(now);
-            }
-            if let Some(u) = self.upkeep.as_mut() {
-                u.tick(&mut self.proxy, &self.relay, now);
-            }
-            // Sends what is queued and learns the proxy's next deadline.
-            self.flush();
-            self.core_deadline = [
-                self.proxy_deadline,
-                self.upkeep
-                    .as_ref()
-                    .and_then(|u| u.next_deadline(&self.proxy)),
-            ]
-            .into_iter()
-            .flatten()
-            .min();
-            self.core_stale = false;
-            worked = true;
-        }
+        worked |= self.handle_due(now);
         if self.exit.is_some() {
             return Ok(self.exit);
         }
-        // Deadlines only move later while we sleep, so this one never wakes us late.
-        let relay_deadline = self.relay.expire_due(now);
         if worked {
             // Timers and upkeep may have taken a while (file writes): sleep from the real time.
             now = self.now_ms();
         }
-        let core = [self.core_deadline, relay_deadline]
-            .into_iter()
-            .flatten()
-            .min()
-            .map(|d| Duration::from_millis(d.saturating_sub(now)));
-        let timeout = [self.timers.timeout(now), core, max_wait]
-            .into_iter()
-            .flatten()
-            .min();
+        // Each core reports its own deadline (cached there); deadlines only move later while
+        // we sleep, so the earliest never wakes us late.
+        let due = [
+            self.timers.next_deadline(),
+            self.proxy_deadline,
+            self.upkeep.as_ref().and_then(Upkeep::poll_timeout),
+            self.relay.poll_timeout(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+        .map(|d| Duration::from_millis(d.saturating_sub(now)));
+        let timeout = [due, max_wait].into_iter().flatten().min();
         if let Some(d) = self.debug.as_mut() {
             d.drain_log();
         }
@@ -359,11 +309,9 @@ impl EventLoop {
         }
         for &token in &ready {
             if relay::relay_token(token).is_some() {
-                self.relay.on_readable(now, token);
+                self.relay.handle_readable(now, token);
                 continue;
             }
-            // Anything but media may change the proxy's or upkeep's deadlines.
-            self.core_stale = true;
             match token {
                 SIGNALS => self.on_signals(),
                 SIP_INBOUND | SIP_OUTBOUND => self.drain_sip(token),
@@ -374,10 +322,32 @@ impl EventLoop {
                 _ => {}
             }
         }
-        if relay_deadline.is_some_and(|d| d <= now) {
-            self.relay.expire_due(now);
+        // Woken by a deadline: serve it now rather than after the next wait.
+        if self.exit.is_none() {
+            self.handle_due(now);
         }
         Ok(self.exit)
+    }
+
+    /// Calls `handle_timeout` of every core whose reported deadline is ≤ `now`; returns
+    /// whether any was due.
+    fn handle_due(&mut self, now: u64) -> bool {
+        let mut worked = false;
+        if self.proxy_deadline.is_some_and(|d| d <= now) {
+            self.proxy.handle_timeout(now);
+            self.flush(now);
+            worked = true;
+        }
+        if let Some(u) = self.upkeep.as_mut() {
+            if u.poll_timeout().is_some_and(|d| d <= now) {
+                u.handle_timeout(now, &self.proxy, &self.relay);
+                worked = true;
+            }
+        }
+        if self.relay.poll_timeout().is_some_and(|d| d <= now) {
+            self.relay.handle_timeout(now);
+        }
+        worked
     }
 
     fn on_signals(&mut self) {
@@ -407,7 +377,7 @@ impl EventLoop {
         }
         if exit.is_some() {
             if let Some(u) = self.upkeep.as_mut() {
-                u.save_registrations(&mut self.proxy, now);
+                u.save_registrations(&self.proxy, now);
             }
         }
     }
@@ -419,44 +389,16 @@ impl EventLoop {
             log::info!("SIGHUP: nothing to reload in this mode");
             return;
         };
-        let loaded = match u.source.load() {
-            Ok(l) => l,
-            Err(crate::config::LoadError::Invalid(diags)) => {
-                for d in &diags {
-                    log::error!("{d}");
-                }
-                log::error!("SIGHUP: configuration rejected, the running one stays");
-                return;
-            }
-            Err(e) => {
-                log::error!("SIGHUP: {e}; the running configuration stays");
-                return;
-            }
+        let Some(new) = setup::reload(&u.source, self.proxy.config()) else {
+            return;
         };
-        for d in &loaded.diagnostics {
-            log::warn!("{d}");
-        }
-        let old = self.proxy.config().clone();
-        for name in upkeep::restart_only_changes(&old, &loaded.config) {
-            log::warn!("SIGHUP: {name} changed; it takes effect after a restart");
-        }
-        let new = upkeep::keep_restart_only(&old, loaded.config);
-        crate::logging::set_levels(new.debug_level, new.silence_log);
+        crate::logging::set_levels(new.config.debug_level, new.config.silence_log);
         if let Some(d) = self.debug.as_mut() {
-            d.set_mask(new.debug_level);
+            d.set_mask(new.config.debug_level);
         }
-        let auth = match authenticator(&new) {
-            Ok(a) => a,
-            Err(e) => {
-                log::error!("SIGHUP: {e}; the running configuration stays");
-                return;
-            }
-        };
-        self.proxy.reconfigure(new, auth);
-        log::info!(
-            "SIGHUP: configuration reloaded from {}",
-            loaded.path.display()
-        );
+        self.proxy.reconfigure(new.config, new.auth);
+        self.flush(self.now_ms());
+        log::info!("SIGHUP: configuration reloaded from {}", new.path.display());
     }
 
     /// Installs persistence, status and reload (the daemon; tests run without), and loads the
@@ -465,22 +407,11 @@ impl EventLoop {
         let now = self.now_ms();
         upkeep.load_registrations(&mut self.proxy, now);
         self.upkeep = Some(upkeep);
-        self.core_stale = true;
+        // The restored bindings expire: the proxy has a new deadline to report.
+        self.flush(now);
     }
 
-    fn open_debug_port(&mut self, config: &Config, inbound: IpAddr) {
-        let bind = match config.debug_bind.as_deref().map(str::parse::<IpAddr>) {
-            None => None,
-            Some(Ok(ip)) => Some(ip),
-            Some(Err(_)) => {
-                log::error!(
-                    "debug_bind = {:?} is not an IP address; debug port disabled",
-                    config.debug_bind
-                );
-                return;
-            }
-        };
-        let addr = debug_port::listen_addr(config.debug_port, inbound, bind);
+    fn open_debug_port(&mut self, addr: SocketAddr) {
         let mut port = match DebugPort::bind(addr) {
             Ok(p) => p,
             Err(e) => {
@@ -493,7 +424,7 @@ impl EventLoop {
             return;
         }
         port.set_mask(crate::logging::debug_mask());
-        let _ = crate::logging::set_hook(Box::new(debug_port::DebugSink));
+        let _ = crate::logging::set_hook(Box::new(DebugSink));
         log::info!("debug log available on tcp:{addr}");
         self.debug = Some(port);
     }
@@ -554,8 +485,7 @@ impl EventLoop {
         };
         self.proxy
             .handle_message(now, origin, bytes, &mut self.relay);
-        self.core_stale = true;
-        self.flush();
+        self.flush(now);
     }
 
     /// The proxy core (tests and the status snapshot read it).
@@ -563,9 +493,10 @@ impl EventLoop {
         &self.proxy
     }
 
-    /// Sends what the proxy core asks for (SIP messages from the socket of their source
-    /// address, DNS queries from the resolver socket) and keeps its next deadline.
-    fn flush(&mut self) {
+    /// After every input to the proxy: sends what it asks for (SIP messages from the socket of
+    /// their source address, DNS queries from the resolver socket), keeps the deadline it
+    /// reports and passes its registration table's state on to upkeep.
+    fn flush(&mut self, now: u64) {
         let mut buf = [0u8; limits::SIP_SEND_BUFFER];
         loop {
             let t = match self.proxy.poll_output(&mut buf) {
@@ -573,6 +504,9 @@ impl EventLoop {
                 Output::Event(e) => match e {},
                 Output::Timeout(at) => {
                     self.proxy_deadline = at;
+                    if let Some(u) = self.upkeep.as_mut() {
+                        u.handle_registry_change(now, self.proxy.registry().generation());
+                    }
                     return;
                 }
             };
@@ -618,7 +552,7 @@ impl EventLoop {
                     if let Some(bytes) = buf.get(..n) {
                         self.proxy.handle_dns(now, from, bytes);
                     }
-                    self.flush();
+                    self.flush(now);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -708,7 +642,7 @@ impl EventLoop {
             self.outbound_addr.filter(|a| *a == inbound),
         );
         self.proxy.set_addresses(Addresses { inbound, outbound });
-        self.core_stale = true;
+        self.flush(self.now_ms());
     }
 
     /// (Re)binds the outbound socket on `addr`; no second socket when it is the inbound address.
@@ -738,87 +672,6 @@ fn unspecified_like(ip: IpAddr) -> IpAddr {
     }
 }
 
-/// Random bytes from the kernel (getrandom), for nonce keys and DNS query ids.
-pub fn os_random(buf: &mut [u8]) -> bool {
-    let mut filled = 0usize;
-    while filled < buf.len() {
-        let Some(rest) = buf.get_mut(filled..) else {
-            return false;
-        };
-        // SAFETY: the pointer and length describe the writable slice `rest`.
-        let n = unsafe { libc::getrandom(rest.as_mut_ptr().cast(), rest.len(), 0) };
-        if n > 0 {
-            filled += n as usize;
-            continue;
-        }
-        if std::io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
-            continue;
-        }
-        // Old kernels (before 3.17) have no getrandom: the device gives the same bytes.
-        use std::io::Read;
-        return std::fs::File::open("/dev/urandom")
-            .and_then(|mut f| f.read_exact(rest))
-            .is_ok();
-    }
-    true
-}
-
-/// The resolver, configured from /etc/resolv.conf and /etc/hosts (read once at start).
-fn resolver() -> Resolver {
-    let resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
-    let hosts = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
-    let mut seed = [0u8; 8];
-    if !os_random(&mut seed) {
-        log::warn!("getrandom failed: DNS query ids are predictable");
-    }
-    Resolver::new(
-        ResolverConfig {
-            resolv: parse_resolv_conf(&resolv),
-            hosts: parse_hosts(&hosts),
-            ipv6: false,
-        },
-        u64::from_le_bytes(seed),
-    )
-}
-
-/// Digest authentication of registrar-mode REGISTERs when `proxy_auth_realm` is set.
-/// `Err` when authentication is configured but no random key can be had: the caller must not
-/// run without it (failing open would let anyone register).
-pub fn authenticator(config: &Config) -> Result<Option<Authenticator>, String> {
-    let Some(realm) = config.proxy_auth_realm.as_deref() else {
-        return Ok(None);
-    };
-    let mut key = [0u8; 32];
-    if !os_random(&mut key) {
-        return Err(
-            "no random source (getrandom, /dev/urandom) for the proxy_auth nonce key".into(),
-        );
-    }
-    let pwfile = config
-        .proxy_auth_pwfile
-        .as_deref()
-        .map(|p| match std::fs::read_to_string(p) {
-            Ok(text) => {
-                let (f, skipped) = PasswordFile::parse(&text);
-                for line in skipped {
-                    log::warn!("{p}:{line}: proxy_auth_pwfile: expected '<user> <password>'");
-                }
-                f
-            }
-            Err(e) => {
-                log::error!("proxy_auth_pwfile = {p}: {e}; every user will be refused");
-                PasswordFile::default()
-            }
-        });
-    Ok(Some(Authenticator::new(
-        realm,
-        key,
-        config.proxy_auth_passwd.as_deref(),
-        pwfile,
-        config.proxy_auth_sha256,
-    )))
-}
-
 fn open(poll: &Poll, token: Token, addr: SocketAddr, dscp: u8) -> Result<SipSocket, StartError> {
     let mut sock = udp::bind(addr, dscp).map_err(|e| StartError::Bind(addr, e))?;
     let local = sock.local_addr().map_err(|e| StartError::Bind(addr, e))?;
@@ -832,6 +685,7 @@ fn open(poll: &Poll, token: Token, addr: SocketAddr, dscp: u8) -> Result<SipSock
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Config;
     use crate::net::signals::TEST_SIGNAL_LOCK;
 
     fn loopback(port: u16) -> Config {
@@ -841,6 +695,29 @@ mod tests {
             sip_listen_port: port,
             ..Config::default()
         }
+    }
+
+    impl EventLoop {
+        /// The earliest deadline the proxy and upkeep reported after they last handled
+        /// something.
+        fn core_deadline(&self) -> Option<u64> {
+            [
+                self.proxy_deadline,
+                self.upkeep.as_ref().and_then(Upkeep::poll_timeout),
+            ]
+            .into_iter()
+            .flatten()
+            .min()
+        }
+
+        /// Whether the loop owes a core a wake-up: its reported deadline has passed.
+        fn core_stale(&self) -> bool {
+            self.core_deadline().is_some_and(|d| d <= self.now_ms())
+        }
+    }
+
+    fn start(cfg: &Config) -> Result<EventLoop, StartError> {
+        EventLoop::new(setup::build(cfg)?)
     }
 
     /// Turns the loop until `done` holds (or panics after 2 s).
@@ -860,7 +737,7 @@ mod tests {
     fn binds_both_addresses_counts_datagrams_and_drops_oversized_ones() {
         let _g = TEST_SIGNAL_LOCK.lock().unwrap_or_else(|e| e.into_inner());
         // Port 0: each address gets its own free port, so parallel tests never clash.
-        let mut el = EventLoop::new(&loopback(0)).unwrap();
+        let mut el = start(&loopback(0)).unwrap();
         let addrs: Vec<SocketAddr> = el.sip_addresses().collect();
         assert_eq!(addrs.len(), 2);
         assert_eq!(addrs[0].ip(), IpAddr::from([127, 0, 0, 1]));
@@ -888,11 +765,11 @@ mod tests {
     #[test]
     fn the_cached_core_deadline_follows_what_sip_changes() {
         let _g = TEST_SIGNAL_LOCK.lock().unwrap_or_else(|e| e.into_inner());
-        let mut el = EventLoop::new(&loopback(0)).unwrap();
+        let mut el = start(&loopback(0)).unwrap();
         el.turn(Some(Duration::ZERO)).unwrap();
         // Nothing registered, nothing resolving: no deadline, the loop may sleep for ever.
-        assert_eq!(el.core_deadline, None);
-        assert!(!el.core_stale);
+        assert_eq!(el.core_deadline(), None);
+        assert!(!el.core_stale());
 
         let registrar = std::net::UdpSocket::bind("127.0.0.3:0").unwrap();
         let reg = registrar.local_addr().unwrap();
@@ -914,8 +791,8 @@ mod tests {
             other => panic!("nothing was left to send, got {other:?}"),
         };
         assert!(fresh.is_some(), "the REGISTER left no deadline");
-        assert_eq!(el.core_deadline, fresh);
-        assert!(!el.core_stale);
+        assert_eq!(el.core_deadline(), fresh);
+        assert!(!el.core_stale());
     }
 
     #[test]
@@ -923,28 +800,23 @@ mod tests {
         let _g = TEST_SIGNAL_LOCK.lock().unwrap_or_else(|e| e.into_inner());
         let mut cfg = loopback(0);
         cfg.if_outbound = Some("127.0.0.1".into());
-        let el = EventLoop::new(&cfg).unwrap();
+        let el = start(&cfg).unwrap();
         assert_eq!(el.sip_addresses().count(), 1);
         assert_eq!(el.outbound_address(), Some(IpAddr::from([127, 0, 0, 1])));
     }
 
     #[test]
-    fn proxy_auth_directives_reach_the_authenticator() {
+    fn a_deadline_the_proxy_has_from_the_start_wakes_it_without_any_input() {
+        let _g = TEST_SIGNAL_LOCK.lock().unwrap_or_else(|e| e.into_inner());
         let mut cfg = loopback(0);
-        assert!(authenticator(&cfg).unwrap().is_none());
-        cfg.proxy_auth_realm = Some("home".into());
-        cfg.proxy_auth_passwd = Some("pw".into());
-        let a = authenticator(&cfg).unwrap().unwrap();
-        let ip = IpAddr::from([192, 168, 1, 10]);
-        let md5_only = a.challenges(1, false, ip);
-        assert_eq!(md5_only.len(), 1);
-        assert!(md5_only[0].contains("realm=\"home\"") && md5_only[0].contains("MD5"));
-        cfg.proxy_auth_sha256 = true;
-        let both = authenticator(&cfg)
-            .unwrap()
-            .unwrap()
-            .challenges(1, false, ip);
-        assert!(both[0].contains("algorithm=SHA-256"), "{both:?}");
+        // A name is looked up at once: the new proxy is due at 0.
+        cfg.host_outbound = Some("public.example.invalid".into());
+        cfg.if_outbound = None;
+        let mut el = start(&cfg).unwrap();
+        assert_eq!(el.core_deadline(), Some(0));
+        el.turn(Some(Duration::ZERO)).unwrap();
+        assert!(el.core_deadline().is_some_and(|d| d > 0));
+        assert!(!el.core_stale());
     }
 
     #[test]
@@ -952,14 +824,14 @@ mod tests {
         let _g = TEST_SIGNAL_LOCK.lock().unwrap_or_else(|e| e.into_inner());
         let mut cfg = loopback(0);
         cfg.host_outbound = Some("203.0.113.9".into());
-        let el = EventLoop::new(&cfg).unwrap();
+        let el = start(&cfg).unwrap();
         assert_eq!(el.outbound_address(), Some(IpAddr::from([203, 0, 113, 9])));
     }
 
     #[test]
     fn start_errors_say_what_is_wrong() {
         let _g = TEST_SIGNAL_LOCK.lock().unwrap_or_else(|e| e.into_inner());
-        let err = |cfg: &Config| EventLoop::new(cfg).err().unwrap().to_string();
+        let err = |cfg: &Config| start(cfg).err().unwrap().to_string();
         let mut cfg = loopback(0);
         cfg.if_inbound = None;
         assert_eq!(err(&cfg), "if_inbound is not set in the configuration");
@@ -983,14 +855,14 @@ mod tests {
         let _g = TEST_SIGNAL_LOCK.lock().unwrap_or_else(|e| e.into_inner());
         let mut cfg = loopback(0);
         cfg.if_outbound = Some("ppp-missing0".into());
-        let el = EventLoop::new(&cfg).unwrap();
+        let el = start(&cfg).unwrap();
         assert_eq!(el.sip_addresses().count(), 1);
         assert_eq!(el.outbound_address(), None);
         // Followed by netlink: no timer, no idle wake-up.
         assert!(el.addr_watch.is_some());
         assert!(el.timers.is_empty());
         // Literal addresses never change: nothing to follow.
-        let el = EventLoop::new(&loopback(0)).unwrap();
+        let el = start(&loopback(0)).unwrap();
         assert!(el.addr_watch.is_none());
         assert!(el.timers.is_empty());
     }
@@ -1001,7 +873,7 @@ mod tests {
         let mut cfg = loopback(0);
         cfg.if_inbound = Some("127.0.0.2".into());
         cfg.if_outbound = Some("lo".into());
-        let mut el = EventLoop::new(&cfg).unwrap();
+        let mut el = start(&cfg).unwrap();
         assert_eq!(el.outbound_address(), Some(IpAddr::from([127, 0, 0, 1])));
         // Pretend the interface had another address before: the re-check rebinds.
         el.close_outbound();
@@ -1026,7 +898,7 @@ mod tests {
     #[test]
     fn sigterm_ends_the_loop() {
         let _g = TEST_SIGNAL_LOCK.lock().unwrap_or_else(|e| e.into_inner());
-        let mut el = EventLoop::new(&loopback(0)).unwrap();
+        let mut el = start(&loopback(0)).unwrap();
         // SAFETY: our handler is installed; raise delivers to this thread.
         unsafe { libc::raise(libc::SIGHUP) };
         assert_eq!(el.turn(Some(Duration::from_secs(2))).unwrap(), None);
@@ -1068,7 +940,7 @@ mod tests {
             ip("link add v0 type veth peer name v1");
             let mut cfg = loopback(0);
             cfg.if_outbound = Some("v0".into());
-            let mut el = EventLoop::new(&cfg).unwrap();
+            let mut el = start(&cfg).unwrap();
             assert_eq!(el.outbound_address(), None);
             assert!(el.timers.is_empty(), "netlink, not a timer, follows v0");
 

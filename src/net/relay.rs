@@ -1,17 +1,12 @@
-#![deny(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 //! The RTP relay's sockets and hot path (behaviour §5.4, §5.8, decisions §6): the shell side of
 //! [`rtp::Table`].
 //!
 //! [`Relay`] owns the table and one preallocated socket slot per half-stream. It binds the
 //! (RTP, RTCP) pair of a half when the table asks ([`RelaySockets`]), registers both with the
 //! event loop's poll under `RELAY_TOKEN_BASE + rtp::Token`, and on readiness drains the socket,
-//! asks the table where each datagram goes and sends it from the paired half's socket. Aging is
-//! driven by [`Relay::next_deadline`] / [`Relay::on_timeout`]; the loop sleeps until then.
+//! asks the table where each datagram goes and sends it from the paired half's socket
+//! ([`Relay::handle_readable`]). Aging has the shape of every core (`crate::sansio`): the loop
+//! sleeps until [`Relay::poll_timeout`] and then calls [`Relay::handle_timeout`].
 //!
 //! `rtp_dscp` is set on the RTP socket when it is opened; failing to set it (no privilege) is a
 //! warning, not a failure. [`ensure_fd_limit`] makes sure RLIMIT_NOFILE allows every socket the
@@ -198,19 +193,10 @@ impl std::fmt::Debug for Relay {
 }
 
 impl Relay {
-    /// A relay sized from the configuration; `registry` is the event loop's (a
-    /// `Registry::try_clone`), used to register the sockets it opens. Logs the dejitter warning.
-    pub fn new(config: &Config, registry: Registry) -> Relay {
-        if let Some(w) =
-            rtp::dejitter_warning(config.rtp_input_dejitter, config.rtp_output_dejitter)
-        {
-            log::warn!("{w}");
-        }
-        Relay::with_table(Table::from_config(config), config.rtp_dscp, registry)
-    }
-
-    /// A relay over an existing table (tests use small ones); `rtp_dscp` for the RTP sockets.
-    pub fn with_table(table: Table, rtp_dscp: u8, registry: Registry) -> Relay {
+    /// A relay over `table` (`setup::build` sizes it from the configuration, tests use small
+    /// ones); `rtp_dscp` for the RTP sockets; `registry` is the event loop's (a
+    /// `Registry::try_clone`), used to register the sockets it opens.
+    pub fn new(table: Table, rtp_dscp: u8, registry: Registry) -> Relay {
         let pairs = (0..table.capacity()).map(|_| None).collect();
         Relay {
             table,
@@ -277,34 +263,32 @@ impl Relay {
         self.sockets.get(t)
     }
 
-    /// Earliest `rtp_timeout` deadline (ms, the loop's clock).
-    pub fn next_deadline(&self) -> Option<u64> {
-        self.table.next_deadline()
-    }
-
-    /// Closes every half whose deadline is ≤ `now`; returns how many.
-    pub fn on_timeout(&mut self, now: u64) -> usize {
-        self.table.expire(now, &mut self.sockets)
-    }
-
-    /// The loop's aging step: expires what is due at `now` and returns when to call again (a
-    /// deadline or earlier). Scans the table only after an open or when that time has come.
-    pub fn expire_due(&mut self, now: u64) -> Option<u64> {
+    /// When [`handle_timeout`](Self::handle_timeout) is next due (ms, the loop's clock): the
+    /// earliest `rtp_timeout` deadline or a little before it. Cached: the table is scanned only
+    /// after an open, not on every wake-up.
+    pub fn poll_timeout(&mut self) -> Option<u64> {
         if self.wake_stale {
             self.wake = self.table.next_deadline();
             self.wake_stale = false;
         }
-        if self.wake.is_some_and(|d| d <= now) {
-            self.on_timeout(now);
-            self.wake = self.table.next_deadline();
-        }
         self.wake
+    }
+
+    /// Input: the clock reached `now`. Closes every half whose deadline is ≤ `now` (if
+    /// [`poll_timeout`](Self::poll_timeout) has come) and returns how many.
+    pub fn handle_timeout(&mut self, now: u64) -> usize {
+        if self.poll_timeout().is_none_or(|d| d > now) {
+            return 0;
+        }
+        let closed = self.table.expire(now, &mut self.sockets);
+        self.wake = self.table.next_deadline();
+        closed
     }
 
     /// Hot path: relay every datagram queued on the socket of `token` (edge-triggered: until
     /// WouldBlock). Tokens outside the relay's space or of closed halves are ignored. Returns
     /// the number of datagrams read.
-    pub fn on_readable(&mut self, now: u64, token: mio::Token) -> usize {
+    pub fn handle_readable(&mut self, now: u64, token: mio::Token) -> usize {
         let Some(t) = relay_token(token) else {
             return 0;
         };

@@ -4,7 +4,7 @@
 //! loop sleeps exactly until [`Timers::next_deadline`] (no fixed tick), so an idle daemon never
 //! wakes up.
 
-use heapless::Vec;
+use heapless::Vec as FixedVec;
 
 /// The deadline table is full (raise the capacity in `limits`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -14,7 +14,7 @@ pub struct TimersFull;
 /// sorted array beats a heap and never allocates.
 #[derive(Debug)]
 pub struct Timers<K: Copy + Eq, const N: usize> {
-    sorted: Vec<(u64, K), N>,
+    sorted: FixedVec<(u64, K), N>,
 }
 
 impl<K: Copy + Eq, const N: usize> Default for Timers<K, N> {
@@ -25,7 +25,9 @@ impl<K: Copy + Eq, const N: usize> Default for Timers<K, N> {
 
 impl<K: Copy + Eq, const N: usize> Timers<K, N> {
     pub const fn new() -> Self {
-        Timers { sorted: Vec::new() }
+        Timers {
+            sorted: FixedVec::new(),
+        }
     }
 
     /// Arms (or re-arms) the timer `key` to fire at `at_ms`.

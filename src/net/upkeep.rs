@@ -50,6 +50,9 @@ pub struct Upkeep {
     reg_generation: u64,
     status_file: PathBuf,
     status_schedule: Option<SaveSchedule>,
+    /// The earliest deadline of the two schedules, recomputed whenever one changes, so the
+    /// loop can ask on every wake-up for free.
+    deadline: Option<u64>,
 }
 
 impl Upkeep {
@@ -59,7 +62,7 @@ impl Upkeep {
             s.mark_dirty(now_ms);
             s
         });
-        Upkeep {
+        let mut u = Upkeep {
             source,
             config_file,
             started_unix: unix_now(),
@@ -72,7 +75,10 @@ impl Upkeep {
                     .unwrap_or(status::DEFAULT_STATUS_FILE),
             ),
             status_schedule,
-        }
+            deadline: None,
+        };
+        u.schedules_changed();
+        u
     }
 
     /// Reads the registration file into the table (missing file: empty table).
@@ -117,7 +123,7 @@ impl Upkeep {
     }
 
     /// Writes the live bindings atomically; returns whether it worked.
-    pub fn save_registrations(&mut self, proxy: &mut Proxy, now_ms: u64) -> bool {
+    pub fn save_registrations(&mut self, proxy: &Proxy, now_ms: u64) -> bool {
         let Some(path) = self.reg_file.clone() else {
             return true;
         };
@@ -127,52 +133,60 @@ impl Upkeep {
             Ok(()) => {
                 log::debug!(target: crate::logging::REG, "registrations saved to {}", path.display());
                 self.reg_schedule.saved(now_ms);
+                self.schedules_changed();
                 self.reg_generation = proxy.registry().generation();
                 true
             }
             Err(e) => {
                 log::error!("cannot write registration_file {}: {e}", path.display());
                 self.reg_schedule.failed(now_ms);
+                self.schedules_changed();
                 false
             }
         }
     }
 
-    /// Notes table changes and runs saves that are due.
-    pub fn tick(&mut self, proxy: &mut Proxy, relay: &Relay, now_ms: u64) {
-        if self.reg_file.is_some() {
-            let gen = proxy.registry().generation();
-            if gen != self.reg_generation && !self.reg_schedule.is_dirty() {
-                self.reg_schedule.mark_dirty(now_ms);
-            }
-            if self.reg_schedule.due(now_ms) {
-                self.save_registrations(proxy, now_ms);
-            }
+    /// Input: the proxy handled something, and its registration table is now at
+    /// `generation`. A change starts the save delay (joining a save already pending).
+    pub fn handle_registry_change(&mut self, now_ms: u64, generation: u64) {
+        if self.reg_file.is_some()
+            && generation != self.reg_generation
+            && !self.reg_schedule.is_dirty()
+        {
+            self.reg_schedule.mark_dirty(now_ms);
+            self.schedules_changed();
+        }
+    }
+
+    /// Input: [`poll_timeout`](Self::poll_timeout) has come; writes what is due.
+    pub fn handle_timeout(&mut self, now_ms: u64, proxy: &Proxy, relay: &Relay) {
+        if self.reg_file.is_some() && self.reg_schedule.due(now_ms) {
+            self.save_registrations(proxy, now_ms);
         }
         if self.status_schedule.as_ref().is_some_and(|s| s.due(now_ms)) {
             self.write_status(proxy, relay, now_ms);
         }
+        self.schedules_changed();
     }
 
-    /// The next instant (ms) `tick` has something to do.
-    pub fn next_deadline(&self, proxy: &Proxy) -> Option<u64> {
-        let mut d = None;
-        if self.reg_file.is_some() {
-            d = self.reg_schedule.next_deadline();
-            if proxy.registry().generation() != self.reg_generation && !self.reg_schedule.is_dirty()
-            {
-                // A change not yet noted: tick at once to start its save delay.
-                d = Some(0);
-            }
-        }
+    /// The next instant (ms) [`handle_timeout`](Self::handle_timeout) has something to do.
+    pub fn poll_timeout(&self) -> Option<u64> {
+        self.deadline
+    }
+
+    fn schedules_changed(&mut self) {
+        let d = self
+            .reg_file
+            .as_ref()
+            .and_then(|_| self.reg_schedule.next_deadline());
         let s = self
             .status_schedule
             .as_ref()
             .and_then(SaveSchedule::next_deadline);
-        match (d, s) {
+        self.deadline = match (d, s) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
-        }
+        };
     }
 
     /// The status snapshot (SIGUSR1 and every `status_interval` seconds).
@@ -191,6 +205,7 @@ impl Upkeep {
             s.saved(now_ms);
             s.mark_dirty(now_ms);
         }
+        self.schedules_changed();
     }
 
     pub fn status_file(&self) -> &Path {
@@ -292,6 +307,40 @@ pub use crate::config::{keep_restart_only, restart_only_changes};
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_registry_change_is_saved_after_its_delay_which_is_the_reported_deadline() {
+        let dir = std::env::temp_dir().join(format!("siproxd-rs-upkeep-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("registrations");
+        let _ = std::fs::remove_file(&file);
+        let cfg = Config {
+            if_inbound: Some("127.0.0.1".into()),
+            registration_file: Some(file.display().to_string()),
+            autosave_registrations: 0,
+            ..Config::default()
+        };
+        let cores = crate::net::setup::build(&cfg).unwrap();
+        let poll = mio::Poll::new().unwrap();
+        let relay = Relay::new(cores.table, 0, poll.registry().try_clone().unwrap());
+        let mut u = Upkeep::new(&cfg, ConfigSource::default(), "test".into(), 1_000);
+        // No period, no change: nothing will ever be due.
+        assert_eq!(u.poll_timeout(), None);
+        u.handle_registry_change(2_000, 0);
+        assert_eq!(u.poll_timeout(), None, "the generation did not move");
+        u.handle_registry_change(2_000, 7);
+        let due = u.poll_timeout().unwrap();
+        assert!(due > 2_000);
+        // A later change joins the pending save instead of postponing it.
+        u.handle_registry_change(3_000, 8);
+        assert_eq!(u.poll_timeout(), Some(due));
+        u.handle_timeout(due - 1, &cores.proxy, &relay);
+        assert!(!file.exists(), "written before its time");
+        u.handle_timeout(due, &cores.proxy, &relay);
+        assert!(file.exists());
+        assert_eq!(u.poll_timeout(), None);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn reload_keeps_restart_only_settings_and_names_them() {

@@ -9,7 +9,7 @@ use crate::sip::{Message, Uri};
 
 /// Which way a message crosses the router: `Incoming` = Internet → LAN, `Outgoing` = LAN →
 /// Internet. The same concept as a media stream's direction, so the same type.
-pub use crate::rtp::Direction;
+pub use crate::rtp::StreamDirection as Direction;
 
 /// A message's direction and the registration it concerns (incoming messages, when known).
 /// A message whose direction cannot be told has none (`Option<Heading>::None`): neither side

@@ -27,13 +27,6 @@
 //! * Timer: [`Registry::next_deadline`], then [`Registry::expire`] when it is reached.
 //! * Persistence: [`Registry::save`] and [`parse_saved`] + [`Registry::restore`].
 
-#![deny(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
-
 mod persist;
 mod uri;
 

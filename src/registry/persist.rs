@@ -13,13 +13,6 @@
 //! and `%` itself, is written `%XX`, so no value can split a line or a field. `expires` is
 //! absolute Unix seconds. Lines starting with `#` and blank lines are ignored.
 
-#![deny(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
-
 use core::fmt::{self, Write as _};
 use std::net::SocketAddr;
 

@@ -5,17 +5,10 @@
 //! Every part has a fixed capacity from `limits`; a part that does not fit is an error,
 //! never truncated.
 
-#![deny(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
-
 use core::fmt;
 use std::net::{IpAddr, Ipv6Addr};
 
-use heapless::String;
+use heapless::String as FixedString;
 
 use crate::limits::{HOSTNAME_SIZE, URI_PARAMS_SIZE, URI_SCHEME_SIZE, URI_USER_SIZE};
 
@@ -82,12 +75,12 @@ impl std::error::Error for UriError {}
 /// survive into the rewritten Request-URI, but it never takes part in comparisons.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Uri {
-    scheme: String<URI_SCHEME_SIZE>,
-    user: Option<String<URI_USER_SIZE>>,
+    scheme: FixedString<URI_SCHEME_SIZE>,
+    user: Option<FixedString<URI_USER_SIZE>>,
     /// Without the brackets of an IPv6 reference.
-    host: String<HOSTNAME_SIZE>,
+    host: FixedString<HOSTNAME_SIZE>,
     port: Option<u16>,
-    params: String<URI_PARAMS_SIZE>,
+    params: FixedString<URI_PARAMS_SIZE>,
     /// `host` as an address when it is a literal (canonical: IPv4-mapped IPv6 as IPv4),
     /// parsed once so that lookups over the whole table do not parse per slot.
     ip: Option<IpAddr>,
@@ -97,8 +90,8 @@ fn literal_ip(host: &str) -> Option<IpAddr> {
     host.parse::<IpAddr>().ok().map(|ip| ip.to_canonical())
 }
 
-fn store<const N: usize>(part: UriPart, s: &str) -> Result<String<N>, UriError> {
-    String::try_from(s).map_err(|()| UriError::TooLong {
+fn store<const N: usize>(part: UriPart, s: &str) -> Result<FixedString<N>, UriError> {
+    FixedString::try_from(s).map_err(|()| UriError::TooLong {
         part,
         len: s.len(),
         max: N,

@@ -1,9 +1,3 @@
-#![deny(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 //! Client id of a relay half-stream (behaviour §5.4): tells apart the two legs of a call that
 //! passes siproxd twice (two local UAs calling each other).
 //!

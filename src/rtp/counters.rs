@@ -1,9 +1,3 @@
-#![deny(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 //! Per-half-stream and table-wide relay counters (for the status snapshot, decisions §7).
 //!
 //! Plain `u64` fields, not atomics (32-bit MIPS has no 64-bit atomics; the relay is
@@ -11,7 +5,7 @@
 
 /// Why a datagram was not relayed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DropReason {
+pub enum PacketDrop {
     /// The token names no open half-stream (stale event after close, or a shell bug).
     UnknownToken,
     /// Zero-length datagram.
@@ -26,7 +20,7 @@ pub enum DropReason {
 
 /// Traffic of one half-stream: datagrams that arrived on its RTP/RTCP sockets.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Counters {
+pub struct HalfCounters {
     /// Datagrams forwarded.
     pub packets: u64,
     /// Payload bytes forwarded.
@@ -37,20 +31,20 @@ pub struct Counters {
     pub dropped_no_destination: u64,
 }
 
-impl Counters {
+impl HalfCounters {
     pub fn forwarded(&mut self, len: usize) {
         self.packets = self.packets.wrapping_add(1);
         self.bytes = self.bytes.wrapping_add(len as u64);
     }
 
-    pub fn dropped(&mut self, reason: DropReason) {
+    pub fn dropped(&mut self, reason: PacketDrop) {
         let c = match reason {
-            DropReason::Empty => &mut self.dropped_empty,
-            DropReason::NoPeer => &mut self.dropped_no_peer,
-            DropReason::ForeignSource => &mut self.dropped_foreign_source,
-            DropReason::NoDestination => &mut self.dropped_no_destination,
+            PacketDrop::Empty => &mut self.dropped_empty,
+            PacketDrop::NoPeer => &mut self.dropped_no_peer,
+            PacketDrop::ForeignSource => &mut self.dropped_foreign_source,
+            PacketDrop::NoDestination => &mut self.dropped_no_destination,
             // Not attributable to a half; counted in `TableStats`.
-            DropReason::UnknownToken => return,
+            PacketDrop::UnknownToken => return,
         };
         *c = c.wrapping_add(1);
     }
@@ -99,15 +93,15 @@ mod tests {
 
     #[test]
     fn forwarded_and_dropped_accumulate_by_reason() {
-        let mut c = Counters::default();
+        let mut c = HalfCounters::default();
         c.forwarded(172);
         c.forwarded(100);
-        c.dropped(DropReason::ForeignSource);
-        c.dropped(DropReason::ForeignSource);
-        c.dropped(DropReason::Empty);
-        c.dropped(DropReason::NoPeer);
-        c.dropped(DropReason::NoDestination);
-        c.dropped(DropReason::UnknownToken);
+        c.dropped(PacketDrop::ForeignSource);
+        c.dropped(PacketDrop::ForeignSource);
+        c.dropped(PacketDrop::Empty);
+        c.dropped(PacketDrop::NoPeer);
+        c.dropped(PacketDrop::NoDestination);
+        c.dropped(PacketDrop::UnknownToken);
         assert_eq!(c.packets, 2);
         assert_eq!(c.bytes, 272);
         assert_eq!(c.dropped_foreign_source, 2);
@@ -119,10 +113,10 @@ mod tests {
 
     #[test]
     fn counters_wrap_instead_of_panicking() {
-        let mut c = Counters {
+        let mut c = HalfCounters {
             packets: u64::MAX,
             bytes: u64::MAX,
-            ..Counters::default()
+            ..HalfCounters::default()
         };
         c.forwarded(1);
         assert_eq!(c.packets, 0);

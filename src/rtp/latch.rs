@@ -1,9 +1,3 @@
-#![deny(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 //! Symmetric-RTP latching (decisions §6): which source may feed a relay socket, and where the
 //! reverse direction sends to.
 //!

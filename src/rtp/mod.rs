@@ -1,9 +1,3 @@
-#![deny(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 //! RTP relay core, sans-IO (behaviour §5.4–§5.8, decisions §6).
 //!
 //! A [`Table`] of half-streams (one per media stream and direction) allocated once. The SDP
@@ -39,7 +33,7 @@ mod send_error;
 mod table;
 
 pub use client_id::ClientId;
-pub use counters::{Counters, DropReason, TableStats};
+pub use counters::{HalfCounters, PacketDrop, TableStats};
 pub use dejitter::dejitter_warning;
 pub use latch::{is_publicly_routable, may_latch};
 pub use ports::PortAllocator;
@@ -48,19 +42,20 @@ pub use table::{Half, OpenError, Opened, StreamRequest, Table, Verdict};
 
 use std::net::SocketAddr;
 
-/// Direction of a SIP message, a call or a relay stream (behaviour §5.2). For a relay stream it
-/// names where media arriving on the half's local port travels: `Incoming` = Internet → LAN.
+/// Which way a relayed stream or its call travels (behaviour §5.2): for a half-stream, where
+/// media arriving on its local port goes (`Incoming` = Internet → LAN); for a call, which way
+/// its INVITE went. Not `proxy::Direction`, which also knows the registration and `Unknown`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Direction {
+pub enum StreamDirection {
     Incoming,
     Outgoing,
 }
 
-impl Direction {
-    pub fn opposite(self) -> Direction {
+impl StreamDirection {
+    pub fn opposite(self) -> StreamDirection {
         match self {
-            Direction::Incoming => Direction::Outgoing,
-            Direction::Outgoing => Direction::Incoming,
+            StreamDirection::Incoming => StreamDirection::Outgoing,
+            StreamDirection::Outgoing => StreamDirection::Incoming,
         }
     }
 }
@@ -149,7 +144,13 @@ mod tests {
 
     #[test]
     fn direction_opposite() {
-        assert_eq!(Direction::Incoming.opposite(), Direction::Outgoing);
-        assert_eq!(Direction::Outgoing.opposite(), Direction::Incoming);
+        assert_eq!(
+            StreamDirection::Incoming.opposite(),
+            StreamDirection::Outgoing
+        );
+        assert_eq!(
+            StreamDirection::Outgoing.opposite(),
+            StreamDirection::Incoming
+        );
     }
 }

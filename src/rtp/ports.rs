@@ -1,9 +1,3 @@
-#![deny(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 //! Relay port range `rtp_port_low..=rtp_port_high` and its round-robin cursor (behaviour §5.4).
 //!
 //! Only even ports carry RTP; RTCP is always the odd port above. The allocator proposes

@@ -1,9 +1,3 @@
-#![deny(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 //! What a failed relay `sendto` means for the stream (behaviour §5.4 "Forwarding").
 
 use std::io;

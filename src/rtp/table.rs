@@ -1,16 +1,10 @@
-#![deny(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 //! The relay half-stream table: keying, existing-entry rule, pairing, per-packet relay decision,
 //! teardown and `rtp_timeout` aging (behaviour §5.4–§5.6, decisions §6).
 
-use super::counters::{bump, Counters, DropReason, TableStats};
+use super::counters::{bump, HalfCounters, PacketDrop, TableStats};
 use super::latch::{Admit, Latch};
 use super::ports::PortAllocator;
-use super::{ClientId, Direction, Kind, RelaySockets, SlotId, Token};
+use super::{ClientId, Kind, RelaySockets, SlotId, StreamDirection, Token};
 use crate::config::Config;
 use crate::limits::{CALLID_SIZE, RTP_MAX_STREAMS, RTP_MIN_TIMEOUT_SECS};
 use crate::logging;
@@ -25,8 +19,8 @@ pub struct StreamRequest<'a> {
     /// CSeq number of the message carrying the SDP.
     pub cseq: u32,
     /// Where media arriving on the new port travels (`Incoming` = Internet → LAN).
-    pub stream_dir: Direction,
-    pub call_dir: Direction,
+    pub stream_dir: StreamDirection,
+    pub call_dir: StreamDirection,
     /// 0-based index of the `m=` line.
     pub media_index: u16,
     /// Address to bind on: the real interface address even when `host_outbound` is advertised
@@ -91,7 +85,7 @@ pub enum Verdict {
         out: Token,
         dst: SocketAddr,
     },
-    Drop(DropReason),
+    Drop(PacketDrop),
 }
 
 /// One direction of one media stream of one call.
@@ -100,8 +94,8 @@ pub struct Half {
     call_id: heapless::String<CALLID_SIZE>,
     client_id: ClientId,
     cseq: u32,
-    stream_dir: Direction,
-    call_dir: Direction,
+    stream_dir: StreamDirection,
+    call_dir: StreamDirection,
     media_index: u16,
     local: SocketAddr,
     remote: SocketAddr,
@@ -112,7 +106,7 @@ pub struct Half {
     /// Learned addresses of the endpoint `remote` names; destinations of this half's traffic.
     rtp_latch: Latch,
     rtcp_latch: Latch,
-    counters: Counters,
+    counters: HalfCounters,
     /// Part of the session a 2xx (or an ACK's answer) agreed on: a failed re-INVITE/UPDATE
     /// leaves it as it was (RFC 3261 §14.1) instead of closing it.
     established: bool,
@@ -131,10 +125,10 @@ impl Half {
     pub fn cseq(&self) -> u32 {
         self.cseq
     }
-    pub fn stream_dir(&self) -> Direction {
+    pub fn stream_dir(&self) -> StreamDirection {
         self.stream_dir
     }
-    pub fn call_dir(&self) -> Direction {
+    pub fn call_dir(&self) -> StreamDirection {
         self.call_dir
     }
     pub fn media_index(&self) -> u16 {
@@ -155,7 +149,7 @@ impl Half {
     pub fn last_activity(&self) -> u64 {
         self.last_activity
     }
-    pub fn counters(&self) -> &Counters {
+    pub fn counters(&self) -> &HalfCounters {
         &self.counters
     }
     /// Confirmed by a 2xx to INVITE/UPDATE (or an ACK with SDP): see [`Table::confirm_call`].
@@ -378,7 +372,7 @@ impl Table {
                 last_activity: now,
                 rtp_latch: Latch::default(),
                 rtcp_latch: Latch::default(),
-                counters: Counters::default(),
+                counters: HalfCounters::default(),
                 established: carried.0,
                 prior_remote: carried.1,
             });
@@ -543,9 +537,9 @@ impl Table {
         let (peer, dst) = match self.slots.get_mut(idx) {
             Some(Some(h)) => {
                 let step = if len == 0 {
-                    Err(DropReason::Empty)
+                    Err(PacketDrop::Empty)
                 } else {
-                    h.peer.ok_or(DropReason::NoPeer)
+                    h.peer.ok_or(PacketDrop::NoPeer)
                 };
                 match step {
                     Ok(peer) => (peer, h.destination(kind)),
@@ -557,7 +551,7 @@ impl Table {
             }
             _ => {
                 bump(&mut self.stats.unknown_token);
-                return Verdict::Drop(DropReason::UnknownToken);
+                return Verdict::Drop(PacketDrop::UnknownToken);
             }
         };
 
@@ -575,11 +569,11 @@ impl Table {
         };
 
         let Some(Some(h)) = self.slots.get_mut(idx) else {
-            return Verdict::Drop(DropReason::UnknownToken);
+            return Verdict::Drop(PacketDrop::UnknownToken);
         };
         let verdict = match (admit, dst) {
-            (Admit::Refused, _) => Verdict::Drop(DropReason::ForeignSource),
-            (_, None) => Verdict::Drop(DropReason::NoDestination),
+            (Admit::Refused, _) => Verdict::Drop(PacketDrop::ForeignSource),
+            (_, None) => Verdict::Drop(PacketDrop::NoDestination),
             (_, Some(dst)) => Verdict::Forward {
                 out: Token::new(peer, kind),
                 dst,
@@ -798,14 +792,19 @@ mod tests {
         s.parse().unwrap()
     }
 
-    fn req<'a>(call_id: &'a str, dir: Direction, local: &str, remote: &str) -> StreamRequest<'a> {
+    fn req<'a>(
+        call_id: &'a str,
+        dir: StreamDirection,
+        local: &str,
+        remote: &str,
+    ) -> StreamRequest<'a> {
         let remote = sa(remote);
         StreamRequest {
             call_id,
             client_id: ClientId::new("alice@example.com", remote.ip()),
             cseq: 1,
             stream_dir: dir,
-            call_dir: Direction::Outgoing,
+            call_dir: StreamDirection::Outgoing,
             media_index: 0,
             local_ip: ip(local),
             remote,
@@ -818,14 +817,14 @@ mod tests {
         let e1 = t
             .open(
                 0,
-                &req(call_id, Direction::Incoming, O, "192.168.1.10:4000"),
+                &req(call_id, StreamDirection::Incoming, O, "192.168.1.10:4000"),
                 s,
             )
             .unwrap();
         let e2 = t
             .open(
                 0,
-                &req(call_id, Direction::Outgoing, I, "198.51.100.30:5000"),
+                &req(call_id, StreamDirection::Outgoing, I, "198.51.100.30:5000"),
                 s,
             )
             .unwrap();
@@ -844,7 +843,7 @@ mod tests {
                 let id = format!("c{n}");
                 t.open(
                     0,
-                    &req(&id, Direction::Incoming, O, "192.168.1.10:4000"),
+                    &req(&id, StreamDirection::Incoming, O, "192.168.1.10:4000"),
                     &mut s,
                 )
                 .unwrap()
@@ -864,7 +863,7 @@ mod tests {
         let mut open = |t: &mut Table, id: &str, local: &str| {
             t.open(
                 0,
-                &req(id, Direction::Incoming, local, "192.168.1.10:4000"),
+                &req(id, StreamDirection::Incoming, local, "192.168.1.10:4000"),
                 &mut s,
             )
             .map(|o| o.local)
@@ -888,20 +887,20 @@ mod tests {
         let a = t
             .open(
                 0,
-                &req("a", Direction::Incoming, O, "192.168.1.10:4000"),
+                &req("a", StreamDirection::Incoming, O, "192.168.1.10:4000"),
                 &mut s,
             )
             .unwrap();
         t.open(
             0,
-            &req("b", Direction::Incoming, O, "192.168.1.10:4000"),
+            &req("b", StreamDirection::Incoming, O, "192.168.1.10:4000"),
             &mut s,
         )
         .unwrap();
         let err = t
             .open(
                 0,
-                &req("c", Direction::Incoming, O, "192.168.1.10:4000"),
+                &req("c", StreamDirection::Incoming, O, "192.168.1.10:4000"),
                 &mut s,
             )
             .unwrap_err();
@@ -913,7 +912,7 @@ mod tests {
         let c = t
             .open(
                 0,
-                &req("c", Direction::Incoming, O, "192.168.1.10:4000"),
+                &req("c", StreamDirection::Incoming, O, "192.168.1.10:4000"),
                 &mut s,
             )
             .unwrap();
@@ -927,7 +926,7 @@ mod tests {
         let o = t
             .open(
                 0,
-                &req("a", Direction::Incoming, O, "192.168.1.10:4000"),
+                &req("a", StreamDirection::Incoming, O, "192.168.1.10:4000"),
                 &mut s,
             )
             .unwrap();
@@ -942,7 +941,7 @@ mod tests {
         assert!(matches!(
             t.open(
                 0,
-                &req("a", Direction::Incoming, O, "192.168.1.10:4000"),
+                &req("a", StreamDirection::Incoming, O, "192.168.1.10:4000"),
                 &mut s
             ),
             Err(OpenError::PortsExhausted { .. })
@@ -958,7 +957,7 @@ mod tests {
         let err = t
             .open(
                 0,
-                &req("y", Direction::Incoming, O, "192.168.1.10:4000"),
+                &req("y", StreamDirection::Incoming, O, "192.168.1.10:4000"),
                 &mut s,
             )
             .unwrap_err();
@@ -974,7 +973,7 @@ mod tests {
         assert_eq!(
             t.open(
                 0,
-                &req(&long, Direction::Incoming, O, "192.168.1.10:4000"),
+                &req(&long, StreamDirection::Incoming, O, "192.168.1.10:4000"),
                 &mut s
             ),
             Err(OpenError::CallIdTooLong {
@@ -985,7 +984,7 @@ mod tests {
         assert!(t
             .open(
                 0,
-                &req(&max, Direction::Incoming, O, "192.168.1.10:4000"),
+                &req(&max, StreamDirection::Incoming, O, "192.168.1.10:4000"),
                 &mut s
             )
             .is_ok());
@@ -995,7 +994,7 @@ mod tests {
     fn reinvite_reuses_port_updates_remote_and_raises_cseq() {
         let (mut t, mut s) = (table(), FakeSockets::default());
         let (e1, _) = call(&mut t, &mut s, "c");
-        let mut r = req("c", Direction::Incoming, O, "192.168.1.10:4002");
+        let mut r = req("c", StreamDirection::Incoming, O, "192.168.1.10:4002");
         r.cseq = 2;
         let again = t.open(10, &r, &mut s).unwrap();
         assert_eq!(again.local, e1.local);
@@ -1016,11 +1015,11 @@ mod tests {
     fn other_media_index_or_client_gets_its_own_port() {
         let (mut t, mut s) = (table(), FakeSockets::default());
         let (e1, _) = call(&mut t, &mut s, "c");
-        let mut video = req("c", Direction::Incoming, O, "192.168.1.10:4002");
+        let mut video = req("c", StreamDirection::Incoming, O, "192.168.1.10:4002");
         video.media_index = 1;
         assert_ne!(t.open(0, &video, &mut s).unwrap().local, e1.local);
         // Same Call-ID passing siproxd a second time from another UA (looped call).
-        let mut other = req("c", Direction::Incoming, O, "192.168.1.11:4000");
+        let mut other = req("c", StreamDirection::Incoming, O, "192.168.1.11:4000");
         other.client_id = ClientId::new("bob@example.com", ip("192.168.1.11"));
         let o = t.open(0, &other, &mut s).unwrap();
         assert!(!o.reused);
@@ -1034,7 +1033,12 @@ mod tests {
         let moved = t
             .open(
                 5,
-                &req("c", Direction::Incoming, "203.0.113.9", "192.168.1.10:4000"),
+                &req(
+                    "c",
+                    StreamDirection::Incoming,
+                    "203.0.113.9",
+                    "192.168.1.10:4000",
+                ),
                 &mut s,
             )
             .unwrap();
@@ -1050,7 +1054,12 @@ mod tests {
         let again = t
             .open(
                 6,
-                &req("c", Direction::Incoming, "203.0.113.9", "192.168.1.10:4000"),
+                &req(
+                    "c",
+                    StreamDirection::Incoming,
+                    "203.0.113.9",
+                    "192.168.1.10:4000",
+                ),
                 &mut s,
             )
             .unwrap();
@@ -1087,17 +1096,17 @@ mod tests {
         let d = t
             .open(
                 0,
-                &req("d", Direction::Outgoing, I, "198.51.100.30:5000"),
+                &req("d", StreamDirection::Outgoing, I, "198.51.100.30:5000"),
                 &mut s,
             )
             .unwrap();
         assert_eq!(t.half(d.slot).unwrap().peer(), None);
-        let mut m1 = req("c", Direction::Outgoing, I, "198.51.100.30:5002");
+        let mut m1 = req("c", StreamDirection::Outgoing, I, "198.51.100.30:5002");
         m1.media_index = 1;
         let m1 = t.open(0, &m1, &mut s).unwrap();
         assert_eq!(t.half(m1.slot).unwrap().peer(), None);
-        let mut incoming_call = req("c", Direction::Outgoing, I, "198.51.100.30:5004");
-        incoming_call.call_dir = Direction::Incoming;
+        let mut incoming_call = req("c", StreamDirection::Outgoing, I, "198.51.100.30:5004");
+        incoming_call.call_dir = StreamDirection::Incoming;
         incoming_call.client_id = ClientId::new("", ip("198.51.100.99"));
         let ic = t.open(0, &incoming_call, &mut s).unwrap();
         assert_eq!(t.half(ic.slot).unwrap().peer(), None);
@@ -1114,7 +1123,7 @@ mod tests {
         let e3 = t
             .open(
                 0,
-                &req("c", Direction::Outgoing, I, "198.51.100.30:5000"),
+                &req("c", StreamDirection::Outgoing, I, "198.51.100.30:5000"),
                 &mut s,
             )
             .unwrap();
@@ -1163,11 +1172,11 @@ mod tests {
         let e1 = t
             .open(
                 0,
-                &req("c", Direction::Incoming, O, "192.168.1.10:4000"),
+                &req("c", StreamDirection::Incoming, O, "192.168.1.10:4000"),
                 &mut s,
             )
             .unwrap();
-        let mut r = req("c", Direction::Outgoing, I, "198.51.100.30:5000");
+        let mut r = req("c", StreamDirection::Outgoing, I, "198.51.100.30:5000");
         r.remote_rtcp_port = Some(6000);
         let e2 = t.open(0, &r, &mut s).unwrap();
         assert_eq!(
@@ -1185,25 +1194,25 @@ mod tests {
         let e1 = t
             .open(
                 0,
-                &req("c", Direction::Incoming, O, "192.168.1.10:4000"),
+                &req("c", StreamDirection::Incoming, O, "192.168.1.10:4000"),
                 &mut s,
             )
             .unwrap();
         assert_eq!(
             t.on_packet(0, Token::rtp(e1.slot), sa("198.51.100.30:5000"), 100),
-            Verdict::Drop(DropReason::NoPeer)
+            Verdict::Drop(PacketDrop::NoPeer)
         );
         assert_eq!(
             t.on_packet(0, Token::rtp(e1.slot), sa("198.51.100.30:5000"), 0),
-            Verdict::Drop(DropReason::Empty)
+            Verdict::Drop(PacketDrop::Empty)
         );
         assert_eq!(
             t.on_packet(0, Token::rtp(SlotId(9)), sa("198.51.100.30:5000"), 10),
-            Verdict::Drop(DropReason::UnknownToken)
+            Verdict::Drop(PacketDrop::UnknownToken)
         );
         assert_eq!(
             t.on_packet(0, Token(u32::MAX), sa("198.51.100.30:5000"), 10),
-            Verdict::Drop(DropReason::UnknownToken)
+            Verdict::Drop(PacketDrop::UnknownToken)
         );
         let c = t.half(e1.slot).unwrap().counters();
         assert_eq!((c.dropped_no_peer, c.dropped_empty, c.packets), (1, 1, 0));
@@ -1219,7 +1228,7 @@ mod tests {
         // Before B has sent: an unrelated public host is not B's signalled IP.
         assert_eq!(
             t.on_packet(0, Token::rtp(e1.slot), evil, 50),
-            Verdict::Drop(DropReason::ForeignSource)
+            Verdict::Drop(PacketDrop::ForeignSource)
         );
         assert!(matches!(
             t.on_packet(100, Token::rtp(e1.slot), b, 50),
@@ -1230,7 +1239,7 @@ mod tests {
         let b2 = sa("198.51.100.30:5010");
         assert_eq!(
             t.on_packet(200, Token::rtp(e1.slot), b2, 50),
-            Verdict::Drop(DropReason::ForeignSource)
+            Verdict::Drop(PacketDrop::ForeignSource)
         );
         assert_eq!(
             t.half(e1.slot).unwrap().counters().dropped_foreign_source,
@@ -1253,7 +1262,7 @@ mod tests {
         // The third party still cannot take over: its IP is not B's.
         assert_eq!(
             t.on_packet(9_000, Token::rtp(e1.slot), evil, 50),
-            Verdict::Drop(DropReason::ForeignSource)
+            Verdict::Drop(PacketDrop::ForeignSource)
         );
     }
 
@@ -1263,7 +1272,7 @@ mod tests {
         let e1 = t
             .open(
                 0,
-                &req("c", Direction::Incoming, O, "192.168.1.10:4000"),
+                &req("c", StreamDirection::Incoming, O, "192.168.1.10:4000"),
                 &mut s,
             )
             .unwrap();
@@ -1271,7 +1280,7 @@ mod tests {
         let e2 = t
             .open(
                 0,
-                &req("c", Direction::Outgoing, I, "10.0.0.7:5000"),
+                &req("c", StreamDirection::Outgoing, I, "10.0.0.7:5000"),
                 &mut s,
             )
             .unwrap();
@@ -1320,7 +1329,7 @@ mod tests {
             Verdict::Forward { .. }
         ));
         // A puts the call on hold: re-INVITE with c=0.0.0.0.
-        let mut hold = req("c", Direction::Incoming, O, "0.0.0.0:4000");
+        let mut hold = req("c", StreamDirection::Incoming, O, "0.0.0.0:4000");
         hold.cseq = 2;
         hold.client_id = ClientId::new("alice@example.com", a.ip());
         let o = t.open(1, &hold, &mut s).unwrap();
@@ -1335,18 +1344,18 @@ mod tests {
         );
         assert_eq!(
             t.on_packet(2, Token::rtp(e2.slot), sa("192.168.1.66:4000"), 20),
-            Verdict::Drop(DropReason::ForeignSource)
+            Verdict::Drop(PacketDrop::ForeignSource)
         );
         assert_eq!(
             t.on_packet(2, Token::rtp(e1.slot), b, 20),
-            Verdict::Drop(DropReason::NoDestination)
+            Verdict::Drop(PacketDrop::NoDestination)
         );
         assert_eq!(
             t.half(e1.slot).unwrap().counters().dropped_no_destination,
             1
         );
         // Unhold with a new port.
-        let mut unhold = req("c", Direction::Incoming, O, "192.168.1.10:4010");
+        let mut unhold = req("c", StreamDirection::Incoming, O, "192.168.1.10:4010");
         unhold.cseq = 3;
         let o = t.open(3, &unhold, &mut s).unwrap();
         assert_eq!(o.local, e1.local);
@@ -1365,7 +1374,7 @@ mod tests {
         let (mut t, mut s) = (table(), FakeSockets::default());
         call(&mut t, &mut s, "c");
         let (d1, d2) = call(&mut t, &mut s, "d");
-        let mut video = req("c", Direction::Incoming, O, "192.168.1.10:4002");
+        let mut video = req("c", StreamDirection::Incoming, O, "192.168.1.10:4002");
         video.media_index = 1;
         t.open(0, &video, &mut s).unwrap();
         assert_eq!(t.close_call("c", &mut s), 3);
@@ -1387,18 +1396,18 @@ mod tests {
         let e1 = t
             .open(
                 0,
-                &req("c", Direction::Incoming, O, "192.168.1.10:4000"),
+                &req("c", StreamDirection::Incoming, O, "192.168.1.10:4000"),
                 &mut s,
             )
             .unwrap();
         // 407 to CSeq 1 closes the CSeq-1 half.
         assert_eq!(t.close_call_up_to_cseq("c", 1, &mut s), 1);
         // INVITE re-sent with CSeq 2, answered.
-        let mut r = req("c", Direction::Incoming, O, "192.168.1.10:4000");
+        let mut r = req("c", StreamDirection::Incoming, O, "192.168.1.10:4000");
         r.cseq = 2;
         let e1b = t.open(0, &r, &mut s).unwrap();
         assert_ne!(e1b.local, e1.local, "round robin moved on");
-        let mut a = req("c", Direction::Outgoing, I, "198.51.100.30:5000");
+        let mut a = req("c", StreamDirection::Outgoing, I, "198.51.100.30:5000");
         a.cseq = 2;
         t.open(0, &a, &mut s).unwrap();
         // A late second 407 for CSeq 1 touches nothing.
@@ -1418,7 +1427,7 @@ mod tests {
         assert!(t.half(e1.slot).unwrap().established());
         assert!(t.half(e2.slot).unwrap().established());
         // A's re-INVITE (CSeq 2) moves its media to port 4002; B answers 491.
-        let mut re = req("c", Direction::Incoming, O, "192.168.1.10:4002");
+        let mut re = req("c", StreamDirection::Incoming, O, "192.168.1.10:4002");
         re.cseq = 2;
         assert_eq!(t.open(1, &re, &mut s).unwrap().slot, e1.slot);
         assert_eq!(t.half(e1.slot).unwrap().remote(), sa("192.168.1.10:4002"));
@@ -1452,12 +1461,12 @@ mod tests {
         let (mut t, mut s) = (table(), FakeSockets::default());
         let (e1, _) = call(&mut t, &mut s, "c");
         t.confirm_call("c", 1);
-        let mut hold = req("c", Direction::Incoming, O, "0.0.0.0:4000");
+        let mut hold = req("c", StreamDirection::Incoming, O, "0.0.0.0:4000");
         hold.cseq = 2;
         t.open(1, &hold, &mut s).unwrap();
         assert_eq!(
             t.on_packet(2, Token::rtp(e1.slot), sa("198.51.100.30:5000"), 20),
-            Verdict::Drop(DropReason::NoDestination)
+            Verdict::Drop(PacketDrop::NoDestination)
         );
         // 488 to the hold: A was never put on hold.
         assert_eq!(t.close_call_up_to_cseq("c", 2, &mut s), 0);
@@ -1472,7 +1481,7 @@ mod tests {
         let (mut t, mut s) = (table(), FakeSockets::default());
         let (e1, e2) = call(&mut t, &mut s, "c");
         t.confirm_call("c", 1);
-        let mut audio = req("c", Direction::Incoming, O, "192.168.1.10:4000");
+        let mut audio = req("c", StreamDirection::Incoming, O, "192.168.1.10:4000");
         audio.cseq = 2;
         t.open(1, &audio, &mut s).unwrap();
         let mut video = audio.clone();
@@ -1493,7 +1502,7 @@ mod tests {
         let (mut t, mut s) = (table(), FakeSockets::default());
         let (e1, _) = call(&mut t, &mut s, "c");
         t.confirm_call("c", 1);
-        let mut re = req("c", Direction::Incoming, O, "192.168.1.10:4002");
+        let mut re = req("c", StreamDirection::Incoming, O, "192.168.1.10:4002");
         re.cseq = 2;
         t.open(1, &re, &mut s).unwrap();
         // Confirming CSeq 1 again (a retransmitted 200) does not commit the CSeq-2 offer.
@@ -1502,7 +1511,7 @@ mod tests {
         assert_eq!(t.half(e1.slot).unwrap().remote(), sa("192.168.1.10:4002"));
         // Its 200: a later failed offer falls back to 4002, not 4000.
         assert_eq!(t.confirm_call("c", 2), 2);
-        let mut re3 = req("c", Direction::Incoming, O, "192.168.1.10:4004");
+        let mut re3 = req("c", StreamDirection::Incoming, O, "192.168.1.10:4004");
         re3.cseq = 3;
         t.open(2, &re3, &mut s).unwrap();
         assert_eq!(t.close_call_up_to_cseq("c", 3, &mut s), 0);
@@ -1514,7 +1523,7 @@ mod tests {
         let (mut t, mut s) = (table(), FakeSockets::default());
         let (c1, _) = call(&mut t, &mut s, "c");
         let (d1, d2) = call(&mut t, &mut s, "d");
-        let mut late = req("c", Direction::Outgoing, I, "198.51.100.30:5000");
+        let mut late = req("c", StreamDirection::Outgoing, I, "198.51.100.30:5000");
         late.cseq = 2;
         let c2 = t.open(0, &late, &mut s).unwrap();
         assert_eq!(t.confirm_call("c", 1), 1);
@@ -1534,7 +1543,12 @@ mod tests {
         let (mut t, mut s) = (table(), FakeSockets::default());
         call(&mut t, &mut s, "c");
         t.confirm_call("c", 1);
-        let mut re = req("c", Direction::Incoming, "203.0.113.9", "192.168.1.10:4002");
+        let mut re = req(
+            "c",
+            StreamDirection::Incoming,
+            "203.0.113.9",
+            "192.168.1.10:4002",
+        );
         re.cseq = 2;
         let moved = t.open(5, &re, &mut s).unwrap();
         assert!(!moved.reused);
@@ -1585,14 +1599,14 @@ mod tests {
         let e1 = t
             .open(
                 0,
-                &req("c", Direction::Incoming, O, "192.168.1.10:4000"),
+                &req("c", StreamDirection::Incoming, O, "192.168.1.10:4000"),
                 &mut s,
             )
             .unwrap();
         let e2 = t
             .open(
                 5_000,
-                &req("c", Direction::Outgoing, I, "198.51.100.30:5000"),
+                &req("c", StreamDirection::Outgoing, I, "198.51.100.30:5000"),
                 &mut s,
             )
             .unwrap();
@@ -1621,7 +1635,7 @@ mod tests {
         let (e1, _) = call(&mut t, &mut s, "c");
         t.open(
             10_000,
-            &req("c", Direction::Incoming, O, "192.168.1.10:4000"),
+            &req("c", StreamDirection::Incoming, O, "192.168.1.10:4000"),
             &mut s,
         )
         .unwrap();
@@ -1642,7 +1656,7 @@ mod tests {
         let o = t
             .open(
                 0,
-                &req("c", Direction::Incoming, O, "192.168.1.10:4000"),
+                &req("c", StreamDirection::Incoming, O, "192.168.1.10:4000"),
                 &mut s,
             )
             .unwrap();

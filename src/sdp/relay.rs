@@ -1,11 +1,5 @@
 //! The rewrite the proxy applies when it relays the media of a body (behaviour §5.3 with the
 //! fixes of decisions §6): all streams or nothing.
-#![deny(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 
 use super::{Rewriter, Sdp, SdpError, Section};
 use core::net::IpAddr;

@@ -1,11 +1,5 @@
 //! Edits of an [`Sdp`] body, emitted into a caller buffer. Every byte no edit covers is copied
 //! unchanged, so a body with no edits comes out identical.
-#![deny(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 
 use super::{Address, Attribute, Line, Sdp, SdpError, Section, Span};
 use crate::limits::{SDP_MAX_EDITS, SDP_MAX_MEDIA};

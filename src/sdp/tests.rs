@@ -237,20 +237,20 @@ fn rtcp_and_mux() {
 fn directions_media_wins_over_session() {
     let body = b"v=0\r\nc=IN IP4 1.2.3.4\r\na=sendonly\r\nm=audio 4000 RTP/AVP 0\r\nm=audio 4002 RTP/AVP 0\r\na=inactive\r\nm=audio 4004 RTP/AVP 0\r\na=recvonly\r\n";
     let sdp = Sdp::parse(body).unwrap();
-    assert_eq!(sdp.direction(), Some(MediaMode::SendOnly));
+    assert_eq!(sdp.direction(), Some(MediaDirection::SendOnly));
     let d: Vec<_> = (0..3).map(|i| sdp.stream(i).unwrap().direction).collect();
     assert_eq!(
         d,
         [
-            MediaMode::SendOnly,
-            MediaMode::Inactive,
-            MediaMode::RecvOnly
+            MediaDirection::SendOnly,
+            MediaDirection::Inactive,
+            MediaDirection::RecvOnly
         ]
     );
     let hold: Vec<_> = (0..3).map(|i| sdp.stream(i).unwrap().is_hold).collect();
     assert_eq!(hold, [true, true, false]);
     let plain = Sdp::parse(BASIC).unwrap();
-    assert_eq!(plain.stream(0).unwrap().direction, MediaMode::SendRecv);
+    assert_eq!(plain.stream(0).unwrap().direction, MediaDirection::SendRecv);
 }
 
 #[test]

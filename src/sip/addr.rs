@@ -1,11 +1,5 @@
 //! name-addr / addr-spec with display names and header parameters (From, To, Contact,
 //! Route, Record-Route; RFC 3261 §20.10, §25.1).
-#![deny(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 
 use super::error::ParseError;
 use super::header::{HeaderName, Params};

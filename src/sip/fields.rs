@@ -1,11 +1,5 @@
 //! Simple typed headers: CSeq, Call-ID, Max-Forwards, Expires, Content-Type, option tags and
 //! Authorization / Proxy-Authorization credentials.
-#![deny(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 
 use super::error::ParseError;
 use super::header::{unquote, HeaderName, Params, Tokens, ValueIter};

@@ -1,10 +1,4 @@
 //! Header names (with compact forms), comma-separated values and `;name=value` parameters.
-#![deny(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 
 use super::scan::{end_of_quoted, eq_ic, is_lws, is_token, skip_lws, trim_lws};
 

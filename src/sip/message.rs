@@ -1,11 +1,5 @@
 //! The zero-copy message view: start line, an index of header lines kept as offsets in a
 //! fixed array, and the body located by Content-Length (RFC 3261 §7, §18.3, §20.14).
-#![deny(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 
 use core::ops::Range;
 

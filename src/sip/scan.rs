@@ -1,10 +1,4 @@
 //! Byte-level helpers shared by the SIP parsers (RFC 3261 §25 character classes).
-#![deny(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 
 /// Linear white space inside a header value. CR and LF can only occur there as part of a
 /// folded line (CRLF followed by SP/HT), so they count as white space too.

@@ -1,11 +1,5 @@
 //! URIs: sip/sips parsed into parts, tel split into number and parameters, any other scheme
 //! kept opaque (RFC 3261 §19.1, §25).
-#![deny(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 
 use core::net::{Ipv4Addr, Ipv6Addr};
 

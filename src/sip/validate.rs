@@ -1,10 +1,4 @@
 //! Message-level checks a proxy makes before forwarding (behaviour §4.3, decisions §4).
-#![deny(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 
 use super::error::ParseError;
 use super::message::Message;

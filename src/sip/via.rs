@@ -1,10 +1,4 @@
 //! The Via header: sent-protocol, sent-by and its parameters (RFC 3261 §20.42, RFC 3581).
-#![deny(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 
 use super::error::ParseError;
 use super::header::{HeaderName, Params};

@@ -27,13 +27,6 @@
 //! Addresses are text (`192.0.2.1:5060`, `[2001:db8::1]:5060`). Bytes from the network that
 //! are not UTF-8 are stored with U+FFFD in their place ([`text_from_bytes`]).
 
-#![deny(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
-
 pub mod json;
 mod table;
 

@@ -1,12 +1,5 @@
 //! `siproxd-rs --status`: a snapshot as aligned text tables for a terminal.
 
-#![deny(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
-
 use core::fmt::Write as _;
 
 use super::Snapshot;

@@ -1,12 +1,13 @@
 //! The debug port on loopback driven by a mio loop, as the shell drives it.
 #![allow(dead_code)] // each test binary uses part of this module
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers: a failed set-up panics, as a test should
 
 use std::io::BufReader;
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 use mio::{Events, Poll, Token};
-use siproxd_rs::debug_port::DebugPort;
+use siproxd_rs::net::debug_port::DebugPort;
 
 /// How long [`Loop::turn_until`] waits.
 pub const WAIT: Duration = Duration::from_secs(10);
@@ -89,7 +90,7 @@ impl Loop {
         self.status(client).pending
     }
 
-    pub fn status(&self, client: SocketAddr) -> siproxd_rs::debug_port::ClientStatus {
+    pub fn status(&self, client: SocketAddr) -> siproxd_rs::debug_log::ClientStatus {
         self.port
             .clients()
             .find(|c| c.peer == client)

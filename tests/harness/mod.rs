@@ -2,6 +2,12 @@
 //! temp dirs, the binary run to completion or as a daemon (stderr collected, or to a file),
 //! signals and /proc, sipp.
 #![allow(dead_code)] // each test binary uses part of this module
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)] // test helpers: a failed set-up panics, as a test should
 
 #[path = "../bin/mod.rs"]
 mod bin;

@@ -5,6 +5,7 @@
 //! UA B at 198.51.100.30:5060. Names resolve through an /etc/hosts text given to the resolver,
 //! so no DNS traffic is needed.
 #![allow(dead_code)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test helpers: a failed set-up panics, as a test should
 
 use std::net::{IpAddr, SocketAddr};
 

@@ -1,5 +1,6 @@
 //! Temporary directories for tests: unique per process and call, so parallel tests never meet.
 #![allow(dead_code)] // each test binary uses part of this module
+#![allow(clippy::unwrap_used)] // test helpers: a failed set-up panics, as a test should
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};

@@ -1,69 +1,41 @@
-//! Remote debug log over TCP: the `debug_port` and `debug_bind` directives (decisions §8,
-//! behaviour §7.2).
+//! The debug log's pure side (the `debug_port` directive, decisions §8, behaviour §7.2): what
+//! remote debug clients are sent, without sockets. The listener and the client sockets are
+//! `net::debug_port::DebugPort`, which moves these bytes.
 //!
 //! Plain text, one way: each client first gets a banner (version, pid, `debug_level` mask), then
 //! every log record the logger hands to [`DebugSink`], whatever `silence_log` says. Where siproxd
-//! serves one client, accepts only on its 5-second tick and may block on a slow reader, here:
-//! - every pending connection is accepted as soon as the listener is readable; up to
-//!   [`DEBUG_MAX_CLIENTS`] are served, a further one reads [`refusal`] and is closed;
-//! - each client has a preallocated ring of [`DEBUG_CLIENT_BUFFER`] bytes ([`Outbox`]). Lines are
-//!   written straight to the socket as far as it takes them; the rest waits in the ring and
-//!   WRITABLE interest is registered only while it does. A full ring drops whole lines and
-//!   counts them; once space returns the client reads `[N lines dropped]` before newer lines.
-//!   A client that stops reading therefore costs a counter increment per line, never a wait;
+//! serves one client and may block on a slow reader, here:
+//! - up to [`DEBUG_MAX_CLIENTS`] are served ([`DebugClients`]), a further one reads [`refusal`];
+//! - each client has a preallocated ring of [`DEBUG_CLIENT_BUFFER`] bytes ([`LineRing`]). The
+//!   socket side writes as much of it as the socket takes; the rest waits. A full ring drops
+//!   whole lines and counts them; once space returns the client reads `[N lines dropped]`
+//!   before newer lines. A client that stops reading therefore costs a counter increment per
+//!   line, never a wait;
 //! - the listener binds to the inbound address unless `debug_bind` names another
 //!   ([`listen_addr`]), so it is not reachable from the WAN side by default.
 //!
-//! How the logger feeds the port without owning it: the process is single-threaded, so the
-//! queue between them is a thread-local bounded byte buffer ([`DEBUG_SINK_BUFFER`]). The
+//! How the logger feeds the clients without owning them: the process is single-threaded, so
+//! the queue between them is a thread-local bounded byte buffer ([`DEBUG_SINK_BUFFER`]). The
 //! logger calls [`DebugSink::record`] (a zero-sized, `Send + Sync` handle, fit for
 //! `logging::set_hook`), which only appends text to that buffer; the event loop moves the text
-//! to the clients once per turn with [`DebugPort::drain_log`]. The sink never calls into the
-//! port, so a record logged by the port itself (accept, disconnect) is queued for the next turn
-//! instead of recursing, and a record logged while the queue is being written is dropped.
+//! to the clients once per turn with [`DebugClients::drain_log`]. The sink never calls into the
+//! clients, so a record logged by the port itself (accept, disconnect) is queued for the next
+//! turn instead of recursing, and a record logged while the queue is being written is dropped.
 //! Records logged on other threads are ignored. When the queue fills between two turns, later
 //! records are dropped (keeping order) and the clients get the same `[N lines dropped]` marker.
-//!
-//! Shell integration (one mio `Poll`, `now` in milliseconds):
-//! ```text
-//! let addr = debug_port::listen_addr(cfg.debug_port, inbound_ip, debug_bind_ip);
-//! let mut port = DebugPort::bind(addr)?;            // before daemonising / dropping privileges
-//! port.set_mask(cfg.debug_level);
-//! port.register(poll.registry(), Token(DEBUG_LISTENER), DEBUG_FIRST_CLIENT)?;
-//! logging::set_hook(Box::new(DebugSink));           // impl LogHook: forward to DebugSink::record
-//! loop {
-//!     port.drain_log();                              // once per turn, right before poll
-//!     poll.poll(&mut events, timeout)?;
-//!     for ev in &events { if port.owns(ev.token()) { port.handle_event(poll.registry(), ev, now) } }
-//! }
-//! ```
-#![deny(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 
 use std::fmt::{self, Write as _};
-use std::io::{self, IoSlice, Read, Write};
 use std::net::{IpAddr, SocketAddr};
 
 use log::Level;
-use mio::event::Event;
-use mio::net::{TcpListener, TcpStream};
-use mio::{Interest, Registry, Token};
 
-use crate::limits::{
-    DEBUG_CLIENT_BUFFER, DEBUG_LISTEN_BACKLOG, DEBUG_MAX_CLIENTS, DEBUG_SINK_BUFFER,
-};
+use crate::limits::{DEBUG_CLIENT_BUFFER, DEBUG_MAX_CLIENTS, DEBUG_SINK_BUFFER};
 use crate::logging;
 
 /// Longest `[N lines dropped]\n` marker (N up to 20 digits); an empty ring has room for it
 /// beside the longest line.
 const MARKER_MAX: usize = 40;
-/// Client input read and discarded per readiness event, so a flooding client cannot hold the
-/// loop; more input raises another event.
-const READ_BUDGET: usize = 16 * 1024;
+
 /// Banner line capacity (version, pid, mask and the names of all classes fit).
 pub const BANNER_MAX: usize = 256;
 
@@ -115,9 +87,9 @@ fn write_banner(out: &mut impl fmt::Write, version: &str, pid: u32, mask: u32) -
 }
 
 /// One client's output: a fixed ring of whole lines plus the count of lines dropped since the
-/// last marker. Sans-IO; the port moves its bytes to the socket.
+/// last marker. The socket side moves its bytes.
 #[derive(Debug)]
-pub struct Outbox {
+pub struct LineRing {
     buf: Box<[u8]>,
     head: usize,
     len: usize,
@@ -125,10 +97,10 @@ pub struct Outbox {
     lost: u64,
 }
 
-impl Outbox {
+impl LineRing {
     /// Allocates the ring once; nothing grows afterwards.
     pub fn new(capacity: usize) -> Self {
-        Outbox {
+        LineRing {
             buf: vec![0; capacity].into_boxed_slice(),
             head: 0,
             len: 0,
@@ -279,167 +251,60 @@ pub struct ClientStatus {
     pub blocked: bool,
 }
 
-struct Conn {
-    stream: TcpStream,
+/// One connected client.
+#[derive(Debug)]
+struct Client {
     peer: SocketAddr,
     since: u64,
-    /// The socket said WouldBlock: WRITABLE interest is registered and writes wait for it.
+    /// The socket refused more data: writing waits until it is writable again.
     blocked: bool,
 }
 
-struct Client {
-    conn: Option<Conn>,
-    out: Outbox,
+#[derive(Debug)]
+struct Slot {
+    client: Option<Client>,
+    ring: LineRing,
 }
 
-impl Client {
-    /// Writes as much of the ring as the socket takes; registers WRITABLE interest only
-    /// while bytes remain. An error means the client is gone.
-    fn flush(&mut self, registry: &Registry, token: Token) -> io::Result<()> {
-        let Some(conn) = self.conn.as_mut() else {
-            return Ok(());
-        };
-        loop {
-            self.out.settle();
-            let (a, b) = self.out.pending();
-            if a.is_empty() {
-                break;
-            }
-            match conn
-                .stream
-                .write_vectored(&[IoSlice::new(a), IoSlice::new(b)])
-            {
-                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => self.out.consume(n),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    if !conn.blocked {
-                        registry.reregister(
-                            &mut conn.stream,
-                            token,
-                            Interest::READABLE | Interest::WRITABLE,
-                        )?;
-                        conn.blocked = true;
-                    }
-                    return Ok(());
-                }
-                Err(e) => return Err(e),
-            }
-        }
-        if conn.blocked {
-            registry.reregister(&mut conn.stream, token, Interest::READABLE)?;
-            conn.blocked = false;
-        }
-        Ok(())
-    }
-
-    /// Reads and discards client input (the protocol has no commands). `Ok(false)` at EOF.
-    fn discard_input(&mut self, registry: &Registry, token: Token) -> io::Result<bool> {
-        let Some(conn) = self.conn.as_mut() else {
-            return Ok(false);
-        };
-        let mut scratch = [0u8; 1024];
-        let mut budget = READ_BUDGET;
-        while budget > 0 {
-            match conn.stream.read(&mut scratch) {
-                Ok(0) => return Ok(false),
-                Ok(n) => budget = budget.saturating_sub(n),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(true),
-                Err(e) => return Err(e),
-            }
-        }
-        // Budget spent with input left: re-arming the edge-triggered registration reports
-        // it again on the next poll, after the other sockets had their turn.
-        let interest = if conn.blocked {
-            Interest::READABLE | Interest::WRITABLE
-        } else {
-            Interest::READABLE
-        };
-        registry.reregister(&mut conn.stream, token, interest)?;
-        Ok(true)
-    }
-}
-
-/// The debug-port listener and its clients, driven by the shell's mio loop (see the module
-/// documentation). One per thread: it drains that thread's [`DebugSink`] queue.
-pub struct DebugPort {
-    listener: TcpListener,
-    local: SocketAddr,
-    registry: Option<Registry>,
-    listener_token: Token,
-    first_client_token: usize,
-    clients: Box<[Client]>,
+/// The client slots of the debug port and what each is to be sent: the fan-out of log
+/// lines into per-client rings. Sans-IO: the socket side admits and closes clients by slot,
+/// asks [`output`](Self::output) what to write to a slot and reports what was written with
+/// [`consume`](Self::consume). One per thread: it drains that thread's [`DebugSink`] queue.
+#[derive(Debug)]
+pub struct DebugClients {
+    slots: Box<[Slot]>,
     /// Swapped with the sink's queue on each drain, so neither side allocates.
     spare: Vec<u8>,
     mask: u32,
-    /// The latest `now` seen, for the disconnect log of clients closed while writing.
-    now: u64,
 }
 
-impl DebugPort {
-    /// Binds the listener (non-blocking, SO_REUSEADDR, small backlog), preallocates every
-    /// client ring and enables the [`DebugSink`] queue of this thread. siproxd only logs a
-    /// bind failure and runs on; that choice is the caller's.
-    pub fn bind(addr: SocketAddr) -> io::Result<DebugPort> {
-        let socket = socket2::Socket::new(
-            socket2::Domain::for_address(addr),
-            socket2::Type::STREAM,
-            Some(socket2::Protocol::TCP),
-        )?;
-        socket.set_reuse_address(true)?;
-        socket.set_nonblocking(true)?;
-        socket.bind(&addr.into())?;
-        socket.listen(DEBUG_LISTEN_BACKLOG)?;
-        let listener = TcpListener::from_std(socket.into());
-        let local = listener.local_addr()?;
-        let clients = (0..DEBUG_MAX_CLIENTS)
-            .map(|_| Client {
-                conn: None,
-                out: Outbox::new(DEBUG_CLIENT_BUFFER),
+impl Default for DebugClients {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl DebugClients {
+    /// [`DEBUG_MAX_CLIENTS`] slots with their rings, allocated once; enables the
+    /// [`DebugSink`] queue of this thread (disabled again when dropped).
+    pub fn new() -> DebugClients {
+        let slots = (0..DEBUG_MAX_CLIENTS)
+            .map(|_| Slot {
+                client: None,
+                ring: LineRing::new(DEBUG_CLIENT_BUFFER),
             })
             .collect();
         sink::enable();
-        Ok(DebugPort {
-            listener,
-            local,
-            registry: None,
-            listener_token: Token(usize::MAX),
-            first_client_token: usize::MAX,
-            clients,
+        DebugClients {
+            slots,
             spare: Vec::with_capacity(DEBUG_SINK_BUFFER),
             mask: 0,
-            now: 0,
-        })
-    }
-
-    /// Registers the listener under `listener_token`; clients will use the tokens
-    /// `first_client_token .. first_client_token + DEBUG_MAX_CLIENTS`.
-    pub fn register(
-        &mut self,
-        registry: &Registry,
-        listener_token: Token,
-        first_client_token: usize,
-    ) -> io::Result<()> {
-        let clash = first_client_token
-            .checked_add(DEBUG_MAX_CLIENTS)
-            .is_none_or(|end| (first_client_token..end).contains(&listener_token.0));
-        if clash {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "debug port: client tokens overflow or include the listener token",
-            ));
         }
-        registry.register(&mut self.listener, listener_token, Interest::READABLE)?;
-        self.registry = Some(registry.try_clone()?);
-        self.listener_token = listener_token;
-        self.first_client_token = first_client_token;
-        Ok(())
     }
 
-    /// The bound address (the port is known here when binding to port 0).
-    pub fn local_addr(&self) -> SocketAddr {
-        self.local
+    /// Number of slots (connected or not).
+    pub fn capacity(&self) -> usize {
+        self.slots.len()
     }
 
     /// Sets the `debug_level` mask shown in banners and used by [`DebugSink::wants`].
@@ -452,124 +317,21 @@ impl DebugPort {
         self.mask
     }
 
-    /// Whether `token` belongs to the port (its listener or a client slot).
-    pub fn owns(&self, token: Token) -> bool {
-        self.registry.is_some() && (token == self.listener_token || self.slot_of(token).is_some())
+    /// A free slot for a new connection; `None` when all are taken (send it [`refusal`]).
+    pub fn free_slot(&self) -> Option<usize> {
+        self.slots.iter().position(|s| s.client.is_none())
     }
 
-    fn slot_of(&self, token: Token) -> Option<usize> {
-        token
-            .0
-            .checked_sub(self.first_client_token)
-            .filter(|i| *i < self.clients.len())
-    }
-
-    fn token_of(&self, slot: usize) -> Token {
-        Token(self.first_client_token.saturating_add(slot))
-    }
-
-    /// Connected clients.
-    pub fn client_count(&self) -> usize {
-        self.clients.iter().filter(|c| c.conn.is_some()).count()
-    }
-
-    pub fn clients(&self) -> impl Iterator<Item = ClientStatus> + '_ {
-        self.clients.iter().filter_map(|c| {
-            c.conn.as_ref().map(|conn| ClientStatus {
-                peer: conn.peer,
-                pending: c.out.len(),
-                dropped: c.out.dropped(),
-                lost: c.out.lost(),
-                blocked: conn.blocked,
-            })
-        })
-    }
-
-    /// Handles a readiness event of one of the port's tokens (others are ignored): accepts
-    /// every pending connection, discards client input, closes clients at EOF or error,
-    /// flushes waiting output. `now` is in milliseconds.
-    pub fn handle_event(&mut self, registry: &Registry, event: &Event, now: u64) {
-        self.now = now;
-        let token = event.token();
-        if token == self.listener_token {
-            self.accept_all(registry, now);
-            return;
-        }
-        let Some(slot) = self.slot_of(token) else {
-            return;
-        };
-        let Some(client) = self.clients.get_mut(slot) else {
-            return;
-        };
-        // An error event is read too, so that a reset is told apart from other errors.
-        let result = if event.is_readable() || event.is_read_closed() || event.is_error() {
-            client
-                .discard_input(registry, token)
-                .map(|open| open && !event.is_error() && !event.is_write_closed())
-        } else {
-            Ok(true)
-        };
-        match result {
-            Ok(true) => {}
-            Ok(false) => return self.close(registry, slot, "disconnected"),
-            // A client closing with unread output resets the connection: a normal goodbye.
-            Err(e) if e.kind() == io::ErrorKind::ConnectionReset => {
-                return self.close(registry, slot, "disconnected (reset)");
-            }
-            Err(e) => {
-                log::debug!(target: logging::NET, "debug port: client error: {e}");
-                return self.close(registry, slot, "connection error");
-            }
-        }
-        if event.is_writable() {
-            if let Err(e) = client.flush(registry, token) {
-                log::debug!(target: logging::NET, "debug port: write failed: {e}");
-                self.close(registry, slot, "write failed");
-            }
-        }
-    }
-
-    fn accept_all(&mut self, registry: &Registry, now: u64) {
-        loop {
-            match self.listener.accept() {
-                Ok((stream, peer)) => self.admit(registry, stream, peer, now),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::Interrupted | io::ErrorKind::ConnectionAborted
-                    ) => {}
-                Err(e) => {
-                    // E.g. out of descriptors: the rest is accepted with the next connection.
-                    log::warn!("debug port: accept failed: {e}");
-                    break;
-                }
-            }
-        }
-    }
-
-    fn admit(&mut self, registry: &Registry, mut stream: TcpStream, peer: SocketAddr, now: u64) {
-        let Some(slot) = self.clients.iter().position(|c| c.conn.is_none()) else {
-            // Best effort: a fresh socket's send buffer takes one short line.
-            let _ = stream.write(refusal().as_bytes());
-            log::info!(
-                "debug port: rejected connection from {peer}: all {DEBUG_MAX_CLIENTS} slots in use"
-            );
-            return;
-        };
-        let token = self.token_of(slot);
-        if let Err(e) = registry.register(&mut stream, token, Interest::READABLE) {
-            log::warn!("debug port: cannot register connection from {peer}: {e}");
-            return;
-        }
+    /// Connects `peer` in `slot` (from [`free_slot`](Self::free_slot)): its ring starts
+    /// with the banner. Returns false if the slot does not exist or is taken.
+    pub fn admit(&mut self, slot: usize, peer: SocketAddr, now: u64) -> bool {
         let banner = banner(env!("CARGO_PKG_VERSION"), std::process::id(), self.mask);
-        let Some(client) = self.clients.get_mut(slot) else {
-            return;
+        let Some(s) = self.slots.get_mut(slot).filter(|s| s.client.is_none()) else {
+            return false;
         };
-        client.out.clear();
-        client.out.push_line(banner.as_bytes());
-        client.conn = Some(Conn {
-            stream,
+        s.ring.clear();
+        s.ring.push_line(banner.as_bytes());
+        s.client = Some(Client {
             peer,
             since: now,
             blocked: false,
@@ -579,92 +341,127 @@ impl DebugPort {
             "debug port: accepted connection from {peer}, debug_level 0x{:04x}",
             self.mask
         );
-        if let Err(e) = client.flush(registry, token) {
-            log::debug!(target: logging::NET, "debug port: write failed: {e}");
-            self.close(registry, slot, "write failed");
+        true
+    }
+
+    /// Disconnects the client of `slot` (logging `why`, its connection time and lost
+    /// lines); returns whether one was connected.
+    pub fn close(&mut self, slot: usize, now: u64, why: &str) -> bool {
+        let Some(s) = self.slots.get_mut(slot) else {
+            return false;
+        };
+        let Some(client) = s.client.take() else {
+            return false;
+        };
+        let lost = s.ring.lost();
+        s.ring.clear();
+        let secs = now.saturating_sub(client.since) / 1000;
+        log::info!(
+            "debug port: {why}: {} after {secs} s, {lost} lines lost",
+            client.peer
+        );
+        sink::client_left();
+        true
+    }
+
+    pub fn is_connected(&self, slot: usize) -> bool {
+        self.slots.get(slot).is_some_and(|s| s.client.is_some())
+    }
+
+    /// Whether the client of `slot` is connected and its socket refused more data.
+    pub fn is_blocked(&self, slot: usize) -> bool {
+        self.client(slot).is_some_and(|c| c.blocked)
+    }
+
+    /// Notes that the socket of `slot` refused more data (`true`) or took everything.
+    pub fn set_blocked(&mut self, slot: usize, blocked: bool) {
+        if let Some(c) = self.slots.get_mut(slot).and_then(|s| s.client.as_mut()) {
+            c.blocked = blocked;
         }
     }
 
-    fn close(&mut self, registry: &Registry, slot: usize, why: &str) {
-        let Some(client) = self.clients.get_mut(slot) else {
-            return;
-        };
-        let Some(mut conn) = client.conn.take() else {
-            return;
-        };
-        let _ = registry.deregister(&mut conn.stream);
-        let lost = client.out.lost();
-        client.out.clear();
-        let secs = self.now.saturating_sub(conn.since) / 1000;
-        log::info!(
-            "debug port: {why}: {} after {secs} s, {lost} lines lost",
-            conn.peer
-        );
-        sink::client_left();
+    fn client(&self, slot: usize) -> Option<&Client> {
+        self.slots.get(slot).and_then(|s| s.client.as_ref())
+    }
+
+    /// Connected clients.
+    pub fn client_count(&self) -> usize {
+        self.slots.iter().filter(|s| s.client.is_some()).count()
+    }
+
+    pub fn clients(&self) -> impl Iterator<Item = ClientStatus> + '_ {
+        self.slots.iter().filter_map(|s| {
+            s.client.as_ref().map(|c| ClientStatus {
+                peer: c.peer,
+                pending: s.ring.len(),
+                dropped: s.ring.dropped(),
+                lost: s.ring.lost(),
+                blocked: c.blocked,
+            })
+        })
+    }
+
+    /// What to write to the client of `slot` next, in order (the two parts of its ring; the
+    /// first is empty when nothing waits). A pending `[N lines dropped]` marker is added
+    /// first if it fits now.
+    pub fn output(&mut self, slot: usize) -> (&[u8], &[u8]) {
+        match self.slots.get_mut(slot) {
+            Some(s) if s.client.is_some() => {
+                s.ring.settle();
+                s.ring.pending()
+            }
+            _ => (&[], &[]),
+        }
+    }
+
+    /// `n` bytes of [`output`](Self::output) of `slot` were written.
+    pub fn consume(&mut self, slot: usize, n: usize) {
+        if let Some(s) = self.slots.get_mut(slot) {
+            s.ring.consume(n);
+        }
     }
 
     /// Appends one log line (a trailing newline is optional; embedded newlines make several
-    /// lines) to every client and writes as far as each socket takes it. Never blocks or
-    /// allocates.
+    /// lines) to every client's ring. Never allocates.
     pub fn push_record(&mut self, line: &str) {
         let line = line.strip_suffix('\n').unwrap_or(line);
-        for client in self.clients.iter_mut().filter(|c| c.conn.is_some()) {
+        for s in self.slots.iter_mut().filter(|s| s.client.is_some()) {
             for part in line.split('\n') {
-                client.out.push_line(part.as_bytes());
+                s.ring.push_line(part.as_bytes());
             }
         }
-        self.flush_all();
     }
 
-    /// Moves the text queued by [`DebugSink`] since the last call to the clients. Call once
-    /// per loop turn, before polling.
-    pub fn drain_log(&mut self) {
+    /// Moves the text queued by [`DebugSink`] since the last call to the clients' rings;
+    /// returns whether there was any (then the socket side writes). Call once per loop turn,
+    /// before polling.
+    pub fn drain_log(&mut self) -> bool {
         let dropped = sink::take(&mut self.spare);
         let text = std::mem::take(&mut self.spare);
-        if !text.is_empty() || dropped > 0 {
-            for client in self.clients.iter_mut().filter(|c| c.conn.is_some()) {
+        let any = !text.is_empty() || dropped > 0;
+        if any {
+            for s in self.slots.iter_mut().filter(|s| s.client.is_some()) {
                 if let Some(body) = text.strip_suffix(b"\n") {
                     for line in body.split(|b| *b == b'\n') {
-                        client.out.push_line(line);
+                        s.ring.push_line(line);
                     }
                 }
-                client.out.note_dropped(dropped);
+                s.ring.note_dropped(dropped);
             }
-            self.flush_all();
         }
         self.spare = text;
         self.spare.clear();
-    }
-
-    /// Writes waiting output of clients not waiting for WRITABLE.
-    fn flush_all(&mut self) {
-        let Some(registry) = self.registry.take() else {
-            return;
-        };
-        for slot in 0..self.clients.len() {
-            let token = self.token_of(slot);
-            let Some(client) = self.clients.get_mut(slot) else {
-                continue;
-            };
-            if client.conn.as_ref().is_none_or(|c| c.blocked) {
-                continue;
-            }
-            if let Err(e) = client.flush(&registry, token) {
-                log::debug!(target: logging::NET, "debug port: write failed: {e}");
-                self.close(&registry, slot, "write failed");
-            }
-        }
-        self.registry = Some(registry);
+        any
     }
 }
 
-impl Drop for DebugPort {
+impl Drop for DebugClients {
     fn drop(&mut self) {
         sink::disable(u32::try_from(self.client_count()).unwrap_or(u32::MAX));
     }
 }
 
-/// The logger's handle on the debug port of this thread (see the module documentation).
+/// The logger's handle on the debug clients of this thread (see the module documentation).
 /// Zero-sized and `Send + Sync`, so it can live in a process-wide logger.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct DebugSink;
@@ -710,7 +507,7 @@ fn write_clock(w: &mut impl fmt::Write) -> fmt::Result {
     write!(w, "{:02}:{:02}:{:02}.{:03}", t.hour, t.min, t.sec, t.millis)
 }
 
-/// The thread-local queue between [`DebugSink`] and [`DebugPort::drain_log`].
+/// The thread-local queue between [`DebugSink`] and [`DebugClients::drain_log`].
 mod sink {
     use std::cell::RefCell;
     use std::fmt;
@@ -887,7 +684,109 @@ impl crate::logging::LogHook for DebugSink {
 mod tests {
     use super::*;
 
-    fn drain(out: &mut Outbox) -> Vec<u8> {
+    /// Everything waiting for `slot`, as the socket side would write it.
+    fn sent(c: &mut DebugClients, slot: usize) -> String {
+        let (a, b) = c.output(slot);
+        let bytes = [a, b].concat();
+        c.consume(slot, bytes.len());
+        String::from_utf8(bytes).unwrap()
+    }
+
+    fn peer(n: u8) -> SocketAddr {
+        SocketAddr::from(([192, 168, 1, n], 40_000))
+    }
+
+    #[test]
+    fn clients_get_the_banner_then_every_record() {
+        let mut c = DebugClients::new();
+        c.set_mask(0x204);
+        assert_eq!(c.client_count(), 0);
+        assert_eq!(c.output(0), (&[][..], &[][..]));
+        let a = c.free_slot().unwrap();
+        assert!(c.admit(a, peer(1), 0));
+        let b = c.free_slot().unwrap();
+        assert_ne!(a, b);
+        assert!(c.admit(b, peer(2), 0));
+        let banner = sent(&mut c, a);
+        assert!(banner.starts_with("siproxd-rs "), "{banner}");
+        assert!(
+            banner.ends_with("debug_level 0x0204 (sip rtp)\n"),
+            "{banner}"
+        );
+        c.push_record("one\ntwo\n");
+        assert_eq!(sent(&mut c, a), "one\ntwo\n");
+        assert_eq!(sent(&mut c, b), format!("{banner}one\ntwo\n"));
+        // A partial write leaves the rest for later.
+        c.push_record("three");
+        c.consume(a, 2);
+        assert_eq!(sent(&mut c, a), "ree\n");
+    }
+
+    #[test]
+    fn slots_run_out_and_a_closed_one_starts_clean() {
+        let mut c = DebugClients::new();
+        for n in 0..DEBUG_MAX_CLIENTS {
+            let slot = c.free_slot().unwrap();
+            assert!(c.admit(slot, peer(n as u8), 0));
+        }
+        assert_eq!(c.free_slot(), None);
+        assert!(!c.admit(0, peer(99), 0), "a taken slot is not reused");
+        c.push_record("left behind");
+        assert!(c.close(1, 5_000, "disconnected"));
+        assert!(!c.close(1, 5_000, "disconnected"));
+        assert!(!c.is_connected(1));
+        assert_eq!(c.output(1), (&[][..], &[][..]));
+        assert_eq!(c.free_slot(), Some(1));
+        assert!(c.admit(1, peer(50), 6_000));
+        assert!(!sent(&mut c, 1).contains("left behind"));
+        assert_eq!(c.client_count(), DEBUG_MAX_CLIENTS);
+    }
+
+    #[test]
+    fn status_reports_backlog_drops_and_blocking() {
+        let mut c = DebugClients::new();
+        assert!(c.admit(0, peer(1), 0));
+        let _ = sent(&mut c, 0);
+        c.set_blocked(0, true);
+        assert!(c.is_blocked(0));
+        let line = "x".repeat(1000);
+        let fit = DEBUG_CLIENT_BUFFER / 1001;
+        for _ in 0..fit + 5 {
+            c.push_record(&line);
+        }
+        let st = c.clients().next().unwrap();
+        assert_eq!(st.peer, peer(1));
+        assert!(st.blocked);
+        assert_eq!(st.pending, fit * 1001);
+        assert_eq!((st.dropped, st.lost), (5, 5));
+        // Once the socket takes data again the marker follows the kept lines.
+        c.set_blocked(0, false);
+        let backlog = sent(&mut c, 0);
+        assert_eq!(backlog.lines().count(), fit + 1);
+        assert!(backlog.ends_with("x\n[5 lines dropped]\n"));
+        c.push_record("after");
+        assert_eq!(sent(&mut c, 0), "after\n");
+        // Setting a slot nobody uses changes nothing.
+        c.set_blocked(3, true);
+        assert!(!c.is_blocked(3));
+    }
+
+    #[test]
+    fn drain_log_moves_the_sink_queue_to_the_clients() {
+        let mut c = DebugClients::new();
+        assert!(!c.drain_log(), "nothing queued");
+        assert!(c.admit(0, peer(1), 0));
+        let _ = sent(&mut c, 0);
+        // The admission itself was logged; the sink needs no logger to queue text.
+        let _ = c.drain_log();
+        let _ = sent(&mut c, 0);
+        DebugSink.push_line("from the logger");
+        assert!(c.drain_log());
+        assert_eq!(sent(&mut c, 0), "from the logger\n");
+        assert!(!c.drain_log());
+    }
+
+    fn drain(out: &mut LineRing) -> Vec<u8> {
         let (a, b) = out.pending();
         let bytes = [a, b].concat();
         out.consume(bytes.len());
@@ -896,7 +795,7 @@ mod tests {
 
     #[test]
     fn lines_come_out_in_order_across_the_wrap() {
-        let mut out = Outbox::new(64);
+        let mut out = LineRing::new(64);
         let mut got = Vec::new();
         for i in 0..40 {
             assert!(out.push_line(format!("line {i}").as_bytes()));
@@ -913,7 +812,7 @@ mod tests {
 
     #[test]
     fn full_ring_drops_whole_lines_then_marks_the_gap() {
-        let mut out = Outbox::new(100);
+        let mut out = LineRing::new(100);
         let mut kept = 0;
         for i in 0..20 {
             if out.push_line(format!("message {i:03}").as_bytes()) {
@@ -940,7 +839,7 @@ mod tests {
 
     #[test]
     fn marker_waits_until_it_fits_and_keeps_counting() {
-        let mut out = Outbox::new(100);
+        let mut out = LineRing::new(100);
         assert!(out.push_line(&[b'x'; 59]));
         assert!(out.push_line(&[b'w'; 38]));
         assert_eq!(out.len(), 99);
@@ -958,15 +857,15 @@ mod tests {
 
     #[test]
     fn overlong_lines_are_truncated_and_tiny_rings_do_not_panic() {
-        let mut out = Outbox::new(100);
+        let mut out = LineRing::new(100);
         assert!(out.push_line(&[b'y'; 500]));
         assert_eq!(out.len(), 100 - MARKER_MAX);
-        let mut tiny = Outbox::new(3);
+        let mut tiny = LineRing::new(3);
         tiny.push_line(b"abc");
         tiny.note_dropped(7);
         tiny.settle();
         let _ = drain(&mut tiny);
-        let mut zero = Outbox::new(0);
+        let mut zero = LineRing::new(0);
         assert!(!zero.push_line(b"abc"));
         zero.settle();
         zero.consume(10);
@@ -975,7 +874,7 @@ mod tests {
 
     #[test]
     fn one_trailing_newline_is_not_doubled() {
-        let mut out = Outbox::new(64);
+        let mut out = LineRing::new(64);
         out.push_line(b"a\n");
         out.push_line(b"");
         assert_eq!(drain(&mut out), b"a\n\n");
