@@ -292,6 +292,7 @@ impl super::Proxy {
                 } else {
                     st.rtcp_port
                 },
+                media_info: crate::rtp::MediaInfo::from_sdp(&sdp, i),
             };
             match media.open(now, &req) {
                 Ok(o) => {

@@ -10,7 +10,7 @@
 use super::counters::{bump, Counters, DropReason, TableStats};
 use super::latch::{Admit, Latch};
 use super::ports::PortAllocator;
-use super::{ClientId, Direction, Kind, RelaySockets, SlotId, Token};
+use super::{ClientId, Direction, Kind, MediaInfo, RelaySockets, SlotId, Token};
 use crate::config::Config;
 use crate::limits::{CALLID_SIZE, RTP_MAX_STREAMS, RTP_MIN_TIMEOUT_SECS};
 use crate::logging;
@@ -37,6 +37,8 @@ pub struct StreamRequest<'a> {
     pub remote: SocketAddr,
     /// Its `a=rtcp:` port if signalled; otherwise RTCP goes to `remote` port + 1.
     pub remote_rtcp_port: Option<u16>,
+    /// Media kind and codec from the SDP, for the status snapshot only.
+    pub media_info: Option<MediaInfo>,
 }
 
 /// Result of a successful [`Table::open`].
@@ -119,6 +121,9 @@ pub struct Half {
     /// The established remote (and RTCP port) that a still unanswered offer replaced; put
     /// back if that offer fails.
     prior_remote: Option<(SocketAddr, Option<u16>)>,
+    /// When the stream was first opened (ms); kept when it moves to a new port.
+    opened_at: u64,
+    media_info: MediaInfo,
 }
 
 impl Half {
@@ -154,6 +159,14 @@ impl Half {
     }
     pub fn last_activity(&self) -> u64 {
         self.last_activity
+    }
+    /// When the stream was first opened (ms, the table's clock).
+    pub fn opened_at(&self) -> u64 {
+        self.opened_at
+    }
+    /// What the latest SDP said the stream carries (empty if it said nothing usable).
+    pub fn media_info(&self) -> &MediaInfo {
+        &self.media_info
     }
     pub fn counters(&self) -> &Counters {
         &self.counters
@@ -325,7 +338,7 @@ impl Table {
             })?;
 
         // Session state a moved stream keeps: it is the same stream on a new port.
-        let mut carried = (false, None);
+        let mut carried = (false, None, now);
         if let Some(i) = self.find_existing(req) {
             let moved = self
                 .slots
@@ -335,9 +348,10 @@ impl Table {
             let Some(h) = moved else {
                 return Ok(self.update_existing(i, now, req));
             };
+            carried.2 = h.opened_at;
             if h.established {
                 let prior = h.prior_remote.unwrap_or((h.remote, h.remote_rtcp_port));
-                carried = (true, Some(prior));
+                carried = (true, Some(prior), h.opened_at);
             }
             // The interface address changed (PPP reconnect, decisions §3): the old port is on
             // an address the SDP no longer advertises, so the stream moves to a new port.
@@ -381,6 +395,8 @@ impl Table {
                 counters: Counters::default(),
                 established: carried.0,
                 prior_remote: carried.1,
+                opened_at: carried.2,
+                media_info: req.media_info.clone().unwrap_or_default(),
             });
         }
         self.open = self.open.saturating_add(1);
@@ -427,6 +443,10 @@ impl Table {
             h.set_remote(remote, req.remote_rtcp_port);
             h.cseq = h.cseq.max(req.cseq);
             h.last_activity = now;
+            // A re-INVITE may change the codec.
+            if let Some(info) = &req.media_info {
+                h.media_info.clone_from(info);
+            }
             local = h.local;
             unpaired = h.peer.is_none();
         }
@@ -810,6 +830,7 @@ mod tests {
             local_ip: ip(local),
             remote,
             remote_rtcp_port: None,
+            media_info: None,
         }
     }
 
@@ -1055,6 +1076,49 @@ mod tests {
             )
             .unwrap();
         assert_eq!((again.local, again.reused), (moved.local, true));
+    }
+
+    #[test]
+    fn open_time_and_codec_survive_reuse_and_moves() {
+        let (mut t, mut s) = (table(), FakeSockets::default());
+        let codec = |pt: u8, name: &str| MediaInfo {
+            kind: heapless::String::try_from("audio").unwrap(),
+            payload_type: Some(pt),
+            codec: heapless::String::try_from(name).unwrap(),
+        };
+        let mut r = req("c", Direction::Incoming, O, "192.168.1.10:4000");
+        r.media_info = Some(codec(0, "PCMU"));
+        let e1 = t.open(1000, &r, &mut s).unwrap();
+        let h = t.half(e1.slot).unwrap();
+        assert_eq!((h.opened_at(), h.media_info()), (1000, &codec(0, "PCMU")));
+        // A re-INVITE switching to G.722 updates the codec, not the open time.
+        r.media_info = Some(codec(9, "G722"));
+        t.open(5000, &r, &mut s).unwrap();
+        let h = t.half(e1.slot).unwrap();
+        assert_eq!((h.opened_at(), h.media_info()), (1000, &codec(9, "G722")));
+        // One without SDP details keeps what is known.
+        r.media_info = None;
+        t.open(6000, &r, &mut s).unwrap();
+        assert_eq!(t.half(e1.slot).unwrap().media_info(), &codec(9, "G722"));
+        // Moved to a new interface address: the same stream, still opened at 1000.
+        r.local_ip = ip("203.0.113.9");
+        r.media_info = Some(codec(9, "G722"));
+        let moved = t.open(7000, &r, &mut s).unwrap();
+        assert!(!moved.reused);
+        assert_eq!(t.half(moved.slot).unwrap().opened_at(), 1000);
+        // A new stream without details has an empty one.
+        let other = t
+            .open(
+                8000,
+                &req("d", Direction::Incoming, O, "192.168.1.11:4000"),
+                &mut s,
+            )
+            .unwrap();
+        let h = t.half(other.slot).unwrap();
+        assert_eq!(
+            (h.opened_at(), h.media_info()),
+            (8000, &MediaInfo::default())
+        );
     }
 
     #[test]

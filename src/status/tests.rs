@@ -31,9 +31,16 @@ fn sample() -> Snapshot {
         calls: vec![
             Call {
                 call_id: "a84b4c76e66710@pc33.example.com".into(),
+                started_unix: 1_794_820_155 + 183_845 - 95,
+                direction: "outgoing".into(),
+                party: "alice@example.com".into(),
                 streams: vec![
                     Stream {
                         media: "audio".into(),
+                        media_index: 0,
+                        direction: "incoming".into(),
+                        payload_type: Some(8),
+                        codec: Some("PCMA".into()),
                         local: "203.0.113.5:7070".into(),
                         remote: "198.51.100.7:49170".into(),
                         latched: Some("198.51.100.7:49170".into()),
@@ -46,6 +53,10 @@ fn sample() -> Snapshot {
                     },
                     Stream {
                         media: "video".into(),
+                        media_index: 1,
+                        direction: "incoming".into(),
+                        payload_type: Some(96),
+                        codec: None,
                         local: "203.0.113.5:7072".into(),
                         remote: "198.51.100.7:49172".into(),
                         latched: None,
@@ -57,6 +68,7 @@ fn sample() -> Snapshot {
             Call {
                 call_id: "x\u{1b}]0;pwned\u{7}\"".into(),
                 streams: vec![],
+                ..Call::default()
             },
         ],
         counters: BTreeMap::new(),
@@ -80,11 +92,11 @@ const SAMPLE_JSON: &str = r#"{
     {"aor": "sip:bob@example.com", "contact": "sip:bob@[fd00::20]:5062", "source": "[fd00::20]:5062", "expires_in_s": 25, "state": "provisional"}
   ],
   "calls": [
-    {"call_id": "a84b4c76e66710@pc33.example.com", "streams": [
-      {"media": "audio", "local": "203.0.113.5:7070", "remote": "198.51.100.7:49170", "latched": "198.51.100.7:49170", "pkts_in": 1500, "bytes_in": 258000, "pkts_out": 1498, "bytes_out": 257656, "idle_s": 0, "drops": 2},
-      {"media": "video", "local": "203.0.113.5:7072", "remote": "198.51.100.7:49172", "latched": null, "pkts_in": 0, "bytes_in": 0, "pkts_out": 0, "bytes_out": 0, "idle_s": 12, "drops": 0}
+    {"call_id": "a84b4c76e66710@pc33.example.com", "started_unix": 1795003905, "direction": "outgoing", "party": "alice@example.com", "streams": [
+      {"media": "audio", "media_index": 0, "direction": "incoming", "payload_type": 8, "codec": "PCMA", "local": "203.0.113.5:7070", "remote": "198.51.100.7:49170", "latched": "198.51.100.7:49170", "pkts_in": 1500, "bytes_in": 258000, "pkts_out": 1498, "bytes_out": 257656, "idle_s": 0, "drops": 2},
+      {"media": "video", "media_index": 1, "direction": "incoming", "payload_type": 96, "codec": null, "local": "203.0.113.5:7072", "remote": "198.51.100.7:49172", "latched": null, "pkts_in": 0, "bytes_in": 0, "pkts_out": 0, "bytes_out": 0, "idle_s": 12, "drops": 0}
     ]},
-    {"call_id": "x\u001b]0;pwned\u0007\"", "streams": []}
+    {"call_id": "x\u001b]0;pwned\u0007\"", "started_unix": 0, "direction": "", "party": "", "streams": []}
   ],
   "counters": {
     "datagrams_received.sip": 1234,
@@ -220,11 +232,15 @@ Registrations (2)
   sip:alice@example.com  sip:alice@192.168.1.10:5060;line=abc  192.168.1.10:5060  00:59:40  live
   sip:bob@example.com    sip:bob@[fd00::20]:5062               [fd00::20]:5062    00:00:25  provisional
 
-Calls (2, 2 streams)
-  CALL-ID                          MEDIA  LOCAL             REMOTE              LATCHED             PKTS IN   BYTES IN  PKTS OUT  BYTES OUT      IDLE  DROPS
-  a84b4c76e66710@pc33.example.com  audio  203.0.113.5:7070  198.51.100.7:49170  198.51.100.7:49170     1500  251.9 KiB      1498  251.6 KiB  00:00:00      2
-                                   video  203.0.113.5:7072  198.51.100.7:49172  -                         0        0 B         0        0 B  00:00:12      0
-  x?]0;pwned?\"                     -      -                 -                   -                         -          -         -          -         -      -
+Calls (2)
+  CALL-ID                          DIRECTION  PARTY              STARTED                  DURATION  STREAMS
+  a84b4c76e66710@pc33.example.com  outgoing   alice@example.com  2026-11-18 12:11:45 UTC  00:01:35        2
+  x?]0;pwned?\"                     -          -                  -                               -        0
+
+Streams (2, one row per relay socket)
+  CALL-ID                          MEDIA     CODEC     FACES     LOCAL             REMOTE              LATCHED             PKTS IN   BYTES IN  PKTS OUT  BYTES OUT  FLOW      IDLE  DROPS
+  a84b4c76e66710@pc33.example.com  #0 audio  PCMA (8)  internet  203.0.113.5:7070  198.51.100.7:49170  198.51.100.7:49170     1500  251.9 KiB      1498  251.6 KiB  both  00:00:00      2
+                                   #1 video  pt 96     internet  203.0.113.5:7072  198.51.100.7:49172  -                         0        0 B         0        0 B  none  00:00:12      0
 
 Counters
   datagrams_received.sip  1234
@@ -253,7 +269,8 @@ fn empty_sections_say_none() {
         render_tables(&snap, 10),
         "siproxd-rs 0.1.0, pid 1, up 00:00:59\n  config    -\n  started   1970-01-01 00:00:00 UTC\n  \
          snapshot  1970-01-01 00:00:59 UTC (in the future: check the clock)\n\n\
-         Registrations (0)\n  (none)\n\nCalls (0, 0 streams)\n  (none)\n\nCounters\n  (none)\n"
+         Registrations (0)\n  (none)\n\nCalls (0)\n  (none)\n\n\
+         Streams (0, one row per relay socket)\n  (none)\n\nCounters\n  (none)\n"
     );
 }
 
@@ -274,19 +291,35 @@ fn any_stream() -> impl Strategy<Value = Stream> {
             proptest::option::of(any_text()),
         ),
         proptest::array::uniform6(any::<u64>()),
+        (
+            any::<u64>(),
+            any_text(),
+            proptest::option::of(0u8..=127),
+            proptest::option::of(any_text()),
+        ),
     )
-        .prop_map(|((media, local, remote, latched), n)| Stream {
-            media,
-            local,
-            remote,
-            latched,
-            pkts_in: n[0],
-            bytes_in: n[1],
-            pkts_out: n[2],
-            bytes_out: n[3],
-            idle_s: n[4],
-            drops: n[5],
-        })
+        .prop_map(
+            |(
+                (media, local, remote, latched),
+                n,
+                (media_index, direction, payload_type, codec),
+            )| Stream {
+                media,
+                media_index,
+                direction,
+                payload_type,
+                codec,
+                local,
+                remote,
+                latched,
+                pkts_in: n[0],
+                bytes_in: n[1],
+                pkts_out: n[2],
+                bytes_out: n[3],
+                idle_s: n[4],
+                drops: n[5],
+            },
+        )
 }
 
 fn any_snapshot() -> impl Strategy<Value = Snapshot> {
@@ -299,8 +332,19 @@ fn any_snapshot() -> impl Strategy<Value = Snapshot> {
             state,
         },
     );
-    let call = (any_text(), proptest::collection::vec(any_stream(), 0..3))
-        .prop_map(|(call_id, streams)| Call { call_id, streams });
+    let call = (
+        (any_text(), any::<u64>(), any_text(), any_text()),
+        proptest::collection::vec(any_stream(), 0..3),
+    )
+        .prop_map(
+            |((call_id, started_unix, direction, party), streams)| Call {
+                call_id,
+                started_unix,
+                direction,
+                party,
+                streams,
+            },
+        );
     (
         (
             any_text(),
@@ -391,4 +435,51 @@ proptest! {
             prop_assert!(Snapshot::from_json(&bytes).is_err());
         }
     }
+}
+
+#[test]
+fn files_of_older_versions_read_with_unknown_call_details() {
+    // Format 1 as first released: no call start, direction, party, media index, codec.
+    let old = SAMPLE_JSON
+        .replace(
+            ", \"started_unix\": 1795003905, \"direction\": \"outgoing\", \"party\": \"alice@example.com\"",
+            "",
+        )
+        .replace(", \"started_unix\": 0, \"direction\": \"\", \"party\": \"\"", "")
+        .replace(
+            ", \"media_index\": 0, \"direction\": \"incoming\", \"payload_type\": 8, \"codec\": \"PCMA\"",
+            "",
+        )
+        .replace(
+            ", \"media_index\": 1, \"direction\": \"incoming\", \"payload_type\": 96, \"codec\": null",
+            "",
+        );
+    assert!(!old.contains("codec") && !old.contains("party"), "{old}");
+    let snap = Snapshot::from_json(old.as_bytes()).unwrap();
+    let mut want = sample();
+    for c in &mut want.calls {
+        (c.started_unix, c.direction, c.party) = (0, String::new(), String::new());
+        for s in &mut c.streams {
+            (s.media_index, s.direction, s.payload_type, s.codec) = (0, String::new(), None, None);
+        }
+    }
+    assert_eq!(snap, want);
+}
+
+#[test]
+fn payload_type_must_be_an_rtp_payload_type() {
+    for bad in ["128", "-1", "\"8\"", "8.5"] {
+        assert_eq!(
+            schema_error(&SAMPLE_JSON.replacen(
+                "\"payload_type\": 8,",
+                &format!("\"payload_type\": {bad},"),
+                1
+            )),
+            "calls[0].streams[0].payload_type: expected 0..127 or null"
+        );
+    }
+    assert_eq!(
+        schema_error(&SAMPLE_JSON.replacen("\"codec\": null", "\"codec\": 3", 1)),
+        "calls[0].streams[1].codec: expected a string or null"
+    );
 }
