@@ -483,3 +483,252 @@ fn payload_type_must_be_an_rtp_payload_type() {
         "calls[0].streams[1].codec: expected a string or null"
     );
 }
+
+/// One relay socket's row for the LuCI fixtures.
+#[allow(clippy::too_many_arguments)]
+fn row(
+    media: &str,
+    index: u64,
+    facing: &str,
+    codec: (Option<u8>, Option<&str>),
+    local: &str,
+    remote: &str,
+    latched: Option<&str>,
+    traffic: [u64; 4],
+) -> Stream {
+    Stream {
+        media: media.into(),
+        media_index: index,
+        direction: facing.into(),
+        payload_type: codec.0,
+        codec: codec.1.map(Into::into),
+        local: local.into(),
+        remote: remote.into(),
+        latched: latched.map(Into::into),
+        pkts_in: traffic[0],
+        bytes_in: traffic[1],
+        pkts_out: traffic[2],
+        bytes_out: traffic[3],
+        idle_s: 0,
+        drops: 0,
+    }
+}
+
+/// A router with three phones (one not confirmed yet, one with a hostile AOR) and three calls:
+/// audio both ways; one-way audio plus silent video; a ringing call from a hostile party with
+/// a huge Call-ID. The LuCI view check renders it (tests/openwrt/luci-check.js).
+fn luci_busy() -> Snapshot {
+    let started = 1_795_000_000;
+    let uptime = 86_400 + 2 * 3600 + 3 * 60 + 4;
+    let now = started + uptime;
+    let mut s = Snapshot {
+        version: "0.1.0".into(),
+        pid: 1234,
+        started_unix: started,
+        uptime_s: uptime,
+        config_file: "/etc/config/siproxd".into(),
+        ..Snapshot::default()
+    };
+    let reg = |aor: &str, contact: &str, source: &str, expires_in_s, state: &str| Registration {
+        aor: aor.into(),
+        contact: contact.into(),
+        source: source.into(),
+        expires_in_s,
+        state: state.into(),
+    };
+    s.registrations = vec![
+        reg(
+            "sip:alice@sip.example.net",
+            "sip:alice@192.168.1.20:5060;line=x7",
+            "192.168.1.20:5060",
+            3480,
+            "live",
+        ),
+        reg(
+            "sip:bob@sip.example.net",
+            "sip:bob@192.168.1.21:5060",
+            "192.168.1.21:5060",
+            45,
+            "live",
+        ),
+        reg(
+            "sip:carol@voip.example.org",
+            "sip:carol@[fd00::1234:5678:9abc:def0]:5062",
+            "[fd00::1234:5678:9abc:def0]:5062",
+            0,
+            "provisional",
+        ),
+        reg(
+            "sip:<script>alert(1)</script>@example.net",
+            "sip:x@192.168.1.66:5060",
+            "192.168.1.66:5060",
+            600,
+            "live",
+        ),
+    ];
+    let pcmu = (Some(0), Some("PCMU"));
+    let g722 = (Some(9), Some("G722"));
+    let h264 = (Some(96), Some("H264"));
+    s.calls = vec![
+        Call {
+            call_id: "a84b4c76e66710@192.168.1.20".into(),
+            started_unix: now - 192,
+            direction: "outgoing".into(),
+            party: "alice@sip.example.net".into(),
+            streams: vec![
+                row(
+                    "audio",
+                    0,
+                    "incoming",
+                    pcmu,
+                    "203.0.113.5:7070",
+                    "198.51.100.7:49170",
+                    Some("198.51.100.7:49170"),
+                    [9600, 1_651_200, 9598, 1_650_856],
+                ),
+                row(
+                    "audio",
+                    0,
+                    "outgoing",
+                    pcmu,
+                    "192.168.1.1:7072",
+                    "192.168.1.20:4000",
+                    Some("192.168.1.20:4000"),
+                    [9598, 1_650_856, 9600, 1_651_200],
+                ),
+            ],
+        },
+        Call {
+            call_id: "7f3e2d1c@provider.example.net".into(),
+            started_unix: now - 47,
+            direction: "incoming".into(),
+            party: "bob@sip.example.net".into(),
+            streams: vec![
+                Stream {
+                    drops: 3,
+                    ..row(
+                        "audio",
+                        0,
+                        "incoming",
+                        g722,
+                        "203.0.113.5:7074",
+                        "198.51.100.9:30000",
+                        Some("198.51.100.9:30000"),
+                        [2350, 404_200, 0, 0],
+                    )
+                },
+                row(
+                    "audio",
+                    0,
+                    "outgoing",
+                    g722,
+                    "192.168.1.1:7076",
+                    "192.168.1.21:4002",
+                    None,
+                    [0, 0, 2350, 404_200],
+                ),
+                row(
+                    "video",
+                    1,
+                    "incoming",
+                    h264,
+                    "203.0.113.5:7078",
+                    "198.51.100.9:30002",
+                    None,
+                    [0; 4],
+                ),
+                row(
+                    "video",
+                    1,
+                    "outgoing",
+                    h264,
+                    "192.168.1.1:7080",
+                    "192.168.1.21:4004",
+                    None,
+                    [0; 4],
+                ),
+            ],
+        },
+        Call {
+            call_id: format!("{}@evil.example", "x".repeat(200)),
+            started_unix: now - 3,
+            direction: "outgoing".into(),
+            party: "<img src=x onerror=alert(1)>@evil.example".into(),
+            streams: vec![row(
+                "audio",
+                0,
+                "incoming",
+                (Some(8), Some("PCMA")),
+                "203.0.113.5:7082",
+                "-",
+                None,
+                [0; 4],
+            )],
+        },
+    ];
+    for (name, n) in [
+        ("sip.received", 52_311),
+        ("sip.forwarded", 52_003),
+        ("sip.generated", 120),
+        ("dropped.acl", 17),
+        ("dropped.no_register_permission", 4),
+        ("dropped.unparsable", 2),
+        ("dropped.ack_of_generated_response", 5),
+        ("dropped.some_future_reason", 1),
+        ("rtp.received", 1_234_567),
+        ("rtp.sent", 1_234_500),
+        ("rtp.dropped", 31),
+        ("rtp.truncated", 0),
+        ("table_full.rtp", 0),
+        ("rtp.ports_exhausted", 0),
+        ("rtp.dropped.foreign_source.open_streams", 12),
+    ] {
+        s.count(name, n);
+    }
+    s
+}
+
+/// A proxy just started: no phone, no call, every counter zero.
+fn luci_idle() -> Snapshot {
+    let mut s = Snapshot {
+        version: "0.1.0".into(),
+        pid: 1234,
+        started_unix: 1_795_000_000,
+        uptime_s: 42,
+        config_file: "/etc/config/siproxd".into(),
+        ..Snapshot::default()
+    };
+    for name in [
+        "sip.received",
+        "sip.forwarded",
+        "rtp.sent",
+        "table_full.rtp",
+    ] {
+        s.count(name, 0);
+    }
+    s
+}
+
+/// The LuCI check's fixtures are what this writer writes; `UPDATE_FIXTURES=1` rewrites them.
+#[test]
+fn luci_fixtures_are_the_writers_output() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/openwrt/fixtures");
+    for (name, snap) in [
+        ("status-busy.json", luci_busy()),
+        ("status-idle.json", luci_idle()),
+    ] {
+        let path = dir.join(name);
+        let json = snap.to_json();
+        if std::env::var_os("UPDATE_FIXTURES").is_some() {
+            std::fs::write(&path, &json).unwrap();
+        }
+        let committed = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            committed == json,
+            "{} differs from the writer's output; regenerate with \
+             UPDATE_FIXTURES=1 cargo test --lib status::tests::luci",
+            path.display()
+        );
+        assert_eq!(Snapshot::from_json(committed.as_bytes()).unwrap(), snap);
+    }
+}
