@@ -14,10 +14,12 @@
 // Each section is one function of SECTIONS; the public address (STUN), TCP connections and
 // the blacklist join as one more section each when the snapshot carries them.
 //
-// LuCI's E() puts string children in as HTML, so every text from the snapshot (which holds
-// Call-IDs and URIs from the network) goes through esc(). Long values are cut to MAX_WORD
-// characters (the whole value in the tooltip) and the page wraps anywhere, so nothing runs
-// off a 360 px wide phone screen; tables carry data-title so LuCI stacks them on phones.
+// LuCI's E() makes text nodes only of strings inside a children ARRAY; a bare string child
+// is parsed as HTML. The snapshot holds Call-IDs and URIs from the network, so every E()
+// here takes its children as an array (tests/openwrt/luci-check.js refuses anything else).
+// Long values are cut to MAX_WORD characters (the whole value in the tooltip) and the page
+// wraps anywhere, so nothing runs off a 360 px wide phone screen; tables carry data-title
+// so LuCI stacks them on phones.
 
 var STATUS_FILE = '/var/run/siproxd-rs/status.json';
 var MAX_WORD = 32;
@@ -39,19 +41,13 @@ var callServiceSignal = rpc.declare({
 
 // --- formatting for people ---
 
-function esc(s) {
-	return String(s == null ? '' : s).replace(/[&<>"']/g, function(c) {
-		return { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c];
-	});
-}
-
 // A value from the snapshot as safe, bounded text: a span with the full value as tooltip.
 function val(s, max) {
 	s = String(s == null ? '' : s);
 	max = max || MAX_WORD;
 	if (s.length <= max)
-		return E('span', {}, [ esc(s) ]);
-	return E('span', { 'title': esc(s) }, [ esc(s.substr(0, max - 1)) + '…' ]);
+		return E('span', {}, [ s ]);
+	return E('span', { 'title': s }, [ s.substr(0, max - 1) + '…' ]);
 }
 
 function count(n) {
@@ -154,7 +150,7 @@ function serviceSection(ctx) {
 	var st = ctx.st, lines = [];
 	if (ctx.running && st)
 		lines.push(_('Running for %s').replace('%s', duration(st.uptime_s)) +
-			(st.version ? ' ' + _('(version %s)').replace('%s', esc(st.version)) : '') + '.');
+			(st.version ? ' ' + _('(version %s)').replace('%s', String(st.version).substr(0, MAX_WORD)) : '') + '.');
 	else if (ctx.running)
 		lines.push(_('Running; waiting for its first status report.'));
 	else
@@ -199,7 +195,7 @@ function mediaBlock(rows) {
 	var wan = rows.filter(function(s) { return s.direction === 'incoming'; })[0];
 	var lan = rows.filter(function(s) { return s.direction === 'outgoing'; })[0];
 	var first = wan || lan || rows[0];
-	var kind = String(first.media || '');
+	var kind = String(first.media || '').substr(0, 16);
 	var title = kind ? kind.charAt(0).toUpperCase() + kind.substr(1) : _('Media');
 	var fromFar, fromPhone, lines = [];
 
@@ -236,13 +232,13 @@ function mediaBlock(rows) {
 		mark = warning(_('Silent: no packets either way'));
 
 	return E('div', { 'class': 'siproxd-stream', 'style': 'margin-bottom:.5em' }, [
-		E('div', {}, [ E('strong', {}, [ esc(title) ]), ' ', mark ])
+		E('div', {}, [ E('strong', {}, [ title ]), ' ', mark ])
 	].concat(lines.map(function(l) { return E('div', {}, [ l ]); })));
 }
 
 function codecLabel(s) {
 	if (s.codec)
-		return esc(String(s.codec).substr(0, 16));
+		return String(s.codec).substr(0, 16);
 	if (s.payload_type != null)
 		return _('payload type %d').replace('%d', +s.payload_type);
 	return null;
@@ -266,7 +262,7 @@ function callRow(call, now) {
 		var s = groups[k].filter(function(x) { return codecLabel(x); })[0];
 		var c = s ? codecLabel(s) : null;
 		if (c && s.media && s.media !== 'audio')
-			c += ' (' + esc(s.media) + ')';
+			c += ' (' + String(s.media).substr(0, 16) + ')';
 		if (c && codecs.indexOf(c) < 0)
 			codecs.push(c);
 	});
@@ -328,7 +324,7 @@ var TRAFFIC = [ 'sip.received', 'sip.forwarded', 'sip.generated', 'rtp.received'
 // A counter this page does not know yet, said as words rather than as a key.
 function humanCounter(name) {
 	var s = String(name).replace(/[._]+/g, ' ').trim();
-	return esc(s.charAt(0).toUpperCase() + s.substr(1));
+	return s.charAt(0).toUpperCase() + s.substr(1);
 }
 
 function problemsSection(ctx) {
