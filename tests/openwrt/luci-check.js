@@ -4,8 +4,9 @@
 //  - config.js: every UCI option the proxy reads (src/config/directives.rs and uci.rs) is
 //    in the form or left out here with a reason; each has a help text and a validator, and
 //    the hand-written validators accept and refuse what the proxy does;
-//  - status.js: renders real status snapshots (tests/openwrt/fixtures/status-*.json, written
-//    by the status module's own writer, see src/status/tests.rs) plus derived ones (older
+//  - status.js: renders real status snapshots (tests/openwrt/fixtures/status-*.json: one the
+//    real binary wrote during a call, the others written by the status module's own writer,
+//    see src/status/tests.rs) plus derived ones (older
 //    format, a huge one, broken ones), and checks the tables, the one-way/silent marks, the
 //    human formatting, that no raw key or JSON shows, that snapshot text never becomes
 //    markup, that nothing is too wide for a phone, and the polling and SIGUSR1 requests.
@@ -342,6 +343,18 @@ async function checkStatus() {
 		assert.deepStrictEqual(st.signals, [], `no signal when the signal number is not certain (${lib})`);
 	}
 
+	// --- written by the real binary during a call (tests/blackbox_media.rs, status rows test) ---
+	st = statusView({ files: [fixture('status-real-call.json')] });
+	const realPage = (await render(st)).page;
+	checkPage(realPage, 'real');
+	assert.deepStrictEqual(tableAfter(realPage, 'Registered phones'), [['alice', 'alice@127.0.0.3', '127.0.0.1:53844', '9 min 59 s']]);
+	const real = tableAfter(realPage, 'Active calls');
+	assert.strictEqual(real.length, 1);
+	assert.deepStrictEqual(real[0].slice(0, 4), ['alice@127.0.0.3', 'Outgoing', '1 s', 'PCMU']);
+	for (const s of ['Audio ✓ both ways', 'From the far end: 50 packets, 8.3 KiB', 'From the phone: 50 packets, 8.3 KiB', 'Far end: 127.0.0.3:35359'])
+		assert.ok(real[0][4].includes(s), `real call shows '${s}': ${real[0][4]}`);
+	assert.deepStrictEqual(tableAfter(realPage, 'Refused or dropped traffic'), [['None.']]);
+
 	// --- just started: nothing to show yet ---
 	st = statusView({ files: [idle] });
 	let seenIdle = checkPage((await render(st)).page, 'idle');
@@ -406,5 +419,5 @@ async function checkStatus() {
 (async () => {
 	const n = checkConfig();
 	await checkStatus();
-	console.log(`luci-check: ok (${n} form options; status page on busy, idle, stopped, older, odd and huge snapshots)`);
+	console.log(`luci-check: ok (${n} form options; status page on busy, real, idle, stopped, older, odd and huge snapshots)`);
 })().catch((e) => { console.error(e); process.exit(1); });
