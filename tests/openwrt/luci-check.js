@@ -177,9 +177,9 @@ function checkConfig() {
 	};
 	const accepts = (n, v, others) => verdict(n, v, others) === true;
 	for (const n of ['hosts_allow_reg', 'hosts_allow_sip', 'hosts_deny_sip']) {
-		for (const good of ['', '192.168.1.0/24', '10.1.2.3', '192.168.0.0/16, 10.0.0.0/8 ,2001:db8::/32', 'fd00::1', '::1/128'])
+		for (const good of ['', '192.168.1.0/24', '10.1.2.3', '192.168.0.0/16, 10.0.0.0/8 ,2001:db8::/32', 'fd00::1', '::1/128', '::', '::ffff:192.168.1.1', '2001:db8:0:0:0:0:0:1/64', '1:2:3:4:5:6:7::'])
 			assert.ok(accepts(n, good), `${n} accepts '${good}'`);
-		for (const bad of ['example.com', '192.168.1.0/33', '10.0.0.0/8,', ',10.0.0.0/8', '2001:db8::/129', '1.2.3.4.5', '300.1.1.1', '10.0.0.0/x', 'fe80::1::2'])
+		for (const bad of ['example.com', '192.168.1.0/33', '10.0.0.0/8,', ',10.0.0.0/8', '2001:db8::/129', '1.2.3.4.5', '300.1.1.1', '10.0.0.0/x', 'fe80::1::2', ':::', '1:2:3', '1:2:3:4:5:6:7:8:9', '12345::1', 'fe80::1%eth0', '::ffff:1.2.3'])
 			assert.ok(!accepts(n, bad), `${n} refuses '${bad}'`);
 	}
 	for (const n of ['rtp_port_low', 'rtp_port_high']) {

@@ -10,6 +10,33 @@
 // (process settings procd owns, SIP over TCP and the plugins, which do not exist yet: they
 // get their own tab when they land).
 
+function isIPv4(s) {
+	return /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/.test(s);
+}
+
+// Eight groups of 1..4 hex digits, or fewer with one '::'; the last two may be an IPv4 address.
+function isIPv6(s) {
+	var halves = s.split('::');
+	if (halves.length > 2)
+		return false;
+	var groups = 0;
+	for (var h = 0; h < halves.length; h++) {
+		if (halves[h] === '')
+			continue;
+		var parts = halves[h].split(':');
+		for (var i = 0; i < parts.length; i++) {
+			var last = (h == halves.length - 1 && i == parts.length - 1);
+			if (last && isIPv4(parts[i]))
+				groups += 2;
+			else if (/^[0-9a-fA-F]{1,4}$/.test(parts[i]))
+				groups++;
+			else
+				return false;
+		}
+	}
+	return halves.length == 2 ? groups < 8 : groups == 8;
+}
+
 // `addr[/prefix]` entries separated by commas, as the proxy's ACL reader takes them
 // (src/acl.rs): IPv4 or IPv6, no host names. Empty means "no restriction".
 function validateNetworks(section_id, value) {
@@ -21,9 +48,7 @@ function validateNetworks(section_id, value) {
 		var m = e.match(/^([^/]+)(?:\/(\d{1,3}))?$/);
 		if (!m)
 			return _('"%s" is not an address or network (e.g. 192.168.1.0/24)').replace('%s', e || ',');
-		var v4 = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/.test(m[1]);
-		var v6 = !v4 && /^[0-9a-fA-F:.]+$/.test(m[1]) && m[1].indexOf(':') >= 0 &&
-			(m[1].match(/::/g) || []).length <= 1;
+		var v4 = isIPv4(m[1]), v6 = !v4 && isIPv6(m[1]);
 		if (!v4 && !v6)
 			return _('"%s" is not an IPv4 or IPv6 address (host names are not resolved)').replace('%s', m[1]);
 		if (m[2] != null && +m[2] > (v4 ? 32 : 128))
