@@ -261,6 +261,7 @@ pub fn add_media(snap: &mut Snapshot, relay: &Relay, now_ms: u64) {
             pkts_out,
             bytes_out,
             idle_s: now_ms.saturating_sub(half.last_activity()) / 1000,
+            idle_in_s: half.last_rtp_in().map(|t| now_ms.saturating_sub(t) / 1000),
             drops: c
                 .dropped_empty
                 .saturating_add(c.dropped_no_peer)

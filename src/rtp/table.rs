@@ -124,6 +124,8 @@ pub struct Half {
     /// When the stream was first opened (ms); kept when it moves to a new port.
     opened_at: u64,
     media_info: MediaInfo,
+    /// Last RTP packet accepted on this half's socket (ms): which direction went quiet.
+    last_rtp_in: Option<u64>,
 }
 
 impl Half {
@@ -163,6 +165,11 @@ impl Half {
     /// When the stream was first opened (ms, the table's clock).
     pub fn opened_at(&self) -> u64 {
         self.opened_at
+    }
+    /// When the last RTP packet from the sender was accepted on this half's socket (ms), unlike
+    /// [`last_activity`](Self::last_activity) which either direction (and a new SDP) moves.
+    pub fn last_rtp_in(&self) -> Option<u64> {
+        self.last_rtp_in
     }
     /// What the latest SDP said the stream carries (empty if it said nothing usable).
     pub fn media_info(&self) -> &MediaInfo {
@@ -397,6 +404,7 @@ impl Table {
                 prior_remote: carried.1,
                 opened_at: carried.2,
                 media_info: req.media_info.clone().unwrap_or_default(),
+                last_rtp_in: None,
             });
         }
         self.open = self.open.saturating_add(1);
@@ -607,6 +615,7 @@ impl Table {
         };
         if admit != Admit::Refused && kind == Kind::Rtp {
             h.last_activity = now;
+            h.last_rtp_in = Some(now);
         }
         match verdict {
             Verdict::Forward { .. } => h.counters.forwarded(len),
@@ -1190,6 +1199,7 @@ mod tests {
     fn packets_flow_both_ways_and_are_counted() {
         let (mut t, mut s) = (table(), FakeSockets::default());
         let (e1, e2) = call(&mut t, &mut s, "c");
+        assert_eq!(t.half(e2.slot).unwrap().last_rtp_in(), None);
         // A → I:7072 goes out of O:7070 to B.
         assert_eq!(
             t.on_packet(1, Token::rtp(e2.slot), sa("192.168.1.10:4000"), 172),
@@ -1216,6 +1226,10 @@ mod tests {
         );
         let c2 = t.half(e2.slot).unwrap().counters();
         assert_eq!((c2.packets, c2.bytes), (2, 232));
+        // Each socket knows when its own sender last sent RTP (RTCP does not count).
+        assert_eq!(t.half(e2.slot).unwrap().last_rtp_in(), Some(1));
+        assert_eq!(t.half(e1.slot).unwrap().last_rtp_in(), Some(2));
+        assert_eq!(t.half(e2.slot).unwrap().last_activity(), 2);
         let c1 = t.half(e1.slot).unwrap().counters();
         assert_eq!((c1.packets, c1.bytes), (1, 100));
         assert_eq!(t.stats().latches, 3);

@@ -132,7 +132,8 @@ pub fn render_tables(snap: &Snapshot, now_unix: u64) -> String {
                 s.pkts_out.to_string(),
                 human_bytes(s.bytes_out),
                 flow(s.pkts_in, s.pkts_out).to_owned(),
-                human_duration(s.idle_s),
+                s.idle_in_s
+                    .map_or_else(|| "never".to_owned(), human_duration),
                 s.drops.to_string(),
             ]);
         }
@@ -153,7 +154,7 @@ pub fn render_tables(snap: &Snapshot, now_unix: u64) -> String {
             ("PKTS OUT", Align::Right),
             ("BYTES OUT", Align::Right),
             ("FLOW", Align::Left),
-            ("IDLE", Align::Right),
+            ("LAST IN", Align::Right),
             ("DROPS", Align::Right),
         ],
         &streams,

@@ -49,6 +49,7 @@ fn sample() -> Snapshot {
                         pkts_out: 1498,
                         bytes_out: 257_656,
                         idle_s: 0,
+                        idle_in_s: Some(0),
                         drops: 2,
                     },
                     Stream {
@@ -93,8 +94,8 @@ const SAMPLE_JSON: &str = r#"{
   ],
   "calls": [
     {"call_id": "a84b4c76e66710@pc33.example.com", "started_unix": 1795003905, "direction": "outgoing", "party": "alice@example.com", "streams": [
-      {"media": "audio", "media_index": 0, "direction": "incoming", "payload_type": 8, "codec": "PCMA", "local": "203.0.113.5:7070", "remote": "198.51.100.7:49170", "latched": "198.51.100.7:49170", "pkts_in": 1500, "bytes_in": 258000, "pkts_out": 1498, "bytes_out": 257656, "idle_s": 0, "drops": 2},
-      {"media": "video", "media_index": 1, "direction": "incoming", "payload_type": 96, "codec": null, "local": "203.0.113.5:7072", "remote": "198.51.100.7:49172", "latched": null, "pkts_in": 0, "bytes_in": 0, "pkts_out": 0, "bytes_out": 0, "idle_s": 12, "drops": 0}
+      {"media": "audio", "media_index": 0, "direction": "incoming", "payload_type": 8, "codec": "PCMA", "local": "203.0.113.5:7070", "remote": "198.51.100.7:49170", "latched": "198.51.100.7:49170", "pkts_in": 1500, "bytes_in": 258000, "pkts_out": 1498, "bytes_out": 257656, "idle_s": 0, "idle_in_s": 0, "drops": 2},
+      {"media": "video", "media_index": 1, "direction": "incoming", "payload_type": 96, "codec": null, "local": "203.0.113.5:7072", "remote": "198.51.100.7:49172", "latched": null, "pkts_in": 0, "bytes_in": 0, "pkts_out": 0, "bytes_out": 0, "idle_s": 12, "idle_in_s": null, "drops": 0}
     ]},
     {"call_id": "x\u001b]0;pwned\u0007\"", "started_unix": 0, "direction": "", "party": "", "streams": []}
   ],
@@ -238,9 +239,9 @@ Calls (2)
   x?]0;pwned?\"                     -          -                  -                               -        0
 
 Streams (2, one row per relay socket)
-  CALL-ID                          MEDIA     CODEC     FACES     LOCAL             REMOTE              LATCHED             PKTS IN   BYTES IN  PKTS OUT  BYTES OUT  FLOW      IDLE  DROPS
+  CALL-ID                          MEDIA     CODEC     FACES     LOCAL             REMOTE              LATCHED             PKTS IN   BYTES IN  PKTS OUT  BYTES OUT  FLOW   LAST IN  DROPS
   a84b4c76e66710@pc33.example.com  #0 audio  PCMA (8)  internet  203.0.113.5:7070  198.51.100.7:49170  198.51.100.7:49170     1500  251.9 KiB      1498  251.6 KiB  both  00:00:00      2
-                                   #1 video  pt 96     internet  203.0.113.5:7072  198.51.100.7:49172  -                         0        0 B         0        0 B  none  00:00:12      0
+                                   #1 video  pt 96     internet  203.0.113.5:7072  198.51.100.7:49172  -                         0        0 B         0        0 B  none     never      0
 
 Counters
   datagrams_received.sip  1234
@@ -297,12 +298,14 @@ fn any_stream() -> impl Strategy<Value = Stream> {
             proptest::option::of(0u8..=127),
             proptest::option::of(any_text()),
         ),
+        proptest::option::of(any::<u64>()),
     )
         .prop_map(
             |(
                 (media, local, remote, latched),
                 n,
                 (media_index, direction, payload_type, codec),
+                idle_in_s,
             )| Stream {
                 media,
                 media_index,
@@ -317,6 +320,7 @@ fn any_stream() -> impl Strategy<Value = Stream> {
                 pkts_out: n[2],
                 bytes_out: n[3],
                 idle_s: n[4],
+                idle_in_s,
                 drops: n[5],
             },
         )
@@ -454,13 +458,20 @@ fn files_of_older_versions_read_with_unknown_call_details() {
             ", \"media_index\": 1, \"direction\": \"incoming\", \"payload_type\": 96, \"codec\": null",
             "",
         );
-    assert!(!old.contains("codec") && !old.contains("party"), "{old}");
+    let old = old
+        .replace(", \"idle_in_s\": 0", "")
+        .replace(", \"idle_in_s\": null", "");
+    assert!(
+        !old.contains("codec") && !old.contains("party") && !old.contains("idle_in_s"),
+        "{old}"
+    );
     let snap = Snapshot::from_json(old.as_bytes()).unwrap();
     let mut want = sample();
     for c in &mut want.calls {
         (c.started_unix, c.direction, c.party) = (0, String::new(), String::new());
         for s in &mut c.streams {
             (s.media_index, s.direction, s.payload_type, s.codec) = (0, String::new(), None, None);
+            s.idle_in_s = None;
         }
     }
     assert_eq!(snap, want);
@@ -510,13 +521,14 @@ fn row(
         pkts_out: traffic[2],
         bytes_out: traffic[3],
         idle_s: 0,
+        idle_in_s: (traffic[0] > 0).then_some(0),
         drops: 0,
     }
 }
 
-/// A router with three phones (one not confirmed yet, one with a hostile AOR) and three calls:
-/// audio both ways; one-way audio plus silent video; a ringing call from a hostile party with
-/// a huge Call-ID. The LuCI view check renders it (tests/openwrt/luci-check.js).
+/// A router with four registrations (one not confirmed yet, one with a hostile AOR) and four
+/// calls: audio both ways; one-way audio plus silent video; audio whose phone side went quiet
+/// 25 s ago; a ringing call from a hostile party with a huge Call-ID. The LuCI view check renders it (tests/openwrt/luci-check.js).
 fn luci_busy() -> Snapshot {
     let started = 1_795_000_000;
     let uptime = 86_400 + 2 * 3600 + 3 * 60 + 4;
@@ -647,6 +659,37 @@ fn luci_busy() -> Snapshot {
                     None,
                     [0; 4],
                 ),
+            ],
+        },
+        Call {
+            call_id: "5d4c3b2a@192.168.1.22".into(),
+            started_unix: now - 3725,
+            direction: "outgoing".into(),
+            party: "dave@sip.example.net".into(),
+            streams: vec![
+                row(
+                    "audio",
+                    0,
+                    "incoming",
+                    pcmu,
+                    "203.0.113.5:7084",
+                    "198.51.100.7:49180",
+                    Some("198.51.100.7:49180"),
+                    [186_000, 31_992_000, 184_700, 31_768_400],
+                ),
+                Stream {
+                    idle_in_s: Some(25),
+                    ..row(
+                        "audio",
+                        0,
+                        "outgoing",
+                        pcmu,
+                        "192.168.1.1:7086",
+                        "192.168.1.22:4000",
+                        Some("192.168.1.22:4000"),
+                        [184_700, 31_768_400, 186_000, 31_992_000],
+                    )
+                },
             ],
         },
         Call {

@@ -301,8 +301,8 @@ async function checkStatus() {
 	assert.ok(phones[3][1].startsWith('<script>alert(1)</script>'), 'hostile AOR shown as text (a text node)');
 
 	const calls = tableAfter(page, 'Active calls');
-	assert.strictEqual(calls.length, 3, 'one row per call');
-	const [a, b, c] = calls;
+	assert.strictEqual(calls.length, 4, 'one row per call');
+	const [a, b, d, c] = calls;
 	assert.deepStrictEqual(a.slice(0, 4), ['alice@sip.example.net', 'Outgoing', '3 min 12 s', 'PCMU']);
 	for (const s of ['Audio ✓ both ways', 'From the far end: 9 600 packets, 1.5 MiB', 'From the phone: 9 598 packets, 1.5 MiB', 'Far end: 198.51.100.7:49170'])
 		assert.ok(a[4].includes(s), `call 1 shows '${s}': ${a[4]}`);
@@ -311,6 +311,9 @@ async function checkStatus() {
 		'3 packets dropped', 'Video ⚠ Silent: no packets either way', 'Far end (expected, nothing received yet): 198.51.100.9:30002'])
 		assert.ok(b[4].includes(s), `call 2 shows '${s}': ${b[4]}`);
 	assert.ok(!b[4].includes('both ways'), 'the one-way call is not marked both ways');
+	assert.deepStrictEqual(d.slice(0, 4), ['dave@sip.example.net', 'Outgoing', '1 h 2 min', 'PCMU']);
+	for (const s of ['Audio ⚠ One-way: nothing from the phone for 25 s', 'From the phone: 184 700 packets, 30.2 MiB'])
+		assert.ok(d[4].includes(s), `a phone gone quiet shows '${s}': ${d[4]}`);
 	assert.ok(c[0].startsWith('<img src=x onerror=') && c[0].endsWith('…'), `hostile party cut, as text: ${c[0]}`);
 	assert.deepStrictEqual(c.slice(1, 4), ['Outgoing', '3 s', 'PCMA']);
 	assert.ok(c[4].includes('Silent') && !c[4].includes('Far end'), `ringing call: ${c[4]}`);
@@ -347,11 +350,11 @@ async function checkStatus() {
 	st = statusView({ files: [fixture('status-real-call.json')] });
 	const realPage = (await render(st)).page;
 	checkPage(realPage, 'real');
-	assert.deepStrictEqual(tableAfter(realPage, 'Registered phones'), [['alice', 'alice@127.0.0.3', '127.0.0.1:53844', '9 min 59 s']]);
+	assert.deepStrictEqual(tableAfter(realPage, 'Registered phones'), [['alice', 'alice@127.0.0.3', '127.0.0.1:54822', '9 min 59 s']]);
 	const real = tableAfter(realPage, 'Active calls');
 	assert.strictEqual(real.length, 1);
 	assert.deepStrictEqual(real[0].slice(0, 4), ['alice@127.0.0.3', 'Outgoing', '1 s', 'PCMU']);
-	for (const s of ['Audio ✓ both ways', 'From the far end: 50 packets, 8.3 KiB', 'From the phone: 50 packets, 8.3 KiB', 'Far end: 127.0.0.3:35359'])
+	for (const s of ['Audio ✓ both ways', 'From the far end: 50 packets, 8.3 KiB', 'From the phone: 50 packets, 8.3 KiB', 'Far end: 127.0.0.3:49878'])
 		assert.ok(real[0][4].includes(s), `real call shows '${s}': ${real[0][4]}`);
 	assert.deepStrictEqual(tableAfter(realPage, 'Refused or dropped traffic'), [['None.']]);
 
@@ -403,7 +406,10 @@ async function checkStatus() {
 	}));
 	big.calls = Array.from({ length: 500 }, (_, i) => Object.assign({}, big.calls[i % 3], {
 		call_id: long + i, party: `${long}@example.net`, started_unix: 1795093784 - i * 3600,
-		streams: big.calls[1].streams.map((x) => Object.assign({}, x, { pkts_in: x.pkts_in * 1e6 * i, bytes_in: x.bytes_in * 1e9 * i, codec: 'c'.repeat(40) }))
+		streams: big.calls[1].streams.map((x) => Object.assign({}, x, {
+			pkts_in: (x.pkts_in + 1) * 1e6 * i, bytes_in: (x.bytes_in + 1) * 1e9 * i, pkts_out: i, codec: 'c'.repeat(40),
+			idle_in_s: i % 2 ? 40 + i : x.idle_in_s
+		}))
 	}));
 	const t0 = Date.now();
 	st = statusView({ files: [JSON.stringify(big)] });
@@ -411,6 +417,7 @@ async function checkStatus() {
 	s = checkPage(bigPage, 'huge');
 	assert.strictEqual(tableAfter(bigPage, 'Registered phones').length, 2000);
 	assert.strictEqual(tableAfter(bigPage, 'Active calls').length, 500);
+	assert.ok(s.includes('Silent: nothing either way for'), 'streams quiet both ways after traffic');
 	assert.ok(s.includes('20 days 19 h'), 'long durations in days');
 	assert.ok(/\d TiB/.test(s), 'huge byte counts in TiB');
 	assert.ok(Date.now() - t0 < 5000, `huge snapshot rendered in ${Date.now() - t0} ms`);

@@ -23,6 +23,9 @@
 
 var STATUS_FILE = '/var/run/siproxd-rs/status.json';
 var MAX_WORD = 32;
+// A direction without RTP this long counts as stopped (phones with silence suppression
+// still send comfort noise every few seconds).
+var QUIET_S = 15;
 var NBSP = '\u00a0';
 var GROUP = '\u202f'; // narrow no-break space between thousands: unambiguous in every locale
 
@@ -213,27 +216,44 @@ function mediaBlock(rows) {
 		lines.push(_('Sent: %s').replace('%s', plural(fromPhone[0], _('packet'), _('packets')) + ', ' + bytes(fromPhone[1])));
 	}
 
-	var far = wan && wan.latched ? [ _('Far end'), wan.latched ]
+	var farEnd = wan && wan.latched ? [ _('Far end'), wan.latched ]
 		: wan && wan.remote && wan.remote !== '-' ? [ _('Far end (expected, nothing received yet)'), wan.remote ]
 		: null;
-	if (far)
-		lines.push(E('span', {}, [ far[0] + ': ', val(far[1], 48) ]));
+	if (farEnd)
+		lines.push(E('span', {}, [ farEnd[0] + ': ', val(farEnd[1], 48) ]));
 
 	var drops = rows.reduce(function(n, s) { return n + (+s.drops || 0); }, 0);
 	if (drops > 0)
 		lines.push(_('%s dropped (unexpected source or nowhere to send)').replace('%s', plural(drops, _('packet'), _('packets'))));
 
-	var mark, a = +fromFar[0] > 0, b = +fromPhone[0] > 0;
-	if (a && b)
+	// Since when each side has been quiet: the socket facing it knows (older files do not).
+	var farIdle = wan ? wan.idle_in_s : null, phoneIdle = lan ? lan.idle_in_s : null;
+	var far = flowState(fromFar[0], farIdle), phone = flowState(fromPhone[0], phoneIdle);
+	var mark, quietFor = function(idle) {
+		return idle != null && +idle >= QUIET_S ? ' ' + _('for %s').replace('%s', duration(idle)) : '';
+	};
+	if (far === 'flowing' && phone === 'flowing')
 		mark = E('span', { 'style': 'color:#080' }, [ '✓' + NBSP + _('both ways') ]);
-	else if (a || b)
-		mark = warning(_('One-way: nothing from the %s').replace('%s', a ? _('phone') : _('far end')));
-	else
+	else if (far === 'flowing')
+		mark = warning(_('One-way: nothing from the phone') + quietFor(phoneIdle));
+	else if (phone === 'flowing')
+		mark = warning(_('One-way: nothing from the far end') + quietFor(farIdle));
+	else if (far === 'never' && phone === 'never')
 		mark = warning(_('Silent: no packets either way'));
+	else
+		mark = warning(_('Silent: nothing either way') +
+			quietFor(Math.min(farIdle == null ? Infinity : +farIdle, phoneIdle == null ? Infinity : +phoneIdle)));
 
 	return E('div', { 'class': 'siproxd-stream', 'style': 'margin-bottom:.5em' }, [
 		E('div', {}, [ E('strong', {}, [ title ]), ' ', mark ])
 	].concat(lines.map(function(l) { return E('div', {}, [ l ]); })));
+}
+
+// 'never' sent anything, 'quiet' for QUIET_S or more, else 'flowing'.
+function flowState(packets, idle) {
+	if (!(+packets > 0))
+		return 'never';
+	return (idle != null && +idle >= QUIET_S) ? 'quiet' : 'flowing';
 }
 
 function codecLabel(s) {
