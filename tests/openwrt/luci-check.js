@@ -381,8 +381,8 @@ async function checkStatus() {
 	assert.ok(s.includes('could not be read as JSON'), 'corrupt snapshot reported');
 
 	// --- a file of an older version: no call details, rows without direction ---
-	const old = busy.replace(/, "(started_unix|direction|party|media_index|payload_type|codec)": ("[^"]*"|\d+|null)/g, '');
-	assert.ok(!old.includes('"codec"') && old.includes('"started_unix": 1795000000'), 'older format derived');
+	const old = busy.replace(/, "(started_unix|direction|party|media_index|payload_type|codec|idle_in_s)": ("[^"]*"|\d+|null)/g, '');
+	assert.ok(!old.includes('"codec"') && !old.includes('idle_in_s') && old.includes('"started_unix": 1795000000'), 'older format derived');
 	st = statusView({ files: [old] });
 	const oldPage = (await render(st)).page;
 	s = checkPage(oldPage, 'older format');
