@@ -713,9 +713,11 @@ fn status_rows_pair_each_relay_socket_with_its_own_peer() {
              \"payload_type\": 0, \"codec\": \"PCMU\""
         );
         assert!(row.contains(&want), "row of {local}: {row}");
-        // Audio came in on both sockets, so each knows when it last did.
+        // Audio came in on both sockets, so each knows when it last did; the call is answered.
         assert!(
-            row.contains("\"idle_in_s\": ") && !row.contains("\"idle_in_s\": null"),
+            row.contains("\"idle_in_s\": ")
+                && !row.contains("\"idle_in_s\": null")
+                && row.contains("\"established\": true}"),
             "row of {local}: {row}"
         );
     }

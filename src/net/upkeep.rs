@@ -267,6 +267,7 @@ pub fn add_media(snap: &mut Snapshot, relay: &Relay, now_ms: u64) {
                 .saturating_add(c.dropped_no_peer)
                 .saturating_add(c.dropped_foreign_source)
                 .saturating_add(c.dropped_no_destination),
+            established: Some(half.established()),
         };
         // Wall-clock time of the open: the snapshot's time minus the stream's age.
         let started = snap

@@ -21,12 +21,12 @@
 //! | `config_file` | configuration file in use |
 //! | `registrations[]` | `aor`, `contact` (the UA's real contact URI), `source` (`ip:port` the REGISTER came from), `expires_in_s`, `state` (`live`, `provisional`, ...) |
 //! | `calls[]` | `call_id`, `started_unix` (when its first stream was opened, Unix seconds; `0` unknown), `direction` (`incoming`: from the Internet to a phone, `outgoing`: from a phone; empty unknown), `party` (`user@host` of the phone's side: the From of an outgoing call, the To of an incoming one; may be empty), `streams[]` |
-//! | `streams[]` | one of our relay sockets: `media` (`audio`, `video`, ...; empty unknown), `media_index` (0-based `m=` line), `direction` (where media arriving on `local` travels: `incoming` = Internet → phone, so this socket faces the Internet; `outgoing` = phone → Internet), `payload_type` (first payload type of the `m=` line, `null` unknown), `codec` (its encoding name, e.g. `PCMU`, `null` unknown), `local` (our relay socket `ip:port`), `remote` (the far side of `local`: the address media from `local` is sent to), `latched` (source actually seen on `local`, `null` before the first packet), `pkts_in`/`bytes_in` (received on `local`), `pkts_out`/`bytes_out` (sent from `local` to the far side), `idle_s` (since the stream's last packet, either way), `idle_in_s` (since the last RTP packet received on `local`, `null` none yet: a direction that went quiet), `drops` (packets dropped on this socket) |
+//! | `streams[]` | one of our relay sockets: `media` (`audio`, `video`, ...; empty unknown), `media_index` (0-based `m=` line), `direction` (where media arriving on `local` travels: `incoming` = Internet → phone, so this socket faces the Internet; `outgoing` = phone → Internet), `payload_type` (first payload type of the `m=` line, `null` unknown), `codec` (its encoding name, e.g. `PCMU`, `null` unknown), `local` (our relay socket `ip:port`), `remote` (the far side of `local`: the address media from `local` is sent to), `latched` (source actually seen on `local`, `null` before the first packet), `pkts_in`/`bytes_in` (received on `local`), `pkts_out`/`bytes_out` (sent from `local` to the far side), `idle_s` (since the stream's last packet, either way), `idle_in_s` (since the last RTP packet received on `local`, `null` none yet: a direction that went quiet), `drops` (packets dropped on this socket), `established` (a 2xx agreed on this stream: the call was answered; `false` while ringing) |
 //! | `counters` | name → count. Names are dotted by kind: `datagrams_received.<sip\|rtp>`, `dropped.<reason>`, `table_full.<table>` |
 //!
 //! Members added after the first release (`started_unix`, `direction`, `party` of a call;
-//! `media_index`, `direction`, `payload_type`, `codec`, `idle_in_s` of a stream) may be missing in files
-//! of older versions: the reader takes them as unknown.
+//! `media_index`, `direction`, `payload_type`, `codec`, `idle_in_s`, `established` of a
+//! stream) may be missing in files of older versions: the reader takes them as unknown.
 //!
 //! Addresses are text (`192.0.2.1:5060`, `[2001:db8::1]:5060`). Bytes from the network that
 //! are not UTF-8 are stored with U+FFFD in their place ([`text_from_bytes`]).
@@ -115,6 +115,8 @@ pub struct Stream {
     /// Since the last RTP packet received on `local`; `None` none yet.
     pub idle_in_s: Option<u64>,
     pub drops: u64,
+    /// Answered (a 2xx agreed on it); `None` unknown.
+    pub established: Option<bool>,
 }
 
 /// Text from network bytes: valid UTF-8 kept, each invalid sequence replaced by U+FFFD.
@@ -240,7 +242,11 @@ impl Snapshot {
                     Some(n) => write!(out, "{n}")?,
                     None => out.push_str("null"),
                 }
-                write!(out, ", \"drops\": {}}}", s.drops)?;
+                write!(out, ", \"drops\": {}, \"established\": ", s.drops)?;
+                match s.established {
+                    Some(b) => write!(out, "{b}}}")?,
+                    None => out.push_str("null}"),
+                }
             }
             close_list(out, c.streams.is_empty(), "    ", ']');
             out.push('}');
@@ -339,6 +345,15 @@ impl Snapshot {
                         Some(_) => Some(s.u64("idle_in_s")?),
                     },
                     drops: s.u64("drops")?,
+                    established: match s.get("established")? {
+                        None | Some(Value::Null) => None,
+                        Some(Value::Bool(b)) => Some(*b),
+                        Some(_) => {
+                            return Err(
+                                s.error("established", Problem::Expected("true, false or null"))
+                            )
+                        }
+                    },
                 });
             }
             snap.calls.push(call);

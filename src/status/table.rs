@@ -89,6 +89,7 @@ pub fn render_tables(snap: &Snapshot, now_unix: u64) -> String {
                 } else {
                     "-".to_owned()
                 },
+                call_state(c).to_owned(),
                 c.streams.len().to_string(),
             ]
         })
@@ -102,6 +103,7 @@ pub fn render_tables(snap: &Snapshot, now_unix: u64) -> String {
             ("PARTY", Align::Left),
             ("STARTED", Align::Left),
             ("DURATION", Align::Right),
+            ("STATE", Align::Left),
             ("STREAMS", Align::Right),
         ],
         &calls,
@@ -251,6 +253,17 @@ fn cell(s: &str) -> String {
         out.push(if unsafe_char { '?' } else { c });
     }
     out
+}
+
+/// `answered` once a 2xx agreed on one of its streams, `ringing` before, `-` unknown.
+fn call_state(c: &super::Call) -> &'static str {
+    if c.streams.iter().any(|s| s.established == Some(true)) {
+        "answered"
+    } else if !c.streams.is_empty() && c.streams.iter().all(|s| s.established == Some(false)) {
+        "ringing"
+    } else {
+        "-"
+    }
 }
 
 /// `PCMU (0)`, `pt 96` when the name is unknown, `-` when nothing is.

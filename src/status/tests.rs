@@ -51,6 +51,7 @@ fn sample() -> Snapshot {
                         idle_s: 0,
                         idle_in_s: Some(0),
                         drops: 2,
+                        established: Some(true),
                     },
                     Stream {
                         media: "video".into(),
@@ -94,8 +95,8 @@ const SAMPLE_JSON: &str = r#"{
   ],
   "calls": [
     {"call_id": "a84b4c76e66710@pc33.example.com", "started_unix": 1795003905, "direction": "outgoing", "party": "alice@example.com", "streams": [
-      {"media": "audio", "media_index": 0, "direction": "incoming", "payload_type": 8, "codec": "PCMA", "local": "203.0.113.5:7070", "remote": "198.51.100.7:49170", "latched": "198.51.100.7:49170", "pkts_in": 1500, "bytes_in": 258000, "pkts_out": 1498, "bytes_out": 257656, "idle_s": 0, "idle_in_s": 0, "drops": 2},
-      {"media": "video", "media_index": 1, "direction": "incoming", "payload_type": 96, "codec": null, "local": "203.0.113.5:7072", "remote": "198.51.100.7:49172", "latched": null, "pkts_in": 0, "bytes_in": 0, "pkts_out": 0, "bytes_out": 0, "idle_s": 12, "idle_in_s": null, "drops": 0}
+      {"media": "audio", "media_index": 0, "direction": "incoming", "payload_type": 8, "codec": "PCMA", "local": "203.0.113.5:7070", "remote": "198.51.100.7:49170", "latched": "198.51.100.7:49170", "pkts_in": 1500, "bytes_in": 258000, "pkts_out": 1498, "bytes_out": 257656, "idle_s": 0, "idle_in_s": 0, "drops": 2, "established": true},
+      {"media": "video", "media_index": 1, "direction": "incoming", "payload_type": 96, "codec": null, "local": "203.0.113.5:7072", "remote": "198.51.100.7:49172", "latched": null, "pkts_in": 0, "bytes_in": 0, "pkts_out": 0, "bytes_out": 0, "idle_s": 12, "idle_in_s": null, "drops": 0, "established": null}
     ]},
     {"call_id": "x\u001b]0;pwned\u0007\"", "started_unix": 0, "direction": "", "party": "", "streams": []}
   ],
@@ -234,9 +235,9 @@ Registrations (2)
   sip:bob@example.com    sip:bob@[fd00::20]:5062               [fd00::20]:5062    00:00:25  provisional
 
 Calls (2)
-  CALL-ID                          DIRECTION  PARTY              STARTED                  DURATION  STREAMS
-  a84b4c76e66710@pc33.example.com  outgoing   alice@example.com  2026-11-18 12:11:45 UTC  00:01:35        2
-  x?]0;pwned?\"                     -          -                  -                               -        0
+  CALL-ID                          DIRECTION  PARTY              STARTED                  DURATION  STATE     STREAMS
+  a84b4c76e66710@pc33.example.com  outgoing   alice@example.com  2026-11-18 12:11:45 UTC  00:01:35  answered        2
+  x?]0;pwned?\"                     -          -                  -                               -  -               0
 
 Streams (2, one row per relay socket)
   CALL-ID                          MEDIA     CODEC     FACES     LOCAL             REMOTE              LATCHED             PKTS IN   BYTES IN  PKTS OUT  BYTES OUT  FLOW   LAST IN  DROPS
@@ -298,14 +299,17 @@ fn any_stream() -> impl Strategy<Value = Stream> {
             proptest::option::of(0u8..=127),
             proptest::option::of(any_text()),
         ),
-        proptest::option::of(any::<u64>()),
+        (
+            proptest::option::of(any::<u64>()),
+            proptest::option::of(any::<bool>()),
+        ),
     )
         .prop_map(
             |(
                 (media, local, remote, latched),
                 n,
                 (media_index, direction, payload_type, codec),
-                idle_in_s,
+                (idle_in_s, established),
             )| Stream {
                 media,
                 media_index,
@@ -322,6 +326,7 @@ fn any_stream() -> impl Strategy<Value = Stream> {
                 idle_s: n[4],
                 idle_in_s,
                 drops: n[5],
+                established,
             },
         )
 }
@@ -460,7 +465,9 @@ fn files_of_older_versions_read_with_unknown_call_details() {
         );
     let old = old
         .replace(", \"idle_in_s\": 0", "")
-        .replace(", \"idle_in_s\": null", "");
+        .replace(", \"idle_in_s\": null", "")
+        .replace(", \"established\": true", "")
+        .replace(", \"established\": null", "");
     assert!(
         !old.contains("codec") && !old.contains("party") && !old.contains("idle_in_s"),
         "{old}"
@@ -471,7 +478,7 @@ fn files_of_older_versions_read_with_unknown_call_details() {
         (c.started_unix, c.direction, c.party) = (0, String::new(), String::new());
         for s in &mut c.streams {
             (s.media_index, s.direction, s.payload_type, s.codec) = (0, String::new(), None, None);
-            s.idle_in_s = None;
+            (s.idle_in_s, s.established) = (None, None);
         }
     }
     assert_eq!(snap, want);
@@ -492,6 +499,10 @@ fn payload_type_must_be_an_rtp_payload_type() {
     assert_eq!(
         schema_error(&SAMPLE_JSON.replacen("\"codec\": null", "\"codec\": 3", 1)),
         "calls[0].streams[1].codec: expected a string or null"
+    );
+    assert_eq!(
+        schema_error(&SAMPLE_JSON.replacen("\"established\": true", "\"established\": 1", 1)),
+        "calls[0].streams[0].established: expected true, false or null"
     );
 }
 
@@ -523,6 +534,7 @@ fn row(
         idle_s: 0,
         idle_in_s: (traffic[0] > 0).then_some(0),
         drops: 0,
+        established: Some(true),
     }
 }
 
@@ -697,16 +709,19 @@ fn luci_busy() -> Snapshot {
             started_unix: now - 3,
             direction: "outgoing".into(),
             party: "<img src=x onerror=alert(1)>@evil.example".into(),
-            streams: vec![row(
-                "audio",
-                0,
-                "incoming",
-                (Some(8), Some("PCMA")),
-                "203.0.113.5:7082",
-                "-",
-                None,
-                [0; 4],
-            )],
+            streams: vec![Stream {
+                established: Some(false),
+                ..row(
+                    "audio",
+                    0,
+                    "incoming",
+                    (Some(8), Some("PCMA")),
+                    "203.0.113.5:7082",
+                    "-",
+                    None,
+                    [0; 4],
+                )
+            }],
         },
     ];
     for (name, n) in [

@@ -315,8 +315,8 @@ async function checkStatus() {
 	for (const s of ['Audio ⚠ One-way: nothing from the phone for 25 s', 'From the phone: 184 700 packets, 30.2 MiB'])
 		assert.ok(d[4].includes(s), `a phone gone quiet shows '${s}': ${d[4]}`);
 	assert.ok(c[0].startsWith('<img src=x onerror=') && c[0].endsWith('…'), `hostile party cut, as text: ${c[0]}`);
-	assert.deepStrictEqual(c.slice(1, 4), ['Outgoing', '3 s', 'PCMA']);
-	assert.ok(c[4].includes('Silent') && !c[4].includes('Far end'), `ringing call: ${c[4]}`);
+	assert.deepStrictEqual(c.slice(1, 4), ['Outgoing, not answered yet', '3 s', 'PCMA']);
+	assert.ok(c[4].includes('Audio … waiting for the answer') && !c[4].includes('⚠') && !c[4].includes('Far end'), `ringing call: ${c[4]}`);
 
 	const regFails = tableAfter(page, 'Failed registrations');
 	assert.deepStrictEqual(regFails, [['4', "Refused: the phone's address is not allowed to register (Access: May register)"]]);
@@ -350,11 +350,11 @@ async function checkStatus() {
 	st = statusView({ files: [fixture('status-real-call.json')] });
 	const realPage = (await render(st)).page;
 	checkPage(realPage, 'real');
-	assert.deepStrictEqual(tableAfter(realPage, 'Registered phones'), [['alice', 'alice@127.0.0.3', '127.0.0.1:54822', '9 min 59 s']]);
+	assert.deepStrictEqual(tableAfter(realPage, 'Registered phones'), [['alice', 'alice@127.0.0.3', '127.0.0.1:50990', '9 min 59 s']]);
 	const real = tableAfter(realPage, 'Active calls');
 	assert.strictEqual(real.length, 1);
 	assert.deepStrictEqual(real[0].slice(0, 4), ['alice@127.0.0.3', 'Outgoing', '1 s', 'PCMU']);
-	for (const s of ['Audio ✓ both ways', 'From the far end: 50 packets, 8.3 KiB', 'From the phone: 50 packets, 8.3 KiB', 'Far end: 127.0.0.3:49878'])
+	for (const s of ['Audio ✓ both ways', 'From the far end: 50 packets, 8.3 KiB', 'From the phone: 50 packets, 8.3 KiB', 'Far end: 127.0.0.3:57166'])
 		assert.ok(real[0][4].includes(s), `real call shows '${s}': ${real[0][4]}`);
 	assert.deepStrictEqual(tableAfter(realPage, 'Refused or dropped traffic'), [['None.']]);
 
@@ -381,8 +381,8 @@ async function checkStatus() {
 	assert.ok(s.includes('could not be read as JSON'), 'corrupt snapshot reported');
 
 	// --- a file of an older version: no call details, rows without direction ---
-	const old = busy.replace(/, "(started_unix|direction|party|media_index|payload_type|codec|idle_in_s)": ("[^"]*"|\d+|null)/g, '');
-	assert.ok(!old.includes('"codec"') && !old.includes('idle_in_s') && old.includes('"started_unix": 1795000000'), 'older format derived');
+	const old = busy.replace(/, "(started_unix|direction|party|media_index|payload_type|codec|idle_in_s|established)": ("[^"]*"|\d+|null|true|false)/g, '');
+	assert.ok(!old.includes('"codec"') && !old.includes('idle_in_s') && !old.includes('established') && old.includes('"started_unix": 1795000000'), 'older format derived');
 	st = statusView({ files: [old] });
 	const oldPage = (await render(st)).page;
 	s = checkPage(oldPage, 'older format');

@@ -194,7 +194,7 @@ function phonesSection(ctx) {
 
 // One media stream (one m= line) of a call, from its relay rows: the row whose socket faces
 // the Internet has the far end; the one facing the phone tells what the phone sent.
-function mediaBlock(rows) {
+function mediaBlock(rows, ringing) {
 	var wan = rows.filter(function(s) { return s.direction === 'incoming'; })[0];
 	var lan = rows.filter(function(s) { return s.direction === 'outgoing'; })[0];
 	var first = wan || lan || rows[0];
@@ -232,7 +232,9 @@ function mediaBlock(rows) {
 	var mark, quietFor = function(idle) {
 		return idle != null && +idle >= QUIET_S ? ' ' + _('for %s').replace('%s', duration(idle)) : '';
 	};
-	if (far === 'flowing' && phone === 'flowing')
+	if (ringing && far === 'never' && phone === 'never')
+		mark = E('span', {}, [ '…' + NBSP + _('waiting for the answer') ]);
+	else if (far === 'flowing' && phone === 'flowing')
 		mark = E('span', { 'style': 'color:#080' }, [ '✓' + NBSP + _('both ways') ]);
 	else if (far === 'flowing')
 		mark = warning(_('One-way: nothing from the phone') + quietFor(phoneIdle));
@@ -287,13 +289,16 @@ function callRow(call, now) {
 			codecs.push(c);
 	});
 
+	// Ringing: none of its streams is agreed by a 2xx yet (older files do not say).
+	var ringing = streams.length > 0 && streams.every(function(s) { return s.established === false; });
+	var dir = call.direction === 'incoming' ? _('Incoming') : call.direction === 'outgoing' ? _('Outgoing') : '–';
 	var started = +call.started_unix || 0;
 	return [
 		call.party ? val(call.party) : E('em', {}, [ _('unknown') ]),
-		call.direction === 'incoming' ? _('Incoming') : call.direction === 'outgoing' ? _('Outgoing') : '–',
+		ringing ? dir + ', ' + _('not answered yet') : dir,
 		started > 0 && started <= now ? duration(now - started) : '–',
 		codecs.length ? codecs.join(', ') : '–',
-		order.length ? E('div', {}, order.map(function(k) { return mediaBlock(groups[k]); }))
+		order.length ? E('div', {}, order.map(function(k) { return mediaBlock(groups[k], ringing); }))
 			: E('em', {}, [ _('no media relayed') ])
 	];
 }
