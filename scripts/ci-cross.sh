@@ -37,11 +37,11 @@ setup() {
 	[ "${CI_CROSS_MIPS:-0}" = 1 ] && T="$T mips-unknown-linux-musl"
 	# shellcheck disable=SC2086
 	scripts/setup-cross.sh $T || return 1
-	# test tools for tests/openwrt/run.sh (its checks are skipped without them)
-	for tool in shellcheck busybox; do
-		if ! command -v "$tool" >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
-			DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$tool" >/dev/null ||
-				echo "$tool could not be installed; its check is skipped"
+	# test tools for tests/openwrt/run.sh (its checks are skipped without them): command:package
+	for tool in shellcheck:shellcheck busybox:busybox node:nodejs; do
+		if ! command -v "${tool%%:*}" >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${tool#*:}" >/dev/null ||
+				echo "${tool#*:} could not be installed; its check is skipped"
 		fi
 	done
 }

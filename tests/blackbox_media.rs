@@ -693,6 +693,35 @@ fn status_rows_pair_each_relay_socket_with_its_own_peer() {
     call.audio(0, "latching");
     let (lan_relay, wan_relay) = call.relays();
     let json = lab.status_snapshot();
+    // The call and its streams carry what the SDP and the relay table know (issue 17).
+    let call_line = json
+        .lines()
+        .find(|l| l.contains("\"call_id\""))
+        .unwrap_or_else(|| panic!("no call:\n{json}"));
+    assert!(
+        call_line.contains("\"direction\": \"outgoing\"")
+            && call_line.contains("\"party\": \"")
+            && !call_line.contains("\"started_unix\": 0,"),
+        "call line: {call_line}"
+    );
+    for (local, facing) in [(wan_relay, "incoming"), (lan_relay, "outgoing")] {
+        let row = json
+            .lines()
+            .find(|l| l.contains(&format!("\"local\": \"{local}\"")))
+            .unwrap_or_else(|| panic!("no row for {local}:\n{json}"));
+        let want = format!(
+            "{{\"media\": \"audio\", \"media_index\": 0, \"direction\": \"{facing}\", \
+             \"payload_type\": 0, \"codec\": \"PCMU\""
+        );
+        assert!(row.contains(&want), "row of {local}: {row}");
+        // Audio came in on both sockets, so each knows when it last did; the call is answered.
+        assert!(
+            row.contains("\"idle_in_s\": ")
+                && !row.contains("\"idle_in_s\": null")
+                && row.contains("\"established\": true}"),
+            "row of {local}: {row}"
+        );
+    }
     for (local, peer) in [
         (wan_relay, call.provider_media.local_addr().unwrap()),
         (lan_relay, call.phone_media.local_addr().unwrap()),

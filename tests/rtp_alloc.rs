@@ -48,6 +48,7 @@ fn hundred_thousand_packets_allocate_nothing() {
                     local_ip: "203.0.113.5".parse().unwrap(),
                     remote: a,
                     remote_rtcp_port: None,
+                    media_info: None,
                 },
                 &mut binds,
             )
@@ -65,6 +66,7 @@ fn hundred_thousand_packets_allocate_nothing() {
                     local_ip: "192.168.1.1".parse().unwrap(),
                     remote: b,
                     remote_rtcp_port: None,
+                    media_info: None,
                 },
                 &mut binds,
             )

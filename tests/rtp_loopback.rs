@@ -119,6 +119,7 @@ fn media_is_relayed_symmetrically_over_real_sockets() {
         local_ip,
         remote,
         remote_rtcp_port: None,
+        media_info: None,
     };
     let e1 = table
         .open(0, &req(StreamDirection::Incoming, o, a), &mut shell)

@@ -164,6 +164,7 @@ proptest! {
                         local_ip,
                         remote: REMOTES[usize::from(remote)].parse().unwrap(),
                         remote_rtcp_port: None,
+                        media_info: None,
                     };
                     let before = table.len();
                     // Model of the existing-entry rule: the first half (slot order) with the

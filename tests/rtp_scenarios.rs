@@ -92,6 +92,7 @@ impl Fixture {
                 local_ip: ip(O),
                 remote: sa(media),
                 remote_rtcp_port: None,
+                media_info: None,
             },
             &mut self.bound,
         )
@@ -117,6 +118,7 @@ impl Fixture {
                 local_ip: ip(I),
                 remote: sa(media),
                 remote_rtcp_port: None,
+                media_info: None,
             },
             &mut self.bound,
         )
@@ -359,6 +361,7 @@ fn t54_host_outbound_stream_binds_the_real_interface_address() {
                 local_ip: ip(I),
                 remote: sa(A_MEDIA),
                 remote_rtcp_port: None,
+                media_info: None,
             },
             &mut f.bound,
         )

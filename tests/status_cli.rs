@@ -42,6 +42,7 @@ fn snapshot() -> Snapshot {
             bytes_in: 1204,
             ..Stream::default()
         }],
+        ..Call::default()
     });
     s.count("dropped.acl", 2);
     s
@@ -72,7 +73,7 @@ fn prints_tables_of_a_written_snapshot() {
     );
     // The invalid byte of the Call-ID was stored as U+FFFD.
     assert!(
-        out.contains("  abc\u{fffd}@host  audio  203.0.113.5:7070"),
+        out.contains("  abc\u{fffd}@host  #0 audio  -      -      203.0.113.5:7070"),
         "{out}"
     );
     assert!(out.contains("1.1 KiB"), "{out}");

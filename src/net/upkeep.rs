@@ -11,7 +11,7 @@ use super::relay::Relay;
 use crate::config::{self, Config, LoadError, Source};
 use crate::fsutil::{self, SaveSchedule};
 use crate::proxy::Proxy;
-use crate::rtp::Kind;
+use crate::rtp::{Kind, StreamDirection as Direction};
 use crate::status::{self, Snapshot};
 
 /// Seconds since the Unix epoch (wall clock: only for files other processes read).
@@ -259,8 +259,13 @@ pub fn add_media(snap: &mut Snapshot, relay: &Relay, now_ms: u64) {
             .map(|a| a.to_string())
             .unwrap_or_else(|| "-".to_string());
         let c = half.counters();
+        let info = half.media_info();
         let stream = status::Stream {
-            media: format!("{} {:?}", half.media_index(), half.stream_dir()).to_lowercase(),
+            media: info.kind.to_string(),
+            media_index: u64::from(half.media_index()),
+            direction: direction_name(half.stream_dir()).to_string(),
+            payload_type: info.payload_type,
+            codec: Some(info.codec.to_string()).filter(|c| !c.is_empty()),
             local: half.local().to_string(),
             remote,
             latched: peer
@@ -271,16 +276,28 @@ pub fn add_media(snap: &mut Snapshot, relay: &Relay, now_ms: u64) {
             pkts_out,
             bytes_out,
             idle_s: now_ms.saturating_sub(half.last_activity()) / 1000,
+            idle_in_s: half.last_rtp_in().map(|t| now_ms.saturating_sub(t) / 1000),
             drops: c
                 .dropped_empty
                 .saturating_add(c.dropped_no_peer)
                 .saturating_add(c.dropped_foreign_source)
                 .saturating_add(c.dropped_no_destination),
+            established: Some(half.established()),
         };
+        // Wall-clock time of the open: the snapshot's time minus the stream's age.
+        let started = snap
+            .taken_unix()
+            .saturating_sub(now_ms.saturating_sub(half.opened_at()) / 1000);
         match snap.calls.iter_mut().find(|k| k.call_id == half.call_id()) {
-            Some(call) => call.streams.push(stream),
+            Some(call) => {
+                call.started_unix = call.started_unix.min(started);
+                call.streams.push(stream);
+            }
             None => snap.calls.push(status::Call {
                 call_id: half.call_id().to_string(),
+                started_unix: started,
+                direction: direction_name(half.call_dir()).to_string(),
+                party: half.client_id().text().to_string(),
                 streams: vec![stream],
             }),
         }
@@ -298,6 +315,13 @@ pub fn add_media(snap: &mut Snapshot, relay: &Relay, now_ms: u64) {
         .map(|(_, h)| h.counters().dropped_foreign_source)
         .sum();
     snap.count("rtp.dropped.foreign_source.open_streams", foreign);
+}
+
+fn direction_name(d: Direction) -> &'static str {
+    match d {
+        Direction::Incoming => "incoming",
+        Direction::Outgoing => "outgoing",
+    }
 }
 
 /// Settings that cannot change without a restart (sockets, tables, process) are marked

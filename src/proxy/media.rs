@@ -367,6 +367,7 @@ fn open_streams(
             } else {
                 st.rtcp_port
             },
+            media_info: crate::rtp::MediaInfo::from_sdp(sdp, i),
         };
         match media.open(now, &req) {
             Ok(o) => {

@@ -4,7 +4,7 @@
 use super::counters::{bump, HalfCounters, PacketDrop, TableStats};
 use super::latch::{Admit, Latch};
 use super::ports::PortAllocator;
-use super::{ClientId, Kind, RelaySockets, SlotId, StreamDirection, Token};
+use super::{ClientId, Kind, MediaInfo, RelaySockets, SlotId, StreamDirection, Token};
 use crate::config::Config;
 use crate::limits::{CALLID_SIZE, RTP_MAX_STREAMS, RTP_MIN_TIMEOUT_SECS};
 use crate::logging;
@@ -31,6 +31,8 @@ pub struct StreamRequest<'a> {
     pub remote: SocketAddr,
     /// Its `a=rtcp:` port if signalled; otherwise RTCP goes to `remote` port + 1.
     pub remote_rtcp_port: Option<u16>,
+    /// Media kind and codec from the SDP, for the status snapshot only.
+    pub media_info: Option<MediaInfo>,
 }
 
 /// Result of a successful [`Table::open`].
@@ -113,6 +115,11 @@ pub struct Half {
     /// The established remote (and RTCP port) that a still unanswered offer replaced; put
     /// back if that offer fails.
     prior_remote: Option<(SocketAddr, Option<u16>)>,
+    /// When the stream was first opened (ms); kept when it moves to a new port.
+    opened_at: u64,
+    media_info: MediaInfo,
+    /// Last RTP packet accepted on this half's socket (ms): which direction went quiet.
+    last_rtp_in: Option<u64>,
 }
 
 impl Half {
@@ -148,6 +155,19 @@ impl Half {
     }
     pub fn last_activity(&self) -> u64 {
         self.last_activity
+    }
+    /// When the stream was first opened (ms, the table's clock).
+    pub fn opened_at(&self) -> u64 {
+        self.opened_at
+    }
+    /// When the last RTP packet from the sender was accepted on this half's socket (ms), unlike
+    /// [`last_activity`](Self::last_activity) which either direction (and a new SDP) moves.
+    pub fn last_rtp_in(&self) -> Option<u64> {
+        self.last_rtp_in
+    }
+    /// What the latest SDP said the stream carries (empty if it said nothing usable).
+    pub fn media_info(&self) -> &MediaInfo {
+        &self.media_info
     }
     pub fn counters(&self) -> &HalfCounters {
         &self.counters
@@ -319,7 +339,7 @@ impl Table {
             })?;
 
         // Session state a moved stream keeps: it is the same stream on a new port.
-        let mut carried = (false, None);
+        let mut carried = (false, None, now);
         if let Some(i) = self.find_existing(req) {
             let moved = self
                 .slots
@@ -329,9 +349,10 @@ impl Table {
             let Some(h) = moved else {
                 return Ok(self.update_existing(i, now, req));
             };
+            carried.2 = h.opened_at;
             if h.established {
                 let prior = h.prior_remote.unwrap_or((h.remote, h.remote_rtcp_port));
-                carried = (true, Some(prior));
+                carried = (true, Some(prior), h.opened_at);
             }
             // The interface address changed (PPP reconnect, decisions §3): the old port is on
             // an address the SDP no longer advertises, so the stream moves to a new port.
@@ -375,6 +396,9 @@ impl Table {
                 counters: HalfCounters::default(),
                 established: carried.0,
                 prior_remote: carried.1,
+                opened_at: carried.2,
+                media_info: req.media_info.clone().unwrap_or_default(),
+                last_rtp_in: None,
             });
         }
         self.open = self.open.saturating_add(1);
@@ -421,6 +445,10 @@ impl Table {
             h.set_remote(remote, req.remote_rtcp_port);
             h.cseq = h.cseq.max(req.cseq);
             h.last_activity = now;
+            // A re-INVITE may change the codec.
+            if let Some(info) = &req.media_info {
+                h.media_info.clone_from(info);
+            }
             local = h.local;
             unpaired = h.peer.is_none();
         }
@@ -581,6 +609,7 @@ impl Table {
         };
         if admit != Admit::Refused && kind == Kind::Rtp {
             h.last_activity = now;
+            h.last_rtp_in = Some(now);
         }
         match verdict {
             Verdict::Forward { .. } => h.counters.forwarded(len),
@@ -809,6 +838,7 @@ mod tests {
             local_ip: ip(local),
             remote,
             remote_rtcp_port: None,
+            media_info: None,
         }
     }
 
@@ -1067,6 +1097,49 @@ mod tests {
     }
 
     #[test]
+    fn open_time_and_codec_survive_reuse_and_moves() {
+        let (mut t, mut s) = (table(), FakeSockets::default());
+        let codec = |pt: u8, name: &str| MediaInfo {
+            kind: heapless::String::try_from("audio").unwrap(),
+            payload_type: Some(pt),
+            codec: heapless::String::try_from(name).unwrap(),
+        };
+        let mut r = req("c", StreamDirection::Incoming, O, "192.168.1.10:4000");
+        r.media_info = Some(codec(0, "PCMU"));
+        let e1 = t.open(1000, &r, &mut s).unwrap();
+        let h = t.half(e1.slot).unwrap();
+        assert_eq!((h.opened_at(), h.media_info()), (1000, &codec(0, "PCMU")));
+        // A re-INVITE switching to G.722 updates the codec, not the open time.
+        r.media_info = Some(codec(9, "G722"));
+        t.open(5000, &r, &mut s).unwrap();
+        let h = t.half(e1.slot).unwrap();
+        assert_eq!((h.opened_at(), h.media_info()), (1000, &codec(9, "G722")));
+        // One without SDP details keeps what is known.
+        r.media_info = None;
+        t.open(6000, &r, &mut s).unwrap();
+        assert_eq!(t.half(e1.slot).unwrap().media_info(), &codec(9, "G722"));
+        // Moved to a new interface address: the same stream, still opened at 1000.
+        r.local_ip = ip("203.0.113.9");
+        r.media_info = Some(codec(9, "G722"));
+        let moved = t.open(7000, &r, &mut s).unwrap();
+        assert!(!moved.reused);
+        assert_eq!(t.half(moved.slot).unwrap().opened_at(), 1000);
+        // A new stream without details has an empty one.
+        let other = t
+            .open(
+                8000,
+                &req("d", StreamDirection::Incoming, O, "192.168.1.11:4000"),
+                &mut s,
+            )
+            .unwrap();
+        let h = t.half(other.slot).unwrap();
+        assert_eq!(
+            (h.opened_at(), h.media_info()),
+            (8000, &MediaInfo::default())
+        );
+    }
+
+    #[test]
     fn rtcp_mux_packets_on_the_rtp_socket_follow_rtp() {
         // With a=rtcp-mux the endpoints send RTCP to the RTP port; it is relayed like RTP.
         let (mut t, mut s) = (table(), FakeSockets::default());
@@ -1135,6 +1208,7 @@ mod tests {
     fn packets_flow_both_ways_and_are_counted() {
         let (mut t, mut s) = (table(), FakeSockets::default());
         let (e1, e2) = call(&mut t, &mut s, "c");
+        assert_eq!(t.half(e2.slot).unwrap().last_rtp_in(), None);
         // A → I:7072 goes out of O:7070 to B.
         assert_eq!(
             t.on_packet(1, Token::rtp(e2.slot), sa("192.168.1.10:4000"), 172),
@@ -1161,6 +1235,10 @@ mod tests {
         );
         let c2 = t.half(e2.slot).unwrap().counters();
         assert_eq!((c2.packets, c2.bytes), (2, 232));
+        // Each socket knows when its own sender last sent RTP (RTCP does not count).
+        assert_eq!(t.half(e2.slot).unwrap().last_rtp_in(), Some(1));
+        assert_eq!(t.half(e1.slot).unwrap().last_rtp_in(), Some(2));
+        assert_eq!(t.half(e2.slot).unwrap().last_activity(), 2);
         let c1 = t.half(e1.slot).unwrap().counters();
         assert_eq!((c1.packets, c1.bytes), (1, 100));
         assert_eq!(t.stats().latches, 3);

@@ -20,9 +20,13 @@
 //! | `uptime_s` | seconds since start when the snapshot was taken |
 //! | `config_file` | configuration file in use |
 //! | `registrations[]` | `aor`, `contact` (the UA's real contact URI), `source` (`ip:port` the REGISTER came from), `expires_in_s`, `state` (`live`, `provisional`, ...) |
-//! | `calls[]` | `call_id`, `streams[]` |
-//! | `streams[]` | `media` (`audio`, `video`, ...), `local` (our relay socket `ip:port`), `remote` (the peer's address from SDP), `latched` (source actually seen, `null` before the first packet), `pkts_in`/`bytes_in` (received on `local`), `pkts_out`/`bytes_out` (sent from `local` to the peer), `idle_s` (since the last packet), `drops` (packets dropped on this stream) |
+//! | `calls[]` | `call_id`, `started_unix` (when its first stream was opened, Unix seconds; `0` unknown), `direction` (`incoming`: from the Internet to a phone, `outgoing`: from a phone; empty unknown), `party` (`user@host` of the phone's side: the From of an outgoing call, the To of an incoming one; may be empty), `streams[]` |
+//! | `streams[]` | one of our relay sockets: `media` (`audio`, `video`, ...; empty unknown), `media_index` (0-based `m=` line), `direction` (where media arriving on `local` travels: `incoming` = Internet → phone, so this socket faces the Internet; `outgoing` = phone → Internet), `payload_type` (first payload type of the `m=` line, `null` unknown), `codec` (its encoding name, e.g. `PCMU`, `null` unknown), `local` (our relay socket `ip:port`), `remote` (the far side of `local`: the address media from `local` is sent to), `latched` (source actually seen on `local`, `null` before the first packet), `pkts_in`/`bytes_in` (received on `local`), `pkts_out`/`bytes_out` (sent from `local` to the far side), `idle_s` (since the stream's last packet, either way), `idle_in_s` (since the last RTP packet received on `local`, `null` none yet: a direction that went quiet), `drops` (packets dropped on this socket), `established` (a 2xx agreed on this stream: the call was answered; `false` while ringing) |
 //! | `counters` | name → count. Names are dotted by kind: `datagrams_received.<sip\|rtp>`, `dropped.<reason>`, `table_full.<table>` |
+//!
+//! Members added after the first release (`started_unix`, `direction`, `party` of a call;
+//! `media_index`, `direction`, `payload_type`, `codec`, `idle_in_s`, `established` of a
+//! stream) may be missing in files of older versions: the reader takes them as unknown.
 //!
 //! Addresses are text (`192.0.2.1:5060`, `[2001:db8::1]:5060`). Bytes from the network that
 //! are not UTF-8 are stored with U+FFFD in their place ([`text_from_bytes`]).
@@ -75,6 +79,12 @@ pub struct Registration {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Call {
     pub call_id: String,
+    /// Unix seconds; 0 unknown.
+    pub started_unix: u64,
+    /// `incoming`, `outgoing` or empty.
+    pub direction: String,
+    /// `user@host` of the phone's side, possibly empty.
+    pub party: String,
     pub streams: Vec<Stream>,
 }
 
@@ -82,6 +92,11 @@ pub struct Call {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Stream {
     pub media: String,
+    pub media_index: u64,
+    /// `incoming` (this socket faces the Internet), `outgoing` or empty.
+    pub direction: String,
+    pub payload_type: Option<u8>,
+    pub codec: Option<String>,
     pub local: String,
     pub remote: String,
     pub latched: Option<String>,
@@ -90,7 +105,11 @@ pub struct Stream {
     pub pkts_out: u64,
     pub bytes_out: u64,
     pub idle_s: u64,
+    /// Since the last RTP packet received on `local`; `None` none yet.
+    pub idle_in_s: Option<u64>,
     pub drops: u64,
+    /// Answered (a 2xx agreed on it); `None` unknown.
+    pub established: Option<bool>,
 }
 
 /// Text from network bytes: valid UTF-8 kept, each invalid sequence replaced by U+FFFD.
@@ -128,7 +147,8 @@ impl Snapshot {
     pub fn to_json(&self) -> String {
         let mut out = String::with_capacity(
             512 + 200 * self.registrations.len()
-                + 300 * self.calls.len()
+                + 150 * self.calls.len()
+                + 320 * self.calls.iter().map(|c| c.streams.len()).sum::<usize>()
                 + 40 * self.counters.len(),
         );
         self.write_json(&mut out);
@@ -171,11 +191,31 @@ impl Snapshot {
             out.push_str(if i == 0 { "\n    " } else { ",\n    " });
             out.push_str("{\"call_id\": ");
             write_str(out, &c.call_id);
+            write!(
+                out,
+                ", \"started_unix\": {}, \"direction\": ",
+                c.started_unix
+            )?;
+            write_str(out, &c.direction);
+            out.push_str(", \"party\": ");
+            write_str(out, &c.party);
             out.push_str(", \"streams\": [");
             for (j, s) in c.streams.iter().enumerate() {
                 out.push_str(if j == 0 { "\n      " } else { ",\n      " });
                 out.push_str("{\"media\": ");
                 write_str(out, &s.media);
+                write!(out, ", \"media_index\": {}, \"direction\": ", s.media_index)?;
+                write_str(out, &s.direction);
+                out.push_str(", \"payload_type\": ");
+                match s.payload_type {
+                    Some(pt) => write!(out, "{pt}")?,
+                    None => out.push_str("null"),
+                }
+                out.push_str(", \"codec\": ");
+                match &s.codec {
+                    Some(c) => write_str(out, c),
+                    None => out.push_str("null"),
+                }
                 out.push_str(", \"local\": ");
                 write_str(out, &s.local);
                 out.push_str(", \"remote\": ");
@@ -188,9 +228,18 @@ impl Snapshot {
                 write!(
                     out,
                     ", \"pkts_in\": {}, \"bytes_in\": {}, \"pkts_out\": {}, \"bytes_out\": {}, \
-                     \"idle_s\": {}, \"drops\": {}}}",
-                    s.pkts_in, s.bytes_in, s.pkts_out, s.bytes_out, s.idle_s, s.drops
+                     \"idle_s\": {}, \"idle_in_s\": ",
+                    s.pkts_in, s.bytes_in, s.pkts_out, s.bytes_out, s.idle_s
                 )?;
+                match s.idle_in_s {
+                    Some(n) => write!(out, "{n}")?,
+                    None => out.push_str("null"),
+                }
+                write!(out, ", \"drops\": {}, \"established\": ", s.drops)?;
+                match s.established {
+                    Some(b) => write!(out, "{b}}}")?,
+                    None => out.push_str("null}"),
+                }
             }
             close_list(out, c.streams.is_empty(), "    ", ']');
             out.push('}');
@@ -250,12 +299,32 @@ impl Snapshot {
             let f = Fields::new(item, format_path(&["calls"], &[i]))?;
             let mut call = Call {
                 call_id: f.string("call_id")?,
+                started_unix: f.u64_or_zero("started_unix")?,
+                direction: f.string_or_empty("direction")?,
+                party: f.string_or_empty("party")?,
                 streams: Vec::new(),
             };
             for (j, item) in f.array("streams")?.iter().enumerate() {
                 let s = Fields::new(item, format_path(&["calls", "streams"], &[i, j]))?;
                 call.streams.push(Stream {
                     media: s.string("media")?,
+                    media_index: s.u64_or_zero("media_index")?,
+                    direction: s.string_or_empty("direction")?,
+                    payload_type: match s.get("payload_type")? {
+                        None | Some(Value::Null) => None,
+                        Some(v) => Some(
+                            v.as_u64()
+                                .and_then(|n| u8::try_from(n).ok())
+                                .filter(|n| *n <= 127)
+                                .ok_or_else(|| {
+                                    s.error("payload_type", Problem::Expected("0..127 or null"))
+                                })?,
+                        ),
+                    },
+                    codec: match s.get("codec")? {
+                        None => None,
+                        Some(_) => s.optional_string("codec")?,
+                    },
                     local: s.string("local")?,
                     remote: s.string("remote")?,
                     latched: s.optional_string("latched")?,
@@ -264,7 +333,20 @@ impl Snapshot {
                     pkts_out: s.u64("pkts_out")?,
                     bytes_out: s.u64("bytes_out")?,
                     idle_s: s.u64("idle_s")?,
+                    idle_in_s: match s.get("idle_in_s")? {
+                        None | Some(Value::Null) => None,
+                        Some(_) => Some(s.u64("idle_in_s")?),
+                    },
                     drops: s.u64("drops")?,
+                    established: match s.get("established")? {
+                        None | Some(Value::Null) => None,
+                        Some(Value::Bool(b)) => Some(*b),
+                        Some(_) => {
+                            return Err(
+                                s.error("established", Problem::Expected("true, false or null"))
+                            )
+                        }
+                    },
                 });
             }
             snap.calls.push(call);
@@ -365,6 +447,22 @@ impl<'a> Fields<'a> {
             .as_str()
             .map(str::to_owned)
             .ok_or_else(|| self.error(member, Problem::Expected("a string")))
+    }
+
+    /// A member added after format 1 was first written: missing means unknown (0).
+    fn u64_or_zero(&self, member: &str) -> Result<u64, SnapshotError> {
+        match self.get(member)? {
+            None => Ok(0),
+            Some(_) => self.u64(member),
+        }
+    }
+
+    /// A member added after format 1 was first written: missing means unknown (empty).
+    fn string_or_empty(&self, member: &str) -> Result<String, SnapshotError> {
+        match self.get(member)? {
+            None => Ok(String::new()),
+            Some(_) => self.string(member),
+        }
     }
 
     fn optional_string(&self, member: &str) -> Result<Option<String>, SnapshotError> {

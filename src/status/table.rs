@@ -63,13 +63,48 @@ pub fn render_tables(snap: &Snapshot, now_unix: u64) -> String {
         true,
     );
 
+    let calls: Vec<Vec<String>> = snap
+        .calls
+        .iter()
+        .map(|c| {
+            let known = c.started_unix != 0 && c.started_unix <= taken;
+            vec![
+                cell(&c.call_id),
+                cell(&c.direction),
+                cell(&c.party),
+                if known {
+                    utc_datetime(c.started_unix)
+                } else {
+                    "-".to_owned()
+                },
+                if known {
+                    human_duration(taken - c.started_unix)
+                } else {
+                    "-".to_owned()
+                },
+                call_state(c).to_owned(),
+                c.streams.len().to_string(),
+            ]
+        })
+        .collect();
+    section(
+        &mut out,
+        &format!("Calls ({})", calls.len()),
+        &[
+            ("CALL-ID", Align::Left),
+            ("DIRECTION", Align::Left),
+            ("PARTY", Align::Left),
+            ("STARTED", Align::Left),
+            ("DURATION", Align::Right),
+            ("STATE", Align::Left),
+            ("STREAMS", Align::Right),
+        ],
+        &calls,
+        true,
+    );
+
     let mut streams = Vec::new();
     for call in &snap.calls {
-        if call.streams.is_empty() {
-            let mut row = vec![cell(&call.call_id)];
-            row.resize(11, "-".to_owned());
-            streams.push(row);
-        }
         for (i, s) in call.streams.iter().enumerate() {
             streams.push(vec![
                 if i == 0 {
@@ -77,7 +112,13 @@ pub fn render_tables(snap: &Snapshot, now_unix: u64) -> String {
                 } else {
                     String::new()
                 },
-                cell(&s.media),
+                format!("#{} {}", s.media_index, cell(&s.media)),
+                codec(s.payload_type, s.codec.as_deref()),
+                match s.direction.as_str() {
+                    "incoming" => "internet".to_owned(),
+                    "outgoing" => "phone".to_owned(),
+                    other => cell(other),
+                },
                 cell(&s.local),
                 cell(&s.remote),
                 s.latched.as_deref().map_or_else(|| "-".to_owned(), cell),
@@ -85,18 +126,21 @@ pub fn render_tables(snap: &Snapshot, now_unix: u64) -> String {
                 human_bytes(s.bytes_in),
                 s.pkts_out.to_string(),
                 human_bytes(s.bytes_out),
-                human_duration(s.idle_s),
+                flow(s.pkts_in, s.pkts_out).to_owned(),
+                s.idle_in_s
+                    .map_or_else(|| "never".to_owned(), human_duration),
                 s.drops.to_string(),
             ]);
         }
     }
-    let stream_count: usize = snap.calls.iter().map(|c| c.streams.len()).sum();
     section(
         &mut out,
-        &format!("Calls ({}, {stream_count} streams)", snap.calls.len()),
+        &format!("Streams ({}, one row per relay socket)", streams.len()),
         &[
             ("CALL-ID", Align::Left),
             ("MEDIA", Align::Left),
+            ("CODEC", Align::Left),
+            ("FACES", Align::Left),
             ("LOCAL", Align::Left),
             ("REMOTE", Align::Left),
             ("LATCHED", Align::Left),
@@ -104,7 +148,8 @@ pub fn render_tables(snap: &Snapshot, now_unix: u64) -> String {
             ("BYTES IN", Align::Right),
             ("PKTS OUT", Align::Right),
             ("BYTES OUT", Align::Right),
-            ("IDLE", Align::Right),
+            ("FLOW", Align::Left),
+            ("LAST IN", Align::Right),
             ("DROPS", Align::Right),
         ],
         &streams,
@@ -201,6 +246,38 @@ fn cell(s: &str) -> String {
         out.push(if unsafe_char { '?' } else { c });
     }
     out
+}
+
+/// `answered` once a 2xx agreed on one of its streams, `ringing` before, `-` unknown.
+fn call_state(c: &super::Call) -> &'static str {
+    if c.streams.iter().any(|s| s.established == Some(true)) {
+        "answered"
+    } else if !c.streams.is_empty() && c.streams.iter().all(|s| s.established == Some(false)) {
+        "ringing"
+    } else {
+        "-"
+    }
+}
+
+/// `PCMU (0)`, `pt 96` when the name is unknown, `-` when nothing is.
+fn codec(payload_type: Option<u8>, name: Option<&str>) -> String {
+    match (payload_type, name.filter(|n| !n.is_empty())) {
+        (Some(pt), Some(n)) => format!("{} ({pt})", cell(n)),
+        (Some(pt), None) => format!("pt {pt}"),
+        (None, Some(n)) => cell(n),
+        (None, None) => "-".to_owned(),
+    }
+}
+
+/// Which way media flows through one relay socket: `both`, `in only` / `out only` (one-way
+/// audio), or `none` (silent).
+fn flow(pkts_in: u64, pkts_out: u64) -> &'static str {
+    match (pkts_in > 0, pkts_out > 0) {
+        (true, true) => "both",
+        (true, false) => "in only",
+        (false, true) => "out only",
+        (false, false) => "none",
+    }
 }
 
 /// `2d 03:04:05`, or `03:04:05` under a day.

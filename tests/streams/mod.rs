@@ -23,5 +23,6 @@ pub fn req<'a>(
         local_ip: local.parse().unwrap(),
         remote,
         remote_rtcp_port: None,
+        media_info: None,
     }
 }
