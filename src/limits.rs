@@ -103,6 +103,8 @@ pub const RTP_MAX_STREAMS: usize = 1 << 20;
 /// First mio token of the relay's sockets (`net::relay`): well above the event loop's fixed and
 /// per-connection tokens; the highest relay token still fits a 32-bit `usize`.
 pub const RELAY_TOKEN_BASE: usize = 1 << 24;
+/// First mio token of the SIP TCP connections (one per slot, below the relay's).
+pub const TCP_TOKEN_BASE: usize = 1 << 20;
 /// Descriptors kept for everything but relay sockets (SIP, DNS, netlink, debug port, TCP) when
 /// sizing RLIMIT_NOFILE.
 pub const FD_RESERVE: u64 = 64;

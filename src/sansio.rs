@@ -24,6 +24,18 @@ impl Transport {
         }
     }
 
+    /// The transport a Via token or `transport=` parameter names (UDP and TCP; others, such
+    /// as TLS or SCTP, are not spoken here).
+    pub fn from_token(token: &[u8]) -> Option<Transport> {
+        if token.eq_ignore_ascii_case(b"UDP") {
+            Some(Transport::Udp)
+        } else if token.eq_ignore_ascii_case(b"TCP") {
+            Some(Transport::Tcp)
+        } else {
+            None
+        }
+    }
+
     /// The transport token of a Via header (`SIP/2.0/UDP`).
     pub fn via_token(self) -> &'static str {
         match self {

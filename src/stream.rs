@@ -120,6 +120,9 @@ pub struct StreamCounters {
     pub pings_sent: u64,
 }
 
+/// Takes each framed message (or, with the error, the bytes whose framing failed).
+pub type OnMessage<'a> = dyn FnMut(ConnId, &[u8], Option<ParseError>) + 'a;
+
 /// What a received chunk produced, besides the messages handed to the callback.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Received {
@@ -145,6 +148,8 @@ struct Conn {
     /// When the first byte of the message being received arrived.
     message_started: Option<u64>,
     connect_started: u64,
+    /// The framing is lost: nothing more is read, the queue (a 400) is written, then it closes.
+    closing: bool,
 }
 
 impl Conn {
@@ -161,6 +166,7 @@ impl Conn {
             last_activity: 0,
             message_started: None,
             connect_started: 0,
+            closing: false,
         }
     }
 
@@ -241,12 +247,47 @@ impl Streams {
             })
     }
 
+    pub fn is_open(&self, id: ConnId) -> bool {
+        self.get(id).is_some_and(|c| !c.closing)
+    }
+
+    pub fn is_connecting(&self, id: ConnId) -> bool {
+        self.get(id).is_some_and(|c| c.connecting)
+    }
+
+    pub fn info(&self, now: u64, id: ConnId) -> Option<ConnInfo> {
+        let c = self.get(id)?;
+        Some(ConnInfo {
+            id,
+            role: c.role,
+            connecting: c.connecting,
+            peer: c.peer,
+            local: c.local,
+            idle_ms: now.saturating_sub(c.last_activity),
+            queued: c.wq.len(),
+        })
+    }
+
+    /// The most recently active connection a host opened to us: a phone's requests come in on
+    /// the connection its REGISTER opened, from an ephemeral port its Contact does not name.
+    pub fn find_accepted_from(&self, ip: IpAddr) -> Option<ConnId> {
+        let ip = ip.to_canonical();
+        self.conns
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| {
+                c.live && !c.closing && c.role == Role::Accepted && c.peer.ip().to_canonical() == ip
+            })
+            .max_by_key(|(_, c)| c.last_activity)
+            .map(|(i, c)| Self::id_of(i, c))
+    }
+
     /// An open connection to `peer` (any role): requests and responses to an address reuse it.
     pub fn find(&self, peer: SocketAddr) -> Option<ConnId> {
         self.conns
             .iter()
             .enumerate()
-            .find(|(_, c)| c.live && c.peer == peer)
+            .find(|(_, c)| c.live && !c.closing && c.peer == peer)
             .map(|(i, c)| Self::id_of(i, c))
     }
 
@@ -282,6 +323,7 @@ impl Streams {
     fn release(&mut self, slot: usize) {
         if let Some(c) = self.conns.get_mut(slot) {
             c.live = false;
+            c.closing = false;
             c.rbuf.clear();
             c.wq.clear();
             c.message_started = None;
@@ -425,15 +467,15 @@ impl Streams {
 
     /// Bytes received on `id`: every complete message is handed to `on_message` (the bytes
     /// of exactly one message, to parse with `Framing::Stream`); a CRLFCRLF ping is answered.
-    /// When the framing is lost the bytes received so far are handed to `on_bad` (to answer
-    /// 400 where possible) and the connection is closed.
+    /// When the framing is lost the bytes received so far are handed over with the error (to
+    /// answer 400 where possible): the connection then reads nothing more and closes once its queue
+    /// is written (`poll_finished`). An oversized message closes it at once.
     pub fn received(
         &mut self,
         now: u64,
         id: ConnId,
         data: &[u8],
-        on_message: &mut dyn FnMut(ConnId, &[u8]),
-        on_bad: &mut dyn FnMut(ConnId, &[u8], ParseError),
+        on_message: &mut OnMessage<'_>,
     ) -> Received {
         let Ok(slot) = usize::try_from(id.slot) else {
             return Received::Closed(CloseReason::Peer);
@@ -443,6 +485,9 @@ impl Streams {
             let Some(c) = self.get_mut(id) else {
                 return Received::Closed(CloseReason::Peer);
             };
+            if c.closing {
+                return Received::Open;
+            }
             c.last_activity = now;
             // Fill the buffer up to one message's worth; a message that does not fit is
             // oversized whatever follows it.
@@ -451,8 +496,17 @@ impl Streams {
             let (chunk, after) = rest.split_at(take);
             c.rbuf.extend_from_slice(chunk);
             rest = after;
-            let outcome = self.frame(slot, now, id, on_message, on_bad);
+            let outcome = self.frame(slot, now, id, on_message);
             match outcome {
+                Err(reason @ CloseReason::BadFraming(_)) => {
+                    if let Some(c) = self.conns.get_mut(slot) {
+                        c.closing = true;
+                        c.rbuf.clear();
+                        c.message_started = None;
+                    }
+                    self.count_close(reason);
+                    return Received::Closed(reason);
+                }
                 Err(reason) => {
                     self.release(slot);
                     self.count_close(reason);
@@ -470,8 +524,7 @@ impl Streams {
         slot: usize,
         now: u64,
         id: ConnId,
-        on_message: &mut dyn FnMut(ConnId, &[u8]),
-        on_bad: &mut dyn FnMut(ConnId, &[u8], ParseError),
+        on_message: &mut OnMessage<'_>,
     ) -> Result<(), CloseReason> {
         let mut consumed = 0;
         let mut pong = false;
@@ -504,13 +557,13 @@ impl Streams {
                 Ok(StreamFrame::Message(n)) => {
                     if let Some(m) = buf.get(..n) {
                         self.counters.messages = self.counters.messages.saturating_add(1);
-                        on_message(id, m);
+                        on_message(id, m, None);
                     }
                     consumed += n;
                 }
                 Err(e) => {
                     log::warn!("TCP peer {}: {e}; connection closed", c.peer);
-                    on_bad(id, buf, e);
+                    on_message(id, buf, Some(e));
                     break Err(CloseReason::BadFraming(e));
                 }
             }
@@ -621,6 +674,17 @@ impl Streams {
     pub fn poll_close(&mut self) -> Option<(ConnId, CloseReason)> {
         self.closed.pop_front()
     }
+
+    /// A closing connection whose queue is written: its slot is freed, the shell closes it.
+    pub fn poll_finished(&mut self) -> Option<ConnId> {
+        let slot = self
+            .conns
+            .iter()
+            .position(|c| c.live && c.closing && c.wq.is_empty())?;
+        let id = self.conns.get(slot).map(|c| Self::id_of(slot, c))?;
+        self.release(slot);
+        Some(id)
+    }
 }
 
 #[cfg(test)]
@@ -665,13 +729,10 @@ mod tests {
         let mut bad = Vec::new();
         let mut last = Received::Open;
         for c in chunks {
-            last = s.received(
-                0,
-                id,
-                c,
-                &mut |_, m| got.push(m.to_vec()),
-                &mut |_, _, e| bad.push(e),
-            );
+            last = s.received(0, id, c, &mut |_, m, e| match e {
+                None => got.push(m.to_vec()),
+                Some(e) => bad.push(e),
+            });
         }
         (got, bad, last)
     }
@@ -750,6 +811,17 @@ mod tests {
             last,
             Received::Closed(CloseReason::BadFraming(ParseError::MissingContentLength))
         );
+        // The 400 the proxy answers is written before the connection goes.
+        assert!(s.send(id, b"SIP/2.0 400 Missing Content-Length\r\n\r\n"));
+        let (got, _, _) = feed(&mut s, id, &[&msg(2)]);
+        assert!(
+            got.is_empty(),
+            "nothing more is read once the framing is lost"
+        );
+        assert_eq!(s.poll_finished(), None);
+        let n = s.pending_write(id).len();
+        s.wrote(1, id, n);
+        assert_eq!(s.poll_finished(), Some(id));
         assert!(s.find(sa(PEER)).is_none());
     }
 

@@ -22,6 +22,7 @@ use super::netlink::AddrWatch;
 use super::relay::{self, Relay};
 use super::setup::{self, Cores};
 use super::signals::{Signal, SignalPipe};
+use super::tcp::{Side, Tcp};
 use super::timer::Timers;
 use super::udp;
 use super::upkeep::Upkeep;
@@ -134,6 +135,8 @@ pub struct EventLoop {
     /// The proxy's own deadline, as its last `poll_output` drain said (the loop drains it
     /// after every input, so this is always current).
     proxy_deadline: Option<u64>,
+    /// SIP over TCP: listeners and connections.
+    tcp: Tcp,
 }
 
 impl EventLoop {
@@ -203,7 +206,12 @@ impl EventLoop {
             exit: None,
             relay,
             proxy_deadline: None,
+            tcp: Tcp::new(plan.tcp),
         };
+        let tcp_in = el.inbound.local;
+        el.tcp
+            .listen(el.poll.registry(), Side::Inbound, tcp_in)
+            .map_err(|e| StartError::Bind(tcp_in, e))?;
         if let Some(addr) = plan.outbound {
             el.set_outbound(addr)?;
         }
@@ -279,6 +287,7 @@ impl EventLoop {
             self.proxy_deadline,
             self.upkeep.as_ref().and_then(Upkeep::poll_timeout),
             self.relay.poll_timeout(),
+            self.tcp.poll_timeout(),
         ]
         .into_iter()
         .flatten()
@@ -310,6 +319,10 @@ impl EventLoop {
         for &token in &ready {
             if relay::relay_token(token).is_some() {
                 self.relay.handle_readable(now, token);
+                continue;
+            }
+            if self.tcp.owns(token) {
+                self.on_tcp(now, token);
                 continue;
             }
             match token {
@@ -347,7 +360,33 @@ impl EventLoop {
         if self.relay.poll_timeout().is_some_and(|d| d <= now) {
             self.relay.handle_timeout(now);
         }
+        if self.tcp.poll_timeout().is_some_and(|d| d <= now) {
+            self.tcp.handle_timeout(self.poll.registry(), now);
+            worked = true;
+        }
         worked
+    }
+
+    /// A TCP listener or connection is ready: every framed message goes to the proxy core.
+    fn on_tcp(&mut self, now: u64, token: Token) {
+        let Self {
+            tcp,
+            proxy,
+            relay,
+            poll,
+            ..
+        } = self;
+        tcp.handle_event(poll.registry(), now, token, &mut |origin, bytes| {
+            log::debug!(
+                target: NET,
+                "received {} bytes from tcp:{} on {}",
+                bytes.len(),
+                origin.src,
+                origin.local
+            );
+            proxy.handle_message(now, origin, bytes, relay);
+        });
+        self.flush(now);
     }
 
     fn on_signals(&mut self) {
@@ -521,6 +560,17 @@ impl EventLoop {
                 }
                 continue;
             }
+            if t.transport == Transport::Tcp {
+                self.tcp.send(
+                    self.poll.registry(),
+                    now,
+                    t.connection,
+                    t.source,
+                    t.destination,
+                    bytes,
+                );
+                continue;
+            }
             let from = t.source.ip();
             let sock = if self.inbound.local.ip() == from {
                 &self.inbound
@@ -631,6 +681,7 @@ impl EventLoop {
         if let Some(mut old) = self.outbound.take() {
             let _ = self.poll.registry().deregister(&mut old.sock);
         }
+        self.tcp.unlisten(self.poll.registry(), Side::Outbound);
         self.sync_addresses();
     }
 
@@ -658,6 +709,11 @@ impl EventLoop {
             SocketAddr::new(addr, self.port),
             self.dscp,
         )?;
+        // TCP on the same port as UDP (with port 0 in tests: the one UDP got).
+        let tcp_addr = SocketAddr::new(addr, sock.local.port());
+        self.tcp
+            .listen(self.poll.registry(), Side::Outbound, tcp_addr)
+            .map_err(|e| StartError::Bind(tcp_addr, e))?;
         self.outbound = Some(sock);
         self.sync_addresses();
         Ok(())

@@ -1,4 +1,5 @@
-//! The event-loop shell: mio poll, SIP UDP sockets, timers, signals, interface addresses.
+//! The event-loop shell: mio poll, SIP UDP sockets and TCP listeners/connections, timers,
+//! signals, interface addresses.
 //!
 //! Everything here touches the OS; the proxy logic stays in the sans-IO modules and is reached
 //! through [`EventLoop::on_sip_datagram`].
@@ -10,6 +11,7 @@ pub mod netlink;
 pub mod relay;
 pub mod setup;
 pub mod signals;
+pub mod tcp;
 pub mod timer;
 pub mod udp;
 pub mod upkeep;

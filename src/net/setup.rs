@@ -31,6 +31,8 @@ pub struct SocketPlan {
     pub host_outbound: Option<IpAddr>,
     /// Where the debug log listens, when `debug_port` is set and `debug_bind` is usable.
     pub debug: Option<SocketAddr>,
+    /// SIP over TCP: table size and timers (`max_tcp_connections`, `tcp_*`).
+    pub tcp: crate::stream::StreamLimits,
 }
 
 /// Everything the event loop runs, built from one configuration.
@@ -96,6 +98,7 @@ pub fn build(config: &Config) -> Result<Cores, StartError> {
             outbound_if,
             host_outbound,
             debug: debug_listen_addr(config, inbound),
+            tcp: crate::stream::StreamLimits::from_config(config),
         },
     })
 }

@@ -79,6 +79,8 @@ pub struct Edits<'m> {
     /// A request: note where it really came from in the sender's Via (RFC 3581, §18.2.1):
     /// the source address and port, formatted.
     pub received_from: Option<(String, String)>,
+    /// Fill in `rport` even when the sender did not ask for it (stream transports).
+    pub force_rport: bool,
     pub contacts: Vec<(NameAddr<'m>, String)>,
     /// A 202 to SUBSCRIBE from a Grandstream phone becomes 404 (behaviour §4.10.8).
     pub grandstream_404: bool,
@@ -120,7 +122,7 @@ impl<'m> Edits<'m> {
             ed.remove_value(v)?;
         }
         if let Some((ip, port)) = &self.received_from {
-            mark_received(msg, ed, ip, port)?;
+            mark_received(msg, ed, ip, port, self.force_rport)?;
         }
         for (na, new) in &self.contacts {
             ed.replace_addr_uri(na, new.as_bytes())?;
@@ -176,6 +178,7 @@ pub fn mark_received<'e>(
     ed: &mut Editor<'_, '_, 'e>,
     src_ip: &'e str,
     src_port: &'e str,
+    force_rport: bool,
 ) -> Result<(), EditError> {
     let Ok(top) = msg.top_via() else {
         return Ok(());
@@ -183,6 +186,12 @@ pub fn mark_received<'e>(
     let host_is_src = top.host_raw == src_ip.as_bytes();
     match top.rport() {
         Some(Rport::Flag) => {
+            ed.set_param(&top.params, b"rport", Some(src_port.as_bytes()))?;
+            if !host_is_src {
+                ed.set_param(&top.params, b"received", Some(src_ip.as_bytes()))?;
+            }
+        }
+        None if force_rport => {
             ed.set_param(&top.params, b"rport", Some(src_port.as_bytes()))?;
             if !host_is_src {
                 ed.set_param(&top.params, b"received", Some(src_ip.as_bytes()))?;
@@ -321,7 +330,7 @@ mod tests {
     #[test]
     fn received_and_rport_name_the_real_source() {
         let out = edited(REQ, |m, ed| {
-            mark_received(m, ed, "198.51.100.7", "40000").unwrap();
+            mark_received(m, ed, "198.51.100.7", "40000", false).unwrap();
         });
         assert!(out.contains(
             "Via: SIP/2.0/UDP 10.0.0.1:5062;rport=40000;branch=z9hG4bKa;received=198.51.100.7\r\n"
@@ -329,9 +338,14 @@ mod tests {
         // The Via already names the source and asked for no rport: nothing to add.
         let plain = REQ.replace(";rport", "");
         let out = edited(&plain, |m, ed| {
-            mark_received(m, ed, "10.0.0.1", "5062").unwrap();
+            mark_received(m, ed, "10.0.0.1", "5062", false).unwrap();
         });
         assert_eq!(out, plain.replace('\n', "\r\n"));
+        // Over TCP the response needs the connection's port: rport is always noted.
+        let out = edited(&plain, |m, ed| {
+            mark_received(m, ed, "10.0.0.1", "40001", true).unwrap();
+        });
+        assert!(out.contains("Via: SIP/2.0/UDP 10.0.0.1:5062;branch=z9hG4bKa;rport=40001\r\n"));
     }
 
     #[test]

@@ -87,9 +87,14 @@ impl Hop {
             .unwrap_or(host);
         // No port: the resolver looks up `_sip._udp` SRV records first (RFC 3263 §4.2), then
         // A records on 5060; an IP literal without port is 5060 directly.
+        let transport = uri
+            .param("transport")
+            .flatten()
+            .and_then(Transport::from_token);
         Some(Hop {
             host: host.to_string(),
             port: uri.port,
+            transport,
         })
     }
 
@@ -114,6 +119,7 @@ impl Hop {
         Hop {
             host,
             port: Some(port),
+            transport: Transport::from_token(via.transport),
         }
     }
 
@@ -376,8 +382,9 @@ impl Proxy {
             direction,
             slot,
             source,
+            // The transport the next hop's URI asks for, else the one the request came on.
+            transport: hop.transport.unwrap_or(origin.transport),
             hop: hop.unicast("next hop")?,
-            transport: origin.transport,
             connection: None,
             public_host,
         };
@@ -462,6 +469,9 @@ impl Proxy {
             request_uri: new_ruri.map(|r| (target.ruri_raw, r)),
             remove_routes: target.remove_routes,
             received_from: Edits::received(origin.src),
+            // Over a stream the response must find the request's connection, whose port is
+            // the sender's ephemeral one: always note it (RFC 3261 §18.2.2).
+            force_rport: origin.transport == Transport::Tcp,
             contacts: if incoming {
                 Vec::new()
             } else {
@@ -569,8 +579,9 @@ impl Proxy {
             direction,
             slot,
             source,
+            // The transport the request came on, as its sender's Via says.
+            transport: hop.transport.unwrap_or(Transport::Udp),
             hop,
-            transport: origin.transport,
             connection: None,
             public_host,
         };

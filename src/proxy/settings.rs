@@ -5,11 +5,13 @@
 use crate::acl::{Access, AclList};
 use crate::config::Config;
 
-/// A next hop given by name or address, with an optional port (none: RFC 3263 SRV/5060).
+/// A next hop given by name or address, with an optional port (none: RFC 3263 SRV/5060) and
+/// the transport its URI asks for (`;transport=tcp`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Hop {
     pub host: String,
     pub port: Option<u16>,
+    pub transport: Option<crate::sansio::Transport>,
 }
 
 pub use crate::config::{DomainRoute, RportPolicy};
@@ -76,6 +78,7 @@ impl Settings {
                     0 => 5060,
                     p => p,
                 }),
+                transport: None,
             }),
             domain_routes: cfg.domain_routes(),
             ua_string: cfg.ua_string.clone(),
@@ -99,6 +102,7 @@ impl Settings {
             Some(r) => Some(Hop {
                 host: r.host.clone(),
                 port: Some(r.port),
+                transport: None,
             }),
             None => self.outbound_proxy.clone(),
         }
@@ -134,7 +138,8 @@ mod tests {
             s.outbound_proxy_for("A.EXAMPLE"),
             Some(Hop {
                 host: "pa.example".into(),
-                port: Some(5070)
+                port: Some(5070),
+                transport: None,
             })
         );
         // b.example has no host: it falls back to the global proxy (siproxd used none at all).
@@ -142,7 +147,8 @@ mod tests {
             s.outbound_proxy_for("b.example"),
             Some(Hop {
                 host: "proxy.example.net".into(),
-                port: Some(5060)
+                port: Some(5060),
+                transport: None,
             })
         );
         assert_eq!(s.domain_routes.len(), 1);
