@@ -97,9 +97,11 @@ function checkConfig() {
 	assert.strictEqual(cfg.type, 'siproxd', 'form edits sections of type siproxd');
 
 	// What the proxy reads: every directive of the table, and the UCI-only options.
-	const directives = fs.readFileSync(path.join(root, 'src/config/directives.rs'), 'utf8');
-	const table = directives.slice(directives.indexOf('static TABLE'), directives.indexOf('];', directives.indexOf('static TABLE')));
-	const known = [...table.matchAll(/\(\s*"([A-Za-z0-9_]+)",/g)].map((m) => m[1]);
+	// Every directive is declared once, in config/schema.rs: `field["keyword"]: Type = ...;`.
+	const schema = fs.readFileSync(path.join(root, 'src/config/schema.rs'), 'utf8');
+	const decls = schema.slice(schema.indexOf('declare_directives!'));
+	const known = [...decls.matchAll(/^\s+([a-z][a-z0-9_]*)(?:\["([A-Za-z0-9_]+)"\])?:\s*[A-Za-z]/gm)]
+		.map((m) => m[2] || m[1]);
 	assert.ok(known.length > 70 && known.includes('rtp_port_low'), `read the directive table (${known.length})`);
 	const uciOnly = fs.readFileSync(path.join(root, 'src/config/uci.rs'), 'utf8').match(/UCI_ONLY_OPTIONS: \[&str; \d+\] = \[([^\]]*)\]/);
 	assert.ok(uciOnly, 'read UCI_ONLY_OPTIONS');
@@ -109,14 +111,12 @@ function checkConfig() {
 
 	// Left out on purpose, each with the reason.
 	const plugins = 'plugins have no effect yet: a section per plugin when they land';
-	const tcp = 'SIP over TCP does not exist yet: a Transports section when it lands';
 	const excluded = {
 		daemonize: 'procd runs the proxy in the foreground',
 		pid_file: 'procd knows the process; the jail has no place for it',
 		plugindir: 'plugins are built in, nothing is loaded from a directory',
 		thread_stack_size: 'no threads; accepted only so siproxd files keep working',
-		enabled: 'the init script does not read it; the service is switched in System → Startup',
-		tcp_timeout: tcp, tcp_connect_timeout: tcp, tcp_keepalive: tcp, max_tcp_connections: tcp
+		enabled: 'the init script does not read it; the service is switched in System → Startup'
 	};
 	for (const k of known) if (/^plugin_/.test(k)) excluded[k] = plugins;
 

@@ -336,6 +336,26 @@ return view.extend({
 		o.datatype = 'range(0,63)';
 		o.placeholder = '0';
 
+		o = s.taboption('advanced', form.Value, 'max_tcp_connections', _('Most TCP connections'),
+			_('SIP over TCP: size of the connection table (phones and providers together). A full table closes the connection idle longest.'));
+		o.datatype = 'range(1,65536)';
+		o.placeholder = '256';
+
+		o = s.taboption('advanced', form.Value, 'tcp_timeout', _('TCP idle timeout (s)'),
+			_('A SIP-over-TCP connection silent this long is closed. 0: never.'));
+		o.datatype = 'uinteger';
+		o.placeholder = '600';
+
+		o = s.taboption('advanced', form.Value, 'tcp_connect_timeout', _('TCP connect timeout (ms)'),
+			_('How long a connection to a provider may take to open before the message waiting for it is dropped.'));
+		o.datatype = 'range(1,3600000)';
+		o.placeholder = '500';
+
+		o = s.taboption('advanced', form.Value, 'tcp_keepalive', _('TCP keepalive (s)'),
+			_('On connections this router opened, send a keepalive (CRLFCRLF) after this much silence, so NAT on the way keeps them. 0: off.'));
+		o.datatype = 'uinteger';
+		o.placeholder = '0';
+
 		o = s.taboption('advanced', form.Value, 'registration_file', _('Registration file'),
 			_('Where registrations are saved; default /var/lib/siproxd-rs/siproxd-rs.reg.'));
 		o.validate = validatePath;
