@@ -13,7 +13,7 @@ use siproxd_rs::config::Config;
 use siproxd_rs::dns::{parse_hosts, parse_resolv_conf, Resolver, ResolverConfig};
 use siproxd_rs::proxy::{Addresses, Origin, Proxy, TableMedia};
 use siproxd_rs::rtp::Table;
-use siproxd_rs::sansio::{Output, Transport};
+use siproxd_rs::sansio::{ConnId, Output, Transport};
 use siproxd_rs::sip::{Framing, Message};
 
 pub const I: &str = "192.168.1.1";
@@ -38,6 +38,8 @@ pub struct Sent {
     pub from: IpAddr,
     pub to: SocketAddr,
     pub text: String,
+    pub transport: Transport,
+    pub connection: Option<ConnId>,
 }
 
 impl Sent {
@@ -140,12 +142,24 @@ impl Lab {
     /// Delivers `text` (LF or CRLF line ends) from `src` to the proxy's `local` address and
     /// returns what it sent.
     pub fn deliver(&mut self, src: &str, local: &str, text: &str) -> Vec<Sent> {
+        self.deliver_on(Transport::Udp, None, src, local, text)
+    }
+
+    /// Like [`Lab::deliver`], over `transport` (and on `connection`, for a stream).
+    pub fn deliver_on(
+        &mut self,
+        transport: Transport,
+        connection: Option<ConnId>,
+        src: &str,
+        local: &str,
+        text: &str,
+    ) -> Vec<Sent> {
         let bytes = crlf(text);
         let origin = Origin {
-            transport: Transport::Udp,
+            transport,
             src: sa(src),
             local: SocketAddr::new(ip(local), 5060),
-            connection: None,
+            connection,
         };
         self.proxy
             .handle_message(self.now, origin, &bytes, &mut self.media);
@@ -176,6 +190,8 @@ impl Lab {
                     from: t.source.ip(),
                     to: t.destination,
                     bytes: buf[..t.len].to_vec(),
+                    transport: t.transport,
+                    connection: t.connection,
                 }),
                 Output::Event(e) => match e {},
                 Output::Timeout(t) => {
@@ -287,6 +303,8 @@ pub struct RawSent {
     pub from: IpAddr,
     pub to: SocketAddr,
     pub bytes: Vec<u8>,
+    pub transport: Transport,
+    pub connection: Option<ConnId>,
 }
 
 impl std::fmt::Debug for RawSent {
@@ -308,6 +326,8 @@ impl RawSent {
             from: self.from,
             to: self.to,
             text: String::from_utf8_lossy(&self.bytes).into_owned(),
+            transport: self.transport,
+            connection: self.connection,
         }
     }
 }

@@ -1,0 +1,129 @@
+//! Transport decisions of the sans-IO core (issue "SIP over TCP", items 3 and 4), with the
+//! §11 fixture and a virtual clock: which transport and connection each message leaves on.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test helpers
+
+mod lab;
+
+use lab::*;
+use siproxd_rs::sansio::{ConnId, Transport};
+
+/// The phone's connection to the proxy: from an ephemeral port, not the one its Via names.
+const PHONE_TCP: &str = "192.168.1.10:40001";
+const CONN: ConnId = ConnId {
+    slot: 3,
+    generation: 7,
+};
+
+fn register_over_tcp(lab: &mut Lab, ruri: &str) -> Sent {
+    let text = format!(
+        "REGISTER {ruri} SIP/2.0\nVia: SIP/2.0/TCP 192.168.1.10:5060;branch=z9hG4bKt1\nMax-Forwards: 70\nFrom: <sip:alice@example.com>;tag=1\nTo: <sip:alice@example.com>\nCall-ID: tcp1@192.168.1.10\nCSeq: 1 REGISTER\nContact: <sip:alice@192.168.1.10:5060;transport=tcp>\nExpires: 600\nContent-Length: 0\n\n"
+    );
+    let mut out = lab.deliver_on(Transport::Tcp, Some(CONN), PHONE_TCP, I, &text);
+    assert_eq!(out.len(), 1, "{out:?}");
+    out.remove(0)
+}
+
+#[test]
+fn a_request_over_tcp_leaves_over_tcp_and_its_response_finds_the_connection() {
+    let mut lab = Lab::new();
+    let fwd = register_over_tcp(&mut lab, "sip:example.com");
+    assert_eq!(fwd.transport, Transport::Tcp);
+    assert_eq!(
+        fwd.connection, None,
+        "the shell finds or opens the provider's connection"
+    );
+    assert_eq!(fwd.to, sa(PROVIDER));
+    let vias = fwd.headers("Via");
+    assert!(
+        vias[0].starts_with("SIP/2.0/TCP 203.0.113.5:5060;"),
+        "{vias:?}"
+    );
+    // The phone did not ask for rport, but over a stream the response must find the
+    // connection's port: it is noted anyway.
+    assert!(vias[1].contains("rport=40001"), "{vias:?}");
+    let branch = fwd.msg().top_via().unwrap().branch().unwrap().to_vec();
+    let resp = format!(
+        "SIP/2.0 200 OK\nVia: {}\nVia: {}\nFrom: <sip:alice@example.com>;tag=1\nTo: <sip:alice@example.com>;tag=p\nCall-ID: tcp1@192.168.1.10\nCSeq: 1 REGISTER\nContact: <sip:alice@203.0.113.5:5060;transport=tcp>;expires=600\nContent-Length: 0\n\n",
+        vias[0],
+        vias[1]
+    );
+    assert!(vias[0].contains(&String::from_utf8_lossy(&branch).to_string()));
+    let back = lab.deliver_on(Transport::Tcp, None, PROVIDER, O, &resp);
+    assert_eq!(back.len(), 1, "{back:?}");
+    assert_eq!(
+        back[0].transport,
+        Transport::Tcp,
+        "the phone's Via says TCP"
+    );
+    assert_eq!(
+        back[0].to,
+        sa(PHONE_TCP),
+        "to the connection's port, as rport says"
+    );
+}
+
+#[test]
+fn a_transport_parameter_of_the_next_hop_chooses_the_transport() {
+    let mut lab = Lab::new();
+    let fwd = register_over_tcp(&mut lab, "sip:example.com;transport=udp");
+    assert_eq!(fwd.transport, Transport::Udp);
+    assert!(fwd.headers("Via")[0].starts_with("SIP/2.0/UDP 203.0.113.5:5060;"));
+
+    let mut lab = Lab::new();
+    let text = "OPTIONS sip:bob@example.com;transport=tcp SIP/2.0\nVia: SIP/2.0/UDP 192.168.1.10:5060;branch=z9hG4bKo1\nMax-Forwards: 70\nFrom: <sip:alice@example.com>;tag=1\nTo: <sip:bob@example.com>\nCall-ID: o1@192.168.1.10\nCSeq: 1 OPTIONS\nContent-Length: 0\n\n";
+    lab.register_alice(600);
+    let out = lab.on_lan(A, text);
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert_eq!(out[0].transport, Transport::Tcp, "UDP phone, TCP next hop");
+    assert!(out[0].headers("Via")[0].starts_with("SIP/2.0/TCP "));
+}
+
+#[test]
+fn an_answer_of_the_proxy_goes_back_on_the_connection_the_request_came_on() {
+    let mut lab = Lab::new();
+    // Max-Forwards 0: answered 483 by the proxy itself.
+    let text = "INVITE sip:bob@example.com SIP/2.0\nVia: SIP/2.0/TCP 192.168.1.10:5060;branch=z9hG4bKm0\nMax-Forwards: 0\nFrom: <sip:alice@example.com>;tag=1\nTo: <sip:bob@example.com>\nCall-ID: m0@192.168.1.10\nCSeq: 1 INVITE\nContent-Length: 0\n\n";
+    let out = lab.deliver_on(Transport::Tcp, Some(CONN), PHONE_TCP, I, text);
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert_eq!(out[0].status(), Some(483));
+    assert_eq!(out[0].transport, Transport::Tcp);
+    assert_eq!(out[0].connection, Some(CONN));
+}
+
+#[test]
+fn an_incoming_request_to_a_tcp_phone_leaves_over_tcp() {
+    let mut lab = Lab::new();
+    let fwd = register_over_tcp(&mut lab, "sip:example.com");
+    let vias = fwd.headers("Via");
+    let resp = format!(
+        "SIP/2.0 200 OK\nVia: {}\nVia: {}\nFrom: <sip:alice@example.com>;tag=1\nTo: <sip:alice@example.com>;tag=p\nCall-ID: tcp1@192.168.1.10\nCSeq: 1 REGISTER\nContact: {};expires=600\nContent-Length: 0\n\n",
+        vias[0],
+        vias[1],
+        fwd.header("Contact").unwrap()
+    );
+    assert_eq!(
+        lab.deliver_on(Transport::Tcp, None, PROVIDER, O, &resp)
+            .len(),
+        1
+    );
+    let invite = format!(
+        "INVITE {} SIP/2.0\nVia: SIP/2.0/UDP 198.51.100.30:5060;branch=z9hG4bKin1\nMax-Forwards: 70\nFrom: <sip:bob@example.net>;tag=b\nTo: <sip:alice@example.com>\nCall-ID: in1@b\nCSeq: 1 INVITE\nContent-Length: 0\n\n",
+        fwd.header("Contact")
+            .unwrap()
+            .trim_start_matches('<')
+            .trim_end_matches('>')
+    );
+    let out = lab.on_wan(B, &invite);
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert_eq!(
+        out[0].transport,
+        Transport::Tcp,
+        "the contact says transport=tcp"
+    );
+    assert!(
+        out[0].first_line().contains("transport=tcp"),
+        "{}",
+        out[0].first_line()
+    );
+    assert!(out[0].headers("Via")[0].starts_with("SIP/2.0/TCP 192.168.1.1:5060;"));
+}
