@@ -127,3 +127,24 @@ fn an_incoming_request_to_a_tcp_phone_leaves_over_tcp() {
     );
     assert!(out[0].headers("Via")[0].starts_with("SIP/2.0/TCP 192.168.1.1:5060;"));
 }
+
+#[test]
+fn outbound_proxy_transport_sends_a_udp_phone_to_its_proxy_over_tcp() {
+    let mut lab = Lab::with(siproxd_rs::config::Config {
+        outbound_proxy_host: Some("proxy.example.net".into()),
+        outbound_proxy_transport: Some(Transport::Tcp),
+        ..Lab::config()
+    });
+    let text = "REGISTER sip:example.com SIP/2.0\nVia: SIP/2.0/UDP 192.168.1.10:5060;branch=z9hG4bKop1\nMax-Forwards: 70\nFrom: <sip:alice@example.com>;tag=1\nTo: <sip:alice@example.com>\nCall-ID: op1@192.168.1.10\nCSeq: 1 REGISTER\nContact: <sip:alice@192.168.1.10:5060>\nExpires: 600\nContent-Length: 0\n\n";
+    let out = lab.on_lan(A, text);
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert_eq!(out[0].to, sa("198.51.100.21:5060"));
+    assert_eq!(out[0].transport, Transport::Tcp);
+    assert!(out[0].headers("Via")[0].starts_with("SIP/2.0/TCP "));
+    // Unset, the phone's transport is kept.
+    let mut lab = Lab::with(siproxd_rs::config::Config {
+        outbound_proxy_host: Some("proxy.example.net".into()),
+        ..Lab::config()
+    });
+    assert_eq!(lab.on_lan(A, text)[0].transport, Transport::Udp);
+}

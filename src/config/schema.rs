@@ -64,6 +64,9 @@ declare_directives! {
         outbound_proxy_host: Option<String> = None, string;
         /// Port of `outbound_proxy_host`.
         outbound_proxy_port: u16 = 5060, port;
+        /// Transport to `outbound_proxy_host` (`udp` or `tcp`; unset: the next hop's
+        /// `transport=` parameter, else the transport the request came on).
+        outbound_proxy_transport: Option<crate::sansio::Transport> = None, transport;
         /// Per-domain outbound proxies: the From domain each applies to; read them through
         /// `Config::domain_routes`.
         outbound_domain_name: Vec<String> = Vec::new(), list;

@@ -263,6 +263,7 @@ fn every_directive_in_the_table_changes_the_config() {
             directives::Field::Acl(_) => vec!["10.0.0.1".into()],
             directives::Field::DebugLevel(_) => vec!["-1".into()],
             directives::Field::Plugin(_) => vec!["plugin_demo.la".into()],
+            directives::Field::Transport(_) => vec!["tcp".into()],
         };
         let changed = candidates.iter().any(|v| {
             let mut cfg = Config::default();
@@ -291,6 +292,7 @@ fn changed_by(d: &directives::Directive) -> Config {
         directives::Field::Acl(_) => vec!["10.0.0.1".into()],
         directives::Field::DebugLevel(_) => vec!["-1".into()],
         directives::Field::Plugin(_) => vec!["plugin_demo.la".into()],
+        directives::Field::Transport(_) => vec!["tcp".into()],
     };
     for v in candidates {
         let mut cfg = Config::default();
@@ -818,4 +820,32 @@ fn relay_enabled_follows_rtp_proxy_enable() {
     assert!(Config::default().relay_enabled());
     assert!(clean("rtp_proxy_enable = 1\n").relay_enabled());
     assert!(!clean("rtp_proxy_enable = 0\n").relay_enabled());
+}
+
+#[test]
+fn outbound_proxy_transport_takes_udp_or_tcp_and_names_the_line_otherwise() {
+    let cfg = clean("outbound_proxy_host = sip.example.net\noutbound_proxy_transport = TCP\n");
+    assert_eq!(
+        cfg.outbound_proxy_transport,
+        Some(crate::sansio::Transport::Tcp)
+    );
+    let mut out = Vec::new();
+    let mut cfg = Config::default();
+    directives::apply(
+        &mut cfg,
+        "outbound_proxy_transport",
+        "tls",
+        directives::Loc {
+            file: "s.conf",
+            line: 7,
+        },
+        &mut out,
+    );
+    let text = out.iter().map(|d| d.to_string()).collect::<String>();
+    assert!(
+        text.contains("s.conf:7")
+            && text.contains("outbound_proxy_transport")
+            && text.contains("expected udp or tcp"),
+        "{text}"
+    );
 }

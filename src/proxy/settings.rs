@@ -78,7 +78,7 @@ impl Settings {
                     0 => 5060,
                     p => p,
                 }),
-                transport: None,
+                transport: cfg.outbound_proxy_transport,
             }),
             domain_routes: cfg.domain_routes(),
             ua_string: cfg.ua_string.clone(),

@@ -249,9 +249,16 @@ return view.extend({
 		o.datatype = 'host';
 
 		o = s.taboption('outbound', form.Value, 'outbound_proxy_port', _('Outbound proxy port'),
-			_('Its UDP port.'));
+			_('Its port (5060 when empty).'));
 		o.datatype = 'range(1,65535)';
 		o.placeholder = '5060';
+
+		o = s.taboption('outbound', form.ListValue, 'outbound_proxy_transport', _('Outbound proxy transport'),
+			_('How to reach it: UDP or TCP. Automatic: as the phone\'s request came, unless the address it dials names a transport.'));
+		o.value('', _('Automatic'));
+		o.value('udp', 'UDP');
+		o.value('tcp', 'TCP');
+		o.optional = true;
 
 		o = s.taboption('outbound', form.DynamicList, 'outbound_domain_name', _('Per-domain proxy: domains'),
 			_('Calls and registrations from these domains (the From domain) go through the proxy at the same position below.'));
