@@ -18,6 +18,7 @@ pub mod fsutil;
 pub mod limits;
 pub mod logging;
 pub mod net;
+pub mod plugins;
 pub mod process;
 pub mod proxy;
 pub mod registry;

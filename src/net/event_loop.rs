@@ -61,6 +61,8 @@ pub enum StartError {
     Setup(&'static str, io::Error),
     /// `proxy_auth_realm` is set but no nonce key can be had.
     Auth(String),
+    /// A plugin's directives are unusable (the message names the directive).
+    Plugin(String),
 }
 
 impl fmt::Display for StartError {
@@ -68,9 +70,10 @@ impl fmt::Display for StartError {
         match self {
             StartError::NoInbound => write!(f, "if_inbound is not set in the configuration"),
             StartError::Interface(d, v, e) => write!(f, "{d} = {v}: {e}"),
-            StartError::Bind(a, e) => write!(f, "cannot bind SIP UDP socket on {a}: {e}"),
+            StartError::Bind(a, e) => write!(f, "cannot bind SIP socket on {a}: {e}"),
             StartError::Setup(what, e) => write!(f, "{what}: {e}"),
             StartError::Auth(e) => write!(f, "proxy_auth_realm: {e}"),
+            StartError::Plugin(e) => write!(f, "{e}"),
         }
     }
 }
@@ -436,6 +439,7 @@ impl EventLoop {
             d.set_mask(new.config.debug_level);
         }
         self.proxy.reconfigure(new.config, new.auth);
+        self.proxy.set_plugins(new.plugins);
         self.flush(self.now_ms());
         log::info!("SIGHUP: configuration reloaded from {}", new.path.display());
     }

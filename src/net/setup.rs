@@ -77,12 +77,14 @@ pub fn build(config: &Config) -> Result<Cores, StartError> {
     });
 
     let auth = authenticator(config).map_err(StartError::Auth)?;
-    let proxy = Proxy::new(
+    let plugins = crate::plugins::build(config).map_err(StartError::Plugin)?;
+    let mut proxy = Proxy::new(
         config.clone(),
         Addresses { inbound, outbound },
         resolver(),
         auth,
     );
+    proxy.set_plugins(plugins);
     if let Some(w) = rtp::dejitter_warning(config.rtp_input_dejitter, config.rtp_output_dejitter) {
         log::warn!("{w}");
     }
@@ -131,6 +133,7 @@ fn debug_listen_addr(config: &Config, inbound: IpAddr) -> Option<SocketAddr> {
 pub struct Reloaded {
     pub config: Config,
     pub auth: Option<Authenticator>,
+    pub plugins: Vec<Box<dyn crate::plugins::Plugin>>,
     /// The file the configuration was read from.
     pub path: PathBuf,
 }
@@ -160,10 +163,13 @@ pub fn reload(source: &ConfigSource, running: &Config) -> Option<Reloaded> {
         log::warn!("SIGHUP: {name} changed; it takes effect after a restart");
     }
     let config = upkeep::keep_restart_only(running, loaded.config);
-    match authenticator(&config) {
-        Ok(auth) => Some(Reloaded {
+    let built = authenticator(&config)
+        .and_then(|auth| crate::plugins::build(&config).map(|plugins| (auth, plugins)));
+    match built {
+        Ok((auth, plugins)) => Some(Reloaded {
             config,
             auth,
+            plugins,
             path: loaded.path,
         }),
         Err(e) => {

@@ -71,6 +71,9 @@ pub enum UaPlacement {
 pub struct Edits<'m> {
     /// Drop the Alert-Info of Asterisk (behaviour §4.10.9).
     pub asterisk_fix: bool,
+    /// Plugins: header lines to remove (by index) and slices to replace.
+    pub remove_headers: Vec<usize>,
+    pub replace: Vec<(&'m [u8], String)>,
     pub request_uri: Option<(&'m [u8], String)>,
     /// Route entries naming us (loose route) or moved into the Request-URI (strict router).
     pub remove_routes: Vec<&'m [u8]>,
@@ -111,6 +114,12 @@ impl<'m> Edits<'m> {
     ) -> Result<(), EditError> {
         if self.asterisk_fix {
             remove_asterisk_alert_info(msg, ed)?;
+        }
+        for &i in &self.remove_headers {
+            ed.remove_header(i)?;
+        }
+        for (old, new) in &self.replace {
+            ed.replace(old, new.as_bytes())?;
         }
         if let Some((old, new)) = &self.request_uri {
             ed.replace(old, new.as_bytes())?;

@@ -244,8 +244,21 @@ impl Proxy {
         add_expires: Option<u32>,
         media: &mut dyn Media,
     ) {
-        if let Err(r) = self.try_forward_request(now, origin, msg, add_expires, media) {
-            self.refuse(origin, msg, r);
+        match self.try_forward_request(now, origin, msg, add_expires, media) {
+            Ok(()) => {}
+            Err(
+                r @ Refusal::Answer {
+                    count: Some(DropReason::UnknownDirection),
+                    ..
+                },
+            ) => {
+                // "Unknown direction": a plugin may still redirect or drop it.
+                if let super::hooks::Outcome::Continue = self.plugins_decide(now, origin, msg, true)
+                {
+                    self.refuse(origin, msg, r);
+                }
+            }
+            Err(r) => self.refuse(origin, msg, r),
         }
     }
 
@@ -260,7 +273,9 @@ impl Proxy {
         let target = self.request_target(msg)?;
         let (route, new_ruri) = self.route_request(now, origin, msg, &target)?;
         let body = self.request_media(now, origin, msg, &route, media)?;
-        let edits = self.request_edits(origin, msg, &route, target, new_ruri, add_expires, body);
+        let mut edits =
+            self.request_edits(origin, msg, &route, target, new_ruri, add_expires, body);
+        self.plugins_pre_proxy(now, origin, msg, route.direction, &mut edits);
         self.emit(now, msg, &edits, &route)
     }
 
@@ -519,7 +534,8 @@ impl Proxy {
     ) -> Result<(), Refusal> {
         let (route, own_via) = self.route_response(now, origin, msg)?;
         let body = self.response_media(now, origin, msg, &route, media)?;
-        let edits = self.response_edits(now, msg, &route, own_via, body);
+        let mut edits = self.response_edits(now, msg, &route, own_via, body);
+        self.plugins_pre_proxy(now, origin, msg, route.direction, &mut edits);
         self.emit(now, msg, &edits, &route)
     }
 

@@ -10,6 +10,7 @@
 mod direction;
 mod edit;
 mod forward;
+mod hooks;
 mod media;
 mod register;
 mod respond;
@@ -164,6 +165,8 @@ pub enum DropReason {
     Loop,
     /// Proxy-Require names an extension this proxy lacks (answered 420).
     BadExtension,
+    /// A plugin discarded it.
+    Plugin,
 }
 
 impl DropReason {
@@ -189,6 +192,7 @@ impl DropReason {
             DropReason::TooManyHops => "too_many_hops",
             DropReason::Loop => "via_loop",
             DropReason::BadExtension => "bad_extension",
+            DropReason::Plugin => "plugin",
         }
     }
 }
@@ -245,6 +249,10 @@ pub struct Proxy {
     /// The last public host known, so registrations move to the new one also when the
     /// outbound interface was down in between.
     last_public: Option<String>,
+    /// The enabled plugins, in `load_plugin` order.
+    plugins: Vec<Box<dyn crate::plugins::Plugin>>,
+    /// Call-IDs a plugin answered with 302, until when their ACK is swallowed.
+    redirects: Vec<(String, u64)>,
 }
 
 impl Proxy {
@@ -272,6 +280,8 @@ impl Proxy {
             last_public: None,
             public_ip: None,
             public_refresh: None,
+            plugins: Vec::new(),
+            redirects: Vec::new(),
         };
         p.last_public = p.public_host();
         p.reset_public_ip();
@@ -332,6 +342,16 @@ impl Proxy {
 
     pub fn settings(&self) -> &Settings {
         &self.settings
+    }
+
+    /// Installs the enabled plugins (`plugins::build`), at start and on SIGHUP.
+    pub fn set_plugins(&mut self, plugins: Vec<Box<dyn crate::plugins::Plugin>>) {
+        self.plugins = plugins;
+    }
+
+    /// The names of the enabled plugins, in order.
+    pub fn plugin_names(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.plugins.iter().map(|p| p.name())
     }
 
     /// Replaces the settings that apply at once on SIGHUP (decisions §7).
@@ -439,6 +459,9 @@ impl Proxy {
         media: &mut dyn Media,
     ) {
         self.counters.received = self.counters.received.saturating_add(1);
+        if !self.plugins_raw(now, &origin, bytes) {
+            return;
+        }
         let Some(access) = self.admit(&origin, bytes) else {
             return;
         };
@@ -459,6 +482,13 @@ impl Proxy {
         }
         if let Err(r) = self.check_request(&origin, &msg) {
             self.refuse(&origin, &msg, r);
+            return;
+        }
+        if self.redirected_ack(now, &msg) {
+            log::debug!(target: PROXY, "ACK of a redirected request from {} swallowed", origin.src);
+            return;
+        }
+        if let hooks::Outcome::Done = self.plugins_decide(now, &origin, &msg, false) {
             return;
         }
         if msg.method() == Some(b"REGISTER") {
@@ -765,10 +795,15 @@ impl Proxy {
             .registry
             .next_deadline()
             .map(|s| s.saturating_mul(1000));
-        [reg, self.resolver.poll_timeout(), self.public_refresh]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            reg,
+            self.resolver.poll_timeout(),
+            self.public_refresh,
+            self.plugins_deadline(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// Timers: registration expiry, DNS retransmissions and failures.
@@ -779,6 +814,7 @@ impl Proxy {
         }
         self.resolver.handle_timeout(now);
         self.drain_dns_events();
+        self.plugins_timer(now);
         if self.public_refresh.is_some_and(|t| t <= now) {
             self.refresh_public_ip(now);
         }

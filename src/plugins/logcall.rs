@@ -1,0 +1,67 @@
+//! plugin_logcall (behaviour §8.2): logs the calls going through (INVITE, ACK, BYE, CANCEL)
+//! with From, To, Request-URI, source and Call-ID.
+
+use super::{Ctx, Decision, Plugin};
+use crate::config::Config;
+
+#[derive(Debug)]
+pub struct LogCall;
+
+pub fn build(_cfg: &Config) -> Result<Box<dyn Plugin>, String> {
+    Ok(Box::new(LogCall))
+}
+
+/// The log line of a call-related request, `None` for anything else.
+fn line(ctx: &Ctx<'_, '_>) -> Option<String> {
+    let m = ctx.msg;
+    let method = m.method()?;
+    let what = match method {
+        b"INVITE" => "call",
+        b"ACK" => "ack",
+        b"BYE" => "hangup",
+        b"CANCEL" => "cancel",
+        _ => return None,
+    };
+    let text = |b: Option<&[u8]>| String::from_utf8_lossy(b.unwrap_or(b"?")).into_owned();
+    Some(format!(
+        "plugin_logcall: {what} from {} to {} (Request-URI {}) from {} Call-ID {}",
+        text(m.from().ok().map(|f| f.uri.raw)),
+        text(m.to().ok().map(|t| t.uri.raw)),
+        text(m.request_uri_raw()),
+        ctx.origin.src,
+        text(m.call_id().ok()),
+    ))
+}
+
+impl Plugin for LogCall {
+    fn name(&self) -> &'static str {
+        "logcall"
+    }
+
+    fn determine_target(&mut self, ctx: &Ctx<'_, '_>) -> Decision {
+        if let Some(l) = line(ctx) {
+            log::info!("{l}");
+        }
+        Decision::Continue
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plugins::tests::ctx_for;
+
+    #[test]
+    fn calls_are_logged_and_other_requests_are_not() {
+        ctx_for("INVITE sip:bob@example.com SIP/2.0", |ctx| {
+            assert_eq!(
+                line(ctx).unwrap(),
+                "plugin_logcall: call from sip:alice@example.com to sip:bob@example.com \
+                 (Request-URI sip:bob@example.com) from 192.168.1.10:5060 Call-ID c1@h"
+            );
+        });
+        ctx_for("OPTIONS sip:bob@example.com SIP/2.0", |ctx| {
+            assert_eq!(line(ctx), None)
+        });
+    }
+}

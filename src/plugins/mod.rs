@@ -1,0 +1,166 @@
+//! The built-in plugins (behaviour §8, decisions §1): compiled in, enabled by `load_plugin`
+//! in load order. Each plugin is one file here, with its directives read into typed settings
+//! at start ([`build`]) and its own tests. The proxy core calls every enabled plugin at
+//! siproxd's stages (see [`Plugin`]); a plugin that is not loaded costs nothing.
+
+pub mod demo;
+pub mod logcall;
+pub mod regex;
+
+use std::net::SocketAddr;
+
+use crate::config::Config;
+use crate::proxy::{Direction, Hop, Origin};
+use crate::registry::Registry;
+use crate::sip::Message;
+
+/// What a plugin sees of one message.
+pub struct Ctx<'a, 'm> {
+    pub now: u64,
+    pub origin: &'a Origin,
+    pub msg: &'a Message<'m>,
+    /// The message's direction, once known (`None` at "determine target" and when unknown).
+    pub direction: Option<Direction>,
+    pub registry: &'a Registry,
+}
+
+/// A plugin's decision at "determine target" or "unknown direction".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// Let the message go on.
+    Continue,
+    /// Answer the request `302 Moved Temporarily` with this Contact URI; the pipeline
+    /// remembers the Call-ID for 20 s and swallows the matching ACK once (behaviour §8.1).
+    Redirect(String),
+    /// Forward the request with this Request-URI (if given) to this next hop (if given),
+    /// towards the LAN when the slot is given (siptrunk), else towards the Internet.
+    Forward {
+        request_uri: Option<String>,
+        hop: Option<Hop>,
+        lan_slot: Option<usize>,
+    },
+    /// Drop the message; the reason is logged.
+    Drop(&'static str),
+}
+
+/// Edits a plugin adds to a message the proxy forwards ("pre-proxy"), applied with the
+/// proxy's own edits (slices of the message are replaced, header lines removed).
+#[derive(Debug, Default)]
+pub struct PluginEdits<'m> {
+    /// Header lines to remove, by index in the message (`Header::index`).
+    pub remove_headers: Vec<usize>,
+    /// Slices of the message (e.g. a Via value or a Contact URI) and what replaces them.
+    pub replace: Vec<(&'m [u8], String)>,
+}
+
+/// One built-in plugin. Every stage has a default that does nothing, so a plugin implements
+/// only the stages it uses.
+pub trait Plugin: std::fmt::Debug {
+    /// The name `load_plugin` enables it by (`plugin_NAME.la` → `NAME`).
+    fn name(&self) -> &'static str;
+
+    /// Raw bytes before parsing and the access lists; `false` discards the datagram.
+    fn raw(&mut self, _now: u64, _src: SocketAddr, _bytes: &[u8]) -> bool {
+        true
+    }
+
+    /// A parsed, valid message before its direction is decided: a request may be answered
+    /// (redirect), routed elsewhere or dropped.
+    fn determine_target(&mut self, _ctx: &Ctx<'_, '_>) -> Decision {
+        Decision::Continue
+    }
+
+    /// A request whose direction is unknown (otherwise answered 408).
+    fn unknown_direction(&mut self, _ctx: &Ctx<'_, '_>) -> Decision {
+        Decision::Continue
+    }
+
+    /// A message about to be forwarded (direction known): header edits.
+    fn pre_proxy<'m>(&mut self, _ctx: &Ctx<'_, 'm>, _edits: &mut PluginEdits<'m>) {}
+
+    /// The body about to be forwarded (after the SDP relay rewrite): a new body, or `None` to
+    /// keep it.
+    fn body(&mut self, _ctx: &Ctx<'_, '_>, _body: &[u8]) -> Option<Vec<u8>> {
+        None
+    }
+
+    /// The periodic timer (`now` in ms).
+    fn timer(&mut self, _now: u64) {}
+
+    /// When `timer` next wants to run, if ever.
+    fn next_timer(&self) -> Option<u64> {
+        None
+    }
+}
+
+/// Builds one plugin from its directives; a missing required directive or a bad value is an
+/// error naming it.
+pub type Builder = fn(&Config) -> Result<Box<dyn Plugin>, String>;
+
+/// The plugins this build knows, by `load_plugin` name.
+fn builder(name: &str) -> Option<Builder> {
+    Some(match name {
+        "demo" => demo::build,
+        "logcall" => logcall::build,
+        _ => return None,
+    })
+}
+
+/// The enabled plugins in `load_plugin` order, built from `cfg`. A plugin siproxd had that is
+/// not built in yet is skipped with a warning (start-up says so); an error in a plugin's
+/// directives stops start-up.
+pub fn build(cfg: &Config) -> Result<Vec<Box<dyn Plugin>>, String> {
+    let mut out = Vec::new();
+    for name in &cfg.load_plugin {
+        match builder(name) {
+            Some(b) => out.push(b(cfg)?),
+            // Accepted so an existing siproxd.conf starts unchanged (decisions §1).
+            None => log::warn!(
+                "load_plugin: plugin_{name} is not implemented in this version and has no effect"
+            ),
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::sansio::Transport;
+    use crate::sip::Framing;
+
+    /// Runs `f` with a context for a request whose first line is `first_line`, from a phone
+    /// (192.168.1.10:5060) on the LAN, with an empty registration table.
+    pub fn ctx_for(first_line: &str, f: impl FnOnce(&Ctx<'_, '_>)) {
+        let text = format!(
+            "{first_line}\r\nVia: SIP/2.0/UDP 192.168.1.10:5060;branch=z9hG4bKp1\r\nFrom: <sip:alice@example.com>;tag=1\r\nTo: <sip:bob@example.com>\r\nCall-ID: c1@h\r\nCSeq: 1 {}\r\nContent-Length: 0\r\n\r\n",
+            first_line.split(' ').next().unwrap_or("")
+        );
+        let msg = Message::parse(text.as_bytes(), Framing::Datagram).unwrap();
+        let origin = Origin {
+            transport: Transport::Udp,
+            src: "192.168.1.10:5060".parse().unwrap(),
+            local: "192.168.1.1:5060".parse().unwrap(),
+            connection: None,
+        };
+        let registry = Registry::new(4);
+        let ctx = Ctx {
+            now: 0,
+            origin: &origin,
+            msg: &msg,
+            direction: None,
+            registry: &registry,
+        };
+        f(&ctx);
+    }
+
+    #[test]
+    fn enabled_plugins_are_built_in_load_order_and_unknown_ones_skipped() {
+        let cfg = Config {
+            load_plugin: vec!["logcall".into(), "stats".into(), "demo".into()],
+            ..Config::default()
+        };
+        let names: Vec<&str> = build(&cfg).unwrap().iter().map(|p| p.name()).collect();
+        assert_eq!(names, ["logcall", "demo"]);
+    }
+}
