@@ -37,9 +37,13 @@ struct Lab {
 
 impl Lab {
     fn new(name: &str, phone: Wire, provider: Wire) -> Lab {
+        Lab::with_extra(name, phone, provider, "")
+    }
+
+    fn with_extra(name: &str, phone: Wire, provider: Wire, extra: &str) -> Lab {
         require_sipp();
         Lab {
-            proxy: Proxy::start(name, "rtp_proxy_enable = 0\n"),
+            proxy: Proxy::start(name, &format!("rtp_proxy_enable = 0\n{extra}")),
             phone_port: free_udp_port(),
             provider_port: free_udp_port(),
             phone,
@@ -236,7 +240,14 @@ fn phone_tcp_reaches_a_udp_provider() {
 #[test]
 fn hostile_tcp_peers_do_not_stall_a_udp_registration() {
     use std::io::Write;
-    let lab = Lab::new("tcp_hostile", Wire::Udp, Wire::Udp);
+    let status =
+        std::env::temp_dir().join(format!("siproxd-rs-tcp-status-{}.json", std::process::id()));
+    let lab = Lab::with_extra(
+        "tcp_hostile",
+        Wire::Udp,
+        Wire::Udp,
+        &format!("status_interval = 1\nstatus_file = {}\n", status.display()),
+    );
     let lan = lab.proxy.lan_addr();
     // A peer with a header line too long, then peers that connect and send nothing or half
     // a message (more than the per-source cap of them).
@@ -269,5 +280,32 @@ fn hostile_tcp_peers_do_not_stall_a_udp_registration() {
     wait("already open from that address");
     // Half a message is given 10 s, then the connection goes.
     wait("closed: slow_sender");
+    // The status snapshot counts what was refused and closed, and why.
+    let counter = |name: &str| -> u64 {
+        let text = std::fs::read_to_string(&status).unwrap_or_default();
+        let key = format!("\"{name}\":");
+        text.find(&key)
+            .map(|i| &text[i + key.len()..])
+            .map(|rest| {
+                rest.trim_start()
+                    .chars()
+                    .take_while(char::is_ascii_digit)
+                    .collect::<String>()
+            })
+            .and_then(|d| d.parse().ok())
+            .unwrap_or(0)
+    };
+    let end = std::time::Instant::now() + T;
+    while counter("tcp.closed_slow_sender") == 0 && std::time::Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        counter("tcp.closed_slow_sender") >= 1,
+        "{}",
+        std::fs::read_to_string(&status).unwrap_or_default()
+    );
+    assert!(counter("tcp.refused_per_source") >= 1);
+    assert_eq!(counter("tcp.closed_bad_framing"), 1, "the over-long line");
+    let _ = std::fs::remove_file(&status);
     drop(peers);
 }

@@ -356,6 +356,8 @@ impl EventLoop {
         }
         if let Some(u) = self.upkeep.as_mut() {
             if u.poll_timeout().is_some_and(|d| d <= now) {
+                let t = self.tcp.streams();
+                u.handle_tcp(*t.counters(), t.iter(now).count());
                 u.handle_timeout(now, &self.proxy, &self.relay);
                 worked = true;
             }
@@ -411,6 +413,8 @@ impl EventLoop {
         if usr1 {
             match self.upkeep.as_mut() {
                 Some(u) => {
+                    let t = self.tcp.streams();
+                    u.handle_tcp(*t.counters(), t.iter(now).count());
                     u.write_status(&self.proxy, &self.relay, now);
                     log::info!("SIGUSR1: status written to {}", u.status_file().display());
                 }

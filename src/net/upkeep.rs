@@ -53,6 +53,8 @@ pub struct Upkeep {
     /// The earliest deadline of the two schedules, recomputed whenever one changes, so the
     /// loop can ask on every wake-up for free.
     deadline: Option<u64>,
+    /// SIP over TCP as the shell last reported it: counters and open connections.
+    tcp: (crate::stream::StreamCounters, usize),
 }
 
 impl Upkeep {
@@ -76,6 +78,7 @@ impl Upkeep {
             ),
             status_schedule,
             deadline: None,
+            tcp: Default::default(),
         };
         u.schedules_changed();
         u
@@ -189,10 +192,16 @@ impl Upkeep {
         };
     }
 
+    /// Input: the TCP table's counters and open connections, for the next snapshot.
+    pub fn handle_tcp(&mut self, counters: crate::stream::StreamCounters, open: usize) {
+        self.tcp = (counters, open);
+    }
+
     /// The status snapshot (SIGUSR1 and every `status_interval` seconds).
     pub fn write_status(&mut self, proxy: &Proxy, relay: &Relay, now_ms: u64) {
         let mut snap = snapshot(proxy, &self.config_file, self.started_unix, now_ms);
         add_media(&mut snap, relay, now_ms);
+        add_tcp(&mut snap, &self.tcp.0, self.tcp.1);
         let path = self.status_file.clone();
         if let Err(e) = fsutil::create_parent_dir(&path, 0o755) {
             log::warn!("status_file {}: {e}", path.display());
@@ -241,6 +250,27 @@ pub fn snapshot(proxy: &Proxy, config_file: &str, started_unix: u64, now_ms: u64
         snap.count(&format!("dropped.{}", why.name()), *n);
     }
     snap
+}
+
+/// SIP over TCP: open connections and what the table refused or closed, and why.
+pub fn add_tcp(snap: &mut Snapshot, c: &crate::stream::StreamCounters, open: usize) {
+    snap.count("tcp.open", u64::try_from(open).unwrap_or(u64::MAX));
+    for (name, n) in [
+        ("tcp.accepted", c.accepted),
+        ("tcp.opened", c.opened),
+        ("tcp.messages", c.messages),
+        ("tcp.refused_per_source", c.refused_per_source),
+        ("tcp.refused_table_full", c.refused_full),
+        ("tcp.evicted", c.evicted),
+        ("tcp.closed_idle", c.closed_idle),
+        ("tcp.closed_slow_sender", c.closed_slow),
+        ("tcp.closed_bad_framing", c.closed_bad_framing),
+        ("tcp.closed_oversized", c.closed_oversized),
+        ("tcp.closed_not_reading", c.closed_write_queue),
+        ("tcp.connect_failed", c.connect_failed),
+    ] {
+        snap.count(name, n);
+    }
 }
 
 /// Active calls and their relay streams (one row per half-stream), and the relay counters.

@@ -340,11 +340,21 @@ var REFUSED = {
 	'rtp.ports_exhausted': _('Calls refused: no free port in the RTP range'),
 	'rtp.dropped.foreign_source.open_streams': _('Media packets from unexpected senders on open calls (refused)'),
 	'rtp.dropped': _('Media packets dropped, all reasons'),
-	'rtp.truncated': _('Media packets too large for the relay (cut)')
+	'rtp.truncated': _('Media packets too large for the relay (cut)'),
+	'dropped.plugin': _('Dropped by a plugin'),
+	'tcp.refused_per_source': _('TCP connections refused: too many from one address'),
+	'tcp.refused_table_full': _('TCP connections refused: the connection table is full (Most TCP connections)'),
+	'tcp.evicted': _('TCP connections closed to make room for new ones'),
+	'tcp.closed_slow_sender': _('TCP connections closed: a message did not arrive in time'),
+	'tcp.closed_bad_framing': _('TCP connections closed: unreadable SIP'),
+	'tcp.closed_oversized': _('TCP connections closed: message too large'),
+	'tcp.closed_not_reading': _('TCP connections closed: the other side did not read'),
+	'tcp.connect_failed': _('TCP connections to providers that failed')
 };
 // Normal traffic, shown as one summary line instead.
 var TRAFFIC = [ 'sip.received', 'sip.forwarded', 'sip.generated', 'rtp.received', 'rtp.sent',
-	'dropped.ack_of_generated_response' ];
+	'dropped.ack_of_generated_response', 'tcp.open', 'tcp.accepted', 'tcp.opened', 'tcp.messages',
+	'tcp.closed_idle' ];
 
 // A counter this page does not know yet, said as words rather than as a key.
 function humanCounter(name) {
