@@ -236,15 +236,19 @@ impl Streams {
             .iter()
             .enumerate()
             .filter(|(_, c)| c.live)
-            .map(move |(i, c)| ConnInfo {
-                id: Self::id_of(i, c),
-                role: c.role,
-                connecting: c.connecting,
-                peer: c.peer,
-                local: c.local,
-                idle_ms: now.saturating_sub(c.last_activity),
-                queued: c.wq.len(),
-            })
+            .map(move |(i, c)| Self::info_of(Self::id_of(i, c), c, now))
+    }
+
+    fn info_of(id: ConnId, c: &Conn, now: u64) -> ConnInfo {
+        ConnInfo {
+            id,
+            role: c.role,
+            connecting: c.connecting,
+            peer: c.peer,
+            local: c.local,
+            idle_ms: now.saturating_sub(c.last_activity),
+            queued: c.wq.len(),
+        }
     }
 
     pub fn is_open(&self, id: ConnId) -> bool {
@@ -256,16 +260,7 @@ impl Streams {
     }
 
     pub fn info(&self, now: u64, id: ConnId) -> Option<ConnInfo> {
-        let c = self.get(id)?;
-        Some(ConnInfo {
-            id,
-            role: c.role,
-            connecting: c.connecting,
-            peer: c.peer,
-            local: c.local,
-            idle_ms: now.saturating_sub(c.last_activity),
-            queued: c.wq.len(),
-        })
+        Some(Self::info_of(id, self.get(id)?, now))
     }
 
     /// The most recently active connection a host opened to us: a phone's requests come in on

@@ -252,19 +252,24 @@ fn plugins_missing_required_directive() {
     assert_eq!(cfg.plugins.plugin_stun_port, 3479);
 }
 
+/// Values of a directive's kind that differ from every default.
+fn non_default_values(field: &directives::Field) -> Vec<String> {
+    match field {
+        directives::Field::Int { min, max, .. } => vec![max.to_string(), min.to_string()],
+        directives::Field::Bool(_) => vec!["1".into()],
+        directives::Field::Str(_) | directives::Field::List(_) => vec!["x".into()],
+        directives::Field::PortList(_) => vec!["5".into()],
+        directives::Field::Acl(_) => vec!["10.0.0.1".into()],
+        directives::Field::DebugLevel(_) => vec!["-1".into()],
+        directives::Field::Plugin(_) => vec!["plugin_demo.la".into()],
+        directives::Field::Transport(_) => vec!["tcp".into()],
+    }
+}
+
 #[test]
 fn every_directive_in_the_table_changes_the_config() {
     for directives::Directive { name, field, .. } in directives::table_entries() {
-        let candidates: Vec<String> = match field {
-            directives::Field::Int { min, max, .. } => vec![max.to_string(), min.to_string()],
-            directives::Field::Bool(_) => vec!["1".into()],
-            directives::Field::Str(_) | directives::Field::List(_) => vec!["x".into()],
-            directives::Field::PortList(_) => vec!["5".into()],
-            directives::Field::Acl(_) => vec!["10.0.0.1".into()],
-            directives::Field::DebugLevel(_) => vec!["-1".into()],
-            directives::Field::Plugin(_) => vec!["plugin_demo.la".into()],
-            directives::Field::Transport(_) => vec!["tcp".into()],
-        };
+        let candidates = non_default_values(field);
         let changed = candidates.iter().any(|v| {
             let mut cfg = Config::default();
             let mut out = Vec::new();
@@ -284,16 +289,7 @@ fn every_directive_in_the_table_changes_the_config() {
 
 /// A default configuration with one directive set to a value other than its default.
 fn changed_by(d: &directives::Directive) -> Config {
-    let candidates: Vec<String> = match &d.field {
-        directives::Field::Int { min, max, .. } => vec![max.to_string(), min.to_string()],
-        directives::Field::Bool(_) => vec!["1".into()],
-        directives::Field::Str(_) | directives::Field::List(_) => vec!["x".into()],
-        directives::Field::PortList(_) => vec!["5".into()],
-        directives::Field::Acl(_) => vec!["10.0.0.1".into()],
-        directives::Field::DebugLevel(_) => vec!["-1".into()],
-        directives::Field::Plugin(_) => vec!["plugin_demo.la".into()],
-        directives::Field::Transport(_) => vec!["tcp".into()],
-    };
+    let candidates = non_default_values(&d.field);
     for v in candidates {
         let mut cfg = Config::default();
         let mut out = Vec::new();
