@@ -57,6 +57,8 @@ pub enum StartError {
     Interface(&'static str, String, IfError),
     /// A SIP socket could not be opened on this address.
     Bind(SocketAddr, io::Error),
+    /// The SIP TCP listener could not be opened on this address.
+    BindTcp(SocketAddr, io::Error),
     /// Poll or signal set-up failed.
     Setup(&'static str, io::Error),
     /// `proxy_auth_realm` is set but no nonce key can be had.
@@ -70,7 +72,8 @@ impl fmt::Display for StartError {
         match self {
             StartError::NoInbound => write!(f, "if_inbound is not set in the configuration"),
             StartError::Interface(d, v, e) => write!(f, "{d} = {v}: {e}"),
-            StartError::Bind(a, e) => write!(f, "cannot bind SIP socket on {a}: {e}"),
+            StartError::Bind(a, e) => write!(f, "cannot bind SIP UDP socket on {a}: {e}"),
+            StartError::BindTcp(a, e) => write!(f, "cannot listen for SIP over TCP on {a}: {e}"),
             StartError::Setup(what, e) => write!(f, "{what}: {e}"),
             StartError::Auth(e) => write!(f, "proxy_auth_realm: {e}"),
             StartError::Plugin(e) => write!(f, "{e}"),
@@ -214,7 +217,7 @@ impl EventLoop {
         let tcp_in = el.inbound.local;
         el.tcp
             .listen(el.poll.registry(), Side::Inbound, tcp_in)
-            .map_err(|e| StartError::Bind(tcp_in, e))?;
+            .map_err(|e| StartError::BindTcp(tcp_in, e))?;
         if let Some(addr) = plan.outbound {
             el.set_outbound(addr)?;
         }
@@ -721,7 +724,7 @@ impl EventLoop {
         let tcp_addr = SocketAddr::new(addr, sock.local.port());
         self.tcp
             .listen(self.poll.registry(), Side::Outbound, tcp_addr)
-            .map_err(|e| StartError::Bind(tcp_addr, e))?;
+            .map_err(|e| StartError::BindTcp(tcp_addr, e))?;
         self.outbound = Some(sock);
         self.sync_addresses();
         Ok(())
