@@ -100,3 +100,84 @@ fn call_in_from_the_provider_has_audio_both_ways_and_the_far_end_hangs_up() {
         .received_audio()
         .assert_tone("alice hears bob", 1000, 3.0);
 }
+
+/// Runs sipp's digest client (tests/interop/sipp_register_auth.xml) in the LAN namespace
+/// against the router as registrar; returns the messages it traced.
+fn sipp_register(w: &World, user: &str, password: &str) -> String {
+    let scenario = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/interop/sipp_register_auth.xml"
+    );
+    let trace = w.dir.join(format!("sipp-{user}-{password}.log"));
+    let mut child = w
+        .exec(&w.lan, "sipp")
+        .args(["-sf", scenario, "-i", PHONE_LAN, "-p", "5090", "-s", user])
+        .args(["-au", user, "-ap", password, "-m", "1", "-nostdin"])
+        .args([
+            "-timeout",
+            "15s",
+            "-timeout_error",
+            "-trace_msg",
+            "-message_file",
+        ])
+        .arg(&trace)
+        .arg(format!("{ROUTER_LAN}:5060"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start sipp");
+    let mut status = None;
+    wait_until("sipp finished", Duration::from_secs(20), || {
+        status = child.try_wait().ok().flatten();
+        status.is_some()
+    });
+    let text = std::fs::read_to_string(&trace).unwrap_or_default();
+    assert!(status.is_some_and(|s| s.success()), "sipp failed:\n{text}");
+    text
+}
+
+/// Issue 14's first finding: with proxy authentication on, real clients register with the
+/// right password (sipp hashes `uri="sip:192.168.77.1:5060"` for the Request-URI
+/// `sip:192.168.77.1`), and a wrong password gets 403 with a log line that says why.
+#[test]
+fn registration_with_proxy_authentication_accepts_real_digest_clients() {
+    let Some(_g) = prepare("proxy_auth") else {
+        return;
+    };
+    let w = World::new(
+        "proxyauth",
+        "proxy_auth_realm = lanrealm\nproxy_auth_passwd = s3cret\n",
+    );
+    let mut alice = w.phone(PhoneSpec {
+        account: format!("<sip:alice@{ROUTER_LAN}>;auth_pass=s3cret;regint=600"),
+        ..PhoneSpec::alice(&w)
+    });
+    alice.wait_event("REGISTER_OK", SETUP);
+    assert!(
+        w.proxy_text().contains(&format!(
+            "registered sip:alice@{ROUTER_LAN} from {PHONE_LAN}:5060 (registrar mode)"
+        )),
+        "baresip registered at the proxy itself"
+    );
+
+    let ok = sipp_register(&w, "carol", "s3cret");
+    assert!(
+        ok.contains(&format!("uri=\"sip:{ROUTER_LAN}:5060\"")),
+        "sipp's digest uri carries the default port:\n{ok}"
+    );
+    assert!(
+        ok.contains("SIP/2.0 200 OK"),
+        "right password registers:\n{ok}"
+    );
+
+    let bad = sipp_register(&w, "carol", "wrong");
+    assert!(
+        bad.contains("SIP/2.0 403"),
+        "wrong password gets 403:\n{bad}"
+    );
+    wait_until("the refusal is logged", SHORT, || {
+        w.proxy_text().contains(&format!(
+            "REGISTER from {PHONE_LAN}:5090 refused for user \"carol\" (realm \"lanrealm\"): wrong password"
+        ))
+    });
+}
