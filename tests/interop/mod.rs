@@ -635,6 +635,25 @@ impl Phone {
         self.wait_json(ty, |j| j.contains(&needle), timeout)
     }
 
+    /// The most packets any RTCP event so far says this phone received in its call.
+    pub fn rx_packets(&self) -> u64 {
+        let (lock, _) = &*self.events;
+        let list = lock.lock().unwrap_or_else(|e| e.into_inner());
+        list.iter().filter_map(|j| rx_of(j)).max().unwrap_or(0)
+    }
+
+    /// Waits until an RTCP event says at least `n` more packets arrived than [`Phone::rx_packets`]
+    /// said when called (baresip reports about every 5 s); returns the new count.
+    pub fn wait_rx_growth(&mut self, n: u64) -> u64 {
+        let want = self.rx_packets() + n;
+        let ev = self.wait_json(
+            &format!("RTCP report of {want} packets received"),
+            |j| j.contains("\"type\":\"CALL_RTCP\"") && rx_of(j).is_some_and(|r| r >= want),
+            Duration::from_secs(20),
+        );
+        rx_of(&ev).unwrap_or(0)
+    }
+
     /// Whether an event of type `ty` has arrived (taken or not).
     pub fn saw(&self, ty: &str) -> bool {
         let needle = format!("\"type\":\"{ty}\"");
@@ -718,6 +737,14 @@ impl Drop for Phone {
             );
         }
     }
+}
+
+/// The received packet count of a `CALL_RTCP` event (`"rx":{"sent":N,...}`).
+fn rx_of(json: &str) -> Option<u64> {
+    let key = "\"rx\":{\"sent\":";
+    let rest = &json[json.find(key)? + key.len()..];
+    let end = rest.find(|c: char| !c.is_ascii_digit())?;
+    rest[..end].parse().ok()
 }
 
 /// Connects to `addr` inside network namespace `ns` (from a helper thread that enters it; the
