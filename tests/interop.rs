@@ -261,3 +261,37 @@ fn dtmf_as_rfc4733_events_crosses_the_proxy_both_ways() {
         "the digits went as RTP events through the relay, not as SIP INFO"
     );
 }
+
+/// A blind transfer: bob, called by alice, REFERs her to carol; alice calls carol through the
+/// proxy and they talk.
+#[test]
+fn blind_transfer_by_the_far_end_makes_the_lan_phone_call_the_target() {
+    let Some(_g) = prepare("transfer") else {
+        return;
+    };
+    let w = World::new("transfer", "");
+    let (mut alice, mut bob) = alice_and_bob(&w);
+    let mut carol = w.phone(PhoneSpec::carol(&w));
+    carol.wait_event("REGISTER_OK", SETUP);
+    alice.command("dial", &format!("sip:bob@{PROVIDER}"));
+    alice.wait_event("CALL_ESTABLISHED", SETUP);
+    bob.wait_event("CALL_ESTABLISHED", SETUP);
+    bob.command("transfer", &format!("sip:carol@{PROVIDER}"));
+    carol.wait_event("CALL_ESTABLISHED", SETUP);
+    bob.wait_event("CALL_CLOSED", SETUP);
+    talk(&mut alice, &mut carol, 150);
+    alice.command("hangup", "");
+    carol.wait_event("CALL_CLOSED", SETUP);
+    assert!(
+        w.kamailio_text().contains(&format!(
+            "INVITE sip:carol@{PROVIDER} from {ROUTER_WAN}:5060"
+        )),
+        "alice's call to carol went through the proxy"
+    );
+    carol
+        .received_audio()
+        .assert_tone("carol hears alice", 440, 2.5);
+    alice
+        .received_audio()
+        .assert_tone("alice hears carol", 700, 2.5);
+}
