@@ -123,6 +123,41 @@ fn stop(child: &mut Child) {
     let _ = child.wait();
 }
 
+/// The processes left in namespace `ns` (e.g. Kamailio's workers when its main process had to
+/// be killed): SIGTERM, then SIGKILL after 2 s. The namespace is ours, so are they.
+fn kill_all_in(ns: &str) {
+    let pids = || -> Vec<i32> {
+        Command::new("ip")
+            .args(["netns", "pids", ns])
+            .output()
+            .map(|o| {
+                String::from_utf8_lossy(&o.stdout)
+                    .split_whitespace()
+                    .filter_map(|p| p.parse().ok())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    for sig in [libc::SIGTERM, libc::SIGKILL] {
+        let deadline = Instant::now() + Duration::from_secs(2);
+        loop {
+            let left = pids();
+            if left.is_empty() {
+                return;
+            }
+            if Instant::now() > deadline {
+                break;
+            }
+            for pid in left {
+                // SAFETY: plain kill(2) of a process inside a namespace this test created.
+                unsafe { libc::kill(pid, sig) };
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    eprintln!("interop: processes {:?} in {ns} survive SIGKILL", pids());
+}
+
 fn tail(path: &Path, lines: usize, skip: &str) -> String {
     let text = std::fs::read_to_string(path).unwrap_or_default();
     let kept: Vec<&str> = text
@@ -334,6 +369,7 @@ impl Drop for World {
             );
         }
         for ns in [&self.lan, &self.rtr, &self.wan] {
+            kill_all_in(ns);
             let _ = Command::new("ip")
                 .args(["netns", "del", ns])
                 .stderr(Stdio::null())
