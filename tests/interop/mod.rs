@@ -375,6 +375,10 @@ impl Drop for World {
                 .stderr(Stdio::null())
                 .status();
         }
+        // Logs and recordings stay for reading after a failure only.
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
     }
 }
 
