@@ -152,11 +152,14 @@ fn registration_with_proxy_authentication_accepts_real_digest_clients() {
         ..PhoneSpec::alice(&w)
     });
     alice.wait_event("REGISTER_OK", SETUP);
+    let log = w.proxy_text();
     assert!(
-        w.proxy_text().contains(&format!(
+        log.contains(&format!(
+            "answering REGISTER sip:{ROUTER_LAN} from {PHONE_LAN}:5060 with 407"
+        )) && log.contains(&format!(
             "registered sip:alice@{ROUTER_LAN} from {PHONE_LAN}:5060 (registrar mode)"
         )),
-        "baresip registered at the proxy itself"
+        "baresip was challenged and registered at the proxy itself"
     );
 
     let ok = sipp_register(&w, "carol", "s3cret");
@@ -327,4 +330,34 @@ fn with_proxy_authentication_on_the_provider_still_authenticates_its_own_users()
     alice
         .received_audio()
         .assert_tone("alice hears bob", 1000, 1.5);
+}
+
+/// A phone that unregisters (as at shutdown) through the proxy is gone at the provider:
+/// calls to it are refused there instead of ringing a stale binding.
+#[test]
+fn unregistering_through_the_proxy_removes_the_binding_at_the_provider() {
+    let Some(_g) = prepare("unregister") else {
+        return;
+    };
+    let w = World::new("unregister", "");
+    let (mut alice, mut bob) = alice_and_bob(&w);
+    alice.command("uadel", &format!("sip:alice@{PROVIDER}"));
+    // The second save of alice's bindings at the provider is the unregistration.
+    wait_until(
+        "alice's unregistration saved at the provider",
+        SETUP,
+        || {
+            w.kamailio_text()
+                .matches(&format!("bindings of sip:alice@{PROVIDER} saved"))
+                .count()
+                >= 2
+        },
+    );
+    bob.command("dial", &format!("sip:alice@{PROVIDER}"));
+    let closed = bob.wait_event("CALL_CLOSED", SETUP);
+    assert!(closed.contains("404"), "bob's call: {closed}");
+    wait_until("the provider refused the call", SHORT, || {
+        w.kamailio_text()
+            .contains(&format!("sip:alice@{PROVIDER} is not registered"))
+    });
 }

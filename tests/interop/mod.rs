@@ -443,7 +443,9 @@ request_route {{
     if (is_method("REGISTER")) {{
         if (!save("location")) {{
             sl_reply_error();
+            exit;
         }}
+        xlog("L_INFO", "provider: bindings of $tu saved\n");
         exit;
     }}
     if (is_method("INVITE")) {{
