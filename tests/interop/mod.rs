@@ -18,15 +18,16 @@ use std::time::{Duration, Instant};
 
 /// The router's LAN address (the phones' outbound proxy).
 pub const ROUTER_LAN: &str = "192.168.77.1";
-/// The router's WAN address (what the provider sees).
-pub const ROUTER_WAN: &str = "10.77.0.1";
+/// The router's WAN address (what the provider sees). The WAN is a documentation prefix
+/// (RFC 5737), which siproxd-rs treats as the public Internet, as a provider's network is.
+pub const ROUTER_WAN: &str = "203.0.113.1";
 /// The LAN phone.
 pub const PHONE_LAN: &str = "192.168.77.10";
 /// Kamailio and the phones registered directly with it.
-pub const PROVIDER: &str = "10.77.0.2";
+pub const PROVIDER: &str = "203.0.113.2";
 /// bob's and carol's addresses (another host than the provider's on the WAN).
-pub const BOB: &str = "10.77.0.3";
-pub const CAROL: &str = "10.77.0.4";
+pub const BOB: &str = "203.0.113.3";
+pub const CAROL: &str = "203.0.113.4";
 /// The SIP realm of the provider and its users (user, password).
 pub const REALM: &str = "interop";
 pub const USERS: [(&str, &str); 3] = [("alice", "alicepw"), ("bob", "bobpw"), ("carol", "carolpw")];
@@ -177,6 +178,7 @@ pub struct World {
     proxy: Option<Child>,
     pub proxy_log: PathBuf,
     pub kamailio_log: PathBuf,
+    wan_if: String,
 }
 
 impl World {
@@ -198,6 +200,7 @@ impl World {
             proxy: None,
             proxy_log: dir.join("proxy.log"),
             kamailio_log: dir.join("kamailio.log"),
+            wan_if: format!("x{id}w0"),
         };
         // The namespaces go in `w` first, so a failure below still deletes them.
         for ns in [&w.lan, &w.rtr, &w.wan] {
@@ -329,6 +332,38 @@ impl World {
             },
         );
         w
+    }
+
+    /// Makes bob's media asymmetric: the RTP and RTCP bob sends towards the router (from his
+    /// RTP port range, whatever address baresip picks) leave with
+    /// the source address `from` (SNAT), and whatever is sent to `from` is dropped, as at a
+    /// media server that sends from one address and listens only on the one in its SDP.
+    pub fn make_bob_asymmetric(&self, from: &str) {
+        let wan = self.wan.as_str();
+        let ipt = |args: &str| {
+            let mut all = vec!["ip", "netns", "exec", wan, "iptables"];
+            all.extend(args.split(' '));
+            run(&all);
+        };
+        // The relay's packets to bob are not tracked, so bob's own packets start connections
+        // of their own, which SNAT rewrites (a tracked reply would keep bob's address).
+        ipt(&format!(
+            "-t raw -A PREROUTING -s {ROUTER_WAN} -p udp --dport 11000:11099 -j NOTRACK"
+        ));
+        ipt(&format!("-t raw -A PREROUTING -d {from} -j DROP"));
+        ipt(&format!(
+            "-t nat -A POSTROUTING -d {ROUTER_WAN} -p udp --sport 11000:11099 -j SNAT --to-source {from}"
+        ));
+        run(&[
+            "ip",
+            "-n",
+            wan,
+            "addr",
+            "add",
+            &format!("{from}/24"),
+            "dev",
+            &self.wan_if,
+        ]);
     }
 
     /// A command run inside namespace `ns`.
