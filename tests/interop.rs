@@ -392,3 +392,53 @@ fn asymmetric_far_end_media_is_not_a_silent_one_way_call() {
     bob.received_audio()
         .assert_tone("bob hears alice", 440, 2.5);
 }
+
+/// A re-INVITE that changes the codec: the provider lets re-INVITEs in carol's calls offer
+/// only PCMA (Kamailio removes PCMU from the offer), so the call set up with PCMU goes on with
+/// PCMA after alice's re-INVITE; the media keeps flowing through the relay both ways.
+#[test]
+fn a_reinvite_changing_the_codec_keeps_the_media_flowing() {
+    let Some(_g) = prepare("codec_change") else {
+        return;
+    };
+    let w = World::new("codec", "");
+    let mut carol = w.phone(PhoneSpec::carol(&w));
+    carol.wait_event("REGISTER_OK", SETUP);
+    let mut alice = w.phone(PhoneSpec::alice(&w));
+    alice.wait_event("REGISTER_OK", SETUP);
+    alice.command("dial", &format!("sip:carol@{PROVIDER}"));
+    alice.wait_event("CALL_ESTABLISHED", SETUP);
+    carol.wait_event("CALL_ESTABLISHED", SETUP);
+    talk(&mut alice, &mut carol, 100);
+    let log = |p: &Phone| std::fs::read_to_string(p.dir.join("baresip.log")).unwrap_or_default();
+    for p in [&alice, &carol] {
+        assert!(
+            log(p).contains("Set audio encoder: PCMU") && !log(p).contains("PCMA 8000Hz"),
+            "{} starts with PCMU",
+            p.name
+        );
+    }
+    alice.command("reinvite", "");
+    carol.wait_event("CALL_REMOTE_SDP", SETUP);
+    alice.wait_event("CALL_REMOTE_SDP", SETUP);
+    for p in [&alice, &carol] {
+        wait_until(&format!("{} switches to PCMA", p.name), SHORT, || {
+            let l = log(p);
+            l.contains("Set audio encoder: PCMA") && l.contains("Set audio decoder: PCMA")
+        });
+    }
+    assert!(w
+        .kamailio_text()
+        .contains("re-INVITE of carol's call restricted to PCMA"));
+    // Packets go on arriving both ways after the change, counted by the receivers.
+    talk(&mut alice, &mut carol, 150);
+    alice.command("hangup", "");
+    carol.wait_event("CALL_CLOSED", SETUP);
+    // The tones before the change (sndfile records up to the first re-INVITE only).
+    carol
+        .received_audio()
+        .assert_tone("carol hears alice", 440, 1.5);
+    alice
+        .received_audio()
+        .assert_tone("alice hears carol", 700, 1.5);
+}

@@ -451,6 +451,7 @@ loadmodule "textops.so"
 loadmodule "siputils.so"
 loadmodule "xlog.so"
 loadmodule "auth.so"
+loadmodule "sdpops.so"
 
 modparam("usrloc", "db_mode", 0)
 
@@ -461,6 +462,12 @@ request_route {{
         exit;
     }}
     if (has_totag()) {{
+        # A provider policy for carol's calls: a re-INVITE may offer only PCMA, so the codec
+        # changes in mid-call (the interop suite's codec-change scenario).
+        if (is_method("INVITE") && ($fU == "carol" || $tU == "carol") && has_body("application/sdp")) {{
+            sdp_remove_codecs_by_name("PCMU");
+            xlog("L_INFO", "provider: re-INVITE of carol's call restricted to PCMA\n");
+        }}
         if (loose_route() || is_method("ACK")) {{
             t_relay();
             exit;
