@@ -47,6 +47,24 @@ fn alice_and_bob(w: &World) -> (Phone, Phone) {
     (alice, bob)
 }
 
+/// Every message Kamailio received (it logs them whole) is free of the LAN's addresses but in
+/// the phone's own Via: the proxy masqueraded baresip's Contact, SDP and whatever else names
+/// the phone.
+fn assert_no_lan_address_reached_the_provider(w: &World) {
+    let log = w.kamailio_text();
+    // The phone's own Via stays below the proxy's, as through any proxy (RFC 3261 §16.6:
+    // responses find their way back along it); everything else is rewritten.
+    let leaks: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("192.168.77.") && !l.starts_with("Via: "))
+        .collect();
+    assert!(
+        leaks.is_empty(),
+        "the provider saw LAN addresses:\n{}",
+        leaks.join("\n")
+    );
+}
+
 /// Lets an established call carry audio until both phones report (RTCP) at least `packets`
 /// more packets received: packets counted on the far side of each direction.
 fn talk(a: &mut Phone, b: &mut Phone, packets: u64) {
@@ -79,6 +97,7 @@ fn call_out_through_the_proxy_has_audio_both_ways_and_the_lan_phone_hangs_up() {
     alice
         .received_audio()
         .assert_tone("alice hears bob", 1000, 3.0);
+    assert_no_lan_address_reached_the_provider(&w);
 }
 
 #[test]
@@ -98,6 +117,7 @@ fn call_in_from_the_provider_has_audio_both_ways_and_the_far_end_hangs_up() {
     alice
         .received_audio()
         .assert_tone("alice hears bob", 1000, 3.0);
+    assert_no_lan_address_reached_the_provider(&w);
 }
 
 /// Runs sipp's digest client (tests/interop/sipp_register_auth.xml) in the LAN namespace
@@ -214,6 +234,7 @@ fn cancel_before_answer_ends_the_call_on_both_sides_in_both_directions() {
     alice.wait_event("CALL_CLOSED", SETUP);
     bob.wait_event("CALL_CLOSED", SHORT);
     assert!(!alice.saw("CALL_ESTABLISHED") && !bob.saw("CALL_ESTABLISHED"));
+    assert_no_lan_address_reached_the_provider(&w);
 }
 
 #[test]
@@ -246,6 +267,7 @@ fn hold_and_resume_keep_the_media_path() {
         .assert_tone("alice hears bob", 1000, secs(a_before));
     bob.received_audio()
         .assert_tone("bob hears alice", 440, secs(b_before));
+    assert_no_lan_address_reached_the_provider(&w);
 }
 
 #[test]
@@ -270,6 +292,7 @@ fn dtmf_as_rfc4733_events_crosses_the_proxy_both_ways() {
         !w.kamailio_text().contains("provider: INFO"),
         "the digits went as RTP events through the relay, not as SIP INFO"
     );
+    assert_no_lan_address_reached_the_provider(&w);
 }
 
 /// A blind transfer: bob, called by alice, REFERs her to carol; alice calls carol through the
@@ -304,6 +327,7 @@ fn blind_transfer_by_the_far_end_makes_the_lan_phone_call_the_target() {
     alice
         .received_audio()
         .assert_tone("alice hears carol", 700, 2.5);
+    assert_no_lan_address_reached_the_provider(&w);
 }
 
 /// Proxy authentication guards registrations at siproxd-rs itself only: a phone that
@@ -360,6 +384,7 @@ fn unregistering_through_the_proxy_removes_the_binding_at_the_provider() {
         w.kamailio_text()
             .contains(&format!("sip:alice@{PROVIDER} is not registered"))
     });
+    assert_no_lan_address_reached_the_provider(&w);
 }
 
 /// Issue 14: a far end whose media comes from another address than its SDP says (as behind a
@@ -441,4 +466,5 @@ fn a_reinvite_changing_the_codec_keeps_the_media_flowing() {
     alice
         .received_audio()
         .assert_tone("alice hears carol", 700, 1.5);
+    assert_no_lan_address_reached_the_provider(&w);
 }

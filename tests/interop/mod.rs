@@ -455,8 +455,13 @@ loadmodule "sdpops.so"
 
 modparam("usrloc", "db_mode", 0)
 
+onreply_route {{
+    xlog("L_INFO", "provider: reply from $si:$sp:\n$mb\n");
+}}
+
 request_route {{
     xlog("L_INFO", "provider: $rm $ru from $si:$sp\n");
+    xlog("L_INFO", "provider: request:\n$mb\n");
     if (!mf_process_maxfwd_header("10")) {{
         sl_send_reply("483", "Too Many Hops");
         exit;
