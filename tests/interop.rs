@@ -468,3 +468,29 @@ fn a_reinvite_changing_the_codec_keeps_the_media_flowing() {
         .assert_tone("alice hears carol", 700, 1.5);
     assert_no_lan_address_reached_the_provider(&w);
 }
+
+/// Two phones behind the same proxy call each other through the provider: both legs of the
+/// call cross the proxy (out to the provider and back in), and the audio still flows both ways.
+#[test]
+fn two_lan_phones_call_each_other_through_the_provider() {
+    let Some(_g) = prepare("lan_to_lan") else {
+        return;
+    };
+    let w = World::new("lan2lan", "");
+    let mut dave = w.phone(PhoneSpec::dave(&w));
+    dave.wait_event("REGISTER_OK", SETUP);
+    let mut alice = w.phone(PhoneSpec::alice(&w));
+    alice.wait_event("REGISTER_OK", SETUP);
+    alice.command("dial", &format!("sip:dave@{PROVIDER}"));
+    alice.wait_event("CALL_ESTABLISHED", SETUP);
+    dave.wait_event("CALL_ESTABLISHED", SETUP);
+    talk(&mut alice, &mut dave, 150);
+    dave.command("hangup", "");
+    alice.wait_event("CALL_CLOSED", SETUP);
+    dave.received_audio()
+        .assert_tone("dave hears alice", 440, 2.5);
+    alice
+        .received_audio()
+        .assert_tone("alice hears dave", 1500, 2.5);
+    assert_no_lan_address_reached_the_provider(&w);
+}

@@ -23,6 +23,8 @@ pub const ROUTER_LAN: &str = "192.168.77.1";
 pub const ROUTER_WAN: &str = "203.0.113.1";
 /// The LAN phone.
 pub const PHONE_LAN: &str = "192.168.77.10";
+/// A second LAN phone.
+pub const PHONE_LAN2: &str = "192.168.77.11";
 /// Kamailio and the phones registered directly with it.
 pub const PROVIDER: &str = "203.0.113.2";
 /// bob's and carol's addresses (another host than the provider's on the WAN).
@@ -30,7 +32,12 @@ pub const BOB: &str = "203.0.113.3";
 pub const CAROL: &str = "203.0.113.4";
 /// The SIP realm of the provider and its users (user, password).
 pub const REALM: &str = "interop";
-pub const USERS: [(&str, &str); 3] = [("alice", "alicepw"), ("bob", "bobpw"), ("carol", "carolpw")];
+pub const USERS: [(&str, &str); 4] = [
+    ("alice", "alicepw"),
+    ("bob", "bobpw"),
+    ("carol", "carolpw"),
+    ("dave", "davepw"),
+];
 
 const KAMAILIO_MODULES: &str = "/usr/lib/x86_64-linux-gnu/kamailio/modules/";
 const BARESIP_MODULES: &str = "/usr/lib/baresip/modules";
@@ -274,6 +281,17 @@ impl World {
                 &wan_if,
             ]);
         }
+
+        run(&[
+            "ip",
+            "-n",
+            &w.lan,
+            "addr",
+            "add",
+            &format!("{PHONE_LAN2}/24"),
+            "dev",
+            &lan_if,
+        ]);
 
         let kdir = dir.join("kamailio");
         std::fs::create_dir_all(&kdir).expect("kamailio dir");
@@ -575,6 +593,22 @@ impl PhoneSpec {
             rtp_low: 11000,
             account: format!("<sip:bob@{PROVIDER}>;auth_pass=bobpw;regint=600;answermode=auto"),
             tone_hz: 1000,
+            codecs: &["g711.so"],
+        }
+    }
+
+    /// dave, a second phone on the LAN behind the same proxy.
+    pub fn dave(w: &World) -> PhoneSpec {
+        PhoneSpec {
+            name: "dave",
+            ns: w.lan.clone(),
+            sip: format!("{PHONE_LAN2}:5060"),
+            ctrl_port: 4447,
+            rtp_low: 13000,
+            account: format!(
+                "<sip:dave@{PROVIDER}>;auth_pass=davepw;outbound=\"sip:{ROUTER_LAN}:5060;lr\";regint=600;answermode=auto"
+            ),
+            tone_hz: 1500,
             codecs: &["g711.so"],
         }
     }
