@@ -62,10 +62,20 @@ pub fn unsupported() -> Option<String> {
     None
 }
 
+/// A program Debian installs in /usr/sbin, by its full path when it is there (a PATH without
+/// the sbin directories would not find it).
+fn sbin(name: &'static str) -> &'static str {
+    match name {
+        "kamailio" if Path::new("/usr/sbin/kamailio").exists() => "/usr/sbin/kamailio",
+        "iptables" if Path::new("/usr/sbin/iptables").exists() => "/usr/sbin/iptables",
+        _ => name,
+    }
+}
+
 /// Panics with the install hint when a program the suite drives is missing.
 pub fn require_programs() {
     for (prog, arg, pkg) in [
-        ("kamailio", "-v", "kamailio"),
+        (sbin("kamailio"), "-v", "kamailio"),
         ("baresip", "-h", "baresip"),
         ("sipp", "-v", "sip-tester"),
         ("ss", "-V", "iproute2"),
@@ -299,7 +309,7 @@ impl World {
         std::fs::write(&kcfg, kamailio_config()).expect("write kamailio.cfg");
         let klog = File::create(&w.kamailio_log).expect("kamailio log");
         w.kamailio = Some(
-            w.exec(&w.wan, "kamailio")
+            w.exec(&w.wan, sbin("kamailio"))
                 .args(["-DD", "-E", "-m", "32", "-M", "8", "-f"])
                 .arg(&kcfg)
                 .arg("-Y")
@@ -359,7 +369,7 @@ impl World {
     pub fn make_bob_asymmetric(&self, from: &str) {
         let wan = self.wan.as_str();
         let ipt = |args: &str| {
-            let mut all = vec!["ip", "netns", "exec", wan, "iptables"];
+            let mut all = vec!["ip", "netns", "exec", wan, sbin("iptables")];
             all.extend(args.split(' '));
             run(&all);
         };
