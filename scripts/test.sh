@@ -24,13 +24,20 @@ step() {
     fi
 }
 
-# Tools the black-box tests use (sipp, tshark, ip) and shellcheck for our scripts.
+# Tools the black-box tests use (sipp, tshark, ip), shellcheck for our scripts, and the real
+# SIP software of the interop suite (tests/interop.rs): Kamailio as provider, baresip as phone
+# (baresip-core: the headless program and its modules, without the GUI and video recommends),
+# iptables to make a far end's media asymmetric.
 install_tools() {
     local missing=()
     command -v sipp >/dev/null || missing+=(sip-tester)
     command -v tshark >/dev/null || missing+=(tshark)
     command -v ip >/dev/null || missing+=(iproute2)
+    command -v ss >/dev/null || missing+=(iproute2)
     command -v shellcheck >/dev/null || missing+=(shellcheck)
+    command -v kamailio >/dev/null || [ -x /usr/sbin/kamailio ] || missing+=(kamailio)
+    command -v baresip >/dev/null || missing+=(baresip-core)
+    command -v iptables >/dev/null || [ -x /usr/sbin/iptables ] || missing+=(iptables)
     if [ ${#missing[@]} -eq 0 ]; then
         return 0
     fi
@@ -40,7 +47,7 @@ install_tools() {
     fi
     echo "==> installing: ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq && apt-get install -y -qq "${missing[@]}" >/dev/null
+    apt-get update -qq && apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
 summary() {

@@ -210,6 +210,111 @@ impl<'a> Credentials<'a> {
     }
 }
 
+/// Why credentials with the right password still do not fit the request they came with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Misfit {
+    /// The digest `username` is not the user of the AOR (To) being registered.
+    User { user: String, aor_user: String },
+    /// The digest `uri` is not the Request-URI (nor an equivalent of it).
+    Uri { uri: String, request_uri: String },
+}
+
+impl std::fmt::Display for Misfit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Misfit::User { user, aor_user } => {
+                write!(f, "user {user:?} not allowed for AOR user {aor_user:?}")
+            }
+            Misfit::Uri { uri, request_uri } => {
+                write!(
+                    f,
+                    "digest uri {uri:?} differs from Request-URI {request_uri:?}"
+                )
+            }
+        }
+    }
+}
+
+/// The authenticated user must be the user of the AOR being bound, and the digest must have
+/// been computed for this request's Request-URI (RFC 3261 §22.4), compared with
+/// [`uri_equivalent`] because honest clients write the same URI differently.
+pub fn credentials_fit(
+    creds: &Credentials<'_>,
+    aor_user: Option<&[u8]>,
+    request_uri: Option<&[u8]>,
+) -> Result<(), Misfit> {
+    let lossy = |b: Option<&[u8]>| String::from_utf8_lossy(b.unwrap_or_default()).into_owned();
+    let user = creds.username.unwrap_or_default();
+    if aor_user != Some(user.as_bytes()) {
+        return Err(Misfit::User {
+            user: user.to_string(),
+            aor_user: lossy(aor_user),
+        });
+    }
+    let uri = creds.uri.unwrap_or_default();
+    match request_uri {
+        Some(r) if uri_equivalent(uri.as_bytes(), r) => Ok(()),
+        _ => Err(Misfit::Uri {
+            uri: uri.to_string(),
+            request_uri: lossy(request_uri),
+        }),
+    }
+}
+
+/// Whether two sip/sips URIs are equivalent by the rules of RFC 3261 §19.1.4, except that an
+/// absent port equals the scheme's default port (5060, 5061 for sips): clients hash
+/// `sip:10.0.0.1:5060` for the Request-URI `sip:10.0.0.1`. Userinfo compares case-sensitively
+/// and host case-insensitively (addresses by value), after %-decoding; parameters in any
+/// order, where `user`, `ttl`, `method`, `maddr` and `transport` must be in both or neither.
+/// Other schemes must be byte-identical.
+pub fn uri_equivalent(a: &[u8], b: &[u8]) -> bool {
+    use crate::sip::{escaped_eq, Host, Scheme, Uri};
+    if a == b {
+        return true;
+    }
+    let (Ok(x), Ok(y)) = (Uri::parse(a), Uri::parse(b)) else {
+        return false;
+    };
+    if !x.is_sip() || x.scheme != y.scheme {
+        return false;
+    }
+    let same = |p: Option<&[u8]>, q: Option<&[u8]>, ignore_case: bool| match (p, q) {
+        (None, None) => true,
+        (Some(p), Some(q)) => escaped_eq(p, q, ignore_case),
+        _ => false,
+    };
+    if !same(x.user, y.user, false) || !same(x.password, y.password, false) {
+        return false;
+    }
+    let host_ok = match (x.host, y.host) {
+        (Some(Host::Name(p)), Some(Host::Name(q))) => p.eq_ignore_ascii_case(q),
+        (Some(p), Some(q)) => p == q,
+        _ => false,
+    };
+    let default_port = if x.scheme == Scheme::Sips { 5061 } else { 5060 };
+    if !host_ok || x.port.unwrap_or(default_port) != y.port.unwrap_or(default_port) {
+        return false;
+    }
+    let must_match = |name: &[u8]| {
+        [&b"user"[..], b"ttl", b"method", b"maddr", b"transport"]
+            .iter()
+            .any(|m| m.eq_ignore_ascii_case(name))
+    };
+    let params_ok = |from: &Uri<'_>, other: &Uri<'_>| {
+        from.params.iter().all(|p| {
+            match other
+                .params
+                .iter()
+                .find(|q| q.name.eq_ignore_ascii_case(p.name))
+            {
+                Some(q) => same(p.value, q.value, true),
+                None => !must_match(p.name),
+            }
+        })
+    };
+    params_ok(&x, &y) && params_ok(&y, &x) && same(x.headers, y.headers, false)
+}
+
 /// The outcome of checking credentials.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
@@ -379,7 +484,7 @@ impl Authenticator {
         };
         let given = response.to_ascii_lowercase();
         if !constant_time_eq(expected.as_bytes(), given.as_bytes()) {
-            return Verdict::Rejected("wrong credentials");
+            return Verdict::Rejected("wrong password");
         }
         // Right password, but a nonce we did not issue in this boot (a phone still holding one
         // from before a restart) or an old one: never accepted, challenged again with
@@ -459,7 +564,7 @@ mod tests {
         let c = Credentials::parse(h.as_bytes()).unwrap();
         assert_eq!(
             a.verify(1010, "REGISTER", &c, IP),
-            Verdict::Rejected("wrong credentials")
+            Verdict::Rejected("wrong password")
         );
     }
 
@@ -493,7 +598,7 @@ mod tests {
         let c = Credentials::parse(h.as_bytes()).unwrap();
         assert_eq!(
             a.verify(1010, "REGISTER", &c, IP),
-            Verdict::Rejected("wrong credentials")
+            Verdict::Rejected("wrong password")
         );
     }
 
@@ -597,6 +702,64 @@ mod tests {
             a.verify(1, "REGISTER", &c, IP),
             Verdict::Malformed(_) | Verdict::Rejected(_)
         ));
+    }
+
+    #[test]
+    fn digest_uri_equivalence_follows_rfc3261_with_the_default_port_explicit() {
+        for (a, b) in [
+            // sipp's digest client and many phones make the default port explicit.
+            ("sip:10.0.0.1:5060", "sip:10.0.0.1"),
+            ("sip:10.0.0.1", "sip:10.0.0.1:5060"),
+            ("sips:example.com:5061", "sips:example.com"),
+            ("SIP:Example.COM", "sip:example.com"),
+            ("sip:%61lice@example.com", "sip:alice@example.com"),
+            (
+                "sip:example.com;transport=udp;lr",
+                "sip:example.com;lr;transport=UDP",
+            ),
+            ("sip:example.com;foo=1", "sip:example.com"),
+            ("sip:[2001:db8::1]:5060", "sip:[2001:db8:0::1]"),
+        ] {
+            assert!(uri_equivalent(a.as_bytes(), b.as_bytes()), "{a} ~ {b}");
+        }
+        for (a, b) in [
+            ("sip:10.0.0.2", "sip:10.0.0.1"),
+            ("sip:10.0.0.1:5070", "sip:10.0.0.1"),
+            ("sips:10.0.0.1:5060", "sip:10.0.0.1"),
+            ("sip:10.0.0.1:5061", "sips:10.0.0.1"),
+            ("sip:Alice@example.com", "sip:alice@example.com"),
+            ("sip:bob@example.com", "sip:example.com"),
+            ("sip:example.com;transport=tcp", "sip:example.com"),
+            ("sip:example.com;foo=1", "sip:example.com;foo=2"),
+            ("sip:example.com;maddr=10.0.0.9", "sip:example.com"),
+            ("tel:+123", "tel:+1234"),
+            ("not a uri", "sip:example.com"),
+        ] {
+            assert!(!uri_equivalent(a.as_bytes(), b.as_bytes()), "{a} !~ {b}");
+        }
+    }
+
+    #[test]
+    fn misfits_name_the_user_and_the_uris() {
+        let h = |user: &str, uri: &str| {
+            format!("Digest username=\"{user}\", realm=\"r\", nonce=\"n\", uri=\"{uri}\", response=\"x\"")
+        };
+        let ok = h("alice", "sip:10.0.0.1:5060");
+        let c = Credentials::parse(ok.as_bytes()).unwrap();
+        assert_eq!(
+            credentials_fit(&c, Some(b"alice"), Some(b"sip:10.0.0.1")),
+            Ok(())
+        );
+        let e = credentials_fit(&c, Some(b"bob"), Some(b"sip:10.0.0.1")).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "user \"alice\" not allowed for AOR user \"bob\""
+        );
+        let e = credentials_fit(&c, Some(b"alice"), Some(b"sip:10.0.0.2")).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "digest uri \"sip:10.0.0.1:5060\" differs from Request-URI \"sip:10.0.0.2\""
+        );
     }
 
     #[test]

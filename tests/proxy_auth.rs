@@ -151,3 +151,57 @@ fn malformed_proxy_authorization_gets_400_and_never_panics() {
         assert_eq!(r[0].status(), Some(400), "{bad}: {}", r[0].text);
     }
 }
+
+/// A qop-less MD5 answer for `user`, hashed over the digest `uri` the client chose.
+fn answer_for(user: &str, uri: &str, nonce: &str, password: &str) -> String {
+    let ha1 = h(false, &format!("{user}:testrealm:{password}"));
+    let ha2 = h(false, &format!("REGISTER:{uri}"));
+    format!(
+        "Digest username=\"{user}\", realm=\"testrealm\", nonce=\"{nonce}\", uri=\"{uri}\", response=\"{}\", algorithm=MD5",
+        h(false, &format!("{ha1}:{nonce}:{ha2}"))
+    )
+}
+
+/// Issue 14: sipp's digest client (and real phones) hash `uri=sip:192.168.1.1:5060` for the
+/// Request-URI `sip:192.168.1.1`. The same URI with the default port made explicit (or with
+/// its host in another case) is the same request; another host, port or user is not.
+#[test]
+fn digest_uri_with_the_default_port_explicit_registers_and_other_uris_or_users_get_403() {
+    let mut lab = lab_with_auth(false, 6);
+    let nonce = challenges(&lab.on_lan(A, &reg(1, ""))[0])[0].1.clone();
+    for (i, uri) in ["sip:192.168.1.1:5060", "SIP:192.168.1.1", "sip:192.168.1.1"]
+        .iter()
+        .enumerate()
+    {
+        let r = lab.on_lan(
+            A,
+            &reg(2 + i as u32, &answer_for("alice", uri, &nonce, "secret")),
+        );
+        assert_eq!(r[0].status(), Some(200), "uri {uri}: {}", r[0].text);
+    }
+    for (i, (user, uri)) in [
+        ("alice", "sip:192.168.1.2"),
+        ("alice", "sip:192.168.1.1:5070"),
+        ("alice", "sip:192.168.1.1;transport=tcp"),
+        ("alice", "sips:192.168.1.1"),
+        ("bob", "sip:192.168.1.1:5060"),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let r = lab.on_lan(
+            A,
+            &reg(10 + i as u32, &answer_for(user, uri, &nonce, "secret")),
+        );
+        assert_eq!(r[0].status(), Some(403), "{user} {uri}: {}", r[0].text);
+    }
+    // The right URI with the wrong password is still refused.
+    let r = lab.on_lan(
+        A,
+        &reg(
+            20,
+            &answer_for("alice", "sip:192.168.1.1:5060", &nonce, "wrong"),
+        ),
+    );
+    assert_eq!(r[0].status(), Some(403), "{}", r[0].text);
+}

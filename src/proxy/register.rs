@@ -21,21 +21,6 @@ enum Contacts {
     },
 }
 
-/// The authenticated user is the To user of the REGISTER (the AOR being bound), and the digest
-/// was computed for this Request-URI.
-fn credentials_fit(c: &auth::Credentials<'_>, msg: &Message<'_>) -> bool {
-    let to_user = msg.to().ok().and_then(|t| t.uri.user);
-    let user_ok = match (c.username, to_user) {
-        (Some(u), Some(t)) => u.as_bytes() == t,
-        _ => false,
-    };
-    let uri_ok = match (c.uri, msg.request_uri_raw()) {
-        (Some(u), Some(r)) => u.as_bytes() == r,
-        _ => false,
-    };
-    user_ok && uri_ok
-}
-
 impl Proxy {
     fn contacts_of(&self, msg: &Message<'_>) -> Result<Contacts, &'static str> {
         // An unreadable expiry is refused rather than guessed (siproxd reads it as 0).
@@ -123,21 +108,34 @@ impl Proxy {
                         return false;
                     }
                     Ok(c) => match a.verify(now / 1000, "REGISTER", &c, origin.src.ip()) {
-                        // The credentials are someone's: they must also be for this AOR and
-                        // this request, or one user could bind another user's address.
-                        Verdict::Accepted if !credentials_fit(&c, msg) => {
-                            log::warn!(
-                                "REGISTER from {} refused: user {:?} authenticated for another AOR or Request-URI",
+                        Verdict::Accepted => {
+                            // The credentials are someone's: they must also be for this AOR
+                            // and this request, or one user could bind another user's address.
+                            let aor_user = msg.to().ok().and_then(|t| t.uri.user);
+                            match auth::credentials_fit(&c, aor_user, msg.request_uri_raw()) {
+                                Ok(()) => None,
+                                Err(why) => {
+                                    log::warn!("REGISTER from {} refused: {why}", origin.src);
+                                    self.respond(origin, msg, Status::FORBIDDEN, &[]);
+                                    return false;
+                                }
+                            }
+                        }
+                        Verdict::Stale => {
+                            log::info!(
+                                "REGISTER from {}: nonce of user {:?} is stale or from before a restart, challenged again",
                                 origin.src,
                                 c.username.unwrap_or("")
                             );
-                            self.respond(origin, msg, Status::FORBIDDEN, &[]);
-                            return false;
+                            Some(true)
                         }
-                        Verdict::Accepted => None,
-                        Verdict::Stale => Some(true),
                         Verdict::Rejected(why) => {
-                            log::warn!("REGISTER from {} refused: {why}", origin.src);
+                            log::warn!(
+                                "REGISTER from {} refused for user {:?} (realm {:?}): {why}",
+                                origin.src,
+                                c.username.unwrap_or(""),
+                                c.realm.unwrap_or("")
+                            );
                             self.respond(origin, msg, Status::FORBIDDEN, &[]);
                             return false;
                         }

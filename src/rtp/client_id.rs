@@ -50,10 +50,13 @@ impl ClientId {
         self.ip
     }
 
-    /// siproxd's rule: equal non-empty texts match; otherwise equal IPs match.
+    /// siproxd's rule: when both texts are present, they decide (equal or not); only when one
+    /// is missing do equal IPs match. The IP cannot decide between two present texts: both legs
+    /// of a call between two local phones reach the proxy from the same provider address
+    /// (issue 14: such calls were silent when the legs' halves were taken for one another).
     pub fn matches(&self, other: &ClientId) -> bool {
-        if !self.text.is_empty() && !other.text.is_empty() && self.text == other.text {
-            return true;
+        if !self.text.is_empty() && !other.text.is_empty() {
+            return self.text == other.text;
         }
         self.ip == other.ip
     }
@@ -83,10 +86,17 @@ mod tests {
     }
 
     #[test]
-    fn same_ip_matches_even_with_different_or_empty_text() {
-        assert!(ClientId::new("alice@x", A).matches(&ClientId::new("bob@x", A)));
+    fn same_ip_matches_only_when_a_text_is_missing() {
         assert!(ClientId::new("", A).matches(&ClientId::new("", A)));
+        assert!(ClientId::new("alice@x", A).matches(&ClientId::new("", A)));
         assert!(!ClientId::new("", A).matches(&ClientId::new("", B)));
+    }
+
+    #[test]
+    fn the_two_legs_of_a_local_call_differ_though_both_come_from_the_provider() {
+        // alice calls dave through the provider: every message of both legs that reaches the
+        // proxy from the WAN comes from the provider's address.
+        assert!(!ClientId::new("alice@x", A).matches(&ClientId::new("dave@x", A)));
     }
 
     #[test]
