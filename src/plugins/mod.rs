@@ -39,7 +39,9 @@ impl Ctx<'_, '_> {
     /// demand so that plugins which do not ask pay nothing.
     pub fn from_lan_phone(&self) -> bool {
         let src = self.origin.src.ip().to_canonical();
-        src.is_loopback()
+        // This host, as the proxy's own direction rules count it (not all of 127/8).
+        src == IpAddr::V4(std::net::Ipv4Addr::LOCALHOST)
+            || src == IpAddr::V6(std::net::Ipv6Addr::LOCALHOST)
             || (self.origin.local.ip().to_canonical() == self.inbound
                 && self.registry.find_by_source_ip(src).is_some())
     }
