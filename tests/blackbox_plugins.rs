@@ -3,6 +3,7 @@
 //! Proxy: inbound (LAN) 127.0.0.1, outbound (WAN) 127.0.0.2; phone sipp on 127.0.0.1,
 //! registered through the proxy; provider sipp on 127.0.0.3, which is also the outbound proxy
 //! so that a redirected call reaches it whatever host the new target names.
+#![allow(clippy::expect_used, clippy::indexing_slicing)] // tests: a failed step panics, as a test should
 
 mod harness;
 
@@ -83,7 +84,11 @@ fn redirected_call(name: &str, plugin_lines: &str, dialled: &str) -> (String, St
         .into_iter()
         .filter(|m| m.trim_start().starts_with("INVITE "))
         .collect();
-    assert_eq!(invites.len(), 1, "only the redirected INVITE went out: {invites:?}");
+    assert_eq!(
+        invites.len(),
+        1,
+        "only the redirected INVITE went out: {invites:?}"
+    );
     let ruri = invites[0]
         .split_whitespace()
         .nth(1)
@@ -104,7 +109,9 @@ fn header(msg: &str, name: &str) -> String {
     msg.lines()
         .find_map(|l| {
             let (n, v) = l.split_once(':')?;
-            n.trim().eq_ignore_ascii_case(name).then(|| v.trim().to_string())
+            n.trim()
+                .eq_ignore_ascii_case(name)
+                .then(|| v.trim().to_string())
         })
         .unwrap_or_default()
 }
@@ -141,10 +148,7 @@ fn defaulttarget_answers_a_call_to_an_unknown_user_with_the_target() {
         "load_plugin = plugin_defaulttarget.la\n\
          plugin_defaulttarget_target = sip:100@127.0.0.1:5999\nplugin_defaulttarget_log = 1\n",
     );
-    let keys = [
-        ("provider_host", "example.com"),
-        ("callee", "nobody"),
-    ];
+    let keys = [("provider_host", "example.com"), ("callee", "nobody")];
     let mut provider = Sipp::start(
         &proxy.dir,
         "defaulttarget_provider",

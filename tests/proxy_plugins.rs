@@ -65,7 +65,12 @@ fn shortdial_star_01_is_redirected_to_entry_1_and_its_ack_consumed() {
     );
     let r = one(lab.on_lan(
         A,
-        &from_a("INVITE", "sip:*01@example.com", "<sip:*01@example.com>", "sd1"),
+        &from_a(
+            "INVITE",
+            "sip:*01@example.com",
+            "<sip:*01@example.com>",
+            "sd1",
+        ),
     ));
     redirect_to_a(&r, "sip:0301234@example.com");
     assert_eq!(r.header("Call-ID").unwrap(), "sd1@192.168.1.10");
@@ -77,13 +82,23 @@ fn shortdial_star_01_is_redirected_to_entry_1_and_its_ack_consumed() {
     // Entry 2 names a host too.
     let r = one(lab.on_lan(
         A,
-        &from_a("INVITE", "sip:*02@example.com", "<sip:*02@example.com>", "sd2"),
+        &from_a(
+            "INVITE",
+            "sip:*02@example.com",
+            "<sip:*02@example.com>",
+            "sd2",
+        ),
     ));
     redirect_to_a(&r, "sip:bob@other.net");
     // The call to the target goes out as any other.
     let f = one(lab.on_lan(
         A,
-        &from_a("INVITE", "sip:0301234@example.com", "<sip:0301234@example.com>", "sd3"),
+        &from_a(
+            "INVITE",
+            "sip:0301234@example.com",
+            "<sip:0301234@example.com>",
+            "sd3",
+        ),
     ));
     assert_eq!(f.first_line(), "INVITE sip:0301234@example.com SIP/2.0");
     assert_eq!(f.to, sa(PROVIDER));
@@ -102,14 +117,24 @@ fn shortdial_ack_is_consumed_even_after_the_redirect_cache_forgot_it() {
     );
     let r = one(lab.on_lan(
         A,
-        &from_a("INVITE", "sip:*01@example.com", "<sip:*01@example.com>", "late"),
+        &from_a(
+            "INVITE",
+            "sip:*01@example.com",
+            "<sip:*01@example.com>",
+            "late",
+        ),
     ));
     assert_eq!(r.status(), Some(302));
     lab.advance(21_000);
     let before = lab.proxy.counters().dropped(DropReason::Plugin);
     let acks = lab.on_lan(
         A,
-        &from_a("ACK", "sip:*01@example.com", "<sip:*01@example.com>", "late"),
+        &from_a(
+            "ACK",
+            "sip:*01@example.com",
+            "<sip:*01@example.com>",
+            "late",
+        ),
     );
     assert!(acks.is_empty(), "{acks:?}");
     assert_eq!(
@@ -130,14 +155,27 @@ fn prefix_redirects_an_outgoing_call_once() {
     );
     let r = one(lab.on_lan(
         A,
-        &from_a("INVITE", "sip:301234@example.com", "<sip:301234@example.com>", "px1"),
+        &from_a(
+            "INVITE",
+            "sip:301234@example.com",
+            "<sip:301234@example.com>",
+            "px1",
+        ),
     ));
     redirect_to_a(&r, "sip:0301234@example.com;redirected=prefix");
     let acks = lab.on_lan(
         A,
-        &from_a("ACK", "sip:301234@example.com", "<sip:301234@example.com>", "px1"),
+        &from_a(
+            "ACK",
+            "sip:301234@example.com",
+            "<sip:301234@example.com>",
+            "px1",
+        ),
     );
-    assert!(acks.is_empty(), "ACK swallowed by the redirect cache: {acks:?}");
+    assert!(
+        acks.is_empty(),
+        "ACK swallowed by the redirect cache: {acks:?}"
+    );
     // The phone follows the redirect: the marked INVITE goes out unchanged.
     let f = one(lab.on_lan(
         A,
@@ -172,11 +210,24 @@ fn regex_with_groups_redirects_to_the_rewritten_uri() {
     let mut lab = regex_lab("national", "^sip:0([1-9][0-9]*)@(.*)$", "sip:+49\\1@\\2");
     let r = one(lab.on_lan(
         A,
-        &from_a("INVITE", "sip:0301234@example.com", "<sip:0301234@example.com>", "rx1"),
+        &from_a(
+            "INVITE",
+            "sip:0301234@example.com",
+            "<sip:0301234@example.com>",
+            "rx1",
+        ),
     ));
     redirect_to_a(&r, "sip:+49301234@example.com;redirected=regex");
     assert!(lab
-        .on_lan(A, &from_a("ACK", "sip:0301234@example.com", "<sip:0301234@example.com>", "rx1"))
+        .on_lan(
+            A,
+            &from_a(
+                "ACK",
+                "sip:0301234@example.com",
+                "<sip:0301234@example.com>",
+                "rx1"
+            )
+        )
         .is_empty());
     // The new call is marked: it goes out, not redirected again.
     let f = one(lab.on_lan(
@@ -196,7 +247,12 @@ fn regex_with_groups_redirects_to_the_rewritten_uri() {
     // A number no rule matches is not touched.
     let f = one(lab.on_lan(
         A,
-        &from_a("INVITE", "sip:bob@example.com", "<sip:bob@example.com>", "rx3"),
+        &from_a(
+            "INVITE",
+            "sip:bob@example.com",
+            "<sip:bob@example.com>",
+            "rx3",
+        ),
     ));
     assert_eq!(f.first_line(), "INVITE sip:bob@example.com SIP/2.0");
 }
@@ -233,7 +289,12 @@ fn routing_plugins_leave_calls_from_the_internet_alone() {
     // An incoming call for alice reaches her.
     let f = one(lab.on_wan(
         PROVIDER,
-        &from_provider("INVITE", "sip:alice@203.0.113.5", "<sip:alice@example.com>", "in1"),
+        &from_provider(
+            "INVITE",
+            "sip:alice@203.0.113.5",
+            "<sip:alice@example.com>",
+            "in1",
+        ),
     ));
     assert_eq!(f.to, sa(A));
     assert_eq!(f.first_line(), "INVITE sip:alice@192.168.1.10:5060 SIP/2.0");
@@ -256,7 +317,12 @@ fn defaulttarget_sends_an_invite_to_an_unknown_user_to_the_target() {
         let mut lab = defaulttarget_lab(log);
         let r = one(lab.on_wan(
             PROVIDER,
-            &from_provider("INVITE", "sip:nobody@203.0.113.5", "<sip:nobody@example.com>", "dt1"),
+            &from_provider(
+                "INVITE",
+                "sip:nobody@203.0.113.5",
+                "<sip:nobody@example.com>",
+                "dt1",
+            ),
         ));
         assert_eq!(r.first_line(), "SIP/2.0 302 Moved Temporarily");
         assert_eq!(r.to, sa(PROVIDER));
@@ -264,7 +330,12 @@ fn defaulttarget_sends_an_invite_to_an_unknown_user_to_the_target() {
         assert_eq!(r.headers("Contact"), vec!["<sip:100@192.168.1.20>"]);
         let acks = lab.on_wan(
             PROVIDER,
-            &from_provider("ACK", "sip:nobody@203.0.113.5", "<sip:nobody@example.com>", "dt1"),
+            &from_provider(
+                "ACK",
+                "sip:nobody@203.0.113.5",
+                "<sip:nobody@example.com>",
+                "dt1",
+            ),
         );
         assert!(acks.is_empty(), "{acks:?}");
     }
@@ -276,20 +347,35 @@ fn defaulttarget_swallows_any_ack_of_unknown_direction_and_leaves_known_calls() 
     let before = lab.proxy.counters().dropped(DropReason::Plugin);
     let acks = lab.on_wan(
         PROVIDER,
-        &from_provider("ACK", "sip:nobody@203.0.113.5", "<sip:nobody@example.com>", "dt2"),
+        &from_provider(
+            "ACK",
+            "sip:nobody@203.0.113.5",
+            "<sip:nobody@example.com>",
+            "dt2",
+        ),
     );
     assert!(acks.is_empty());
     assert_eq!(lab.proxy.counters().dropped(DropReason::Plugin), before + 1);
     // Another method of unknown direction still gets the 408.
     let r = one(lab.on_wan(
         PROVIDER,
-        &from_provider("MESSAGE", "sip:nobody@203.0.113.5", "<sip:nobody@example.com>", "dt3"),
+        &from_provider(
+            "MESSAGE",
+            "sip:nobody@203.0.113.5",
+            "<sip:nobody@example.com>",
+            "dt3",
+        ),
     ));
     assert_eq!(r.status(), Some(408));
     // A call for alice reaches her.
     let f = one(lab.on_wan(
         PROVIDER,
-        &from_provider("INVITE", "sip:alice@203.0.113.5", "<sip:alice@example.com>", "dt4"),
+        &from_provider(
+            "INVITE",
+            "sip:alice@203.0.113.5",
+            "<sip:alice@example.com>",
+            "dt4",
+        ),
     ));
     assert_eq!(f.to, sa(A));
 }
@@ -329,7 +415,10 @@ fn siptrunk_routes_an_unregistered_number_to_the_trunk_registration() {
         "the dialled number is kept"
     );
     let vias = f.headers("Via");
-    assert!(vias[0].starts_with("SIP/2.0/UDP 192.168.1.1:5060;branch=z9hG4bK"), "{vias:?}");
+    assert!(
+        vias[0].starts_with("SIP/2.0/UDP 192.168.1.1:5060;branch=z9hG4bK"),
+        "{vias:?}"
+    );
     assert_eq!(
         f.headers("Record-Route"),
         vec!["<sip:siproxd@192.168.1.1:5060;lr>"],
@@ -353,13 +442,23 @@ fn siptrunk_without_the_registration_or_the_number_answers_408() {
     // The first matching trunk's account is not registered.
     let r = one(lab.on_wan(
         PROVIDER,
-        &from_provider("INVITE", "sip:+49401@203.0.113.5", "<sip:+49401@example.com>", "tr2"),
+        &from_provider(
+            "INVITE",
+            "sip:+49401@203.0.113.5",
+            "<sip:+49401@example.com>",
+            "tr2",
+        ),
     ));
     assert_eq!(r.status(), Some(408));
     // No trunk serves the number.
     let r = one(lab.on_wan(
         PROVIDER,
-        &from_provider("INVITE", "sip:+4989@203.0.113.5", "<sip:+4989@example.com>", "tr3"),
+        &from_provider(
+            "INVITE",
+            "sip:+4989@203.0.113.5",
+            "<sip:+4989@example.com>",
+            "tr3",
+        ),
     ));
     assert_eq!(r.status(), Some(408));
     // After alice's registration expired, the trunk number is unknown again.

@@ -24,11 +24,9 @@ pub fn build(cfg: &Config) -> Result<Box<dyn Plugin>, String> {
     // Checked once here: it becomes the Contact of every 302.
     match Uri::parse(target.as_bytes()) {
         Ok(u) if u.is_sip() && !u.host_raw.is_empty() => {}
-        _ => {
-            return Err(format!(
-                "plugin_defaulttarget_target: {target:?} is not a SIP URI (e.g. sip:100@192.168.1.20)"
-            ))
-        }
+        _ => return Err(format!(
+            "plugin_defaulttarget_target: {target:?} is not a SIP URI (e.g. sip:100@192.168.1.20)"
+        )),
     }
     Ok(Box::new(DefaultTarget {
         target: target.to_string(),
@@ -82,9 +80,15 @@ mod tests {
     fn decide(p: &mut dyn Plugin, method: &str) -> Decision {
         let reg = Registry::new(1);
         let mut d = Decision::Continue;
-        ctx(method, "sip:nobody@203.0.113.5", "<sip:nobody@example.com>", REMOTE, false, &reg, |c| {
-            d = p.unknown_direction(c)
-        });
+        ctx(
+            method,
+            "sip:nobody@203.0.113.5",
+            "<sip:nobody@example.com>",
+            REMOTE,
+            false,
+            &reg,
+            |c| d = p.unknown_direction(c),
+        );
         d
     }
 
@@ -112,9 +116,15 @@ mod tests {
         let mut p = plugin(Some("sip:100@192.168.1.20"), 0).unwrap();
         let reg = Registry::new(1);
         let mut d = Decision::Drop("x");
-        ctx("INVITE", "sip:nobody@203.0.113.5", "<sip:nobody@h>", REMOTE, false, &reg, |c| {
-            d = p.determine_target(c)
-        });
+        ctx(
+            "INVITE",
+            "sip:nobody@203.0.113.5",
+            "<sip:nobody@h>",
+            REMOTE,
+            false,
+            &reg,
+            |c| d = p.determine_target(c),
+        );
         assert_eq!(d, Decision::Continue);
     }
 

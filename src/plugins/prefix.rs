@@ -18,7 +18,9 @@ pub struct Prefix {
 
 pub fn build(cfg: &Config) -> Result<Box<dyn Plugin>, String> {
     match cfg.plugins.plugin_prefix_akey.as_deref() {
-        Some(a) if !a.is_empty() => Ok(Box::new(Prefix { akey: a.to_string() })),
+        Some(a) if !a.is_empty() => Ok(Box::new(Prefix {
+            akey: a.to_string(),
+        })),
         _ => Err("plugin_prefix_akey must be set to the prefix to dial".to_string()),
     }
 }
@@ -75,14 +77,22 @@ mod tests {
         let mut p = plugin(Some("0")).unwrap();
         let reg = alice_registered();
         let mut d = Decision::Continue;
-        ctx(method, ruri, to, src, lan, &reg, |c| d = p.determine_target(c));
+        ctx(method, ruri, to, src, lan, &reg, |c| {
+            d = p.determine_target(c)
+        });
         d
     }
 
     #[test]
     fn an_outgoing_invite_is_redirected_to_the_prefixed_to_user_marked() {
         assert_eq!(
-            decide("INVITE", "sip:301234@example.com", "<sip:301234@example.com;user=phone>", PHONE, true),
+            decide(
+                "INVITE",
+                "sip:301234@example.com",
+                "<sip:301234@example.com;user=phone>",
+                PHONE,
+                true
+            ),
             Decision::Redirect("sip:0301234@example.com;user=phone;redirected=prefix".into())
         );
     }
@@ -90,11 +100,21 @@ mod tests {
     #[test]
     fn a_marked_request_or_one_without_user_goes_on() {
         for (ruri, to) in [
-            ("sip:0301234@example.com;redirected=prefix", "<sip:0301234@example.com>"),
-            ("sip:0301234@example.com", "<sip:0301234@example.com;redirected=prefix>"),
+            (
+                "sip:0301234@example.com;redirected=prefix",
+                "<sip:0301234@example.com>",
+            ),
+            (
+                "sip:0301234@example.com",
+                "<sip:0301234@example.com;redirected=prefix>",
+            ),
             ("sip:example.com", "<sip:301234@example.com>"),
         ] {
-            assert_eq!(decide("INVITE", ruri, to, PHONE, true), Decision::Continue, "{ruri}");
+            assert_eq!(
+                decide("INVITE", ruri, to, PHONE, true),
+                Decision::Continue,
+                "{ruri}"
+            );
         }
     }
 

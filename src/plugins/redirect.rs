@@ -82,8 +82,15 @@ pub(crate) mod tests {
             mask_host: &[],
             masked_host: &[],
         };
-        r.register(0, Mode::Registrar, &masking, &aor, PHONE.parse().unwrap(), &[contact])
-            .unwrap();
+        r.register(
+            0,
+            Mode::Registrar,
+            &masking,
+            &aor,
+            PHONE.parse().unwrap(),
+            &[contact],
+        )
+        .unwrap();
         r
     }
 
@@ -102,7 +109,11 @@ pub(crate) mod tests {
             "{method} {ruri} SIP/2.0\r\nVia: SIP/2.0/UDP {src};branch=z9hG4bKp1\r\nFrom: <sip:alice@example.com>;tag=1\r\nTo: {to}\r\nCall-ID: c1@h\r\nCSeq: 1 {method}\r\nContent-Length: 0\r\n\r\n"
         );
         let msg = Message::parse(text.as_bytes(), Framing::Datagram).unwrap();
-        let local = if lan { "192.168.1.1:5060" } else { "203.0.113.5:5060" };
+        let local = if lan {
+            "192.168.1.1:5060"
+        } else {
+            "203.0.113.5:5060"
+        };
         let origin = Origin {
             transport: Transport::Udp,
             src: src.parse().unwrap(),
@@ -139,7 +150,10 @@ pub(crate) mod tests {
 
     #[test]
     fn the_marker_goes_before_uri_headers() {
-        assert_eq!(with_param("sip:a@h", "redirected=x"), "sip:a@h;redirected=x");
+        assert_eq!(
+            with_param("sip:a@h", "redirected=x"),
+            "sip:a@h;redirected=x"
+        );
         assert_eq!(
             with_param("sip:a@h;p=1?s=2", "redirected=x"),
             "sip:a@h;p=1;redirected=x?s=2"
@@ -149,16 +163,36 @@ pub(crate) mod tests {
     #[test]
     fn a_marked_request_uri_or_to_is_recognised() {
         let r = Registry::new(1);
-        ctx("INVITE", "sip:0123@h;redirected=prefix", "<sip:0123@h>", PHONE, true, &r, |c| {
-            assert!(already_redirected(c.msg, "prefix"));
-            assert!(!already_redirected(c.msg, "regex"));
-        });
-        ctx("INVITE", "sip:0123@h", "<sip:0123@h;redirected=REGEX>", PHONE, true, &r, |c| {
-            assert!(already_redirected(c.msg, "regex"))
-        });
-        ctx("INVITE", "sip:0123@h", "<sip:0123@h>", PHONE, true, &r, |c| {
-            assert!(!already_redirected(c.msg, "prefix"))
-        });
+        ctx(
+            "INVITE",
+            "sip:0123@h;redirected=prefix",
+            "<sip:0123@h>",
+            PHONE,
+            true,
+            &r,
+            |c| {
+                assert!(already_redirected(c.msg, "prefix"));
+                assert!(!already_redirected(c.msg, "regex"));
+            },
+        );
+        ctx(
+            "INVITE",
+            "sip:0123@h",
+            "<sip:0123@h;redirected=REGEX>",
+            PHONE,
+            true,
+            &r,
+            |c| assert!(already_redirected(c.msg, "regex")),
+        );
+        ctx(
+            "INVITE",
+            "sip:0123@h",
+            "<sip:0123@h>",
+            PHONE,
+            true,
+            &r,
+            |c| assert!(!already_redirected(c.msg, "prefix")),
+        );
     }
 
     #[test]
@@ -174,8 +208,14 @@ pub(crate) mod tests {
         ctx("INVITE", "sip:b@h", "<sip:b@h>", PHONE, true, &empty, |c| {
             assert!(!c.from_lan_phone(), "not registered")
         });
-        ctx("INVITE", "sip:b@h", "<sip:b@h>", "127.0.0.1:5062", false, &empty, |c| {
-            assert!(c.from_lan_phone(), "this host")
-        });
+        ctx(
+            "INVITE",
+            "sip:b@h",
+            "<sip:b@h>",
+            "127.0.0.1:5062",
+            false,
+            &empty,
+            |c| assert!(c.from_lan_phone(), "this host"),
+        );
     }
 }

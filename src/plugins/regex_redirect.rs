@@ -95,7 +95,10 @@ fn apply(rule: &Rule, subject: &str) -> Option<String> {
                 out.push(c);
                 rest = rest.get(c.len_utf8()..)?;
             }
-            let Some((s, e)) = rule.re.captures(rest).and_then(|c| c.first().copied().flatten())
+            let Some((s, e)) = rule
+                .re
+                .captures(rest)
+                .and_then(|c| c.first().copied().flatten())
             else {
                 break;
             };
@@ -129,10 +132,7 @@ impl RegexRedirect {
             );
             return None;
         }
-        log::info!(
-            "plugin_regex: rule {:?} redirects {to} to {new}",
-            rule.desc
-        );
+        log::info!("plugin_regex: rule {:?} redirects {to} to {new}", rule.desc);
         Some(with_param(&new, "redirected=regex"))
     }
 }
@@ -145,9 +145,7 @@ impl Plugin for RegexRedirect {
     fn determine_target(&mut self, ctx: &Ctx<'_, '_>) -> Decision {
         let msg = ctx.msg;
         // The ACK of our 302 is the redirect cache's business.
-        if msg.method() != Some(b"INVITE")
-            || !ctx.from_lan_phone()
-            || already_redirected(msg, MARK)
+        if msg.method() != Some(b"INVITE") || !ctx.from_lan_phone() || already_redirected(msg, MARK)
         {
             return Decision::Continue;
         }
@@ -192,21 +190,24 @@ mod tests {
     fn decide(p: &mut dyn Plugin, ruri: &str, to: &str) -> Decision {
         let reg = alice_registered();
         let mut d = Decision::Continue;
-        ctx("INVITE", ruri, to, PHONE, true, &reg, |c| d = p.determine_target(c));
+        ctx("INVITE", ruri, to, PHONE, true, &reg, |c| {
+            d = p.determine_target(c)
+        });
         d
     }
 
-    const NATIONAL: (&str, &str, &str) = (
-        "national",
-        "^sip:0([1-9][0-9]*)@(.*)$",
-        "sip:+49\\1@\\2",
-    );
+    const NATIONAL: (&str, &str, &str) =
+        ("national", "^sip:0([1-9][0-9]*)@(.*)$", "sip:+49\\1@\\2");
 
     #[test]
     fn a_rule_with_groups_rewrites_the_to_uri_once() {
         let mut p = plugin(&[NATIONAL]).unwrap();
         assert_eq!(
-            decide(&mut *p, "sip:0301234@example.com", "<sip:0301234@example.com>"),
+            decide(
+                &mut *p,
+                "sip:0301234@example.com",
+                "<sip:0301234@example.com>"
+            ),
             Decision::Redirect("sip:+49301234@example.com;redirected=regex".into())
         );
     }
@@ -261,9 +262,15 @@ mod tests {
         );
         let reg = alice_registered();
         let mut d = Decision::Continue;
-        ctx("INVITE", "sip:030@example.com", "<sip:030@example.com>", REMOTE, false, &reg, |c| {
-            d = p.determine_target(c)
-        });
+        ctx(
+            "INVITE",
+            "sip:030@example.com",
+            "<sip:030@example.com>",
+            REMOTE,
+            false,
+            &reg,
+            |c| d = p.determine_target(c),
+        );
         assert_eq!(d, Decision::Continue, "from the Internet");
         let mut p = plugin(&[("broken", "^sip:", "no uri ")]).unwrap();
         assert_eq!(
@@ -289,7 +296,10 @@ mod tests {
     #[test]
     fn bad_rules_are_start_up_errors_naming_the_directive() {
         let e = plugin(&[("bad", "(unclosed", "x")]).unwrap_err();
-        assert!(e.contains("plugin_regex_pattern") && e.contains("bad"), "{e}");
+        assert!(
+            e.contains("plugin_regex_pattern") && e.contains("bad"),
+            "{e}"
+        );
         let cfg = Config {
             plugins: crate::config::PluginConfig {
                 plugin_regex_desc: vec!["a".into()],

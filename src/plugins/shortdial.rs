@@ -118,7 +118,9 @@ mod tests {
 
     fn decide(p: &mut dyn Plugin, method: &str, ruri: &str, to: &str, reg: &Registry) -> Decision {
         let mut d = Decision::Continue;
-        ctx(method, ruri, to, PHONE, true, reg, |c| d = p.determine_target(c));
+        ctx(method, ruri, to, PHONE, true, reg, |c| {
+            d = p.determine_target(c)
+        });
         d
     }
 
@@ -127,11 +129,23 @@ mod tests {
         let reg = alice_registered();
         let mut p = plugin("*00", &["100", "200"]).unwrap();
         assert_eq!(
-            decide(&mut *p, "INVITE", "sip:*01@example.com", "<sip:*01@example.com>", &reg),
+            decide(
+                &mut *p,
+                "INVITE",
+                "sip:*01@example.com",
+                "<sip:*01@example.com>",
+                &reg
+            ),
             Decision::Redirect("sip:100@example.com".into())
         );
         assert_eq!(
-            decide(&mut *p, "INVITE", "sip:*02@example.com", "<sip:*02@example.com:5070>", &reg),
+            decide(
+                &mut *p,
+                "INVITE",
+                "sip:*02@example.com",
+                "<sip:*02@example.com:5070>",
+                &reg
+            ),
             Decision::Redirect("sip:200@example.com:5070".into()),
             "the To URI's port is kept"
         );
@@ -142,11 +156,23 @@ mod tests {
         let reg = alice_registered();
         let mut p = plugin("*00", &["bob@other.net", "0301234@"]).unwrap();
         assert_eq!(
-            decide(&mut *p, "INVITE", "sip:*01@example.com", "<sip:*01@example.com>", &reg),
+            decide(
+                &mut *p,
+                "INVITE",
+                "sip:*01@example.com",
+                "<sip:*01@example.com>",
+                &reg
+            ),
             Decision::Redirect("sip:bob@other.net".into())
         );
         assert_eq!(
-            decide(&mut *p, "INVITE", "sip:*02@example.com", "<sip:*02@example.com>", &reg),
+            decide(
+                &mut *p,
+                "INVITE",
+                "sip:*02@example.com",
+                "<sip:*02@example.com>",
+                &reg
+            ),
             Decision::Redirect("sip:0301234@example.com".into())
         );
     }
@@ -170,11 +196,23 @@ mod tests {
         let reg = alice_registered();
         let mut p = plugin("*00", &["100"]).unwrap();
         assert!(matches!(
-            decide(&mut *p, "ACK", "sip:*01@example.com", "<sip:*01@example.com>", &reg),
+            decide(
+                &mut *p,
+                "ACK",
+                "sip:*01@example.com",
+                "<sip:*01@example.com>",
+                &reg
+            ),
             Decision::Drop(_)
         ));
         assert_eq!(
-            decide(&mut *p, "BYE", "sip:*01@example.com", "<sip:*01@example.com>", &reg),
+            decide(
+                &mut *p,
+                "BYE",
+                "sip:*01@example.com",
+                "<sip:*01@example.com>",
+                &reg
+            ),
             Decision::Continue
         );
     }
@@ -184,13 +222,25 @@ mod tests {
         let mut p = plugin("*00", &["100"]).unwrap();
         let reg = alice_registered();
         let mut d = Decision::Continue;
-        ctx("INVITE", "sip:*01@example.com", "<sip:*01@example.com>", REMOTE, false, &reg, |c| {
-            d = p.determine_target(c)
-        });
+        ctx(
+            "INVITE",
+            "sip:*01@example.com",
+            "<sip:*01@example.com>",
+            REMOTE,
+            false,
+            &reg,
+            |c| d = p.determine_target(c),
+        );
         assert_eq!(d, Decision::Continue, "from the Internet");
         let empty = Registry::new(1);
         assert_eq!(
-            decide(&mut *p, "INVITE", "sip:*01@example.com", "<sip:*01@example.com>", &empty),
+            decide(
+                &mut *p,
+                "INVITE",
+                "sip:*01@example.com",
+                "<sip:*01@example.com>",
+                &empty
+            ),
             Decision::Continue,
             "an unregistered LAN host: direction unknown"
         );

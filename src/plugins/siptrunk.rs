@@ -143,7 +143,9 @@ mod tests {
 
     fn decide(p: &mut dyn Plugin, ruri: &str, to: &str, reg: &Registry) -> Decision {
         let mut d = Decision::Drop("not called");
-        ctx("INVITE", ruri, to, REMOTE, false, reg, |c| d = p.unknown_direction(c));
+        ctx("INVITE", ruri, to, REMOTE, false, reg, |c| {
+            d = p.unknown_direction(c)
+        });
         d
     }
 
@@ -165,17 +167,32 @@ mod tests {
         let slot = reg.iter().next().unwrap().0;
         let mut p = plugin(&[("t1", "sip:alice@example.com", "^\\+?4930555[0-9]+$")]).unwrap();
         assert_eq!(
-            decide(&mut *p, "sip:+49305551@203.0.113.5", "<sip:x@example.com>", &reg),
+            decide(
+                &mut *p,
+                "sip:+49305551@203.0.113.5",
+                "<sip:x@example.com>",
+                &reg
+            ),
             to_alice(slot),
             "by Request-URI user"
         );
         assert_eq!(
-            decide(&mut *p, "sip:203.0.113.5", "<sip:4930555123@example.com>", &reg),
+            decide(
+                &mut *p,
+                "sip:203.0.113.5",
+                "<sip:4930555123@example.com>",
+                &reg
+            ),
             to_alice(slot),
             "by To user"
         );
         assert_eq!(
-            decide(&mut *p, "sip:4930666@203.0.113.5", "<sip:4930666@example.com>", &reg),
+            decide(
+                &mut *p,
+                "sip:4930666@203.0.113.5",
+                "<sip:4930666@example.com>",
+                &reg
+            ),
             Decision::Continue,
             "another number"
         );
@@ -190,13 +207,23 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(
-            decide(&mut *p, "sip:4930@203.0.113.5", "<sip:4930@example.com>", &reg),
+            decide(
+                &mut *p,
+                "sip:4930@203.0.113.5",
+                "<sip:4930@example.com>",
+                &reg
+            ),
             Decision::Continue,
             "t1 serves it, but pbx is not registered; t2 is not tried"
         );
         let mut p = plugin(&[("t1", "sip:alice@example.com", "^49")]).unwrap();
         assert_eq!(
-            decide(&mut *p, "sip:4930@203.0.113.5", "<sip:4930@example.com>", &Registry::new(1)),
+            decide(
+                &mut *p,
+                "sip:4930@203.0.113.5",
+                "<sip:4930@example.com>",
+                &Registry::new(1)
+            ),
             Decision::Continue,
             "nobody registered"
         );
