@@ -474,3 +474,143 @@ fn siptrunk_without_the_registration_or_the_number_answers_408() {
     ));
     assert_eq!(r.status(), Some(408));
 }
+
+/// A plugin routing every INVITE itself at "determine target" (`Decision::Forward` without a
+/// registration: towards the Internet), to check the pipeline carries the route out.
+#[derive(Debug)]
+struct RouteAll;
+
+impl siproxd_rs::plugins::Plugin for RouteAll {
+    fn name(&self) -> &'static str {
+        "route_all"
+    }
+    fn determine_target(
+        &mut self,
+        ctx: &siproxd_rs::plugins::Ctx<'_, '_>,
+    ) -> siproxd_rs::plugins::Decision {
+        if ctx.msg.method() != Some(b"INVITE") {
+            return siproxd_rs::plugins::Decision::Continue;
+        }
+        siproxd_rs::plugins::Decision::Forward {
+            request_uri: Some("sip:gateway@other.net".into()),
+            hop: Some(siproxd_rs::proxy::Hop {
+                host: "198.51.100.23".into(),
+                port: Some(5070),
+                transport: None,
+            }),
+            lan_slot: None,
+        }
+    }
+}
+
+#[test]
+fn a_route_a_plugin_chose_at_determine_target_is_followed() {
+    let mut lab = Lab::new();
+    lab.proxy.set_plugins(vec![Box::new(RouteAll)]);
+    lab.register_alice(3600);
+    let f = one(lab.on_lan(
+        A,
+        &from_a(
+            "INVITE",
+            "sip:bob@example.com",
+            "<sip:bob@example.com>",
+            "ra1",
+        ),
+    ));
+    assert_eq!(f.to, sa("198.51.100.23:5070"), "the plugin's next hop");
+    assert_eq!(f.from, ip(O), "towards the Internet");
+    assert_eq!(f.first_line(), "INVITE sip:gateway@other.net SIP/2.0");
+    assert_eq!(
+        f.headers("Contact"),
+        vec!["<sip:alice@203.0.113.5>"],
+        "masqueraded as any outgoing request"
+    );
+    // Other requests are routed as usual.
+    let f = one(lab.on_lan(
+        A,
+        &from_a(
+            "MESSAGE",
+            "sip:bob@example.com",
+            "<sip:bob@example.com>",
+            "ra2",
+        ),
+    ));
+    assert_eq!(f.to, sa(PROVIDER));
+}
+
+#[test]
+fn all_routing_plugins_at_once() {
+    // Both defaulttarget and siptrunk act on calls of unknown direction, in load order: here
+    // siptrunk first, so the trunk's numbers are not swallowed by the default target.
+    let mut lab = lab_with(
+        &["shortdial", "siptrunk", "prefix", "regex", "defaulttarget"],
+        PluginConfig {
+            plugin_shortdial_akey: Some("*00".into()),
+            plugin_shortdial_entry: vec!["100".into()],
+            plugin_prefix_akey: Some("0".into()),
+            plugin_regex_desc: vec!["intl".into()],
+            plugin_regex_pattern: vec!["^sip:00".into()],
+            plugin_regex_replace: vec!["sip:+".into()],
+            plugin_defaulttarget_target: Some("sip:100@192.168.1.20".into()),
+            plugin_siptrunk_name: vec!["office".into()],
+            plugin_siptrunk_account: vec!["sip:alice@example.com".into()],
+            plugin_siptrunk_numbers_regex: vec!["^4930555".into()],
+            ..PluginConfig::default()
+        },
+    );
+    // shortdial runs first and answers; prefix never sees the short code.
+    let r = one(lab.on_lan(
+        A,
+        &from_a(
+            "INVITE",
+            "sip:*01@example.com",
+            "<sip:*01@example.com>",
+            "all1",
+        ),
+    ));
+    redirect_to_a(&r, "sip:100@example.com");
+    // Then prefix answers before regex.
+    let r = one(lab.on_lan(
+        A,
+        &from_a(
+            "INVITE",
+            "sip:0041@example.com",
+            "<sip:0041@example.com>",
+            "all2",
+        ),
+    ));
+    redirect_to_a(&r, "sip:00041@example.com;redirected=prefix");
+    // The trunk's number reaches alice (siptrunk is loaded before defaulttarget).
+    let f = one(lab.on_wan(
+        PROVIDER,
+        &from_provider(
+            "INVITE",
+            "sip:4930555@203.0.113.5",
+            "<sip:4930555@example.com>",
+            "all3",
+        ),
+    ));
+    assert_eq!(f.to, sa(A));
+    // Any other unknown call goes to the default target.
+    let r = one(lab.on_wan(
+        PROVIDER,
+        &from_provider(
+            "INVITE",
+            "sip:nobody@203.0.113.5",
+            "<sip:nobody@example.com>",
+            "all4",
+        ),
+    ));
+    assert_eq!(r.headers("Contact"), vec!["<sip:100@192.168.1.20>"]);
+    // A call for alice is not touched by any of them.
+    let f = one(lab.on_wan(
+        PROVIDER,
+        &from_provider(
+            "INVITE",
+            "sip:alice@203.0.113.5",
+            "<sip:alice@example.com>",
+            "all5",
+        ),
+    ));
+    assert_eq!(f.first_line(), "INVITE sip:alice@192.168.1.10:5060 SIP/2.0");
+}

@@ -24,9 +24,11 @@ pub fn build(cfg: &Config) -> Result<Box<dyn Plugin>, String> {
     // Checked once here: it becomes the Contact of every 302.
     match Uri::parse(target.as_bytes()) {
         Ok(u) if u.is_sip() && !u.host_raw.is_empty() => {}
-        _ => return Err(format!(
+        _ => {
+            return Err(format!(
             "plugin_defaulttarget_target: {target:?} is not a SIP URI (e.g. sip:100@192.168.1.20)"
-        )),
+        ))
+        }
     }
     Ok(Box::new(DefaultTarget {
         target: target.to_string(),
