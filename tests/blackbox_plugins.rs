@@ -181,3 +181,48 @@ fn defaulttarget_answers_a_call_to_an_unknown_user_with_the_target() {
         "the ACK was swallowed:\n{log}"
     );
 }
+
+/// The five routing plugins together pass `-t`; a bad directive of each stops it, named.
+#[test]
+fn test_config_checks_the_routing_plugins_directives() {
+    let base = "load_plugin = plugin_shortdial.la\nload_plugin = plugin_siptrunk.la\n\
+                load_plugin = plugin_prefix.la\nload_plugin = plugin_regex.la\n\
+                load_plugin = plugin_defaulttarget.la\n\
+                plugin_shortdial_akey = *00\nplugin_shortdial_entry = 100\n\
+                plugin_prefix_akey = 0\n\
+                plugin_defaulttarget_target = sip:100@192.168.1.20\n\
+                plugin_siptrunk_name = office\nplugin_siptrunk_account = sip:pbx@example.com\n\
+                plugin_regex_desc = intl\n";
+    let good_regex = "plugin_regex_pattern = ^sip:00\nplugin_regex_replace = sip:+\n";
+    let good_trunk = "plugin_siptrunk_numbers_regex = ^4930555\n";
+    let check = |extra: &str| {
+        let dir = TempDir::new("plugins-t");
+        let conf = loopback_config(&dir, free_udp_port(), &format!("{base}{extra}"));
+        let (st, _, err) = run(&["-t", "-c", conf.to_str().unwrap_or_default()]);
+        (st.code(), err)
+    };
+    let (code, err) = check(&format!("{good_regex}{good_trunk}"));
+    assert_eq!(code, Some(0), "{err}");
+    for (extra, name) in [
+        (
+            format!("plugin_regex_pattern = (unclosed\nplugin_regex_replace = x\n{good_trunk}"),
+            "plugin_regex_pattern",
+        ),
+        (
+            format!("plugin_regex_pattern = a\n{good_trunk}"),
+            "plugin_regex_replace",
+        ),
+        (
+            format!("{good_regex}plugin_siptrunk_numbers_regex = [x\n"),
+            "plugin_siptrunk_numbers_regex",
+        ),
+        (
+            format!("{good_regex}{good_trunk}plugin_defaulttarget_target = 100\n"),
+            "plugin_defaulttarget_target",
+        ),
+    ] {
+        let (code, err) = check(&extra);
+        assert_eq!(code, Some(1), "{extra}: {err}");
+        assert!(err.contains(name), "{extra}: {name} not named in:\n{err}");
+    }
+}
