@@ -294,6 +294,21 @@ mod tests {
     }
 
     #[test]
+    fn a_to_uri_longer_than_siproxd_s_buffer_is_not_rewritten() {
+        let p = RegexRedirect {
+            rules: vec![Rule {
+                desc: "any".into(),
+                re: Regex::new("^sip:").unwrap(),
+                replace: "sip:x".into(),
+            }],
+        };
+        let fits = format!("sip:{}@h", "1".repeat(MAX_LEN - 10));
+        assert!(p.rewrite(&fits).is_some());
+        let long = format!("sip:{}@h", "1".repeat(MAX_LEN));
+        assert_eq!(p.rewrite(&long), None);
+    }
+
+    #[test]
     fn bad_rules_are_start_up_errors_naming_the_directive() {
         let e = plugin(&[("bad", "(unclosed", "x")]).unwrap_err();
         assert!(
