@@ -3,11 +3,17 @@
 //! at start ([`build`]) and its own tests. The proxy core calls every enabled plugin at
 //! siproxd's stages (see [`Plugin`]); a plugin that is not loaded costs nothing.
 
+pub mod defaulttarget;
 pub mod demo;
 pub mod logcall;
+pub mod prefix;
+pub mod redirect;
 pub mod regex;
+pub mod regex_redirect;
+pub mod shortdial;
+pub mod siptrunk;
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use crate::config::Config;
 use crate::proxy::{Direction, Hop, Origin};
@@ -22,6 +28,23 @@ pub struct Ctx<'a, 'm> {
     /// The message's direction, once known (`None` at "determine target" and when unknown).
     pub direction: Option<Direction>,
     pub registry: &'a Registry,
+    /// The proxy's inbound (LAN) address, for [`Ctx::from_lan_phone`].
+    pub inbound: IpAddr,
+}
+
+impl Ctx<'_, '_> {
+    /// Whether the message is outgoing by siproxd's first direction rule: it arrived on the
+    /// LAN address from a host with a registration (or from this host). The routing plugins
+    /// ask this at "determine target", where the direction is not decided yet; computed on
+    /// demand so that plugins which do not ask pay nothing.
+    pub fn from_lan_phone(&self) -> bool {
+        let src = self.origin.src.ip().to_canonical();
+        // This host, as the proxy's own direction rules count it (not all of 127/8).
+        src == IpAddr::V4(std::net::Ipv4Addr::LOCALHOST)
+            || src == IpAddr::V6(std::net::Ipv6Addr::LOCALHOST)
+            || (self.origin.local.ip().to_canonical() == self.inbound
+                && self.registry.find_by_source_ip(src).is_some())
+    }
 }
 
 /// A plugin's decision at "determine target" or "unknown direction".
@@ -102,6 +125,11 @@ fn builder(name: &str) -> Option<Builder> {
     Some(match name {
         "demo" => demo::build,
         "logcall" => logcall::build,
+        "shortdial" => shortdial::build,
+        "prefix" => prefix::build,
+        "regex" => regex_redirect::build,
+        "defaulttarget" => defaulttarget::build,
+        "siptrunk" => siptrunk::build,
         _ => return None,
     })
 }
@@ -150,6 +178,7 @@ pub(crate) mod tests {
             msg: &msg,
             direction: None,
             registry: &registry,
+            inbound: origin.local.ip(),
         };
         f(&ctx);
     }

@@ -10,6 +10,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use super::direction::{reg_uri, Direction, Heading};
 use super::edit::{self, Edits, Own, RecordRoute, UaPlacement};
+use super::hooks::Forced;
 use super::media::media_call_id;
 use super::rewrite;
 use super::settings::Hop;
@@ -252,13 +253,31 @@ impl Proxy {
                     ..
                 },
             ) => {
-                // "Unknown direction": a plugin may still redirect or drop it.
-                if let super::hooks::Outcome::Continue = self.plugins_decide(now, origin, msg, true)
-                {
-                    self.refuse(origin, msg, r);
+                // "Unknown direction": a plugin may still redirect, drop or route it.
+                match self.plugins_decide(now, origin, msg, true) {
+                    super::hooks::Outcome::Continue => self.refuse(origin, msg, r),
+                    super::hooks::Outcome::Done => {}
+                    super::hooks::Outcome::Forward(f) => {
+                        self.forward_forced(now, origin, msg, &f, media);
+                    }
                 }
             }
             Err(r) => self.refuse(origin, msg, r),
+        }
+    }
+
+    /// Forwards a request along the route a plugin chose (`Decision::Forward`) instead of the
+    /// one direction detection gives (siptrunk: towards the LAN phone of a trunk).
+    pub(super) fn forward_forced(
+        &mut self,
+        now: u64,
+        origin: &Origin,
+        msg: &Message<'_>,
+        forced: &Forced,
+        media: &mut dyn Media,
+    ) {
+        if let Err(r) = self.try_forward_request_as(now, origin, msg, None, Some(forced), media) {
+            self.refuse(origin, msg, r);
         }
     }
 
@@ -270,8 +289,21 @@ impl Proxy {
         add_expires: Option<u32>,
         media: &mut dyn Media,
     ) -> Result<(), Refusal> {
+        self.try_forward_request_as(now, origin, msg, add_expires, None, media)
+    }
+
+    /// `try_forward_request` with the route a plugin forced, if any.
+    fn try_forward_request_as(
+        &mut self,
+        now: u64,
+        origin: &Origin,
+        msg: &Message<'_>,
+        add_expires: Option<u32>,
+        forced: Option<&Forced>,
+        media: &mut dyn Media,
+    ) -> Result<(), Refusal> {
         let target = self.request_target(msg)?;
-        let (route, new_ruri) = self.route_request(now, origin, msg, &target)?;
+        let (route, new_ruri) = self.route_request(now, origin, msg, &target, forced)?;
         let body = self.request_media(now, origin, msg, &route, media)?;
         let mut edits =
             self.request_edits(origin, msg, &route, target, new_ruri, add_expires, body);
@@ -341,9 +373,20 @@ impl Proxy {
         origin: &Origin,
         msg: &Message<'_>,
         target: &RequestTarget<'_>,
+        forced: Option<&Forced>,
     ) -> Result<(Route, Option<String>), Refusal> {
         let method = msg.method().unwrap_or(b"");
-        let heading = self.request_direction(now, origin, msg);
+        let heading = match forced {
+            // A plugin's route: towards the LAN when it names a registration.
+            Some(f) => Some(Heading {
+                direction: match f.lan_slot {
+                    Some(_) => Direction::Incoming,
+                    None => Direction::Outgoing,
+                },
+                slot: f.lan_slot,
+            }),
+            None => self.request_direction(now, origin, msg),
+        };
         log::debug!(target: PROXY, "request {} from {}: {heading:?}", String::from_utf8_lossy(method), origin.src);
         let Some(Heading { direction, slot }) = heading else {
             log::info!(
@@ -370,6 +413,11 @@ impl Proxy {
             });
         };
         let new_ruri = match (direction, slot) {
+            // The plugin's Request-URI; with a next hop of its own and none, it is kept
+            // (siptrunk: the trunk's phone needs the dialled number).
+            _ if forced.is_some_and(|f| f.request_uri.is_some() || f.hop.is_some()) => {
+                forced.and_then(|f| f.request_uri.clone())
+            }
             (Direction::Incoming, Some(slot)) => self
                 .registry
                 .live_bindings(now / 1000, slot)
@@ -382,9 +430,10 @@ impl Proxy {
                 .map(str::to_string),
         };
         let ruri = new_ruri.as_deref().map_or(target.ruri_raw, str::as_bytes);
-        let hop = match direction {
-            Direction::Incoming => Hop::of_uri_bytes(ruri),
-            Direction::Outgoing => target
+        let hop = match (direction, forced.and_then(|f| f.hop.clone())) {
+            (_, Some(h)) => Some(h),
+            (Direction::Incoming, None) => Hop::of_uri_bytes(ruri),
+            (Direction::Outgoing, None) => target
                 .next_route
                 .and_then(|r| Hop::of_uri(&r))
                 .or_else(|| self.outbound_proxy(msg))

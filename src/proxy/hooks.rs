@@ -4,6 +4,7 @@
 
 use super::direction::Direction;
 use super::edit::Edits;
+use super::settings::Hop;
 use super::{DropReason, Origin, Proxy};
 use crate::plugins::{Ctx, Decision, PluginEdits};
 use crate::sip::{Message, Status};
@@ -22,6 +23,19 @@ pub(super) enum Outcome {
     Continue,
     /// The message was answered or dropped: nothing more to do.
     Done,
+    /// A plugin chose the route (`Decision::Forward`): `forward_request` carries it out.
+    Forward(Forced),
+}
+
+/// A route a plugin forced (siptrunk: towards the LAN, to a registration's contact).
+#[derive(Debug)]
+pub(super) struct Forced {
+    /// The new Request-URI; `None` keeps it (with `hop` given) or takes the slot's contact.
+    pub request_uri: Option<String>,
+    /// The next hop; `None`: the slot's contact, or the Request-URI's host.
+    pub hop: Option<Hop>,
+    /// The registration concerned: the request goes towards the LAN (incoming).
+    pub lan_slot: Option<usize>,
 }
 
 impl Proxy {
@@ -76,6 +90,7 @@ impl Proxy {
             msg,
             direction: None,
             registry: &self.registry,
+            inbound: self.addrs.inbound,
         };
         let mut decision = Decision::Continue;
         for p in plugins.iter_mut() {
@@ -91,7 +106,16 @@ impl Proxy {
         }
         self.plugins = plugins;
         match decision {
-            Decision::Continue | Decision::Forward { .. } => Outcome::Continue,
+            Decision::Continue => Outcome::Continue,
+            Decision::Forward {
+                request_uri,
+                hop,
+                lan_slot,
+            } => Outcome::Forward(Forced {
+                request_uri,
+                hop,
+                lan_slot,
+            }),
             Decision::Drop(why) => {
                 self.drop_msg(DropReason::Plugin, origin, why);
                 Outcome::Done
@@ -135,6 +159,7 @@ impl Proxy {
             msg,
             direction: Some(direction),
             registry: &self.registry,
+            inbound: self.addrs.inbound,
         };
         let mut pe = PluginEdits::default();
         for p in plugins.iter_mut() {

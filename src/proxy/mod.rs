@@ -488,9 +488,11 @@ impl Proxy {
             log::debug!(target: PROXY, "ACK of a redirected request from {} swallowed", origin.src);
             return;
         }
-        if let hooks::Outcome::Done = self.plugins_decide(now, &origin, &msg, false) {
-            return;
-        }
+        let forced = match self.plugins_decide(now, &origin, &msg, false) {
+            hooks::Outcome::Done => return,
+            hooks::Outcome::Continue => None,
+            hooks::Outcome::Forward(f) => Some(f),
+        };
         if msg.method() == Some(b"REGISTER") {
             if let Err(r) = self.check_register_access(&origin, access) {
                 self.refuse(&origin, &msg, r);
@@ -507,7 +509,10 @@ impl Proxy {
             );
             return;
         }
-        self.forward_request(now, &origin, &msg, None, media);
+        match forced {
+            Some(f) => self.forward_forced(now, &origin, &msg, &f, media),
+            None => self.forward_request(now, &origin, &msg, None, media),
+        }
     }
 
     /// The access lists and the raw sanity checks: what the source may do, or `None` when the

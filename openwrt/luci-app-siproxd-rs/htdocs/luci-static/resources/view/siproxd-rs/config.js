@@ -7,8 +7,8 @@
 // takes each option as the directive of the same name). Every directive that has an effect
 // in this version is here, each with a validator and a help text; tests/openwrt/luci-check.js
 // compares the list with src/config/directives.rs and names the few left out and why
-// (process settings procd owns, SIP over TCP and the plugins, which do not exist yet: they
-// get their own tab when they land).
+// (process settings procd owns, and the plugins not built in yet). The plugins have a
+// section of their own below the main one, a tab per plugin with its settings.
 
 function isIPv4(s) {
 	return /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/.test(s);
@@ -106,6 +106,63 @@ function validatePlugin(section_id, value) {
 	if (PLUGINS.indexOf(name) >= 0 && /^(.*\/)?plugin_/.test(value))
 		return true;
 	return _('Expecting a built-in plugin by its siproxd name, e.g. plugin_logcall.so');
+}
+
+// A SIP URI with a host, as the plugins take it (e.g. sip:100@192.168.1.20:5060).
+function validateSipUri(section_id, value) {
+	if (value == null || value === '' || /^sips?:([^\s@<>"]+@)?([A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\])(:\d{1,5})?([;?][^\s<>"]*)?$/.test(value))
+		return true;
+	return _('Expecting a SIP URI such as sip:100@192.168.1.20');
+}
+
+// A regular expression: the proxy takes POSIX extended ones (case-insensitive); the browser
+// checks the syntax the two share (brackets, groups, repetitions), and the proxy refuses the
+// rest at start with the option's name.
+function validateRegex(section_id, value) {
+	if (value == null || value === '')
+		return true;
+	try {
+		new RegExp(String(value));
+		return true;
+	} catch (e) {
+		return _('Not a regular expression: %s').replace('%s', e.message);
+	}
+}
+
+// plugin_shortdial_akey: the shape of the short codes, e.g. *00 (first character, then as
+// many digits as the codes have).
+function validateShortKey(section_id, value) {
+	if (value == null || value === '' || /^[^\s@]\d{1,4}$/.test(value))
+		return true;
+	return _('Expecting one character and the digits of the code, e.g. *00');
+}
+
+// plugin_shortdial_entry: "user", "user@host", or "user@" (keeps the dialled host).
+function validateShortEntry(section_id, value) {
+	if (value == null || value === '' || /^[^\s@<>;]+(@([A-Za-z0-9._-]+(:\d{1,5})?)?)?$/.test(value))
+		return true;
+	return _('Expecting a number or user, optionally with @host, e.g. 0301234 or bob@pbx.lan');
+}
+
+// plugin_prefix_akey: what is put before the dialled number.
+function validateDialPrefix(section_id, value) {
+	if (value == null || value === '' || /^[^\s@<>;:]{1,32}$/.test(value))
+		return true;
+	return _('Expecting the digits to dial before the number, e.g. 0');
+}
+
+// plugin_codecfilter_blacklist: part of a codec name as in a=rtpmap (e.g. G729, opus).
+function validateCodec(section_id, value) {
+	if (value == null || value === '' || /^[A-Za-z0-9._\/-]{1,32}$/.test(value))
+		return true;
+	return _('Expecting (part of) a codec name, e.g. G729');
+}
+
+// plugin_stripheader_remove: "Header" or "Header:value".
+function validateHeader(section_id, value) {
+	if (value == null || value === '' || /^[A-Za-z0-9!%'*+._`~-]+(:.*)?$/.test(value))
+		return true;
+	return _('Expecting a header name, optionally with :value, e.g. Allow-Events or Supported:timer');
 }
 
 return view.extend({
@@ -376,9 +433,99 @@ return view.extend({
 			_('Directory the proxy locks itself into after start. Usually not needed: the service runs in a jail already.'));
 		o.validate = validatePath;
 
-		o = s.taboption('advanced', form.DynamicList, 'load_plugin', _('Plugins'),
-			_('Built-in plugins by their siproxd names, e.g. plugin_logcall.so. Accepted, but plugins have no effect yet in this version.'));
+		// --- Plugins: one tab per plugin with its settings ---
+		s = m.section(form.TypedSection, 'siproxd', _('Plugins'),
+			_('Plugins change how calls are routed or messages rewritten. Each runs only when enabled in the list on the first tab; a setting it needs and lacks stops the proxy at start with its name in the log.'));
+		s.anonymous = true;
+		s.addremove = false;
+
+		s.tab('plugins', _('Enabled'));
+		s.tab('demo', _('Demo'));
+		s.tab('shortdial', _('Short dial'));
+		s.tab('prefix', _('Prefix'));
+		s.tab('regex', _('Number rewriting'));
+		s.tab('defaulttarget', _('Default target'));
+		s.tab('siptrunk', _('SIP trunk'));
+		s.tab('regex_body', _('Body rewriting'));
+		s.tab('codecfilter', _('Codec filter'));
+		s.tab('stripheader', _('Strip headers'));
+		s.tab('fixes', _('Router fixes'));
+
+		o = s.taboption('plugins', form.DynamicList, 'load_plugin', _('Plugins'),
+			_('Built-in plugins by their siproxd names, in the order they run, e.g. plugin_logcall.so (logs every call; no settings). stun, stats and blacklist are accepted but have no effect in this version.'));
 		o.validate = validatePlugin;
+
+		o = s.taboption('demo', form.Value, 'plugin_demo_string', _('Text'),
+			_('plugin_demo logs a line with this text for every message; it changes nothing.'));
+		o.datatype = 'maxlength(256)';
+
+		o = s.taboption('shortdial', form.Value, 'plugin_shortdial_akey', _('Short-code pattern'),
+			_('A phone dialling a code of this shape (same length, same first character: *01, *02 for *00) is redirected to the entry of that number. Required by plugin_shortdial; real numbers of that shape can then not be dialled.'));
+		o.validate = validateShortKey;
+		o.placeholder = '*00';
+		o = s.taboption('shortdial', form.DynamicList, 'plugin_shortdial_entry', _('Targets'),
+			_('Entry 1 for code 1, entry 2 for code 2...: a number replaces the dialled one; number@host also the host.'));
+		o.validate = validateShortEntry;
+
+		o = s.taboption('prefix', form.Value, 'plugin_prefix_akey', _('Prefix'),
+			_('plugin_prefix redirects every call of the phones to the dialled number with this prefix in front (e.g. 0 for an outside line). Required by the plugin.'));
+		o.validate = validateDialPrefix;
+
+		o = s.taboption('regex', form.DynamicList, 'plugin_regex_desc', _('Rule names'),
+			_('plugin_regex: a name per rule, for the log; names, patterns and replacements pair up by position.'));
+		o.datatype = 'maxlength(128)';
+		o = s.taboption('regex', form.DynamicList, 'plugin_regex_pattern', _('Patterns'),
+			_('Matched against the called address of the phones\' calls (e.g. sip:0301234@provider.net), POSIX extended, case-insensitive. The first rule that matches redirects the call.'));
+		o.validate = validateRegex;
+		o = s.taboption('regex', form.DynamicList, 'plugin_regex_replace', _('Replacements'),
+			_('The new address for the rule at the same position; \\1 to \\9 insert the pattern\'s groups, e.g. sip:+49\\1@\\2.'));
+		o.datatype = 'maxlength(2048)';
+
+		o = s.taboption('defaulttarget', form.Value, 'plugin_defaulttarget_target', _('Target'),
+			_('plugin_defaulttarget redirects calls for users nobody registered (otherwise refused) to this SIP address. Required by the plugin.'));
+		o.validate = validateSipUri;
+		o.placeholder = 'sip:100@192.168.1.20';
+		o = s.taboption('defaulttarget', form.Flag, 'plugin_defaulttarget_log', _('Log redirects'),
+			_('Write a line to the log for each redirected call.'));
+		o.default = '0';
+
+		o = s.taboption('siptrunk', form.DynamicList, 'plugin_siptrunk_name', _('Trunk names'),
+			_('plugin_siptrunk: a name per trunk; names, accounts and number patterns pair up by position.'));
+		o.datatype = 'maxlength(128)';
+		o = s.taboption('siptrunk', form.DynamicList, 'plugin_siptrunk_account', _('Accounts'),
+			_('The account a phone (e.g. a PBX) registers for the trunk, as in its registration, e.g. sip:12345@sip.provider.net.'));
+		o.validate = validateSipUri;
+		o = s.taboption('siptrunk', form.DynamicList, 'plugin_siptrunk_numbers_regex', _('Numbers'),
+			_('Calls from the Internet for a number matching this pattern (POSIX extended, case-insensitive) go to the phone registered with the account at the same position, the dialled number kept.'));
+		o.validate = validateRegex;
+
+		o = s.taboption('regex_body', form.DynamicList, 'plugin_regex_body_desc', _('Rule names'),
+			_('plugin_regex_body: a name per rule; names, patterns and replacements pair up by position.'));
+		o.datatype = 'maxlength(128)';
+		o = s.taboption('regex_body', form.DynamicList, 'plugin_regex_body_pattern', _('Patterns'),
+			_('Matched against message bodies (e.g. the SDP), POSIX extended, case-insensitive; every matching rule applies.'));
+		o.validate = validateRegex;
+		o = s.taboption('regex_body', form.DynamicList, 'plugin_regex_body_replace', _('Replacements'),
+			_('The replacement for the rule at the same position; \\1 to \\9 insert the pattern\'s groups.'));
+		o.datatype = 'maxlength(2048)';
+
+		o = s.taboption('codecfilter', form.DynamicList, 'plugin_codecfilter_blacklist', _('Removed codecs'),
+			_('plugin_codecfilter removes codecs whose name contains this text (any case, e.g. G729) from the offers and answers of calls.'));
+		o.validate = validateCodec;
+
+		o = s.taboption('stripheader', form.DynamicList, 'plugin_stripheader_remove', _('Removed headers'),
+			_('plugin_stripheader removes these headers (Name) or header values (Name:value) from forwarded messages.'));
+		o.validate = validateHeader;
+
+		o = s.taboption('fixes', form.Value, 'plugin_fix_bogus_via_networks', _('Bogus Via networks'),
+			_('plugin_fix_bogus_via: requests from the Internet whose Via names an address in these networks are answered to their real source. Comma-separated, e.g. 10.0.0.0/8, 192.168.0.0/16.'));
+		o.validate = validateNetworks;
+		o = s.taboption('fixes', form.Value, 'plugin_fix_DTAG_networks', _('Deutsche Telekom networks'),
+			_('plugin_fix_DTAG: repairs the broken Via of responses from these networks. Comma-separated, e.g. 217.0.23.0/24.'));
+		o.validate = validateNetworks;
+		o = s.taboption('fixes', form.Value, 'plugin_fix_fbox_anoncall_networks', _('Fritzbox networks'),
+			_('plugin_fix_fbox_anoncall: fixes the Contact of Fritzbox phones in these networks answering anonymous calls. Comma-separated, e.g. 192.168.178.0/24.'));
+		o.validate = validateNetworks;
 
 		return m.render();
 	}

@@ -1,0 +1,144 @@
+//! plugin_prefix (behaviour §8.2): every call a phone on the LAN makes is answered 302 with the
+//! To URI's user prefixed by `plugin_prefix_akey` and marked `;redirected=prefix`, so the phone
+//! calls the prefixed number and the marked INVITE is not redirected again. The ACK of the 302
+//! is swallowed through the redirect cache (Call-ID, 20 s).
+
+use super::redirect::{already_redirected, with_param, with_user};
+use super::{Ctx, Decision, Plugin};
+use crate::config::Config;
+use crate::sip::Uri;
+
+/// The loop-prevention marker this plugin adds and honours.
+const MARK: &str = "prefix";
+
+#[derive(Debug)]
+pub struct Prefix {
+    akey: String,
+}
+
+pub fn build(cfg: &Config) -> Result<Box<dyn Plugin>, String> {
+    match cfg.plugins.plugin_prefix_akey.as_deref() {
+        Some(a) if !a.is_empty() => Ok(Box::new(Prefix {
+            akey: a.to_string(),
+        })),
+        _ => Err("plugin_prefix_akey must be set to the prefix to dial".to_string()),
+    }
+}
+
+impl Plugin for Prefix {
+    fn name(&self) -> &'static str {
+        "prefix"
+    }
+
+    fn determine_target(&mut self, ctx: &Ctx<'_, '_>) -> Decision {
+        let msg = ctx.msg;
+        // The ACK of our 302 is the redirect cache's business.
+        if msg.method() != Some(b"INVITE") || !ctx.from_lan_phone() {
+            return Decision::Continue;
+        }
+        let ruri_has_user = msg
+            .request_uri_raw()
+            .and_then(|r| Uri::parse(r).ok())
+            .is_some_and(|u| u.user.is_some());
+        if !ruri_has_user || already_redirected(msg, MARK) {
+            return Decision::Continue;
+        }
+        let Ok(to) = msg.to() else {
+            return Decision::Continue;
+        };
+        let to_user = String::from_utf8_lossy(to.uri.user.unwrap_or_default());
+        let user = format!("{}{to_user}", self.akey);
+        let Some(uri) = with_user(&to.uri, &user, None) else {
+            return Decision::Continue;
+        };
+        let contact = with_param(&uri, "redirected=prefix");
+        log::info!("plugin_prefix: redirecting {to_user} to {contact}");
+        Decision::Redirect(contact)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plugins::redirect::tests::{alice_registered, ctx, PHONE, REMOTE};
+
+    fn plugin(akey: Option<&str>) -> Result<Box<dyn Plugin>, String> {
+        let cfg = Config {
+            plugins: crate::config::PluginConfig {
+                plugin_prefix_akey: akey.map(str::to_string),
+                ..Default::default()
+            },
+            ..Config::default()
+        };
+        build(&cfg)
+    }
+
+    fn decide(method: &str, ruri: &str, to: &str, src: &str, lan: bool) -> Decision {
+        let mut p = plugin(Some("0")).unwrap();
+        let reg = alice_registered();
+        let mut d = Decision::Continue;
+        ctx(method, ruri, to, src, lan, &reg, |c| {
+            d = p.determine_target(c)
+        });
+        d
+    }
+
+    #[test]
+    fn an_outgoing_invite_is_redirected_to_the_prefixed_to_user_marked() {
+        assert_eq!(
+            decide(
+                "INVITE",
+                "sip:301234@example.com",
+                "<sip:301234@example.com;user=phone>",
+                PHONE,
+                true
+            ),
+            Decision::Redirect("sip:0301234@example.com;user=phone;redirected=prefix".into())
+        );
+    }
+
+    #[test]
+    fn a_marked_request_or_one_without_user_goes_on() {
+        for (ruri, to) in [
+            (
+                "sip:0301234@example.com;redirected=prefix",
+                "<sip:0301234@example.com>",
+            ),
+            (
+                "sip:0301234@example.com",
+                "<sip:0301234@example.com;redirected=prefix>",
+            ),
+            ("sip:example.com", "<sip:301234@example.com>"),
+        ] {
+            assert_eq!(
+                decide("INVITE", ruri, to, PHONE, true),
+                Decision::Continue,
+                "{ruri}"
+            );
+        }
+    }
+
+    #[test]
+    fn only_outgoing_invites() {
+        let to = "<sip:301234@example.com>";
+        assert_eq!(
+            decide("INVITE", "sip:301234@example.com", to, REMOTE, false),
+            Decision::Continue
+        );
+        assert_eq!(
+            decide("MESSAGE", "sip:301234@example.com", to, PHONE, true),
+            Decision::Continue
+        );
+        assert_eq!(
+            decide("ACK", "sip:301234@example.com", to, PHONE, true),
+            Decision::Continue,
+            "the ACK is the redirect cache's"
+        );
+    }
+
+    #[test]
+    fn no_key_is_a_start_up_error_naming_the_directive() {
+        assert!(plugin(None).unwrap_err().contains("plugin_prefix_akey"));
+        assert!(plugin(Some("")).unwrap_err().contains("plugin_prefix_akey"));
+    }
+}

@@ -1,0 +1,330 @@
+//! plugin_regex (behaviour §8.2): the To URI of a call a phone on the LAN makes is matched
+//! against `plugin_regex_pattern` rules in order; the first that matches rewrites it with its
+//! `plugin_regex_replace` (`\1`..`\9` name groups) and the INVITE is answered 302 with the
+//! result, marked `;redirected=regex` so the new INVITE is not rewritten again. As in siproxd,
+//! a rule whose group 1 took part in the match replaces the first occurrence only, any other
+//! rule every occurrence. The ACK of the 302 is swallowed through the redirect cache.
+
+use super::redirect::{already_redirected, with_param};
+use super::regex::Regex;
+use super::{Ctx, Decision, Plugin};
+use crate::config::Config;
+use crate::sip::Uri;
+
+/// The loop-prevention marker this plugin adds and honours.
+const MARK: &str = "regex";
+/// siproxd's buffer: longer To URIs are not rewritten, and no result grows beyond it.
+const MAX_LEN: usize = 2048;
+
+#[derive(Debug)]
+struct Rule {
+    desc: String,
+    re: Regex,
+    replace: String,
+}
+
+#[derive(Debug)]
+pub struct RegexRedirect {
+    rules: Vec<Rule>,
+}
+
+pub fn build(cfg: &Config) -> Result<Box<dyn Plugin>, String> {
+    let p = &cfg.plugins;
+    let (d, pa, r) = (
+        &p.plugin_regex_desc,
+        &p.plugin_regex_pattern,
+        &p.plugin_regex_replace,
+    );
+    if d.len() != pa.len() || pa.len() != r.len() {
+        return Err(format!(
+            "plugin_regex_desc, plugin_regex_pattern and plugin_regex_replace need the same \
+             number of entries (have {}, {} and {})",
+            d.len(),
+            pa.len(),
+            r.len()
+        ));
+    }
+    let mut rules = Vec::with_capacity(pa.len());
+    for ((desc, pattern), replace) in d.iter().zip(pa).zip(r) {
+        let re = Regex::new(pattern)
+            .map_err(|e| format!("plugin_regex_pattern of rule {desc:?}: {e}"))?;
+        rules.push(Rule {
+            desc: desc.clone(),
+            re,
+            replace: replace.clone(),
+        });
+    }
+    Ok(Box::new(RegexRedirect { rules }))
+}
+
+/// `replace` with `\N` expanded from the groups of a match in `subject`.
+fn expand(replace: &str, subject: &str, caps: &[Option<(usize, usize)>]) -> String {
+    let mut out = String::with_capacity(replace.len());
+    let mut chars = replace.chars().peekable();
+    while let Some(ch) = chars.next() {
+        match (ch, chars.peek().and_then(|d| d.to_digit(10))) {
+            ('\\', Some(d)) => {
+                chars.next();
+                if let Some(Some((s, e))) = caps.get(d as usize) {
+                    out.push_str(subject.get(*s..*e).unwrap_or_default());
+                }
+            }
+            _ => out.push(ch),
+        }
+    }
+    out
+}
+
+/// The rule applied to `subject`, or `None` when it does not match (or the result would
+/// exceed [`MAX_LEN`]). The replacement is expanded once, from the first match.
+fn apply(rule: &Rule, subject: &str) -> Option<String> {
+    let caps = rule.re.captures(subject)?;
+    let (ms, me) = caps.first().copied().flatten()?;
+    let text = expand(&rule.replace, subject, &caps);
+    let mut out = String::with_capacity(subject.len() + text.len());
+    out.push_str(subject.get(..ms)?);
+    out.push_str(&text);
+    let mut rest = subject.get(me..)?;
+    let mut empty = ms == me;
+    if caps.get(1).copied().flatten().is_none() {
+        // Every further occurrence too.
+        loop {
+            if empty {
+                // An empty match: step over one character so the loop ends.
+                let Some(c) = rest.chars().next() else { break };
+                out.push(c);
+                rest = rest.get(c.len_utf8()..)?;
+            }
+            let Some((s, e)) = rule
+                .re
+                .captures(rest)
+                .and_then(|c| c.first().copied().flatten())
+            else {
+                break;
+            };
+            out.push_str(rest.get(..s)?);
+            out.push_str(&text);
+            rest = rest.get(e..)?;
+            empty = s == e;
+            if out.len() > MAX_LEN {
+                return None;
+            }
+        }
+    }
+    out.push_str(rest);
+    (out.len() <= MAX_LEN).then_some(out)
+}
+
+impl RegexRedirect {
+    /// The new target for a To URI: the first matching rule's result, if it is a URI.
+    fn rewrite(&self, to: &str) -> Option<String> {
+        if to.len() > MAX_LEN {
+            return None;
+        }
+        let (rule, new) = self
+            .rules
+            .iter()
+            .find_map(|r| apply(r, to).map(|n| (r, n)))?;
+        if Uri::parse(new.as_bytes()).is_err() {
+            log::warn!(
+                "plugin_regex: rule {:?} turned {to} into {new:?}, not a URI: not redirected",
+                rule.desc
+            );
+            return None;
+        }
+        log::info!("plugin_regex: rule {:?} redirects {to} to {new}", rule.desc);
+        Some(with_param(&new, "redirected=regex"))
+    }
+}
+
+impl Plugin for RegexRedirect {
+    fn name(&self) -> &'static str {
+        "regex"
+    }
+
+    fn determine_target(&mut self, ctx: &Ctx<'_, '_>) -> Decision {
+        let msg = ctx.msg;
+        // The ACK of our 302 is the redirect cache's business.
+        if msg.method() != Some(b"INVITE") || !ctx.from_lan_phone() || already_redirected(msg, MARK)
+        {
+            return Decision::Continue;
+        }
+        let Some(to) = msg
+            .to()
+            .ok()
+            .and_then(|t| std::str::from_utf8(t.uri.raw).ok())
+        else {
+            return Decision::Continue;
+        };
+        match self.rewrite(to) {
+            Some(contact) => Decision::Redirect(contact),
+            None => Decision::Continue,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plugins::redirect::tests::{alice_registered, ctx, PHONE, REMOTE};
+
+    fn plugin(rules: &[(&str, &str, &str)]) -> Result<Box<dyn Plugin>, String> {
+        let col = |i: usize| -> Vec<String> {
+            rules
+                .iter()
+                .map(|r| [r.0, r.1, r.2][i].to_string())
+                .collect()
+        };
+        let cfg = Config {
+            plugins: crate::config::PluginConfig {
+                plugin_regex_desc: col(0),
+                plugin_regex_pattern: col(1),
+                plugin_regex_replace: col(2),
+                ..Default::default()
+            },
+            ..Config::default()
+        };
+        build(&cfg)
+    }
+
+    fn decide(p: &mut dyn Plugin, ruri: &str, to: &str) -> Decision {
+        let reg = alice_registered();
+        let mut d = Decision::Continue;
+        ctx("INVITE", ruri, to, PHONE, true, &reg, |c| {
+            d = p.determine_target(c)
+        });
+        d
+    }
+
+    const NATIONAL: (&str, &str, &str) =
+        ("national", "^sip:0([1-9][0-9]*)@(.*)$", "sip:+49\\1@\\2");
+
+    #[test]
+    fn a_rule_with_groups_rewrites_the_to_uri_once() {
+        let mut p = plugin(&[NATIONAL]).unwrap();
+        assert_eq!(
+            decide(
+                &mut *p,
+                "sip:0301234@example.com",
+                "<sip:0301234@example.com>"
+            ),
+            Decision::Redirect("sip:+49301234@example.com;redirected=regex".into())
+        );
+    }
+
+    #[test]
+    fn a_rule_without_groups_replaces_every_occurrence() {
+        let mut p = plugin(&[("host", "old\\.example", "new.example")]).unwrap();
+        assert_eq!(
+            decide(
+                &mut *p,
+                "sip:bob@old.example",
+                "<sip:bob@old.example;maddr=old.example>"
+            ),
+            Decision::Redirect("sip:bob@new.example;maddr=new.example;redirected=regex".into())
+        );
+        // Case-insensitive, as siproxd compiles with REG_ICASE.
+        let mut p = plugin(&[("star", "\\*", "")]).unwrap();
+        assert_eq!(
+            decide(&mut *p, "sip:*3*1@EXAMPLE.com", "<sip:*3*1@EXAMPLE.com>"),
+            Decision::Redirect("sip:31@EXAMPLE.com;redirected=regex".into())
+        );
+    }
+
+    #[test]
+    fn the_first_matching_rule_wins_and_a_non_matching_call_goes_on() {
+        let mut p = plugin(&[
+            ("none", "^sip:999", "sip:x"),
+            NATIONAL,
+            ("other", "^sip:0", "sip:other"),
+        ])
+        .unwrap();
+        assert_eq!(
+            decide(&mut *p, "sip:030@example.com", "<sip:030@example.com>"),
+            Decision::Redirect("sip:+4930@example.com;redirected=regex".into())
+        );
+        assert_eq!(
+            decide(&mut *p, "sip:bob@example.com", "<sip:bob@example.com>"),
+            Decision::Continue
+        );
+    }
+
+    #[test]
+    fn a_marked_request_an_incoming_one_or_a_bad_result_goes_on() {
+        let mut p = plugin(&[NATIONAL]).unwrap();
+        assert_eq!(
+            decide(
+                &mut *p,
+                "sip:+49301234@example.com;redirected=regex",
+                "<sip:0301234@example.com>"
+            ),
+            Decision::Continue
+        );
+        let reg = alice_registered();
+        let mut d = Decision::Continue;
+        ctx(
+            "INVITE",
+            "sip:030@example.com",
+            "<sip:030@example.com>",
+            REMOTE,
+            false,
+            &reg,
+            |c| d = p.determine_target(c),
+        );
+        assert_eq!(d, Decision::Continue, "from the Internet");
+        let mut p = plugin(&[("broken", "^sip:", "no uri ")]).unwrap();
+        assert_eq!(
+            decide(&mut *p, "sip:030@example.com", "<sip:030@example.com>"),
+            Decision::Continue,
+            "the result does not parse as a URI"
+        );
+    }
+
+    #[test]
+    fn empty_matches_end_and_long_results_are_refused() {
+        let rule = |p: &str, r: &str| Rule {
+            desc: "t".into(),
+            re: Regex::new(p).unwrap(),
+            replace: r.into(),
+        };
+        assert_eq!(apply(&rule("x*", "-"), "ab").unwrap(), "-a-b-");
+        let big = "a".repeat(100);
+        assert_eq!(apply(&rule("a", &big), &"a".repeat(30)), None);
+        assert_eq!(apply(&rule("z", "y"), "ab"), None);
+    }
+
+    #[test]
+    fn a_to_uri_longer_than_siproxd_s_buffer_is_not_rewritten() {
+        let p = RegexRedirect {
+            rules: vec![Rule {
+                desc: "any".into(),
+                re: Regex::new("^sip:").unwrap(),
+                replace: "sip:x".into(),
+            }],
+        };
+        let fits = format!("sip:{}@h", "1".repeat(MAX_LEN - 10));
+        assert!(p.rewrite(&fits).is_some());
+        let long = format!("sip:{}@h", "1".repeat(MAX_LEN));
+        assert_eq!(p.rewrite(&long), None);
+    }
+
+    #[test]
+    fn bad_rules_are_start_up_errors_naming_the_directive() {
+        let e = plugin(&[("bad", "(unclosed", "x")]).unwrap_err();
+        assert!(
+            e.contains("plugin_regex_pattern") && e.contains("bad"),
+            "{e}"
+        );
+        let cfg = Config {
+            plugins: crate::config::PluginConfig {
+                plugin_regex_desc: vec!["a".into()],
+                plugin_regex_pattern: vec!["a".into(), "b".into()],
+                plugin_regex_replace: vec!["x".into()],
+                ..Default::default()
+            },
+            ..Config::default()
+        };
+        let e = build(&cfg).unwrap_err();
+        assert!(e.contains("plugin_regex_pattern"), "{e}");
+    }
+}
