@@ -7,7 +7,12 @@
 //!
 //! Needs root and network namespaces; without them each test says loudly that it skipped.
 //! kamailio, baresip and sipp must be installed (scripts/test.sh installs them).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)] // test helpers: a failed set-up panics, as a test should
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)] // test helpers: a failed set-up panics, as a test should
 #[path = "interop/mod.rs"]
 mod world;
 use world::*;
@@ -392,18 +397,41 @@ fn unregistering_through_the_proxy_removes_the_binding_at_the_provider() {
 /// provider's media anchor that sends from one address and listens on another). bob's RTP
 /// leaves the WAN namespace with the source 203.0.113.9 (SNAT), and nothing listens there.
 ///
-/// Today the relay refuses every packet from 203.0.113.9 (the SDP names a public address, and
-/// only that IP may latch, decisions §6): alice hears nothing, and only the stream's closing
-/// line at debug level says "0 packets, N dropped". Ignored until the policy is decided
-/// (accept it with anti-bleed still holding, or log once per call which source was refused
-/// and which directive changes that); then it must pass as it is.
+/// The policy (docs/DECISIONS.md §6): by default the relay refuses such media (only the SDP's
+/// address may latch, against injected audio), and the log says once per stream which source
+/// was refused and which directive changes that; with `rtp_latch_any_source = 1` the first
+/// sender is taken and the call has audio both ways.
 #[test]
-#[ignore = "issue 14: asymmetric far-end media is a silent one-way call; awaits the decisions §6 policy"]
-fn asymmetric_far_end_media_is_not_a_silent_one_way_call() {
+fn asymmetric_far_end_media_is_logged_and_works_with_rtp_latch_any_source() {
     let Some(_g) = prepare("asymmetric") else {
         return;
     };
+    // Default: refused, and the log names the source and the directive (once per stream).
     let w = World::new("asymmetric", "");
+    w.make_bob_asymmetric("203.0.113.9");
+    let (mut alice, mut bob) = alice_and_bob(&w);
+    alice.command("dial", &format!("sip:bob@{PROVIDER}"));
+    alice.wait_event("CALL_ESTABLISHED", SETUP);
+    bob.wait_event("CALL_ESTABLISHED", SETUP);
+    // alice's audio reaches bob; bob's is what the relay refuses.
+    bob.wait_rx_growth(100);
+    alice.command("hangup", "");
+    bob.wait_event("CALL_CLOSED", SETUP);
+    let log = w.proxy_text();
+    let warnings: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("media from 203.0.113.9:") && l.contains("rtp_latch_any_source = 1"))
+        .collect();
+    assert!(!warnings.is_empty(), "the refused source is logged:\n{log}");
+    assert!(
+        warnings.len() <= 2,
+        "once per stream (RTP, RTCP at most): {warnings:?}"
+    );
+    drop((alice, bob));
+    drop(w);
+
+    // With the directive: audio both ways.
+    let w = World::new("asymmetric_any", "rtp_latch_any_source = 1\n");
     w.make_bob_asymmetric("203.0.113.9");
     let (mut alice, mut bob) = alice_and_bob(&w);
     alice.command("dial", &format!("sip:bob@{PROVIDER}"));

@@ -3,7 +3,12 @@
 //! as alice's leg and back in as dave's, and every message of both legs that comes from the
 //! WAN comes from the provider's address. Found by the interop suite (issue 14): the halves of
 //! the two legs were taken for one another and the call was silent.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)] // test helpers: a failed set-up panics, as a test should
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)] // test helpers: a failed set-up panics, as a test should
 mod lab;
 use lab::*;
 

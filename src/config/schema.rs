@@ -32,6 +32,9 @@ declare_directives! {
         rtp_port_high: u16 = 7089, port, restart;
         /// Seconds without media before a relayed stream is closed.
         rtp_timeout: u32 = 300, secs;
+        /// Non-zero: a far end not latched yet is latched on the first source that sends,
+        /// whatever its SDP names (providers with asymmetric media; decisions §6).
+        rtp_latch_any_source: bool = false, flag, restart;
         /// 0 = no relay, 1 = built-in relay; read it through `Config::relay_enabled`.
         rtp_proxy_enable: u8 = 1, int(0, 1, "0 (off) or 1 (built-in relay)"), restart;
         /// DSCP of relayed RTP packets.

@@ -332,6 +332,7 @@ fn restart_only_is_declared_with_the_directive_and_checked_for_each() {
         "registration_file",
         "sip_dscp",
         "rtp_dscp",
+        "rtp_latch_any_source",
     ];
     expected.sort_unstable();
     assert_eq!(names, expected);

@@ -37,7 +37,20 @@ impl Latch {
 
     /// Whether `src` may send as this endpoint at `now`; accepting it (re)latches.
     /// Returns `Admit::Relatched` when the latched address was set or changed.
+    #[cfg(test)]
     pub fn admit(&mut self, now: u64, signalled: IpAddr, src: SocketAddr) -> Admit {
+        self.admit_with(now, signalled, src, false)
+    }
+
+    /// [`Latch::admit`]; with `any_source` (`rtp_latch_any_source`) an endpoint not latched
+    /// yet takes any source, as one with a private SDP address does.
+    pub fn admit_with(
+        &mut self,
+        now: u64,
+        signalled: IpAddr,
+        src: SocketAddr,
+        any_source: bool,
+    ) -> Admit {
         let src = canonical(src);
         match self.addr {
             Some(a) if a == src => {
@@ -45,7 +58,7 @@ impl Latch {
                 Admit::Accepted
             }
             Some(_) if now.saturating_sub(self.last_rx) < RTP_RELATCH_SILENCE_MS => Admit::Refused,
-            _ if may_latch(signalled, src.ip()) => {
+            _ if any_source || may_latch(signalled, src.ip()) => {
                 self.addr = Some(src);
                 self.last_rx = now;
                 Admit::Latched
@@ -221,5 +234,23 @@ mod tests {
         l.reset();
         assert_eq!(l.addr(), None);
         assert_eq!(l.admit(1, ip("10.0.0.1"), sa("10.0.0.2:1")), Admit::Latched);
+    }
+}
+
+#[cfg(test)]
+mod any_source_tests {
+    use super::*;
+
+    #[test]
+    fn any_source_latches_the_first_sender_and_then_holds_against_others() {
+        let sig: IpAddr = "198.51.100.30".parse().unwrap();
+        let far: SocketAddr = "203.0.113.9:4000".parse().unwrap();
+        let third: SocketAddr = "192.0.2.66:4000".parse().unwrap();
+        let mut l = Latch::default();
+        assert_eq!(l.admit_with(0, sig, far, false), Admit::Refused);
+        assert_eq!(l.admit_with(0, sig, far, true), Admit::Latched);
+        // Latched: a third party is refused as before (anti-bleed).
+        assert_eq!(l.admit_with(100, sig, third, true), Admit::Refused);
+        assert_eq!(l.admit_with(200, sig, far, true), Admit::Accepted);
     }
 }

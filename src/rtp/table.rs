@@ -120,6 +120,8 @@ pub struct Half {
     media_info: MediaInfo,
     /// Last RTP packet accepted on this half's socket (ms): which direction went quiet.
     last_rtp_in: Option<u64>,
+    /// A refused source was reported for this endpoint (once per stream: asymmetric media).
+    foreign_reported: bool,
 }
 
 impl Half {
@@ -225,7 +227,14 @@ impl Half {
             return None;
         }
         if let Some(a) = self.latch(kind).addr() {
-            return Some(a);
+            // Symmetric RTP: answer where the endpoint sends from. But a public SDP address
+            // the endpoint does not send from (asymmetric media, taken only with
+            // `rtp_latch_any_source`) is where it listens.
+            let asymmetric = a.ip().to_canonical() != self.remote.ip().to_canonical()
+                && super::latch::is_publicly_routable(self.remote.ip());
+            if !asymmetric {
+                return Some(a);
+            }
         }
         let port = match kind {
             Kind::Rtp => Some(self.remote.port()),
@@ -245,6 +254,9 @@ pub struct Table {
     timeout_ms: u64,
     open: usize,
     stats: TableStats,
+    /// `rtp_latch_any_source`: an endpoint not latched yet takes the first source, whatever
+    /// its SDP said (decisions §6, asymmetric media).
+    latch_any_source: bool,
 }
 
 impl fmt::Debug for Table {
@@ -275,16 +287,19 @@ impl Table {
             timeout_ms: u64::from(rtp_timeout.max(RTP_MIN_TIMEOUT_SECS)) * 1000,
             open: 0,
             stats: TableStats::default(),
+            latch_any_source: false,
         }
     }
 
     pub fn from_config(config: &Config) -> Table {
-        Table::new(
+        let mut t = Table::new(
             config.max_rtp_streams,
             config.rtp_port_low,
             config.rtp_port_high,
             config.rtp_timeout,
-        )
+        );
+        t.latch_any_source = config.rtp_latch_any_source;
+        t
     }
 
     pub fn capacity(&self) -> usize {
@@ -399,6 +414,7 @@ impl Table {
                 opened_at: carried.2,
                 media_info: req.media_info.clone().unwrap_or_default(),
                 last_rtp_in: None,
+                foreign_reported: false,
             });
         }
         self.open = self.open.saturating_add(1);
@@ -583,12 +599,26 @@ impl Table {
             }
         };
 
+        let any_source = self.latch_any_source;
         let admit = match self.slots.get_mut(peer.index()) {
             Some(Some(p)) => {
                 let signalled = p.remote.ip();
-                let admit = p.latch_mut(kind).admit(now, signalled, src);
+                let latch = p.latch_mut(kind);
+                let never_latched = latch.addr().is_none();
+                let admit = latch.admit_with(now, signalled, src, any_source);
                 if admit != Admit::Refused && kind == Kind::Rtp {
                     p.last_activity = now;
+                }
+                if admit == Admit::Refused && never_latched && !p.foreign_reported {
+                    // Once per stream: a far end whose media comes from another address than
+                    // its SDP says (asymmetric media) would otherwise be a silent call.
+                    p.foreign_reported = true;
+                    log::warn!(
+                        "call {}: media from {src} refused, its SDP names {signalled} (anti-bleed, \
+                         decisions §6); if this far end sends from other addresses than its SDP, \
+                         set rtp_latch_any_source = 1",
+                        p.call_id
+                    );
                 }
                 admit
             }

@@ -246,6 +246,10 @@ return view.extend({
 		o.datatype = 'uinteger';
 		o.placeholder = '300';
 
+		o = s.taboption('rtp', form.Flag, 'rtp_latch_any_source', _('Accept media from any address'),
+			_('For providers that send audio from another address than the one they announce (the log says so when it happens): the first sender is taken. Off protects calls better against injected audio.'));
+		o.default = '0';
+
 		o = s.taboption('rtp', form.Value, 'max_rtp_streams', _('Most media streams'),
 			_('Size of the relay table; each call needs two per audio or video stream.'));
 		o.datatype = 'range(1,65536)';
