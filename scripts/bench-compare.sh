@@ -27,6 +27,7 @@
 #   CRIT_ARGS="--warm-up-time 1 --measurement-time 3"    criterion options for proxy_core
 #   RTP_ARGS="--reps 1 --paced-secs 2"                   options for scripts/bench-rtp.sh
 #   CALLGRIND=auto|0|1          instruction counts (auto: when valgrind is installed)
+#   RTP=1                       0: skip scripts/bench-rtp.sh (proxy_core only)
 #   KEEP=1                      keep the temporary directory with every log (path printed)
 # With the defaults one full run takes about 15 minutes on a 2-core machine: about 1.5-4 min
 # of build per revision, 2 min of callgrind, about 100 s per repetition.
@@ -49,6 +50,7 @@ BOUND=${BOUND:-5}
 CRIT_ARGS=${CRIT_ARGS:---warm-up-time 1 --measurement-time 3}
 RTP_ARGS=${RTP_ARGS:---reps 1 --paced-secs 2}
 CALLGRIND=${CALLGRIND:-auto}
+RTP=${RTP:-1}
 [[ $REPS =~ ^[1-9][0-9]*$ ]] || { echo "REPS must be a positive integer" >&2; exit 2; }
 [[ $BOUND =~ ^[0-9]+(\.[0-9]+)?$ ]] || { echo "BOUND must be a number (%)" >&2; exit 2; }
 if [[ $CALLGRIND == auto ]]; then
@@ -166,7 +168,7 @@ run_rtp() {
         }' "$log" >>"$results"
 }
 
-echo "# scripts/bench-compare.sh $*   REPS=$REPS BOUND=$BOUND CALLGRIND=$CALLGRIND"
+echo "# scripts/bench-compare.sh $*   REPS=$REPS BOUND=$BOUND CALLGRIND=$CALLGRIND RTP=$RTP"
 echo "# CRIT_ARGS='$CRIT_ARGS' RTP_ARGS='$RTP_ARGS'"
 echo "# $(date -u +%Y-%m-%dT%H:%MZ), $(rustc --version), $(nproc) CPUs, $(uname -srm)"
 echo "# base $base $(git -C "$repo" log -1 --format=%s "$base" | cut -c1-60)"
@@ -194,7 +196,9 @@ for ((rep = 1; rep <= REPS; rep++)); do
     if ((rep % 2)); then order=(base cand); else order=(cand base); fi
     echo "# repetition $rep/$REPS (${order[*]}), load average $(cut -d' ' -f1-3 /proc/loadavg)"
     for w in "${order[@]}"; do run_core "$w" "$rep"; done
-    for w in "${order[@]}"; do run_rtp "$w" "$rep"; done
+    if [[ $RTP != 0 ]]; then
+        for w in "${order[@]}"; do run_rtp "$w" "$rep"; done
+    fi
 done
 echo "# finished after $((SECONDS - start)) s, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 
