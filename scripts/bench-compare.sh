@@ -29,13 +29,16 @@
 #   CALLGRIND=auto|0|1          instruction counts (auto: when valgrind is installed)
 #   RTP=1                       0: skip scripts/bench-rtp.sh (proxy_core only)
 #   KEEP=1                      keep the temporary directory with every log (path printed)
-# With the defaults one full run takes about 15 minutes on a 2-core machine: about 1.5-4 min
-# of build per revision, 2 min of callgrind, about 100 s per repetition.
+# Run time on the shared 2-core VM (2026-12-04): build 1.5 min for both revisions (4 min more
+# the first time, when the dependencies are built with symbols), callgrind 1 min, about 85 s
+# per repetition: REPS=3 about 7 min, REPS=5 about 10 min (RTP=0: about 45 s per repetition).
 #
 # Everything is built with CARGO_PROFILE_BENCH_STRIP=false (symbols kept, so that callgrind
 # can name the replay function; the executed code is the same as the stripped build's) and
-# each revision in its own target directory, seeded with a copy of this checkout's
-# target/release when there is one (only the dependencies are reused).
+# each revision in its own target directory: the base's seeded with a copy of this checkout's
+# target/release when there is one, the candidate's with the base's (only the dependencies
+# are reused). `CARGO_PROFILE_BENCH_STRIP=false cargo bench --no-run` once in this checkout
+# keeps those dependencies in its target/ for the next runs.
 set -euo pipefail
 
 usage() {
@@ -91,13 +94,14 @@ results=$tmp/results   # lines: bench figure rev rep value
 : >"$results"
 export CARGO_PROFILE_BENCH_STRIP=false
 
-# Checks a revision out and builds its two benches (and, through rtp_relay, its binary).
+# Checks a revision out and builds its two benches (and, through rtp_relay, its binary) in a
+# target directory seeded from `seed` (dependencies already built there are reused).
 prepare() {
-    local w=$1 rev=$2
+    local w=$1 rev=$2 seed=$3
     git -C "$repo" worktree add --detach "$tmp/$w" "$rev" >/dev/null 2>&1
-    if [[ -d $repo/target/release ]]; then
+    if [[ -d $seed/release ]]; then
         mkdir -p "$tmp/$w/target"
-        cp -a "$repo/target/release" "$tmp/$w/target/"
+        cp -a "$seed/release" "$tmp/$w/target/"
     fi
     echo "# building $w ($rev) in $tmp/$w"
     if ! (cd "$tmp/$w" && CARGO_TARGET_DIR=$tmp/$w/target \
@@ -174,8 +178,8 @@ echo "# $(date -u +%Y-%m-%dT%H:%MZ), $(rustc --version), $(nproc) CPUs, $(uname 
 echo "# base $base $(git -C "$repo" log -1 --format=%s "$base" | cut -c1-60)"
 echo "# cand $cand $(git -C "$repo" log -1 --format=%s "$cand" | cut -c1-60)"
 start=$SECONDS
-prepare base "$base"
-prepare cand "$cand"
+prepare base "$base" "$repo/target"
+prepare cand "$cand" "$tmp/base/target"
 echo "# built in $((SECONDS - start)) s; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 
 if [[ $CALLGRIND == 1 ]]; then
