@@ -220,17 +220,24 @@ fn replay(
     tick: u64,
     steps: &[Step],
 ) -> usize {
-    let mut sent = 0;
-    let mut buf = [0u8; siproxd_rs::limits::SIP_SEND_BUFFER];
-    for s in steps {
-        proxy.handle_message(*now, s.origin, black_box(&s.bytes), media);
-        *now += tick;
-        while let Output::Transmit(t) = proxy.poll_output(&mut buf) {
-            sent += 1;
-            black_box(buf.get(..t.len));
-        }
+    thread_local! {
+        // The shell keeps one send buffer; a fresh one per flow would measure its zeroing.
+        static BUF: std::cell::RefCell<Vec<u8>> =
+            std::cell::RefCell::new(vec![0u8; siproxd_rs::limits::SIP_SEND_BUFFER]);
     }
-    sent
+    BUF.with(|b| {
+        let buf = &mut b.borrow_mut()[..];
+        let mut sent = 0;
+        for s in steps {
+            proxy.handle_message(*now, s.origin, black_box(&s.bytes), media);
+            *now += tick;
+            while let Output::Transmit(t) = proxy.poll_output(buf) {
+                sent += 1;
+                black_box(buf.get(..t.len));
+            }
+        }
+        sent
+    })
 }
 
 /// A fresh proxy for `cfg` that has replayed the flow `CHECK_REPLAYS` times, every message

@@ -249,6 +249,10 @@ pub struct Proxy {
     /// The last public host known, so registrations move to the new one also when the
     /// outbound interface was down in between.
     last_public: Option<String>,
+    /// The resolver's next deadline, recomputed only after the resolver was used (it scans
+    /// its query slots).
+    resolver_deadline: Option<u64>,
+    resolver_touched: bool,
     /// The enabled plugins, in `load_plugin` order.
     plugins: Vec<Box<dyn crate::plugins::Plugin>>,
     /// Call-IDs a plugin answered with 302, until when their ACK is swallowed.
@@ -280,6 +284,8 @@ impl Proxy {
             last_public: None,
             public_ip: None,
             public_refresh: None,
+            resolver_deadline: None,
+            resolver_touched: true,
             plugins: Vec::new(),
             redirects: Vec::new(),
         };
@@ -465,9 +471,18 @@ impl Proxy {
         let Some(access) = self.admit(&origin, bytes) else {
             return;
         };
-        let Some(msg) = self.parse_valid(&origin, bytes) else {
-            return;
+        // Parsed here, not returned from a helper: a `Message` is large (its header index is
+        // inline), and moving it out of a function costs a copy per message.
+        let msg = match Message::parse(bytes, origin.transport.framing()) {
+            Ok(m) => m,
+            Err(e) => {
+                self.reject_unparsed(&origin, bytes, e);
+                return;
+            }
         };
+        if !self.validate_or_reject(&origin, &msg) {
+            return;
+        }
         if !msg.is_request() {
             if !access.sip {
                 self.drop_msg(
@@ -541,15 +556,8 @@ impl Proxy {
         Some(access)
     }
 
-    /// Parses and validates; a message that fails is answered (400/416/505) or dropped.
-    fn parse_valid<'a>(&mut self, origin: &Origin, bytes: &'a [u8]) -> Option<Message<'a>> {
-        let msg = match Message::parse(bytes, origin.transport.framing()) {
-            Ok(m) => m,
-            Err(e) => {
-                self.reject_unparsed(origin, bytes, e);
-                return None;
-            }
-        };
+    /// Validates; a message that fails is answered (400/416/505) or dropped (`false`).
+    fn validate_or_reject(&mut self, origin: &Origin, msg: &Message<'_>) -> bool {
         // Max-Forwards out of range is treated as siproxd does (`check_request`), not as
         // malformed; the checks `validate` skipped when it stopped there still apply.
         let valid = match msg.validate() {
@@ -558,10 +566,10 @@ impl Proxy {
             other => other,
         };
         if let Err(e) = valid {
-            self.reject(origin, &msg, e);
-            return None;
+            self.reject(origin, msg, e);
+            return false;
         }
-        Some(msg)
+        true
     }
 
     /// Proxy-Require (420), Max-Forwards (483, or 200 to OPTIONS) and Via loops (482). An ACK
@@ -740,6 +748,7 @@ impl Proxy {
                 }
             },
             Lookup::Pending => {
+                self.resolver_touched = true;
                 if self.pending.len() >= limits::PROXY_DNS_PENDING {
                     self.counters.count(DropReason::DnsPendingFull);
                     log::warn!("DNS queue full: message for {host} dropped");
@@ -754,6 +763,7 @@ impl Proxy {
                 });
             }
             Lookup::Failed(f) => {
+                self.resolver_touched = true;
                 self.counters.count(DropReason::DnsFailed);
                 log::info!("cannot resolve next hop {host}: {f:?}; message dropped");
             }
@@ -790,6 +800,7 @@ impl Proxy {
 
     /// A DNS datagram for the resolver; completed lookups release their queued messages.
     pub fn handle_dns(&mut self, now: u64, from: SocketAddr, bytes: &[u8]) {
+        self.resolver_touched = true;
         self.resolver.handle_response(now, from, bytes);
         self.drain_dns_events();
     }
@@ -800,9 +811,12 @@ impl Proxy {
             .registry
             .next_deadline()
             .map(|s| s.saturating_mul(1000));
+        if std::mem::take(&mut self.resolver_touched) {
+            self.resolver_deadline = self.resolver.poll_timeout();
+        }
         [
             reg,
-            self.resolver.poll_timeout(),
+            self.resolver_deadline,
             self.public_refresh,
             self.plugins_deadline(),
         ]
@@ -817,6 +831,7 @@ impl Proxy {
         if removed > 0 {
             log::debug!(target: crate::logging::REG, "{removed} registration binding(s) expired");
         }
+        self.resolver_touched = true;
         self.resolver.handle_timeout(now);
         self.drain_dns_events();
         self.plugins_timer(now);
