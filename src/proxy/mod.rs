@@ -468,6 +468,15 @@ impl Proxy {
         let Some(msg) = self.parse_valid(&origin, bytes) else {
             return;
         };
+        // "Fix" plugins repair a message before the proxy's checks see it.
+        let fixed = self.plugins_fix(now, &origin, &msg);
+        let msg = match fixed.as_deref() {
+            None => msg,
+            Some(buf) => match self.parse_valid(&origin, buf) {
+                Some(m) => m,
+                None => return,
+            },
+        };
         if !msg.is_request() {
             if !access.sip {
                 self.drop_msg(
