@@ -6,6 +6,7 @@
 pub mod demo;
 pub mod logcall;
 pub mod regex;
+pub mod stripheader;
 
 use std::net::SocketAddr;
 
@@ -126,6 +127,7 @@ fn builder(name: &str) -> Option<Builder> {
     Some(match name {
         "demo" => demo::build,
         "logcall" => logcall::build,
+        "stripheader" => stripheader::build,
         _ => return None,
     })
 }
