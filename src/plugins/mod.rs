@@ -3,6 +3,7 @@
 //! at start ([`build`]) and its own tests. The proxy core calls every enabled plugin at
 //! siproxd's stages (see [`Plugin`]); a plugin that is not loaded costs nothing.
 
+pub mod codecfilter;
 pub mod demo;
 pub mod logcall;
 pub mod regex;
@@ -127,6 +128,7 @@ fn builder(name: &str) -> Option<Builder> {
     Some(match name {
         "demo" => demo::build,
         "logcall" => logcall::build,
+        "codecfilter" => codecfilter::build,
         "stripheader" => stripheader::build,
         _ => return None,
     })
