@@ -7,6 +7,7 @@ pub mod codecfilter;
 pub mod demo;
 pub mod logcall;
 pub mod regex;
+pub mod regex_body;
 pub mod stripheader;
 
 use std::net::SocketAddr;
@@ -129,6 +130,7 @@ fn builder(name: &str) -> Option<Builder> {
         "demo" => demo::build,
         "logcall" => logcall::build,
         "codecfilter" => codecfilter::build,
+        "regex_body" => regex_body::build,
         "stripheader" => stripheader::build,
         _ => return None,
     })
