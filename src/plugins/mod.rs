@@ -83,10 +83,17 @@ pub trait Plugin: std::fmt::Debug {
         false
     }
 
+    /// Whether [`Plugin::fix`] needs `ctx.direction` (worked out for it alone: it costs
+    /// registry look-ups).
+    fn fix_wants_direction(&self) -> bool {
+        false
+    }
+
     /// A parsed, valid message before any of the proxy's own checks: a plugin that repairs
-    /// it (fix_bogus_via, fix_DTAG, fix_fbox_anoncall) writes the corrected message into
-    /// `out` and returns `true`; the proxy then parses and handles that copy instead.
-    /// `ctx.direction` is `None`: the message is not yet checked.
+    /// it (fix_bogus_via, fix_DTAG, fix_fbox_anoncall, regex_body) writes the corrected
+    /// message into `out` and returns `true`; the proxy then parses and handles that copy
+    /// instead. `ctx.direction` is the proxy's reading of the unrepaired message if the
+    /// plugin wants it, else `None`.
     fn fix(&mut self, _ctx: &Ctx<'_, '_>, _out: &mut Vec<u8>) -> bool {
         false
     }
@@ -180,6 +187,33 @@ pub(crate) mod tests {
             msg: &msg,
             direction: None,
             registry: &registry,
+        };
+        f(&ctx);
+    }
+
+    /// Runs `f` with a context for the message `text` received from `src` on `local`, with
+    /// `direction` and `registry`.
+    pub fn with_ctx_full(
+        text: &str,
+        src: &str,
+        local: &str,
+        direction: Option<Direction>,
+        registry: &Registry,
+        f: impl FnOnce(&Ctx<'_, '_>),
+    ) {
+        let msg = Message::parse(text.as_bytes(), Framing::Datagram).unwrap();
+        let origin = Origin {
+            transport: Transport::Udp,
+            src: src.parse().unwrap(),
+            local: local.parse().unwrap(),
+            connection: None,
+        };
+        let ctx = Ctx {
+            now: 0,
+            origin: &origin,
+            msg: &msg,
+            direction,
+            registry,
         };
         f(&ctx);
     }

@@ -65,11 +65,16 @@ impl Proxy {
                     Err(_) => break,
                 },
             };
+            let direction = if p.fix_wants_direction() {
+                self.fix_direction(now, origin, current)
+            } else {
+                None
+            };
             let ctx = Ctx {
                 now,
                 origin,
                 msg: current,
-                direction: None,
+                direction,
                 registry: &self.registry,
             };
             let mut out = Vec::new();
@@ -80,6 +85,18 @@ impl Proxy {
         }
         self.plugins = plugins;
         fixed
+    }
+
+    /// The direction of a message not yet repaired; a response's is read from the Via below
+    /// the top one (ours, or the broken one a plugin replaces).
+    fn fix_direction(&self, now: u64, origin: &Origin, msg: &Message<'_>) -> Option<Direction> {
+        let heading = if msg.is_request() {
+            self.request_direction(now, origin, msg)
+        } else {
+            let next = msg.vias().nth(1).and_then(Result::ok);
+            self.response_direction(now, origin, msg, next.map(|v| (v.host_raw, v.port)))
+        };
+        heading.map(|h| h.direction)
     }
 
     /// The ACK of a request a plugin redirected is swallowed once (the 302 was ours).
