@@ -196,3 +196,62 @@ fn regex_body_applies_to_any_body_and_leaves_one_that_is_not_text_alone() {
     let fwd = one(lab.on_lan(A, &bin.replace("z9hG4bKm1", "z9hG4bKm2")));
     assert_eq!(fwd.body(), "secret\u{0}one, secret 2");
 }
+
+#[test]
+fn fix_bogus_via_sends_responses_to_the_real_sender_of_an_incoming_request() {
+    let mut lab = lab_with(&["fix_bogus_via"], |c| {
+        c.plugins.plugin_fix_bogus_via_networks =
+            Some(siproxd_rs::acl::AclList::parse("10.0.0.0/8").unwrap());
+    });
+    // Carol's phone sits behind another NAT: its Via names its private address.
+    let carol = "198.51.100.40:40000";
+    let inv = "INVITE sip:alice@203.0.113.5 SIP/2.0\nVia: SIP/2.0/UDP 10.1.2.3:5062;branch=z9hG4bKc1\nMax-Forwards: 70\nFrom: <sip:carol@example.net>;tag=c1\nTo: <sip:alice@example.com>\nCall-ID: ccall@10.1.2.3\nCSeq: 1 INVITE\nContact: <sip:carol@10.1.2.3:5062>\nContent-Length: 0\n\n";
+    let f = one(lab.on_wan(carol, inv));
+    assert_eq!(f.to, sa(A));
+    let vias = f.headers("Via");
+    assert_eq!(vias[1], "SIP/2.0/UDP 198.51.100.40:40000;branch=z9hG4bKc1");
+    let ok = format!(
+        "SIP/2.0 180 Ringing\nVia: {}\nVia: {}\nFrom: <sip:carol@example.net>;tag=c1\nTo: <sip:alice@example.com>;tag=a9\nCall-ID: ccall@10.1.2.3\nCSeq: 1 INVITE\nContent-Length: 0\n\n",
+        vias[0], vias[1]
+    );
+    let r = one(lab.on_lan(A, &ok));
+    assert_eq!(
+        r.to,
+        sa(carol),
+        "the response goes where the request came from"
+    );
+    // A phone of ours with a private Via is not touched (its requests are outgoing).
+    let fwd = one(lab.on_lan(A, &invite("", "")));
+    assert_eq!(
+        fwd.headers("Via")[1],
+        "SIP/2.0/UDP 192.168.1.10:5060;branch=z9hG4bKinv1"
+    );
+}
+
+#[test]
+fn fix_dtag_gives_our_via_back_to_a_response_that_lost_it() {
+    let mut lab = lab_with(&["fix_DTAG"], |c| {
+        c.plugins.plugin_fix_dtag_networks =
+            Some(siproxd_rs::acl::AclList::parse("217.0.0.0/13").unwrap());
+    });
+    let fwd = one(lab.on_lan(A, &invite("", "")));
+    let vias = fwd.headers("Via");
+    let branch = vias[0].split("branch=").nth(1).unwrap().to_string();
+    let resp = |top: &str| {
+        format!(
+            "SIP/2.0 180 Ringing\nVia: SIP/2.0/UDP {top};branch={branch}\nVia: {}\nFrom: <sip:alice@example.com>;tag=a1\nTo: <sip:bob@example.com>;tag=b1\nCall-ID: {CALL}\nCSeq: 1 INVITE\nContent-Length: 0\n\n",
+            vias[1]
+        )
+    };
+    let r = one(lab.on_wan("217.0.2.2:5060", &resp("217.0.1.1:5060")));
+    assert_eq!(r.to, sa(A));
+    assert_eq!(
+        r.headers("Via"),
+        [vias[1].clone()],
+        "the repaired Via was removed as ours"
+    );
+    // From a host outside the networks, a foreign top Via is not ours: dropped as before.
+    assert!(lab
+        .on_wan("198.51.100.20:5060", &resp("217.0.1.1:5060"))
+        .is_empty());
+}

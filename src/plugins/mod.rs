@@ -5,6 +5,8 @@
 
 pub mod codecfilter;
 pub mod demo;
+pub mod fix_bogus_via;
+pub mod fix_dtag;
 pub mod logcall;
 pub mod regex;
 pub mod regex_body;
@@ -136,6 +138,8 @@ fn builder(name: &str) -> Option<Builder> {
     Some(match name {
         "demo" => demo::build,
         "logcall" => logcall::build,
+        "fix_bogus_via" => fix_bogus_via::build,
+        "fix_DTAG" => fix_dtag::build,
         "codecfilter" => codecfilter::build,
         "regex_body" => regex_body::build,
         "stripheader" => stripheader::build,
