@@ -255,3 +255,33 @@ fn fix_dtag_gives_our_via_back_to_a_response_that_lost_it() {
         .on_wan("198.51.100.20:5060", &resp("217.0.1.1:5060"))
         .is_empty());
 }
+
+#[test]
+fn fix_fbox_anoncall_lets_the_contact_of_an_anonymous_call_be_masqueraded() {
+    let mut lab = lab_with(&["fix_fbox_anoncall"], |c| {
+        c.plugins.plugin_fix_fbox_anoncall_networks =
+            Some(siproxd_rs::acl::AclList::parse("192.168.1.10/32").unwrap());
+    });
+    let inv = request(
+        "INVITE sip:alice@203.0.113.5 SIP/2.0",
+        "Via: SIP/2.0/UDP 198.51.100.30:5062;branch=z9hG4bKbinv\nMax-Forwards: 70\nFrom: <sip:anonymous@anonymous.invalid>;tag=b1\nTo: <sip:alice@example.com>\nCall-ID: bcall@198.51.100.30\nCSeq: 1 INVITE\nContact: <sip:bob@198.51.100.30:5062>\n",
+        "",
+    );
+    let f = one(lab.on_wan(B, &inv));
+    assert_eq!(f.to, sa(A));
+    let vias = f.headers("Via");
+    // The Fritzbox answers with another user in its Contact than the one it registered.
+    let ok = |contact_user: &str| {
+        format!(
+            "SIP/2.0 200 OK\nVia: {}\nVia: {}\nFrom: <sip:anonymous@anonymous.invalid>;tag=b1\nTo: <sip:alice@example.com>;tag=a9\nCall-ID: bcall@198.51.100.30\nCSeq: 1 INVITE\nContact: <sip:{contact_user}@192.168.1.10:5060>\nContent-Length: 0\n\n",
+            vias[0], vias[1]
+        )
+    };
+    let r = one(lab.on_lan(A, &ok("0301234")));
+    assert_eq!(r.to, sa("198.51.100.30:5062"));
+    assert_eq!(
+        r.headers("Contact"),
+        ["<sip:alice@203.0.113.5>"],
+        "masqueraded as alice"
+    );
+}

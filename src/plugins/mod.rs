@@ -7,6 +7,7 @@ pub mod codecfilter;
 pub mod demo;
 pub mod fix_bogus_via;
 pub mod fix_dtag;
+pub mod fix_fbox_anoncall;
 pub mod logcall;
 pub mod regex;
 pub mod regex_body;
@@ -140,6 +141,7 @@ fn builder(name: &str) -> Option<Builder> {
         "logcall" => logcall::build,
         "fix_bogus_via" => fix_bogus_via::build,
         "fix_DTAG" => fix_dtag::build,
+        "fix_fbox_anoncall" => fix_fbox_anoncall::build,
         "codecfilter" => codecfilter::build,
         "regex_body" => regex_body::build,
         "stripheader" => stripheader::build,
