@@ -4,6 +4,8 @@
 //! Proxy: inbound (LAN) 127.0.0.1, outbound (WAN) 127.0.0.2; phone sipp on 127.0.0.1,
 //! provider sipp on 127.0.0.3. `rtp_proxy_enable = 0`: the SDP is filtered, not relayed.
 
+#![allow(clippy::panic)] // test helpers: a missing message fails the test
+
 mod harness;
 
 use harness::*;
