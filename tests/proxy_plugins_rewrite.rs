@@ -285,3 +285,36 @@ fn fix_fbox_anoncall_lets_the_contact_of_an_anonymous_call_be_masqueraded() {
         "masqueraded as alice"
     );
 }
+
+#[test]
+fn the_rewriting_plugins_work_together_in_load_order() {
+    let mut lab = lab_with(
+        &["regex_body", "fix_bogus_via", "codecfilter", "stripheader"],
+        |c| {
+            let p = &mut c.plugins;
+            // regex_body turns PCMA into G729, which codecfilter then removes.
+            p.plugin_regex_body_desc = vec!["codec".into()];
+            p.plugin_regex_body_pattern = vec!["PCMA".into()];
+            p.plugin_regex_body_replace = vec!["G729".into()];
+            p.plugin_codecfilter_blacklist = vec!["G729".into()];
+            p.plugin_stripheader_remove = vec!["User-Agent".into()];
+            p.plugin_fix_bogus_via_networks =
+                Some(siproxd_rs::acl::AclList::parse("10.0.0.0/8").unwrap());
+        },
+    );
+    let body = sdp_with(
+        "192.168.1.10",
+        4000,
+        "0 8",
+        "a=rtpmap:0 PCMU/8000\na=rtpmap:8 PCMA/8000\n",
+    );
+    let fwd = one(lab.on_lan(A, &invite("User-Agent: phone 1.0\n", &body)));
+    assert_length_ok(&fwd);
+    assert!(
+        fwd.body().contains("m=audio 7070 RTP/AVP 0\r\n"),
+        "{}",
+        fwd.body()
+    );
+    assert!(!fwd.body().contains("G729") && !fwd.body().contains("PCMA"));
+    assert!(fwd.headers("User-Agent").is_empty(), "{}", fwd.text);
+}
