@@ -318,3 +318,32 @@ fn the_rewriting_plugins_work_together_in_load_order() {
     assert!(!fwd.body().contains("G729") && !fwd.body().contains("PCMA"));
     assert!(fwd.headers("User-Agent").is_empty(), "{}", fwd.text);
 }
+
+#[test]
+fn each_fixing_plugin_sees_the_message_its_predecessor_repaired() {
+    let mut lab = lab_with(&["regex_body", "fix_bogus_via"], |c| {
+        let p = &mut c.plugins;
+        p.plugin_regex_body_desc = vec!["name".into()];
+        p.plugin_regex_body_pattern = vec!["s=-".into()];
+        p.plugin_regex_body_replace = vec!["s=repaired twice".into()];
+        p.plugin_fix_bogus_via_networks =
+            Some(siproxd_rs::acl::AclList::parse("10.0.0.0/8").unwrap());
+    });
+    let inv = request(
+        "INVITE sip:alice@203.0.113.5 SIP/2.0",
+        "Via: SIP/2.0/UDP 10.1.2.3:5062;branch=z9hG4bKc1\nMax-Forwards: 70\nFrom: <sip:carol@example.net>;tag=c1\nTo: <sip:alice@example.com>\nCall-ID: ccall@10.1.2.3\nCSeq: 1 INVITE\nContact: <sip:carol@198.51.100.40:40000>\n",
+        &sdp("198.51.100.40", 6000),
+    );
+    let f = one(lab.on_wan("198.51.100.40:40000", &inv));
+    assert_eq!(f.to, sa(A));
+    assert_length_ok(&f);
+    assert_eq!(
+        f.headers("Via")[1],
+        "SIP/2.0/UDP 198.51.100.40:40000;branch=z9hG4bKc1"
+    );
+    assert!(
+        f.body().contains("\r\ns=repaired twice\r\n"),
+        "{}",
+        f.body()
+    );
+}
