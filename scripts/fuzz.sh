@@ -116,6 +116,14 @@ seeds() {
             printf '\x12\x34\x83\x80\x00\x01\x00\x00\x00\x00\x00\x00\x03sip\x07example\x03com\x00\x00\x01\x00\x01' >"$dir/truncated"
             printf '\x12\x34\x81\x82\x00\x01\x00\x00\x00\x00\x00\x00\x03sip\x07example\x03com\x00\x00\x01\x00\x01' >"$dir/servfail"
             ;;
+        regex)
+            # pattern 0xFF subject 0xFF replacement: the plugin_regex and regex_body kinds of rule.
+            printf '^sip:\\+?49([0-9]+)@(.*)$\xffsip:+4930123@example.com\xffsip:0\\1@\\2' >"$dir/groups"
+            printf '^sip:00\xffsip:004930@example.com\xffsip:+' >"$dir/prefix"
+            printf '(a+)b|c{2,3}\xffxaab ccc ab\xff<\\1\\9>' >"$dir/alternatives"
+            printf '^(.*)s=-\xffv=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\n\xff\\1s=x' >"$dir/body"
+            printf '[[:digit:]]*\xff\xc3\xbc123\xff#' >"$dir/utf8"
+            ;;
         *)
             echo "no seeds defined for target $t" >&2
             ;;

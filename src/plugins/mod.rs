@@ -3,22 +3,28 @@
 //! at start ([`build`]) and its own tests. The proxy core calls every enabled plugin at
 //! siproxd's stages (see [`Plugin`]); a plugin that is not loaded costs nothing.
 
+pub mod codecfilter;
 pub mod defaulttarget;
 pub mod demo;
+pub mod fix_bogus_via;
+pub mod fix_dtag;
+pub mod fix_fbox_anoncall;
 pub mod logcall;
 pub mod prefix;
 pub mod redirect;
 pub mod regex;
+pub mod regex_body;
 pub mod regex_redirect;
 pub mod shortdial;
 pub mod siptrunk;
+pub mod stripheader;
 
 use std::net::{IpAddr, SocketAddr};
 
 use crate::config::Config;
 use crate::proxy::{Direction, Hop, Origin};
 use crate::registry::Registry;
-use crate::sip::Message;
+use crate::sip::{Message, Status};
 
 /// What a plugin sees of one message.
 pub struct Ctx<'a, 'm> {
@@ -76,6 +82,16 @@ pub struct PluginEdits<'m> {
     pub replace: Vec<(&'m [u8], String)>,
 }
 
+/// What a plugin does with the body about to be forwarded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BodyAction {
+    Keep,
+    Replace(Vec<u8>),
+    /// Refuse the message: a request (not ACK) is answered with this status and its offer
+    /// undone (codecfilter: no acceptable codec left, 488). Meant for requests only.
+    Refuse(Status),
+}
+
 /// One built-in plugin. Every stage has a default that does nothing, so a plugin implements
 /// only the stages it uses.
 pub trait Plugin: std::fmt::Debug {
@@ -85,6 +101,27 @@ pub trait Plugin: std::fmt::Debug {
     /// Raw bytes before parsing and the access lists; `false` discards the datagram.
     fn raw(&mut self, _now: u64, _src: SocketAddr, _bytes: &[u8]) -> bool {
         true
+    }
+
+    /// Whether this plugin implements [`Plugin::fix`] (the proxy works out a direction for
+    /// the fix stage only when one does).
+    fn fixes(&self) -> bool {
+        false
+    }
+
+    /// Whether [`Plugin::fix`] needs `ctx.direction` (worked out for it alone: it costs
+    /// registry look-ups).
+    fn fix_wants_direction(&self) -> bool {
+        false
+    }
+
+    /// A parsed, valid message before any of the proxy's own checks: a plugin that repairs
+    /// it (fix_bogus_via, fix_DTAG, fix_fbox_anoncall, regex_body) writes the corrected
+    /// message into `out` and returns `true`; the proxy then parses and handles that copy
+    /// instead. `ctx.direction` is the proxy's reading of the unrepaired message if the
+    /// plugin wants it, else `None`.
+    fn fix(&mut self, _ctx: &Ctx<'_, '_>, _out: &mut Vec<u8>) -> bool {
+        false
     }
 
     /// A parsed, valid message before its direction is decided: a request may be answered
@@ -101,10 +138,10 @@ pub trait Plugin: std::fmt::Debug {
     /// A message about to be forwarded (direction known): header edits.
     fn pre_proxy<'m>(&mut self, _ctx: &Ctx<'_, 'm>, _edits: &mut PluginEdits<'m>) {}
 
-    /// The body about to be forwarded (after the SDP relay rewrite): a new body, or `None` to
-    /// keep it.
-    fn body(&mut self, _ctx: &Ctx<'_, '_>, _body: &[u8]) -> Option<Vec<u8>> {
-        None
+    /// The body about to be forwarded (after the SDP relay rewrite): kept, replaced, or the
+    /// message refused.
+    fn body(&mut self, _ctx: &Ctx<'_, '_>, _body: &[u8]) -> BodyAction {
+        BodyAction::Keep
     }
 
     /// The periodic timer (`now` in ms).
@@ -130,6 +167,12 @@ fn builder(name: &str) -> Option<Builder> {
         "regex" => regex_redirect::build,
         "defaulttarget" => defaulttarget::build,
         "siptrunk" => siptrunk::build,
+        "fix_bogus_via" => fix_bogus_via::build,
+        "fix_DTAG" => fix_dtag::build,
+        "fix_fbox_anoncall" => fix_fbox_anoncall::build,
+        "codecfilter" => codecfilter::build,
+        "regex_body" => regex_body::build,
+        "stripheader" => stripheader::build,
         _ => return None,
     })
 }
@@ -181,6 +224,60 @@ pub(crate) mod tests {
             inbound: origin.local.ip(),
         };
         f(&ctx);
+    }
+
+    /// Runs `f` with a context for the message `text` received from `src` on `local`, with
+    /// `direction` and `registry`.
+    pub fn with_ctx_full(
+        text: &str,
+        src: &str,
+        local: &str,
+        direction: Option<Direction>,
+        registry: &Registry,
+        f: impl FnOnce(&Ctx<'_, '_>),
+    ) {
+        let msg = Message::parse(text.as_bytes(), Framing::Datagram).unwrap();
+        let origin = Origin {
+            transport: Transport::Udp,
+            src: src.parse().unwrap(),
+            local: local.parse().unwrap(),
+            connection: None,
+        };
+        let ctx = Ctx {
+            now: 0,
+            origin: &origin,
+            msg: &msg,
+            direction,
+            registry,
+            inbound: origin.local.ip(),
+        };
+        f(&ctx);
+    }
+
+    /// Runs `f` with a context for the message `text` received from `src`.
+    pub fn with_ctx_from(text: &str, src: &str, f: impl FnOnce(&Ctx<'_, '_>)) {
+        let msg = Message::parse(text.as_bytes(), Framing::Datagram).unwrap();
+        let origin = Origin {
+            transport: Transport::Udp,
+            src: src.parse().unwrap(),
+            local: "192.168.1.1:5060".parse().unwrap(),
+            connection: None,
+        };
+        let registry = Registry::new(4);
+        let ctx = Ctx {
+            now: 0,
+            origin: &origin,
+            msg: &msg,
+            direction: None,
+            registry: &registry,
+            inbound: origin.local.ip(),
+        };
+        f(&ctx);
+    }
+
+    /// [`with_ctx_from`] a phone on the LAN (192.168.1.10:5060).
+    pub fn with_ctx(text: &str, f: impl FnOnce(&Ctx<'_, '_>)) {
+        with_ctx_from(text, "192.168.1.10:5060", f)
     }
 
     #[test]

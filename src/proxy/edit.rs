@@ -115,6 +115,11 @@ impl<'m> Edits<'m> {
         if self.asterisk_fix {
             remove_asterisk_alert_info(msg, ed)?;
         }
+        if !self.remove_headers.is_empty() {
+            // A line a plugin strips takes the proxy's own edits of it along (e.g. our
+            // Record-Route purged from a Record-Route line plugin_stripheader removes).
+            ed.absorb_in_deletions();
+        }
         for &i in &self.remove_headers {
             ed.remove_header(i)?;
         }

@@ -307,7 +307,14 @@ impl Proxy {
         let body = self.request_media(now, origin, msg, &route, media)?;
         let mut edits =
             self.request_edits(origin, msg, &route, target, new_ruri, add_expires, body);
-        self.plugins_pre_proxy(now, origin, msg, route.direction, &mut edits);
+        if let Some(status) = self.plugins_pre_proxy(now, origin, msg, route.direction, &mut edits)
+        {
+            // A plugin refused the offer (codecfilter): the streams it opened go again.
+            if let Ok(c) = msg.cseq() {
+                media.close_call_up_to_cseq(&media_call_id(msg), c.number);
+            }
+            return Err(Refusal::answer(status, DropReason::Plugin));
+        }
         self.emit(now, msg, &edits, &route)
     }
 
@@ -584,7 +591,8 @@ impl Proxy {
         let (route, own_via) = self.route_response(now, origin, msg)?;
         let body = self.response_media(now, origin, msg, &route, media)?;
         let mut edits = self.response_edits(now, msg, &route, own_via, body);
-        self.plugins_pre_proxy(now, origin, msg, route.direction, &mut edits);
+        // Plugins refuse requests only (BodyAction::Refuse): a response goes on.
+        let _ = self.plugins_pre_proxy(now, origin, msg, route.direction, &mut edits);
         self.emit(now, msg, &edits, &route)
     }
 

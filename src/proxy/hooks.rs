@@ -6,7 +6,7 @@ use super::direction::Direction;
 use super::edit::Edits;
 use super::settings::Hop;
 use super::{DropReason, Origin, Proxy};
-use crate::plugins::{Ctx, Decision, PluginEdits};
+use crate::plugins::{BodyAction, Ctx, Decision, PluginEdits};
 use crate::sip::{Message, Status};
 
 /// How long the Call-ID of a redirected request is remembered (siproxd: 20 s).
@@ -52,6 +52,66 @@ impl Proxy {
             self.drop_msg(DropReason::Plugin, origin, "discarded by a plugin");
         }
         keep
+    }
+
+    /// "Fix": plugins that repair a parsed message before the proxy's checks, in load order;
+    /// the repaired message (each plugin sees its predecessor's result), if any was.
+    pub(super) fn plugins_fix(
+        &mut self,
+        now: u64,
+        origin: &Origin,
+        msg: &Message<'_>,
+    ) -> Option<Vec<u8>> {
+        if !self.plugins.iter().any(|p| p.fixes()) {
+            return None;
+        }
+        let mut plugins = std::mem::take(&mut self.plugins);
+        let mut fixed: Option<Vec<u8>> = None;
+        for p in plugins.iter_mut().filter(|p| p.fixes()) {
+            let reparsed;
+            let current = match &fixed {
+                None => msg,
+                Some(buf) => match Message::parse(buf, origin.transport.framing()) {
+                    Ok(m) => {
+                        reparsed = m;
+                        &reparsed
+                    }
+                    Err(_) => break,
+                },
+            };
+            let direction = if p.fix_wants_direction() {
+                self.fix_direction(now, origin, current)
+            } else {
+                None
+            };
+            let ctx = Ctx {
+                now,
+                origin,
+                msg: current,
+                direction,
+                registry: &self.registry,
+                inbound: self.addrs.inbound,
+            };
+            let mut out = Vec::new();
+            if p.fix(&ctx, &mut out) {
+                log::debug!(target: crate::logging::PROXY, "plugin_{} repaired the message from {}", p.name(), origin.src);
+                fixed = Some(out);
+            }
+        }
+        self.plugins = plugins;
+        fixed
+    }
+
+    /// The direction of a message not yet repaired; a response's is read from the Via below
+    /// the top one (ours, or the broken one a plugin replaces).
+    fn fix_direction(&self, now: u64, origin: &Origin, msg: &Message<'_>) -> Option<Direction> {
+        let heading = if msg.is_request() {
+            self.request_direction(now, origin, msg)
+        } else {
+            let next = msg.vias().nth(1).and_then(Result::ok);
+            self.response_direction(now, origin, msg, next.map(|v| (v.host_raw, v.port)))
+        };
+        heading.map(|h| h.direction)
     }
 
     /// The ACK of a request a plugin redirected is swallowed once (the 302 was ours).
@@ -140,7 +200,8 @@ impl Proxy {
         self.respond(origin, msg, MOVED_TEMPORARILY, &[("Contact", &value)]);
     }
 
-    /// "Pre-proxy": the plugins' header edits join the proxy's.
+    /// "Pre-proxy": the plugins' header and body edits join the proxy's; `Some` when a plugin
+    /// refuses the message with that status instead.
     pub(super) fn plugins_pre_proxy<'m>(
         &mut self,
         now: u64,
@@ -148,9 +209,9 @@ impl Proxy {
         msg: &Message<'m>,
         direction: Direction,
         edits: &mut Edits<'m>,
-    ) {
+    ) -> Option<Status> {
         if self.plugins.is_empty() {
-            return;
+            return None;
         }
         let mut plugins = std::mem::take(&mut self.plugins);
         let ctx = Ctx {
@@ -165,18 +226,24 @@ impl Proxy {
         for p in plugins.iter_mut() {
             p.pre_proxy(&ctx, &mut pe);
         }
-        let body = edits.body.take();
-        let mut current: Option<Vec<u8>> = body;
+        let mut current = edits.body.take();
+        let mut refused = None;
         for p in plugins.iter_mut() {
             let base = current.as_deref().unwrap_or(msg.body());
-            if let Some(new) = p.body(&ctx, base) {
-                current = Some(new);
+            match p.body(&ctx, base) {
+                BodyAction::Keep => {}
+                BodyAction::Replace(new) => current = Some(new),
+                BodyAction::Refuse(status) => {
+                    refused = Some(status);
+                    break;
+                }
             }
         }
         edits.body = current;
         self.plugins = plugins;
         edits.remove_headers.extend(pe.remove_headers);
         edits.replace.extend(pe.replace);
+        refused
     }
 
     /// The plugins' timers.

@@ -483,6 +483,26 @@ impl Proxy {
         if !self.validate_or_reject(&origin, &msg) {
             return;
         }
+        // "Fix" plugins repair a message before the proxy's checks see it (without them
+        // nothing is copied: `msg` is then the received message itself).
+        let fixed = self.plugins_fix(now, &origin, &msg);
+        let repaired;
+        let msg: &Message<'_> = match fixed.as_deref() {
+            None => &msg,
+            Some(buf) => {
+                repaired = match Message::parse(buf, origin.transport.framing()) {
+                    Ok(m) => m,
+                    Err(e) => {
+                        self.reject_unparsed(&origin, buf, e);
+                        return;
+                    }
+                };
+                if !self.validate_or_reject(&origin, &repaired) {
+                    return;
+                }
+                &repaired
+            }
+        };
         if !msg.is_request() {
             if !access.sip {
                 self.drop_msg(
@@ -492,28 +512,28 @@ impl Proxy {
                 );
                 return;
             }
-            self.forward_response(now, &origin, &msg, media);
+            self.forward_response(now, &origin, msg, media);
             return;
         }
-        if let Err(r) = self.check_request(&origin, &msg) {
-            self.refuse(&origin, &msg, r);
+        if let Err(r) = self.check_request(&origin, msg) {
+            self.refuse(&origin, msg, r);
             return;
         }
-        if self.redirected_ack(now, &msg) {
+        if self.redirected_ack(now, msg) {
             log::debug!(target: PROXY, "ACK of a redirected request from {} swallowed", origin.src);
             return;
         }
-        let forced = match self.plugins_decide(now, &origin, &msg, false) {
+        let forced = match self.plugins_decide(now, &origin, msg, false) {
             hooks::Outcome::Done => return,
             hooks::Outcome::Continue => None,
             hooks::Outcome::Forward(f) => Some(f),
         };
         if msg.method() == Some(b"REGISTER") {
             if let Err(r) = self.check_register_access(&origin, access) {
-                self.refuse(&origin, &msg, r);
+                self.refuse(&origin, msg, r);
                 return;
             }
-            self.on_register(now, &origin, &msg, media);
+            self.on_register(now, &origin, msg, media);
             return;
         }
         if !access.sip {
@@ -525,8 +545,8 @@ impl Proxy {
             return;
         }
         match forced {
-            Some(f) => self.forward_forced(now, &origin, &msg, &f, media),
-            None => self.forward_request(now, &origin, &msg, None, media),
+            Some(f) => self.forward_forced(now, &origin, msg, &f, media),
+            None => self.forward_request(now, &origin, msg, None, media),
         }
     }
 

@@ -47,6 +47,13 @@ impl<'e> Edit<'e> {
     fn len(&self) -> usize {
         self.parts.iter().map(|p| p.len()).sum()
     }
+
+    /// A deletion covering the edit of `s..e` (an insert at its very edge stays).
+    fn swallows(&self, s: usize, e: usize) -> bool {
+        let (ds, de) = self.range;
+        let at_edge = s == e && (s == ds || s == de);
+        ds < de && self.len() == 0 && ds <= s && e <= de && !at_edge
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,6 +78,8 @@ pub struct Editor<'m, 'a, 'e> {
     msg: &'m Message<'a>,
     edits: heapless::Vec<Edit<'e>, SIP_MAX_EDITS>,
     body: Option<&'e [u8]>,
+    /// See [`Editor::absorb_in_deletions`].
+    absorb: bool,
 }
 
 impl<'m, 'a, 'e> Editor<'m, 'a, 'e> {
@@ -79,7 +88,15 @@ impl<'m, 'a, 'e> Editor<'m, 'a, 'e> {
             msg,
             edits: heapless::Vec::new(),
             body: None,
+            absorb: false,
         }
+    }
+
+    /// From now on an edit lying inside a deleted range (e.g. a header line a plugin strips)
+    /// is dropped instead of being an overlap, whichever comes first: the bytes go either way.
+    pub fn absorb_in_deletions(&mut self) -> &mut Self {
+        self.absorb = true;
+        self
     }
 
     /// Adds a raw edit; its range must lie within the message.
@@ -87,6 +104,12 @@ impl<'m, 'a, 'e> Editor<'m, 'a, 'e> {
         let (s, e) = edit.range;
         if s > e || s < self.msg.start_offset() || e > self.msg.body_range().end {
             return Err(EditError::OutOfRange);
+        }
+        if self.absorb {
+            if self.edits.iter().any(|d| d.swallows(s, e)) {
+                return Ok(self);
+            }
+            self.edits.retain(|o| !edit.swallows(o.range.0, o.range.1));
         }
         self.edits.push(edit).map_err(|_| EditError::TooManyEdits)?;
         Ok(self)
@@ -421,6 +444,35 @@ body";
 
     fn text(b: &[u8]) -> String {
         String::from_utf8(b.to_vec()).unwrap()
+    }
+
+    #[test]
+    fn absorbing_deletions_drop_edits_inside_them_whichever_comes_first() {
+        let m = Message::parse(MSG, Framing::Datagram).unwrap();
+        let via = m.top_via().unwrap();
+        let contact = m.first(HeaderName::Contact).unwrap();
+        // Without the mode, an edit inside a removed line is an overlap.
+        let mut e = Editor::new(&m);
+        e.set_param(&via.params, b"rport", Some(b"5")).unwrap();
+        e.remove_header(0).unwrap();
+        assert_eq!(e.emit(&mut [0u8; 512]), Err(EditError::Overlap));
+        let mut e = Editor::new(&m);
+        e.absorb_in_deletions();
+        e.set_param(&via.params, b"rport", Some(b"5")).unwrap();
+        e.remove_header(0).unwrap();
+        e.remove_header(1).unwrap();
+        // Inside an already removed line: dropped, not an error.
+        let first = contact.values().next().unwrap();
+        e.replace(first, b"<sip:x@y>").unwrap();
+        // At the edge of a removed line: kept.
+        e.insert_header_before(HeaderName::Via, b"Via", b"SIP/2.0/UDP p")
+            .unwrap();
+        let mut out = Vec::new();
+        e.emit_vec(&mut out).unwrap();
+        assert_eq!(
+            text(&out),
+            "INVITE sip:bob@10.0.0.9 SIP/2.0\r\nVia: SIP/2.0/UDP p\r\nCSeq: 1 INVITE\r\nContent-Length: 4\r\n\r\nbody"
+        );
     }
 
     #[test]

@@ -1,0 +1,228 @@
+//! plugin_codecfilter (behaviour §8.2): codecs named in `plugin_codecfilter_blacklist`
+//! (a case-insensitive part of the encoding name: `G72` blocks G722, G723 and G729) leave the
+//! `application/sdp` bodies of forwarded messages. siproxd's defect is fixed: the payload type
+//! goes from the `m=` format list together with its `a=rtpmap`, `a=fmtp` and `a=rtcp-fb`
+//! lines. An RTP stream whose every format is blocked is never left without one: a request
+//! offering it is refused with 488, an answer (response or ACK) rejects it with port 0.
+
+use super::{BodyAction, Ctx, Plugin};
+use crate::config::Config;
+use crate::sdp::{Rewriter, Sdp};
+use crate::sip::Status;
+
+#[derive(Debug)]
+pub struct CodecFilter {
+    blacklist: Vec<String>,
+}
+
+pub fn build(cfg: &Config) -> Result<Box<dyn Plugin>, String> {
+    let mut blacklist = Vec::new();
+    for name in &cfg.plugins.plugin_codecfilter_blacklist {
+        let name = name.trim();
+        if name.is_empty() {
+            return Err("plugin_codecfilter_blacklist: empty codec name".into());
+        }
+        blacklist.push(name.to_string());
+    }
+    if blacklist.is_empty() {
+        log::warn!(
+            "plugin_codecfilter: plugin_codecfilter_blacklist is empty, nothing is filtered"
+        );
+    }
+    Ok(Box::new(CodecFilter { blacklist }))
+}
+
+impl CodecFilter {
+    fn blocked(&self, encoding: &[u8]) -> bool {
+        self.blacklist.iter().any(|b| {
+            let b = b.as_bytes();
+            encoding.windows(b.len()).any(|w| w.eq_ignore_ascii_case(b))
+        })
+    }
+
+    /// The filtered body, `None` if nothing is blocked, or the refusal.
+    fn filter(&self, body: &[u8], offer: bool) -> Result<Option<Vec<u8>>, Status> {
+        let Ok(sdp) = Sdp::parse(body) else {
+            return Ok(None);
+        };
+        let mut rw = Rewriter::new(&sdp);
+        for (i, m) in sdp.media_sections().enumerate() {
+            if !m.is_rtp() || m.port == 0 {
+                continue;
+            }
+            let blocked = |pt: &&[u8]| sdp.encoding_name(i, pt).is_some_and(|e| self.blocked(e));
+            let n = m.format_list().filter(blocked).count();
+            if n == 0 {
+                continue;
+            }
+            let r = if n == m.format_list().count() {
+                if offer {
+                    log::info!(
+                        "plugin_codecfilter: every codec of m={} is blocked: 488",
+                        String::from_utf8_lossy(m.media)
+                    );
+                    return Err(Status::NOT_ACCEPTABLE_HERE);
+                }
+                rw.set_media_port(i, 0)
+            } else {
+                m.format_list()
+                    .filter(blocked)
+                    .try_for_each(|pt| rw.remove_payload_type(i, pt).map(|_| ()))
+            };
+            if let Err(e) = r {
+                log::warn!("plugin_codecfilter: SDP left unfiltered: {e:?}");
+                return Ok(None);
+            }
+        }
+        if rw.edit_count() == 0 {
+            return Ok(None);
+        }
+        let mut out = vec![0; rw.emitted_len()];
+        match rw.emit(&mut out) {
+            Ok(n) => {
+                out.truncate(n);
+                Ok(Some(out))
+            }
+            Err(e) => {
+                log::warn!("plugin_codecfilter: SDP left unfiltered: {e:?}");
+                Ok(None)
+            }
+        }
+    }
+}
+
+impl Plugin for CodecFilter {
+    fn name(&self) -> &'static str {
+        "codecfilter"
+    }
+
+    fn body(&mut self, ctx: &Ctx<'_, '_>, body: &[u8]) -> BodyAction {
+        if body.is_empty() || self.blacklist.is_empty() {
+            return BodyAction::Keep;
+        }
+        let sdp = matches!(ctx.msg.content_type(), Ok(Some(ct)) if ct.is("application", "sdp"));
+        if !sdp {
+            return BodyAction::Keep;
+        }
+        let offer = ctx.msg.is_request() && ctx.msg.method() != Some(b"ACK");
+        match self.filter(body, offer) {
+            Ok(Some(b)) => BodyAction::Replace(b),
+            Ok(None) => BodyAction::Keep,
+            Err(status) => BodyAction::Refuse(status),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plugins::tests::with_ctx;
+
+    fn plugin(names: &[&str]) -> Box<dyn Plugin> {
+        let mut cfg = Config::default();
+        cfg.plugins.plugin_codecfilter_blacklist = names.iter().map(|s| s.to_string()).collect();
+        build(&cfg).unwrap()
+    }
+
+    const SDP: &str = "v=0\r\no=- 1 1 IN IP4 192.168.1.10\r\ns=-\r\nc=IN IP4 192.168.1.10\r\nt=0 0\r\nm=audio 4000 RTP/AVP 18 0 101 9\r\na=rtpmap:18 G729/8000\r\na=fmtp:18 annexb=no\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\na=rtcp-fb:18 nack\r\na=sendrecv\r\nm=video 4002 RTP/AVP 34\r\na=rtpmap:34 H263/90000\r\n";
+
+    fn message(first: &str, ct: &str, body: &str) -> String {
+        let cseq = if first.starts_with("SIP/") {
+            "INVITE"
+        } else {
+            first.split(' ').next().unwrap()
+        };
+        format!("{first}\r\nVia: SIP/2.0/UDP 192.168.1.10:5060;branch=z9hG4bKp1\r\nFrom: <sip:alice@example.com>;tag=1\r\nTo: <sip:bob@example.com>\r\nCall-ID: c1@h\r\nCSeq: 1 {cseq}\r\nContent-Type: {ct}\r\nContent-Length: {}\r\n\r\n{body}", body.len())
+    }
+
+    fn run(p: &mut Box<dyn Plugin>, first: &str, ct: &str, body: &str) -> BodyAction {
+        let text = message(first, ct, body);
+        let mut out = BodyAction::Keep;
+        with_ctx(&text, |ctx| out = p.body(ctx, ctx.msg.body()));
+        out
+    }
+
+    fn replaced(a: BodyAction) -> String {
+        match a {
+            BodyAction::Replace(b) => String::from_utf8(b).unwrap(),
+            other => panic!("not replaced: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_payload_type_leaves_m_and_its_rtpmap_fmtp_and_rtcp_fb_lines() {
+        let mut p = plugin(&["g729"]);
+        let out = replaced(run(
+            &mut p,
+            "INVITE sip:b@h SIP/2.0",
+            "application/sdp",
+            SDP,
+        ));
+        assert!(out.contains("m=audio 4000 RTP/AVP 0 101 9\r\n"), "{out}");
+        for gone in ["G729", "annexb", "rtcp-fb"] {
+            assert!(!out.contains(gone), "{gone} in {out}");
+        }
+        // Everything else is kept byte for byte.
+        let expected = SDP
+            .replace(" 18 0", " 0")
+            .replace("a=rtpmap:18 G729/8000\r\na=fmtp:18 annexb=no\r\n", "")
+            .replace("a=rtcp-fb:18 nack\r\n", "");
+        assert_eq!(out, expected);
+    }
+
+    #[test]
+    fn names_are_case_insensitive_parts_and_static_types_count_without_rtpmap() {
+        // "G72" blocks 18 (G729) and 9 (G722, a static type with no rtpmap line).
+        let mut p = plugin(&["G72", "h261"]);
+        let out = replaced(run(
+            &mut p,
+            "INVITE sip:b@h SIP/2.0",
+            "application/sdp",
+            SDP,
+        ));
+        assert!(out.contains("m=audio 4000 RTP/AVP 0 101\r\n"), "{out}");
+        assert!(out.contains("m=video 4002 RTP/AVP 34\r\n"), "{out}");
+    }
+
+    #[test]
+    fn a_stream_left_without_codecs_refuses_an_offer_and_is_rejected_in_an_answer() {
+        let mut p = plugin(&["H263"]);
+        assert_eq!(
+            run(&mut p, "INVITE sip:b@h SIP/2.0", "application/sdp", SDP),
+            BodyAction::Refuse(Status::NOT_ACCEPTABLE_HERE)
+        );
+        let out = replaced(run(&mut p, "SIP/2.0 200 OK", "application/sdp", SDP));
+        assert!(out.contains("m=video 0 RTP/AVP 34\r\n"), "{out}");
+        let out = replaced(run(&mut p, "ACK sip:b@h SIP/2.0", "application/sdp", SDP));
+        assert!(out.contains("m=video 0 RTP/AVP 34\r\n"), "{out}");
+    }
+
+    #[test]
+    fn other_bodies_and_unblocked_sdp_are_kept() {
+        let mut p = plugin(&["G729"]);
+        assert_eq!(
+            run(&mut p, "INVITE sip:b@h SIP/2.0", "text/plain", SDP),
+            BodyAction::Keep
+        );
+        let clean = SDP.replace("G729", "G722");
+        let clean = clean.replace("RTP/AVP 18 0 101 9", "RTP/AVP 18 0 101");
+        assert_eq!(
+            run(&mut p, "INVITE sip:b@h SIP/2.0", "application/sdp", &clean),
+            BodyAction::Keep
+        );
+        assert_eq!(
+            run(
+                &mut p,
+                "INVITE sip:b@h SIP/2.0",
+                "application/sdp",
+                "garbage"
+            ),
+            BodyAction::Keep
+        );
+        let mut cfg = Config::default();
+        cfg.plugins.plugin_codecfilter_blacklist = vec![" ".into()];
+        assert!(build(&cfg)
+            .unwrap_err()
+            .contains("plugin_codecfilter_blacklist"));
+    }
+}
