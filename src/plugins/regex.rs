@@ -650,3 +650,394 @@ mod tests {
         assert_eq!(r.replace("ü", "\\0\\0").unwrap(), "üü");
     }
 }
+
+#[cfg(test)]
+mod construct_tests {
+    use super::*;
+
+    /// The whole match of `pattern` in `subject`, as a string.
+    fn find<'s>(pattern: &str, subject: &'s str) -> Option<&'s str> {
+        let (s, e) = Regex::new(pattern).unwrap().captures(subject)?[0]?;
+        Some(&subject[s..e])
+    }
+
+    fn group<'s>(pattern: &str, subject: &'s str, n: usize) -> Option<&'s str> {
+        let (s, e) = Regex::new(pattern).unwrap().captures(subject)?[n]?;
+        Some(&subject[s..e])
+    }
+
+    fn error(pattern: &str) -> String {
+        Regex::new(pattern).unwrap_err().0
+    }
+
+    #[test]
+    fn literals_and_dot_ignore_ascii_case() {
+        assert_eq!(find("bc", "abcd"), Some("bc"));
+        assert_eq!(find("BC", "abcd"), Some("bc"));
+        assert_eq!(find("bc", "ABCD"), Some("BC"));
+        assert_eq!(find("bd", "abcd"), None);
+        assert_eq!(find("a.c", "xabcx"), Some("abc"));
+        assert_eq!(find("a.c", "a\nc"), Some("a\nc"));
+        assert_eq!(find("a.c", "ac"), None);
+        // a non-ASCII character is one character for `.` and compares exactly
+        assert_eq!(find("^.$", "ü"), Some("ü"));
+        assert_eq!(find("^..$", "ü"), None);
+        assert_eq!(find("Ü", "ü"), None);
+        assert_eq!(find("grüß", "xGRüßx"), Some("GRüß"));
+        assert_eq!(find("", "abc"), Some(""));
+    }
+
+    #[test]
+    fn bracket_expressions() {
+        assert_eq!(find("[abc]+", "xxcabz"), Some("cab"));
+        assert_eq!(find("[a-c]+", "xxCaBz"), Some("CaB"));
+        assert_eq!(find("[A-C]+", "xxcabz"), Some("cab"));
+        assert_eq!(find("[^a-c]+", "abcxyzabc"), Some("xyz"));
+        assert_eq!(
+            find("[^a]", "A"),
+            None,
+            "negation applies after case folding"
+        );
+        assert_eq!(find("[]a]+", "x]a]x"), Some("]a]"));
+        assert_eq!(find("[^]a]+", "]]xy]"), Some("xy"));
+        assert_eq!(find("[a-]+", "x-a-x"), Some("-a-"));
+        assert_eq!(find("[-a]+", "x-a-x"), Some("-a-"));
+        assert_eq!(
+            find("[\\.]+", "a\\.b"),
+            Some("\\."),
+            "backslash is literal in brackets"
+        );
+        assert_eq!(find("[.]", "ab"), None);
+        assert_eq!(find("[0-9a-f]+", "zz09AfG"), Some("09Af"));
+        assert_eq!(find("[äö]+", "xöäx"), Some("öä"));
+        assert_eq!(find("[^ä]", "ä"), None);
+        assert_eq!(find("[^a]", "ä"), Some("ä"));
+    }
+
+    #[test]
+    fn character_classes() {
+        let all: String = (' '..='~').chain("\t\n\r\x0b\x0c".chars()).collect();
+        let members = |class: &str| -> String {
+            let r = Regex::new(&format!("^[[:{class}:]]$")).unwrap();
+            all.chars().filter(|c| r.is_match(&c.to_string())).collect()
+        };
+        let upper = "ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+        let lower = "abcdefghijklmnopqrstuvwxyz";
+        let letters = format!("{upper}{lower}");
+        assert_eq!(members("alpha"), letters);
+        assert_eq!(members("digit"), "0123456789");
+        assert_eq!(members("alnum"), format!("0123456789{letters}"));
+        // case-insensitive, as musl's regex with REG_ICASE: upper and lower are the letters
+        assert_eq!(members("upper"), letters);
+        assert_eq!(members("lower"), letters);
+        assert_eq!(members("space"), " \t\n\r\x0b\x0c");
+        assert_eq!(members("blank"), " \t");
+        assert_eq!(members("xdigit"), "0123456789ABCDEFabcdef");
+        assert_eq!(members("punct"), "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~");
+        assert_eq!(members("graph").len(), 94);
+        assert_eq!(members("print").len(), 95);
+        assert_eq!(members("cntrl"), "\t\n\r\x0b\x0c");
+        assert_eq!(find("[^[:digit:][:space:]]+", "12 ab3"), Some("ab"));
+        assert_eq!(find("[[:digit:]x-z]+", "a1y2zb"), Some("1y2z"));
+        assert_eq!(find("[[:alpha:]]", "é"), None, "the classes are ASCII");
+        // the musl (TRE) shorthands
+        assert_eq!(find("\\d+", "ab123c"), Some("123"));
+        assert_eq!(find("\\D+", "12ab3"), Some("ab"));
+        assert_eq!(find("\\w+", "  a_1-"), Some("a_1"));
+        assert_eq!(find("\\W+", "ab -c"), Some(" -"));
+        assert_eq!(find("\\s+", "a \t b"), Some(" \t "));
+        assert_eq!(find("\\S+", "  ab "), Some("ab"));
+        assert_eq!(find("a\\tb", "a\tb"), Some("a\tb"));
+    }
+
+    #[test]
+    fn anchors() {
+        assert_eq!(find("^ab", "abab"), Some("ab"));
+        assert_eq!(find("^b", "ab"), None);
+        assert_eq!(find("b$", "abab").map(str::len), Some(1));
+        assert_eq!(group("(b)$", "abab", 1).map(|_| ()), Some(()));
+        assert_eq!(
+            Regex::new("b$").unwrap().captures("abab").unwrap()[0],
+            Some((3, 4))
+        );
+        assert_eq!(find("a$", "ab"), None);
+        assert_eq!(find("^$", ""), Some(""));
+        assert_eq!(find("^$", "a"), None);
+        // anywhere in ERE, so these never match
+        assert_eq!(find("a^b", "a^b"), None);
+        assert_eq!(find("a$b", "a$b"), None);
+        assert_eq!(find("(^a|b)", "ba"), Some("b"));
+        assert_eq!(find("x|^a", "ba"), None);
+    }
+
+    #[test]
+    fn groups_and_alternation() {
+        let r = Regex::new("^(sip|sips):([^@]+)@(.*)$").unwrap();
+        let c = r.captures("sips:alice@example.com").unwrap();
+        assert_eq!(c[1], Some((0, 4)));
+        assert_eq!(c[2], Some((5, 10)));
+        assert_eq!(c[3], Some((11, 22)));
+        assert_eq!(c[4], None);
+        assert_eq!(find("cat|dog|bird", "a dog"), Some("dog"));
+        assert_eq!(find("a(|b)c", "ac"), Some("ac"), "an empty branch");
+        assert_eq!(find("a()c", "ac"), Some("ac"), "an empty group");
+        // groups are numbered by their opening parenthesis
+        assert_eq!(group("((a)(b))", "ab", 1), Some("ab"));
+        assert_eq!(group("((a)(b))", "ab", 2), Some("a"));
+        assert_eq!(group("((a)(b))", "ab", 3), Some("b"));
+        // a group that did not take part is None, a group that matched empty is Some
+        assert_eq!(group("(a)|(b)", "b", 1), None);
+        assert_eq!(group("(a*)b", "b", 1), Some(""));
+        // a repeated group reports its last iteration
+        assert_eq!(group("(a|b)+", "abba", 1), Some("a"));
+        assert_eq!(group("([0-9])+x", "123x", 1), Some("3"));
+        // ten and more groups group, only 1..9 are reported
+        let r = Regex::new("(a)(b)(c)(d)(e)(f)(g)(h)(i)(j)(k)").unwrap();
+        let c = r.captures("abcdefghijk").unwrap();
+        assert_eq!(c[0], Some((0, 11)));
+        assert_eq!(c[9], Some((8, 9)));
+        assert_eq!(r.replace("abcdefghijk", "\\9\\1").unwrap(), "ia");
+    }
+
+    #[test]
+    fn quantifiers() {
+        assert_eq!(find("ab*c", "xacx"), Some("ac"));
+        assert_eq!(find("ab*c", "xabbbcx"), Some("abbbc"));
+        assert_eq!(find("ab+c", "xacx"), None);
+        assert_eq!(find("ab+c", "xabbcx"), Some("abbc"));
+        assert_eq!(find("ab?c", "abc ac"), Some("abc"));
+        assert_eq!(find("ab?c", "abbc"), None);
+        assert_eq!(find("a{3}", "aaaaa"), Some("aaa"));
+        assert_eq!(find("^a{3}$", "aa"), None);
+        assert_eq!(find("a{2,}", "aaaaa"), Some("aaaaa"));
+        assert_eq!(find("^a{2,}$", "a"), None);
+        assert_eq!(find("a{2,3}", "aaaaa"), Some("aaa"));
+        assert_eq!(find("^a{2,3}$", "aaaa"), None);
+        assert_eq!(find("^a{,2}$", "aa"), Some("aa"));
+        assert_eq!(find("^a{,2}$", "aaa"), None);
+        assert_eq!(find("^a{0}b$", "b"), Some("b"));
+        assert_eq!(find("^(ab){2}$", "ABab"), Some("ABab"));
+        assert_eq!(find("^[0-9]{3,5}$", "1234"), Some("1234"));
+        assert_eq!(find("^[0-9]{3,5}$", "123456"), None);
+        // a repetition of a repetition, as (a+)?
+        assert_eq!(find("^a+?$", "aaa"), Some("aaa"));
+        assert_eq!(find("^a+?$", ""), Some(""));
+        // repeating what matches empty terminates
+        assert_eq!(find("^(a*)*$", "aaa"), Some("aaa"));
+        assert_eq!(find("^(a*)+b$", "aab"), Some("aab"));
+        assert_eq!(find("(|a)*", "aa"), Some("aa"));
+        assert_eq!(find("(^)*a", "ba"), Some("a"));
+    }
+
+    #[test]
+    fn escapes_of_special_characters_are_literals() {
+        for c in ".[]()*+?{}|^$\\".chars() {
+            let pattern = format!("x\\{c}y");
+            assert_eq!(
+                find(&pattern, &format!("ax{c}yb")),
+                Some(&*format!("x{c}y")),
+                "{pattern}"
+            );
+            assert_eq!(find(&pattern, "axzyb"), None, "{pattern}");
+        }
+        // outside a bracket `]` and `}` are ordinary characters
+        assert_eq!(find("a]}", "a]}"), Some("a]}"));
+        assert_eq!(find("\\+49", "00+4930"), Some("+49"));
+    }
+
+    #[test]
+    fn leftmost_then_longest() {
+        assert_eq!(find("a|ab", "ab"), Some("ab"));
+        assert_eq!(find("ab|a", "ab"), Some("ab"));
+        assert_eq!(find("(a|ab)(c|bcd)", "abcd"), Some("abcd"));
+        assert_eq!(group("(a|ab)(c|bcd)", "abcd", 1), Some("a"));
+        assert_eq!(group("(a|ab)(c|bcd)", "abcd", 2), Some("bcd"));
+        assert_eq!(find("(a|ab)(bc|c)?", "abc"), Some("abc"));
+        // leftmost wins over longer later matches, even when empty
+        assert_eq!(find("b+|a", "abbb"), Some("a"));
+        assert_eq!(find("x*", "aaxx"), Some(""));
+        assert_eq!(find("[0-9]+", "ab12cd345"), Some("12"));
+        // the longest even when the greedy first try is shorter
+        assert_eq!(find("(a|ab)(c|bcd)(d*)", "abcd"), Some("abcd"));
+        assert_eq!(find("a?(ab)?", "ab"), Some("ab"));
+        assert_eq!(group("a?(ab)?", "ab", 1), Some("ab"));
+        assert_eq!(find("(.*)@(.*)", "a@b@c"), Some("a@b@c"));
+        // groups: the first way (greedy, left branch first) to reach the longest end
+        assert_eq!(group("(.*)@(.*)", "a@b@c", 1), Some("a@b"));
+        assert_eq!(group("(a*)(a*)", "aaa", 1), Some("aaa"));
+        assert_eq!(group("(a*)(a*)", "aaa", 2), Some(""));
+        assert_eq!(group("(a+)(a*)", "aaa", 1), Some("aaa"));
+        assert_eq!(group("(a{1,2})(a*)", "aaa", 1), Some("aa"));
+        assert_eq!(group("(a?)(a*)", "aaa", 1), Some("a"));
+        assert_eq!(group("(a|aa)(a*)", "aaa", 1), Some("a"));
+        assert_eq!(group("(a|(b))*", "ba", 2), Some("b"));
+    }
+
+    #[test]
+    fn bad_patterns_are_errors_naming_the_problem() {
+        for (pattern, why) in [
+            ("(unclosed", "unclosed ( at offset 0"),
+            ("a(b(c)", "unclosed ( at offset 1"),
+            ("a)", "unmatched ) at offset 1"),
+            ("[abc", "unclosed ["),
+            ("[]", "unclosed ["),
+            ("[^]", "unclosed ["),
+            ("[[:alpha:]", "unclosed ["),
+            ("[[:alpha]", "unclosed [:"),
+            ("[[:foo:]]", "unknown character class"),
+            ("[[.a.]]", "collating elements"),
+            ("[[=a=]]", "collating elements"),
+            ("[z-a]", "range out of order"),
+            ("*a", "nothing to repeat"),
+            ("a|*", "nothing to repeat"),
+            ("(+a)", "nothing to repeat"),
+            ("{1}", "nothing to repeat"),
+            ("a{", "bad repetition bound"),
+            ("a{1", "bad repetition bound"),
+            ("a{x}", "bad repetition bound"),
+            ("a{}", "bad repetition bound"),
+            ("a{,}", "bad repetition bound"),
+            ("a{2,1}", "bad repetition bound"),
+            ("a{256}", "bad repetition bound"),
+            ("a{1,256}", "bad repetition bound"),
+            ("a{99999999999}", "bad repetition bound"),
+            ("a***", "more than two repetition operators"),
+            ("a\\", "trailing backslash"),
+            ("(a)\\1", "back-references"),
+            ("a\0b", "NUL"),
+            ("(a{255}){5}", "pattern too large"),
+            ("((a{200}){200}){200}", "pattern too large"),
+        ] {
+            let e = error(pattern);
+            assert!(e.contains(why), "{pattern:?}: {e}");
+            assert!(e.starts_with(&format!("bad pattern {pattern:?}: ")), "{e}");
+        }
+        let deep = format!("{}a{}", "(".repeat(32), ")".repeat(32));
+        assert_eq!(find(&deep, "a"), Some("a"));
+        let deeper = format!("{}a{}", "(".repeat(33), ")".repeat(33));
+        assert!(error(&deeper).contains("nested too deeply"));
+        let deepest = "(".repeat(100_000);
+        assert!(error(&deepest).contains("nested too deeply"));
+        // just under the program limit is fine
+        assert!(Regex::new("a{255}b{255}c{255}d{200}").is_ok());
+    }
+
+    #[test]
+    fn pathological_patterns_finish_and_the_step_budget_gives_up() {
+        // exponential for a plain backtracker; the memo makes it program size × length
+        let a = "a".repeat(2048);
+        assert!(!Regex::new("(a*)*b").unwrap().is_match(&a));
+        assert!(Regex::new("(a*)*b").unwrap().is_match(&format!("{a}b")));
+        assert!(!Regex::new("(a|aa)+$x").unwrap().is_match(&a));
+        assert!(!Regex::new("^(a+)+$").unwrap().is_match(&format!("{a}!")));
+        // a long URI with a typical pattern is far under the budget
+        let uri = format!("sip:{}@example.com", "1".repeat(2000));
+        let r = Regex::new("^sips?:\\+?([0-9]+)@(.*)$").unwrap();
+        assert_eq!(r.replace(&uri, "\\2").unwrap(), "example.com");
+        // (x?){100}y needs about 400 × 1000 steps to find no y: past the budget, the
+        // subject counts as not matching even though it does (the y is at the end)
+        let r = Regex::new("(x?){100}y").unwrap();
+        assert!(r.is_match(&format!("{}y", "x".repeat(150))));
+        assert!(!r.is_match(&format!("{}y", "x".repeat(1000))));
+        // a memo too large for the subject: no match either
+        let r = Regex::new("a{255}b{255}c{255}d{200}|e").unwrap();
+        assert!(r.is_match(&"e".repeat(4000)));
+        assert!(!r.is_match(&"e".repeat(5000)));
+    }
+
+    proptest::proptest! {
+        /// Alternations of literals against a direct search: the leftmost start, and there
+        /// the longest alternative, ignoring ASCII case.
+        #[test]
+        fn literal_alternations_match_like_a_plain_search(
+            lits in proptest::collection::vec("[abAB]{1,4}", 1..4),
+            subject in "[abAB]{0,20}",
+        ) {
+            let r = Regex::new(&lits.join("|")).unwrap();
+            let expected = (0..=subject.len()).find_map(|start| {
+                let rest = &subject[start..];
+                lits.iter()
+                    .filter(|l| rest.len() >= l.len() && rest[..l.len()].eq_ignore_ascii_case(l))
+                    .map(|l| (start, start + l.len()))
+                    .max()
+            });
+            proptest::prop_assert_eq!(r.captures(&subject).map(|c| c[0].unwrap()), expected);
+        }
+
+        /// Any pattern and subject: an error or ranges on character boundaries, never a panic.
+        #[test]
+        fn any_pattern_and_subject_never_panic(
+            pattern in "[ab.ü()|*+?{}0-9,^$\\\\\\[\\]:alph-]{0,24}",
+            subject in "[abü0-9{}()]{0,30}",
+        ) {
+            if let Ok(r) = Regex::new(&pattern) {
+                if let Some(c) = r.captures(&subject) {
+                    for (s, e) in c.iter().flatten() {
+                        proptest::prop_assert!(s <= e && subject.get(*s..*e).is_some());
+                    }
+                    proptest::prop_assert!(c[0].is_some());
+                }
+            }
+        }
+
+        /// The whole match against a direct reading of the parsed pattern: the set of ends
+        /// each node can reach from a position, the leftmost start with any, its largest end.
+        #[test]
+        fn whole_matches_are_the_leftmost_longest_of_a_reference(
+            pattern in "[abAB.()|*+?^$]{1,5}|[ab()|*+?{}1-3,\\[\\]^-]{1,12}",
+            subject in "[abAB]{0,10}",
+        ) {
+            if let Ok(r) = Regex::new(&pattern) {
+                let mut p = Parser { s: pattern.chars().collect(), i: 0, groups: 0, depth: 0, sets: Vec::new() };
+                let tree = p.alt().unwrap();
+                let re = Regex { prog: Vec::new(), sets: p.sets, pattern: String::new() };
+                let expected = (0..=subject.len()).find_map(|start| {
+                    ends(&re, &tree, &subject, start).last().map(|&end| (start, end))
+                });
+                proptest::prop_assert_eq!(r.captures(&subject).map(|c| c[0].unwrap()), expected);
+            }
+        }
+    }
+
+    fn ends(
+        re: &Regex,
+        node: &Node,
+        subject: &str,
+        pos: usize,
+    ) -> std::collections::BTreeSet<usize> {
+        let from = |set: std::collections::BTreeSet<usize>, n: &Node| {
+            set.into_iter()
+                .flat_map(|p| ends(re, n, subject, p))
+                .collect()
+        };
+        match node {
+            Node::Leaf(Inst::Bol) => (pos == 0).then_some(pos).into_iter().collect(),
+            Node::Leaf(Inst::Eol) => (pos == subject.len()).then_some(pos).into_iter().collect(),
+            Node::Leaf(inst) => subject[pos..]
+                .chars()
+                .next()
+                .filter(|&c| re.takes(*inst, c))
+                .map(|c| pos + c.len_utf8())
+                .into_iter()
+                .collect(),
+            Node::Group(inner, _) => ends(re, inner, subject, pos),
+            Node::Cat(items) => items.iter().fold([pos].into(), from),
+            Node::Alt(branches) => branches
+                .iter()
+                .flat_map(|b| ends(re, b, subject, pos))
+                .collect(),
+            Node::Rep(inner, min, max) => {
+                let mut all = (0..*min).fold([pos].into(), |set, _| from(set, inner));
+                let mut frontier = all.clone();
+                for _ in *min..max.unwrap_or(u32::MAX) {
+                    frontier = from(frontier, inner).difference(&all).copied().collect();
+                    if frontier.is_empty() {
+                        break;
+                    }
+                    all.extend(&frontier);
+                }
+                all
+            }
+        }
+    }
+}
