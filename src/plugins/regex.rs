@@ -365,9 +365,8 @@ fn split(prog: &mut Vec<Inst>) -> Result<usize, String> {
 /// Points the open (second) target of the `Split` or `Jmp` at `at` to the end of the program.
 fn patch(prog: &mut [Inst], at: usize) {
     let end = prog.len();
-    match prog.get_mut(at) {
-        Some(Inst::Split(_, to) | Inst::Jmp(to)) => *to = end,
-        _ => {}
+    if let Some(Inst::Split(_, to) | Inst::Jmp(to)) = prog.get_mut(at) {
+        *to = end;
     }
 }
 
@@ -541,7 +540,7 @@ impl Regex {
                         Inst::Bol if pos == 0 => pc += 1,
                         Inst::Eol if pos == subject.len() => pc += 1,
                         Inst::Save(k) => {
-                            let old = std::mem::replace(slots.get_mut(k)?, Some(pos));
+                            let old = slots.get_mut(k)?.replace(pos);
                             stack.push(Job::Restore(k, old));
                             pc += 1;
                         }
