@@ -101,18 +101,6 @@ fn class(name: &str) -> Option<&'static [(char, char)]> {
     CLASSES.iter().find(|(n, _)| *n == name).map(|(_, r)| *r)
 }
 
-/// The parsed pattern.
-enum Node {
-    /// An instruction that stands alone (a character, `.`, a set, an anchor).
-    Leaf(Inst),
-    /// A parenthesised group and its number (from 1, by its opening parenthesis).
-    Group(Box<Node>, usize),
-    Cat(Vec<Node>),
-    Alt(Vec<Node>),
-    /// A repetition `{min,max}`, `None` for no upper bound.
-    Rep(Box<Node>, u32, Option<u32>),
-}
-
 /// A compiled pattern.
 pub struct Regex {
     prog: Vec<Inst>,
@@ -136,12 +124,14 @@ impl std::fmt::Display for RegexError {
     }
 }
 
-/// Recursive descent over the pattern's characters; errors name the character offset.
+/// Recursive descent over the pattern's characters, emitting the program as it goes; errors
+/// name the character offset.
 struct Parser {
     s: Vec<char>,
     i: usize,
     groups: usize,
     depth: usize,
+    prog: Vec<Inst>,
     sets: Vec<Set>,
 }
 
@@ -152,9 +142,7 @@ impl Parser {
 
     fn eat(&mut self, c: char) -> bool {
         let hit = self.peek() == Some(c);
-        if hit {
-            self.i += 1;
-        }
+        self.i += usize::from(hit);
         hit
     }
 
@@ -168,36 +156,76 @@ impl Parser {
         Err(format!("{what} at offset {at}"))
     }
 
-    fn alt(&mut self) -> Result<Node, String> {
-        let mut branches = vec![self.cat()?];
-        while self.eat('|') {
-            branches.push(self.cat()?);
+    fn emit(&mut self, inst: Inst) -> Result<usize, String> {
+        if self.prog.len() == MAX_PROG {
+            return Err(format!(
+                "pattern too large (over {MAX_PROG} instructions once repetitions are expanded)"
+            ));
         }
-        Ok(match branches.pop() {
-            Some(only) if branches.is_empty() => only,
-            Some(last) => {
-                branches.push(last);
-                Node::Alt(branches)
+        self.prog.push(inst);
+        Ok(self.prog.len() - 1)
+    }
+
+    /// A `Split` to the next instruction and (once patched) past what follows.
+    fn split(&mut self) -> Result<usize, String> {
+        self.emit(Inst::Split(self.prog.len() + 1, 0))
+    }
+
+    /// Points the open (second) target of the `Split` or `Jmp` at `at` to the end.
+    fn patch(&mut self, at: usize) {
+        let end = self.prog.len();
+        if let Some(Inst::Split(_, to) | Inst::Jmp(to)) = self.prog.get_mut(at) {
+            *to = end;
+        }
+    }
+
+    /// Appends a copy of `body`, code that was at `from`, with its jumps moved along (they
+    /// all point into the body or just past it).
+    fn copy(&mut self, body: &[Inst], from: usize) -> Result<(), String> {
+        let base = self.prog.len();
+        let moved = |to: usize| to + base - from;
+        for inst in body {
+            self.emit(match *inst {
+                Inst::Split(a, b) => Inst::Split(moved(a), moved(b)),
+                Inst::Jmp(a) => Inst::Jmp(moved(a)),
+                other => other,
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Branches: `Split(b1, L2) b1 Jmp(end) L2: Split(b2, L3) b2 Jmp(end) ... bN end:`
+    /// (the split before the last branch just goes on).
+    fn alt(&mut self) -> Result<(), String> {
+        let mut jumps = Vec::new();
+        loop {
+            let split = self.split()?;
+            while !matches!(self.peek(), None | Some('|' | ')')) {
+                self.repeat()?;
             }
-            None => Node::Cat(Vec::new()),
-        })
-    }
-
-    fn cat(&mut self) -> Result<Node, String> {
-        let mut items = Vec::new();
-        while !matches!(self.peek(), None | Some('|' | ')')) {
-            items.push(self.repeat()?);
-        }
-        Ok(Node::Cat(items))
-    }
-
-    fn repeat(&mut self) -> Result<Node, String> {
-        let mut node = self.atom()?;
-        for stacked in 0.. {
-            let at = self.i;
-            let Some(q @ ('*' | '+' | '?' | '{')) = self.peek() else {
+            if !self.eat('|') {
+                if let Some(inst) = self.prog.get_mut(split) {
+                    *inst = Inst::Jmp(split + 1);
+                }
                 break;
-            };
+            }
+            jumps.push(self.emit(Inst::Jmp(0))?);
+            self.patch(split);
+        }
+        for j in jumps {
+            self.patch(j);
+        }
+        Ok(())
+    }
+
+    /// An atom and its repetitions. The atom's code is taken out and put back as often as
+    /// needed: `x{2,}` is `x L: x Split(L, end)`, `x*` is `L: Split(x, end) x Jmp(L)`,
+    /// `x{1,3}` is `x Split(x, end) x Split(x, end) x end:`.
+    fn repeat(&mut self) -> Result<(), String> {
+        let from = self.prog.len();
+        self.atom()?;
+        while let Some(q @ ('*' | '+' | '?' | '{')) = self.peek() {
+            let at = self.i;
             self.i += 1;
             let (min, max) = match q {
                 '*' => (0, None),
@@ -205,12 +233,37 @@ impl Parser {
                 '?' => (0, Some(1)),
                 _ => self.bound(at)?,
             };
-            if stacked == 2 {
-                return self.err(at, "more than two repetition operators in a row");
+            let body = self.prog.get(from..).unwrap_or_default().to_vec();
+            self.prog.truncate(from);
+            let plus = max.is_none() && min > 0;
+            for _ in 0..min - u32::from(plus) {
+                self.copy(&body, from)?;
             }
-            node = Node::Rep(Box::new(node), min, max);
+            let start = self.prog.len();
+            match max {
+                None if plus => {
+                    self.copy(&body, from)?;
+                    self.emit(Inst::Split(start, self.prog.len() + 1))?;
+                }
+                None => {
+                    self.split()?;
+                    self.copy(&body, from)?;
+                    self.emit(Inst::Jmp(start))?;
+                    self.patch(start);
+                }
+                Some(max) => {
+                    let mut splits = Vec::new();
+                    for _ in min..max {
+                        splits.push(self.split()?);
+                        self.copy(&body, from)?;
+                    }
+                    for s in splits {
+                        self.patch(s);
+                    }
+                }
+            }
         }
-        Ok(node)
+        Ok(())
     }
 
     fn number(&mut self) -> Option<u32> {
@@ -229,7 +282,7 @@ impl Parser {
         let max = if self.eat(',') { self.number() } else { min };
         let lo = min.unwrap_or(0);
         if !self.eat('}')
-            || (min.or(max).is_none())
+            || min.or(max).is_none()
             || lo > DUP_MAX
             || max.is_some_and(|m| m < lo || m > DUP_MAX)
         {
@@ -241,34 +294,38 @@ impl Parser {
         Ok((lo, max))
     }
 
-    fn atom(&mut self) -> Result<Node, String> {
+    fn atom(&mut self) -> Result<(), String> {
         let at = self.i;
-        let Some(c) = self.next() else {
-            return self.err(at, "unexpected end");
-        };
-        let inst = match c {
-            '(' => {
+        let inst = match self.next() {
+            Some('(') => {
                 if self.depth == MAX_DEPTH {
                     return self.err(at, "parentheses nested too deeply");
                 }
                 self.groups += 1;
-                let n = self.groups;
+                let slot = 2 * self.groups;
+                let report = slot < 2 * GROUPS;
+                if report {
+                    self.emit(Inst::Save(slot))?;
+                }
                 self.depth += 1;
-                let inner = self.alt()?;
+                self.alt()?;
                 self.depth -= 1;
                 if !self.eat(')') {
                     return self.err(at, "unclosed (");
                 }
-                return Ok(Node::Group(Box::new(inner), n));
+                if report {
+                    self.emit(Inst::Save(slot + 1))?;
+                }
+                return Ok(());
             }
-            '*' | '+' | '?' | '{' => {
+            Some('*' | '+' | '?' | '{') | None => {
                 return self.err(at, "repetition operator with nothing to repeat")
             }
-            '[' => self.bracket(at)?,
-            '.' => Inst::Any,
-            '^' => Inst::Bol,
-            '$' => Inst::Eol,
-            '\\' => match self.next() {
+            Some('[') => self.bracket(at)?,
+            Some('.') => Inst::Any,
+            Some('^') => Inst::Bol,
+            Some('$') => Inst::Eol,
+            Some('\\') => match self.next() {
                 None => return self.err(at, "trailing backslash"),
                 Some('1'..='9') => return self.err(at, "back-references are not supported"),
                 Some('t') => Inst::Char('\t'),
@@ -288,9 +345,10 @@ impl Parser {
                 }
                 Some(c) => Inst::Char(c),
             },
-            c => Inst::Char(c),
+            Some(c) => Inst::Char(c),
         };
-        Ok(Node::Leaf(inst))
+        self.emit(inst)?;
+        Ok(())
     }
 
     fn set(&mut self, negated: bool, ranges: Vec<(char, char)>) -> Inst {
@@ -347,100 +405,6 @@ impl Parser {
     }
 }
 
-fn emit(prog: &mut Vec<Inst>, inst: Inst) -> Result<usize, String> {
-    if prog.len() == MAX_PROG {
-        return Err(format!(
-            "pattern too large (over {MAX_PROG} instructions once repetitions are expanded)"
-        ));
-    }
-    prog.push(inst);
-    Ok(prog.len() - 1)
-}
-
-/// A `Split` to the next instruction and (once patched) past what follows.
-fn split(prog: &mut Vec<Inst>) -> Result<usize, String> {
-    emit(prog, Inst::Split(prog.len() + 1, 0))
-}
-
-/// Points the open (second) target of the `Split` or `Jmp` at `at` to the end of the program.
-fn patch(prog: &mut [Inst], at: usize) {
-    let end = prog.len();
-    if let Some(Inst::Split(_, to) | Inst::Jmp(to)) = prog.get_mut(at) {
-        *to = end;
-    }
-}
-
-fn compile(prog: &mut Vec<Inst>, node: &Node) -> Result<(), String> {
-    match node {
-        Node::Leaf(inst) => {
-            emit(prog, *inst)?;
-        }
-        Node::Group(inner, n) => {
-            let report = *n < GROUPS;
-            if report {
-                emit(prog, Inst::Save(2 * n))?;
-            }
-            compile(prog, inner)?;
-            if report {
-                emit(prog, Inst::Save(2 * n + 1))?;
-            }
-        }
-        Node::Cat(items) => {
-            for item in items {
-                compile(prog, item)?;
-            }
-        }
-        Node::Alt(branches) => {
-            // Split(b1, L2) b1 Jmp(end) L2: Split(b2, L3) b2 Jmp(end) ... bN end:
-            let mut jumps = Vec::new();
-            let last = branches.len().saturating_sub(1);
-            for (k, branch) in branches.iter().enumerate() {
-                let split = (k < last).then(|| split(prog)).transpose()?;
-                compile(prog, branch)?;
-                if let Some(split) = split {
-                    jumps.push(emit(prog, Inst::Jmp(0))?);
-                    patch(prog, split);
-                }
-            }
-            for j in jumps {
-                patch(prog, j);
-            }
-        }
-        Node::Rep(inner, min, max) => {
-            // x{2,} is x x+ (L: x Split(L, end) end:); x* is L: Split(x, end) x Jmp(L) end:;
-            // x{2,4} is x x Split(x, end) x Split(x, end) x end:
-            let plus = max.is_none() && *min > 0;
-            for _ in 0..min - u32::from(plus) {
-                compile(prog, inner)?;
-            }
-            let start = prog.len();
-            match max {
-                None if plus => {
-                    compile(prog, inner)?;
-                    emit(prog, Inst::Split(start, prog.len() + 1))?;
-                }
-                None => {
-                    split(prog)?;
-                    compile(prog, inner)?;
-                    emit(prog, Inst::Jmp(start))?;
-                    patch(prog, start);
-                }
-                Some(max) => {
-                    let mut splits = Vec::new();
-                    for _ in *min..*max {
-                        splits.push(split(prog)?);
-                        compile(prog, inner)?;
-                    }
-                    for s in splits {
-                        patch(prog, s);
-                    }
-                }
-            }
-        }
-    }
-    Ok(())
-}
-
 /// Work left on the backtracking stack.
 enum Job {
     /// Go on at this instruction and subject position.
@@ -461,17 +425,16 @@ impl Regex {
             i: 0,
             groups: 0,
             depth: 0,
+            prog: Vec::new(),
             sets: Vec::new(),
         };
-        let tree = p.alt().map_err(bad)?;
+        p.alt().map_err(bad)?;
         if p.i < p.s.len() {
             return Err(bad(format!("unmatched ) at offset {}", p.i)));
         }
-        let mut prog = Vec::new();
-        compile(&mut prog, &tree).map_err(bad)?;
-        emit(&mut prog, Inst::Match).map_err(bad)?;
+        p.emit(Inst::Match).map_err(bad)?;
         Ok(Regex {
-            prog,
+            prog: p.prog,
             sets: p.sets,
             pattern: pattern.to_string(),
         })
@@ -900,7 +863,6 @@ mod construct_tests {
             ("a{256}", "bad repetition bound"),
             ("a{1,256}", "bad repetition bound"),
             ("a{99999999999}", "bad repetition bound"),
-            ("a***", "more than two repetition operators"),
             ("a\\", "trailing backslash"),
             ("(a)\\1", "back-references"),
             ("a\0b", "NUL"),
@@ -979,63 +941,180 @@ mod construct_tests {
             }
         }
 
-        /// The whole match against a direct reading of the parsed pattern: the set of ends
-        /// each node can reach from a position, the leftmost start with any, its largest end.
+        /// The whole match against a reference that reads the pattern directly (below), on
+        /// random strings of the pattern characters...
         #[test]
         fn whole_matches_are_the_leftmost_longest_of_a_reference(
-            pattern in "[abAB.()|*+?^$]{1,5}|[ab()|*+?{}1-3,\\[\\]^-]{1,12}",
+            pattern in "[abAB.()|*+?^$]{1,6}|[ab()|*+?{}1-3,]{1,12}",
             subject in "[abAB]{0,10}",
         ) {
-            if let Ok(r) = Regex::new(&pattern) {
-                let mut p = Parser { s: pattern.chars().collect(), i: 0, groups: 0, depth: 0, sets: Vec::new() };
-                let tree = p.alt().unwrap();
-                let re = Regex { prog: Vec::new(), sets: p.sets, pattern: String::new() };
-                let expected = (0..=subject.len()).find_map(|start| {
-                    ends(&re, &tree, &subject, start).last().map(|&end| (start, end))
-                });
-                proptest::prop_assert_eq!(r.captures(&subject).map(|c| c[0].unwrap()), expected);
-            }
+            against_reference(&pattern, &subject)?;
+        }
+
+        /// ... and on patterns built of groups, alternations and repetitions.
+        #[test]
+        fn whole_matches_of_built_patterns_are_those_of_the_reference(
+            pieces in proptest::collection::vec((
+                proptest::sample::select(&["a", "b", ".", "^", "$", "(a|b)", "(ab|a)", "(|a)",
+                    "(a*)", "(a|ab)(b|ba)", "((a|b)+b)", "(a(b)?)", "()", "(a|b|)"][..]),
+                proptest::sample::select(&["", "", "*", "+", "?", "{2}", "{1,2}", "{0,}",
+                    "{,2}", "*?", "{0}"][..]),
+            ), 1..5),
+            subject in "[abAB]{0,10}",
+        ) {
+            let pattern: String = pieces.iter().map(|(p, q)| format!("{p}{q}")).collect();
+            against_reference(&pattern, &subject)?;
         }
     }
 
-    fn ends(
-        re: &Regex,
-        node: &Node,
+    /// The leftmost start where the reference finds an end, and its largest end, is the
+    /// whole match; what the reference reads, `new` accepts.
+    fn against_reference(
+        pattern: &str,
         subject: &str,
-        pos: usize,
-    ) -> std::collections::BTreeSet<usize> {
-        let from = |set: std::collections::BTreeSet<usize>, n: &Node| {
-            set.into_iter()
-                .flat_map(|p| ends(re, n, subject, p))
-                .collect()
+    ) -> Result<(), proptest::test_runner::TestCaseError> {
+        let re = Reference {
+            p: pattern.as_bytes(),
+            s: subject.as_bytes(),
         };
-        match node {
-            Node::Leaf(Inst::Bol) => (pos == 0).then_some(pos).into_iter().collect(),
-            Node::Leaf(Inst::Eol) => (pos == subject.len()).then_some(pos).into_iter().collect(),
-            Node::Leaf(inst) => subject[pos..]
-                .chars()
-                .next()
-                .filter(|&c| re.takes(*inst, c))
-                .map(|c| pos + c.len_utf8())
-                .into_iter()
-                .collect(),
-            Node::Group(inner, _) => ends(re, inner, subject, pos),
-            Node::Cat(items) => items.iter().fold([pos].into(), from),
-            Node::Alt(branches) => branches
-                .iter()
-                .flat_map(|b| ends(re, b, subject, pos))
-                .collect(),
-            Node::Rep(inner, min, max) => {
-                let mut all = (0..*min).fold([pos].into(), |set, _| from(set, inner));
-                let mut frontier = all.clone();
-                for _ in *min..max.unwrap_or(u32::MAX) {
-                    frontier = from(frontier, inner).difference(&all).copied().collect();
-                    if frontier.is_empty() {
+        let parsed = re
+            .alt(0, &[0].into())
+            .filter(|&(_, end)| end == pattern.len());
+        match Regex::new(pattern) {
+            Ok(r) => {
+                proptest::prop_assert!(parsed.is_some(), "the reference refuses {}", pattern);
+                let expected = (0..=subject.len()).find_map(|start| {
+                    let (ends, _) = re.alt(0, &[start].into()).unwrap();
+                    ends.last().map(|&end| (start, end))
+                });
+                proptest::prop_assert_eq!(
+                    r.captures(subject).map(|c| c[0].unwrap()),
+                    expected,
+                    "{}",
+                    pattern
+                );
+            }
+            // too large for the program, or a bound over 255
+            Err(e) => proptest::prop_assert!(
+                parsed.is_none() || e.0.contains("too large") || e.0.contains("bound"),
+                "{}",
+                e
+            ),
+        }
+        Ok(())
+    }
+
+    type Ends = std::collections::BTreeSet<usize>;
+
+    /// ERE over ASCII letters, `.`, `^`, `$`, groups, `|` and the quantifiers, read straight
+    /// from the text: each function takes the positions it may start at and the pattern
+    /// offset, and gives the positions it may end at and the offset after it (`None`: a
+    /// syntax error). A repeated atom is simply read again for each iteration.
+    struct Reference<'a> {
+        p: &'a [u8],
+        s: &'a [u8],
+    }
+
+    impl Reference<'_> {
+        fn alt(&self, mut i: usize, from: &Ends) -> Option<(Ends, usize)> {
+            let mut all = Ends::new();
+            loop {
+                let mut cur = from.clone();
+                while !matches!(self.p.get(i), None | Some(b'|' | b')')) {
+                    (cur, i) = self.repeat(i, &cur)?;
+                }
+                all.extend(cur);
+                if self.p.get(i) != Some(&b'|') {
+                    return Some((all, i));
+                }
+                i += 1;
+            }
+        }
+
+        fn repeat(&self, i: usize, from: &Ends) -> Option<(Ends, usize)> {
+            let (_, mut j) = self.atom(i, from)?;
+            let mut bounds = Vec::new();
+            while let Some(&q) = self.p.get(j) {
+                j += 1;
+                bounds.push(match q {
+                    b'*' => (0, None),
+                    b'+' => (1, None),
+                    b'?' => (0, Some(1)),
+                    b'{' => {
+                        let close = j + self.p[j..].iter().position(|&c| c == b'}')?;
+                        let text = std::str::from_utf8(&self.p[j..close]).ok()?;
+                        j = close + 1;
+                        let num = |t: &str| t.parse::<usize>().ok();
+                        match text.split_once(',') {
+                            None => (num(text)?, num(text)),
+                            Some(("", "")) => return None,
+                            Some((lo, hi)) => (
+                                if lo.is_empty() { 0 } else { num(lo)? },
+                                if hi.is_empty() { None } else { Some(num(hi)?) },
+                            ),
+                        }
+                    }
+                    _ => {
+                        j -= 1;
                         break;
                     }
-                    all.extend(&frontier);
+                });
+                if matches!(bounds.last(), Some(&(lo, Some(hi))) if hi < lo) {
+                    return None;
                 }
-                all
+            }
+            Some((self.repeated(i, &bounds, from)?, j))
+        }
+
+        /// The atom at `i` under the first `bounds.len()` quantifiers that follow it.
+        fn repeated(
+            &self,
+            i: usize,
+            bounds: &[(usize, Option<usize>)],
+            from: &Ends,
+        ) -> Option<Ends> {
+            let Some((&(min, max), inner)) = bounds.split_last() else {
+                return Some(self.atom(i, from)?.0);
+            };
+            let mut cur = from.clone();
+            for _ in 0..min {
+                cur = self.repeated(i, inner, &cur)?;
+            }
+            let mut all = cur.clone();
+            for _ in min..max.unwrap_or(usize::MAX) {
+                cur = self
+                    .repeated(i, inner, &cur)?
+                    .difference(&all)
+                    .copied()
+                    .collect();
+                if cur.is_empty() {
+                    break;
+                }
+                all.extend(&cur);
+            }
+            Some(all)
+        }
+
+        fn atom(&self, i: usize, from: &Ends) -> Option<(Ends, usize)> {
+            let step = |keep: &dyn Fn(usize) -> bool, by: usize| {
+                Some((
+                    from.iter().filter(|&&p| keep(p)).map(|&p| p + by).collect(),
+                    i + 1,
+                ))
+            };
+            match *self.p.get(i)? {
+                b'(' => {
+                    let (ends, j) = self.alt(i + 1, from)?;
+                    (self.p.get(j) == Some(&b')')).then_some((ends, j + 1))
+                }
+                b'^' => step(&|p| p == 0, 0),
+                b'$' => step(&|p| p == self.s.len(), 0),
+                b'.' => step(&|p| p < self.s.len(), 1),
+                c if c.is_ascii_alphanumeric() || c == b',' || c == b'}' => step(
+                    &|p| self.s.get(p).is_some_and(|d| d.eq_ignore_ascii_case(&c)),
+                    1,
+                ),
+                _ => None,
             }
         }
     }
