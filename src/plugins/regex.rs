@@ -8,7 +8,7 @@
 //! `[:alnum:]` `[:upper:]` `[:lower:]` `[:space:]` `[:blank:]` `[:punct:]` `[:xdigit:]`
 //! `[:cntrl:]` `[:print:]` `[:graph:]`, all ASCII), anchors `^` `$` (anywhere, as in ERE),
 //! groups `( )`, alternation `|` (empty branches match the empty string), the quantifiers `*`
-//! `+` `?` `{m}` `{m,}` `{m,n}` (`{,n}` as `{0,n}`, bounds up to 255, two in a row at most),
+//! `+` `?` `{m}` `{m,}` `{m,n}` (`{,n}` as `{0,n}`, bounds up to 255; `a+?` is `(a+)?`),
 //! backslash escapes (`\.` etc. are the character itself; as musl's TRE also `\t` `\n` `\r`
 //! and the shorthands `\d` `\D` `\s` `\S` `\w` `\W`). Refused with an error: back-references
 //! `\1`..`\9`, collating elements `[. .]`/`[= =]`, a quantifier with nothing before it.
@@ -22,7 +22,7 @@
 //! `b`). That is not always POSIX's subexpression rule (each group leftmost-longest in turn),
 //! but the whole match always is.
 //!
-//! How: the pattern is parsed into a tree and compiled to a small program (at most
+//! How: the pattern is compiled while it is parsed to a small program (at most
 //! [`MAX_PROG`] instructions), which runs as a backtracking search with a memo of the
 //! (instruction, position) pairs already tried, so no pair is tried twice: the work is at
 //! most program size × subject length, whatever the pattern, and [`MAX_STEPS`] bounds it
@@ -33,8 +33,11 @@ const GROUPS: usize = 10;
 /// Instructions a compiled pattern may have; `{m,n}` copies its operand, so this is what
 /// refuses `(a{200}){200}`.
 const MAX_PROG: usize = 1000;
-/// Nesting of parentheses (the parser and compiler recurse on it).
+/// Nesting of parentheses (the parser recurses on it).
 const MAX_DEPTH: usize = 32;
+/// A syntax error: the character offset and what is wrong there.
+type Fail = (usize, &'static str);
+const TOO_LARGE: &str = "pattern too large (over 1000 instructions once repetitions are expanded)";
 /// The largest bound of `{m,n}` (POSIX's RE_DUP_MAX).
 const DUP_MAX: u32 = 255;
 /// Instructions one match may execute, over all start positions. Past it the subject counts
@@ -152,22 +155,16 @@ impl Parser {
         c
     }
 
-    fn err<T>(&self, at: usize, what: &str) -> Result<T, String> {
-        Err(format!("{what} at offset {at}"))
-    }
-
-    fn emit(&mut self, inst: Inst) -> Result<usize, String> {
-        if self.prog.len() == MAX_PROG {
-            return Err(format!(
-                "pattern too large (over {MAX_PROG} instructions once repetitions are expanded)"
-            ));
-        }
+    /// Appends `inst` and gives its index. The size is checked where code is copied and
+    /// once at the end: elsewhere the program grows at most a few instructions per
+    /// character of the pattern.
+    fn emit(&mut self, inst: Inst) -> usize {
         self.prog.push(inst);
-        Ok(self.prog.len() - 1)
+        self.prog.len() - 1
     }
 
     /// A `Split` to the next instruction and (once patched) past what follows.
-    fn split(&mut self) -> Result<usize, String> {
+    fn split(&mut self) -> usize {
         self.emit(Inst::Split(self.prog.len() + 1, 0))
     }
 
@@ -181,25 +178,28 @@ impl Parser {
 
     /// Appends a copy of `body`, code that was at `from`, with its jumps moved along (they
     /// all point into the body or just past it).
-    fn copy(&mut self, body: &[Inst], from: usize) -> Result<(), String> {
+    fn copy(&mut self, body: &[Inst], from: usize) -> Result<(), Fail> {
         let base = self.prog.len();
+        if base + body.len() > MAX_PROG {
+            return Err((self.i, TOO_LARGE));
+        }
         let moved = |to: usize| to + base - from;
         for inst in body {
             self.emit(match *inst {
                 Inst::Split(a, b) => Inst::Split(moved(a), moved(b)),
                 Inst::Jmp(a) => Inst::Jmp(moved(a)),
                 other => other,
-            })?;
+            });
         }
         Ok(())
     }
 
     /// Branches: `Split(b1, L2) b1 Jmp(end) L2: Split(b2, L3) b2 Jmp(end) ... bN end:`
     /// (the split before the last branch just goes on).
-    fn alt(&mut self) -> Result<(), String> {
+    fn alt(&mut self) -> Result<(), Fail> {
         let mut jumps = Vec::new();
         loop {
-            let split = self.split()?;
+            let split = self.split();
             while !matches!(self.peek(), None | Some('|' | ')')) {
                 self.repeat()?;
             }
@@ -209,7 +209,7 @@ impl Parser {
                 }
                 break;
             }
-            jumps.push(self.emit(Inst::Jmp(0))?);
+            jumps.push(self.emit(Inst::Jmp(0)));
             self.patch(split);
         }
         for j in jumps {
@@ -221,7 +221,7 @@ impl Parser {
     /// An atom and its repetitions. The atom's code is taken out and put back as often as
     /// needed: `x{2,}` is `x L: x Split(L, end)`, `x*` is `L: Split(x, end) x Jmp(L)`,
     /// `x{1,3}` is `x Split(x, end) x Split(x, end) x end:`.
-    fn repeat(&mut self) -> Result<(), String> {
+    fn repeat(&mut self) -> Result<(), Fail> {
         let from = self.prog.len();
         self.atom()?;
         while let Some(q @ ('*' | '+' | '?' | '{')) = self.peek() {
@@ -243,18 +243,18 @@ impl Parser {
             match max {
                 None if plus => {
                     self.copy(&body, from)?;
-                    self.emit(Inst::Split(start, self.prog.len() + 1))?;
+                    self.emit(Inst::Split(start, self.prog.len() + 1));
                 }
                 None => {
-                    self.split()?;
+                    self.split();
                     self.copy(&body, from)?;
-                    self.emit(Inst::Jmp(start))?;
+                    self.emit(Inst::Jmp(start));
                     self.patch(start);
                 }
                 Some(max) => {
                     let mut splits = Vec::new();
                     for _ in min..max {
-                        splits.push(self.split()?);
+                        splits.push(self.split());
                         self.copy(&body, from)?;
                     }
                     for s in splits {
@@ -277,7 +277,7 @@ impl Parser {
     }
 
     /// `{m}`, `{m,}`, `{m,n}` or `{,n}`, after the `{` (at `at`).
-    fn bound(&mut self, at: usize) -> Result<(u32, Option<u32>), String> {
+    fn bound(&mut self, at: usize) -> Result<(u32, Option<u32>), Fail> {
         let min = self.number();
         let max = if self.eat(',') { self.number() } else { min };
         let lo = min.unwrap_or(0);
@@ -286,48 +286,48 @@ impl Parser {
             || lo > DUP_MAX
             || max.is_some_and(|m| m < lo || m > DUP_MAX)
         {
-            return self.err(
+            return Err((
                 at,
                 "bad repetition bound (want {m}, {m,} or {m,n} with m <= n <= 255)",
-            );
+            ));
         }
         Ok((lo, max))
     }
 
-    fn atom(&mut self) -> Result<(), String> {
+    fn atom(&mut self) -> Result<(), Fail> {
         let at = self.i;
         let inst = match self.next() {
             Some('(') => {
                 if self.depth == MAX_DEPTH {
-                    return self.err(at, "parentheses nested too deeply");
+                    return Err((at, "parentheses nested too deeply"));
                 }
                 self.groups += 1;
                 let slot = 2 * self.groups;
                 let report = slot < 2 * GROUPS;
                 if report {
-                    self.emit(Inst::Save(slot))?;
+                    self.emit(Inst::Save(slot));
                 }
                 self.depth += 1;
                 self.alt()?;
                 self.depth -= 1;
                 if !self.eat(')') {
-                    return self.err(at, "unclosed (");
+                    return Err((at, "unclosed ("));
                 }
                 if report {
-                    self.emit(Inst::Save(slot + 1))?;
+                    self.emit(Inst::Save(slot + 1));
                 }
                 return Ok(());
             }
             Some('*' | '+' | '?' | '{') | None => {
-                return self.err(at, "repetition operator with nothing to repeat")
+                return Err((at, "repetition operator with nothing to repeat"))
             }
             Some('[') => self.bracket(at)?,
             Some('.') => Inst::Any,
             Some('^') => Inst::Bol,
             Some('$') => Inst::Eol,
             Some('\\') => match self.next() {
-                None => return self.err(at, "trailing backslash"),
-                Some('1'..='9') => return self.err(at, "back-references are not supported"),
+                None => return Err((at, "trailing backslash")),
+                Some('1'..='9') => return Err((at, "back-references are not supported")),
                 Some('t') => Inst::Char('\t'),
                 Some('n') => Inst::Char('\n'),
                 Some('r') => Inst::Char('\r'),
@@ -347,7 +347,7 @@ impl Parser {
             },
             Some(c) => Inst::Char(c),
         };
-        self.emit(inst)?;
+        self.emit(inst);
         Ok(())
     }
 
@@ -357,26 +357,26 @@ impl Parser {
     }
 
     /// A bracket expression, after its `[` (at `at`).
-    fn bracket(&mut self, at: usize) -> Result<Inst, String> {
+    fn bracket(&mut self, at: usize) -> Result<Inst, Fail> {
         let negated = self.eat('^');
         let mut ranges = Vec::new();
         let mut first = true;
         loop {
             let Some(c) = self.next() else {
-                return self.err(at, "unclosed [");
+                return Err((at, "unclosed ["));
             };
             if c == ']' && !first {
                 return Ok(self.set(negated, ranges));
             }
             first = false;
             if c == '[' && matches!(self.peek(), Some('.' | '=')) {
-                return self.err(self.i - 1, "collating elements are not supported");
+                return Err((self.i - 1, "collating elements are not supported"));
             }
             if c == '[' && self.eat(':') {
                 let start = self.i;
                 while !(self.peek() == Some(':') && self.s.get(self.i + 1) == Some(&']')) {
                     if self.next().is_none() {
-                        return self.err(start - 2, "unclosed [:");
+                        return Err((start - 2, "unclosed [:"));
                     }
                 }
                 let name: String = self
@@ -386,7 +386,7 @@ impl Parser {
                     .iter()
                     .collect();
                 let Some(members) = class(&name) else {
-                    return self.err(start - 2, "unknown character class");
+                    return Err((start - 2, "unknown character class"));
                 };
                 ranges.extend_from_slice(members);
                 self.i += 2;
@@ -397,7 +397,7 @@ impl Parser {
                 self.i += 1;
                 hi = self.next().unwrap_or(c);
                 if hi < c {
-                    return self.err(self.i - 3, "range out of order");
+                    return Err((self.i - 3, "range out of order"));
                 }
             }
             ranges.push((c, hi));
@@ -416,10 +416,9 @@ enum Job {
 impl Regex {
     /// Compiles `pattern` (POSIX extended, case-insensitive).
     pub fn new(pattern: &str) -> Result<Regex, RegexError> {
-        let bad = |why: String| RegexError(format!("bad pattern {pattern:?}: {why}"));
-        if pattern.contains('\0') {
-            return Err(bad("contains a NUL character".into()));
-        }
+        let bad = |(at, what): Fail| {
+            RegexError(format!("bad pattern {pattern:?}: {what} at offset {at}"))
+        };
         let mut p = Parser {
             s: pattern.chars().collect(),
             i: 0,
@@ -428,11 +427,17 @@ impl Regex {
             prog: Vec::new(),
             sets: Vec::new(),
         };
+        if let Some(at) = p.s.iter().position(|&c| c == '\0') {
+            return Err(bad((at, "NUL character")));
+        }
         p.alt().map_err(bad)?;
         if p.i < p.s.len() {
-            return Err(bad(format!("unmatched ) at offset {}", p.i)));
+            return Err(bad((p.i, "unmatched )")));
         }
-        p.emit(Inst::Match).map_err(bad)?;
+        p.emit(Inst::Match);
+        if p.prog.len() > MAX_PROG {
+            return Err(bad((p.i, TOO_LARGE)));
+        }
         Ok(Regex {
             prog: p.prog,
             sets: p.sets,
@@ -879,6 +884,7 @@ mod construct_tests {
         assert!(error(&deeper).contains("nested too deeply"));
         let deepest = "(".repeat(100_000);
         assert!(error(&deepest).contains("nested too deeply"));
+        assert!(TOO_LARGE.contains(&format!(" {MAX_PROG} ")));
         // just under the program limit is fine
         assert!(Regex::new("a{255}b{255}c{255}d{200}").is_ok());
     }
