@@ -42,7 +42,8 @@ const TOO_LARGE: &str = "pattern too large (over 1000 instructions once repetiti
 const DUP_MAX: u32 = 255;
 /// Instructions one match may execute, over all start positions. Past it the subject counts
 /// as not matching: a subject from the network must not stall the proxy. A typical URI
-/// pattern takes well under a thousand; 100 000 take a few milliseconds on a router.
+/// pattern takes well under a thousand (0.5 µs on a PC); 100 000 take 0.4 ms on a PC, so
+/// roughly 10 ms on a MIPS 24Kc router (estimated, not measured there).
 const MAX_STEPS: u32 = 100_000;
 /// Size in bits of the memo (program size × (subject length + 1)); a larger subject counts
 /// as not matching (at [`MAX_PROG`] that is a subject of 4000 bytes; siproxd's patterns of
