@@ -9,8 +9,8 @@
 //! `[:cntrl:]` `[:print:]` `[:graph:]`, all ASCII), anchors `^` `$` (anywhere, as in ERE),
 //! groups `( )`, alternation `|` (empty branches match the empty string), the quantifiers `*`
 //! `+` `?` `{m}` `{m,}` `{m,n}` (`{,n}` as `{0,n}`, bounds up to 255; `a+?` is `(a+)?`),
-//! backslash escapes (`\.` etc. are the character itself; as musl's TRE also `\t` `\n` `\r`
-//! and the shorthands `\d` `\D` `\s` `\S` `\w` `\W`). Refused with an error: back-references
+//! backslash escapes (`\.` etc. are the character itself; also `\t` `\n` `\r` and, as in
+//! musl's TRE, the shorthands `\d` `\D` `\s` `\S` `\w` `\W`). Refused with an error: back-references
 //! `\1`..`\9`, collating elements `[. .]`/`[= =]`, a quantifier with nothing before it.
 //! Non-ASCII characters are single characters (`.` takes a whole UTF-8 character).
 //!
@@ -26,7 +26,9 @@
 //! [`MAX_PROG`] instructions), which runs as a backtracking search with a memo of the
 //! (instruction, position) pairs already tried, so no pair is tried twice: the work is at
 //! most program size × subject length, whatever the pattern, and [`MAX_STEPS`] bounds it
-//! further for the single-threaded proxy.
+//! further for the single-threaded proxy. Memory per match: the memo (at most [`MAX_MEMO`]
+//! bits, 512 kB; a few hundred bytes for a URI) and the backtracking stack (at most one
+//! entry per step).
 
 /// Groups a replacement may name (`\0`..`\9`); later groups group but are not reported.
 const GROUPS: usize = 10;
