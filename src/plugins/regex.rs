@@ -10,8 +10,9 @@
 //! groups `( )`, alternation `|` (empty branches match the empty string), the quantifiers `*`
 //! `+` `?` `{m}` `{m,}` `{m,n}` (`{,n}` as `{0,n}`, bounds up to 255; `a+?` is `(a+)?`),
 //! backslash escapes (`\.` etc. are the character itself; also `\t` `\n` `\r` and, as in
-//! musl's TRE, the shorthands `\d` `\D` `\s` `\S` `\w` `\W`). Refused with an error: back-references
-//! `\1`..`\9`, collating elements `[. .]`/`[= =]`, a quantifier with nothing before it.
+//! musl's TRE, the shorthands `\d` `\D` `\s` `\S` `\w` `\W`). Refused with an error:
+//! back-references `\1`..`\9`, collating elements `[. .]`/`[= =]`, a quantifier with nothing
+//! before it.
 //! Non-ASCII characters are single characters (`.` takes a whole UTF-8 character).
 //!
 //! Matching follows POSIX: the leftmost match, and among those starting there the longest
