@@ -419,6 +419,34 @@ impl Proxy {
                 count: None,
             });
         };
+        let (new_ruri, hop) = self.request_hop(now, msg, target, forced, direction, slot);
+        let Some(hop) = hop else {
+            return Err(Refusal::Drop(DropReason::Unroutable, "no next hop".into()));
+        };
+        let route = Route {
+            direction,
+            slot,
+            source,
+            // The transport the next hop's URI asks for, else the one the request came on.
+            transport: hop.transport.unwrap_or(origin.transport),
+            hop: hop.unicast("next hop")?,
+            connection: None,
+            public_host,
+        };
+        Ok((route, new_ruri))
+    }
+
+    /// The new Request-URI (an incoming request goes to the registered contact; a strict
+    /// router's is restored) and the next hop (§4.8 step 8), or what a plugin chose.
+    fn request_hop(
+        &self,
+        now: u64,
+        msg: &Message<'_>,
+        target: &RequestTarget<'_>,
+        forced: Option<&Forced>,
+        direction: Direction,
+        slot: Option<usize>,
+    ) -> (Option<String>, Option<Hop>) {
         let new_ruri = match (direction, slot) {
             // The plugin's Request-URI; with a next hop of its own and none, it is kept
             // (siptrunk: the trunk's phone needs the dialled number).
@@ -446,20 +474,7 @@ impl Proxy {
                 .or_else(|| self.outbound_proxy(msg))
                 .or_else(|| Hop::of_uri_bytes(ruri)),
         };
-        let Some(hop) = hop else {
-            return Err(Refusal::Drop(DropReason::Unroutable, "no next hop".into()));
-        };
-        let route = Route {
-            direction,
-            slot,
-            source,
-            // The transport the next hop's URI asks for, else the one the request came on.
-            transport: hop.transport.unwrap_or(origin.transport),
-            hop: hop.unicast("next hop")?,
-            connection: None,
-            public_host,
-        };
-        Ok((route, new_ruri))
+        (new_ruri, hop)
     }
 
     /// Media of a request (§5.6 teardown, §5.1 rewrite): the new body, if any.

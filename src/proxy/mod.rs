@@ -515,38 +515,51 @@ impl Proxy {
             self.forward_response(now, &origin, msg, media);
             return;
         }
-        if let Err(r) = self.check_request(&origin, msg) {
-            self.refuse(&origin, msg, r);
+        self.handle_request(now, &origin, msg, access, media);
+    }
+
+    /// A valid request: the checks, the plugins' "determine target", then REGISTER handling or
+    /// forwarding.
+    fn handle_request(
+        &mut self,
+        now: u64,
+        origin: &Origin,
+        msg: &Message<'_>,
+        access: crate::acl::Access,
+        media: &mut dyn Media,
+    ) {
+        if let Err(r) = self.check_request(origin, msg) {
+            self.refuse(origin, msg, r);
             return;
         }
         if self.redirected_ack(now, msg) {
             log::debug!(target: PROXY, "ACK of a redirected request from {} swallowed", origin.src);
             return;
         }
-        let forced = match self.plugins_decide(now, &origin, msg, false) {
+        let forced = match self.plugins_decide(now, origin, msg, false) {
             hooks::Outcome::Done => return,
             hooks::Outcome::Continue => None,
             hooks::Outcome::Forward(f) => Some(f),
         };
         if msg.method() == Some(b"REGISTER") {
-            if let Err(r) = self.check_register_access(&origin, access) {
-                self.refuse(&origin, msg, r);
+            if let Err(r) = self.check_register_access(origin, access) {
+                self.refuse(origin, msg, r);
                 return;
             }
-            self.on_register(now, &origin, msg, media);
+            self.on_register(now, origin, msg, media);
             return;
         }
         if !access.sip {
             self.drop_msg(
                 DropReason::NoSipPermission,
-                &origin,
+                origin,
                 "request from a host without SIP permission",
             );
             return;
         }
         match forced {
-            Some(f) => self.forward_forced(now, &origin, msg, &f, media),
-            None => self.forward_request(now, &origin, msg, None, media),
+            Some(f) => self.forward_forced(now, origin, msg, &f, media),
+            None => self.forward_request(now, origin, msg, None, media),
         }
     }
 
