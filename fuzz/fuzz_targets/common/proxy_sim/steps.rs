@@ -984,7 +984,13 @@ fn request(
     let host = ip_text(src.ip());
     let port = src.port();
     let mut lines = vec![format!("{method} {ruri} SIP/2.0")];
-    if side == Side::Lan {
+    if ruri.starts_with("sip:siproxd@") {
+        // Strict routing: the proxy's Record-Route is the Request-URI, the remote target the
+        // last Route (a phone's route set never ends at the proxy itself).
+        if !input.one_in(3) {
+            lines.push("Route: <sip:bob@198.51.100.30:5060>".into());
+        }
+    } else if side == Side::Lan {
         match input.byte() % 6 {
             3 => lines.push("Route: <sip:192.168.1.1;lr>".into()),
             4 => lines.push("Route: <sip:192.168.1.1:5060;lr>, <sip:proxy.example.net;lr>".into()),
