@@ -374,6 +374,64 @@ proptest! {
     }
 }
 
+/// How deep a fuzz corpus reaches: replays every input of `fuzz/corpus/proxy_core` (or
+/// `PROXY_CORE_CORPUS`) and counts the kinds of messages the proxy sent.
+#[test]
+#[ignore = "reads the fuzz corpus, if any: cargo test --test proxy_core_props -- --ignored corpus"]
+fn corpus_depth() {
+    use std::collections::BTreeMap;
+    let dir = std::env::var("PROXY_CORE_CORPUS")
+        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/fuzz/corpus/proxy_core").into());
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        println!("no corpus in {dir}");
+        return;
+    };
+    let mut kinds: BTreeMap<String, usize> = BTreeMap::new();
+    let mut inputs = 0;
+    for e in entries.flatten() {
+        let Ok(data) = std::fs::read(e.path()) else {
+            continue;
+        };
+        inputs += 1;
+        let sim = steps::run(&data, 64);
+        for r in &sim.records {
+            for o in &r.outputs {
+                let side = if o.is_dns() {
+                    "DNS".to_string()
+                } else if leak::is_lan(o.destination.ip()) {
+                    "to LAN".to_string()
+                } else {
+                    "to WAN".to_string()
+                };
+                let first = text(&o.bytes)
+                    .lines()
+                    .next()
+                    .unwrap_or("")
+                    .split(' ')
+                    .take(2)
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                let first = if o.is_dns() { String::new() } else { first };
+                let first = if first.starts_with("SIP/2.0") {
+                    first
+                } else {
+                    first.split(' ').next().unwrap_or("").to_string()
+                };
+                let sdp = if text(&o.bytes).contains("\r\nm=") {
+                    " +SDP"
+                } else {
+                    ""
+                };
+                *kinds.entry(format!("{side} {first}{sdp}")).or_default() += 1;
+            }
+        }
+    }
+    println!("{inputs} inputs");
+    for (k, n) in kinds {
+        println!("{n:>8}  {k}");
+    }
+}
+
 #[test]
 #[ignore = "prints a seed's steps and outputs: PROXY_CORE_SEED=name"]
 fn print_seed() {
