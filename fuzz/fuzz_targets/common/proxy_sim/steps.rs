@@ -19,14 +19,16 @@
 //!
 //! The bytes after the op byte choose among values (addresses, ports, users, tags, Call-IDs,
 //! branches, header forms, SDP lines) or supply free text; a missing byte reads as 0, and 0
-//! always chooses the usual value, so a short step is a plain message and every input decodes. Templates put LAN addresses only where a phone has them (its Via, Contact,
+//! always chooses the usual value, so a short step is a plain message and every input
+//! decodes. Templates put LAN addresses only where a phone has them (its Via, Contact,
 //! Call-ID and SDP) and never in From, To or a Request-URI, which the proxy forwards as they
 //! are by design; raw bytes are sanitized (see `leak`).
 //!
-//! After each step the core is drained: at most [`MAX_OUTPUTS_PER_STEP`] outputs, each within
-//! `SIP_SEND_BUFFER`, SIP ones sent from one of the proxy's addresses on its port and parsing,
-//! DNS ones to the nameserver; every SIP message from the outbound address to a non-LAN host
-//! passes [`leak::check_wan_message`]. A failed check panics with the step and the message.
+//! After each step the core is drained: at most [`MAX_OUTPUTS_PER_STEP`] outputs (and one SIP
+//! message at most for a message step), each within `SIP_SEND_BUFFER`; SIP ones sent from
+//! one of the proxy's addresses on its port, and parsing; DNS ones to the nameserver; every
+//! SIP message from the outbound address to a non-LAN host passes
+//! [`leak::check_wan_message`]. A failed check panics with the step and the message.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
@@ -815,6 +817,16 @@ impl Sim {
             Err(e) => self.fail(&step, &e, None),
         };
         self.deadline = deadline;
+        // A stateless proxy answers or forwards one message at most per message it gets (the
+        // DNS queue is released by DNS and timer steps only).
+        let sip = outputs.iter().filter(|s| !s.is_dns()).count();
+        if matches!(step, Step::Message { .. }) && sip > 1 {
+            self.fail(
+                &step,
+                &format!("{sip} SIP messages for one"),
+                outputs.first(),
+            );
+        }
         for s in &outputs {
             if let Err(e) = self.check(s, scope) {
                 self.fail(&step, &e, Some(s));
