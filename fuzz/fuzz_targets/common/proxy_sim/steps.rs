@@ -896,7 +896,8 @@ impl Sim {
 /// with the fix; the reproducer is `tests/proxy_core_props.rs`,
 /// `sdp_outside_offer_answer_keeps_no_lan_candidate_or_rtcp_address`, ignored while open):
 /// SDP outside an offer/answer (a 3xx–6xx, a 200 to OPTIONS, a MESSAGE) is masqueraded by
-/// rewriting `o=` and `c=` only, so `a=candidate` and `a=rtcp` lines keep LAN addresses.
+/// rewriting `o=` and `c=` only, so `a=candidate`, `a=remote-candidates` and `a=rtcp` lines
+/// keep LAN addresses.
 fn known_bug(msg: &Message<'_>, line: &[u8]) -> bool {
     let offer_answer = if msg.is_request() {
         matches!(
@@ -908,7 +909,10 @@ fn known_bug(msg: &Message<'_>, line: &[u8]) -> bool {
         let method = msg.cseq().map(|c| c.method).unwrap_or(b"");
         (100..300).contains(&code) && matches!(method, b"INVITE" | b"UPDATE")
     };
-    !offer_answer && (line.starts_with(b"a=candidate") || line.starts_with(b"a=rtcp:"))
+    !offer_answer
+        && [&b"a=candidate"[..], b"a=remote-candidates", b"a=rtcp:"]
+            .iter()
+            .any(|p| line.starts_with(p))
 }
 
 fn via_name(input: &mut Input<'_>) -> &'static str {
@@ -1145,8 +1149,11 @@ fn sdp_body(input: &mut Input<'_>, side: Side, src: SocketAddr) -> (String, Stri
         if input.one_in(3) {
             let a = input.pick(&addrs);
             s.push_str(&format!(
-                "a=candidate:1 1 UDP 2130706431 {a} {port} typ host\r\na=candidate:2 1 UDP 1694498815 198.51.100.9 {port} typ srflx raddr {a} rport {port}\r\n"
+                "a=ice-ufrag:F7gI\r\na=candidate:1 1 UDP 2130706431 {a} {port} typ host\r\na=candidate:2 1 UDP 1694498815 198.51.100.9 {port} typ srflx raddr {a} rport {port}\r\n"
             ));
+            if input.one_in(3) {
+                s.push_str(&format!("a=remote-candidates:1 {a} {port}\r\n"));
+            }
         }
         s.push_str(input.pick(&["", "a=sendonly\r\n", "a=recvonly\r\n", "a=inactive\r\n", ""]));
         s.push_str("a=rtpmap:0 PCMU/8000\r\n");
@@ -1160,6 +1167,10 @@ fn sdp_body(input: &mut Input<'_>, side: Side, src: SocketAddr) -> (String, Stri
             "",
         ])
         .to_string();
+    if input.one_in(5) {
+        // Some phones end SDP lines with LF alone.
+        s = s.replace("\r\n", "\n");
+    }
     if input.one_in(10) {
         let multipart = format!("--b1\r\nContent-Type: application/sdp\r\n\r\n{s}\r\n--b1--\r\n");
         return (
