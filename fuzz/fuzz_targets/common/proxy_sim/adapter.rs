@@ -4,6 +4,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
+use siproxd_rs::auth::Authenticator;
 use siproxd_rs::config::Config;
 use siproxd_rs::dns::{parse_hosts, parse_resolv_conf, Resolver, ResolverConfig};
 use siproxd_rs::limits;
@@ -37,6 +38,8 @@ pub struct Settings {
     pub host_outbound: bool,
     /// Two registrations and two RTP streams at most, and an outbound route for other.net.
     pub small_tables: bool,
+    /// Proxy authentication (realm `siproxd`, password `secret`); only by a reload.
+    pub auth: bool,
 }
 
 impl Settings {
@@ -49,7 +52,23 @@ impl Settings {
             use_rport: (b >> 4) & 3,
             host_outbound: b & 0x40 != 0,
             small_tables: b & 0x80 != 0,
+            auth: false,
         }
+    }
+
+    /// The settings a reload (SIGHUP) changes to: those of `b`, with the restart-only ones
+    /// (table sizes, ports) kept.
+    pub fn reloaded(&self, b: u8, auth: bool) -> Settings {
+        Settings {
+            small_tables: self.small_tables,
+            auth,
+            ..Settings::from_byte(b)
+        }
+    }
+
+    fn authenticator(&self) -> Option<Authenticator> {
+        self.auth
+            .then(|| Authenticator::new("siproxd", [7; 32], Some("secret"), None, false))
     }
 
     fn config(&self) -> Config {
@@ -139,7 +158,7 @@ impl Core {
             outbound: Some(IpAddr::V4(OUTBOUND)),
         };
         Core {
-            proxy: Proxy::new(cfg, addrs, resolver, None),
+            proxy: Proxy::new(cfg, addrs, resolver, settings.authenticator()),
             media,
             buf: vec![0; 2 * limits::SIP_SEND_BUFFER],
         }
@@ -163,6 +182,12 @@ impl Core {
 
     pub fn dns(&mut self, now: u64, from: SocketAddr, bytes: &[u8]) {
         self.proxy.handle_dns(now, from, bytes);
+    }
+
+    /// A reload (SIGHUP) with new settings.
+    pub fn reconfigure(&mut self, settings: &Settings) {
+        self.proxy
+            .reconfigure(settings.config(), settings.authenticator());
     }
 
     /// The WAN interface went down (`None`) or came back with an address.
