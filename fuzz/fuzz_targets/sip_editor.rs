@@ -9,7 +9,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use siproxd_rs::limits::SIP_MIN_MESSAGE;
-use siproxd_rs::sip::{EditError, Editor, Framing, HeaderName, Message, NameAddr, ParseError};
+use siproxd_rs::sip::{EditError, Editor, HeaderName, Message, NameAddr, ParseError, Framing};
 
 const VALUES: [&[u8]; 6] = [
     b"1",

@@ -10,8 +10,8 @@
 use libfuzzer_sys::fuzz_target;
 use siproxd_rs::limits::{SIP_MAX_HEADERS, SIP_MAX_MESSAGE};
 use siproxd_rs::sip::{
-    frame_stream, looks_like_request, Contact, Editor, Framing, HeaderName, Message, NameAddr,
-    StartLine, StreamFrame, Uri,
+    frame_stream, looks_like_request, Contact, Editor, HeaderName, Message, NameAddr, StartLine,
+    StreamFrame, Framing, Uri,
 };
 
 #[path = "common/mod.rs"]
