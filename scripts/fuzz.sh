@@ -25,6 +25,8 @@ all_targets() {
 max_len() {
     case "$1" in
         sip_message | sip_editor | sdp | config) echo 16384 ;;
+        # Settings byte and steps: several messages of a few hundred bytes to 2 kB each.
+        proxy_core) echo 8192 ;;
         uci | sip_uri | digest_credentials) echo 4096 ;;
         dns_reply) echo 1024 ;;
         *) echo 4096 ;;
@@ -123,6 +125,32 @@ seeds() {
             printf '(a+)b|c{2,3}\xffxaab ccc ab\xff<\\1\\9>' >"$dir/alternatives"
             printf '^(.*)s=-\xffv=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\n\xff\\1s=x' >"$dir/body"
             printf '[[:digit:]]*\xff\xc3\xbc123\xff#' >"$dir/utf8"
+            ;;
+        proxy_core)
+            # Input = settings byte, then steps framed as length + bytes (see
+            # fuzz/fuzz_targets/common/proxy_sim/steps.rs). Seeds: the hand-written scenarios
+            # of fuzz/seeds/proxy_core/*.hex (register, call out, call in, DNS), and every test
+            # message as a raw datagram (op 14) from the LAN on a fresh proxy, and from the
+            # Internet after the call_in scenario (a registered phone, a call set up).
+            perl -e '
+                my ($dir, $seeds, @files) = @ARGV;
+                sub unhex { my ($f) = @_; open(my $h, "<", $f) or die "$f: $!"; my $x = "";
+                    while (<$h>) { s/#.*//; s/\s+//g; $x .= $_ } return pack("H*", $x) }
+                sub frame { my ($s) = @_; my $n = length $s;
+                    return $n < 255 ? chr($n) . $s : chr(255) . pack("n", $n) . $s }
+                sub out { my ($name, $bytes) = @_;
+                    open(my $o, ">:raw", "$dir/$name") or die "$dir/$name: $!"; print $o $bytes }
+                my %scenario;
+                for my $f (glob("$seeds/*.hex")) {
+                    (my $name = $f) =~ s{.*/}{}; $name =~ s/\.hex$//;
+                    $scenario{$name} = unhex($f); out("scenario-$name", $scenario{$name});
+                }
+                for my $f (@files) {
+                    open(my $h, "<:raw", $f) or die "$f: $!"; local $/; my $m = <$h>;
+                    (my $name = $f) =~ s{.*/}{};
+                    out("$name.lan", "\x00" . frame("\x0e\x00\x00" . $m));
+                    out("$name.wan", $scenario{call_in} . frame("\x0e\x01\x01" . $m));
+                }' "$dir" "$fuzz/seeds/proxy_core" "${sip_files[@]}"
             ;;
         *)
             echo "no seeds defined for target $t" >&2

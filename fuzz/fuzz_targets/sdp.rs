@@ -195,6 +195,16 @@ fn relay(sdp: &Sdp<'_>, knobs: &mut Knobs) {
         let st = new.stream(i).expect("new stream");
         if old.disabled {
             assert!(st.disabled);
+            // Not relayed, but no address of the sender's stays in it (c= and a=rtcp).
+            let old_rtcp = sdp.media(i).expect("old media").rtcp;
+            if old_rtcp.is_some_and(|r| r.address.is_some_and(|a| !a.is_unspecified())) {
+                let r = new.media(i).expect("new media").rtcp.expect("rtcp kept");
+                assert_eq!(
+                    r.address.map(|a| a.ip),
+                    Some(Some(session)),
+                    "media {i} rtcp"
+                );
+            }
             continue;
         }
         assert_eq!(st.port, s.rtp_port, "media {i} port");

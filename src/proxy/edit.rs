@@ -129,9 +129,7 @@ impl<'m> Edits<'m> {
         if let Some((old, new)) = &self.request_uri {
             ed.replace(old, new.as_bytes())?;
         }
-        for r in &self.remove_routes {
-            ed.remove_value(r)?;
-        }
+        remove_values(msg, ed, HeaderName::Route, &self.remove_routes)?;
         if let Some(v) = self.pop_via {
             ed.remove_value(v)?;
         }
@@ -167,6 +165,43 @@ impl<'m> Edits<'m> {
         }
         Ok(())
     }
+}
+
+/// Removes `values` (slices of this message's `kind` headers): a header line all of whose
+/// values go is removed whole (two neighbouring removals in one line would overlap at their
+/// comma).
+pub fn remove_values(
+    msg: &Message<'_>,
+    ed: &mut Editor<'_, '_, '_>,
+    kind: HeaderName,
+    values: &[&[u8]],
+) -> Result<(), EditError> {
+    if values.is_empty() {
+        return Ok(());
+    }
+    let gone = |v: &[u8]| values.iter().any(|x| std::ptr::eq(*x, v));
+    for h in msg.headers_of(kind) {
+        let mut any = false;
+        let mut all = true;
+        for v in h.values() {
+            if gone(v) {
+                any = true;
+            } else {
+                all = false;
+            }
+        }
+        if !any {
+            continue;
+        }
+        if all {
+            ed.remove_header(h.index)?;
+            continue;
+        }
+        for v in h.values().filter(|v| gone(v)) {
+            ed.remove_value(v)?;
+        }
+    }
+    Ok(())
 }
 
 /// Removes the first Alert-Info line of messages from Asterisk PBX (behaviour §4.10.9).

@@ -353,16 +353,21 @@ impl Proxy {
                 remove_routes.push(last.raw);
             }
         }
-        if let Some(top) = routes.first() {
-            if own.is_own_hostport(top.uri.host_raw, top.uri.port)
-                && !remove_routes.contains(&top.raw)
-            {
-                remove_routes.push(top.raw);
+        // Every Route naming us at the top is ours (a request that passed us twice carries
+        // two). Entries are told apart by where they are, not by their text: two equal
+        // values are two entries.
+        let same = |a: &[u8], b: &[u8]| std::ptr::eq(a, b);
+        for r in &routes {
+            if !own.is_own_hostport(r.uri.host_raw, r.uri.port) {
+                break;
+            }
+            if !remove_routes.iter().any(|x| same(x, r.raw)) {
+                remove_routes.push(r.raw);
             }
         }
         let next_route = routes
             .iter()
-            .find(|r| !remove_routes.contains(&r.raw))
+            .find(|r| !remove_routes.iter().any(|x| same(x, r.raw)))
             .map(|r| r.uri);
         Ok(RequestTarget {
             ruri_raw,

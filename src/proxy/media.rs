@@ -96,7 +96,8 @@ impl Media for TableMedia {
     }
 }
 
-/// `o=` and every specified `c=` of an SDP body set to `public`, ports untouched.
+/// `o=`, every specified `c=` and `a=rtcp` address of an SDP body set to `public`, ports
+/// untouched, ICE lines removed: nothing names the LAN.
 fn masquerade_addresses(body: &[u8], public: IpAddr) -> Result<Vec<u8>, Status> {
     use crate::sdp::{Rewriter, Sdp, Section};
     let sdp = Sdp::parse(body).map_err(|_| Status::NOT_ACCEPTABLE_HERE)?;
@@ -112,6 +113,14 @@ fn masquerade_addresses(body: &[u8], public: IpAddr) -> Result<Vec<u8>, Status> 
                 if !c.is_unspecified() {
                     rw.set_address(&c, public)?;
                 }
+            }
+            // No media is relayed here, so the phone's own candidates mean nothing outside.
+            rw.remove_ice(section)?;
+        }
+        for i in 0..sdp.media_count() {
+            let rtcp = sdp.media(i).and_then(|m| m.rtcp);
+            if let Some(r) = rtcp.filter(|r| r.address.is_some()) {
+                rw.set_rtcp(i, r.port, Some(public))?;
             }
         }
         Ok(())

@@ -26,7 +26,8 @@ impl<'a> Rewriter<'_, 'a> {
     ///   the stream keeps its relay across hold and resume (decisions §6, "hold passed through
     ///   with the relay port kept"); the same holds for an unspecified `a=rtcp:` address;
     /// - port-0 (disabled) sections are not relayed (their `streams` entry is ignored), but a
-    ///   `c=` of theirs gets `session_address` too, so no private address leaves in them;
+    ///   `c=` of theirs gets `session_address` too, and so does the address of an `a=rtcp:`
+    ///   line (its port is kept), so no private address leaves in them;
     /// - `strip_ice`: ICE lines of the session and of every relayed section are removed.
     ///
     /// On error some edits may have been recorded: drop the rewriter, use the original body.
@@ -66,6 +67,11 @@ impl<'a> Rewriter<'_, 'a> {
                 for c in sdp.connections(Section::Media(i)) {
                     if !c.is_unspecified() {
                         self.set_address(&c, session_address)?;
+                    }
+                }
+                if let Some(r) = m.rtcp {
+                    if r.address.is_some_and(|a| !a.is_unspecified()) {
+                        self.set_rtcp(i, r.port, Some(session_address))?;
                     }
                 }
                 if strip_ice {

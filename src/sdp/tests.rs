@@ -597,6 +597,31 @@ m=audio 7070 RTP/AVP 0\r\na=rtcp:7071 IN IP4 0.0.0.0\r\na=sendonly\r\nm=video 0 
     );
 }
 
+/// Found by the `proxy_core` fuzz target: the `a=rtcp:` address of a disabled stream was
+/// left as the phone wrote it, so a LAN address went to the Internet.
+#[test]
+fn relay_masks_the_rtcp_address_of_disabled_streams() {
+    let body = b"v=0\r\nc=IN IP4 10.1.1.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n\
+m=audio 0 RTP/AVP 0\r\na=rtcp:1 IN IP4 10.1.1.1\r\nm=video 0 RTP/AVP 31\r\na=rtcp:9 IN IP4 0.0.0.0\r\n";
+    let pub_ip = v4(203, 0, 113, 9);
+    let out = relay(
+        body,
+        pub_ip,
+        &[
+            stream(pub_ip, 7070, None),
+            stream(pub_ip, 0, None),
+            stream(pub_ip, 0, None),
+        ],
+        true,
+    )
+    .unwrap();
+    assert_eq!(
+        out,
+        "v=0\r\nc=IN IP4 203.0.113.9\r\nt=0 0\r\nm=audio 7070 RTP/AVP 0\r\n\
+m=audio 0 RTP/AVP 0\r\na=rtcp:1 IN IP4 203.0.113.9\r\nm=video 0 RTP/AVP 31\r\na=rtcp:9 IN IP4 0.0.0.0\r\n"
+    );
+}
+
 #[test]
 fn relay_is_all_or_nothing() {
     let pub_ip = v4(203, 0, 113, 9);
