@@ -207,23 +207,7 @@ pub(crate) mod tests {
             "{first_line}\r\nVia: SIP/2.0/UDP 192.168.1.10:5060;branch=z9hG4bKp1\r\nFrom: <sip:alice@example.com>;tag=1\r\nTo: <sip:bob@example.com>\r\nCall-ID: c1@h\r\nCSeq: 1 {}\r\nContent-Length: 0\r\n\r\n",
             first_line.split(' ').next().unwrap_or("")
         );
-        let msg = Message::parse(text.as_bytes(), Framing::Datagram).unwrap();
-        let origin = Origin {
-            transport: Transport::Udp,
-            src: "192.168.1.10:5060".parse().unwrap(),
-            local: "192.168.1.1:5060".parse().unwrap(),
-            connection: None,
-        };
-        let registry = Registry::new(4);
-        let ctx = Ctx {
-            now: 0,
-            origin: &origin,
-            msg: &msg,
-            direction: None,
-            registry: &registry,
-            inbound: origin.local.ip(),
-        };
-        f(&ctx);
+        with_ctx(&text, f);
     }
 
     /// Runs `f` with a context for the message `text` received from `src` on `local`, with
@@ -256,23 +240,7 @@ pub(crate) mod tests {
 
     /// Runs `f` with a context for the message `text` received from `src`.
     pub fn with_ctx_from(text: &str, src: &str, f: impl FnOnce(&Ctx<'_, '_>)) {
-        let msg = Message::parse(text.as_bytes(), Framing::Datagram).unwrap();
-        let origin = Origin {
-            transport: Transport::Udp,
-            src: src.parse().unwrap(),
-            local: "192.168.1.1:5060".parse().unwrap(),
-            connection: None,
-        };
-        let registry = Registry::new(4);
-        let ctx = Ctx {
-            now: 0,
-            origin: &origin,
-            msg: &msg,
-            direction: None,
-            registry: &registry,
-            inbound: origin.local.ip(),
-        };
-        f(&ctx);
+        with_ctx_full(text, src, "192.168.1.1:5060", None, &Registry::new(4), f);
     }
 
     /// [`with_ctx_from`] a phone on the LAN (192.168.1.10:5060).
