@@ -196,7 +196,13 @@ pub struct Streams {
     counters: StreamCounters,
     /// Closes the table decided on its own (timers, eviction), for the shell to carry out.
     closed: VecDeque<(ConnId, CloseReason)>,
+    /// The first message queued on connections whose connect failed (local, peer, bytes),
+    /// so its sender can be told; a few at most.
+    undelivered: VecDeque<(SocketAddr, SocketAddr, Vec<u8>)>,
 }
+
+/// Undelivered messages kept for the proxy to answer (more are only logged).
+const UNDELIVERED_MAX: usize = 8;
 
 impl Streams {
     pub fn new(limits: StreamLimits) -> Streams {
@@ -206,6 +212,7 @@ impl Streams {
             conns,
             counters: StreamCounters::default(),
             closed: VecDeque::new(),
+            undelivered: VecDeque::new(),
         }
     }
 
@@ -407,6 +414,7 @@ impl Streams {
         let lost = c.wq.len();
         if reason == CloseReason::ConnectFailed || c.connecting {
             self.counters.connect_failed = self.counters.connect_failed.saturating_add(1);
+            self.keep_undelivered(id);
         }
         if let Ok(slot) = usize::try_from(id.slot) {
             self.release(slot);
@@ -648,6 +656,9 @@ impl Streams {
             };
             if let Some(reason) = reason {
                 log::info!("TCP connection to {} closed: {}", c.peer, reason.name());
+                if reason == CloseReason::ConnectFailed {
+                    self.keep_undelivered(id);
+                }
                 self.release(slot);
                 self.count_close(reason);
                 self.closed.push_back((id, reason));
@@ -663,6 +674,27 @@ impl Streams {
                 }
             }
         }
+    }
+
+    /// Keeps the first message queued on `id` (a connect that failed) for `poll_undelivered`.
+    fn keep_undelivered(&mut self, id: ConnId) {
+        if self.undelivered.len() >= UNDELIVERED_MAX {
+            return;
+        }
+        let Some(c) = self.get_mut(id) else { return };
+        let (local, peer) = (c.local, c.peer);
+        let queued = c.wq.make_contiguous();
+        if let Ok(StreamFrame::Message(n)) = frame_stream(queued) {
+            if let Some(m) = queued.get(..n) {
+                let m = m.to_vec();
+                self.undelivered.push_back((local, peer, m));
+            }
+        }
+    }
+
+    /// A message that could not be delivered because the connect failed: (local, peer, bytes).
+    pub fn poll_undelivered(&mut self) -> Option<(SocketAddr, SocketAddr, Vec<u8>)> {
+        self.undelivered.pop_front()
     }
 
     /// A connection the table closed on its own, for the shell to close its socket.
@@ -883,6 +915,8 @@ mod tests {
         assert_eq!(s.poll_timeout(), Some(500));
         s.handle_timeout(500);
         assert_eq!(s.poll_close(), Some((id, CloseReason::ConnectFailed)));
+        // Only whole messages are handed back for an answer ("INVITE" alone is not one).
+        assert_eq!(s.poll_undelivered(), None);
         let again = s
             .open(600, sa("198.51.100.20:5060"), sa("203.0.113.5:5060"))
             .unwrap();
@@ -891,6 +925,20 @@ mod tests {
         s.connected(601, again);
         assert!(s.send(again, b"INVITE"));
         assert_eq!(s.pending_write(again), b"INVITE");
+    }
+
+    #[test]
+    fn the_first_message_of_a_failed_connect_is_handed_back() {
+        let mut s = Streams::new(limits());
+        let peer = sa("198.51.100.20:5060");
+        let id = s.open(0, peer, sa("203.0.113.5:5060")).unwrap();
+        assert!(s.send(id, &msg(1)));
+        assert!(s.send(id, &msg(2)));
+        s.closed(id, CloseReason::ConnectFailed);
+        let (local, to, bytes) = s.poll_undelivered().unwrap();
+        assert_eq!((local, to, bytes), (sa("203.0.113.5:5060"), peer, msg(1)));
+        assert_eq!(s.poll_undelivered(), None);
+        assert_eq!(s.counters().connect_failed, 1);
     }
 
     #[test]

@@ -309,3 +309,46 @@ fn hostile_tcp_peers_do_not_stall_a_udp_registration() {
     let _ = std::fs::remove_file(&status);
     drop(peers);
 }
+
+#[test]
+fn a_request_to_a_tcp_next_hop_that_cannot_be_reached_gets_503() {
+    let lab = Lab::new("tcp_refused", Wire::Udp, Wire::Tcp);
+    // Nothing listens on the provider's TCP port: the connect fails.
+    let closed = free_udp_port();
+    let phone = std::net::UdpSocket::bind((LAN, 0)).unwrap();
+    phone
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let me = phone.local_addr().unwrap();
+    let register = format!(
+        "REGISTER sip:{PROVIDER}:{closed};transport=tcp SIP/2.0\r\n\
+         Via: SIP/2.0/UDP {me};branch=z9hG4bKnc1\r\nMax-Forwards: 70\r\n\
+         From: <sip:alice@{PROVIDER}>;tag=1\r\nTo: <sip:alice@{PROVIDER}>\r\n\
+         Call-ID: nc1@test\r\nCSeq: 1 REGISTER\r\nContact: <sip:alice@{me}>\r\n\
+         Expires: 600\r\nContent-Length: 0\r\n\r\n"
+    );
+    phone
+        .send_to(register.as_bytes(), lab.proxy.lan_addr())
+        .unwrap();
+    let mut buf = [0u8; 4096];
+    let (n, _) = phone
+        .recv_from(&mut buf)
+        .unwrap_or_else(|e| panic!("no answer ({e}); proxy log:\n{}", lab.proxy.log_text()));
+    let text = String::from_utf8_lossy(&buf[..n]);
+    assert!(
+        text.starts_with("SIP/2.0 503"),
+        "{text}\nproxy log:\n{}",
+        lab.proxy.log_text()
+    );
+    assert!(
+        text.contains("branch=z9hG4bKnc1"),
+        "the phone's own Via: {text}"
+    );
+    assert!(
+        lab.proxy
+            .log_text()
+            .contains("not delivered (no TCP connection)"),
+        "{}",
+        lab.proxy.log_text()
+    );
+}

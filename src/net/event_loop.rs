@@ -373,6 +373,7 @@ impl EventLoop {
         }
         if self.tcp.poll_timeout().is_some_and(|d| d <= now) {
             self.tcp.handle_timeout(self.poll.registry(), now);
+            self.answer_undelivered(now);
             worked = true;
         }
         worked
@@ -398,6 +399,16 @@ impl EventLoop {
             proxy.handle_message(now, origin, bytes, relay);
         });
         self.flush(now);
+        self.answer_undelivered(now);
+    }
+
+    /// Requests whose TCP connection could not be opened: the proxy answers their senders.
+    fn answer_undelivered(&mut self, now: u64) {
+        while let Some((local, peer, bytes)) = self.tcp.poll_undelivered() {
+            self.proxy
+                .handle_undeliverable(now, local, peer, &bytes, &mut self.relay);
+            self.flush(now);
+        }
     }
 
     fn on_signals(&mut self) {

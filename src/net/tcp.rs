@@ -369,6 +369,11 @@ impl Tcp {
         self.streams.poll_timeout()
     }
 
+    /// A message whose connection could not be opened: (local, peer, bytes).
+    pub fn poll_undelivered(&mut self) -> Option<(SocketAddr, SocketAddr, Vec<u8>)> {
+        self.streams.poll_undelivered()
+    }
+
     /// Timers of the table: closes what expired, writes keepalive pings.
     pub fn handle_timeout(&mut self, registry: &Registry, now: u64) {
         self.streams.handle_timeout(now);

@@ -831,6 +831,41 @@ impl Proxy {
         }
     }
 
+    /// A request the shell could not deliver (its TCP connect failed or timed out): its sender
+    /// gets 503, as if from the next hop, so a phone is not left waiting for timer B.
+    pub fn handle_undeliverable(
+        &mut self,
+        now: u64,
+        local: SocketAddr,
+        peer: SocketAddr,
+        bytes: &[u8],
+        media: &mut dyn Media,
+    ) {
+        let Ok(req) = Message::parse(bytes, crate::sip::Framing::Stream) else {
+            return;
+        };
+        if !req.is_request() || req.method() == Some(b"ACK") {
+            return;
+        }
+        log::info!(
+            "{} to {peer} not delivered (no TCP connection): answering its sender 503",
+            String::from_utf8_lossy(req.method().unwrap_or(b"?"))
+        );
+        // The answer carries every Via of the request, ours on top: it goes back the way a
+        // response from `peer` would.
+        let text = respond::build(&req, Status::SERVICE_UNAVAILABLE, &[]);
+        let Ok(resp) = Message::parse(text.as_bytes(), crate::sip::Framing::Datagram) else {
+            return;
+        };
+        let origin = Origin {
+            transport: Transport::Tcp,
+            src: peer,
+            local,
+            connection: None,
+        };
+        self.forward_response(now, &origin, &resp, media);
+    }
+
     /// A DNS datagram for the resolver; completed lookups release their queued messages.
     pub fn handle_dns(&mut self, now: u64, from: SocketAddr, bytes: &[u8]) {
         self.resolver_touched = true;
