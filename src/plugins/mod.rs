@@ -228,12 +228,13 @@ pub(crate) mod tests {
             connection: None,
         };
         let ctx = Ctx {
-            now: 0,
+            now: 1000,
             origin: &origin,
             msg: &msg,
             direction,
             registry,
-            inbound: origin.local.ip(),
+            // The §11 fixture's LAN address, also for messages that arrive on the WAN one.
+            inbound: "192.168.1.1".parse().unwrap(),
         };
         f(&ctx);
     }

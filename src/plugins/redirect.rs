@@ -60,10 +60,7 @@ pub fn already_redirected(msg: &Message<'_>, value: &str) -> bool {
 pub(crate) mod tests {
     use super::*;
     use crate::plugins::Ctx;
-    use crate::proxy::Origin;
     use crate::registry::{Mode, Registry, Uri as RegUri};
-    use crate::sansio::Transport;
-    use crate::sip::Framing;
 
     /// A phone on the LAN, as in the §11 lab.
     pub const PHONE: &str = "192.168.1.10:5060";
@@ -108,27 +105,12 @@ pub(crate) mod tests {
         let text = format!(
             "{method} {ruri} SIP/2.0\r\nVia: SIP/2.0/UDP {src};branch=z9hG4bKp1\r\nFrom: <sip:alice@example.com>;tag=1\r\nTo: {to}\r\nCall-ID: c1@h\r\nCSeq: 1 {method}\r\nContent-Length: 0\r\n\r\n"
         );
-        let msg = Message::parse(text.as_bytes(), Framing::Datagram).unwrap();
         let local = if lan {
             "192.168.1.1:5060"
         } else {
             "203.0.113.5:5060"
         };
-        let origin = Origin {
-            transport: Transport::Udp,
-            src: src.parse().unwrap(),
-            local: local.parse().unwrap(),
-            connection: None,
-        };
-        let ctx = Ctx {
-            now: 1000,
-            origin: &origin,
-            msg: &msg,
-            direction: None,
-            registry,
-            inbound: "192.168.1.1".parse().unwrap(),
-        };
-        f(&ctx);
+        crate::plugins::tests::with_ctx_full(&text, src, local, None, registry, f);
     }
 
     #[test]

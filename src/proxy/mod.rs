@@ -355,11 +355,6 @@ impl Proxy {
         self.plugins = plugins;
     }
 
-    /// The names of the enabled plugins, in order.
-    pub fn plugin_names(&self) -> impl Iterator<Item = &'static str> + '_ {
-        self.plugins.iter().map(|p| p.name())
-    }
-
     /// Replaces the settings that apply at once on SIGHUP (decisions §7).
     pub fn reconfigure(&mut self, cfg: Config, auth: Option<Authenticator>) {
         let settings = Settings::from_config(&cfg);
@@ -740,11 +735,6 @@ impl Proxy {
             .filter(|v| own.is_own_hostport(v.host_raw, v.port))
             .count();
         ours > 2
-    }
-
-    /// Whether `host:port` (port absent = 5060) names this proxy.
-    fn is_own_hostport(&self, host: &[u8], port: Option<u16>) -> bool {
-        self.own().is_own_hostport(host, port)
     }
 
     /// The public name or address written into Via, Contact and Record-Route on the WAN side.

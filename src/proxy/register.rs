@@ -64,7 +64,7 @@ impl Proxy {
     fn is_registrar_request(&self, msg: &Message<'_>) -> bool {
         msg.request_uri_raw()
             .and_then(|r| Uri::parse(r).ok())
-            .is_some_and(|u| self.is_own_hostport(u.host_raw, u.port))
+            .is_some_and(|u| self.own().is_own_hostport(u.host_raw, u.port))
     }
 
     pub(super) fn on_register(

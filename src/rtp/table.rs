@@ -101,6 +101,8 @@ pub struct Half {
     media_index: u16,
     local: SocketAddr,
     remote: SocketAddr,
+    /// `remote` is publicly routable (decided when it is set, not per packet).
+    remote_public: bool,
     remote_rtcp_port: Option<u16>,
     peer: Option<SlotId>,
     /// Last RTP activity (ms), the base of the `rtp_timeout` deadline.
@@ -213,6 +215,7 @@ impl Half {
             remote
         );
         self.remote = remote;
+        self.remote_public = super::latch::is_publicly_routable(remote.ip());
         self.remote_rtcp_port = rtcp_port;
         if !remote.ip().is_unspecified() {
             self.rtp_latch.reset();
@@ -230,8 +233,8 @@ impl Half {
             // Symmetric RTP: answer where the endpoint sends from. But a public SDP address
             // the endpoint does not send from (asymmetric media, taken only with
             // `rtp_latch_any_source`) is where it listens.
-            let asymmetric = a.ip().to_canonical() != self.remote.ip().to_canonical()
-                && super::latch::is_publicly_routable(self.remote.ip());
+            let asymmetric =
+                self.remote_public && a.ip().to_canonical() != self.remote.ip().to_canonical();
             if !asymmetric {
                 return Some(a);
             }
@@ -403,6 +406,7 @@ impl Table {
                 media_index: req.media_index,
                 local,
                 remote: canonical(req.remote),
+                remote_public: super::latch::is_publicly_routable(req.remote.ip()),
                 remote_rtcp_port: req.remote_rtcp_port,
                 peer: None,
                 last_activity: now,
