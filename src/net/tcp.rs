@@ -38,6 +38,9 @@ pub struct Tcp {
     socks: Vec<Option<(TcpStream, ConnId)>>,
     streams: Streams,
     buf: Box<[u8]>,
+    /// The table's next deadline, recomputed only after something changed it: the loop asks
+    /// on every wake-up (RTP included) and the table scan is per slot.
+    deadline: std::cell::Cell<Option<Option<u64>>>,
 }
 
 impl Tcp {
@@ -48,6 +51,7 @@ impl Tcp {
             socks: (0..limits.max_connections).map(|_| None).collect(),
             streams: Streams::new(limits),
             buf: vec![0u8; limits::SIP_RECV_BUFFER].into_boxed_slice(),
+            deadline: std::cell::Cell::new(None),
         }
     }
 
@@ -106,6 +110,7 @@ impl Tcp {
         token: Token,
         deliver: &mut dyn FnMut(Origin, &[u8]),
     ) {
+        self.deadline.set(None);
         match token {
             LISTEN_INBOUND => self.accept(registry, now, Side::Inbound),
             LISTEN_OUTBOUND => self.accept(registry, now, Side::Outbound),
@@ -311,6 +316,7 @@ impl Tcp {
         destination: SocketAddr,
         bytes: &[u8],
     ) {
+        self.deadline.set(None);
         let id = connection
             .filter(|&c| self.streams.is_open(c))
             .or_else(|| self.streams.find(destination))
@@ -366,7 +372,12 @@ impl Tcp {
     }
 
     pub fn poll_timeout(&self) -> Option<u64> {
-        self.streams.poll_timeout()
+        if let Some(d) = self.deadline.get() {
+            return d;
+        }
+        let d = self.streams.poll_timeout();
+        self.deadline.set(Some(d));
+        d
     }
 
     /// A message whose connection could not be opened: (local, peer, bytes).
@@ -376,6 +387,7 @@ impl Tcp {
 
     /// Timers of the table: closes what expired, writes keepalive pings.
     pub fn handle_timeout(&mut self, registry: &Registry, now: u64) {
+        self.deadline.set(None);
         self.streams.handle_timeout(now);
         self.reap(registry);
         let ids: heapless::Vec<ConnId, 64> = self
