@@ -723,7 +723,7 @@ impl EventLoop {
             // Inbound and outbound on one address: no second socket, same address.
             self.outbound_addr.filter(|a| *a == inbound),
         );
-        self.proxy.set_addresses(Addresses { inbound, outbound });
+        self.proxy.set_addresses(Addresses::new(inbound, outbound));
         self.flush(self.now_ms());
     }
 

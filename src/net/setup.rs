@@ -80,7 +80,7 @@ pub fn build(config: &Config) -> Result<Cores, StartError> {
     let plugins = crate::plugins::build(config).map_err(StartError::Plugin)?;
     let mut proxy = Proxy::new(
         config.clone(),
-        Addresses { inbound, outbound },
+        Addresses::new(inbound, outbound),
         resolver(),
         auth,
     );

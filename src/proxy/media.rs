@@ -171,13 +171,14 @@ impl super::Proxy {
         origin: &super::Origin,
         msg: &Message<'_>,
         direction: Direction,
+        egress: IpAddr,
         media: &mut dyn Media,
     ) -> Result<Option<Vec<u8>>, Status> {
-        match self.body_plan(origin, msg, direction)? {
+        match self.body_plan(origin, msg, direction, egress)? {
             BodyPlan::Keep => Ok(None),
             BodyPlan::Masquerade(public) => masquerade_addresses(msg.body(), public).map(Some),
             BodyPlan::Relay => self
-                .relay_streams(now, origin, msg, direction, media)
+                .relay_streams(now, origin, msg, direction, egress, media)
                 .map(Some),
         }
     }
@@ -187,6 +188,7 @@ impl super::Proxy {
         origin: &super::Origin,
         msg: &Message<'_>,
         direction: Direction,
+        egress: IpAddr,
     ) -> Result<BodyPlan, Status> {
         if !self.settings.relay {
             return Ok(BodyPlan::Keep);
@@ -228,17 +230,19 @@ impl super::Proxy {
         }
         // SDP outside an offer/answer (e.g. a 200 to OPTIONS listing capabilities): no media
         // to relay, but its addresses must not leave the LAN either.
-        Ok(match (towards_wan, self.public_ip()) {
+        Ok(match (towards_wan, self.public_ip_for(egress)) {
             (true, Some(public)) => BodyPlan::Masquerade(public),
             _ => BodyPlan::Keep,
         })
     }
 
-    /// §5.2: which address the SDP advertises and where media on the new port goes.
-    fn relay_plan(&self, request: bool, direction: Direction) -> Option<RelayPlan> {
+    /// §5.2: which address the SDP advertises and where media on the new port goes: the
+    /// egress side's address of the message's family (`egress`), so each side's SDP is in
+    /// that side's family.
+    fn relay_plan(&self, request: bool, direction: Direction, egress: IpAddr) -> Option<RelayPlan> {
         let (advertised, bind) = match direction {
-            Direction::Incoming => (Some(self.addrs.inbound), Some(self.addrs.inbound)),
-            Direction::Outgoing => (self.public_ip(), self.addrs.outbound),
+            Direction::Incoming => (Some(egress), Some(egress)),
+            Direction::Outgoing => (self.public_ip_for(egress), Some(egress)),
         };
         // The stream carries media towards the side the SDP came from: the opposite way.
         let stream_dir = direction.opposite();
@@ -262,6 +266,7 @@ impl super::Proxy {
         origin: &super::Origin,
         msg: &Message<'_>,
         direction: Direction,
+        egress: IpAddr,
         media: &mut dyn Media,
     ) -> Result<Vec<u8>, Status> {
         let sdp = Sdp::parse(msg.body()).map_err(|e| {
@@ -269,7 +274,7 @@ impl super::Proxy {
             Status::NOT_ACCEPTABLE_HERE
         })?;
         let plan = self
-            .relay_plan(msg.is_request(), direction)
+            .relay_plan(msg.is_request(), direction, egress)
             .ok_or(Status::SERVICE_UNAVAILABLE)?;
         let call_id = media_call_id(msg);
         let mut opening = Opening {
@@ -350,11 +355,15 @@ fn open_streams(
             log::warn!("SDP from {}: media {i} has no usable address", origin.src);
             return Err(Status::NOT_ACCEPTABLE_HERE);
         };
-        if remote_ip.is_ipv6() != plan.bind.is_ipv6() && !remote_ip.is_unspecified() {
+        // Media to the sender leaves from the relay's address on the sender's side, of the
+        // family it signals over (a stream may cross families between the sides, not within
+        // one side).
+        let remote_ip = remote_ip.to_canonical();
+        let sender_v6 = origin.src.ip().to_canonical().is_ipv6();
+        if remote_ip.is_ipv6() != sender_v6 && !remote_ip.is_unspecified() {
             log::warn!(
-                "SDP from {}: media {i} is {remote_ip}, the relay address is {}",
+                "SDP from {}: media {i} is {remote_ip}, of the other family than its signalling",
                 origin.src,
-                plan.bind
             );
             return Err(Status::NOT_ACCEPTABLE_HERE);
         }
