@@ -201,7 +201,7 @@ impl Proxy {
     /// An address of the family a message to `hop` will use: the literal, what the name
     /// resolved to (cache, /etc/hosts), else the `outbound_family` choice or the side's own
     /// family (decisions §3: "IPv6").
-    fn hop_peer(&self, now: u64, direction: Direction, hop: &Hop) -> IpAddr {
+    pub(super) fn hop_peer(&self, now: u64, direction: Direction, hop: &Hop) -> IpAddr {
         let host = hop.host.trim_start_matches('[').trim_end_matches(']');
         if let Ok(ip) = host.parse::<IpAddr>() {
             return ip.to_canonical();
@@ -225,6 +225,18 @@ impl Proxy {
             } else {
                 IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)
             })
+    }
+
+    /// The address family hint of where a REGISTER from the LAN goes (its outbound proxy,
+    /// else its Request-URI), for the masqueraded Contact's host.
+    pub(super) fn register_peer(&self, now: u64, msg: &Message<'_>) -> IpAddr {
+        let hop = self
+            .outbound_proxy(msg)
+            .or_else(|| msg.request_uri_raw().and_then(Hop::of_uri_bytes));
+        match hop {
+            Some(h) => self.hop_peer(now, Direction::Outgoing, &h),
+            None => self.addrs.outbound.unwrap_or(self.addrs.inbound),
+        }
     }
 
     /// The LAN side's address facing the LAN party of a message (its source going out, its

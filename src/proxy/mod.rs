@@ -501,6 +501,14 @@ impl Proxy {
         media: &mut dyn Media,
     ) {
         self.counters.received = self.counters.received.saturating_add(1);
+        // IPv4-mapped addresses are the IPv4 ones from here on: one phone, one identity
+        // (registrations, relay, ACL), and answers leave from the IPv4 socket.
+        let canon = |a: SocketAddr| SocketAddr::new(a.ip().to_canonical(), a.port());
+        let origin = Origin {
+            src: canon(origin.src),
+            local: canon(origin.local),
+            ..origin
+        };
         if !self.plugins_raw(now, &origin, bytes) {
             return;
         }
