@@ -41,10 +41,14 @@ fn dual_lab(provider: &str, tweak: impl FnOnce(&mut Config)) -> Lab {
 }
 
 fn register_from(lab: &mut Lab, phone: &str, contact_host: &str) -> RawSent {
+    register_user(lab, "alice", phone, contact_host)
+}
+
+fn register_user(lab: &mut Lab, user: &str, phone: &str, contact_host: &str) -> RawSent {
     let text = format!(
-        "REGISTER sip:example.com SIP/2.0\nVia: SIP/2.0/UDP {contact_host}:5060;branch=z9hG4bKreg1\nMax-Forwards: 70\nFrom: <sip:alice@example.com>;tag=r1\nTo: <sip:alice@example.com>\nCall-ID: reg1@x\nCSeq: 1 REGISTER\nContact: <sip:alice@{contact_host}:5060>;expires=3600\nContent-Length: 0\n\n"
+        "REGISTER sip:example.com SIP/2.0\nVia: SIP/2.0/UDP {contact_host}:5060;branch=z9hG4bKreg1\nMax-Forwards: 70\nFrom: <sip:{user}@example.com>;tag=r1\nTo: <sip:{user}@example.com>\nCall-ID: reg-{user}@x\nCSeq: 1 REGISTER\nContact: <sip:{user}@{contact_host}:5060>;expires=3600\nContent-Length: 0\n\n"
     );
-    let out = lab.deliver_raw(phone, local_for(phone), &text);
+    let out = lab.deliver_bytes(phone, local_for(phone), &crlf(&text));
     assert_eq!(
         out.len(),
         1,
@@ -54,12 +58,12 @@ fn register_from(lab: &mut Lab, phone: &str, contact_host: &str) -> RawSent {
     let s = out[0].sent();
     // The registrar's 200 comes back in the family it was sent in and reaches the phone.
     let ok = format!(
-        "SIP/2.0 200 OK\nVia: {}\nVia: SIP/2.0/UDP {contact_host}:5060;branch=z9hG4bKreg1\nFrom: <sip:alice@example.com>;tag=r1\nTo: <sip:alice@example.com>;tag=p1\nCall-ID: reg1@x\nCSeq: 1 REGISTER\nContact: {};expires=3600\nContent-Length: 0\n\n",
+        "SIP/2.0 200 OK\nVia: {}\nVia: SIP/2.0/UDP {contact_host}:5060;branch=z9hG4bKreg1\nFrom: <sip:{user}@example.com>;tag=r1\nTo: <sip:{user}@example.com>;tag=p1\nCall-ID: reg-{user}@x\nCSeq: 1 REGISTER\nContact: {};expires=3600\nContent-Length: 0\n\n",
         s.headers("Via")[0],
         s.header("Contact").unwrap()
     );
     let wan_local = if out[0].to.is_ipv4() { O } else { O6 };
-    let back = lab.deliver_raw(&out[0].to.to_string(), wan_local, &ok);
+    let back = lab.deliver_bytes(&out[0].to.to_string(), wan_local, &crlf(&ok));
     assert_eq!(
         back.len(),
         1,
@@ -124,7 +128,7 @@ fn call_out(
         &format!("Via: SIP/2.0/UDP {via_host}:5060;branch=z9hG4bKinv1\nMax-Forwards: 70\nFrom: <sip:alice@example.com>;tag=a1\nTo: <sip:bob@example.com>\nCall-ID: call1@x\nCSeq: 1 INVITE\nContact: <sip:alice@{via_host}:5060>\n"),
         &sdp_of(fam, &host, 40000),
     );
-    let out = lab.deliver_raw(phone, local_for(phone), &inv);
+    let out = lab.deliver_bytes(phone, local_for(phone), &crlf(&inv));
     assert_eq!(out.len(), 1, "INVITE forwarded: {out:?}");
     let fwd = out[0].clone();
     let pm: IpAddr = provider_media.parse().unwrap();
@@ -138,7 +142,7 @@ fn call_out(
         sdp_of(pfam, provider_media, 50000),
     );
     let wan_local = if sa(provider).is_ipv4() { O } else { O6 };
-    let back = lab.deliver_raw(provider, wan_local, &ok);
+    let back = lab.deliver_bytes(provider, wan_local, &crlf(&ok));
     assert_eq!(
         back.len(),
         1,
@@ -304,10 +308,10 @@ fn acl_with_ipv6_prefixes() {
     });
     register_from(&mut lab, A6, "[fd00::10]");
     // A phone outside the prefix may not register: dropped and counted.
-    let out = lab.deliver_raw(
+    let out = lab.deliver_bytes(
         "[fd00:1::10]:5060",
         I6,
-        &register("sip:example.com", "<sip:bob@[fd00:1::10]>", ""),
+        &crlf(&register("sip:example.com", "<sip:bob@[fd00:1::10]>", "")),
     );
     assert!(out.is_empty(), "{out:?}");
     let c = lab.proxy.counters();
@@ -315,4 +319,131 @@ fn acl_with_ipv6_prefixes() {
         c.dropped(siproxd_rs::proxy::DropReason::NoRegisterPermission),
         1
     );
+}
+
+// ---- RFC 5118 through the proxy ----
+
+const RFC5118: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/rfc5118/");
+const V6_PROVIDER: &str = "[2001:db8::21]:5060";
+
+fn rfc5118_names() -> Vec<(String, String)> {
+    std::fs::read_to_string(format!("{RFC5118}INDEX.tsv"))
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let c: Vec<&str> = l.split('\t').collect();
+            (c[0].to_string(), c[4].to_string())
+        })
+        .collect()
+}
+
+/// One forwarded message to the IPv6 provider, from our IPv6 address, our Via on top in
+/// brackets, nothing of the LAN in it.
+fn to_v6_provider(out: &[RawSent]) -> Result<&RawSent, String> {
+    let [m] = out else {
+        return Err(format!("expected one forwarded message, got {out:?}"));
+    };
+    if (m.to, m.from) != (sa(V6_PROVIDER), ip(O6)) {
+        return Err(format!("sent {} -> {}", m.from, m.to));
+    }
+    let via = m.sent().headers("Via")[0].clone();
+    if !via.starts_with("SIP/2.0/UDP [2001:db8::5]:5060;branch=z9hG4bK") {
+        return Err(format!("our Via: {via}"));
+    }
+    no_lan_address(m);
+    Ok(m)
+}
+
+fn answered_400(out: &[RawSent]) -> Result<(), String> {
+    match out {
+        [m] if m.sent().status() == Some(400) && m.to == sa(A6) && m.from == ip(I6) => Ok(()),
+        _ => Err(format!("expected a 400 to the phone, got {out:?}")),
+    }
+}
+
+fn has(m: &RawSent, what: &str) -> Result<(), String> {
+    if text(m).contains(what) {
+        Ok(())
+    } else {
+        Err(format!("{what:?} not in\n{}", text(m)))
+    }
+}
+
+#[test]
+fn rfc5118_messages_are_forwarded_or_refused_as_index_says() {
+    let mut lab = dual_lab("2001:db8::21", |_| {});
+    register_from(&mut lab, A6, "[fd00::10]");
+    register_user(&mut lab, "ted", A, "192.168.1.10");
+    let mut failures = Vec::new();
+    let names = rfc5118_names();
+    assert_eq!(names.len(), 12);
+    for (name, expectation) in names {
+        let bytes = std::fs::read(format!("{RFC5118}{name}.dat")).unwrap();
+        // §4.9 is an IPv4 phone seen through IPv4-mapped addresses.
+        let (src, local) = if name == "ipv4-mapped-ipv6" {
+            ("[::ffff:192.168.1.10]:5060", "::ffff:192.168.1.1")
+        } else {
+            (A6, I6)
+        };
+        let out = lab.deliver_bytes(src, local, &bytes);
+        let r = if expectation.starts_with("reject with 400") {
+            answered_400(&out)
+        } else if expectation.starts_with("answer 488") {
+            match &out[..] {
+                [m] if m.sent().status() == Some(488) => Ok(()),
+                _ => Err(format!("expected 488, got {out:?}")),
+            }
+        } else {
+            to_v6_provider(&out).and_then(|m| match name.as_str() {
+                "ipv6-good" | "port-unambiguous" | "port-ambiguous" => {
+                    let line = String::from_utf8_lossy(
+                        &bytes[..bytes.iter().position(|&b| b == b'\r').unwrap()],
+                    )
+                    .into_owned();
+                    has(m, &format!("{line}\r\n"))?;
+                    has(m, "Contact: \"Caller\" <sip:user@[2001:db8::5]>\r\n")
+                }
+                "via-received-param-with-delim" => has(
+                    m,
+                    "Via: SIP/2.0/UDP [2001:db8::9:1];received=[2001:db8::9:255];branch",
+                ),
+                "via-received-param-no-delim" => has(
+                    m,
+                    "Via: SIP/2.0/UDP [2001:db8::9:1];received=2001:db8::9:255;branch",
+                ),
+                "ipv6-in-sdp" => {
+                    has(m, "o=assistant 971731711378798081 0 IN IP6 2001:db8::5\r\n")?;
+                    has(m, "c=IN IP6 2001:db8::5\r\n")?;
+                    has(m, "<sip:caller@[2001:db8::5]:5060>")
+                }
+                "mult-ip-in-header" => {
+                    let vias = m.sent().headers("Via");
+                    if vias.len() == 4 && vias[3].contains("received=192.0.2.200") {
+                        Ok(())
+                    } else {
+                        Err(format!("Vias {vias:?}"))
+                    }
+                }
+                "ipv4-mapped-ipv6" => {
+                    has(m, "c=IN IP6 2001:db8::5\r\n")?;
+                    // The relay sends to the phone's IPv4 address, not to a mapped one.
+                    let remotes: Vec<_> =
+                        lab.media.table.halves().map(|(_, h)| h.remote()).collect();
+                    if remotes.contains(&sa("192.0.2.2:6000"))
+                        && remotes.contains(&sa("192.0.2.2:6024"))
+                    {
+                        Ok(())
+                    } else {
+                        Err(format!("relay remotes {remotes:?}"))
+                    }
+                }
+                _ => Ok(()),
+            })
+        };
+        if let Err(e) = r {
+            failures.push(format!("{name}: {e}"));
+        }
+    }
+    assert!(failures.is_empty(), "\n{}", failures.join("\n"));
 }

@@ -163,20 +163,6 @@ impl Lab {
         self.take()
     }
 
-    /// Like [`Lab::deliver`], the output byte for byte.
-    #[allow(dead_code)]
-    pub fn deliver_raw(&mut self, src: &str, local: &str, text: &str) -> Vec<RawSent> {
-        let origin = Origin {
-            transport: Transport::Udp,
-            src: sa(src),
-            local: SocketAddr::new(ip(local), 5060),
-            connection: None,
-        };
-        self.proxy
-            .handle_message(self.now, origin, &crlf(text), &mut self.media);
-        self.take_raw()
-    }
-
     /// From the LAN (to I).
     pub fn on_lan(&mut self, src: &str, text: &str) -> Vec<Sent> {
         self.deliver(src, I, text)
