@@ -28,9 +28,14 @@ pub struct IfAddrs {
 
 impl IfAddrs {
     /// The address the SIP socket binds to: IPv4 when there is one (siproxd is IPv4-only),
-    /// else IPv6.
+    /// else IPv6. A second socket binds to [`IfAddrs::alt`].
     pub fn primary(&self) -> Option<IpAddr> {
         self.v4.map(IpAddr::V4).or(self.v6.map(IpAddr::V6))
+    }
+
+    /// The global IPv6 address beside the IPv4 one of a dual-stack interface.
+    pub fn alt(&self) -> Option<IpAddr> {
+        self.v4.and(self.v6).map(IpAddr::V6)
     }
 }
 
