@@ -231,7 +231,7 @@ impl EventLoop {
             .listen(el.poll.registry(), Side::Inbound, tcp_in)
             .map_err(|e| StartError::BindTcp(tcp_in, e))?;
         if let Some(addr) = plan.inbound_alt {
-            el.alts[0] = Some(el.bind_side(0, addr, Side::InboundAlt)?);
+            el.alts[0] = Some(el.bind_side(addr, Side::InboundAlt)?);
         }
         if let Some(addr) = plan.outbound {
             el.set_outbound(addr, plan.outbound_alt)?;
@@ -516,7 +516,8 @@ impl EventLoop {
             let sock = match token {
                 SIP_INBOUND => Some(&self.inbound),
                 SIP_OUTBOUND => self.outbound.as_ref(),
-                t => self.alts[usize::from(t == SIP_ALT[1])].as_ref(),
+                t if t == SIP_ALT[0] => self.alts[0].as_ref(),
+                _ => self.alts[1].as_ref(),
             };
             let Some(sock) = sock else { break };
             let local = sock.local;
@@ -778,7 +779,7 @@ impl EventLoop {
         }
         let inbound_alt = self.alts[0].as_ref().map(|s| s.local.ip());
         if let Some(a) = alt.filter(|a| Some(*a) != inbound_alt) {
-            self.alts[1] = Some(self.bind_side(1, a, Side::OutboundAlt)?);
+            self.alts[1] = Some(self.bind_side(a, Side::OutboundAlt)?);
         }
         self.sync_addresses();
         Ok(())
@@ -786,9 +787,13 @@ impl EventLoop {
 
     /// A dual-stack side's other-family UDP socket and TCP listener, on the SIP port the
     /// inbound socket got (the configured one, or in tests the one port 0 gave).
-    fn bind_side(&mut self, i: usize, addr: IpAddr, side: Side) -> Result<SipSocket, StartError> {
+    fn bind_side(&mut self, addr: IpAddr, side: Side) -> Result<SipSocket, StartError> {
         let at = SocketAddr::new(addr, self.inbound.local.port());
-        let sock = open(&self.poll, SIP_ALT[i & 1], at, self.dscp)?;
+        let token = match side {
+            Side::InboundAlt => SIP_ALT[0],
+            _ => SIP_ALT[1],
+        };
+        let sock = open(&self.poll, token, at, self.dscp)?;
         self.tcp
             .listen(self.poll.registry(), side, at)
             .map_err(|e| StartError::BindTcp(at, e))?;
