@@ -43,7 +43,9 @@ pub fn reg_uri(uri: &Uri<'_>) -> Option<registry::Uri> {
 impl Proxy {
     fn is_local_source(&self, ip: IpAddr) -> bool {
         let ip = ip.to_canonical();
-        ip == IpAddr::V4(Ipv4Addr::LOCALHOST) || ip.is_loopback() || self.addrs.is_own(ip)
+        ip == IpAddr::V4(Ipv4Addr::LOCALHOST)
+            || ip == IpAddr::V6(std::net::Ipv6Addr::LOCALHOST)
+            || self.addrs.is_own(ip)
     }
 
     /// §4.5 rule 1 for a request: its source is a phone with a binding the registrar
