@@ -413,6 +413,11 @@ fn ipv6_masquerade_host_round_trips() {
     let mut fresh = Registry::new(4);
     assert_eq!(fresh.restore(7, UNIX, &loaded.records).restored, 1);
     assert!(fresh
-        .find_by_url(7, &uri("sip:dave@[2001:db8::5]"), UrlField::Masq, Want::Live)
+        .find_by_url(
+            7,
+            &uri("sip:dave@[2001:db8::5]"),
+            UrlField::Masq,
+            Want::Live
+        )
         .is_some());
 }
