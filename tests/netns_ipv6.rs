@@ -4,7 +4,7 @@
 //! and the proxy finds its addresses from the interface names. The phone and the provider are
 //! this test: sockets opened inside the LAN and WAN namespaces (a thread enters the namespace,
 //! binds, and hands the socket back; it stays in its namespace). Per family pair: REGISTER, a
-//! call out and a call in, RTP both ways counted at the far end, and nothing of the LAN (v4 or
+//! call out (with hold and unhold) and a call in, RTP both ways counted at the far end, and nothing of the LAN (v4 or
 //! v6) in any message the provider gets but the phone's own Via and its Call-ID.
 //!
 //! Needs root and network namespaces; without them each test says loudly that it skipped.
@@ -189,8 +189,12 @@ fn uri_host(a: IpAddr) -> String {
 }
 
 fn sdp(a: IpAddr, port: u16) -> String {
+    sdp_dir(a, port, 1, "sendrecv")
+}
+
+fn sdp_dir(a: IpAddr, port: u16, version: u32, dir: &str) -> String {
     let fam = if a.is_ipv4() { "IP4" } else { "IP6" };
-    format!("v=0\r\no=- 1 1 IN {fam} {a}\r\ns=-\r\nc=IN {fam} {a}\r\nt=0 0\r\nm=audio {port} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n")
+    format!("v=0\r\no=- 1 {version} IN {fam} {a}\r\ns=-\r\nc=IN {fam} {a}\r\nt=0 0\r\nm=audio {port} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na={dir}\r\n")
 }
 
 fn with_body(head: &str, body: &str) -> String {
@@ -373,7 +377,48 @@ fn scenario(tag: &str, phone: &str, prov: &str) {
     assert_no_lan(&got);
     assert_eq!(rtp(&rtp_p, relay_lan, &rtp_v, 20), 20, "phone to provider");
     assert_eq!(rtp(&rtp_v, relay_wan, &rtp_p, 20), 20, "provider to phone");
-    let bye = with_body(&format!("BYE sip:bob@{pv}:5060 SIP/2.0\r\nVia: SIP/2.0/UDP {ph}:5062;branch=z9hG4bKb1\r\nMax-Forwards: 70\r\nFrom: <sip:alice@example.com>;tag=a1\r\nTo: {}\r\nCall-ID: out@{tag}\r\nCSeq: 2 BYE\r\n", header(&ok, "To")[0]), "");
+    // Hold, then unhold: re-INVITEs on the same relay ports, media flows again after.
+    let to = header(&ok, "To")[0].to_string();
+    for (cseq, (mine, theirs)) in [(2, ("sendonly", "recvonly")), (3, ("sendrecv", "sendrecv"))] {
+        let re = with_body(&format!("INVITE sip:bob@{pv}:5060 SIP/2.0\r\nVia: SIP/2.0/UDP {ph}:5062;branch=z9hG4bKh{cseq}\r\nMax-Forwards: 70\r\nFrom: <sip:alice@example.com>;tag=a1\r\nTo: {to}\r\nCall-ID: out@{tag}\r\nCSeq: {cseq} INVITE\r\nContact: <sip:alice@{ph}:5062>\r\n"), &sdp_dir(pa, 40000, cseq, mine));
+        sip_p.send_to(re.as_bytes(), proxy_lan).unwrap();
+        let (got, from) = recv(&sip_v, "re-INVITE at the provider", &w);
+        assert_no_lan(&got);
+        assert_eq!(
+            media_of(&got),
+            relay_wan,
+            "same relay port on re-INVITE {cseq}"
+        );
+        assert!(got.contains(&format!("a={mine}\r\n")), "{got}");
+        sip_v
+            .send_to(
+                answer(
+                    &got,
+                    "200 OK",
+                    &format!("sip:bob@{pv}:5060"),
+                    &sdp_dir(va, 50000, cseq, theirs),
+                )
+                .as_bytes(),
+                from,
+            )
+            .unwrap();
+        let (ok, _) = recv(&sip_p, "200 to re-INVITE at the phone", &w);
+        assert_eq!(media_of(&ok), relay_lan);
+        let ack = with_body(&format!("ACK sip:bob@{pv}:5060 SIP/2.0\r\nVia: SIP/2.0/UDP {ph}:5062;branch=z9hG4bKha{cseq}\r\nMax-Forwards: 70\r\nFrom: <sip:alice@example.com>;tag=a1\r\nTo: {to}\r\nCall-ID: out@{tag}\r\nCSeq: {cseq} ACK\r\n"), "");
+        sip_p.send_to(ack.as_bytes(), proxy_lan).unwrap();
+        recv(&sip_v, "ACK of the re-INVITE at the provider", &w);
+    }
+    assert_eq!(
+        rtp(&rtp_p, relay_lan, &rtp_v, 20),
+        20,
+        "phone to provider after unhold"
+    );
+    assert_eq!(
+        rtp(&rtp_v, relay_wan, &rtp_p, 20),
+        20,
+        "provider to phone after unhold"
+    );
+    let bye = with_body(&format!("BYE sip:bob@{pv}:5060 SIP/2.0\r\nVia: SIP/2.0/UDP {ph}:5062;branch=z9hG4bKb1\r\nMax-Forwards: 70\r\nFrom: <sip:alice@example.com>;tag=a1\r\nTo: {to}\r\nCall-ID: out@{tag}\r\nCSeq: 4 BYE\r\n"), "");
     sip_p.send_to(bye.as_bytes(), proxy_lan).unwrap();
     let (got, from) = recv(&sip_v, "BYE at the provider", &w);
     assert!(got.starts_with("BYE "), "{got}");
