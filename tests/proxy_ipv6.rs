@@ -285,6 +285,39 @@ fn outbound_family_picks_the_family_of_a_dual_stack_name() {
 }
 
 #[test]
+fn a_new_ipv6_wan_prefix_moves_the_registrations_made_over_ipv6() {
+    let mut lab = dual_lab("2001:db8::21", |_| {});
+    let reg = register_from(&mut lab, A, "192.168.1.10");
+    assert!(reg
+        .sent()
+        .header("Contact")
+        .unwrap()
+        .contains("@[2001:db8::5]"));
+    // The ISP hands out a new prefix; the IPv4 address stays.
+    lab.proxy.set_addresses(Addresses {
+        inbound: ip(I),
+        outbound: Some(ip(O)),
+        inbound_alt: Some(ip(I6)),
+        outbound_alt: Some(ip("2001:db8:1::5")),
+    });
+    let inv = request(
+        "INVITE sip:alice@[2001:db8:1::5] SIP/2.0",
+        "Via: SIP/2.0/UDP [2001:db8::21]:5060;branch=z9hG4bKnp\nMax-Forwards: 70\nFrom: <sip:bob@example.com>;tag=b1\nTo: <sip:alice@example.com>\nCall-ID: np@x\nCSeq: 1 INVITE\n",
+        "",
+    );
+    let out = lab.deliver_bytes("[2001:db8::21]:5060", "2001:db8:1::5", &crlf(&inv));
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert_eq!((out[0].to, out[0].from), (sa(A), ip(I)));
+    // The phone's calls now carry the masqueraded identity on the new prefix.
+    let (inv, _) = call_out(&mut lab, A, V6_PROVIDER, "2001:db8::99");
+    assert_eq!(inv.from, ip("2001:db8:1::5"));
+    assert_eq!(
+        inv.sent().header("Contact").as_deref(),
+        Some("<sip:alice@[2001:db8:1::5]>")
+    );
+}
+
+#[test]
 fn ipv4_mapped_sources_are_the_ipv4_phone() {
     let mut lab = dual_lab("198.51.100.21", |_| {});
     register_from(&mut lab, A, "192.168.1.10");

@@ -295,7 +295,7 @@ pub struct Proxy {
     public_refresh: Option<u64>,
     /// The last public host known, so registrations move to the new one also when the
     /// outbound interface was down in between.
-    last_public: Option<String>,
+    last_public: [Option<String>; 2],
     /// The resolver's next deadline, recomputed only after the resolver was used (it scans
     /// its query slots).
     resolver_deadline: Option<u64>,
@@ -328,7 +328,7 @@ impl Proxy {
             pending: Vec::with_capacity(limits::PROXY_DNS_PENDING),
             next_token: 1,
             scratch: Vec::with_capacity(limits::SIP_SEND_BUFFER),
-            last_public: None,
+            last_public: [None, None],
             public_ip: None,
             public_refresh: None,
             resolver_deadline: None,
@@ -336,7 +336,7 @@ impl Proxy {
             plugins: Vec::new(),
             redirects: Vec::new(),
         };
-        p.last_public = p.public_host();
+        p.last_public = [0, 1].map(|i| p.public_host_of_family(i));
         p.reset_public_ip();
         p
     }
@@ -417,24 +417,46 @@ impl Proxy {
         self.follow_public_host();
     }
 
-    /// Moves registrations masqueraded on the previous public host to the current one.
-    fn follow_public_host(&mut self) {
-        let Some(new) = self.public_host() else {
-            return;
+    /// The public host of the WAN side in family `i` (0: IPv4, 1: IPv6), when it has an
+    /// address of that family.
+    fn public_host_of_family(&self, i: usize) -> Option<String> {
+        let peer = if i == 0 {
+            IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)
+        } else {
+            IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED)
         };
-        let Some(old) = self.last_public.replace(new.clone()) else {
-            return;
-        };
-        if old == new {
-            return;
+        let out = self.addrs.outbound_for(peer)?;
+        if out.is_ipv6() != (i == 1) {
+            return None;
         }
-        let mode = crate::registry::Mode::OutboundProxy {
-            outbound_host: &new,
-            listen_port: self.settings.listen_port,
-        };
-        let moved = self.registry.rehost(&old, mode);
-        if moved > 0 {
-            log::info!("outbound address {old} -> {new}: {moved} registration(s) moved");
+        self.public_host_for(peer)
+    }
+
+    /// Moves registrations masqueraded on the previous public host of each family to the
+    /// current one (a family the WAN lost keeps its last host, to move from when it is back).
+    fn follow_public_host(&mut self) {
+        for i in 0..2 {
+            let Some(new) = self.public_host_of_family(i) else {
+                continue;
+            };
+            let Some(old) = self
+                .last_public
+                .get_mut(i)
+                .and_then(|l| l.replace(new.clone()))
+            else {
+                continue;
+            };
+            if old == new {
+                continue;
+            }
+            let mode = crate::registry::Mode::OutboundProxy {
+                outbound_host: &new,
+                listen_port: self.settings.listen_port,
+            };
+            let moved = self.registry.rehost(&old, mode);
+            if moved > 0 {
+                log::info!("outbound address {old} -> {new}: {moved} registration(s) moved");
+            }
         }
     }
 
@@ -787,17 +809,9 @@ impl Proxy {
         ours > 2
     }
 
-    /// The public name or address written into Via, Contact and Record-Route on the WAN side.
-    fn public_host(&self) -> Option<String> {
-        match (&self.settings.host_outbound, self.addrs.outbound) {
-            (Some(h), _) => Some(h.clone()),
-            (None, Some(ip)) => Some(uri_host(ip)),
-            (None, None) => None,
-        }
-    }
-
-    /// [`Proxy::public_host`] towards `peer`: a `host_outbound` address of the other family
-    /// than the peer's gives way to the outbound address of the peer's family.
+    /// The public name or address written into Via, Contact and Record-Route towards `peer`:
+    /// `host_outbound`, unless it is an address of the other family than the peer's, else
+    /// the outbound address of the peer's family.
     fn public_host_for(&self, peer: IpAddr) -> Option<String> {
         let out = self.addrs.outbound_for(peer)?;
         match (&self.settings.host_outbound, self.public_ip) {
