@@ -480,3 +480,66 @@ fn rfc5118_messages_are_forwarded_or_refused_as_index_says() {
     }
     assert!(failures.is_empty(), "\n{}", failures.join("\n"));
 }
+
+/// The nameserver's answer to `q`: AAAA 2001:db8::23 for an AAAA question, no data otherwise.
+fn aaaa_only(q: &[u8]) -> Vec<u8> {
+    let mut end = 12;
+    while q[end] != 0 {
+        end += 1 + q[end] as usize;
+    }
+    end += 1;
+    let qtype = u16::from_be_bytes([q[end], q[end + 1]]);
+    let mut m = q[..end + 4].to_vec();
+    m[2] = 0x81;
+    m[3] = 0x80;
+    if qtype == 28 {
+        m[7] = 1;
+        m.extend_from_slice(&[0xC0, 12, 0, 28, 0, 1, 0, 0, 0x0E, 0x10, 0, 16]);
+        m.extend_from_slice(
+            &"2001:db8::23"
+                .parse::<std::net::Ipv6Addr>()
+                .unwrap()
+                .octets(),
+        );
+    }
+    m
+}
+
+#[test]
+fn a_name_with_only_an_ipv6_address_is_reached_over_ipv6() {
+    // decisions §3: not known yet, the first message is written for the WAN's first family
+    // (IPv4) but leaves from the IPv6 address; once the name is known, it is IPv6 throughout.
+    let mut lab = dual_lab("v6only.example.net", |_| {});
+    let reg = register("sip:example.com", "<sip:alice@192.168.1.10:5060>", "");
+    assert!(
+        lab.deliver_bytes(A, I, &crlf(&reg)).is_empty(),
+        "waits for DNS"
+    );
+    let queries = lab.take_dns();
+    assert_eq!(queries.len(), 2, "A and AAAA asked");
+    for (ns, q) in queries {
+        let now = lab.now;
+        lab.proxy.handle_dns(now, ns, &aaaa_only(&q));
+    }
+    let out = lab.take_raw();
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert_eq!(
+        (out[0].to, out[0].from),
+        (sa("[2001:db8::23]:5060"), ip(O6))
+    );
+    // The phone's retransmission: written for IPv6 now.
+    let out = lab.deliver_bytes(A, I, &crlf(&reg));
+    assert_eq!(
+        (out[0].to, out[0].from),
+        (sa("[2001:db8::23]:5060"), ip(O6))
+    );
+    let s = out[0].sent();
+    assert!(
+        s.headers("Via")[0].starts_with("SIP/2.0/UDP [2001:db8::5]:5060;"),
+        "{s:?}"
+    );
+    assert_eq!(
+        s.header("Contact").as_deref(),
+        Some("<sip:alice@[2001:db8::5]>")
+    );
+}
