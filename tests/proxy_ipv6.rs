@@ -458,6 +458,22 @@ fn rfc5118_messages_are_forwarded_or_refused_as_index_says() {
                         Err(format!("Vias {vias:?}"))
                     }
                 }
+                "mult-ip-in-sdp" => {
+                    // Both streams towards the IPv6 provider on our IPv6 address; the audio's
+                    // far end on the LAN is IPv4, reached from there.
+                    if text(m).matches("c=IN IP6 2001:db8::5\r\n").count() != 2 {
+                        return Err(format!("c= lines\n{}", text(m)));
+                    }
+                    let remotes: Vec<_> =
+                        lab.media.table.halves().map(|(_, h)| h.remote()).collect();
+                    if remotes.contains(&sa("192.0.2.1:22334"))
+                        && remotes.contains(&sa("[2001:db8::1]:6024"))
+                    {
+                        Ok(())
+                    } else {
+                        Err(format!("relay remotes {remotes:?}"))
+                    }
+                }
                 "ipv4-mapped-ipv6" => {
                     has(m, "c=IN IP6 2001:db8::5\r\n")?;
                     // The relay sends to the phone's IPv4 address, not to a mapped one.
@@ -541,5 +557,43 @@ fn a_name_with_only_an_ipv6_address_is_reached_over_ipv6() {
     assert_eq!(
         s.header("Contact").as_deref(),
         Some("<sip:alice@[2001:db8::5]>")
+    );
+}
+
+#[test]
+fn a_phone_signalling_over_ipv6_with_ipv4_media_is_relayed_from_the_lans_ipv4_address() {
+    // A dual-stack phone registers and calls over IPv6 but offers IPv4 media; the provider
+    // answers in IPv6. The provider's side of the relay is IPv6; the phone's side binds in
+    // the family of the phone's media (IPv4), whatever it signals over.
+    let mut lab = dual_lab("2001:db8::21", |_| {});
+    register_from(&mut lab, A6, "[fd00::10]");
+    let inv = request(
+        "INVITE sip:bob@example.com SIP/2.0",
+        "Via: SIP/2.0/UDP [fd00::10]:5060;branch=z9hG4bKmix\nMax-Forwards: 70\nFrom: <sip:alice@example.com>;tag=a1\nTo: <sip:bob@example.com>\nCall-ID: mix@x\nCSeq: 1 INVITE\nContact: <sip:alice@[fd00::10]:5060>\n",
+        &sdp_of("IP4", "192.168.1.10", 40000),
+    );
+    let out = lab.deliver_bytes(A6, I6, &crlf(&inv));
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert!(out[0].sent().body().contains("c=IN IP6 2001:db8::5\r\n"));
+    let s = out[0].sent();
+    let ok = request(
+        "SIP/2.0 200 OK",
+        &format!(
+            "Via: {}\nVia: {}\nFrom: <sip:alice@example.com>;tag=a1\nTo: <sip:bob@example.com>;tag=b1\nCall-ID: {}\nCSeq: 1 INVITE\nContact: <sip:bob@[2001:db8::21]>\n",
+            s.headers("Via")[0],
+            s.headers("Via")[1],
+            s.header("Call-ID").unwrap()
+        ),
+        &sdp_of("IP6", "2001:db8::99", 50000),
+    );
+    let back = lab.deliver_bytes(V6_PROVIDER, O6, &crlf(&ok));
+    assert_eq!(back.len(), 1, "{back:?}");
+    assert_eq!(back[0].to, sa(A6));
+    let body = back[0].sent().body().to_string();
+    assert!(body.contains("c=IN IP4 192.168.1.1\r\n"), "{body}");
+    rtp_both_ways(
+        &mut lab,
+        sa("192.168.1.10:40000"),
+        sa("[2001:db8::99]:50000"),
     );
 }

@@ -24,6 +24,17 @@ pub trait Media {
     /// 2xx to INVITE/UPDATE, or an ACK with SDP: the halves of the call with a CSeq ≤ `cseq`
     /// are established and survive a later failed re-INVITE (`Table::confirm_call`).
     fn confirm_call(&mut self, call_id: &str, cseq: u32) -> usize;
+    /// The (local, remote) addresses of the call's half for `media_index` whose media
+    /// travels `dir`, if it is open: its far end's family decides the family of the half
+    /// that pairs with it.
+    fn partner(
+        &self,
+        _call_id: &str,
+        _media_index: u16,
+        _dir: Direction,
+    ) -> Option<(SocketAddr, SocketAddr)> {
+        None
+    }
 }
 
 /// No relay (`rtp_proxy_enable = 0`): nothing is ever opened.
@@ -94,6 +105,14 @@ impl Media for TableMedia {
     fn confirm_call(&mut self, call_id: &str, cseq: u32) -> usize {
         self.table.confirm_call(call_id, cseq)
     }
+    fn partner(
+        &self,
+        call_id: &str,
+        index: u16,
+        dir: Direction,
+    ) -> Option<(SocketAddr, SocketAddr)> {
+        self.table.partner(call_id, index, dir)
+    }
 }
 
 /// `o=`, every specified `c=` and `a=rtcp` address of an SDP body set to `public`, ports
@@ -149,6 +168,12 @@ struct RelayPlan {
     /// The address the relay port binds on (the interface's, also when `host_outbound` is
     /// advertised).
     bind: IpAddr,
+    /// (bind, advertised) on the SDP's destination side per family (IPv4, IPv6), where the
+    /// side has an address of it: a stream pairing with a half whose far end is of the
+    /// other family binds there.
+    families: [Option<(IpAddr, IpAddr)>; 2],
+    /// Whether the SDP's sender's side has an address of each family (to reach its media).
+    sender_side: [bool; 2],
     /// Where media arriving on the new port travels.
     stream_dir: Direction,
     /// The call's direction (who called whom).
@@ -252,9 +277,35 @@ impl super::Proxy {
         } else {
             direction.opposite()
         };
+        let (v4, v6) = (
+            IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+            IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED),
+        );
+        let a = self.addrs;
+        let dest = |peer: IpAddr| {
+            let b = match direction {
+                Direction::Incoming => Some(a.inbound_for(peer)),
+                Direction::Outgoing => a.outbound_for(peer),
+            }
+            .filter(|b| b.is_ipv6() == peer.is_ipv6())?;
+            let adv = match direction {
+                Direction::Incoming => b,
+                Direction::Outgoing => self.public_ip_for(b)?,
+            };
+            Some((b, adv))
+        };
+        let sender = |peer: IpAddr| {
+            match direction {
+                Direction::Incoming => a.outbound_for(peer),
+                Direction::Outgoing => Some(a.inbound_for(peer)),
+            }
+            .is_some_and(|b| b.is_ipv6() == peer.is_ipv6())
+        };
         Some(RelayPlan {
             advertised: advertised?,
             bind: bind?,
+            families: [dest(v4), dest(v6)],
+            sender_side: [sender(v4), sender(v6)],
             stream_dir,
             call_dir,
         })
@@ -355,22 +406,31 @@ fn open_streams(
             log::warn!("SDP from {}: media {i} has no usable address", origin.src);
             return Err(Status::NOT_ACCEPTABLE_HERE);
         };
-        // Media to the sender leaves from the relay's address on the sender's side, of the
-        // family it signals over (a stream may cross families between the sides, not within
-        // one side).
+        // Media to the sender leaves from the relay's socket on the sender's side, so that
+        // side needs an address of the family the SDP names (a stream may cross families
+        // between the sides). A half pairing with an open one binds in the family of that
+        // one's far end, and its own far end must be of the family that one is bound in.
         let remote_ip = remote_ip.to_canonical();
-        let sender_v6 = origin.src.ip().to_canonical().is_ipv6();
-        if remote_ip.is_ipv6() != sender_v6 && !remote_ip.is_unspecified() {
+        let fam = |ip: IpAddr| usize::from(ip.is_ipv6());
+        let Ok(media_index) = u16::try_from(i) else {
+            return Err(Status::NOT_ACCEPTABLE_HERE);
+        };
+        let partner = media.partner(call_id, media_index, plan.stream_dir.opposite());
+        let reachable = remote_ip.is_unspecified()
+            || match partner {
+                Some((local, _)) => local.is_ipv6() == remote_ip.is_ipv6(),
+                None => plan.sender_side.get(fam(remote_ip)) == Some(&true),
+            };
+        if !reachable {
             log::warn!(
-                "SDP from {}: media {i} is {remote_ip}, of the other family than its signalling",
+                "SDP from {}: media {i} is {remote_ip}, a family the relay cannot reach it in",
                 origin.src,
             );
             return Err(Status::NOT_ACCEPTABLE_HERE);
         }
-        // Sdp::media_count is bounded by limits::SDP_MAX_MEDIA, far below u16::MAX.
-        let Ok(media_index) = u16::try_from(i) else {
-            return Err(Status::NOT_ACCEPTABLE_HERE);
-        };
+        let (bind, advertised) = partner
+            .and_then(|(_, far)| plan.families.get(fam(far.ip())).copied().flatten())
+            .unwrap_or((plan.bind, plan.advertised));
         let req = StreamRequest {
             call_id,
             client_id: client.clone(),
@@ -378,7 +438,7 @@ fn open_streams(
             stream_dir: plan.stream_dir,
             call_dir: plan.call_dir,
             media_index,
-            local_ip: plan.bind,
+            local_ip: bind,
             remote: SocketAddr::new(remote_ip, st.port),
             remote_rtcp_port: if st.rtcp_mux {
                 Some(st.port)
@@ -393,7 +453,7 @@ fn open_streams(
                     opening.opened.push(o.slot);
                 }
                 opening.rewrites.push(StreamRewrite {
-                    address: plan.advertised,
+                    address: advertised,
                     rtp_port: o.local.port(),
                     rtcp_port: st.rtcp_mux.then_some(o.local.port()),
                 });
