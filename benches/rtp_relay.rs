@@ -15,6 +15,8 @@
 //! CPU is the relay thread's own (getrusage RUSAGE_THREAD). Medians of `--reps` repetitions.
 //!
 //! A "stream" is one half-stream: one direction of one call, one relay socket receiving it.
+//! The in-process relay runs a second time with every socket on ::1 (issue 13: IPv6 relaying
+//! against IPv4 in the same run; `--no-ipv6` leaves it out).
 //! Run: `scripts/bench-rtp.sh` (or `cargo bench --bench rtp_relay -- --help`).
 #![allow(
     clippy::unwrap_used,
@@ -43,6 +45,8 @@ const RELAY_O: &str = "127.0.0.1";
 const RELAY_I: &str = "127.0.0.2";
 const PHONE: &str = "127.0.0.10";
 const PROVIDER: &str = "127.0.0.20";
+/// Every role of the IPv6 run (issue 13): lo has one IPv6 address.
+const V6: &str = "::1";
 
 const PACKET: usize = 172;
 /// Wakes a relay loop to stop; clear of the relay's tokens (from `RELAY_TOKEN_BASE`) and of
@@ -69,6 +73,8 @@ enum Kind {
     Minimal,
     /// The `siproxd-rs` binary, calls set up by SIP (REGISTER, INVITE/200/ACK with SDP).
     Binary,
+    /// `Relay` + `Table` in this process, every socket on ::1.
+    Relay6,
 }
 
 impl Kind {
@@ -77,6 +83,7 @@ impl Kind {
             Kind::Relay => "Relay (in-process)",
             Kind::Minimal => "minimal relay (limit)",
             Kind::Binary => "siproxd-rs binary",
+            Kind::Relay6 => "Relay (in-process, IPv6)",
         }
     }
 }
@@ -99,6 +106,8 @@ struct Args {
     pps: u32,
     /// Also measure the `siproxd-rs` binary.
     binary: bool,
+    /// Also measure the in-process relay on IPv6.
+    ipv6: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -110,6 +119,7 @@ fn parse_args() -> Result<Args, String> {
         streams: vec![4, 200],
         pps: 50,
         binary: true,
+        ipv6: true,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -118,6 +128,7 @@ fn parse_args() -> Result<Args, String> {
             // cargo bench passes this to harness = false benches.
             "--bench" => {}
             "--no-binary" => a.binary = false,
+            "--no-ipv6" => a.ipv6 = false,
             "--reps" => a.reps = val()?.parse().map_err(|e| format!("--reps: {e}"))?,
             "--secs" => a.secs = val()?.parse().map_err(|e| format!("--secs: {e}"))?,
             "--paced-secs" => {
@@ -134,7 +145,7 @@ fn parse_args() -> Result<Args, String> {
             "--help" | "-h" => {
                 return Err(
                     "usage: rtp_relay [--reps 3] [--secs 2] [--paced-secs 6] [--streams 4,200] \
-                            [--pps 50] [--port-low 61000] [--no-binary]"
+                            [--pps 50] [--port-low 61000] [--no-binary] [--no-ipv6]"
                         .into(),
                 )
             }
@@ -196,15 +207,19 @@ struct Endpoints {
     providers: Vec<UdpSocket>,
 }
 
-fn endpoints(calls: usize) -> Endpoints {
+fn endpoints(calls: usize, v6: bool) -> Endpoints {
     let bind = |ip: &str| {
         let s = UdpSocket::bind((ip, 0)).expect("bind endpoint");
         s.set_nonblocking(true).unwrap();
         s
     };
     Endpoints {
-        phones: (0..calls).map(|_| bind(PHONE)).collect(),
-        providers: (0..calls).map(|_| bind(PROVIDER)).collect(),
+        phones: (0..calls)
+            .map(|_| bind(if v6 { V6 } else { PHONE }))
+            .collect(),
+        providers: (0..calls)
+            .map(|_| bind(if v6 { V6 } else { PROVIDER }))
+            .collect(),
     }
 }
 
@@ -213,6 +228,7 @@ fn endpoints(calls: usize) -> Endpoints {
 fn run_relay(
     ep_addrs: Vec<(SocketAddr, SocketAddr)>,
     port_low: u16,
+    (relay_o, relay_i): (&'static str, &'static str),
     stop: Arc<AtomicBool>,
     ready: mpsc::Sender<(Vec<CallPorts>, Option<Arc<Waker>>)>,
 ) -> RelayRun {
@@ -229,13 +245,13 @@ fn run_relay(
         let e1 = relay
             .open(
                 now(start),
-                &streams::req(&call_id, StreamDirection::Incoming, RELAY_O, *phone),
+                &streams::req(&call_id, StreamDirection::Incoming, relay_o, *phone),
             )
             .expect("open phone half");
         let e2 = relay
             .open(
                 now(start),
-                &streams::req(&call_id, StreamDirection::Outgoing, RELAY_I, *provider),
+                &streams::req(&call_id, StreamDirection::Outgoing, relay_i, *provider),
             )
             .expect("open provider half");
         ports.push(CallPorts {
@@ -559,7 +575,7 @@ fn run_case(
     let mut flows = Vec::new();
     let mut rx_socks = Vec::new();
     for (r, &kind) in kinds.iter().enumerate() {
-        let ep = endpoints(calls);
+        let ep = endpoints(calls, kind == Kind::Relay6);
         let ep_addrs: Vec<(SocketAddr, SocketAddr)> = ep
             .phones
             .iter()
@@ -571,7 +587,12 @@ fn run_case(
         let handle = match kind {
             Kind::Relay => {
                 let low = args.port_low;
-                thread::spawn(move || run_relay(ep_addrs, low, stop, tx))
+                thread::spawn(move || run_relay(ep_addrs, low, (RELAY_O, RELAY_I), stop, tx))
+            }
+            // ::1 is another address than the IPv4 relay's: the same ports serve.
+            Kind::Relay6 => {
+                let low = args.port_low;
+                thread::spawn(move || run_relay(ep_addrs, low, (V6, V6), stop, tx))
             }
             Kind::Binary => {
                 let low = args.port_low + BINARY_PORT_SHIFT;
@@ -699,7 +720,7 @@ fn main() {
             std::process::exit(2);
         }
     };
-    for ip in [RELAY_O, RELAY_I, PHONE, PROVIDER] {
+    for ip in [RELAY_O, RELAY_I, PHONE, PROVIDER, V6] {
         let ip: IpAddr = ip.parse().unwrap();
         if UdpSocket::bind((ip, 0)).is_err() {
             eprintln!("cannot bind {ip}: the benchmark needs 127.0.0.0/8 on lo");
@@ -710,6 +731,9 @@ fn main() {
     let mut kinds = vec![Kind::Relay, Kind::Minimal];
     if args.binary {
         kinds.push(Kind::Binary);
+    }
+    if args.ipv6 {
+        kinds.push(Kind::Relay6);
     }
     println!(
         "| streams | traffic | relay | pkt/s | pkt/CPU-s | % of limit | CPU/pkt | pkt/wake | \

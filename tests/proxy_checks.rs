@@ -368,10 +368,7 @@ fn t26_outbound_down_answers_requests_408_and_drops_responses() {
     // A call goes out while the WAN is up ...
     let f = only(lab.on_lan(A, &invite_a_to_bob("")));
     let our_via = f.headers("Via")[0].clone();
-    lab.proxy.set_addresses(Addresses {
-        inbound: ip(I),
-        outbound: None,
-    });
+    lab.proxy.set_addresses(Addresses::new(ip(I), None));
     // ... then the WAN goes down: new requests get 408, the answer to the call is dropped.
     let r = only(lab.on_lan(A, &invite_a_to_bob("").replace("z9hG4bKa1", "z9hG4bKa2")));
     assert_eq!(r.first_line(), "SIP/2.0 408 Request Timeout");

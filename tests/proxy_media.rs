@@ -439,10 +439,7 @@ fn t54_host_outbound_is_advertised_while_binding_the_real_address() {
     cfg.if_outbound = Some(I.into());
     cfg.host_outbound = Some("198.51.100.200".into());
     let mut lab = Lab::with(cfg);
-    lab.proxy.set_addresses(Addresses {
-        inbound: ip(I),
-        outbound: Some(ip(I)),
-    });
+    lab.proxy.set_addresses(Addresses::new(ip(I), Some(ip(I))));
     let reg = one(lab.on_lan(
         A,
         &register(
@@ -590,10 +587,7 @@ fn t54_every_stream_advertises_host_outbound() {
     cfg.if_outbound = Some(I.into());
     cfg.host_outbound = Some("198.51.100.200".into());
     let mut lab = Lab::with(cfg);
-    lab.proxy.set_addresses(Addresses {
-        inbound: ip(I),
-        outbound: Some(ip(I)),
-    });
+    lab.proxy.set_addresses(Addresses::new(ip(I), Some(ip(I))));
     // A request from the loopback is outgoing without a registration (behaviour test 25).
     let body = "v=0\no=- 1 1 IN IP4 192.168.1.10\ns=-\nt=0 0\nm=audio 4000 RTP/AVP 0\nc=IN IP4 192.168.1.10\nm=video 4002 RTP/AVP 31\nc=IN IP4 192.168.1.10\n";
     let text = invite(1, "z9hG4bKinv1", body).replace(

@@ -831,24 +831,22 @@ fn outbound_address_change_moves_the_masqueraded_contact() {
     // decisions §3: the proxy follows address changes of if_outbound (PPP reconnect).
     let mut lab = Lab::new();
     lab.register_alice(600);
-    lab.proxy.set_addresses(siproxd_rs::proxy::Addresses {
-        inbound: ip(I),
-        outbound: Some(ip("203.0.113.77")),
-    });
+    lab.proxy.set_addresses(siproxd_rs::proxy::Addresses::new(
+        ip(I),
+        Some(ip("203.0.113.77")),
+    ));
     let f = only(lab.on_lan(A, &invite_from_a("ppp")));
     assert_eq!(f.from, ip("203.0.113.77"));
     assert!(f.headers("Via")[0].starts_with("SIP/2.0/UDP 203.0.113.77:5060;"));
     assert_eq!(f.headers("Contact"), vec!["<sip:alice@203.0.113.77>"]);
 
     // Down, then up again with yet another address.
-    lab.proxy.set_addresses(siproxd_rs::proxy::Addresses {
-        inbound: ip(I),
-        outbound: None,
-    });
-    lab.proxy.set_addresses(siproxd_rs::proxy::Addresses {
-        inbound: ip(I),
-        outbound: Some(ip("203.0.113.88")),
-    });
+    lab.proxy
+        .set_addresses(siproxd_rs::proxy::Addresses::new(ip(I), None));
+    lab.proxy.set_addresses(siproxd_rs::proxy::Addresses::new(
+        ip(I),
+        Some(ip("203.0.113.88")),
+    ));
     let f = only(lab.on_lan(A, &invite_from_a("ppp2")));
     assert_eq!(f.headers("Contact"), vec!["<sip:alice@203.0.113.88>"]);
     // Incoming calls to the new public identity reach A.
@@ -923,10 +921,7 @@ fn cybercity_lab() -> Lab {
         7,
     );
     let media = TableMedia::new(siproxd_rs::rtp::Table::from_config(&cfg));
-    let addrs = Addresses {
-        inbound: ip(I),
-        outbound: Some(ip(O)),
-    };
+    let addrs = Addresses::new(ip(I), Some(ip(O)));
     Lab::from_parts(Proxy::new(cfg, addrs, resolver, None), media)
 }
 

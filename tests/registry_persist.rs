@@ -378,3 +378,46 @@ proptest! {
         prop_assert!(l.records.len() + l.warnings.len() <= text.lines().count());
     }
 }
+
+#[test]
+fn ipv6_masquerade_host_round_trips() {
+    // A phone registered through the router's IPv6 WAN address (issue 13): the masqueraded
+    // URI keeps its brackets in the file and finds the binding again after a restart.
+    let v6 = Mode::OutboundProxy {
+        outbound_host: "[2001:db8::5]",
+        listen_port: 5060,
+    };
+    let mut r = Registry::new(4);
+    let slot = r
+        .register(
+            NOW,
+            v6,
+            &Masking::default(),
+            &uri("sip:dave@example.com"),
+            addr("192.168.1.13:5060"),
+            &[ContactBinding {
+                uri: uri("sip:dave@192.168.1.13"),
+                expires: 3600,
+            }],
+        )
+        .unwrap()
+        .unwrap();
+    let masq = r.entry(slot).unwrap().masq_url().clone();
+    assert_eq!(masq.to_string(), "sip:dave@[2001:db8::5]");
+    r.confirm(NOW, slot, &masq, 600).unwrap();
+    let mut text = String::new();
+    r.save(NOW, UNIX, &mut text).unwrap();
+    assert!(text.contains(" sip:dave@[2001:db8::5] "), "{text}");
+    let loaded = parse_saved(&text);
+    assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+    let mut fresh = Registry::new(4);
+    assert_eq!(fresh.restore(7, UNIX, &loaded.records).restored, 1);
+    assert!(fresh
+        .find_by_url(
+            7,
+            &uri("sip:dave@[2001:db8::5]"),
+            UrlField::Masq,
+            Want::Live
+        )
+        .is_some());
+}

@@ -1107,3 +1107,101 @@ fn rfc4475_answerable_requests_index_for_reply() {
     assert_eq!(m.cseq().unwrap().number, 3923239);
     assert_eq!(m.headers().last().unwrap().name, b"l");
 }
+
+// ---- RFC 5118 (IPv6 torture messages), tests/data/rfc5118 ----
+
+const RFC5118: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/rfc5118/");
+
+fn v6(s: &str) -> Host<'static> {
+    Host::Ipv6(s.parse().unwrap())
+}
+
+#[test]
+fn rfc5118_every_file_classified_as_index_says() {
+    let rows = index(RFC5118);
+    assert_eq!(rows.len(), 12);
+    for row in &rows {
+        let (name, validity, expectation) = (&row[0], &row[2], &row[4]);
+        let bytes = read(RFC5118, &format!("{name}.dat"));
+        assert_eq!(bytes.len().to_string(), row[5], "{name}: file size");
+        let got = parse_and_validate(&bytes, Framing::Datagram).map(|_| ());
+        match validity.as_str() {
+            "valid" => assert_eq!(got, Ok(()), "{name}"),
+            _ => {
+                assert_eq!(got, Err(E::BadRequestUri), "{name}");
+                assert!(expectation.starts_with("reject with 400"), "{name}");
+                assert_eq!(
+                    outcome(&bytes),
+                    Some(Answer(400, "Bad Request-URI")),
+                    "{name}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn rfc5118_addresses_read_as_the_rfc_says() {
+    let m_of = |n: &str| read(RFC5118, &format!("{n}.dat"));
+    let ruri = |b: &[u8]| {
+        let m = Message::parse(b, Framing::Datagram).unwrap();
+        let u = Uri::parse(m.request_uri_raw().unwrap()).unwrap();
+        (u.host.map(|h| format!("{h:?}")), u.port)
+    };
+    // §4.1: Request-URI, Via and Contact are IPv6 references.
+    let b = m_of("ipv6-good");
+    let m = Message::parse(&b, Framing::Datagram).unwrap();
+    assert_eq!(m.top_via().unwrap().host, v6("2001:db8::9:1"));
+    let Ok(Contact::Addr(c)) = m.contacts().next().unwrap() else {
+        panic!("contact")
+    };
+    assert_eq!(c.uri.host, Some(v6("2001:db8::1")));
+    assert_eq!(ruri(&b), (Some(format!("{:?}", v6("2001:db8::10"))), None));
+    // §4.3: the 5070 is inside the brackets: part of the address, no port.
+    assert_eq!(
+        ruri(&m_of("port-ambiguous")),
+        (Some(format!("{:?}", v6("2001:db8::10:5070"))), None)
+    );
+    // §4.4: the port follows the brackets.
+    assert_eq!(
+        ruri(&m_of("port-unambiguous")),
+        (Some(format!("{:?}", v6("2001:db8::10"))), Some(5070))
+    );
+    // §4.5: received with and without brackets is the same address.
+    for n in [
+        "via-received-param-with-delim",
+        "via-received-param-no-delim",
+    ] {
+        let b = m_of(n);
+        let m = Message::parse(&b, Framing::Datagram).unwrap();
+        let v = m.top_via().unwrap();
+        assert_eq!(v.host, v6("2001:db8::9:1"), "{n}");
+        assert_eq!(
+            v.received_ip(),
+            Some("2001:db8::9:255".parse().unwrap()),
+            "{n}"
+        );
+    }
+    // §4.7: the Via list mixes IPv6 references and IPv4 addresses.
+    let b = m_of("mult-ip-in-header");
+    let m = Message::parse(&b, Framing::Datagram).unwrap();
+    let vias: Vec<_> = m.vias().map(Result::unwrap).collect();
+    assert_eq!(vias.len(), 3);
+    assert_eq!(
+        (vias[0].host, vias[0].port),
+        (v6("2001:db8::9:1"), Some(6050))
+    );
+    assert_eq!(vias[1].host, Host::Ipv4("192.0.2.1".parse().unwrap()));
+    assert_eq!(vias[2].host, v6("2001:db8::9:255"));
+    assert_eq!(vias[2].received_ip(), Some("192.0.2.200".parse().unwrap()));
+    // §4.9: IPv4-mapped references with a port after the bracket.
+    let b = m_of("ipv4-mapped-ipv6");
+    let m = Message::parse(&b, Framing::Datagram).unwrap();
+    let v = m.top_via().unwrap();
+    assert_eq!((v.host, v.port), (v6("::ffff:192.0.2.10"), Some(19823)));
+    // §4.10: two colons before the embedded IPv4 part are right.
+    assert_eq!(
+        ruri(&m_of("ipv6-correct-abnf-2-colons")),
+        (Some(format!("{:?}", v6("2001:db8::192.0.2.1"))), None)
+    );
+}

@@ -70,6 +70,9 @@ declare_directives! {
         /// Transport to `outbound_proxy_host` (`udp` or `tcp`; unset: the next hop's
         /// `transport=` parameter, else the transport the request came on).
         outbound_proxy_transport: Option<crate::sansio::Transport> = None, transport;
+        /// Address family towards the Internet when both are available: 4, 6, or 0 = the
+        /// family of the next hop's resolved address (decisions §3).
+        outbound_family: u8 = 0, int(0, 6, "0 (follow the next hop), 4 or 6");
         /// Per-domain outbound proxies: the From domain each applies to; read them through
         /// `Config::domain_routes`.
         outbound_domain_name: Vec<String> = Vec::new(), list;

@@ -887,3 +887,29 @@ fn outbound_proxy_transport_takes_udp_or_tcp_and_names_the_line_otherwise() {
         "{text}"
     );
 }
+
+#[test]
+fn outbound_family_is_0_4_or_6() {
+    assert_eq!(clean("outbound_family = 6\n").outbound_family, 6);
+    assert_eq!(clean("").outbound_family, 0);
+    let (cfg, diags) = conf("outbound_family = 5\n").unwrap();
+    assert_eq!(cfg.outbound_family, 0);
+    assert!(
+        diags.len() == 1 && diags[0].to_string().contains("outbound_family"),
+        "{diags:?}"
+    );
+    assert!(!errors(&rejected("outbound_family = 7\n")).is_empty());
+}
+
+#[test]
+fn ipv6_literals_and_acl_prefixes_are_accepted() {
+    let cfg = clean(
+        "if_inbound = fd00::1\nif_outbound = 2001:db8::5\nhost_outbound = 2001:db8::7\nhosts_allow_sip = fd00::/8, 192.168.0.0/16\n",
+    );
+    assert_eq!(cfg.if_outbound.as_deref(), Some("2001:db8::5"));
+    let acl = cfg.hosts_allow_sip.unwrap();
+    assert!(acl.contains("fd00:1::3".parse::<IpAddr>().unwrap()));
+    assert!(!acl.contains("2001:db8::3".parse::<IpAddr>().unwrap()));
+    // An IPv4-mapped source is matched as the IPv4 address it is.
+    assert!(acl.contains("::ffff:192.168.7.7".parse::<IpAddr>().unwrap()));
+}

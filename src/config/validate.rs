@@ -102,6 +102,17 @@ pub fn validate(
     );
     required_by_plugins(cfg, loc.file, out);
     plugin_settings(cfg, loc, out);
+    if !matches!(cfg.outbound_family, 0 | 4 | 6) {
+        out.push(loc.file.diag(
+            Severity::Warning,
+            "outbound_family",
+            format!(
+                "{} is not 0, 4 or 6; 0 (follow the next hop) is used",
+                cfg.outbound_family
+            ),
+        ));
+        cfg.outbound_family = 0;
+    }
     for (name, v) in [
         ("rtp_input_dejitter", cfg.rtp_input_dejitter),
         ("rtp_output_dejitter", cfg.rtp_output_dejitter),

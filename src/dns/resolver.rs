@@ -278,6 +278,32 @@ impl Resolver {
         }
     }
 
+    /// What `name` resolves to without asking the network (literal, /etc/hosts, a fresh
+    /// cache entry); empty when a lookup would be needed.
+    pub fn peek(&self, now: u64, name: &str, port: Option<u16>) -> Addrs {
+        if let Some(ip) = ip_literal(name) {
+            return core::iter::once(SocketAddr::new(ip, port.unwrap_or(SIP_DEFAULT_PORT)))
+                .collect();
+        }
+        let Some(key) = normalise(name) else {
+            return Addrs::new();
+        };
+        let local = self.local_addrs(&key);
+        if !local.is_empty() {
+            let p = port.unwrap_or(SIP_DEFAULT_PORT);
+            return local.iter().map(|ip| SocketAddr::new(*ip, p)).collect();
+        }
+        let kind = if port.is_some() {
+            Kind::Host
+        } else {
+            Kind::SipDomain
+        };
+        match self.cache_get(&key, kind) {
+            Some(e) if now < e.expires_at && e.failure.is_none() => with_port(&e.addrs, port),
+            _ => Addrs::new(),
+        }
+    }
+
     /// Resolves `name` for sending SIP to it. With `port`, its A (and AAAA) records; without,
     /// `_sip._udp.<name>` SRV first (RFC 3263 §4.2), then A/AAAA of the name on port 5060.
     pub fn resolve(&mut self, now: u64, name: &str, port: Option<u16>, user_token: u64) -> Lookup {

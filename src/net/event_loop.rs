@@ -38,6 +38,9 @@ const SIP_OUTBOUND: Token = Token(2);
 const ADDR_WATCH: Token = Token(3);
 const DNS_SOCKET: Token = Token(4);
 const DEBUG_LISTENER: Token = Token(5);
+/// The other-family SIP sockets of dual-stack sides (inbound, outbound), clear of the debug
+/// clients' tokens.
+const SIP_ALT: [Token; 2] = [Token(12), Token(13)];
 /// Debug clients use the tokens after the listener's.
 const DEBUG_CLIENTS: usize = 6;
 
@@ -122,6 +125,10 @@ pub struct EventLoop {
     /// Address-change notifications for `outbound_if`.
     addr_watch: Option<AddrWatch>,
     outbound_addr: Option<IpAddr>,
+    /// The IPv6 sockets beside the IPv4 ones of dual-stack sides (inbound, outbound); the
+    /// outbound one is `None` when it is the inbound one's address.
+    alts: [Option<SipSocket>; 2],
+    outbound_alt_addr: Option<IpAddr>,
     /// `host_outbound` when it is an IP literal (names are for the DNS module).
     host_outbound: Option<IpAddr>,
     recv_buf: Box<[u8]>,
@@ -203,6 +210,8 @@ impl EventLoop {
             outbound_if: plan.outbound_if,
             addr_watch: None,
             outbound_addr: None,
+            alts: [None, None],
+            outbound_alt_addr: None,
             host_outbound: plan.host_outbound,
             recv_buf: vec![0u8; limits::SIP_RECV_BUFFER].into_boxed_slice(),
             proxy,
@@ -221,8 +230,11 @@ impl EventLoop {
         el.tcp
             .listen(el.poll.registry(), Side::Inbound, tcp_in)
             .map_err(|e| StartError::BindTcp(tcp_in, e))?;
+        if let Some(addr) = plan.inbound_alt {
+            el.alts[0] = Some(el.bind_side(addr, Side::InboundAlt)?);
+        }
         if let Some(addr) = plan.outbound {
-            el.set_outbound(addr)?;
+            el.set_outbound(addr, plan.outbound_alt)?;
         }
         if el.outbound_if.is_some() {
             el.watch_addresses();
@@ -239,7 +251,9 @@ impl EventLoop {
 
     /// The addresses the SIP sockets are bound to (inbound first).
     pub fn sip_addresses(&self) -> impl Iterator<Item = SocketAddr> + '_ {
-        std::iter::once(self.inbound.local).chain(self.outbound.as_ref().map(|s| s.local))
+        std::iter::once(self.inbound.local)
+            .chain(self.outbound.as_ref().map(|s| s.local))
+            .chain(self.alts.iter().flatten().map(|s| s.local))
     }
 
     /// The public outbound address: `host_outbound` when it is a literal, else the interface's.
@@ -337,6 +351,7 @@ impl EventLoop {
             match token {
                 SIGNALS => self.on_signals(),
                 SIP_INBOUND | SIP_OUTBOUND => self.drain_sip(token),
+                t if SIP_ALT.contains(&t) => self.drain_sip(token),
                 DNS_SOCKET => self.drain_dns(),
                 ADDR_WATCH if self.addr_watch.as_ref().is_some_and(AddrWatch::drain) => {
                     self.recheck_outbound()
@@ -500,7 +515,9 @@ impl EventLoop {
         loop {
             let sock = match token {
                 SIP_INBOUND => Some(&self.inbound),
-                _ => self.outbound.as_ref(),
+                SIP_OUTBOUND => self.outbound.as_ref(),
+                t if t == SIP_ALT[0] => self.alts[0].as_ref(),
+                _ => self.alts[1].as_ref(),
             };
             let Some(sock) = sock else { break };
             let local = sock.local;
@@ -603,14 +620,12 @@ impl EventLoop {
                 continue;
             }
             let from = t.source.ip();
-            let sock = if self.inbound.local.ip() == from {
-                &self.inbound
-            } else {
-                self.outbound
-                    .as_ref()
-                    .filter(|o| o.local.ip() == from)
-                    .unwrap_or(&self.inbound)
-            };
+            let sock = self
+                .outbound
+                .iter()
+                .chain(self.alts.iter().flatten())
+                .find(|o| o.local.ip() == from)
+                .unwrap_or(&self.inbound);
             match sock.sock.send_to(bytes, t.destination) {
                 Ok(_) => {
                     log::debug!(target: NET, "sent {} bytes to {} from {}", bytes.len(), t.destination, sock.local)
@@ -686,11 +701,11 @@ impl EventLoop {
         };
         match iface::lookup(name) {
             Ok(a) => {
-                let new = a.primary();
-                if new != self.outbound_addr {
+                let (new, alt) = (a.primary(), a.alt());
+                if new != self.outbound_addr || alt != self.outbound_alt_addr {
                     if let Some(addr) = new {
-                        log::info!("if_outbound {name}: address is now {addr}");
-                        if let Err(e) = self.set_outbound(addr) {
+                        log::info!("if_outbound {name}: address is now {addr} {alt:?}");
+                        if let Err(e) = self.set_outbound(addr, alt) {
                             log::error!("{e}");
                         }
                     }
@@ -701,6 +716,7 @@ impl EventLoop {
                     log::warn!("if_outbound: {e}");
                     self.close_outbound();
                     self.outbound_addr = None;
+                    self.outbound_alt_addr = None;
                 } else {
                     log::debug!(target: DNS, "if_outbound: {e}");
                 }
@@ -709,10 +725,14 @@ impl EventLoop {
     }
 
     fn close_outbound(&mut self) {
-        if let Some(mut old) = self.outbound.take() {
+        for mut old in [self.outbound.take(), self.alts[1].take()]
+            .into_iter()
+            .flatten()
+        {
             let _ = self.poll.registry().deregister(&mut old.sock);
         }
         self.tcp.unlisten(self.poll.registry(), Side::Outbound);
+        self.tcp.unlisten(self.poll.registry(), Side::OutboundAlt);
         self.sync_addresses();
     }
 
@@ -723,31 +743,61 @@ impl EventLoop {
             // Inbound and outbound on one address: no second socket, same address.
             self.outbound_addr.filter(|a| *a == inbound),
         );
-        self.proxy.set_addresses(Addresses { inbound, outbound });
+        let inbound_alt = self.alts[0].as_ref().map(|s| s.local.ip());
+        let outbound_alt = self.alts[1].as_ref().map(|s| s.local.ip()).or(
+            // Both sides on one IPv6 address: the inbound socket serves both.
+            self.outbound_alt_addr.filter(|a| Some(*a) == inbound_alt),
+        );
+        self.proxy.set_addresses(Addresses {
+            inbound,
+            outbound,
+            inbound_alt,
+            outbound_alt,
+        });
         self.flush(self.now_ms());
     }
 
-    /// (Re)binds the outbound socket on `addr`; no second socket when it is the inbound address.
-    fn set_outbound(&mut self, addr: IpAddr) -> Result<(), StartError> {
+    /// (Re)binds the outbound sockets on `addr` (and `alt`, a dual-stack interface's IPv6
+    /// address); no second socket for an address the inbound side has.
+    fn set_outbound(&mut self, addr: IpAddr, alt: Option<IpAddr>) -> Result<(), StartError> {
         self.close_outbound();
         self.outbound_addr = Some(addr);
-        if addr == self.inbound.local.ip() {
-            return Ok(());
+        self.outbound_alt_addr = alt;
+        if addr != self.inbound.local.ip() {
+            let sock = open(
+                &self.poll,
+                SIP_OUTBOUND,
+                SocketAddr::new(addr, self.port),
+                self.dscp,
+            )?;
+            // TCP on the same port as UDP (with port 0 in tests: the one UDP got).
+            let tcp_addr = SocketAddr::new(addr, sock.local.port());
+            self.tcp
+                .listen(self.poll.registry(), Side::Outbound, tcp_addr)
+                .map_err(|e| StartError::BindTcp(tcp_addr, e))?;
+            self.outbound = Some(sock);
         }
-        let sock = open(
-            &self.poll,
-            SIP_OUTBOUND,
-            SocketAddr::new(addr, self.port),
-            self.dscp,
-        )?;
-        // TCP on the same port as UDP (with port 0 in tests: the one UDP got).
-        let tcp_addr = SocketAddr::new(addr, sock.local.port());
-        self.tcp
-            .listen(self.poll.registry(), Side::Outbound, tcp_addr)
-            .map_err(|e| StartError::BindTcp(tcp_addr, e))?;
-        self.outbound = Some(sock);
+        let inbound_alt = self.alts[0].as_ref().map(|s| s.local.ip());
+        if let Some(a) = alt.filter(|a| Some(*a) != inbound_alt) {
+            self.alts[1] = Some(self.bind_side(a, Side::OutboundAlt)?);
+        }
         self.sync_addresses();
         Ok(())
+    }
+
+    /// A dual-stack side's other-family UDP socket and TCP listener, on the SIP port the
+    /// inbound socket got (the configured one, or in tests the one port 0 gave).
+    fn bind_side(&mut self, addr: IpAddr, side: Side) -> Result<SipSocket, StartError> {
+        let at = SocketAddr::new(addr, self.inbound.local.port());
+        let token = match side {
+            Side::InboundAlt => SIP_ALT[0],
+            _ => SIP_ALT[1],
+        };
+        let sock = open(&self.poll, token, at, self.dscp)?;
+        self.tcp
+            .listen(self.poll.registry(), side, at)
+            .map_err(|e| StartError::BindTcp(at, e))?;
+        Ok(sock)
     }
 }
 
@@ -847,6 +897,39 @@ mod tests {
             .unwrap();
         turn_until(&mut el, |el| el.stats().sip_datagrams == 6);
         assert_eq!(el.stats().sip_oversized, 1);
+    }
+
+    #[test]
+    fn a_dual_stack_interface_gets_an_ipv6_socket_beside_the_ipv4_one() {
+        let _g = TEST_SIGNAL_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+        // lo is dual-stack: 127.0.0.1 and ::1.
+        let cfg = Config {
+            if_inbound: Some("lo".into()),
+            ..loopback(0)
+        };
+        let mut el = start(&cfg).unwrap();
+        let v6: Vec<SocketAddr> = el.sip_addresses().filter(SocketAddr::is_ipv6).collect();
+        assert_eq!(v6.len(), 1, "{:?}", el.sip_addresses().collect::<Vec<_>>());
+        let at = v6[0];
+        assert_eq!(at.ip(), IpAddr::from(std::net::Ipv6Addr::LOCALHOST));
+        assert_eq!(el.proxy().addresses().inbound_alt, Some(at.ip()));
+        // An OPTIONS with Max-Forwards 0 is answered by the proxy: over IPv6, from ::1.
+        let tx = std::net::UdpSocket::bind("[::1]:0").unwrap();
+        let me = tx.local_addr().unwrap();
+        let opt = format!("OPTIONS sip:x@[::1] SIP/2.0\r\nVia: SIP/2.0/UDP {me};branch=z9hG4bK6\r\nMax-Forwards: 0\r\nFrom: <sip:a@[::1]>;tag=1\r\nTo: <sip:x@[::1]>\r\nCall-ID: v6@x\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n");
+        tx.send_to(opt.as_bytes(), at).unwrap();
+        turn_until(&mut el, |el| el.stats().sip_datagrams == 1);
+        tx.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        let mut buf = [0u8; 2048];
+        let (n, from) = tx.recv_from(&mut buf).unwrap();
+        assert_eq!(from, at);
+        assert!(
+            buf[..n].starts_with(b"SIP/2.0 200 "),
+            "{}",
+            String::from_utf8_lossy(&buf[..n])
+        );
+        // And TCP listens there too.
+        std::net::TcpStream::connect(at).unwrap();
     }
 
     #[test]
@@ -969,13 +1052,19 @@ mod tests {
         el.recheck_outbound();
         assert_eq!(el.outbound_address(), Some(IpAddr::from([127, 0, 0, 1])));
         let addrs: Vec<SocketAddr> = el.sip_addresses().collect();
-        assert_eq!(addrs.len(), 2);
+        // lo is dual-stack: its ::1 gets the outbound side's IPv6 socket.
+        assert_eq!(addrs.len(), 3);
         assert_eq!(addrs[1].ip(), IpAddr::from([127, 0, 0, 1]));
+        assert_eq!(addrs[2].ip(), IpAddr::from(std::net::Ipv6Addr::LOCALHOST));
+        assert_eq!(
+            el.proxy().addresses().outbound_alt,
+            Some(IpAddr::from(std::net::Ipv6Addr::LOCALHOST))
+        );
         // The fallback timer re-checks and re-arms itself.
         el.close_outbound();
         el.outbound_addr = Some(IpAddr::from([127, 0, 0, 3]));
         el.on_timer(0, TimerKey::OutboundRecheck);
-        assert_eq!(el.sip_addresses().count(), 2);
+        assert_eq!(el.sip_addresses().count(), 3);
         assert_eq!(
             el.timers.deadline(TimerKey::OutboundRecheck),
             Some(limits::IFACE_RECHECK_MS)

@@ -3,7 +3,7 @@
 //! A directive names an interface (looked up with getifaddrs; it must be up) or is an IP literal
 //! (used as is: handy on loopback and in tests). An interface yields its first IPv4 address and
 //! its first IPv6 address that is not link-local (link-local needs a scope and is useless to a
-//! proxy). The choice is the pure function [`select`]; [`lookup`] feeds it the system's list.
+//! proxy), a global one before a unique local one. The choice is the pure function [`select`]; [`lookup`] feeds it the system's list.
 
 use std::ffi::CStr;
 use std::fmt;
@@ -28,9 +28,14 @@ pub struct IfAddrs {
 
 impl IfAddrs {
     /// The address the SIP socket binds to: IPv4 when there is one (siproxd is IPv4-only),
-    /// else IPv6.
+    /// else IPv6. A second socket binds to [`IfAddrs::alt`].
     pub fn primary(&self) -> Option<IpAddr> {
         self.v4.map(IpAddr::V4).or(self.v6.map(IpAddr::V6))
+    }
+
+    /// The global IPv6 address beside the IPv4 one of a dual-stack interface.
+    pub fn alt(&self) -> Option<IpAddr> {
+        self.v4.and(self.v6).map(IpAddr::V6)
     }
 }
 
@@ -67,6 +72,11 @@ fn is_link_local(a: &Ipv6Addr) -> bool {
     (a.segments()[0] & 0xffc0) == 0xfe80
 }
 
+/// A unique local address (fc00::/7): usable on the LAN, not towards the Internet.
+fn is_ula(a: &Ipv6Addr) -> bool {
+    (a.segments()[0] & 0xfe00) == 0xfc00
+}
+
 /// Picks the addresses of interface `name` from the system's list.
 pub fn select<'a>(
     name: &str,
@@ -83,7 +93,12 @@ pub fn select<'a>(
         up = true;
         match e.addr {
             Some(IpAddr::V4(a)) if out.v4.is_none() => out.v4 = Some(a),
-            Some(IpAddr::V6(a)) if out.v6.is_none() && !is_link_local(&a) => out.v6 = Some(a),
+            // A global address wins over a unique local one (OpenWrt gives the LAN both).
+            Some(IpAddr::V6(a))
+                if !is_link_local(&a) && out.v6.is_none_or(|cur| is_ula(&cur) && !is_ula(&a)) =>
+            {
+                out.v6 = Some(a)
+            }
             _ => {}
         }
     }
@@ -209,9 +224,27 @@ mod tests {
     }
 
     #[test]
+    fn a_global_ipv6_address_wins_over_a_unique_local_one() {
+        let list = [
+            e("br-lan", Some("192.168.1.1"), true),
+            e("br-lan", Some("fd12:3456::1"), true),
+            e("br-lan", Some("2001:db8:1::1"), true),
+            e("br-lan", Some("2001:db8:2::1"), true),
+        ];
+        let got = select("br-lan", list).unwrap();
+        assert_eq!(got.v6, Some("2001:db8:1::1".parse().unwrap()));
+        assert_eq!(got.alt(), Some("2001:db8:1::1".parse().unwrap()));
+        // Only a unique local one: that one.
+        let got = select("br-lan", [list[0], list[1]]).unwrap();
+        assert_eq!(got.alt(), Some("fd12:3456::1".parse().unwrap()));
+    }
+
+    #[test]
     fn ipv6_only_interface_binds_v6() {
         let got = select("wan", [e("wan", Some("2001:db8::5"), true)]).unwrap();
         assert_eq!(got.primary(), Some("2001:db8::5".parse().unwrap()));
+        // Its one address is the primary, not a second one beside it.
+        assert_eq!(got.alt(), None);
     }
 
     #[test]

@@ -492,6 +492,14 @@ impl crate::proxy::Media for Relay {
     fn confirm_call(&mut self, call_id: &str, cseq: u32) -> usize {
         self.table.confirm_call(call_id, cseq)
     }
+    fn partner(
+        &self,
+        call_id: &str,
+        index: u16,
+        dir: rtp::StreamDirection,
+    ) -> Option<(SocketAddr, SocketAddr)> {
+        self.table.partner(call_id, index, dir)
+    }
 }
 
 #[cfg(test)]

@@ -25,6 +25,9 @@ pub struct SocketPlan {
     pub inbound: IpAddr,
     /// The address of `if_outbound`, if it has one now.
     pub outbound: Option<IpAddr>,
+    /// The global IPv6 addresses beside the IPv4 ones of dual-stack interfaces.
+    pub inbound_alt: Option<IpAddr>,
+    pub outbound_alt: Option<IpAddr>,
     /// The interface name of a dynamic `if_outbound`, followed while the loop runs.
     pub outbound_if: Option<String>,
     /// `host_outbound` when it is an IP literal (names are resolved by the proxy core).
@@ -47,13 +50,14 @@ pub struct Cores {
 /// and the relay table. Errors name the directive that is wrong.
 pub fn build(config: &Config) -> Result<Cores, StartError> {
     let in_spec = config.if_inbound.as_deref().ok_or(StartError::NoInbound)?;
-    let inbound = iface::lookup(in_spec)
-        .map_err(|e| StartError::Interface("if_inbound", in_spec.to_owned(), e))?
-        .primary()
-        .ok_or(StartError::NoInbound)?;
+    let in_addrs = iface::lookup(in_spec)
+        .map_err(|e| StartError::Interface("if_inbound", in_spec.to_owned(), e))?;
+    let inbound = in_addrs.primary().ok_or(StartError::NoInbound)?;
+    let inbound_alt = in_addrs.alt();
 
     let mut outbound_if = None;
     let mut outbound = None;
+    let mut outbound_alt = None;
     match config.if_outbound.as_deref() {
         None => log::warn!("if_outbound is not set: only the inbound address is served"),
         Some(spec) => {
@@ -61,7 +65,7 @@ pub fn build(config: &Config) -> Result<Cores, StartError> {
                 outbound_if = Some(spec.trim().to_owned());
             }
             match iface::lookup(spec) {
-                Ok(a) => outbound = a.primary(),
+                Ok(a) => (outbound, outbound_alt) = (a.primary(), a.alt()),
                 // A WAN link that is not up yet (PPP) is followed once the loop runs.
                 Err(e) if outbound_if.is_some() => log::warn!("if_outbound = {spec}: {e}"),
                 Err(e) => return Err(StartError::Interface("if_outbound", spec.to_owned(), e)),
@@ -78,12 +82,18 @@ pub fn build(config: &Config) -> Result<Cores, StartError> {
 
     let auth = authenticator(config).map_err(StartError::Auth)?;
     let plugins = crate::plugins::build(config).map_err(|e| StartError::Plugin(e.to_string()))?;
-    let mut proxy = Proxy::new(
-        config.clone(),
-        Addresses { inbound, outbound },
-        resolver(),
-        auth,
-    );
+    let addrs = Addresses {
+        inbound,
+        outbound,
+        inbound_alt,
+        outbound_alt,
+    };
+    // AAAA records are asked for only when the router has IPv6 (decisions §3).
+    let ipv6 = [Some(inbound), outbound, inbound_alt, outbound_alt]
+        .iter()
+        .flatten()
+        .any(IpAddr::is_ipv6);
+    let mut proxy = Proxy::new(config.clone(), addrs, resolver(ipv6), auth);
     proxy.set_plugins(plugins);
     if let Some(w) = rtp::dejitter_warning(config.rtp_input_dejitter, config.rtp_output_dejitter) {
         log::warn!("{w}");
@@ -97,6 +107,8 @@ pub fn build(config: &Config) -> Result<Cores, StartError> {
             rtp_dscp: config.rtp_dscp,
             inbound,
             outbound,
+            inbound_alt,
+            outbound_alt,
             outbound_if,
             host_outbound,
             debug: debug_listen_addr(config, inbound),
@@ -207,7 +219,7 @@ pub fn os_random(buf: &mut [u8]) -> bool {
 }
 
 /// The resolver, configured from /etc/resolv.conf and /etc/hosts (read once at start).
-fn resolver() -> Resolver {
+fn resolver(ipv6: bool) -> Resolver {
     let resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
     let hosts = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
     let mut seed = [0u8; 8];
@@ -218,7 +230,7 @@ fn resolver() -> Resolver {
         ResolverConfig {
             resolv: parse_resolv_conf(&resolv),
             hosts: parse_hosts(&hosts),
-            ipv6: false,
+            ipv6,
         },
         u64::from_le_bytes(seed),
     )

@@ -15,26 +15,49 @@ use crate::proxy::Origin;
 use crate::sansio::{ConnId, Transport};
 use crate::stream::{CloseReason, Received, StreamLimits, Streams};
 
-/// Listener tokens (inbound, outbound); connection tokens start at `limits::TCP_TOKEN_BASE`.
+/// Listener tokens (inbound, outbound, and their other-family addresses); connection tokens
+/// start at `limits::TCP_TOKEN_BASE`.
 pub const LISTEN_INBOUND: Token = Token(6);
 pub const LISTEN_OUTBOUND: Token = Token(7);
+const LISTEN_ALT: [Token; 2] = [Token(14), Token(15)];
 
 fn conn_token(slot: u32) -> Token {
     Token(limits::TCP_TOKEN_BASE + slot as usize)
 }
 
-/// Which listener: the LAN side or the WAN side.
+/// Which listener: the LAN side or the WAN side (`*Alt`: the side's address of its other
+/// family, on a dual-stack interface).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Side {
     Inbound,
     Outbound,
+    InboundAlt,
+    OutboundAlt,
 }
+
+impl Side {
+    fn token(self) -> Token {
+        match self {
+            Side::Inbound => LISTEN_INBOUND,
+            Side::Outbound => LISTEN_OUTBOUND,
+            Side::InboundAlt => LISTEN_ALT[0],
+            Side::OutboundAlt => LISTEN_ALT[1],
+        }
+    }
+}
+
+const SIDES: [Side; 4] = [
+    Side::Inbound,
+    Side::Outbound,
+    Side::InboundAlt,
+    Side::OutboundAlt,
+];
 
 /// Listeners, connection sockets and the connection table.
 #[derive(Debug)]
 pub struct Tcp {
-    inbound: Option<(TcpListener, SocketAddr)>,
-    outbound: Option<(TcpListener, SocketAddr)>,
+    /// One per `Side`, in `SIDES` order.
+    listeners: [Option<(TcpListener, SocketAddr)>; 4],
     socks: Vec<Option<(TcpStream, ConnId)>>,
     streams: Streams,
     buf: Box<[u8]>,
@@ -46,8 +69,7 @@ pub struct Tcp {
 impl Tcp {
     pub fn new(limits: StreamLimits) -> Tcp {
         Tcp {
-            inbound: None,
-            outbound: None,
+            listeners: [None, None, None, None],
             socks: (0..limits.max_connections).map(|_| None).collect(),
             streams: Streams::new(limits),
             buf: vec![0u8; limits::SIP_RECV_BUFFER].into_boxed_slice(),
@@ -71,32 +93,23 @@ impl Tcp {
         sock.bind(&addr.into())?;
         sock.listen(128)?;
         let mut l = TcpListener::from_std(sock.into());
-        let token = match side {
-            Side::Inbound => LISTEN_INBOUND,
-            Side::Outbound => LISTEN_OUTBOUND,
-        };
-        registry.register(&mut l, token, Interest::READABLE)?;
+        registry.register(&mut l, side.token(), Interest::READABLE)?;
         log::info!("listening for SIP on tcp:{addr}");
-        match side {
-            Side::Inbound => self.inbound = Some((l, addr)),
-            Side::Outbound => self.outbound = Some((l, addr)),
+        if let Some(slot) = self.listeners.get_mut(side as usize) {
+            *slot = Some((l, addr));
         }
         Ok(())
     }
 
     pub fn unlisten(&mut self, registry: &Registry, side: Side) {
-        let l = match side {
-            Side::Inbound => self.inbound.take(),
-            Side::Outbound => self.outbound.take(),
-        };
+        let l = self.listeners.get_mut(side as usize).and_then(Option::take);
         if let Some((mut l, _)) = l {
             let _ = registry.deregister(&mut l);
         }
     }
 
     pub fn owns(&self, token: Token) -> bool {
-        token == LISTEN_INBOUND
-            || token == LISTEN_OUTBOUND
+        SIDES.iter().any(|s| s.token() == token)
             || (limits::TCP_TOKEN_BASE..limits::TCP_TOKEN_BASE + self.socks.len())
                 .contains(&token.0)
     }
@@ -111,10 +124,10 @@ impl Tcp {
         deliver: &mut dyn FnMut(Origin, &[u8]),
     ) {
         self.deadline.set(None);
-        match token {
-            LISTEN_INBOUND => self.accept(registry, now, Side::Inbound),
-            LISTEN_OUTBOUND => self.accept(registry, now, Side::Outbound),
-            Token(t) => {
+        match SIDES.iter().find(|s| s.token() == token) {
+            Some(&side) => self.accept(registry, now, side),
+            None => {
+                let t = token.0;
                 let slot = t.saturating_sub(limits::TCP_TOKEN_BASE);
                 let Some(Some((_, id))) = self.socks.get(slot) else {
                     return;
@@ -130,11 +143,9 @@ impl Tcp {
 
     fn accept(&mut self, registry: &Registry, now: u64, side: Side) {
         loop {
-            let l = match side {
-                Side::Inbound => self.inbound.as_ref(),
-                Side::Outbound => self.outbound.as_ref(),
+            let Some(Some((l, local))) = self.listeners.get(side as usize) else {
+                return;
             };
-            let Some((l, local)) = l else { return };
             let local = *local;
             let (mut stream, peer) = match l.accept() {
                 Ok(a) => a,

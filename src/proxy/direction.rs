@@ -44,8 +44,8 @@ impl Proxy {
     fn is_local_source(&self, ip: IpAddr) -> bool {
         let ip = ip.to_canonical();
         ip == IpAddr::V4(Ipv4Addr::LOCALHOST)
-            || ip == self.addrs.inbound
-            || Some(ip) == self.addrs.outbound
+            || ip == IpAddr::V6(std::net::Ipv6Addr::LOCALHOST)
+            || self.addrs.is_own(ip)
     }
 
     /// §4.5 rule 1 for a request: its source is a phone with a binding the registrar

@@ -6,13 +6,15 @@
 use std::net::{IpAddr, SocketAddr};
 
 use super::rewrite;
-use crate::sip::{EditError, Editor, HeaderName, Message, NameAddr, Rport};
+use crate::sip::{EditError, Editor, HeaderName, Host, Message, NameAddr, Rport};
 
 /// What names this proxy: its addresses, `host_outbound` and its listen port.
 #[derive(Debug, Clone, Copy)]
 pub struct Own<'s> {
     pub inbound: IpAddr,
     pub outbound: Option<IpAddr>,
+    /// The other family's addresses of dual-stack sides.
+    pub alt: [Option<IpAddr>; 2],
     pub host_outbound: Option<&'s str>,
     pub port: u16,
 }
@@ -30,7 +32,7 @@ impl Own<'_> {
         let h = h.trim_start_matches('[').trim_end_matches(']');
         if let Ok(ip) = h.parse::<IpAddr>() {
             let ip = ip.to_canonical();
-            if ip == self.inbound || Some(ip) == self.outbound {
+            if ip == self.inbound || Some(ip) == self.outbound || self.alt.contains(&Some(ip)) {
                 return true;
             }
         }
@@ -232,7 +234,12 @@ pub fn mark_received<'e>(
     let Ok(top) = msg.top_via() else {
         return Ok(());
     };
-    let host_is_src = top.host_raw == src_ip.as_bytes();
+    // An IPv6 sent-by is bracketed, `received` is not (RFC 3261 §25.1): compare addresses.
+    let host_is_src = match (top.host, src_ip.parse::<std::net::IpAddr>()) {
+        (Host::Ipv4(a), Ok(s)) => std::net::IpAddr::V4(a) == s,
+        (Host::Ipv6(a), Ok(s)) => std::net::IpAddr::V6(a).to_canonical() == s,
+        _ => top.host_raw == src_ip.as_bytes(),
+    };
     match top.rport() {
         Some(Rport::Flag) => {
             ed.set_param(&top.params, b"rport", Some(src_port.as_bytes()))?;
@@ -360,6 +367,12 @@ mod tests {
     const OWN: Own<'static> = Own {
         inbound: IpAddr::V4(std::net::Ipv4Addr::new(192, 168, 1, 1)),
         outbound: Some(IpAddr::V4(std::net::Ipv4Addr::new(203, 0, 113, 5))),
+        alt: [
+            None,
+            Some(IpAddr::V6(std::net::Ipv6Addr::new(
+                0x2001, 0xdb8, 0, 0, 0, 0, 0, 5,
+            ))),
+        ],
         host_outbound: None,
         port: 5060,
     };
@@ -451,6 +464,10 @@ mod tests {
         assert!(OWN.is_own_hostport(b"203.0.113.5", Some(5060)));
         assert!(!OWN.is_own_hostport(b"203.0.113.5", Some(5070)));
         assert!(!OWN.is_own_hostport(b"198.51.100.1", None));
+        // A dual-stack side's IPv6 address is ours too; a mapped IPv4 one is the IPv4 one.
+        assert!(OWN.is_own_hostport(b"[2001:db8::5]", None));
+        assert!(OWN.is_own_hostport(b"[::ffff:192.168.1.1]", Some(5060)));
+        assert!(!OWN.is_own_hostport(b"[2001:db8::6]", None));
         let named = Own {
             host_outbound: Some("sip.example.org"),
             ..OWN

@@ -163,6 +163,7 @@ impl Proxy {
         Own {
             inbound: self.addrs.inbound,
             outbound: self.addrs.outbound,
+            alt: [self.addrs.inbound_alt, self.addrs.outbound_alt],
             host_outbound: self.settings.host_outbound.as_deref(),
             port: self.settings.listen_port,
         }
@@ -187,13 +188,64 @@ impl Proxy {
         }
     }
 
-    /// The local address messages in `direction` leave from.
-    fn egress(&self, direction: Direction) -> Option<SocketAddr> {
+    /// The local address messages in `direction` to `peer` leave from: the side's address
+    /// of the peer's family when it has one.
+    fn egress(&self, direction: Direction, peer: IpAddr) -> Option<SocketAddr> {
         let ip = match direction {
-            Direction::Incoming => self.addrs.inbound,
-            Direction::Outgoing => self.addrs.outbound?,
+            Direction::Incoming => self.addrs.inbound_for(peer),
+            Direction::Outgoing => self.addrs.outbound_for(peer)?,
         };
         Some(SocketAddr::new(ip, self.settings.listen_port))
+    }
+
+    /// An address of the family a message to `hop` will use: the literal, what the name
+    /// resolved to (cache, /etc/hosts), else the `outbound_family` choice or the side's own
+    /// family (decisions §3: "IPv6").
+    pub(super) fn hop_peer(&self, now: u64, direction: Direction, hop: &Hop) -> IpAddr {
+        let host = hop.host.trim_start_matches('[').trim_end_matches(']');
+        if let Ok(ip) = host.parse::<IpAddr>() {
+            return ip.to_canonical();
+        }
+        let own = match direction {
+            Direction::Incoming => self.addrs.inbound,
+            Direction::Outgoing => self.addrs.outbound.unwrap_or(self.addrs.inbound),
+        };
+        let want_v6 = match self.settings.outbound_family {
+            Some(f) if direction == Direction::Outgoing => f,
+            _ => own.is_ipv6(),
+        };
+        let cached = self.resolver.peek(now, &hop.host, hop.port);
+        cached
+            .iter()
+            .map(|a| a.ip().to_canonical())
+            .find(|ip| ip.is_ipv6() == want_v6)
+            .or(cached.first().map(|a| a.ip().to_canonical()))
+            .unwrap_or(if want_v6 {
+                IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED)
+            } else {
+                IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)
+            })
+    }
+
+    /// The address family hint of where a REGISTER from the LAN goes (its outbound proxy,
+    /// else its Request-URI), for the masqueraded Contact's host.
+    pub(super) fn register_peer(&self, now: u64, msg: &Message<'_>) -> IpAddr {
+        let hop = self
+            .outbound_proxy(msg)
+            .or_else(|| msg.request_uri_raw().and_then(Hop::of_uri_bytes));
+        match hop {
+            Some(h) => self.hop_peer(now, Direction::Outgoing, &h),
+            None => self.addrs.outbound.unwrap_or(self.addrs.inbound),
+        }
+    }
+
+    /// The LAN side's address facing the LAN party of a message (its source going out, its
+    /// destination coming in): written into Via and Record-Route towards the LAN.
+    fn lan_ip(&self, origin: &Origin, route: &Route) -> IpAddr {
+        match route.direction {
+            Direction::Incoming => route.source.ip(),
+            Direction::Outgoing => self.addrs.inbound_for(origin.src.ip()),
+        }
     }
 
     /// The outbound proxy for a message from the LAN (behaviour §4.11), by its From domain.
@@ -412,21 +464,22 @@ impl Proxy {
                 DropReason::UnknownDirection,
             ));
         };
-        let Some(source) = self.egress(direction) else {
+        let (new_ruri, hop) = self.request_hop(now, msg, target, forced, direction, slot);
+        let Some(hop) = hop else {
+            return Err(Refusal::Drop(DropReason::Unroutable, "no next hop".into()));
+        };
+        let peer = self.hop_peer(now, direction, &hop);
+        let Some(source) = self.egress(direction, peer) else {
             return Err(Refusal::answer(
                 Status::REQUEST_TIMEOUT,
                 DropReason::OutboundDown,
             ));
         };
-        let Some(public_host) = self.public_host() else {
+        let Some(public_host) = self.public_host_for(peer) else {
             return Err(Refusal::Answer {
                 status: Status::REQUEST_TIMEOUT,
                 count: None,
             });
-        };
-        let (new_ruri, hop) = self.request_hop(now, msg, target, forced, direction, slot);
-        let Some(hop) = hop else {
-            return Err(Refusal::Drop(DropReason::Unroutable, "no next hop".into()));
         };
         let route = Route {
             direction,
@@ -500,7 +553,7 @@ impl Proxy {
             }
         }
         let body = self
-            .relay_media(now, origin, msg, route.direction, media)
+            .relay_media(now, origin, msg, route.direction, route.source.ip(), media)
             .map_err(|status| Refusal::answer(status, DropReason::Media))?;
         // An ACK with SDP answers the offer of a 2xx (late offer): the session is agreed.
         if method == b"ACK" && body.is_some() {
@@ -529,7 +582,7 @@ impl Proxy {
         let branch = rewrite::branch(msg, ruri);
         let call_id = edit::obscured_call_id(msg, incoming, self.settings.obscure_loops);
         let (via_host, rport) = match route.direction {
-            Direction::Incoming => (uri_host(self.addrs.inbound), self.settings.rport.incoming),
+            Direction::Incoming => (uri_host(route.source.ip()), self.settings.rport.incoming),
             Direction::Outgoing => (public.clone(), self.settings.rport.outgoing),
         };
         let mut via = rewrite::own_via(
@@ -553,8 +606,10 @@ impl Proxy {
                 via.push_str(tag);
             }
         }
-        let own_rr =
-            edit::own_record_route(&uri_host(self.addrs.inbound), self.settings.listen_port);
+        let own_rr = edit::own_record_route(
+            &uri_host(self.lan_ip(origin, route)),
+            self.settings.listen_port,
+        );
         Edits {
             asterisk_fix: true,
             request_uri: new_ruri.map(|r| (target.ruri_raw, r)),
@@ -646,18 +701,6 @@ impl Proxy {
                 "response for an unknown party".into(),
             ));
         };
-        let Some(source) = self.egress(direction) else {
-            return Err(Refusal::Drop(
-                DropReason::OutboundDown,
-                "outbound interface is down".into(),
-            ));
-        };
-        let Some(public_host) = self.public_host() else {
-            return Err(Refusal::Drop(
-                DropReason::OutboundDown,
-                "no public address".into(),
-            ));
-        };
         let hop = match direction {
             Direction::Incoming => via_hop,
             Direction::Outgoing => msg
@@ -667,6 +710,19 @@ impl Proxy {
                 .and_then(|r| Hop::of_uri(&r.uri))
                 .or_else(|| self.outbound_proxy(msg))
                 .unwrap_or(via_hop),
+        };
+        let peer = self.hop_peer(now, direction, &hop);
+        let Some(source) = self.egress(direction, peer) else {
+            return Err(Refusal::Drop(
+                DropReason::OutboundDown,
+                "outbound interface is down".into(),
+            ));
+        };
+        let Some(public_host) = self.public_host_for(peer) else {
+            return Err(Refusal::Drop(
+                DropReason::OutboundDown,
+                "no public address".into(),
+            ));
         };
         let route = Route {
             direction,
@@ -704,7 +760,7 @@ impl Proxy {
             }
         }
         let body = self
-            .relay_media(now, origin, msg, route.direction, media)
+            .relay_media(now, origin, msg, route.direction, route.source.ip(), media)
             .map_err(|s| Refusal::Drop(DropReason::Media, format!("SDP not relayable ({s})")))?;
         // With or without SDP (after a reliable 183 the 2xx need not repeat it), a 2xx makes
         // the call's streams the agreed session.
@@ -736,8 +792,12 @@ impl Proxy {
             (Direction::Incoming, _) => Vec::new(),
             (Direction::Outgoing, _) => self.masquerade_contacts(msg, &route.public_host),
         };
-        let own_rr =
-            edit::own_record_route(&uri_host(self.addrs.inbound), self.settings.listen_port);
+        let lan = if incoming {
+            route.source.ip()
+        } else {
+            self.addrs.inbound
+        };
+        let own_rr = edit::own_record_route(&uri_host(lan), self.settings.listen_port);
         Edits {
             asterisk_fix: true,
             pop_via: Some(own_via),

@@ -24,6 +24,17 @@ pub trait Media {
     /// 2xx to INVITE/UPDATE, or an ACK with SDP: the halves of the call with a CSeq ≤ `cseq`
     /// are established and survive a later failed re-INVITE (`Table::confirm_call`).
     fn confirm_call(&mut self, call_id: &str, cseq: u32) -> usize;
+    /// The (local, remote) addresses of the call's half for `media_index` whose media
+    /// travels `dir`, if it is open: its far end's family decides the family of the half
+    /// that pairs with it.
+    fn partner(
+        &self,
+        _call_id: &str,
+        _media_index: u16,
+        _dir: Direction,
+    ) -> Option<(SocketAddr, SocketAddr)> {
+        None
+    }
 }
 
 /// No relay (`rtp_proxy_enable = 0`): nothing is ever opened.
@@ -94,6 +105,14 @@ impl Media for TableMedia {
     fn confirm_call(&mut self, call_id: &str, cseq: u32) -> usize {
         self.table.confirm_call(call_id, cseq)
     }
+    fn partner(
+        &self,
+        call_id: &str,
+        index: u16,
+        dir: Direction,
+    ) -> Option<(SocketAddr, SocketAddr)> {
+        self.table.partner(call_id, index, dir)
+    }
 }
 
 /// `o=`, every specified `c=` and `a=rtcp` address of an SDP body set to `public`, ports
@@ -149,6 +168,12 @@ struct RelayPlan {
     /// The address the relay port binds on (the interface's, also when `host_outbound` is
     /// advertised).
     bind: IpAddr,
+    /// (bind, advertised) on the SDP's destination side per family (IPv4, IPv6), where the
+    /// side has an address of it: a stream pairing with a half whose far end is of the
+    /// other family binds there.
+    families: [Option<(IpAddr, IpAddr)>; 2],
+    /// Whether the SDP's sender's side has an address of each family (to reach its media).
+    sender_side: [bool; 2],
     /// Where media arriving on the new port travels.
     stream_dir: Direction,
     /// The call's direction (who called whom).
@@ -171,13 +196,14 @@ impl super::Proxy {
         origin: &super::Origin,
         msg: &Message<'_>,
         direction: Direction,
+        egress: IpAddr,
         media: &mut dyn Media,
     ) -> Result<Option<Vec<u8>>, Status> {
-        match self.body_plan(origin, msg, direction)? {
+        match self.body_plan(origin, msg, direction, egress)? {
             BodyPlan::Keep => Ok(None),
             BodyPlan::Masquerade(public) => masquerade_addresses(msg.body(), public).map(Some),
             BodyPlan::Relay => self
-                .relay_streams(now, origin, msg, direction, media)
+                .relay_streams(now, origin, msg, direction, egress, media)
                 .map(Some),
         }
     }
@@ -187,6 +213,7 @@ impl super::Proxy {
         origin: &super::Origin,
         msg: &Message<'_>,
         direction: Direction,
+        egress: IpAddr,
     ) -> Result<BodyPlan, Status> {
         if !self.settings.relay {
             return Ok(BodyPlan::Keep);
@@ -228,17 +255,19 @@ impl super::Proxy {
         }
         // SDP outside an offer/answer (e.g. a 200 to OPTIONS listing capabilities): no media
         // to relay, but its addresses must not leave the LAN either.
-        Ok(match (towards_wan, self.public_ip()) {
+        Ok(match (towards_wan, self.public_ip_for(egress)) {
             (true, Some(public)) => BodyPlan::Masquerade(public),
             _ => BodyPlan::Keep,
         })
     }
 
-    /// §5.2: which address the SDP advertises and where media on the new port goes.
-    fn relay_plan(&self, request: bool, direction: Direction) -> Option<RelayPlan> {
+    /// §5.2: which address the SDP advertises and where media on the new port goes: the
+    /// egress side's address of the message's family (`egress`), so each side's SDP is in
+    /// that side's family.
+    fn relay_plan(&self, request: bool, direction: Direction, egress: IpAddr) -> Option<RelayPlan> {
         let (advertised, bind) = match direction {
-            Direction::Incoming => (Some(self.addrs.inbound), Some(self.addrs.inbound)),
-            Direction::Outgoing => (self.public_ip(), self.addrs.outbound),
+            Direction::Incoming => (Some(egress), Some(egress)),
+            Direction::Outgoing => (self.public_ip_for(egress), Some(egress)),
         };
         // The stream carries media towards the side the SDP came from: the opposite way.
         let stream_dir = direction.opposite();
@@ -248,9 +277,35 @@ impl super::Proxy {
         } else {
             direction.opposite()
         };
+        let (v4, v6) = (
+            IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+            IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED),
+        );
+        let a = self.addrs;
+        let dest = |peer: IpAddr| {
+            let b = match direction {
+                Direction::Incoming => Some(a.inbound_for(peer)),
+                Direction::Outgoing => a.outbound_for(peer),
+            }
+            .filter(|b| b.is_ipv6() == peer.is_ipv6())?;
+            let adv = match direction {
+                Direction::Incoming => b,
+                Direction::Outgoing => self.public_ip_for(b)?,
+            };
+            Some((b, adv))
+        };
+        let sender = |peer: IpAddr| {
+            match direction {
+                Direction::Incoming => a.outbound_for(peer),
+                Direction::Outgoing => Some(a.inbound_for(peer)),
+            }
+            .is_some_and(|b| b.is_ipv6() == peer.is_ipv6())
+        };
         Some(RelayPlan {
             advertised: advertised?,
             bind: bind?,
+            families: [dest(v4), dest(v6)],
+            sender_side: [sender(v4), sender(v6)],
             stream_dir,
             call_dir,
         })
@@ -262,6 +317,7 @@ impl super::Proxy {
         origin: &super::Origin,
         msg: &Message<'_>,
         direction: Direction,
+        egress: IpAddr,
         media: &mut dyn Media,
     ) -> Result<Vec<u8>, Status> {
         let sdp = Sdp::parse(msg.body()).map_err(|e| {
@@ -269,7 +325,7 @@ impl super::Proxy {
             Status::NOT_ACCEPTABLE_HERE
         })?;
         let plan = self
-            .relay_plan(msg.is_request(), direction)
+            .relay_plan(msg.is_request(), direction, egress)
             .ok_or(Status::SERVICE_UNAVAILABLE)?;
         let call_id = media_call_id(msg);
         let mut opening = Opening {
@@ -350,18 +406,31 @@ fn open_streams(
             log::warn!("SDP from {}: media {i} has no usable address", origin.src);
             return Err(Status::NOT_ACCEPTABLE_HERE);
         };
-        if remote_ip.is_ipv6() != plan.bind.is_ipv6() && !remote_ip.is_unspecified() {
-            log::warn!(
-                "SDP from {}: media {i} is {remote_ip}, the relay address is {}",
-                origin.src,
-                plan.bind
-            );
-            return Err(Status::NOT_ACCEPTABLE_HERE);
-        }
-        // Sdp::media_count is bounded by limits::SDP_MAX_MEDIA, far below u16::MAX.
+        // Media to the sender leaves from the relay's socket on the sender's side, so that
+        // side needs an address of the family the SDP names (a stream may cross families
+        // between the sides). A half pairing with an open one binds in the family of that
+        // one's far end, and its own far end must be of the family that one is bound in.
+        let remote_ip = remote_ip.to_canonical();
+        let fam = |ip: IpAddr| usize::from(ip.is_ipv6());
         let Ok(media_index) = u16::try_from(i) else {
             return Err(Status::NOT_ACCEPTABLE_HERE);
         };
+        let partner = media.partner(call_id, media_index, plan.stream_dir.opposite());
+        let reachable = remote_ip.is_unspecified()
+            || match partner {
+                Some((local, _)) => local.is_ipv6() == remote_ip.is_ipv6(),
+                None => plan.sender_side.get(fam(remote_ip)) == Some(&true),
+            };
+        if !reachable {
+            log::warn!(
+                "SDP from {}: media {i} is {remote_ip}, a family the relay cannot reach it in",
+                origin.src,
+            );
+            return Err(Status::NOT_ACCEPTABLE_HERE);
+        }
+        let (bind, advertised) = partner
+            .and_then(|(_, far)| plan.families.get(fam(far.ip())).copied().flatten())
+            .unwrap_or((plan.bind, plan.advertised));
         let req = StreamRequest {
             call_id,
             client_id: client.clone(),
@@ -369,7 +438,7 @@ fn open_streams(
             stream_dir: plan.stream_dir,
             call_dir: plan.call_dir,
             media_index,
-            local_ip: plan.bind,
+            local_ip: bind,
             remote: SocketAddr::new(remote_ip, st.port),
             remote_rtcp_port: if st.rtcp_mux {
                 Some(st.port)
@@ -384,7 +453,7 @@ fn open_streams(
                     opening.opened.push(o.slot);
                 }
                 opening.rewrites.push(StreamRewrite {
-                    address: plan.advertised,
+                    address: advertised,
                     rtp_port: o.local.port(),
                     rtcp_port: st.rtcp_mux.then_some(o.local.port()),
                 });

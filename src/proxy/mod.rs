@@ -133,10 +133,57 @@ struct Pending {
 }
 
 /// The addresses the proxy answers on. `outbound = None` means the WAN interface is down.
+/// A dual-stack interface has an address of the other family too (`*_alt`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Addresses {
     pub inbound: IpAddr,
     pub outbound: Option<IpAddr>,
+    pub inbound_alt: Option<IpAddr>,
+    pub outbound_alt: Option<IpAddr>,
+}
+
+impl Addresses {
+    /// Single-stack sides.
+    pub fn new(inbound: IpAddr, outbound: Option<IpAddr>) -> Addresses {
+        Addresses {
+            inbound,
+            outbound,
+            inbound_alt: None,
+            outbound_alt: None,
+        }
+    }
+
+    /// The LAN side's address to talk to `peer`: of its family when the side has one.
+    pub fn inbound_for(&self, peer: IpAddr) -> IpAddr {
+        same_family(self.inbound, self.inbound_alt, peer)
+    }
+
+    /// The WAN side's address to talk to `peer` (`None`: the WAN is down).
+    pub fn outbound_for(&self, peer: IpAddr) -> Option<IpAddr> {
+        self.outbound
+            .map(|o| same_family(o, self.outbound_alt, peer))
+    }
+
+    /// Whether `ip` is one of ours (IPv4-mapped counts as the IPv4 address).
+    pub fn is_own(&self, ip: IpAddr) -> bool {
+        let ip = ip.to_canonical();
+        [
+            Some(self.inbound),
+            self.outbound,
+            self.inbound_alt,
+            self.outbound_alt,
+        ]
+        .contains(&Some(ip))
+    }
+}
+
+/// `primary`, unless `peer` is of the other family and `alt` is of that one.
+fn same_family(primary: IpAddr, alt: Option<IpAddr>, peer: IpAddr) -> IpAddr {
+    let v4 = peer.to_canonical().is_ipv4();
+    if primary.is_ipv4() == v4 {
+        return primary;
+    }
+    alt.filter(|a| a.is_ipv4() == v4).unwrap_or(primary)
 }
 
 /// Why a message was dropped (counted by reason, reported in the status snapshot).
@@ -248,7 +295,7 @@ pub struct Proxy {
     public_refresh: Option<u64>,
     /// The last public host known, so registrations move to the new one also when the
     /// outbound interface was down in between.
-    last_public: Option<String>,
+    last_public: [Option<String>; 2],
     /// The resolver's next deadline, recomputed only after the resolver was used (it scans
     /// its query slots).
     resolver_deadline: Option<u64>,
@@ -281,7 +328,7 @@ impl Proxy {
             pending: Vec::with_capacity(limits::PROXY_DNS_PENDING),
             next_token: 1,
             scratch: Vec::with_capacity(limits::SIP_SEND_BUFFER),
-            last_public: None,
+            last_public: [None, None],
             public_ip: None,
             public_refresh: None,
             resolver_deadline: None,
@@ -289,7 +336,7 @@ impl Proxy {
             plugins: Vec::new(),
             redirects: Vec::new(),
         };
-        p.last_public = p.public_host();
+        p.last_public = [0, 1].map(|i| p.public_host_of_family(i));
         p.reset_public_ip();
         p
     }
@@ -307,12 +354,6 @@ impl Proxy {
             (Some(_), None) => Some(0),
             _ => None,
         };
-    }
-
-    /// The public address written into SDP on the WAN side: `host_outbound` (its address), else
-    /// the outbound interface's.
-    fn public_ip(&self) -> Option<IpAddr> {
-        self.public_ip.or(self.addrs.outbound)
     }
 
     fn refresh_public_ip(&mut self, now: u64) {
@@ -376,24 +417,46 @@ impl Proxy {
         self.follow_public_host();
     }
 
-    /// Moves registrations masqueraded on the previous public host to the current one.
-    fn follow_public_host(&mut self) {
-        let Some(new) = self.public_host() else {
-            return;
+    /// The public host of the WAN side in family `i` (0: IPv4, 1: IPv6), when it has an
+    /// address of that family.
+    fn public_host_of_family(&self, i: usize) -> Option<String> {
+        let peer = if i == 0 {
+            IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)
+        } else {
+            IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED)
         };
-        let Some(old) = self.last_public.replace(new.clone()) else {
-            return;
-        };
-        if old == new {
-            return;
+        let out = self.addrs.outbound_for(peer)?;
+        if out.is_ipv6() != (i == 1) {
+            return None;
         }
-        let mode = crate::registry::Mode::OutboundProxy {
-            outbound_host: &new,
-            listen_port: self.settings.listen_port,
-        };
-        let moved = self.registry.rehost(&old, mode);
-        if moved > 0 {
-            log::info!("outbound address {old} -> {new}: {moved} registration(s) moved");
+        self.public_host_for(peer)
+    }
+
+    /// Moves registrations masqueraded on the previous public host of each family to the
+    /// current one (a family the WAN lost keeps its last host, to move from when it is back).
+    fn follow_public_host(&mut self) {
+        for i in 0..2 {
+            let Some(new) = self.public_host_of_family(i) else {
+                continue;
+            };
+            let Some(old) = self
+                .last_public
+                .get_mut(i)
+                .and_then(|l| l.replace(new.clone()))
+            else {
+                continue;
+            };
+            if old == new {
+                continue;
+            }
+            let mode = crate::registry::Mode::OutboundProxy {
+                outbound_host: &new,
+                listen_port: self.settings.listen_port,
+            };
+            let moved = self.registry.rehost(&old, mode);
+            if moved > 0 {
+                log::info!("outbound address {old} -> {new}: {moved} registration(s) moved");
+            }
         }
     }
 
@@ -460,6 +523,14 @@ impl Proxy {
         media: &mut dyn Media,
     ) {
         self.counters.received = self.counters.received.saturating_add(1);
+        // IPv4-mapped addresses are the IPv4 ones from here on: one phone, one identity
+        // (registrations, relay, ACL), and answers leave from the IPv4 socket.
+        let canon = |a: SocketAddr| SocketAddr::new(a.ip().to_canonical(), a.port());
+        let origin = Origin {
+            src: canon(origin.src),
+            local: canon(origin.local),
+            ..origin
+        };
         if !self.plugins_raw(now, &origin, bytes) {
             return;
         }
@@ -715,7 +786,8 @@ impl Proxy {
     /// Whether the message came in on the inbound (LAN) address. With one address for both
     /// sides (`host_outbound` set-ups) every message counts as LAN.
     fn arrived_on_lan(&self, origin: &Origin) -> bool {
-        origin.local.ip().to_canonical() == self.addrs.inbound
+        let l = origin.local.ip().to_canonical();
+        l == self.addrs.inbound || Some(l) == self.addrs.inbound_alt
     }
 
     /// A REGISTER from the Internet side would make its sender a "local phone" whose calls
@@ -737,13 +809,41 @@ impl Proxy {
         ours > 2
     }
 
-    /// The public name or address written into Via, Contact and Record-Route on the WAN side.
-    fn public_host(&self) -> Option<String> {
-        match (&self.settings.host_outbound, self.addrs.outbound) {
+    /// The public name or address written into Via, Contact and Record-Route towards `peer`:
+    /// `host_outbound`, unless it is an address of the other family than the peer's, else
+    /// the outbound address of the peer's family.
+    fn public_host_for(&self, peer: IpAddr) -> Option<String> {
+        let out = self.addrs.outbound_for(peer)?;
+        match (&self.settings.host_outbound, self.public_ip) {
+            (Some(_), Some(ip)) if ip.is_ipv4() != out.is_ipv4() => Some(uri_host(out)),
             (Some(h), _) => Some(h.clone()),
-            (None, Some(ip)) => Some(uri_host(ip)),
-            (None, None) => None,
+            (None, _) => Some(uri_host(out)),
         }
+    }
+
+    /// The public address for SDP towards `peer`'s family (see `public_host_for`).
+    fn public_ip_for(&self, peer: IpAddr) -> Option<IpAddr> {
+        let out = self.addrs.outbound_for(peer)?;
+        Some(
+            self.public_ip
+                .filter(|p| p.is_ipv4() == out.is_ipv4())
+                .unwrap_or(out),
+        )
+    }
+
+    /// The side's address of `to`'s family, when a name resolved only to the other family
+    /// than the one the message was written for (the shell cannot send across families).
+    fn source_for(&self, source: SocketAddr, to: SocketAddr) -> SocketAddr {
+        if source.is_ipv4() == to.ip().to_canonical().is_ipv4() {
+            return source;
+        }
+        let s = source.ip();
+        let ip = if s == self.addrs.inbound || Some(s) == self.addrs.inbound_alt {
+            Some(self.addrs.inbound_for(to.ip()))
+        } else {
+            self.addrs.outbound_for(to.ip())
+        };
+        SocketAddr::new(ip.unwrap_or(s), source.port())
     }
 
     /// Sends `bytes` to `host:port`, resolving a name first (the message waits in a bounded
@@ -760,9 +860,10 @@ impl Proxy {
         let token = self.next_token;
         self.next_token = self.next_token.wrapping_add(1);
         match self.resolver.resolve(now, host, port, token) {
-            Lookup::Ready(addrs) => match addrs.first() {
-                Some(&to) => {
+            Lookup::Ready(addrs) => match pick_family(&addrs, source.ip()) {
+                Some(to) => {
                     self.counters.forwarded = self.counters.forwarded.saturating_add(1);
+                    let source = self.source_for(source, to);
                     self.out.push(source, to, transport, None, bytes);
                 }
                 None => {
@@ -808,10 +909,11 @@ impl Proxy {
                 continue;
             };
             let p = self.pending.swap_remove(pos);
-            match result.ok().and_then(|a| a.first().copied()) {
+            match result.ok().and_then(|a| pick_family(&a, p.source.ip())) {
                 Some(to) => {
                     self.counters.forwarded = self.counters.forwarded.saturating_add(1);
-                    self.out.push(p.source, to, p.transport, None, &p.bytes);
+                    let source = self.source_for(p.source, to);
+                    self.out.push(source, to, p.transport, None, &p.bytes);
                 }
                 None => {
                     self.counters.count(DropReason::DnsFailed);
@@ -903,6 +1005,17 @@ impl Proxy {
 const HOST_OUTBOUND_TOKEN: u64 = u64::MAX;
 /// How often a `host_outbound` name is looked up again (the resolver cache honours its TTL).
 const HOST_OUTBOUND_REFRESH_MS: u64 = 60_000;
+
+/// Of a name's addresses, the first of `source`'s family (the message was written for it),
+/// else the first.
+fn pick_family(addrs: &[SocketAddr], source: IpAddr) -> Option<SocketAddr> {
+    let v4 = source.is_ipv4();
+    addrs
+        .iter()
+        .find(|a| a.ip().to_canonical().is_ipv4() == v4)
+        .or(addrs.first())
+        .copied()
+}
 
 /// An address as it is written in a URI host (IPv6 in brackets).
 pub fn uri_host(ip: IpAddr) -> String {

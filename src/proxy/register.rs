@@ -297,7 +297,8 @@ impl Proxy {
             self.drop_msg(DropReason::Invalid, origin, "REGISTER with an unusable To");
             return;
         };
-        let Some(public) = self.public_host() else {
+        let peer = self.register_peer(now, msg);
+        let Some(public) = self.public_host_for(peer) else {
             self.counters.count(DropReason::OutboundDown);
             self.respond(origin, msg, Status::REQUEST_TIMEOUT, &[]);
             return;

@@ -63,6 +63,8 @@ pub struct Settings {
     pub masked_host: Vec<String>,
     pub access: AccessLists,
     pub max_registrations: usize,
+    /// `outbound_family`: `Some(true)` IPv6, `Some(false)` IPv4, `None` follow the next hop.
+    pub outbound_family: Option<bool>,
 }
 
 impl Settings {
@@ -92,6 +94,11 @@ impl Settings {
                 allow_reg: cfg.hosts_allow_reg.clone(),
             },
             max_registrations: cfg.max_registrations,
+            outbound_family: match cfg.outbound_family {
+                4 => Some(false),
+                6 => Some(true),
+                _ => None,
+            },
         }
     }
 

@@ -376,7 +376,8 @@ impl Registry {
     pub fn rehost(&mut self, old_host: &str, mode: Mode<'_>) -> usize {
         let mut moved = 0usize;
         for entry in self.slots.iter_mut().flatten() {
-            if !entry.masq_url.host().eq_ignore_ascii_case(old_host) {
+            let old = old_host.trim_start_matches('[').trim_end_matches(']');
+            if !entry.masq_url.host().eq_ignore_ascii_case(old) {
                 continue;
             }
             match masq_for_mode(entry.masq_url.clone(), mode) {

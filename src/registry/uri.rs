@@ -255,6 +255,11 @@ impl Uri {
 
     /// Replaces the host (mask_host, outbound address).
     pub fn set_host(&mut self, host: &str) -> Result<(), UriError> {
+        // Kept without the brackets of an IPv6 reference; `Display` writes them.
+        let host = host
+            .strip_prefix('[')
+            .and_then(|h| h.strip_suffix(']'))
+            .unwrap_or(host);
         check_host(host)?;
         self.host = store(UriPart::Host, host)?;
         self.ip = literal_ip(host);

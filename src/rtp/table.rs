@@ -326,6 +326,21 @@ impl Table {
         self.slots.get(slot.index()).and_then(Option::as_ref)
     }
 
+    /// (local, remote) of the open half of `call_id`'s stream `media_index` whose media
+    /// travels `dir`.
+    pub fn partner(
+        &self,
+        call_id: &str,
+        media_index: u16,
+        dir: StreamDirection,
+    ) -> Option<(SocketAddr, SocketAddr)> {
+        self.slots
+            .iter()
+            .flatten()
+            .find(|h| h.call_id == call_id && h.media_index == media_index && h.stream_dir == dir)
+            .map(|h| (h.local, h.remote))
+    }
+
     /// Open half-streams in slot order.
     pub fn halves(&self) -> impl Iterator<Item = (SlotId, &Half)> {
         self.slots.iter().enumerate().filter_map(|(i, h)| {

@@ -2,7 +2,7 @@
 
 use super::error::ParseError;
 use super::message::Message;
-use super::uri::{Scheme, Uri};
+use super::uri::{Host, Scheme, Uri};
 use super::via::MAGIC_COOKIE;
 
 impl<'a> Message<'a> {
@@ -22,6 +22,15 @@ impl<'a> Message<'a> {
             }
         }
         let top = self.top_via()?;
+        // A bare IPv6 Request-URI host is tolerated only from an agent that writes its Via
+        // bare too (one that never learned the brackets, as the Valid8 phone in
+        // tests/data/real); from one that brackets its Via it is the RFC 5118 §4.2 error.
+        if let Some(u) = self.request_uri_raw().and_then(|r| Uri::parse(r).ok()) {
+            let bare = |h: &[u8]| h.first() != Some(&b'[');
+            if matches!(u.host, Some(Host::Ipv6(_))) && bare(u.host_raw) && !bare(top.host_raw) {
+                return Err(ParseError::BadRequestUri);
+            }
+        }
         for via in self.vias() {
             via?;
         }

@@ -92,6 +92,17 @@ impl<'a> Via<'a> {
         self.params.get("received").and_then(|p| p.value)
     }
 
+    /// `received` as an address, bare (RFC 3261) or in brackets (RFC 5118 §4.5 asks to
+    /// accept both).
+    pub fn received_ip(&self) -> Option<core::net::IpAddr> {
+        let r = self.received()?;
+        let r = r
+            .strip_prefix(b"[")
+            .and_then(|r| r.strip_suffix(b"]"))
+            .unwrap_or(r);
+        core::str::from_utf8(r).ok()?.parse().ok()
+    }
+
     pub fn maddr(&self) -> Option<&'a [u8]> {
         self.params.get("maddr").and_then(|p| p.value)
     }

@@ -113,10 +113,7 @@ impl Lab {
             7,
         );
         let table = Table::from_config(&cfg);
-        let addrs = Addresses {
-            inbound: ip(I),
-            outbound: Some(ip(O)),
-        };
+        let addrs = Addresses::new(ip(I), Some(ip(O)));
         let auth = None;
         Lab::from_parts(
             Proxy::new(cfg, addrs, resolver, auth),

@@ -153,10 +153,7 @@ impl Core {
             7,
         );
         let media = TableMedia::new(Table::from_config(&cfg));
-        let addrs = Addresses {
-            inbound: IpAddr::V4(INBOUND),
-            outbound: Some(IpAddr::V4(OUTBOUND)),
-        };
+        let addrs = Addresses::new(IpAddr::V4(INBOUND), Some(IpAddr::V4(OUTBOUND)));
         Core {
             proxy: Proxy::new(cfg, addrs, resolver, settings.authenticator()),
             media,
@@ -192,10 +189,8 @@ impl Core {
 
     /// The WAN interface went down (`None`) or came back with an address.
     pub fn set_outbound(&mut self, outbound: Option<IpAddr>) {
-        self.proxy.set_addresses(Addresses {
-            inbound: IpAddr::V4(INBOUND),
-            outbound,
-        });
+        self.proxy
+            .set_addresses(Addresses::new(IpAddr::V4(INBOUND), outbound));
     }
 
     /// Everything the core wants sent, then its next deadline. Fails when an output breaks

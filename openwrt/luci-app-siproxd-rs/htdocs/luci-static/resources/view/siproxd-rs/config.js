@@ -321,6 +321,13 @@ return view.extend({
 		o.value('tcp', 'TCP');
 		o.optional = true;
 
+		o = s.taboption('outbound', form.ListValue, 'outbound_family', _('Address family'),
+			_('IPv4 or IPv6 towards the Internet when the WAN interface and the provider have both. Automatic: the WAN interface\'s first address family.'));
+		o.value('', _('Automatic'));
+		o.value('4', 'IPv4');
+		o.value('6', 'IPv6');
+		o.optional = true;
+
 		o = s.taboption('outbound', form.DynamicList, 'outbound_domain_name', _('Per-domain proxy: domains'),
 			_('Calls and registrations from these domains (the From domain) go through the proxy at the same position below.'));
 		o.datatype = 'hostname';
