@@ -41,8 +41,16 @@ const DEBUG_LISTENER: Token = Token(5);
 /// The other-family SIP sockets of dual-stack sides (inbound, outbound), clear of the debug
 /// clients' tokens.
 const SIP_ALT: [Token; 2] = [Token(12), Token(13)];
-/// Debug clients use the tokens after the listener's.
-const DEBUG_CLIENTS: usize = 6;
+/// Debug clients use the tokens from here on, after every fixed token above and the TCP
+/// listeners' (6, 7, 14, 15): a token shared by two sockets would hand one's readiness to the
+/// other's handler.
+const DEBUG_CLIENTS: usize = 16;
+const _: () = assert!(
+    DEBUG_CLIENTS > SIP_ALT[1].0
+        && DEBUG_CLIENTS > super::tcp::LISTEN_OUTBOUND.0
+        && DEBUG_CLIENTS > super::tcp::LISTEN_ALT[1].0
+        && DEBUG_CLIENTS + limits::DEBUG_MAX_CLIENTS <= limits::TCP_TOKEN_BASE
+);
 
 /// What a timer is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -19,7 +19,7 @@ use crate::stream::{CloseReason, Received, StreamLimits, Streams};
 /// start at `limits::TCP_TOKEN_BASE`.
 pub const LISTEN_INBOUND: Token = Token(6);
 pub const LISTEN_OUTBOUND: Token = Token(7);
-const LISTEN_ALT: [Token; 2] = [Token(14), Token(15)];
+pub const LISTEN_ALT: [Token; 2] = [Token(14), Token(15)];
 
 fn conn_token(slot: u32) -> Token {
     Token(limits::TCP_TOKEN_BASE + slot as usize)
