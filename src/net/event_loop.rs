@@ -461,6 +461,7 @@ impl EventLoop {
         }
         self.proxy.reconfigure(new.config, new.auth);
         self.proxy.set_plugins(new.plugins);
+        self.proxy.set_stun(new.stun);
         self.flush(self.now_ms());
         log::info!("SIGHUP: configuration reloaded from {}", new.path.display());
     }

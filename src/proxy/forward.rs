@@ -163,7 +163,11 @@ impl Proxy {
         Own {
             inbound: self.addrs.inbound,
             outbound: self.addrs.outbound,
-            host_outbound: self.settings.host_outbound.as_deref(),
+            // A STUN address is ours as `host_outbound` is (siproxd set one to the other).
+            host_outbound: self
+                .stun_host
+                .as_deref()
+                .or(self.settings.host_outbound.as_deref()),
             port: self.settings.listen_port,
         }
     }

@@ -257,6 +257,9 @@ pub struct Proxy {
     plugins: Vec<Box<dyn crate::plugins::Plugin>>,
     /// Call-IDs a plugin answered with 302, until when their ACK is swallowed.
     redirects: Vec<(String, u64)>,
+    /// plugin_stun: the client, and the address it learned as text (compared in `own`).
+    stun: Option<crate::plugins::stun::Client>,
+    stun_host: Option<String>,
 }
 
 impl Proxy {
@@ -288,6 +291,8 @@ impl Proxy {
             resolver_touched: true,
             plugins: Vec::new(),
             redirects: Vec::new(),
+            stun: None,
+            stun_host: None,
         };
         p.last_public = p.public_host();
         p.reset_public_ip();
@@ -312,7 +317,90 @@ impl Proxy {
     /// The public address written into SDP on the WAN side: `host_outbound` (its address), else
     /// the outbound interface's.
     fn public_ip(&self) -> Option<IpAddr> {
-        self.public_ip.or(self.addrs.outbound)
+        self.stun_public()
+            .or(self.public_ip)
+            .or(self.addrs.outbound)
+    }
+
+    fn stun_public(&self) -> Option<IpAddr> {
+        self.stun.as_ref().and_then(|s| s.public())
+    }
+
+    /// The public address as status reports it: the address (or `host_outbound` name), where
+    /// it comes from (`stun`, `host_outbound`, `interface`) and when STUN last answered (ms).
+    pub fn public_address(&self) -> Option<(String, &'static str, Option<u64>)> {
+        let answered = self.stun.as_ref().and_then(|s| s.last_answer());
+        if let Some(ip) = self.stun_public() {
+            return Some((ip.to_string(), "stun", answered));
+        }
+        let (addr, from) = match (&self.settings.host_outbound, self.addrs.outbound) {
+            (Some(h), _) => (h.clone(), "host_outbound"),
+            (None, Some(ip)) => (ip.to_string(), "interface"),
+            (None, None) => return None,
+        };
+        Some((addr, from, answered))
+    }
+
+    /// plugin_stun (`plugins::stun`), at start and on SIGHUP: a client asking the same server
+    /// the same way is kept with what it learned.
+    pub fn set_stun(&mut self, client: Option<crate::plugins::stun::Client>) {
+        match (self.stun.as_ref(), client) {
+            (Some(old), Some(new)) if old.same_settings(&new) => {}
+            (_, new) => {
+                self.stun = new;
+                self.stun_host = None;
+                self.follow_public_host();
+            }
+        }
+    }
+
+    /// Time to ask the STUN server: its name is resolved (asynchronously) first.
+    fn stun_ask(&mut self, now: u64) {
+        let Some(s) = self.stun.as_mut() else { return };
+        s.start(now);
+        let (server, port) = (s.server.clone(), s.port);
+        self.resolver_touched = true;
+        match self.resolver.resolve(now, &server, Some(port), STUN_TOKEN) {
+            Lookup::Ready(a) => self.stun_send(a.first().copied()),
+            Lookup::Pending => {}
+            Lookup::Failed(f) => log::warn!("plugin_stun_server = {server}: {f:?}"),
+        }
+    }
+
+    /// Sends the Binding request from the SIP socket that faces the Internet.
+    fn stun_send(&mut self, server: Option<SocketAddr>) {
+        let (Some(s), Some(to)) = (self.stun.as_mut(), server) else {
+            return;
+        };
+        let Some(from) = self.addrs.outbound else {
+            log::debug!(target: PROXY, "plugin_stun: no outbound address to ask from");
+            return;
+        };
+        let req = s.request_to(to);
+        let source = SocketAddr::new(from, self.settings.listen_port);
+        self.out.push(source, to, Transport::Udp, None, &req);
+    }
+
+    /// A STUN answer is never SIP: `true` when `bytes` was one (taken or dropped here).
+    fn stun_input(&mut self, now: u64, origin: &Origin, bytes: &[u8]) -> bool {
+        use crate::plugins::stun::Input;
+        let Some(s) = self.stun.as_mut() else {
+            return false;
+        };
+        if origin.transport != Transport::Udp {
+            return false;
+        }
+        match s.handle(now, origin.src, bytes) {
+            Input::NotStun => return false,
+            Input::Answer(Some(ip)) => {
+                log::info!("plugin_stun: the public address is now {ip}");
+                self.stun_host = Some(ip.to_string());
+                self.follow_public_host();
+            }
+            Input::Answer(None) => {}
+            Input::Ignored(p) => self.drop_msg(DropReason::Plugin, origin, p.text()),
+        }
+        true
     }
 
     fn refresh_public_ip(&mut self, now: u64) {
@@ -460,6 +548,9 @@ impl Proxy {
         media: &mut dyn Media,
     ) {
         self.counters.received = self.counters.received.saturating_add(1);
+        if self.stun_input(now, &origin, bytes) {
+            return;
+        }
         if !self.plugins_raw(now, &origin, bytes) {
             return;
         }
@@ -739,6 +830,9 @@ impl Proxy {
 
     /// The public name or address written into Via, Contact and Record-Route on the WAN side.
     fn public_host(&self) -> Option<String> {
+        if let Some(ip) = self.stun_public() {
+            return Some(uri_host(ip));
+        }
         match (&self.settings.host_outbound, self.addrs.outbound) {
             (Some(h), _) => Some(h.clone()),
             (None, Some(ip)) => Some(uri_host(ip)),
@@ -801,6 +895,13 @@ impl Proxy {
                 match result {
                     Ok(a) => self.set_public_ip(&name, a.first().map(|s| s.ip())),
                     Err(f) => log::warn!("host_outbound = {name}: {f:?}"),
+                }
+                continue;
+            }
+            if user_token == STUN_TOKEN {
+                match result {
+                    Ok(a) => self.stun_send(a.first().copied()),
+                    Err(f) => log::warn!("plugin_stun_server: {f:?}"),
                 }
                 continue;
             }
@@ -877,6 +978,7 @@ impl Proxy {
             self.resolver_deadline,
             self.public_refresh,
             self.plugins_deadline(),
+            self.stun.as_ref().map(|s| s.next_due()),
         ]
         .into_iter()
         .flatten()
@@ -896,11 +998,16 @@ impl Proxy {
         if self.public_refresh.is_some_and(|t| t <= now) {
             self.refresh_public_ip(now);
         }
+        if self.stun.as_ref().is_some_and(|s| s.next_due() <= now) {
+            self.stun_ask(now);
+        }
     }
 }
 
 /// DNS token of the `host_outbound` lookup (message tokens count up from 1).
 const HOST_OUTBOUND_TOKEN: u64 = u64::MAX;
+/// DNS token of the `plugin_stun_server` lookup.
+const STUN_TOKEN: u64 = u64::MAX - 1;
 /// How often a `host_outbound` name is looked up again (the resolver cache honours its TTL).
 const HOST_OUTBOUND_REFRESH_MS: u64 = 60_000;
 
