@@ -44,6 +44,8 @@ pub enum Problem {
     NotAnswer,
     /// A Binding response to another request.
     WrongTransaction,
+    /// From another address than the request went to, or none is awaited.
+    WrongSource,
     /// The length field or an attribute runs past the datagram.
     Truncated,
     /// A Binding error response.
@@ -57,6 +59,7 @@ impl Problem {
         match self {
             Problem::NotAnswer => "not a STUN answer",
             Problem::WrongTransaction => "STUN answer to another request",
+            Problem::WrongSource => "STUN answer not awaited from this address",
             Problem::Truncated => "truncated STUN answer",
             Problem::ErrorResponse => "STUN error response",
             Problem::NoAddress => "STUN answer without a mapped address",
@@ -228,8 +231,11 @@ impl Client {
         if b.len() < HEADER || b.first().is_none_or(|c| c & 0xC0 != 0) {
             return Input::NotStun;
         }
-        if b.len() > STUN_MAX_MESSAGE || self.sent_to != Some(src) {
+        if b.len() > STUN_MAX_MESSAGE {
             return Input::Ignored(Problem::NotAnswer);
+        }
+        if self.sent_to != Some(src) {
+            return Input::Ignored(Problem::WrongSource);
         }
         match parse_answer(b, &self.tx) {
             Ok(a) => {
@@ -390,7 +396,7 @@ mod tests {
         for src in ["192.0.2.6:3478", "192.0.2.5:3479"] {
             assert_eq!(
                 c.handle(1, src.parse().unwrap(), &good),
-                Input::Ignored(Problem::NotAnswer)
+                Input::Ignored(Problem::WrongSource)
             );
         }
         // Cut anywhere: never an address, never a panic.
@@ -417,7 +423,7 @@ mod tests {
         // A duplicate after it is not ours any more.
         assert_eq!(
             c.handle(3, server, &good),
-            Input::Ignored(Problem::NotAnswer)
+            Input::Ignored(Problem::WrongSource)
         );
     }
 
