@@ -667,6 +667,26 @@ fn uci_quoting_lists_and_comments() {
 }
 
 #[test]
+fn uci_stun_and_stats_options() {
+    let (cfg, d) = uci(
+        "config siproxd\n\tlist load_plugin 'plugin_stun.so'\n\tlist load_plugin 'plugin_stats.so'\n\
+         \toption plugin_stun_server 'stun.example.net'\n\toption plugin_stun_port '3479'\n\
+         \toption plugin_stun_period '60'\n\toption plugin_stats_to_syslog '-1'\n\
+         \toption plugin_stats_to_file '300'\n\toption plugin_stats_filename '/tmp/s'\n",
+    )
+    .unwrap();
+    assert!(d.is_empty(), "{d:?}");
+    let p = &cfg.plugins;
+    assert_eq!(cfg.load_plugin, ["stun", "stats"]);
+    assert_eq!(p.plugin_stun_server.as_deref(), Some("stun.example.net"));
+    assert_eq!((p.plugin_stun_port, p.plugin_stun_period), (3479, 60));
+    assert_eq!((p.plugin_stats_to_syslog, p.plugin_stats_to_file), (-1, 300));
+    assert_eq!(p.plugin_stats_filename.as_deref(), Some("/tmp/s"));
+    let d = uci("config siproxd\n\toption plugin_stun_period '0'\n").unwrap_err();
+    assert!(d[0].to_string().contains("plugin_stun_period"), "{d:?}");
+}
+
+#[test]
 fn uci_errors_name_file_and_line() {
     let d = uci("config siproxd\n\toption rtp_dscp 99\n\toption bogus 1\n\tlist mask_host 'x\n")
         .unwrap_err();
