@@ -680,7 +680,10 @@ fn uci_stun_and_stats_options() {
     assert_eq!(cfg.load_plugin, ["stun", "stats"]);
     assert_eq!(p.plugin_stun_server.as_deref(), Some("stun.example.net"));
     assert_eq!((p.plugin_stun_port, p.plugin_stun_period), (3479, 60));
-    assert_eq!((p.plugin_stats_to_syslog, p.plugin_stats_to_file), (-1, 300));
+    assert_eq!(
+        (p.plugin_stats_to_syslog, p.plugin_stats_to_file),
+        (-1, 300)
+    );
     assert_eq!(p.plugin_stats_filename.as_deref(), Some("/tmp/s"));
     let d = uci("config siproxd\n\toption plugin_stun_period '0'\n").unwrap_err();
     assert!(d[0].to_string().contains("plugin_stun_period"), "{d:?}");
