@@ -1,4 +1,4 @@
-//! plugin_stun through the sans-IO proxy core (behaviour §8.2, decisions §10) with the §11 lab
+//! plugin_stun through the sans-IO proxy core (behaviour §8.2) with the §11 lab
 //! and a virtual clock: the Binding request leaves from the outbound address to the resolved
 //! server, is retried every 10 s until answered and then every `plugin_stun_period`; only the
 //! answer from the server with the transaction id is taken, and the address it names becomes

@@ -1,4 +1,4 @@
-//! plugin_stats (behaviour §8.2, decisions §10): active streams, calls, clients and
+//! plugin_stats (behaviour §8.2, decisions §7): active streams, calls, clients and
 //! registrations, logged (`STATS: ...`, syslog when daemonized) and/or written to
 //! `plugin_stats_filename`, every `plugin_stats_to_syslog` / `_to_file` seconds (each on its own
 //! schedule) and on SIGUSR1 (`-1`: only then). The numbers are counted from the status

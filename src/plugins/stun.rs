@@ -1,4 +1,4 @@
-//! plugin_stun (behaviour §8.2, decisions §10): learns the router's public address from a STUN
+//! plugin_stun (behaviour §8.2): learns the router's public address from a STUN
 //! server when the router itself sits behind another NAT. Sans-IO: [`Client`] says when a
 //! Binding request is due and checks answers; the proxy core resolves the server's name, sends
 //! the request from the SIP socket and makes the learned address its public one.
