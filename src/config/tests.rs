@@ -285,6 +285,31 @@ fn plugin_setting_errors_name_file_line_and_entry() {
 }
 
 #[test]
+fn stats_settings_are_checked_at_their_lines() {
+    // A file output needs a file name: the error names the to_file line.
+    let d = rejected("load_plugin = plugin_stats\ndebug_level = 0\nplugin_stats_to_file = 60\n");
+    let e = errors(&d);
+    assert_eq!(e.len(), 1, "{d:?}");
+    assert_eq!(
+        (e[0].line, e[0].directive.as_str()),
+        (3, "plugin_stats_to_file")
+    );
+    assert!(
+        e[0].message.contains("plugin_stats_filename"),
+        "{}",
+        e[0].message
+    );
+    // Both outputs off: nothing to do, a warning at the load_plugin line.
+    let (_, d) = conf("debug_level = 1\nload_plugin = plugin_stats.la\n").unwrap();
+    assert_eq!(d.len(), 1, "{d:?}");
+    assert_eq!(
+        (d[0].line, d[0].directive.as_str()),
+        (2, "plugin_stats_to_syslog")
+    );
+    clean("load_plugin = plugin_stats\nplugin_stats_to_syslog = -1\n");
+}
+
+#[test]
 fn plugins_missing_required_directive() {
     let d = rejected("load_plugin = plugin_defaulttarget.la\nload_plugin = plugin_stun.la\n");
     let names: Vec<&str> = errors(&d).iter().map(|d| d.directive.as_str()).collect();
