@@ -169,6 +169,30 @@ fn the_learned_address_names_the_proxy_towards_the_internet_and_moves_registrati
 }
 
 #[test]
+fn a_new_outbound_address_asks_again_at_once() {
+    let mut lab = lab();
+    let tx = binding_request(&advance_raw(&mut lab, 0));
+    lab.deliver_bytes(STUN, O, &xor_answer(&tx, [203, 0, 113, 99]));
+    assert_eq!(lab.deadline, Some(lab.now + 300_000));
+    // A PPP reconnect: the interface has another address.
+    lab.proxy.set_addresses(siproxd_rs::proxy::Addresses {
+        inbound: ip(I),
+        outbound: Some(ip("203.0.113.6")),
+    });
+    lab.take_raw();
+    assert!(
+        lab.deadline.is_some_and(|d| d <= lab.now),
+        "{:?}",
+        lab.deadline
+    );
+    let out = advance_raw(&mut lab, 0);
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert_eq!((out[0].from, out[0].to), (ip("203.0.113.6"), sa(STUN)));
+    // Meanwhile the last learned address stays the public one.
+    assert_eq!(lab.proxy.public_address().unwrap().0, "203.0.113.99");
+}
+
+#[test]
 fn a_reload_with_the_same_server_keeps_the_address() {
     let mut lab = lab();
     let tx = binding_request(&advance_raw(&mut lab, 0));

@@ -218,6 +218,12 @@ impl Client {
         self.next = now.saturating_add(STUN_RETRY_MS);
     }
 
+    /// The outbound address changed (a reconnect): the NAT in front may map us anew, so ask
+    /// at the next timer instead of waiting for the period.
+    pub fn ask_soon(&mut self) {
+        self.next = 0;
+    }
+
     /// The request of the current transaction, sent to `server` (its resolved address).
     pub fn request_to(&mut self, server: SocketAddr) -> [u8; HEADER] {
         self.sent_to = Some(server);

@@ -460,6 +460,13 @@ impl Proxy {
     /// through the proxy are masqueraded on the outbound address: they move to the new one at
     /// once rather than at the phone's next REGISTER.
     pub fn set_addresses(&mut self, addrs: Addresses) {
+        if let Some(s) = self
+            .stun
+            .as_mut()
+            .filter(|_| addrs.outbound != self.addrs.outbound)
+        {
+            s.ask_soon();
+        }
         self.addrs = addrs;
         self.follow_public_host();
     }
