@@ -400,3 +400,68 @@ fn stats_are_written_periodically_and_logged_on_sigusr1() {
         "{line}"
     );
 }
+
+/// The `STATS:` line of a daemonized proxy reaches syslog. Needs root and unshare(1): the
+/// proxy runs in a private mount namespace whose /dev/log is a socket of this test (the host
+/// keeps its own /dev); elsewhere it says so and passes.
+#[test]
+fn stats_reach_syslog_when_daemonized() {
+    use std::os::unix::net::UnixDatagram;
+    use std::process::Command;
+    if !siproxd_rs::process::is_root() || Command::new("unshare").arg("-V").output().is_err() {
+        eprintln!("skipped: needs root and unshare(1)");
+        return;
+    }
+    let dir = temp_dir("stats-syslog");
+    let syslog = UnixDatagram::bind(dir.join("log.sock")).unwrap();
+    syslog
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let pid_file = dir.join("pid");
+    let conf = dir.join("siproxd-rs.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "if_inbound = {LAN}\nif_outbound = {WAN}\nsip_listen_port = {}\ndaemonize = 1\n\
+             pid_file = {}\nload_plugin = plugin_stats\nplugin_stats_to_syslog = 1\n",
+            free_udp_port(),
+            pid_file.display()
+        ),
+    )
+    .unwrap();
+    // /dev of the namespace: the host's null and random devices, and our socket as log.
+    let script = r#"set -e; d=$1; shift; mkdir -p "$d/dev"
+        for f in null zero random urandom; do touch "$d/dev/$f"; mount --bind "/dev/$f" "$d/dev/$f"; done
+        touch "$d/dev/log"; mount --bind "$d/log.sock" "$d/dev/log"; mount --rbind "$d/dev" /dev
+        exec "$@""#;
+    let st = Command::new("unshare")
+        .args(["-m", "--propagation", "private", "sh", "-c", script, "sh"])
+        .arg(&dir)
+        .arg(env!("CARGO_BIN_EXE_siproxd-rs"))
+        .arg("-c")
+        .arg(&conf)
+        .status()
+        .unwrap();
+    assert!(st.success(), "the daemon did not start");
+    let pid = read_pid_file(&pid_file, Duration::from_secs(5));
+    let _kill = KillOnDrop(pid);
+    let mut buf = [0u8; 2048];
+    let end = Instant::now() + Duration::from_secs(5);
+    let line = loop {
+        assert!(Instant::now() < end, "no STATS line in syslog");
+        let n = syslog.recv(&mut buf).expect("a syslog line");
+        let l = String::from_utf8_lossy(&buf[..n]).into_owned();
+        if l.contains("STATS: ") {
+            break l;
+        }
+    };
+    // Facility daemon at the priority info maps to (`logging::syslog_priority`), ident, pid.
+    assert!(line.starts_with("<29>"), "{line}");
+    assert!(line.contains(&format!("siproxd-rs[{pid}]: ")), "{line}");
+    assert!(
+        line.ends_with(
+            "STATS: 0 active RTP streams, 0 calls, 0 active clients, 0 registered clients"
+        ),
+        "{line}"
+    );
+}
