@@ -190,11 +190,12 @@ impl Client {
         self.next
     }
 
-    /// The public address learned, and when the last answer came (ms).
+    /// The public address learned.
     pub fn public(&self) -> Option<IpAddr> {
         self.public
     }
 
+    /// When the last answer came (ms).
     pub fn last_answer(&self) -> Option<u64> {
         self.last_answer
     }
@@ -256,7 +257,7 @@ impl Client {
             // The server answered: no retry of this transaction, the 10 s timer asks again.
             Err(p @ (Problem::ErrorResponse | Problem::NoAddress)) => {
                 self.sent_to = None;
-                log::warn!("plugin_stun: {} from {src}", p.text());
+                log::info!("plugin_stun: {} from {src}", p.text());
                 Input::Answer(None)
             }
             Err(p) => Input::Ignored(p),
