@@ -249,6 +249,8 @@ impl Upkeep {
         }
     }
 
+    // Not inlined: the status and the statistics share one copy of it.
+    #[inline(never)]
     fn full_snapshot(&self, proxy: &Proxy, relay: &Relay, now_ms: u64) -> Snapshot {
         let mut snap = snapshot(proxy, &self.config_file, self.started_unix, now_ms);
         add_media(&mut snap, relay, now_ms);

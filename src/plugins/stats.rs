@@ -5,7 +5,6 @@
 //! snapshot, so both always agree; siproxd's miscounts (calls and clients 0 with one stream,
 //! the wrong slot's expiry) cannot happen. Sans-IO: the shell asks what is due and writes.
 
-use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
 use super::BuildError;
@@ -128,16 +127,17 @@ pub struct Summary {
 }
 
 pub fn summary(snap: &Snapshot) -> Summary {
-    let parties: BTreeSet<&str> = snap
-        .calls
+    let calls = &snap.calls;
+    // Counted by first occurrence: a few calls at most, and no set type to carry in flash.
+    let clients = calls
         .iter()
-        .map(|c| c.party.as_str())
-        .filter(|p| !p.is_empty())
-        .collect();
+        .enumerate()
+        .filter(|(i, c)| !c.party.is_empty() && !calls.iter().take(*i).any(|o| o.party == c.party))
+        .count();
     Summary {
-        streams: snap.calls.iter().map(|c| c.streams.len()).sum(),
-        calls: snap.calls.len(),
-        clients: parties.len(),
+        streams: calls.iter().map(|c| c.streams.len()).sum(),
+        calls: calls.len(),
+        clients,
         registered: snap
             .registrations
             .iter()
