@@ -29,6 +29,7 @@ max_len() {
         proxy_core) echo 8192 ;;
         uci | sip_uri | digest_credentials) echo 4096 ;;
         dns_reply) echo 1024 ;;
+        stun_answer) echo 600 ;;
         *) echo 4096 ;;
     esac
 }
@@ -117,6 +118,13 @@ seeds() {
             # Truncated (TC) and SERVFAIL replies to the A question.
             printf '\x12\x34\x83\x80\x00\x01\x00\x00\x00\x00\x00\x00\x03sip\x07example\x03com\x00\x00\x01\x00\x01' >"$dir/truncated"
             printf '\x12\x34\x81\x82\x00\x01\x00\x00\x00\x00\x00\x00\x03sip\x07example\x03com\x00\x00\x01\x00\x01' >"$dir/servfail"
+            ;;
+        stun_answer)
+            # RFC 5389 answer with XOR-MAPPED-ADDRESS (203.0.113.7:5060) and SOFTWARE; RFC 3489
+            # answer with MAPPED-ADDRESS; an error response.
+            printf '\x01\x01\x00\x18\x21\x12\xa4\x42abcdefghijkl\x00\x20\x00\x08\x00\x01\x32\xd6\xea\x12\xd5\x45\x80\x22\x00\x05stun!\x00\x00\x00' >"$dir/xor"
+            printf '\x01\x01\x00\x0c0123456789abcdef\x00\x01\x00\x08\x00\x01\x13\xc4\xc6\x33\x64\x02' >"$dir/mapped"
+            printf '\x01\x11\x00\x08\x21\x12\xa4\x42abcdefghijkl\x00\x09\x00\x04\x00\x00\x04\x14' >"$dir/error"
             ;;
         regex)
             # pattern 0xFF subject 0xFF replacement: the plugin_regex and regex_body kinds of rule.

@@ -127,6 +127,11 @@ pub const STATUS_FILE_MAX: u64 = 64 * 1024 * 1024;
 pub const SAVE_DELAY_MS: u64 = 2000;
 pub const SAVE_MIN_INTERVAL_MS: u64 = 1000;
 
+/// plugin_stun: a request not answered is sent again after this long (siproxd: 10 s); the
+/// largest answer looked at (a Binding answer is well under 100 bytes).
+pub const STUN_RETRY_MS: u64 = 10_000;
+pub const STUN_MAX_MESSAGE: usize = 548;
+
 /// Forwarded messages waiting for their next hop's DNS answer (proxy core); more are dropped
 /// and counted.
 pub const PROXY_DNS_PENDING: usize = 64;

@@ -285,6 +285,31 @@ fn plugin_setting_errors_name_file_line_and_entry() {
 }
 
 #[test]
+fn stats_settings_are_checked_at_their_lines() {
+    // A file output needs a file name: the error names the to_file line.
+    let d = rejected("load_plugin = plugin_stats\ndebug_level = 0\nplugin_stats_to_file = 60\n");
+    let e = errors(&d);
+    assert_eq!(e.len(), 1, "{d:?}");
+    assert_eq!(
+        (e[0].line, e[0].directive.as_str()),
+        (3, "plugin_stats_to_file")
+    );
+    assert!(
+        e[0].message.contains("plugin_stats_filename"),
+        "{}",
+        e[0].message
+    );
+    // Both outputs off: nothing to do, a warning at the load_plugin line.
+    let (_, d) = conf("debug_level = 1\nload_plugin = plugin_stats.la\n").unwrap();
+    assert_eq!(d.len(), 1, "{d:?}");
+    assert_eq!(
+        (d[0].line, d[0].directive.as_str()),
+        (2, "plugin_stats_to_syslog")
+    );
+    clean("load_plugin = plugin_stats\nplugin_stats_to_syslog = -1\n");
+}
+
+#[test]
 fn plugins_missing_required_directive() {
     let d = rejected("load_plugin = plugin_defaulttarget.la\nload_plugin = plugin_stun.la\n");
     let names: Vec<&str> = errors(&d).iter().map(|d| d.directive.as_str()).collect();
@@ -664,6 +689,29 @@ fn uci_quoting_lists_and_comments() {
     assert_eq!(cfg.masked_host, ["x", "y"]);
     assert_eq!(cfg.pid_file, None);
     assert_eq!(cfg.hosts_allow_reg.unwrap().entries.len(), 2);
+}
+
+#[test]
+fn uci_stun_and_stats_options() {
+    let (cfg, d) = uci(
+        "config siproxd\n\tlist load_plugin 'plugin_stun.so'\n\tlist load_plugin 'plugin_stats.so'\n\
+         \toption plugin_stun_server 'stun.example.net'\n\toption plugin_stun_port '3479'\n\
+         \toption plugin_stun_period '60'\n\toption plugin_stats_to_syslog '-1'\n\
+         \toption plugin_stats_to_file '300'\n\toption plugin_stats_filename '/tmp/s'\n",
+    )
+    .unwrap();
+    assert!(d.is_empty(), "{d:?}");
+    let p = &cfg.plugins;
+    assert_eq!(cfg.load_plugin, ["stun", "stats"]);
+    assert_eq!(p.plugin_stun_server.as_deref(), Some("stun.example.net"));
+    assert_eq!((p.plugin_stun_port, p.plugin_stun_period), (3479, 60));
+    assert_eq!(
+        (p.plugin_stats_to_syslog, p.plugin_stats_to_file),
+        (-1, 300)
+    );
+    assert_eq!(p.plugin_stats_filename.as_deref(), Some("/tmp/s"));
+    let d = uci("config siproxd\n\toption plugin_stun_period '0'\n").unwrap_err();
+    assert!(d[0].to_string().contains("plugin_stun_period"), "{d:?}");
 }
 
 #[test]

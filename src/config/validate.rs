@@ -242,6 +242,12 @@ fn plugin_settings(cfg: &Config, loc: Paired<'_, '_>, out: &mut Vec<Diagnostic>)
             p.plugin_fix_fbox_anoncall_networks.is_none(),
             "no Contact is fixed",
         ),
+        (
+            "stats",
+            "plugin_stats_to_syslog",
+            p.plugin_stats_to_syslog == 0 && p.plugin_stats_to_file == 0,
+            "nor is plugin_stats_to_file: no statistics are written",
+        ),
     ];
     for (plugin, directive, empty, effect) in idle {
         if let Some(i) = loaded(plugin).filter(|_| empty) {

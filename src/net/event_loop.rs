@@ -455,7 +455,7 @@ impl EventLoop {
                 Some(u) => {
                     let t = self.tcp.streams();
                     u.handle_tcp(*t.counters(), t.iter(now).count());
-                    u.write_status(&self.proxy, &self.relay, now);
+                    u.on_sigusr1(&self.proxy, &self.relay, now);
                     log::info!("SIGUSR1: status written to {}", u.status_file().display());
                 }
                 None => log::info!("SIGUSR1: no status file in this mode"),
@@ -484,6 +484,11 @@ impl EventLoop {
         }
         self.proxy.reconfigure(new.config, new.auth);
         self.proxy.set_plugins(new.plugins);
+        self.proxy.set_stun(new.stun);
+        let now = self.now_ms();
+        if let Some(u) = self.upkeep.as_mut() {
+            u.set_stats(self.proxy.config(), now);
+        }
         self.flush(self.now_ms());
         log::info!("SIGHUP: configuration reloaded from {}", new.path.display());
     }

@@ -95,6 +95,7 @@ pub fn build(config: &Config) -> Result<Cores, StartError> {
         .any(IpAddr::is_ipv6);
     let mut proxy = Proxy::new(config.clone(), addrs, resolver(ipv6), auth);
     proxy.set_plugins(plugins);
+    proxy.set_stun(stun_client(config).map_err(StartError::Plugin)?);
     if let Some(w) = rtp::dejitter_warning(config.rtp_input_dejitter, config.rtp_output_dejitter) {
         log::warn!("{w}");
     }
@@ -146,6 +147,7 @@ pub struct Reloaded {
     pub config: Config,
     pub auth: Option<Authenticator>,
     pub plugins: Vec<Box<dyn crate::plugins::Plugin>>,
+    pub stun: Option<crate::plugins::stun::Client>,
     /// The file the configuration was read from.
     pub path: PathBuf,
 }
@@ -175,15 +177,16 @@ pub fn reload(source: &ConfigSource, running: &Config) -> Option<Reloaded> {
         log::warn!("SIGHUP: {name} changed; it takes effect after a restart");
     }
     let config = upkeep::keep_restart_only(running, loaded.config);
-    let built = authenticator(&config).and_then(|auth| match crate::plugins::build(&config) {
-        Ok(plugins) => Ok((auth, plugins)),
-        Err(e) => Err(e.to_string()),
+    let built = authenticator(&config).and_then(|auth| {
+        let plugins = crate::plugins::build(&config).map_err(|e| e.to_string())?;
+        Ok((auth, plugins, stun_client(&config)?))
     });
     match built {
-        Ok((auth, plugins)) => Some(Reloaded {
+        Ok((auth, plugins, stun)) => Some(Reloaded {
             config,
             auth,
             plugins,
+            stun,
             path: loaded.path,
         }),
         Err(e) => {
@@ -191,6 +194,20 @@ pub fn reload(source: &ConfigSource, running: &Config) -> Option<Reloaded> {
             None
         }
     }
+}
+
+/// plugin_stun's client when it is loaded, with a random seed for its transaction ids.
+fn stun_client(config: &Config) -> Result<Option<crate::plugins::stun::Client>, String> {
+    if !config.load_plugin.iter().any(|p| p == "stun") {
+        return Ok(None);
+    }
+    let mut seed = [0u8; 8];
+    if !os_random(&mut seed) {
+        log::warn!("getrandom failed: STUN transaction ids are predictable");
+    }
+    crate::plugins::stun::Client::from_config(config, u64::from_le_bytes(seed))
+        .map(Some)
+        .map_err(|e| e.to_string())
 }
 
 /// Random bytes from the kernel (getrandom), for nonce keys and DNS query ids.

@@ -10,6 +10,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use super::relay::Relay;
 use crate::config::{self, Config, LoadError, Source};
 use crate::fsutil::{self, SaveSchedule};
+use crate::plugins::stats::{self, Due, Stats};
 use crate::proxy::Proxy;
 use crate::rtp::{Kind, StreamDirection as Direction};
 use crate::status::{self, Snapshot};
@@ -55,6 +56,8 @@ pub struct Upkeep {
     deadline: Option<u64>,
     /// SIP over TCP as the shell last reported it: counters and open connections.
     tcp: (crate::stream::StreamCounters, usize),
+    /// plugin_stats, when loaded and on.
+    stats: Option<Stats>,
 }
 
 impl Upkeep {
@@ -79,7 +82,9 @@ impl Upkeep {
             status_schedule,
             deadline: None,
             tcp: Default::default(),
+            stats: None,
         };
+        u.set_stats(cfg, now_ms);
         u.schedules_changed();
         u
     }
@@ -169,7 +174,48 @@ impl Upkeep {
         if self.status_schedule.as_ref().is_some_and(|s| s.due(now_ms)) {
             self.write_status(proxy, relay, now_ms);
         }
+        if self
+            .stats
+            .as_ref()
+            .and_then(Stats::next_due)
+            .is_some_and(|t| t <= now_ms)
+        {
+            let due = self.stats.as_mut().map(|s| s.handle_timeout(now_ms));
+            if let Some(due) = due {
+                let snap = self.full_snapshot(proxy, relay, now_ms);
+                self.write_stats(&snap, due);
+            }
+        }
         self.schedules_changed();
+    }
+
+    /// plugin_stats from the configuration (start, SIGHUP); its directives were checked
+    /// with the other plugins'.
+    pub fn set_stats(&mut self, cfg: &Config, now_ms: u64) {
+        self.stats = if cfg.load_plugin.iter().any(|p| p == "stats") {
+            Stats::from_config(cfg, now_ms).ok().flatten()
+        } else {
+            None
+        };
+        self.schedules_changed();
+    }
+
+    /// The statistics of `snap`, to the log and/or the file as `due` says.
+    fn write_stats(&self, snap: &Snapshot, due: Due) {
+        let Some(st) = self.stats.as_ref() else {
+            return;
+        };
+        let sum = stats::summary(snap);
+        if due.syslog {
+            log::info!("{}", stats::log_line(&sum));
+        }
+        if due.file {
+            let path = Path::new(&st.filename);
+            if let Err(e) = fsutil::replace_unsynced(path, stats::file_text(snap, &sum).as_bytes())
+            {
+                log::warn!("plugin_stats_filename {}: {e}", path.display());
+            }
+        }
     }
 
     /// The next instant (ms) [`handle_timeout`](Self::handle_timeout) has something to do.
@@ -186,10 +232,8 @@ impl Upkeep {
             .status_schedule
             .as_ref()
             .and_then(SaveSchedule::next_deadline);
-        self.deadline = match (d, s) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
+        let t = self.stats.as_ref().and_then(Stats::next_due);
+        self.deadline = [d, s, t].into_iter().flatten().min();
     }
 
     /// Input: the TCP table's counters and open connections, for the next snapshot.
@@ -197,11 +241,26 @@ impl Upkeep {
         self.tcp = (counters, open);
     }
 
-    /// The status snapshot (SIGUSR1 and every `status_interval` seconds).
-    pub fn write_status(&mut self, proxy: &Proxy, relay: &Relay, now_ms: u64) {
+    /// SIGUSR1: the status snapshot and the statistics, from one snapshot.
+    pub fn on_sigusr1(&mut self, proxy: &Proxy, relay: &Relay, now_ms: u64) {
+        let snap = self.write_status(proxy, relay, now_ms);
+        if let Some(due) = self.stats.as_ref().map(Stats::on_signal) {
+            self.write_stats(&snap, due);
+        }
+    }
+
+    // Not inlined: the status and the statistics share one copy of it.
+    #[inline(never)]
+    fn full_snapshot(&self, proxy: &Proxy, relay: &Relay, now_ms: u64) -> Snapshot {
         let mut snap = snapshot(proxy, &self.config_file, self.started_unix, now_ms);
         add_media(&mut snap, relay, now_ms);
         add_tcp(&mut snap, &self.tcp.0, self.tcp.1);
+        snap
+    }
+
+    /// The status snapshot (SIGUSR1 and every `status_interval` seconds); returns it.
+    pub fn write_status(&mut self, proxy: &Proxy, relay: &Relay, now_ms: u64) -> Snapshot {
+        let snap = self.full_snapshot(proxy, relay, now_ms);
         let path = self.status_file.clone();
         if let Err(e) = fsutil::create_parent_dir(&path, 0o755) {
             log::warn!("status_file {}: {e}", path.display());
@@ -215,6 +274,7 @@ impl Upkeep {
             s.mark_dirty(now_ms);
         }
         self.schedules_changed();
+        snap
     }
 
     pub fn status_file(&self) -> &Path {
@@ -241,6 +301,14 @@ pub fn snapshot(proxy: &Proxy, config_file: &str, started_unix: u64, now_ms: u64
                 .to_string(),
             });
         }
+    }
+    if let Some((address, source, answered)) = proxy.public_address() {
+        let ago = |t: u64| now_ms.saturating_sub(t) / 1000;
+        snap.public = Some(status::Public {
+            address,
+            source: source.to_string(),
+            last_answer_unix: answered.map_or(0, |t| snap.taken_unix().saturating_sub(ago(t))),
+        });
     }
     let c = proxy.counters();
     snap.count("sip.received", c.received);

@@ -17,7 +17,9 @@ pub mod regex_body;
 pub mod regex_redirect;
 pub mod shortdial;
 pub mod siptrunk;
+pub mod stats;
 pub mod stripheader;
+pub mod stun;
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -215,6 +217,19 @@ fn builder(name: &str) -> Option<Builder> {
 pub fn build(cfg: &Config) -> Result<Vec<Box<dyn Plugin>>, BuildError> {
     let mut out = Vec::new();
     for name in &cfg.load_plugin {
+        // Not message stages: the core runs stun, the shell stats; their directives are
+        // checked here all the same.
+        match name.as_str() {
+            "stun" => {
+                stun::Client::from_config(cfg, 0)?;
+                continue;
+            }
+            "stats" => {
+                stats::Stats::from_config(cfg, 0)?;
+                continue;
+            }
+            _ => {}
+        }
         match builder(name) {
             Some(b) => out.push(b(cfg)?),
             // Accepted so an existing siproxd.conf starts unchanged (decisions §1).
@@ -292,7 +307,7 @@ pub(crate) mod tests {
     #[test]
     fn enabled_plugins_are_built_in_load_order_and_unknown_ones_skipped() {
         let cfg = Config {
-            load_plugin: vec!["logcall".into(), "stats".into(), "demo".into()],
+            load_plugin: vec!["logcall".into(), "nosuch".into(), "demo".into()],
             ..Config::default()
         };
         let names: Vec<&str> = build(&cfg).unwrap().iter().map(|p| p.name()).collect();

@@ -164,7 +164,11 @@ impl Proxy {
             inbound: self.addrs.inbound,
             outbound: self.addrs.outbound,
             alt: [self.addrs.inbound_alt, self.addrs.outbound_alt],
-            host_outbound: self.settings.host_outbound.as_deref(),
+            // A STUN address is ours as `host_outbound` is (siproxd set one to the other).
+            host_outbound: self
+                .stun_host
+                .as_deref()
+                .or(self.settings.host_outbound.as_deref()),
             port: self.settings.listen_port,
         }
     }

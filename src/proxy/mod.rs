@@ -304,6 +304,9 @@ pub struct Proxy {
     plugins: Vec<Box<dyn crate::plugins::Plugin>>,
     /// Call-IDs a plugin answered with 302, until when their ACK is swallowed.
     redirects: Vec<(String, u64)>,
+    /// plugin_stun: the client, and the address it learned as text (compared in `own`).
+    stun: Option<crate::plugins::stun::Client>,
+    stun_host: Option<String>,
 }
 
 impl Proxy {
@@ -335,6 +338,8 @@ impl Proxy {
             resolver_touched: true,
             plugins: Vec::new(),
             redirects: Vec::new(),
+            stun: None,
+            stun_host: None,
         };
         p.last_public = [0, 1].map(|i| p.public_host_of_family(i));
         p.reset_public_ip();
@@ -354,6 +359,87 @@ impl Proxy {
             (Some(_), None) => Some(0),
             _ => None,
         };
+    }
+
+    fn stun_public(&self) -> Option<IpAddr> {
+        self.stun.as_ref().and_then(|s| s.public())
+    }
+
+    /// The public address as status reports it: the address (or `host_outbound` name), where
+    /// it comes from (`stun`, `host_outbound`, `interface`) and when STUN last answered (ms).
+    pub fn public_address(&self) -> Option<(String, &'static str, Option<u64>)> {
+        let answered = self.stun.as_ref().and_then(|s| s.last_answer());
+        if let Some(ip) = self.stun_public() {
+            return Some((ip.to_string(), "stun", answered));
+        }
+        let (addr, from) = match (&self.settings.host_outbound, self.addrs.outbound) {
+            (Some(h), _) => (h.clone(), "host_outbound"),
+            (None, Some(ip)) => (ip.to_string(), "interface"),
+            (None, None) => return None,
+        };
+        Some((addr, from, answered))
+    }
+
+    /// plugin_stun (`plugins::stun`), at start and on SIGHUP: a client asking the same server
+    /// the same way is kept with what it learned.
+    pub fn set_stun(&mut self, client: Option<crate::plugins::stun::Client>) {
+        match (self.stun.as_ref(), client) {
+            (Some(old), Some(new)) if old.same_settings(&new) => {}
+            (_, new) => {
+                self.stun = new;
+                self.stun_host = None;
+                self.follow_public_host();
+            }
+        }
+    }
+
+    /// Time to ask the STUN server: its name is resolved (asynchronously) first.
+    fn stun_ask(&mut self, now: u64) {
+        let Some(s) = self.stun.as_mut() else { return };
+        s.start(now);
+        let (server, port) = (s.server.clone(), s.port);
+        self.resolver_touched = true;
+        match self.resolver.resolve(now, &server, Some(port), STUN_TOKEN) {
+            Lookup::Ready(a) => self.stun_send(a.first().copied()),
+            Lookup::Pending => {}
+            Lookup::Failed(f) => log::warn!("plugin_stun_server = {server}: {f:?}"),
+        }
+    }
+
+    /// Sends the Binding request from the SIP socket that faces the Internet.
+    fn stun_send(&mut self, server: Option<SocketAddr>) {
+        let (Some(s), Some(to)) = (self.stun.as_mut(), server) else {
+            return;
+        };
+        let Some(from) = self.addrs.outbound else {
+            log::debug!(target: PROXY, "plugin_stun: no outbound address to ask from");
+            return;
+        };
+        let req = s.request_to(to);
+        let source = SocketAddr::new(from, self.settings.listen_port);
+        self.out.push(source, to, Transport::Udp, None, &req);
+    }
+
+    /// A STUN answer is never SIP: `true` when `bytes` was one (taken or dropped here).
+    fn stun_input(&mut self, now: u64, origin: &Origin, bytes: &[u8]) -> bool {
+        use crate::plugins::stun::Input;
+        let Some(s) = self.stun.as_mut() else {
+            return false;
+        };
+        if origin.transport != Transport::Udp {
+            return false;
+        }
+        match s.handle(now, origin.src, bytes) {
+            Input::NotStun => return false,
+            Input::Answer(Some(ip)) => {
+                log::info!("plugin_stun: the public address is now {ip}");
+                self.stun_host = Some(ip.to_string());
+                self.follow_public_host();
+            }
+            Input::Answer(None) => {}
+            Input::Ignored(p) => self.drop_msg(DropReason::Plugin, origin, p.text()),
+        }
+        true
     }
 
     fn refresh_public_ip(&mut self, now: u64) {
@@ -413,6 +499,13 @@ impl Proxy {
     /// through the proxy are masqueraded on the outbound address: they move to the new one at
     /// once rather than at the phone's next REGISTER.
     pub fn set_addresses(&mut self, addrs: Addresses) {
+        if let Some(s) = self
+            .stun
+            .as_mut()
+            .filter(|_| addrs.outbound != self.addrs.outbound)
+        {
+            s.ask_soon();
+        }
         self.addrs = addrs;
         self.follow_public_host();
     }
@@ -531,6 +624,9 @@ impl Proxy {
             local: canon(origin.local),
             ..origin
         };
+        if self.stun_input(now, &origin, bytes) {
+            return;
+        }
         if !self.plugins_raw(now, &origin, bytes) {
             return;
         }
@@ -814,6 +910,13 @@ impl Proxy {
     /// the outbound address of the peer's family.
     fn public_host_for(&self, peer: IpAddr) -> Option<String> {
         let out = self.addrs.outbound_for(peer)?;
+        // A STUN-learned address of that family wins (plugin_stun).
+        if let Some(ip) = self
+            .stun_public()
+            .filter(|ip| ip.is_ipv4() == out.is_ipv4())
+        {
+            return Some(uri_host(ip));
+        }
         match (&self.settings.host_outbound, self.public_ip) {
             (Some(_), Some(ip)) if ip.is_ipv4() != out.is_ipv4() => Some(uri_host(out)),
             (Some(h), _) => Some(h.clone()),
@@ -824,9 +927,11 @@ impl Proxy {
     /// The public address for SDP towards `peer`'s family (see `public_host_for`).
     fn public_ip_for(&self, peer: IpAddr) -> Option<IpAddr> {
         let out = self.addrs.outbound_for(peer)?;
+        let same = |p: &IpAddr| p.is_ipv4() == out.is_ipv4();
         Some(
-            self.public_ip
-                .filter(|p| p.is_ipv4() == out.is_ipv4())
+            self.stun_public()
+                .filter(same)
+                .or(self.public_ip.filter(same))
                 .unwrap_or(out),
         )
     }
@@ -905,6 +1010,13 @@ impl Proxy {
                 }
                 continue;
             }
+            if user_token == STUN_TOKEN {
+                match result {
+                    Ok(a) => self.stun_send(a.first().copied()),
+                    Err(f) => log::warn!("plugin_stun_server: {f:?}"),
+                }
+                continue;
+            }
             let Some(pos) = self.pending.iter().position(|p| p.token == user_token) else {
                 continue;
             };
@@ -979,6 +1091,7 @@ impl Proxy {
             self.resolver_deadline,
             self.public_refresh,
             self.plugins_deadline(),
+            self.stun.as_ref().map(|s| s.next_due()),
         ]
         .into_iter()
         .flatten()
@@ -998,11 +1111,16 @@ impl Proxy {
         if self.public_refresh.is_some_and(|t| t <= now) {
             self.refresh_public_ip(now);
         }
+        if self.stun.as_ref().is_some_and(|s| s.next_due() <= now) {
+            self.stun_ask(now);
+        }
     }
 }
 
 /// DNS token of the `host_outbound` lookup (message tokens count up from 1).
 const HOST_OUTBOUND_TOKEN: u64 = u64::MAX;
+/// DNS token of the `plugin_stun_server` lookup.
+const STUN_TOKEN: u64 = u64::MAX - 1;
 /// How often a `host_outbound` name is looked up again (the resolver cache honours its TTL).
 const HOST_OUTBOUND_REFRESH_MS: u64 = 60_000;
 

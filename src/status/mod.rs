@@ -22,6 +22,7 @@
 //! | `registrations[]` | `aor`, `contact` (the UA's real contact URI), `source` (`ip:port` the REGISTER came from), `expires_in_s`, `state` (`live`, `provisional`, ...) |
 //! | `calls[]` | `call_id`, `started_unix` (when its first stream was opened, Unix seconds; `0` unknown), `direction` (`incoming`: from the Internet to a phone, `outgoing`: from a phone; empty unknown), `party` (`user@host` of the phone's side: the From of an outgoing call, the To of an incoming one; may be empty), `streams[]` |
 //! | `streams[]` | one of our relay sockets: `media` (`audio`, `video`, ...; empty unknown), `media_index` (0-based `m=` line), `direction` (where media arriving on `local` travels: `incoming` = Internet → phone, so this socket faces the Internet; `outgoing` = phone → Internet), `payload_type` (first payload type of the `m=` line, `null` unknown), `codec` (its encoding name, e.g. `PCMU`, `null` unknown), `local` (our relay socket `ip:port`), `remote` (the far side of `local`: the address media from `local` is sent to), `latched` (source actually seen on `local`, `null` before the first packet), `pkts_in`/`bytes_in` (received on `local`), `pkts_out`/`bytes_out` (sent from `local` to the far side), `idle_s` (since the stream's last packet, either way), `idle_in_s` (since the last RTP packet received on `local`, `null` none yet: a direction that went quiet), `drops` (packets dropped on this socket), `established` (a 2xx agreed on this stream: the call was answered; `false` while ringing) |
+//! | `public` | the address written on the WAN side: `address`, `source` (`stun`, `host_outbound` or `interface`), `last_answer_unix` (the STUN server's last answer, `0` none); absent when there is none |
 //! | `counters` | name → count. Names are dotted by kind: `datagrams_received.<sip\|rtp>`, `dropped.<reason>`, `table_full.<table>` |
 //!
 //! Members added after the first release (`started_unix`, `direction`, `party` of a call;
@@ -64,6 +65,17 @@ pub struct Snapshot {
     /// Drops by reason, table-full events, datagrams received; see the module docs for the
     /// naming convention.
     pub counters: BTreeMap<String, u64>,
+    pub public: Option<Public>,
+}
+
+/// The public (WAN-side) address and where it was learned.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Public {
+    pub address: String,
+    /// `stun`, `host_outbound` or `interface`.
+    pub source: String,
+    /// The STUN server's last answer, Unix seconds; 0 none.
+    pub last_answer_unix: u64,
 }
 
 /// One contact binding of an address-of-record.
@@ -246,6 +258,14 @@ impl Snapshot {
         }
         close_list(out, self.calls.is_empty(), "  ", ']');
 
+        if let Some(p) = &self.public {
+            out.push_str(",\n  \"public\": {\"address\": ");
+            write_str(out, &p.address);
+            out.push_str(", \"source\": ");
+            write_str(out, &p.source);
+            write!(out, ", \"last_answer_unix\": {}}}", p.last_answer_unix)?;
+        }
+
         out.push_str(",\n  \"counters\": {");
         for (i, (name, value)) in self.counters.iter().enumerate() {
             out.push_str(if i == 0 { "\n    " } else { ",\n    " });
@@ -350,6 +370,15 @@ impl Snapshot {
                 });
             }
             snap.calls.push(call);
+        }
+
+        if let Some(v) = top.get("public")? {
+            let f = Fields::new(v, "public".into())?;
+            snap.public = Some(Public {
+                address: f.string("address")?,
+                source: f.string_or_empty("source")?,
+                last_answer_unix: f.u64_or_zero("last_answer_unix")?,
+            });
         }
 
         let Some(counters) = top.required("counters")?.as_object() else {

@@ -35,6 +35,13 @@ pub fn render_tables(snap: &Snapshot, now_unix: u64) -> String {
         utc_datetime(snap.started_unix),
         utc_datetime(taken),
     );
+    if let Some(p) = &snap.public {
+        let _ = write!(out, "  public    {} ({}", cell(&p.address), cell(&p.source));
+        if p.last_answer_unix > 0 {
+            let _ = write!(out, ", answered {}", utc_datetime(p.last_answer_unix));
+        }
+        out.push_str(")\n");
+    }
 
     let regs: Vec<Vec<String>> = snap
         .registrations

@@ -74,6 +74,7 @@ fn sample() -> Snapshot {
             },
         ],
         counters: BTreeMap::new(),
+        public: None,
     };
     s.count("datagrams_received.sip", 1000);
     s.count("datagrams_received.sip", 234);
@@ -107,6 +108,30 @@ const SAMPLE_JSON: &str = r#"{
   }
 }
 "#;
+
+#[test]
+fn the_public_address_round_trips_and_is_shown() {
+    let mut snap = sample();
+    snap.public = Some(Public {
+        address: "203.0.113.50".into(),
+        source: "stun".into(),
+        last_answer_unix: 1_795_000_000,
+    });
+    let text = snap.to_json();
+    assert!(
+        text.contains(
+            "\n  \"public\": {\"address\": \"203.0.113.50\", \"source\": \"stun\", \
+             \"last_answer_unix\": 1795000000},\n  \"counters\""
+        ),
+        "{text}"
+    );
+    assert_eq!(Snapshot::from_json(text.as_bytes()).unwrap(), snap);
+    let tables = render_tables(&snap, snap.taken_unix());
+    assert!(
+        tables.contains("\n  public    203.0.113.50 (stun, answered 2026-11-18 11:06:40 UTC)\n"),
+        "{tables}"
+    );
+}
 
 #[test]
 fn json_text_of_the_sample() {
@@ -382,6 +407,7 @@ fn any_snapshot() -> impl Strategy<Value = Snapshot> {
                     registrations,
                     calls,
                     counters,
+                    public: None,
                 }
             },
         )
@@ -551,6 +577,11 @@ fn luci_busy() -> Snapshot {
         started_unix: started,
         uptime_s: uptime,
         config_file: "/etc/config/siproxd".into(),
+        public: Some(Public {
+            address: "203.0.113.50".into(),
+            source: "stun".into(),
+            last_answer_unix: now - 20,
+        }),
         ..Snapshot::default()
     };
     let reg = |aor: &str, contact: &str, source: &str, expires_in_s, state: &str| Registration {

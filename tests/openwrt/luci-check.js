@@ -111,7 +111,7 @@ function checkConfig() {
 
 	// Left out on purpose, each with the reason.
 	const plugins = 'plugin not built in yet: its settings join the plugin tabs when it lands';
-	const notBuiltIn = /^plugin_(stun|stats|blacklist)_/;
+	const notBuiltIn = /^plugin_(blacklist)_/;
 	const excluded = {
 		daemonize: 'procd runs the proxy in the foreground',
 		pid_file: 'procd knows the process; the jail has no place for it',
@@ -202,7 +202,7 @@ function checkConfig() {
 	for (const bad of ['plugin_nope.so', 'logcall', 'plugin_.so']) assert.ok(!accepts('load_plugin', bad), `load_plugin refuses ${bad}`);
 	// The plugins' settings: each plugin's options on its own tab.
 	for (const o of options.filter((x) => /^plugin_/.test(x.name))) {
-		const tab = o.name.replace(/^plugin_/, '').replace(/_(akey|entry|string|target|log|desc|pattern|replace|name|account|numbers_regex|blacklist|remove|networks)$/, '');
+		const tab = o.name.replace(/^plugin_/, '').replace(/_(akey|entry|string|target|log|desc|pattern|replace|name|account|numbers_regex|blacklist|remove|networks|server|port|period|to_syslog|to_file|filename)$/, '');
 		assert.ok(o.tab === tab || (o.tab === 'fixes' && /^fix_/.test(tab)), `${o.name} on the tab of its plugin (${o.tab})`);
 	}
 	for (const n of ['plugin_defaulttarget_target', 'plugin_siptrunk_account']) {
@@ -317,6 +317,7 @@ async function checkStatus() {
 	const { page } = await render(st);
 	const seen = checkPage(page, 'busy');
 	assert.ok(seen.includes('Running for 1 day 2 h (version 0.1.0).'), `service state in words:\n${seen}`);
+	assert.ok(seen.includes('Public address: 203.0.113.50 (learned from the STUN server); last STUN answer 20 s ago'), `public address:\n${seen}`);
 	assert.strictEqual(st.polls.length, 1, 'the page polls');
 	assert.strictEqual(st.polls[0][1], 5, 'every 5 s');
 

@@ -461,9 +461,11 @@ return view.extend({
 		s.tab('codecfilter', _('Codec filter'));
 		s.tab('stripheader', _('Strip headers'));
 		s.tab('fixes', _('Router fixes'));
+		s.tab('stun', _('STUN'));
+		s.tab('stats', _('Statistics'));
 
 		o = s.taboption('plugins', form.DynamicList, 'load_plugin', _('Plugins'),
-			_('Built-in plugins by their siproxd names, in the order they run, e.g. plugin_logcall.so (logs every call; no settings). stun, stats and blacklist are accepted but have no effect in this version.'));
+			_('Built-in plugins by their siproxd names, in the order they run, e.g. plugin_logcall.so (logs every call; no settings). blacklist is accepted but has no effect in this version.'));
 		o.validate = validatePlugin;
 
 		o = s.taboption('demo', form.Value, 'plugin_demo_string', _('Text'),
@@ -537,6 +539,32 @@ return view.extend({
 		o = s.taboption('fixes', form.Value, 'plugin_fix_fbox_anoncall_networks', _('Fritzbox networks'),
 			_('plugin_fix_fbox_anoncall: fixes the Contact of Fritzbox phones in these networks answering anonymous calls. Comma-separated, e.g. 192.168.178.0/24.'));
 		o.validate = validateNetworks;
+
+		o = s.taboption('stun', form.Value, 'plugin_stun_server', _('STUN server'),
+			_('plugin_stun asks this server (name or address) for the router\'s public address when the router sits behind another NAT (e.g. the provider\'s box); calls and registrations then carry that address. Required by the plugin.'));
+		o.datatype = 'host';
+		o.placeholder = 'stun.example.net';
+		o = s.taboption('stun', form.Value, 'plugin_stun_port', _('Port'),
+			_('UDP port of the STUN server.'));
+		o.datatype = 'port';
+		o.placeholder = '3478';
+		o = s.taboption('stun', form.Value, 'plugin_stun_period', _('Ask every (s)'),
+			_('Seconds between questions once the server has answered; unanswered, it is asked again every 10 s.'));
+		o.datatype = 'range(1,86400)';
+		o.placeholder = '300';
+
+		o = s.taboption('stats', form.Value, 'plugin_stats_to_syslog', _('Log every (s)'),
+			_('plugin_stats writes a STATS line (streams, calls, phones in calls, registered phones) to the system log this often; -1 only when asked (SIGUSR1, e.g. by the status page), 0 never.'));
+		o.datatype = 'range(-1,86400)';
+		o.placeholder = '0';
+		o = s.taboption('stats', form.Value, 'plugin_stats_to_file', _('File every (s)'),
+			_('As above, into the statistics file, with one line per media stream.'));
+		o.datatype = 'range(-1,86400)';
+		o.placeholder = '0';
+		o = s.taboption('stats', form.Value, 'plugin_stats_filename', _('Statistics file'),
+			_('Where the statistics are written (replaced each time); required when the file is written.'));
+		o.datatype = 'maxlength(256)';
+		o.placeholder = '/tmp/siproxd-rs.stats';
 
 		return m.render();
 	}

@@ -391,7 +391,25 @@ function problemsSection(ctx) {
 	];
 }
 
-var SECTIONS = [ phonesSection, callsSection, problemsSection ];
+var PUBLIC_FROM = {
+	stun: _('learned from the STUN server'),
+	host_outbound: _('set as host_outbound'),
+	'interface': _('the WAN interface\'s address')
+};
+
+// The address the Internet sees in calls and registrations, and where it comes from.
+function publicSection(ctx) {
+	var p = ctx.st['public'];
+	if (!p || typeof(p) !== 'object' || !p.address)
+		return [];
+	var from = PUBLIC_FROM[p.source], rest = from ? ' (' + from + ')' : '';
+	if (+p.last_answer_unix > 0)
+		rest += '; ' + _('last STUN answer %s ago').replace('%s', duration(taken(ctx.st) - p.last_answer_unix));
+	return [ E('h3', {}, [ _('Internet side') ]),
+		E('p', {}, [ _('Public address:') + ' ', val(p.address), rest ]) ];
+}
+
+var SECTIONS = [ publicSection, phonesSection, callsSection, problemsSection ];
 
 function renderStatus(svc, text, signum) {
 	var st = parse(text);
