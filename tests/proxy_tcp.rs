@@ -148,3 +148,123 @@ fn outbound_proxy_transport_sends_a_udp_phone_to_its_proxy_over_tcp() {
     });
     assert_eq!(lab.on_lan(A, text)[0].transport, Transport::Udp);
 }
+
+/// The 200 of the REGISTER `fwd` (the proxy's forwarded copy), granting its Contact.
+fn register_ok(fwd: &Sent) -> String {
+    let vias = fwd.headers("Via");
+    format!(
+        "SIP/2.0 200 OK\nVia: {}\nVia: {}\nFrom: <sip:alice@example.com>;tag=1\nTo: <sip:alice@example.com>;tag=p\nCall-ID: tcp1@192.168.1.10\nCSeq: 1 REGISTER\nContact: {};expires=600\nContent-Length: 0\n\n",
+        vias[0],
+        vias[1],
+        fwd.header("Contact").unwrap()
+    )
+}
+
+#[test]
+fn record_route_and_contact_name_the_transport_of_their_side() {
+    // Phone on TCP, provider on TCP: the masqueraded Contact says TCP.
+    let mut lab = Lab::new();
+    let fwd = register_over_tcp(&mut lab, "sip:example.com");
+    assert_eq!(
+        fwd.header("Contact").unwrap(),
+        "<sip:alice@203.0.113.5;transport=tcp>"
+    );
+    lab.deliver_on(Transport::Tcp, None, PROVIDER, O, &register_ok(&fwd));
+    // An INVITE from a UDP far end reaches the phone over TCP: our Record-Route says TCP, so
+    // the phone's in-dialog requests come back over TCP.
+    let invite = "INVITE sip:alice@203.0.113.5;transport=tcp SIP/2.0\nVia: SIP/2.0/UDP 198.51.100.30:5060;branch=z9hG4bKin2\nMax-Forwards: 70\nFrom: <sip:bob@example.net>;tag=b\nTo: <sip:alice@example.com>\nCall-ID: in2@b\nCSeq: 1 INVITE\nContact: <sip:bob@198.51.100.30:5060>\nContent-Length: 0\n\n";
+    let out = lab.on_wan(B, invite);
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert_eq!(out[0].transport, Transport::Tcp);
+    assert_eq!(
+        out[0].headers("Record-Route"),
+        ["<sip:siproxd@192.168.1.1:5060;transport=tcp;lr>"]
+    );
+    // The phone's 200 goes to the far end over UDP (its Via): the Contact loses the phone's
+    // transport=tcp, the far end must reach us over UDP.
+    let vias = out[0].headers("Via");
+    let ok = format!(
+        "SIP/2.0 200 OK\nVia: {}\nVia: {}\nRecord-Route: {}\nFrom: <sip:bob@example.net>;tag=b\nTo: <sip:alice@example.com>;tag=a\nCall-ID: in2@b\nCSeq: 1 INVITE\nContact: <sip:alice@192.168.1.10:5060;transport=tcp>\nContent-Length: 0\n\n",
+        vias[0],
+        vias[1],
+        out[0].header("Record-Route").unwrap()
+    );
+    let back = lab.deliver_on(Transport::Tcp, Some(CONN), PHONE_TCP, I, &ok);
+    assert_eq!(back.len(), 1, "{back:?}");
+    assert_eq!(back[0].transport, Transport::Udp);
+    assert_eq!(back[0].to, sa(B));
+    assert_eq!(
+        back[0].header("Contact").unwrap(),
+        "<sip:alice@203.0.113.5>",
+        "registered contact masqueraded, without the LAN side's transport"
+    );
+    assert!(back[0].headers("Record-Route").is_empty(), "ours is purged");
+}
+
+#[test]
+fn a_response_to_a_tcp_phone_appends_a_tcp_record_route() {
+    let mut lab = Lab::new();
+    let reg = register_over_tcp(&mut lab, "sip:example.com");
+    lab.deliver_on(Transport::Tcp, None, PROVIDER, O, &register_ok(&reg));
+    // Phone on TCP calls a far end that wants UDP (its URI says so).
+    let invite = "INVITE sip:bob@198.51.100.30:5060;transport=udp SIP/2.0\nVia: SIP/2.0/TCP 192.168.1.10:5060;branch=z9hG4bKout1\nMax-Forwards: 70\nFrom: <sip:alice@example.com>;tag=a\nTo: <sip:bob@example.net>\nCall-ID: out1@192.168.1.10\nCSeq: 1 INVITE\nContact: <sip:alice@192.168.1.10:5060;transport=tcp>\nContent-Length: 0\n\n";
+    let out = lab.deliver_on(Transport::Tcp, Some(CONN), PHONE_TCP, I, invite);
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert_eq!(out[0].transport, Transport::Udp);
+    assert!(out[0].headers("Via")[0].starts_with("SIP/2.0/UDP 203.0.113.5:5060;"));
+    assert_eq!(
+        out[0].header("Contact").unwrap(),
+        "<sip:alice@203.0.113.5>",
+        "the far end reaches us over UDP"
+    );
+    let vias = out[0].headers("Via");
+    let ok = format!(
+        "SIP/2.0 200 OK\nVia: {}\nVia: {}\nFrom: <sip:alice@example.com>;tag=a\nTo: <sip:bob@example.net>;tag=b\nCall-ID: out1@192.168.1.10\nCSeq: 1 INVITE\nContact: <sip:bob@198.51.100.30:5060>\nContent-Length: 0\n\n",
+        vias[0], vias[1]
+    );
+    let back = lab.on_wan(B, &ok);
+    assert_eq!(back.len(), 1, "{back:?}");
+    assert_eq!(back[0].transport, Transport::Tcp);
+    assert_eq!(back[0].to, sa(PHONE_TCP));
+    assert_eq!(
+        back[0].headers("Record-Route"),
+        ["<sip:siproxd@192.168.1.1:5060;transport=tcp;lr>"]
+    );
+    // The same call from a UDP phone: no transport parameter anywhere.
+    let mut lab = Lab::new();
+    lab.register_alice(600);
+    let udp = invite
+        .replace("SIP/2.0/TCP", "SIP/2.0/UDP")
+        .replace(";transport=tcp", "")
+        .replace(";transport=udp", "");
+    let out = lab.on_lan(A, &udp);
+    assert_eq!(out[0].transport, Transport::Udp);
+    let vias = out[0].headers("Via");
+    let ok = format!(
+        "SIP/2.0 200 OK\nVia: {}\nVia: {}\nFrom: <sip:alice@example.com>;tag=a\nTo: <sip:bob@example.net>;tag=b\nCall-ID: out1@192.168.1.10\nCSeq: 1 INVITE\nContent-Length: 0\n\n",
+        vias[0], vias[1]
+    );
+    let back = lab.on_wan(B, &ok);
+    assert_eq!(
+        back[0].headers("Record-Route"),
+        ["<sip:siproxd@192.168.1.1:5060;lr>"]
+    );
+}
+
+#[test]
+fn a_udp_phone_behind_a_tcp_proxy_gets_a_tcp_contact() {
+    let mut lab = Lab::with(siproxd_rs::config::Config {
+        outbound_proxy_host: Some("proxy.example.net".into()),
+        outbound_proxy_transport: Some(Transport::Tcp),
+        ..Lab::config()
+    });
+    let out = lab.on_lan(
+        A,
+        &register("sip:example.com", "<sip:alice@192.168.1.10:5060>", ""),
+    );
+    assert_eq!(out[0].transport, Transport::Tcp);
+    assert_eq!(
+        out[0].header("Contact").unwrap(),
+        "<sip:alice@203.0.113.5;transport=tcp>"
+    );
+}

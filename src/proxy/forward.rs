@@ -204,11 +204,13 @@ impl Proxy {
     }
 
     /// New Contact URIs for a message leaving towards the Internet (§4.10.1): the masqueraded
-    /// identity for a registered contact, else the same URI on our public address.
+    /// identity for a registered contact, else the same URI on our public address; either
+    /// names the WAN hop's `transport` (the phone's own transport may differ).
     fn masquerade_contacts<'a>(
         &self,
         msg: &Message<'a>,
         public: &str,
+        transport: Transport,
     ) -> Vec<(NameAddr<'a>, String)> {
         let mut out = Vec::new();
         for c in msg.contacts() {
@@ -226,7 +228,7 @@ impl Proxy {
                 Some(m) => Some(m),
                 None => rewrite::replace_hostport(&na.uri, public, Some(self.settings.listen_port)),
             };
-            if let Some(n) = new {
+            if let Some(n) = new.and_then(|n| rewrite::with_transport(&n, transport)) {
                 out.push((na, n));
             }
         }
@@ -553,8 +555,11 @@ impl Proxy {
                 via.push_str(tag);
             }
         }
-        let own_rr =
-            edit::own_record_route(&uri_host(self.addrs.inbound), self.settings.listen_port);
+        let own_rr = edit::own_record_route(
+            &uri_host(self.addrs.inbound),
+            self.settings.listen_port,
+            route.transport,
+        );
         Edits {
             asterisk_fix: true,
             request_uri: new_ruri.map(|r| (target.ruri_raw, r)),
@@ -566,7 +571,7 @@ impl Proxy {
             contacts: if incoming {
                 Vec::new()
             } else {
-                self.masquerade_contacts(msg, public)
+                self.masquerade_contacts(msg, public, route.transport)
             },
             user_agent: match (&self.settings.ua_string, incoming) {
                 (Some(ua), false) => Some((ua.clone(), UaPlacement::BeforeVia)),
@@ -734,10 +739,15 @@ impl Proxy {
                 self.register_response(now, msg, slot, msg.status_code().unwrap_or(0))
             }
             (Direction::Incoming, _) => Vec::new(),
-            (Direction::Outgoing, _) => self.masquerade_contacts(msg, &route.public_host),
+            (Direction::Outgoing, _) => {
+                self.masquerade_contacts(msg, &route.public_host, route.transport)
+            }
         };
-        let own_rr =
-            edit::own_record_route(&uri_host(self.addrs.inbound), self.settings.listen_port);
+        let own_rr = edit::own_record_route(
+            &uri_host(self.addrs.inbound),
+            self.settings.listen_port,
+            route.transport,
+        );
         Edits {
             asterisk_fix: true,
             pop_via: Some(own_via),
