@@ -9,6 +9,8 @@ pub const SIP_MAX_MESSAGE: usize = 16 * 1024;
 pub const SIP_RECV_BUFFER: usize = SIP_MAX_MESSAGE + 1;
 /// Output buffer a rewritten message is written into (rewriting can grow a message).
 pub const SIP_SEND_BUFFER: usize = SIP_MAX_MESSAGE + 2048;
+/// Largest request sent over UDP where the next hop takes TCP too (RFC 3261 §18.1.1).
+pub const SIP_UDP_MAX_REQUEST: usize = 1300;
 /// Smallest datagram treated as SIP (siproxd's SEC_MINLEN); shorter ones are keepalives.
 pub const SIP_MIN_MESSAGE: usize = 16;
 /// Header lines indexed per message.

@@ -5,6 +5,7 @@
 mod lab;
 
 use lab::*;
+use siproxd_rs::config::ProxyTransport;
 use siproxd_rs::sansio::{ConnId, Transport};
 
 /// The phone's connection to the proxy: from an ephemeral port, not the one its Via names.
@@ -132,7 +133,7 @@ fn an_incoming_request_to_a_tcp_phone_leaves_over_tcp() {
 fn outbound_proxy_transport_sends_a_udp_phone_to_its_proxy_over_tcp() {
     let mut lab = Lab::with(siproxd_rs::config::Config {
         outbound_proxy_host: Some("proxy.example.net".into()),
-        outbound_proxy_transport: Some(Transport::Tcp),
+        outbound_proxy_transport: Some(ProxyTransport::Tcp),
         ..Lab::config()
     });
     let text = "REGISTER sip:example.com SIP/2.0\nVia: SIP/2.0/UDP 192.168.1.10:5060;branch=z9hG4bKop1\nMax-Forwards: 70\nFrom: <sip:alice@example.com>;tag=1\nTo: <sip:alice@example.com>\nCall-ID: op1@192.168.1.10\nCSeq: 1 REGISTER\nContact: <sip:alice@192.168.1.10:5060>\nExpires: 600\nContent-Length: 0\n\n";
@@ -255,7 +256,7 @@ fn a_response_to_a_tcp_phone_appends_a_tcp_record_route() {
 fn a_udp_phone_behind_a_tcp_proxy_gets_a_tcp_contact() {
     let mut lab = Lab::with(siproxd_rs::config::Config {
         outbound_proxy_host: Some("proxy.example.net".into()),
-        outbound_proxy_transport: Some(Transport::Tcp),
+        outbound_proxy_transport: Some(ProxyTransport::Tcp),
         ..Lab::config()
     });
     let out = lab.on_lan(
@@ -266,5 +267,172 @@ fn a_udp_phone_behind_a_tcp_proxy_gets_a_tcp_contact() {
     assert_eq!(
         out[0].header("Contact").unwrap(),
         "<sip:alice@203.0.113.5;transport=tcp>"
+    );
+}
+
+// ---- transports of the configured proxies, large requests (RFC 3261 §18.1.1) ----
+
+thread_local! {
+    static LOGGED: std::cell::RefCell<Vec<(log::Level, String)>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Keeps each test thread's log records, so a test can look for its warning.
+struct Capture;
+
+impl log::Log for Capture {
+    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
+        true
+    }
+    fn log(&self, r: &log::Record<'_>) {
+        LOGGED.with(|l| l.borrow_mut().push((r.level(), r.args().to_string())));
+    }
+    fn flush(&self) {}
+}
+
+/// The warnings this thread logged since the last call.
+fn warnings() -> Vec<String> {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        log::set_logger(&Capture).unwrap();
+        log::set_max_level(log::LevelFilter::Info);
+    });
+    LOGGED.with(|l| {
+        l.borrow_mut()
+            .drain(..)
+            .filter(|(lv, _)| *lv == log::Level::Warn)
+            .map(|(_, m)| m)
+            .collect()
+    })
+}
+
+/// An INVITE from A to bob of about `size` bytes (padded with a Subject).
+fn invite_of(size: usize) -> String {
+    let head = "INVITE sip:bob@example.com SIP/2.0\nVia: SIP/2.0/UDP 192.168.1.10:5060;branch=z9hG4bKbig\nMax-Forwards: 70\nFrom: <sip:alice@example.com>;tag=a\nTo: <sip:bob@example.com>\nCall-ID: big@192.168.1.10\nCSeq: 1 INVITE\nContact: <sip:alice@192.168.1.10:5060>\nContent-Length: 0\nSubject: ";
+    format!("{head}{}\n\n", "x".repeat(size.saturating_sub(head.len())))
+}
+
+fn auto_proxy_lab(transport: Option<ProxyTransport>) -> Lab {
+    let mut lab = Lab::with(siproxd_rs::config::Config {
+        outbound_proxy_host: Some("proxy.example.net".into()),
+        outbound_proxy_transport: transport,
+        ..Lab::config()
+    });
+    lab.register_alice(600);
+    lab
+}
+
+#[test]
+fn a_large_udp_request_goes_over_tcp_to_a_proxy_configured_auto() {
+    let mut lab = auto_proxy_lab(Some(ProxyTransport::Auto));
+    warnings();
+    let small = lab.on_lan(A, &invite_of(900));
+    assert_eq!(small.len(), 1, "{small:?}");
+    assert_eq!(small[0].transport, Transport::Udp, "auto: UDP normally");
+    assert_eq!(small[0].to, sa("198.51.100.21:5060"));
+    let big = lab.on_lan(A, &invite_of(1400));
+    assert_eq!(big.len(), 1, "{big:?}");
+    assert!(big[0].text.len() > 1300);
+    assert_eq!(big[0].transport, Transport::Tcp);
+    assert_eq!(big[0].to, sa("198.51.100.21:5060"));
+    let vias = big[0].headers("Via");
+    assert!(
+        vias[0].starts_with("SIP/2.0/TCP 203.0.113.5:5060;"),
+        "{vias:?}"
+    );
+    assert!(
+        vias[1].starts_with("SIP/2.0/UDP 192.168.1.10:5060;"),
+        "{vias:?}"
+    );
+    assert!(big[0].msg().validate().is_ok());
+    assert!(warnings().is_empty());
+    // Its response comes back over TCP and reaches the phone over UDP.
+    let ok = format!(
+        "SIP/2.0 180 Ringing\nVia: {}\nVia: {}\nFrom: <sip:alice@example.com>;tag=a\nTo: <sip:bob@example.com>;tag=b\nCall-ID: big@192.168.1.10\nCSeq: 1 INVITE\nContent-Length: 0\n\n",
+        vias[0], vias[1]
+    );
+    let back = lab.deliver_on(Transport::Tcp, None, "198.51.100.21:5060", O, &ok);
+    assert_eq!(back.len(), 1, "{back:?}");
+    assert_eq!(back[0].transport, Transport::Udp);
+    assert_eq!(back[0].to, sa(A));
+}
+
+#[test]
+fn a_large_request_stays_udp_with_a_warning_where_tcp_is_not_known_to_work() {
+    for t in [None, Some(ProxyTransport::Udp)] {
+        let mut lab = auto_proxy_lab(t);
+        warnings();
+        let big = lab.on_lan(A, &invite_of(1400));
+        assert_eq!(big.len(), 1, "{big:?}");
+        assert_eq!(big[0].transport, Transport::Udp, "{t:?}");
+        assert!(big[0].headers("Via")[0].starts_with("SIP/2.0/UDP "));
+        let w = warnings();
+        assert!(
+            w.iter()
+                .any(|m| m.contains("over UDP although larger than 1300")),
+            "{t:?}: {w:?}"
+        );
+        // A small one: no warning.
+        lab.on_lan(A, &invite_of(600));
+        assert!(warnings().is_empty());
+    }
+    // Auto applies to the configured proxy only: a Route to another host stays UDP.
+    let mut lab = auto_proxy_lab(Some(ProxyTransport::Auto));
+    warnings();
+    let routed = invite_of(1400).replacen(
+        "Max-Forwards: 70\n",
+        "Max-Forwards: 70\nRoute: <sip:198.51.100.23;lr>\n",
+        1,
+    );
+    let out = lab.on_lan(A, &routed);
+    assert_eq!(out[0].to, sa("198.51.100.23:5060"));
+    assert_eq!(out[0].transport, Transport::Udp);
+    assert_eq!(warnings().len(), 1);
+}
+
+#[test]
+fn per_domain_proxies_take_a_transport_too() {
+    let cfg = siproxd_rs::config::Config {
+        outbound_proxy_host: Some("proxy.example.net".into()),
+        outbound_domain_name: vec!["example.com".into()],
+        outbound_domain_host: vec!["edge.example.com".into()],
+        outbound_domain_port: vec![5070],
+        outbound_domain_transport: vec![ProxyTransport::Tcp],
+        ..Lab::config()
+    };
+    let mut lab = Lab::with(cfg.clone());
+    let out = lab.on_lan(
+        A,
+        &register("sip:example.com", "<sip:alice@192.168.1.10:5060>", ""),
+    );
+    assert_eq!(out[0].to, sa("198.51.100.22:5070"));
+    assert_eq!(out[0].transport, Transport::Tcp);
+    assert!(out[0].headers("Via")[0].starts_with("SIP/2.0/TCP "));
+    assert_eq!(
+        out[0].header("Contact").unwrap(),
+        "<sip:alice@203.0.113.5;transport=tcp>"
+    );
+    // `udp` turns a TCP phone's request to UDP.
+    let mut lab = Lab::with(siproxd_rs::config::Config {
+        outbound_domain_transport: vec![ProxyTransport::Udp],
+        ..cfg.clone()
+    });
+    let fwd = register_over_tcp(&mut lab, "sip:example.com");
+    assert_eq!(fwd.to, sa("198.51.100.22:5070"));
+    assert_eq!(fwd.transport, Transport::Udp);
+    // `auto`: the phone's transport, and TCP for a large request.
+    let mut lab = Lab::with(siproxd_rs::config::Config {
+        outbound_domain_transport: vec![ProxyTransport::Auto],
+        ..cfg
+    });
+    lab.register_alice(600);
+    let small = lab.on_lan(A, &invite_of(600));
+    assert_eq!(
+        (small[0].to, small[0].transport),
+        (sa("198.51.100.22:5070"), Transport::Udp)
+    );
+    let big = lab.on_lan(A, &invite_of(1400));
+    assert_eq!(
+        (big[0].to, big[0].transport),
+        (sa("198.51.100.22:5070"), Transport::Tcp)
     );
 }

@@ -34,6 +34,9 @@ pub struct Route {
     pub transport: Transport,
     /// The stream connection to reuse, if any.
     pub connection: Option<ConnId>,
+    /// The next hop is known to take TCP too: a UDP request larger than
+    /// `limits::SIP_UDP_MAX_REQUEST` goes over TCP instead (RFC 3261 §18.1.1, decisions §4).
+    pub large_over_tcp: bool,
     /// The public name or address written into Via, Contact and Record-Route on the WAN side.
     pub public_host: String,
 }
@@ -436,6 +439,12 @@ impl Proxy {
             source,
             // The transport the next hop's URI asks for, else the one the request came on.
             transport: hop.transport.unwrap_or(origin.transport),
+            large_over_tcp: direction == Direction::Outgoing
+                && msg
+                    .from()
+                    .ok()
+                    .and_then(|f| std::str::from_utf8(f.uri.host_raw).ok())
+                    .is_some_and(|d| self.settings.takes_tcp(d, &hop)),
             hop: hop.unicast("next hop")?,
             connection: None,
             public_host,
@@ -681,6 +690,7 @@ impl Proxy {
             transport: hop.transport.unwrap_or(Transport::Udp),
             hop,
             connection: None,
+            large_over_tcp: false,
             public_host,
         };
         Ok((route, top.raw))
@@ -791,8 +801,9 @@ impl Proxy {
         // emit_vec leaves exactly the written bytes in `buf`.
         let result = match written {
             Ok(_) => {
+                let transport = large_request_transport(msg, route, &mut buf);
                 crate::logging::dump(crate::logging::NETTRAF, &buf);
-                self.send_to_host(now, route.source, route.transport, &route.hop, &buf);
+                self.send_to_host(now, route.source, transport, &route.hop, &buf);
                 Ok(())
             }
             Err(e) => Err(Refusal::Drop(
@@ -802,5 +813,48 @@ impl Proxy {
         };
         self.scratch = buf;
         result
+    }
+}
+
+/// RFC 3261 §18.1.1: a request larger than 1300 bytes that would go over UDP goes over TCP
+/// where the next hop is known to take it (our Via, on top of `out`, is turned to TCP: the
+/// same length, nothing else moves); elsewhere it stays UDP with a warning, since a UDP-only
+/// next hop would fail the call over TCP (decisions §4).
+fn large_request_transport(msg: &Message<'_>, route: &Route, out: &mut [u8]) -> Transport {
+    if route.transport != Transport::Udp
+        || out.len() <= crate::limits::SIP_UDP_MAX_REQUEST
+        || !msg.is_request()
+    {
+        return route.transport;
+    }
+    let at = route
+        .large_over_tcp
+        .then(|| {
+            let m = Message::parse(out, crate::sip::Framing::Datagram).ok()?;
+            let t = m.top_via().ok()?.transport;
+            (t.len() == 3).then_some(())?;
+            (t.as_ptr() as usize).checked_sub(out.as_ptr() as usize)
+        })
+        .flatten();
+    match at.and_then(|i| out.get_mut(i..i + 3)) {
+        Some(token) => {
+            token.copy_from_slice(b"TCP");
+            log::info!(
+                "request of {} bytes to {}: over TCP, too large for UDP",
+                out.len(),
+                route.hop.host
+            );
+            Transport::Tcp
+        }
+        None => {
+            log::warn!(
+                "request of {} bytes to {} sent over UDP although larger than {}: the next hop \
+                 is not known to take TCP (outbound proxy transport 'auto' allows it)",
+                out.len(),
+                route.hop.host,
+                crate::limits::SIP_UDP_MAX_REQUEST
+            );
+            Transport::Udp
+        }
     }
 }
