@@ -6,7 +6,9 @@ mod lab;
 
 use lab::*;
 use siproxd_rs::config::ProxyTransport;
+use siproxd_rs::proxy::Origin;
 use siproxd_rs::sansio::{ConnId, Transport};
+use siproxd_rs::stream::{StreamLimits, Streams};
 
 /// The phone's connection to the proxy: from an ephemeral port, not the one its Via names.
 const PHONE_TCP: &str = "192.168.1.10:40001";
@@ -435,4 +437,194 @@ fn per_domain_proxies_take_a_transport_too() {
         (big[0].to, big[0].transport),
         (sa("198.51.100.22:5070"), Transport::Tcp)
     );
+}
+
+// ---- the core with the connection table: connect failure and reconnect ----
+
+/// The proxy core and the sans-IO connection table wired as the shell (`net/tcp.rs`) wires
+/// them, on the virtual clock; the peers' sockets are the test.
+struct Net {
+    lab: Lab,
+    streams: Streams,
+}
+
+const OUTBOUND_TCP: &str = "198.51.100.21:5060";
+
+impl Net {
+    fn new(max_connections: usize) -> Net {
+        let lab = Lab::with(siproxd_rs::config::Config {
+            outbound_proxy_host: Some("proxy.example.net".into()),
+            outbound_proxy_transport: Some(ProxyTransport::Tcp),
+            ..Lab::config()
+        });
+        let streams = Streams::new(StreamLimits {
+            max_connections,
+            per_source: 2,
+            idle_timeout: Some(600_000),
+            keepalive: None,
+            connect_timeout: 500,
+            message_deadline: 10_000,
+            write_queue: 64 * 1024,
+        });
+        Net { lab, streams }
+    }
+
+    /// What the proxy sent: TCP messages are queued in the table as `Tcp::send` does (on a
+    /// connection found for them, else a new one, else undeliverable); UDP ones are returned.
+    fn route(&mut self, sent: Vec<Sent>) -> Vec<Sent> {
+        let mut udp = Vec::new();
+        for m in sent {
+            if m.transport == Transport::Udp {
+                udp.push(m);
+                continue;
+            }
+            let src = std::net::SocketAddr::new(m.from, 5060);
+            let id = self
+                .streams
+                .connection_for(m.connection, m.to)
+                .or_else(|| self.streams.open(self.lab.now, m.to, src).ok());
+            match id {
+                Some(id) => assert!(self.streams.send(id, m.text.as_bytes())),
+                None => self.streams.undeliverable(src, m.to, m.text.as_bytes()),
+            }
+        }
+        udp
+    }
+
+    fn phone_sends(&mut self, text: &str) -> Vec<Sent> {
+        let out = self.lab.on_lan(A, text);
+        self.route(out)
+    }
+
+    /// Moves the clock, runs the table's timers and answers what could not be delivered, as
+    /// the event loop does (`answer_undelivered`).
+    fn advance(&mut self, ms: u64) -> Vec<Sent> {
+        self.lab.now += ms;
+        self.streams.handle_timeout(self.lab.now);
+        while self.streams.poll_close().is_some() {}
+        let mut out = Vec::new();
+        while let Some((local, peer, bytes)) = self.streams.poll_undelivered() {
+            let now = self.lab.now;
+            self.lab
+                .proxy
+                .handle_undeliverable(now, local, peer, &bytes, &mut self.lab.media);
+            let sent = self.lab.take();
+            out.extend(self.route(sent));
+        }
+        out
+    }
+
+    /// Everything the table lets the shell write on `id` now.
+    fn written(&mut self, id: ConnId) -> String {
+        let mut w = Vec::new();
+        loop {
+            let p = self.streams.pending_write(id).to_vec();
+            if p.is_empty() {
+                return String::from_utf8(w).unwrap();
+            }
+            self.streams.wrote(self.lab.now, id, p.len());
+            w.extend(p);
+        }
+    }
+
+    /// Bytes from the peer of `id`, framed by the table and handed to the proxy.
+    fn receive(&mut self, id: ConnId, text: &str) -> Vec<Sent> {
+        let now = self.lab.now;
+        let info = self.streams.info(now, id).unwrap();
+        let origin = Origin {
+            transport: Transport::Tcp,
+            src: info.peer,
+            local: info.local,
+            connection: Some(id),
+        };
+        let mut msgs = Vec::new();
+        self.streams
+            .received(now, id, &crlf(text), &mut |_, m, _| msgs.push(m.to_vec()));
+        for m in msgs {
+            self.lab
+                .proxy
+                .handle_message(now, origin, &m, &mut self.lab.media);
+        }
+        let sent = self.lab.take();
+        self.route(sent)
+    }
+}
+
+fn register_n(cseq: u32) -> String {
+    register("sip:example.com", "<sip:alice@192.168.1.10:5060>", "")
+        .replace("CSeq: 1 REGISTER", &format!("CSeq: {cseq} REGISTER"))
+        .replace("branch=z9hG4bKreg1", &format!("branch=z9hG4bKreg{cseq}"))
+}
+
+#[test]
+fn a_failed_connect_answers_503_and_the_next_request_opens_a_new_connection() {
+    let mut net = Net::new(4);
+    assert!(net.phone_sends(&register_n(1)).is_empty());
+    let first = net.streams.find(sa(OUTBOUND_TCP)).unwrap();
+    assert!(net.streams.is_connecting(first));
+    assert_eq!(
+        net.written(first),
+        "",
+        "nothing goes out before the connect"
+    );
+    assert_eq!(net.streams.poll_timeout(), Some(net.lab.now + 500));
+    assert!(net.advance(499).is_empty());
+    // The connect times out: the phone gets 503 at once, not after timer F.
+    let out = net.advance(1);
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert_eq!(out[0].status(), Some(503));
+    assert_eq!(out[0].to, sa(A));
+    assert_eq!(out[0].headers("Via").len(), 1, "only the phone's Via");
+    assert_eq!(out[0].header("CSeq").unwrap(), "1 REGISTER");
+    assert!(net.streams.find(sa(OUTBOUND_TCP)).is_none());
+    assert_eq!(net.streams.counters().connect_failed, 1);
+
+    // The retry opens a new connection; what is sent meanwhile waits in its queue.
+    net.lab.now += 2_000;
+    assert!(net.phone_sends(&register_n(2)).is_empty());
+    let second = net.streams.find(sa(OUTBOUND_TCP)).unwrap();
+    assert_ne!(second, first);
+    // A refresh sent meanwhile joins the same queue.
+    assert!(net.phone_sends(&register_n(3)).is_empty());
+    assert_eq!(net.streams.find(sa(OUTBOUND_TCP)), Some(second));
+    assert_eq!(net.written(second), "");
+    net.streams.connected(net.lab.now + 30, second);
+    let w = net.written(second);
+    let (two, three) = (w.find("CSeq: 2 ").unwrap(), w.find("CSeq: 3 ").unwrap());
+    assert!(two < three, "queued in order: {w}");
+    assert!(w.starts_with("REGISTER sip:example.com") && w.matches("REGISTER sip:").count() == 2);
+    assert!(
+        net.advance(600).is_empty(),
+        "no 503 for a connection that worked"
+    );
+
+    // The registrar answers on that connection; the 200 reaches the phone over UDP.
+    let top = w
+        .lines()
+        .find(|l| l.starts_with("Via: SIP/2.0/TCP"))
+        .unwrap()
+        .trim_start_matches("Via: ");
+    let ok = format!(
+        "SIP/2.0 200 OK\nVia: {top}\nVia: SIP/2.0/UDP 192.168.1.10:5060;branch=z9hG4bKreg2\nFrom: <sip:alice@example.com>;tag=r1\nTo: <sip:alice@example.com>;tag=p1\nCall-ID: reg1@192.168.1.10\nCSeq: 2 REGISTER\nContact: <sip:alice@203.0.113.5;transport=tcp>;expires=600\nContent-Length: 0\n\n"
+    );
+    let back = net.receive(second, &ok);
+    assert_eq!(back.len(), 1, "{back:?}");
+    assert_eq!((back[0].status(), back[0].to), (Some(200), sa(A)));
+}
+
+#[test]
+fn no_connection_to_be_had_answers_503_too() {
+    // A one-slot table busy with a connect elsewhere: the proxy's connection cannot open.
+    let mut net = Net::new(1);
+    net.streams
+        .open(
+            net.lab.now,
+            sa("198.51.100.99:5060"),
+            sa("203.0.113.5:5060"),
+        )
+        .unwrap();
+    assert!(net.phone_sends(&register_n(1)).is_empty());
+    let out = net.advance(0);
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert_eq!((out[0].status(), out[0].to), (Some(503), sa(A)));
 }

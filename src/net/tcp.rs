@@ -317,15 +317,14 @@ impl Tcp {
         bytes: &[u8],
     ) {
         self.deadline.set(None);
-        let id = connection
-            .filter(|&c| self.streams.is_open(c))
-            .or_else(|| self.streams.find(destination))
-            .or_else(|| self.streams.find_accepted_from(destination.ip()));
-        let id = match id {
+        let id = match self.streams.connection_for(connection, destination) {
             Some(id) => id,
             None => match self.connect(registry, now, source, destination) {
                 Some(id) => id,
-                None => return,
+                None => {
+                    self.streams.undeliverable(source, destination, bytes);
+                    return;
+                }
             },
         };
         if self.streams.send(id, bytes) {
@@ -344,14 +343,14 @@ impl Tcp {
         let sock = match open_connect(source, dest) {
             Ok(s) => s,
             Err(e) => {
-                log::info!("TCP connect to {dest}: {e}; message dropped");
+                log::info!("TCP connect to {dest}: {e}");
                 return None;
             }
         };
         let mut stream = TcpStream::from_std(sock.into());
         let local = stream.local_addr().unwrap_or(source);
         let Ok(id) = self.streams.open(now, dest, local) else {
-            log::warn!("TCP table full: no connection to {dest}; message dropped");
+            log::warn!("TCP table full: no connection to {dest}");
             return None;
         };
         if let Err(e) = registry.register(
