@@ -363,7 +363,7 @@ impl EventLoop {
         if let Some(u) = self.upkeep.as_mut() {
             if u.poll_timeout().is_some_and(|d| d <= now) {
                 let t = self.tcp.streams();
-                u.handle_tcp(*t.counters(), t.iter(now).count());
+                u.handle_tcp(t, now);
                 u.handle_timeout(now, &self.proxy, &self.relay);
                 worked = true;
             }
@@ -431,7 +431,7 @@ impl EventLoop {
             match self.upkeep.as_mut() {
                 Some(u) => {
                     let t = self.tcp.streams();
-                    u.handle_tcp(*t.counters(), t.iter(now).count());
+                    u.handle_tcp(t, now);
                     u.write_status(&self.proxy, &self.relay, now);
                     log::info!("SIGUSR1: status written to {}", u.status_file().display());
                 }
