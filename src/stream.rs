@@ -294,7 +294,7 @@ impl Streams {
     }
 
     /// The connection a message to `destination` goes on: `preferred` (the one its request
-    /// came on) while open, else an open connection to `destination`, else, towards a phone,
+    /// came on) while open (the shell drops an answer whose connection closed), else an open connection to `destination`, else, towards a phone,
     /// the connection its host opened (its registration's flow). `None`: open a new one.
     pub fn connection_for(
         &self,

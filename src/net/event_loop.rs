@@ -344,6 +344,12 @@ impl EventLoop {
                 _ => {}
             }
         }
+        // Connections with more to read than one turn's budget, once each per turn.
+        for _ in 0..self.tcp.more_len() {
+            if let Some(token) = self.tcp.pop_more() {
+                self.on_tcp(now, token);
+            }
+        }
         // Woken by a deadline: serve it now rather than after the next wait.
         if self.exit.is_none() {
             self.handle_due(now);

@@ -41,6 +41,9 @@ pub struct Tcp {
     /// The table's next deadline, recomputed only after something changed it: the loop asks
     /// on every wake-up (RTP included) and the table scan is per slot.
     deadline: std::cell::Cell<Option<Option<u64>>>,
+    /// Connections that used their read budget with more to read (edge-triggered: no new
+    /// event comes for them), read again on the loop's next turn.
+    more: std::collections::VecDeque<ConnId>,
 }
 
 impl Tcp {
@@ -52,7 +55,17 @@ impl Tcp {
             streams: Streams::new(limits),
             buf: vec![0u8; limits::SIP_RECV_BUFFER].into_boxed_slice(),
             deadline: std::cell::Cell::new(None),
+            more: std::collections::VecDeque::with_capacity(limits.max_connections),
         }
+    }
+
+    /// A connection to read again (it had more than its budget), as its token.
+    pub fn pop_more(&mut self) -> Option<Token> {
+        self.more.pop_front().map(|id| conn_token(id.slot))
+    }
+
+    pub fn more_len(&self) -> usize {
+        self.more.len()
     }
 
     pub fn streams(&self) -> &Streams {
@@ -207,7 +220,14 @@ impl Tcp {
         deliver: &mut dyn FnMut(Origin, &[u8]),
     ) {
         let mut buf = std::mem::take(&mut self.buf);
+        let mut budget = limits::TCP_READ_BUDGET;
         while let Some(s) = self.sock(id) {
+            if budget == 0 {
+                if !self.more.contains(&id) {
+                    self.more.push_back(id);
+                }
+                break;
+            }
             let n = match s.read(&mut buf) {
                 Ok(0) => {
                     self.fail(registry, id, CloseReason::Peer);
@@ -222,6 +242,7 @@ impl Tcp {
                     break;
                 }
             };
+            budget = budget.saturating_sub(n);
             let Some(info) = self.streams.info(now, id) else {
                 break;
             };
@@ -304,9 +325,9 @@ impl Tcp {
         }
     }
 
-    /// Sends one message: on `connection` if it is still open, else on an open connection to
-    /// `destination` (or, towards a phone, on the connection its address opened), else on a
-    /// new connection from `source`'s address.
+    /// Sends one message: on `connection` if it is still open (dropped if it closed), else on
+    /// an open connection to `destination` (or, towards a phone, on the connection its address
+    /// opened), else on a new connection from `source`'s address.
     pub fn send(
         &mut self,
         registry: &Registry,
@@ -317,6 +338,12 @@ impl Tcp {
         bytes: &[u8],
     ) {
         self.deadline.set(None);
+        if connection.is_some_and(|c| !self.streams.is_open(c)) {
+            // The proxy's answer to a request whose connection is gone (often closed for
+            // misbehaving, with more of its requests read): no new connection back for it.
+            log::debug!(target: NET, "TCP answer to {destination} dropped: its connection is closed");
+            return;
+        }
         let id = match self.streams.connection_for(connection, destination) {
             Some(id) => id,
             None => match self.connect(registry, now, source, destination) {
@@ -371,6 +398,9 @@ impl Tcp {
     }
 
     pub fn poll_timeout(&self) -> Option<u64> {
+        if !self.more.is_empty() {
+            return Some(0);
+        }
         if let Some(d) = self.deadline.get() {
             return d;
         }
