@@ -5,8 +5,10 @@
 # rtp_proxy_enable = 0); a provider sipp (UAS) on 127.0.0.3 answers; a phone sipp (UAC) on
 # 127.0.0.1 registers once through the proxy, then makes CALLS calls at RATE calls/s
 # (INVITE/180/200/ACK/BYE/200). The proxy's utime+stime is read from /proc/PID/stat before and
-# after the load. Baseline in the same run: the same sipp pair talking directly, no proxy,
-# so the cost of sipp itself is visible next to the proxy's.
+# after the load. The same proxy then carries the same load over TCP (both sipps with -t t1,
+# after registering over TCP), so the CPU per call of TCP and UDP compare in one run.
+# Baseline in the same run: the same sipp pair talking directly, no proxy, so the cost of sipp
+# itself is visible next to the proxy's.
 #
 # Usage: scripts/bench-sip.sh            (CALLS=2000 RATE=200 by default, env overrides;
 #        PROFILE=release-o3 measures the speed-optimised build instead of the size-optimised one)
@@ -92,10 +94,12 @@ stat_value() {
         END { print (c ? $c : "?") }' "$1" 2>/dev/null || echo "?"
 }
 
-# load NAME TARGET_HOST TARGET_PORT PHONE_PORT PROVIDER_PORT: the call load, UAS first.
+# load NAME TARGET_HOST TARGET_PORT PHONE_PORT PROVIDER_PORT [SIPP ARGS]: the call load, UAS
+# first; SIPP ARGS (e.g. -t t1) go to both sipps.
 load() {
     local name=$1 host=$2 port=$3 phone_port=$4 provider_port=$5
-    local keys=(-key provider "$PROVIDER:$provider_port" -key provider_host "$PROVIDER" -key user alice)
+    shift 5
+    local keys=(-key provider "$PROVIDER:$provider_port" -key provider_host "$PROVIDER" -key user alice "$@")
     run_sipp "${name}_provider" -sf "$SIPP_DIR/bench_provider_call.xml" -i "$PROVIDER" \
         -p "$provider_port" -m "$CALLS" -timeout "${LOAD_TIMEOUT}s" -timeout_error "${keys[@]}" &
     local uas=$!
@@ -137,19 +141,28 @@ if ! kill -0 "$PROXY_PID" 2>/dev/null; then
     exit 1
 fi
 
+# register NAME [SIPP ARGS]: the phone registers through the proxy (outgoing calls are those
+# of a registered phone).
+register() {
+    local name=$1
+    shift
+    local reg_keys=(-key provider "$PROVIDER:$PROVIDER_PORT" -key provider_host "$PROVIDER" -key user alice "$@")
+    run_sipp "${name}_provider" -sf "$SIPP_DIR/provider_register.xml" -i "$PROVIDER" \
+        -p "$PROVIDER_PORT" -m 1 -timeout 15s -timeout_error "${reg_keys[@]}" &
+    local reg_uas=$!
+    sleep 0.3
+    run_sipp "${name}_phone" "$LAN:$SIP_PORT" -sf "$SIPP_DIR/phone_register.xml" -i "$LAN" \
+        -p "$PHONE_PORT" -m 1 -timeout 15s -timeout_error "${reg_keys[@]}"
+    wait "$reg_uas" || true
+    if [ "$(cut -d' ' -f1 "$WORK/${name}_phone.cpu")" != 0 ] ||
+        [ "$(cut -d' ' -f1 "$WORK/${name}_provider.cpu")" != 0 ]; then
+        echo "bench-sip: registration ($name) through the proxy failed; see $WORK" >&2
+        exit 1
+    fi
+}
+
 echo "==> registering the phone through the proxy"
-reg_keys=(-key provider "$PROVIDER:$PROVIDER_PORT" -key provider_host "$PROVIDER" -key user alice)
-run_sipp reg_provider -sf "$SIPP_DIR/provider_register.xml" -i "$PROVIDER" -p "$PROVIDER_PORT" \
-    -m 1 -timeout 15s -timeout_error "${reg_keys[@]}" &
-reg_uas=$!
-sleep 0.3
-run_sipp reg_phone "$LAN:$SIP_PORT" -sf "$SIPP_DIR/phone_register.xml" -i "$LAN" \
-    -p "$PHONE_PORT" -m 1 -timeout 15s -timeout_error "${reg_keys[@]}"
-wait "$reg_uas" || true
-if [ "$(cut -d' ' -f1 "$WORK/reg_phone.cpu")" != 0 ] || [ "$(cut -d' ' -f1 "$WORK/reg_provider.cpu")" != 0 ]; then
-    echo "bench-sip: registration through the proxy failed; see $WORK" >&2
-    exit 1
-fi
+register reg
 
 # What the idle event loop costs, so it is not mistaken for per-call cost.
 echo "==> proxy idle for $IDLE_S s"
@@ -162,6 +175,17 @@ before=$(cpu_ticks "$PROXY_PID")
 load proxy "$LAN" "$SIP_PORT" "$PHONE_PORT" "$PROVIDER_PORT"
 after=$(cpu_ticks "$PROXY_PID")
 proxy_ticks=$((after - before))
+
+# --- the same over TCP, same proxy ------------------------------------------------------------
+PHONE_PORT=$(free_port)
+PROVIDER_PORT=$(free_port)
+echo "==> registering the phone through the proxy over TCP"
+register reg_tcp -t t1
+echo "==> $CALLS calls at $RATE calls/s through the proxy over TCP"
+before=$(cpu_ticks "$PROXY_PID")
+load tcp "$LAN" "$SIP_PORT" "$PHONE_PORT" "$PROVIDER_PORT" -t t1
+after=$(cpu_ticks "$PROXY_PID")
+tcp_ticks=$((after - before))
 cleanup
 PROXY_PID=
 
@@ -200,12 +224,17 @@ report() {
         }'
 }
 proxy_ms=$(awk -v t="$proxy_ticks" -v hz="$HZ" 'BEGIN { print t * 1000 / hz }')
+tcp_ms=$(awk -v t="$tcp_ticks" -v hz="$HZ" 'BEGIN { print t * 1000 / hz }')
 echo
 echo "siproxd-rs under sipp: $CALLS calls at $RATE calls/s, CPU from /proc/PID/stat (1 tick = $((1000 / HZ)) ms)"
 printf "%-16s %6s %6s %6s %8s %10s %9s %9s  %s\n" run ok failed wall_s proxy_ms proxy_ms/call \
     sipp_ms sipp_ms/call "sipp rc (phone/provider)"
 report proxy "through proxy" "$proxy_ms"
+report tcp "proxy, TCP" "$tcp_ms"
 report direct "direct (base)" "-"
+awk -v t="$tcp_ticks" -v u="$proxy_ticks" 'BEGIN {
+    if (u > 0) printf "proxy CPU per call over TCP = %.2f x over UDP (same run, same proxy)\n", t / u
+}'
 read -r _ d_phone <"$WORK/direct_phone.cpu"
 read -r _ d_uas <"$WORK/direct_provider.cpu"
 awk -v p="$proxy_ticks" -v d="$((d_phone + d_uas))" 'BEGIN {

@@ -9,6 +9,8 @@ pub const SIP_MAX_MESSAGE: usize = 16 * 1024;
 pub const SIP_RECV_BUFFER: usize = SIP_MAX_MESSAGE + 1;
 /// Output buffer a rewritten message is written into (rewriting can grow a message).
 pub const SIP_SEND_BUFFER: usize = SIP_MAX_MESSAGE + 2048;
+/// Largest request sent over UDP where the next hop takes TCP too (RFC 3261 §18.1.1).
+pub const SIP_UDP_MAX_REQUEST: usize = 1300;
 /// Smallest datagram treated as SIP (siproxd's SEC_MINLEN); shorter ones are keepalives.
 pub const SIP_MIN_MESSAGE: usize = 16;
 /// Header lines indexed per message.
@@ -33,6 +35,9 @@ pub const TCP_PER_SOURCE: usize = 8;
 pub const TCP_MESSAGE_DEADLINE_MS: u64 = 10_000;
 /// Bytes queued for one connection before its peer counts as not reading.
 pub const TCP_WRITE_QUEUE: usize = 256 * 1024;
+/// Bytes read from one TCP connection per turn of the event loop: a peer that writes without
+/// pause must not hold the loop (UDP, RTP, other connections) or pile up answers.
+pub const TCP_READ_BUDGET: usize = 4 * SIP_RECV_BUFFER;
 /// Largest value accepted for the `max_*` table-size directives.
 pub const MAX_TABLE_CAPACITY: usize = 65536;
 /// Contacts kept per address-of-record (decisions §4).

@@ -293,6 +293,28 @@ impl Streams {
             .map(|(i, c)| Self::id_of(i, c))
     }
 
+    /// The connection a message to `destination` goes on: `preferred` (the one its request
+    /// came on) while open (the shell drops an answer whose connection closed), else an open connection to `destination`, else, towards a phone,
+    /// the connection its host opened (its registration's flow). `None`: open a new one.
+    pub fn connection_for(
+        &self,
+        preferred: Option<ConnId>,
+        destination: SocketAddr,
+    ) -> Option<ConnId> {
+        preferred
+            .filter(|&c| self.is_open(c))
+            .or_else(|| self.find(destination))
+            .or_else(|| self.find_accepted_from(destination.ip()))
+    }
+
+    /// A message no connection could be opened for (table full, socket error): kept for
+    /// `poll_undelivered` like the first message of a failed connect, so its sender is told.
+    pub fn undeliverable(&mut self, local: SocketAddr, peer: SocketAddr, bytes: &[u8]) {
+        if self.undelivered.len() < UNDELIVERED_MAX {
+            self.undelivered.push_back((local, peer, bytes.to_vec()));
+        }
+    }
+
     /// A free slot, evicting the least recently active quiet accepted connection if needed.
     fn take_slot(&mut self, now: u64) -> Result<usize, Refused> {
         if let Some(i) = self.conns.iter().position(|c| !c.live) {

@@ -31,7 +31,7 @@ mod tests;
 pub use directives::{names as directive_names, plugin_name, restart_only_names};
 pub use lexer::parse_c_int;
 pub use schema::{keep_restart_only, restart_only_changes, Config, PluginConfig};
-pub use typed::{DomainRoute, RportPolicy};
+pub use typed::{DomainRoute, ProxyTransport, RportPolicy};
 pub use uci::UCI_ONLY_OPTIONS;
 
 use directives::Loc;

@@ -67,9 +67,10 @@ declare_directives! {
         outbound_proxy_host: Option<String> = None, string;
         /// Port of `outbound_proxy_host`.
         outbound_proxy_port: u16 = 5060, port;
-        /// Transport to `outbound_proxy_host` (`udp` or `tcp`; unset: the next hop's
-        /// `transport=` parameter, else the transport the request came on).
-        outbound_proxy_transport: Option<crate::sansio::Transport> = None, transport;
+        /// Transport to `outbound_proxy_host` (`udp`, `tcp`, or `auto`: as unset, and a UDP
+        /// request over 1300 bytes goes over TCP; unset: the next hop's `transport=`
+        /// parameter, else the transport the request came on).
+        outbound_proxy_transport: Option<super::ProxyTransport> = None, transport;
         /// Address family towards the Internet when both are available: 4, 6, or 0 = the
         /// family of the next hop's resolved address (decisions §3).
         outbound_family: u8 = 0, int(0, 6, "0 (follow the next hop), 4 or 6");
@@ -80,6 +81,9 @@ declare_directives! {
         outbound_domain_host: Vec<String> = Vec::new(), list;
         /// Proxy port for the `outbound_domain_name` at the same position.
         outbound_domain_port: Vec<u16> = Vec::new(), ports;
+        /// Transport (as `outbound_proxy_transport`) for the `outbound_domain_name` at the same
+        /// position; absent: none imposed for any.
+        outbound_domain_transport: Vec<super::ProxyTransport> = Vec::new(), transports;
         /// Where registrations are saved across restarts (decisions §7).
         registration_file: Option<String> = None, string, restart;
         /// Where the daemon writes its process id.

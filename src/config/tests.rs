@@ -328,7 +328,9 @@ fn non_default_values(field: &directives::Field) -> Vec<String> {
         directives::Field::Acl(_) => vec!["10.0.0.1".into()],
         directives::Field::DebugLevel(_) => vec!["-1".into()],
         directives::Field::Plugin(_) => vec!["plugin_demo.la".into()],
-        directives::Field::Transport(_) => vec!["tcp".into()],
+        directives::Field::Transport(_) | directives::Field::TransportList(_) => {
+            vec!["tcp".into()]
+        }
     }
 }
 
@@ -840,12 +842,14 @@ fn domain_routes_pair_the_three_lists_in_file_order() {
             DomainRoute {
                 domain: "Example.COM".into(),
                 host: "198.51.100.99".into(),
-                port: 5070
+                port: 5070,
+                transport: None,
             },
             DomainRoute {
                 domain: "b.example".into(),
                 host: "proxy.b.example".into(),
-                port: 5060
+                port: 5060,
+                transport: None,
             },
         ]
     );
@@ -913,7 +917,7 @@ fn outbound_proxy_transport_takes_udp_or_tcp_and_names_the_line_otherwise() {
     let cfg = clean("outbound_proxy_host = sip.example.net\noutbound_proxy_transport = TCP\n");
     assert_eq!(
         cfg.outbound_proxy_transport,
-        Some(crate::sansio::Transport::Tcp)
+        Some(super::ProxyTransport::Tcp)
     );
     let mut out = Vec::new();
     let mut cfg = Config::default();
@@ -931,7 +935,7 @@ fn outbound_proxy_transport_takes_udp_or_tcp_and_names_the_line_otherwise() {
     assert!(
         text.contains("s.conf:7")
             && text.contains("outbound_proxy_transport")
-            && text.contains("expected udp or tcp"),
+            && text.contains("expected udp, tcp or auto"),
         "{text}"
     );
 }
@@ -960,4 +964,31 @@ fn ipv6_literals_and_acl_prefixes_are_accepted() {
     assert!(!acl.contains("2001:db8::3".parse::<IpAddr>().unwrap()));
     // An IPv4-mapped source is matched as the IPv4 address it is.
     assert!(acl.contains("::ffff:192.168.7.7".parse::<IpAddr>().unwrap()));
+}
+
+#[test]
+fn outbound_domain_transport_pairs_with_the_domains_when_given() {
+    let two = "outbound_domain_name = a.example\noutbound_domain_host = pa\noutbound_domain_port = 5060\n\
+               outbound_domain_name = b.example\noutbound_domain_host = pb\noutbound_domain_port = 5070\n";
+    assert!(clean(two)
+        .domain_routes()
+        .iter()
+        .all(|r| r.transport.is_none()));
+    let cfg = clean(&format!(
+        "{two}outbound_domain_transport = AUTO\noutbound_domain_transport = tcp\noutbound_proxy_transport = auto\n"
+    ));
+    let t: Vec<_> = cfg.domain_routes().iter().map(|r| r.transport).collect();
+    assert_eq!(t, [Some(ProxyTransport::Auto), Some(ProxyTransport::Tcp)]);
+    assert_eq!(cfg.outbound_proxy_transport, Some(ProxyTransport::Auto));
+    // Given, one per domain: a missing one is an error naming the line.
+    let d = rejected(&format!("{two}outbound_domain_transport = udp\n"));
+    assert!(
+        errors(&d).iter().any(|e| e.line == 4
+            && e.directive == "outbound_domain_name"
+            && e.message.contains("no outbound_domain_transport")),
+        "{d:?}"
+    );
+    let (cfg, d) = uci("config siproxd\n\tlist outbound_domain_name 'a'\n\tlist outbound_domain_host 'h'\n\tlist outbound_domain_port '5060'\n\tlist outbound_domain_transport 'tcp'\n").unwrap();
+    assert!(d.is_empty(), "{d:?}");
+    assert_eq!(cfg.domain_routes()[0].transport, Some(ProxyTransport::Tcp));
 }

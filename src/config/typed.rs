@@ -17,6 +17,47 @@ pub struct DomainRoute {
     pub host: String,
     /// `outbound_domain_port` at the same position.
     pub port: u16,
+    /// `outbound_domain_transport` at the same position, if given.
+    pub transport: Option<ProxyTransport>,
+}
+
+/// How an outbound proxy is reached (`outbound_proxy_transport`, `outbound_domain_transport`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProxyTransport {
+    Udp,
+    Tcp,
+    /// The proxy takes both: the transport is chosen as if unset, and a UDP request larger
+    /// than 1300 bytes goes over TCP (RFC 3261 §18.1.1; decisions §4).
+    Auto,
+}
+
+impl ProxyTransport {
+    pub fn parse(s: &str) -> Option<ProxyTransport> {
+        match crate::sansio::Transport::from_token(s.as_bytes()) {
+            Some(t) => Some(ProxyTransport::from(t)),
+            None => s
+                .eq_ignore_ascii_case("auto")
+                .then_some(ProxyTransport::Auto),
+        }
+    }
+
+    /// The transport it imposes (`auto` imposes none).
+    pub fn forced(self) -> Option<crate::sansio::Transport> {
+        match self {
+            ProxyTransport::Udp => Some(crate::sansio::Transport::Udp),
+            ProxyTransport::Tcp => Some(crate::sansio::Transport::Tcp),
+            ProxyTransport::Auto => None,
+        }
+    }
+}
+
+impl From<crate::sansio::Transport> for ProxyTransport {
+    fn from(t: crate::sansio::Transport) -> ProxyTransport {
+        match t {
+            crate::sansio::Transport::Udp => ProxyTransport::Udp,
+            crate::sansio::Transport::Tcp => ProxyTransport::Tcp,
+        }
+    }
 }
 
 impl DomainRoute {
@@ -39,7 +80,8 @@ pub struct RportPolicy {
 
 impl Config {
     /// The per-domain outbound proxies, in file order: `outbound_domain_name[i]` with
-    /// `outbound_domain_host[i]` and `outbound_domain_port[i]`.
+    /// `outbound_domain_host[i]`, `outbound_domain_port[i]` and `outbound_domain_transport[i]`
+    /// (that list may be left out).
     ///
     /// Loading rejects lists of different lengths, naming the line of the entry without a
     /// partner, so for a loaded configuration every name has its host and port. A hand-built
@@ -64,6 +106,7 @@ impl Config {
                     .get(i)
                     .copied()
                     .unwrap_or(DEFAULT_SIP_PORT),
+                transport: self.outbound_domain_transport.get(i).copied(),
             })
             .collect()
     }

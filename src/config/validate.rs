@@ -63,6 +63,19 @@ pub fn validate(
             ("outbound_domain_port", cfg.outbound_domain_port.len()),
         ],
     );
+    if !cfg.outbound_domain_transport.is_empty() {
+        parallel(
+            loc,
+            out,
+            &[
+                ("outbound_domain_name", cfg.outbound_domain_name.len()),
+                (
+                    "outbound_domain_transport",
+                    cfg.outbound_domain_transport.len(),
+                ),
+            ],
+        );
+    }
     let p = &cfg.plugins;
     parallel(
         loc,

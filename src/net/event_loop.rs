@@ -367,6 +367,12 @@ impl EventLoop {
                 _ => {}
             }
         }
+        // Connections with more to read than one turn's budget, once each per turn.
+        for _ in 0..self.tcp.more_len() {
+            if let Some(token) = self.tcp.pop_more() {
+                self.on_tcp(now, token);
+            }
+        }
         // Woken by a deadline: serve it now rather than after the next wait.
         if self.exit.is_none() {
             self.handle_due(now);
@@ -386,7 +392,7 @@ impl EventLoop {
         if let Some(u) = self.upkeep.as_mut() {
             if u.poll_timeout().is_some_and(|d| d <= now) {
                 let t = self.tcp.streams();
-                u.handle_tcp(*t.counters(), t.iter(now).count());
+                u.handle_tcp(t, now);
                 u.handle_timeout(now, &self.proxy, &self.relay);
                 worked = true;
             }
@@ -454,7 +460,7 @@ impl EventLoop {
             match self.upkeep.as_mut() {
                 Some(u) => {
                     let t = self.tcp.streams();
-                    u.handle_tcp(*t.counters(), t.iter(now).count());
+                    u.handle_tcp(t, now);
                     u.on_sigusr1(&self.proxy, &self.relay, now);
                     log::info!("SIGUSR1: status written to {}", u.status_file().display());
                 }

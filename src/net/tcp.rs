@@ -64,6 +64,9 @@ pub struct Tcp {
     /// The table's next deadline, recomputed only after something changed it: the loop asks
     /// on every wake-up (RTP included) and the table scan is per slot.
     deadline: std::cell::Cell<Option<Option<u64>>>,
+    /// Connections that used their read budget with more to read (edge-triggered: no new
+    /// event comes for them), read again on the loop's next turn.
+    more: std::collections::VecDeque<ConnId>,
 }
 
 impl Tcp {
@@ -74,7 +77,17 @@ impl Tcp {
             streams: Streams::new(limits),
             buf: vec![0u8; limits::SIP_RECV_BUFFER].into_boxed_slice(),
             deadline: std::cell::Cell::new(None),
+            more: std::collections::VecDeque::with_capacity(limits.max_connections),
         }
+    }
+
+    /// A connection to read again (it had more than its budget), as its token.
+    pub fn pop_more(&mut self) -> Option<Token> {
+        self.more.pop_front().map(|id| conn_token(id.slot))
+    }
+
+    pub fn more_len(&self) -> usize {
+        self.more.len()
     }
 
     pub fn streams(&self) -> &Streams {
@@ -218,7 +231,14 @@ impl Tcp {
         deliver: &mut dyn FnMut(Origin, &[u8]),
     ) {
         let mut buf = std::mem::take(&mut self.buf);
+        let mut budget = limits::TCP_READ_BUDGET;
         while let Some(s) = self.sock(id) {
+            if budget == 0 {
+                if !self.more.contains(&id) {
+                    self.more.push_back(id);
+                }
+                break;
+            }
             let n = match s.read(&mut buf) {
                 Ok(0) => {
                     self.fail(registry, id, CloseReason::Peer);
@@ -233,6 +253,7 @@ impl Tcp {
                     break;
                 }
             };
+            budget = budget.saturating_sub(n);
             let Some(info) = self.streams.info(now, id) else {
                 break;
             };
@@ -315,9 +336,9 @@ impl Tcp {
         }
     }
 
-    /// Sends one message: on `connection` if it is still open, else on an open connection to
-    /// `destination` (or, towards a phone, on the connection its address opened), else on a
-    /// new connection from `source`'s address.
+    /// Sends one message: on `connection` if it is still open (dropped if it closed), else on
+    /// an open connection to `destination` (or, towards a phone, on the connection its address
+    /// opened), else on a new connection from `source`'s address.
     pub fn send(
         &mut self,
         registry: &Registry,
@@ -328,15 +349,20 @@ impl Tcp {
         bytes: &[u8],
     ) {
         self.deadline.set(None);
-        let id = connection
-            .filter(|&c| self.streams.is_open(c))
-            .or_else(|| self.streams.find(destination))
-            .or_else(|| self.streams.find_accepted_from(destination.ip()));
-        let id = match id {
+        if connection.is_some_and(|c| !self.streams.is_open(c)) {
+            // The proxy's answer to a request whose connection is gone (often closed for
+            // misbehaving, with more of its requests read): no new connection back for it.
+            log::debug!(target: NET, "TCP answer to {destination} dropped: its connection is closed");
+            return;
+        }
+        let id = match self.streams.connection_for(connection, destination) {
             Some(id) => id,
             None => match self.connect(registry, now, source, destination) {
                 Some(id) => id,
-                None => return,
+                None => {
+                    self.streams.undeliverable(source, destination, bytes);
+                    return;
+                }
             },
         };
         if self.streams.send(id, bytes) {
@@ -355,14 +381,14 @@ impl Tcp {
         let sock = match open_connect(source, dest) {
             Ok(s) => s,
             Err(e) => {
-                log::info!("TCP connect to {dest}: {e}; message dropped");
+                log::info!("TCP connect to {dest}: {e}");
                 return None;
             }
         };
         let mut stream = TcpStream::from_std(sock.into());
         let local = stream.local_addr().unwrap_or(source);
         let Ok(id) = self.streams.open(now, dest, local) else {
-            log::warn!("TCP table full: no connection to {dest}; message dropped");
+            log::warn!("TCP table full: no connection to {dest}");
             return None;
         };
         if let Err(e) = registry.register(
@@ -383,6 +409,9 @@ impl Tcp {
     }
 
     pub fn poll_timeout(&self) -> Option<u64> {
+        if !self.more.is_empty() {
+            return Some(0);
+        }
         if let Some(d) = self.deadline.get() {
             return d;
         }

@@ -55,7 +55,7 @@ pub struct Upkeep {
     /// loop can ask on every wake-up for free.
     deadline: Option<u64>,
     /// SIP over TCP as the shell last reported it: counters and open connections.
-    tcp: (crate::stream::StreamCounters, usize),
+    tcp: (crate::stream::StreamCounters, Vec<status::TcpConn>),
     /// plugin_stats, when loaded and on.
     stats: Option<Stats>,
 }
@@ -237,8 +237,8 @@ impl Upkeep {
     }
 
     /// Input: the TCP table's counters and open connections, for the next snapshot.
-    pub fn handle_tcp(&mut self, counters: crate::stream::StreamCounters, open: usize) {
-        self.tcp = (counters, open);
+    pub fn handle_tcp(&mut self, streams: &crate::stream::Streams, now_ms: u64) {
+        self.tcp = (*streams.counters(), tcp_conns(streams, now_ms));
     }
 
     /// SIGUSR1: the status snapshot and the statistics, from one snapshot.
@@ -254,7 +254,8 @@ impl Upkeep {
     fn full_snapshot(&self, proxy: &Proxy, relay: &Relay, now_ms: u64) -> Snapshot {
         let mut snap = snapshot(proxy, &self.config_file, self.started_unix, now_ms);
         add_media(&mut snap, relay, now_ms);
-        add_tcp(&mut snap, &self.tcp.0, self.tcp.1);
+        add_tcp(&mut snap, &self.tcp.0, self.tcp.1.len());
+        snap.tcp.clone_from(&self.tcp.1);
         snap
     }
 
@@ -318,6 +319,25 @@ pub fn snapshot(proxy: &Proxy, config_file: &str, started_unix: u64, now_ms: u64
         snap.count(&format!("dropped.{}", why.name()), *n);
     }
     snap
+}
+
+/// The connection table's live connections as the snapshot lists them.
+pub fn tcp_conns(streams: &crate::stream::Streams, now_ms: u64) -> Vec<status::TcpConn> {
+    streams
+        .iter(now_ms)
+        .map(|c| status::TcpConn {
+            peer: c.peer.to_string(),
+            local: c.local.to_string(),
+            role: match c.role {
+                crate::stream::Role::Accepted => "accepted",
+                crate::stream::Role::Opened => "opened",
+            }
+            .to_string(),
+            connecting: c.connecting,
+            idle_s: c.idle_ms / 1000,
+            queued: u64::try_from(c.queued).unwrap_or(u64::MAX),
+        })
+        .collect()
 }
 
 /// SIP over TCP: open connections and what the table refused or closed, and why.

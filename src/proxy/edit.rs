@@ -6,6 +6,7 @@
 use std::net::{IpAddr, SocketAddr};
 
 use super::rewrite;
+use crate::sansio::Transport;
 use crate::sip::{EditError, Editor, HeaderName, Host, Message, NameAddr, Rport};
 
 /// What names this proxy: its addresses, `host_outbound` and its listen port.
@@ -41,9 +42,14 @@ impl Own<'_> {
     }
 }
 
-/// Our Record-Route entry (behaviour §4.10.5).
-pub fn own_record_route(host: &str, port: u16) -> String {
-    format!("<sip:siproxd@{host}:{port};lr>")
+/// Our Record-Route entry (behaviour §4.10.5), with `;transport=tcp` when the hop it is
+/// written for (the LAN side) is TCP, so the phone's in-dialog requests reach us over TCP.
+pub fn own_record_route(host: &str, port: u16, transport: Transport) -> String {
+    let t = match transport {
+        Transport::Tcp => ";transport=tcp",
+        Transport::Udp => "",
+    };
+    format!("<sip:siproxd@{host}:{port}{t};lr>")
 }
 
 /// What happens to Record-Route.
@@ -414,7 +420,7 @@ mod tests {
     fn record_route_prepends_appends_or_purges_ours() {
         // The editor borrows the edit for as long as the helper's closure may keep it.
         let prepend: &'static RecordRoute = Box::leak(Box::new(RecordRoute::Prepend(
-            own_record_route("192.168.1.1", 5060),
+            own_record_route("192.168.1.1", 5060, Transport::Udp),
         )));
         let out = edited(REQ, |m, ed| record_route(m, ed, prepend, &OWN).unwrap());
         assert!(out.contains(

@@ -34,6 +34,9 @@ pub struct Route {
     pub transport: Transport,
     /// The stream connection to reuse, if any.
     pub connection: Option<ConnId>,
+    /// The next hop is known to take TCP too: a UDP request larger than
+    /// `limits::SIP_UDP_MAX_REQUEST` goes over TCP instead (RFC 3261 §18.1.1, decisions §4).
+    pub large_over_tcp: bool,
     /// The public name or address written into Via, Contact and Record-Route on the WAN side.
     pub public_host: String,
 }
@@ -260,11 +263,13 @@ impl Proxy {
     }
 
     /// New Contact URIs for a message leaving towards the Internet (§4.10.1): the masqueraded
-    /// identity for a registered contact, else the same URI on our public address.
+    /// identity for a registered contact, else the same URI on our public address; either
+    /// names the WAN hop's `transport` (the phone's own transport may differ).
     fn masquerade_contacts<'a>(
         &self,
         msg: &Message<'a>,
         public: &str,
+        transport: Transport,
     ) -> Vec<(NameAddr<'a>, String)> {
         let mut out = Vec::new();
         for c in msg.contacts() {
@@ -282,7 +287,7 @@ impl Proxy {
                 Some(m) => Some(m),
                 None => rewrite::replace_hostport(&na.uri, public, Some(self.settings.listen_port)),
             };
-            if let Some(n) = new {
+            if let Some(n) = new.and_then(|n| rewrite::with_transport(&n, transport)) {
                 out.push((na, n));
             }
         }
@@ -491,6 +496,12 @@ impl Proxy {
             source,
             // The transport the next hop's URI asks for, else the one the request came on.
             transport: hop.transport.unwrap_or(origin.transport),
+            large_over_tcp: direction == Direction::Outgoing
+                && msg
+                    .from()
+                    .ok()
+                    .and_then(|f| std::str::from_utf8(f.uri.host_raw).ok())
+                    .is_some_and(|d| self.settings.takes_tcp(d, &hop)),
             hop: hop.unicast("next hop")?,
             connection: None,
             public_host,
@@ -613,6 +624,7 @@ impl Proxy {
         let own_rr = edit::own_record_route(
             &uri_host(self.lan_ip(origin, route)),
             self.settings.listen_port,
+            route.transport,
         );
         Edits {
             asterisk_fix: true,
@@ -625,7 +637,7 @@ impl Proxy {
             contacts: if incoming {
                 Vec::new()
             } else {
-                self.masquerade_contacts(msg, public)
+                self.masquerade_contacts(msg, public, route.transport)
             },
             user_agent: match (&self.settings.ua_string, incoming) {
                 (Some(ua), false) => Some((ua.clone(), UaPlacement::BeforeVia)),
@@ -736,6 +748,7 @@ impl Proxy {
             transport: hop.transport.unwrap_or(Transport::Udp),
             hop,
             connection: None,
+            large_over_tcp: false,
             public_host,
         };
         Ok((route, top.raw))
@@ -794,14 +807,17 @@ impl Proxy {
                 self.register_response(now, msg, slot, msg.status_code().unwrap_or(0))
             }
             (Direction::Incoming, _) => Vec::new(),
-            (Direction::Outgoing, _) => self.masquerade_contacts(msg, &route.public_host),
+            (Direction::Outgoing, _) => {
+                self.masquerade_contacts(msg, &route.public_host, route.transport)
+            }
         };
         let lan = if incoming {
             route.source.ip()
         } else {
             self.addrs.inbound
         };
-        let own_rr = edit::own_record_route(&uri_host(lan), self.settings.listen_port);
+        let own_rr =
+            edit::own_record_route(&uri_host(lan), self.settings.listen_port, route.transport);
         Edits {
             asterisk_fix: true,
             pop_via: Some(own_via),
@@ -845,8 +861,9 @@ impl Proxy {
         // emit_vec leaves exactly the written bytes in `buf`.
         let result = match written {
             Ok(_) => {
+                let transport = large_request_transport(msg, route, &mut buf);
                 crate::logging::dump(crate::logging::NETTRAF, &buf);
-                self.send_to_host(now, route.source, route.transport, &route.hop, &buf);
+                self.send_to_host(now, route.source, transport, &route.hop, &buf);
                 Ok(())
             }
             Err(e) => Err(Refusal::Drop(
@@ -856,5 +873,48 @@ impl Proxy {
         };
         self.scratch = buf;
         result
+    }
+}
+
+/// RFC 3261 §18.1.1: a request larger than 1300 bytes that would go over UDP goes over TCP
+/// where the next hop is known to take it (our Via, on top of `out`, is turned to TCP: the
+/// same length, nothing else moves); elsewhere it stays UDP with a warning, since a UDP-only
+/// next hop would fail the call over TCP (decisions §4).
+fn large_request_transport(msg: &Message<'_>, route: &Route, out: &mut [u8]) -> Transport {
+    if route.transport != Transport::Udp
+        || out.len() <= crate::limits::SIP_UDP_MAX_REQUEST
+        || !msg.is_request()
+    {
+        return route.transport;
+    }
+    let at = route
+        .large_over_tcp
+        .then(|| {
+            let m = Message::parse(out, crate::sip::Framing::Datagram).ok()?;
+            let t = m.top_via().ok()?.transport;
+            (t.len() == 3).then_some(())?;
+            (t.as_ptr() as usize).checked_sub(out.as_ptr() as usize)
+        })
+        .flatten();
+    match at.and_then(|i| out.get_mut(i..i + 3)) {
+        Some(token) => {
+            token.copy_from_slice(b"TCP");
+            log::info!(
+                "request of {} bytes to {}: over TCP, too large for UDP",
+                out.len(),
+                route.hop.host
+            );
+            Transport::Tcp
+        }
+        None => {
+            log::warn!(
+                "request of {} bytes to {} sent over UDP although larger than {}: the next hop \
+                 is not known to take TCP (outbound proxy transport 'auto' allows it)",
+                out.len(),
+                route.hop.host,
+                crate::limits::SIP_UDP_MAX_REQUEST
+            );
+            Transport::Udp
+        }
     }
 }

@@ -94,6 +94,27 @@ pub fn replace_hostport(uri: &Uri<'_>, host: &str, port: Option<u16>) -> Option<
     Some(s)
 }
 
+/// `uri` (a sip: URI) with its `transport` parameter saying `t`: `;transport=tcp` for TCP,
+/// none for UDP (the default of a sip: URI, RFC 3261 §19.1.4), so a peer reaches us back
+/// over the transport of its side (issue "SIP over TCP", item 3). Other parameters are kept.
+pub fn with_transport(uri: &str, t: Transport) -> Option<String> {
+    let u = Uri::parse(uri.as_bytes()).ok()?;
+    let raw = u.params.raw();
+    let start = (raw.as_ptr() as usize).checked_sub(uri.as_ptr() as usize)?;
+    let mut s = String::with_capacity(uri.len() + 14);
+    s.push_str(uri.get(..start)?);
+    for p in u.params.iter() {
+        if !p.name.eq_ignore_ascii_case(b"transport") {
+            s.push_str(std::str::from_utf8(p.item).ok()?);
+        }
+    }
+    if t == Transport::Tcp {
+        s.push_str(";transport=tcp");
+    }
+    s.push_str(uri.get(start.checked_add(raw.len())?..)?);
+    Some(s)
+}
+
 /// Call-ID obscuring marker (behaviour §4.10.7).
 pub const OBSCURE_MARKER: &str = "-siproxd";
 
@@ -205,6 +226,28 @@ mod tests {
         );
         let u = Uri::parse(b"sip:192.168.1.10").unwrap();
         assert_eq!(replace_hostport(&u, "h", None).unwrap(), "sip:h");
+    }
+
+    #[test]
+    fn transport_parameter_is_set_for_tcp_and_removed_for_udp() {
+        let tcp = Transport::Tcp;
+        assert_eq!(
+            with_transport("sip:a@203.0.113.5", tcp).unwrap(),
+            "sip:a@203.0.113.5;transport=tcp"
+        );
+        assert_eq!(
+            with_transport("sip:a@h:5070;Transport=UDP;line=x?X=1", tcp).unwrap(),
+            "sip:a@h:5070;line=x;transport=tcp?X=1"
+        );
+        assert_eq!(
+            with_transport("sip:a@h;transport=tcp;lr", Transport::Udp).unwrap(),
+            "sip:a@h;lr"
+        );
+        // A ';' in the user part is not a parameter.
+        assert_eq!(
+            with_transport("sip:+1;phone-context=x@h", Transport::Udp).unwrap(),
+            "sip:+1;phone-context=x@h"
+        );
     }
 
     #[test]

@@ -14,7 +14,7 @@ pub struct Hop {
     pub transport: Option<crate::sansio::Transport>,
 }
 
-pub use crate::config::{DomainRoute, RportPolicy};
+pub use crate::config::{DomainRoute, ProxyTransport, RportPolicy};
 
 /// The access lists (`hosts_deny_sip`, `hosts_allow_sip`, `hosts_allow_reg`).
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -55,6 +55,7 @@ pub struct Settings {
     pub relay: bool,
     /// `outbound_proxy_host`/`_port` (port 0 or absent: 5060).
     pub outbound_proxy: Option<Hop>,
+    pub outbound_proxy_transport: Option<ProxyTransport>,
     pub domain_routes: Vec<DomainRoute>,
     pub ua_string: Option<String>,
     pub obscure_loops: bool,
@@ -80,8 +81,11 @@ impl Settings {
                     0 => 5060,
                     p => p,
                 }),
-                transport: cfg.outbound_proxy_transport,
+                transport: cfg
+                    .outbound_proxy_transport
+                    .and_then(ProxyTransport::forced),
             }),
+            outbound_proxy_transport: cfg.outbound_proxy_transport,
             domain_routes: cfg.domain_routes(),
             ua_string: cfg.ua_string.clone(),
             obscure_loops: cfg.obscure_loops,
@@ -109,10 +113,24 @@ impl Settings {
             Some(r) => Some(Hop {
                 host: r.host.clone(),
                 port: Some(r.port),
-                transport: None,
+                transport: r.transport.and_then(ProxyTransport::forced),
             }),
             None => self.outbound_proxy.clone(),
         }
+    }
+
+    /// Whether `hop` is the outbound proxy of `from_domain` and configured `auto`: known to
+    /// take TCP too, so a request too large for UDP may go to it over TCP (decisions §4).
+    pub fn takes_tcp(&self, from_domain: &str, hop: &Hop) -> bool {
+        let t = match DomainRoute::lookup(&self.domain_routes, from_domain) {
+            Some(r) => r.transport,
+            None => self.outbound_proxy_transport,
+        };
+        t == Some(ProxyTransport::Auto)
+            && self.outbound_proxy_for(from_domain).is_some_and(|p| {
+                p.host.eq_ignore_ascii_case(&hop.host)
+                    && p.port.unwrap_or(5060) == hop.port.unwrap_or(5060)
+            })
     }
 }
 

@@ -23,11 +23,12 @@
 //! | `calls[]` | `call_id`, `started_unix` (when its first stream was opened, Unix seconds; `0` unknown), `direction` (`incoming`: from the Internet to a phone, `outgoing`: from a phone; empty unknown), `party` (`user@host` of the phone's side: the From of an outgoing call, the To of an incoming one; may be empty), `streams[]` |
 //! | `streams[]` | one of our relay sockets: `media` (`audio`, `video`, ...; empty unknown), `media_index` (0-based `m=` line), `direction` (where media arriving on `local` travels: `incoming` = Internet → phone, so this socket faces the Internet; `outgoing` = phone → Internet), `payload_type` (first payload type of the `m=` line, `null` unknown), `codec` (its encoding name, e.g. `PCMU`, `null` unknown), `local` (our relay socket `ip:port`), `remote` (the far side of `local`: the address media from `local` is sent to), `latched` (source actually seen on `local`, `null` before the first packet), `pkts_in`/`bytes_in` (received on `local`), `pkts_out`/`bytes_out` (sent from `local` to the far side), `idle_s` (since the stream's last packet, either way), `idle_in_s` (since the last RTP packet received on `local`, `null` none yet: a direction that went quiet), `drops` (packets dropped on this socket), `established` (a 2xx agreed on this stream: the call was answered; `false` while ringing) |
 //! | `public` | the address written on the WAN side: `address`, `source` (`stun`, `host_outbound` or `interface`), `last_answer_unix` (the STUN server's last answer, `0` none); absent when there is none |
+//! | `tcp[]` | SIP TCP connections (written only when there are some): `peer` and `local` (`ip:port`), `role` (`accepted`: the peer connected, `opened`: the proxy did), `connecting` (`true` while our connect is in progress), `idle_s` (since its last traffic), `queued` (bytes waiting to be written) |
 //! | `counters` | name → count. Names are dotted by kind: `datagrams_received.<sip\|rtp>`, `dropped.<reason>`, `table_full.<table>` |
 //!
 //! Members added after the first release (`started_unix`, `direction`, `party` of a call;
 //! `media_index`, `direction`, `payload_type`, `codec`, `idle_in_s`, `established` of a
-//! stream) may be missing in files of older versions: the reader takes them as unknown.
+//! stream; `tcp`) may be missing in files of older versions: the reader takes them as unknown.
 //!
 //! Addresses are text (`192.0.2.1:5060`, `[2001:db8::1]:5060`). Bytes from the network that
 //! are not UTF-8 are stored with U+FFFD in their place ([`text_from_bytes`]).
@@ -62,6 +63,7 @@ pub struct Snapshot {
     pub config_file: String,
     pub registrations: Vec<Registration>,
     pub calls: Vec<Call>,
+    pub tcp: Vec<TcpConn>,
     /// Drops by reason, table-full events, datagrams received; see the module docs for the
     /// naming convention.
     pub counters: BTreeMap<String, u64>,
@@ -124,6 +126,19 @@ pub struct Stream {
     pub established: Option<bool>,
 }
 
+/// One SIP TCP connection.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TcpConn {
+    pub peer: String,
+    pub local: String,
+    /// `accepted` (the peer connected) or `opened` (we did).
+    pub role: String,
+    pub connecting: bool,
+    pub idle_s: u64,
+    /// Bytes waiting to be written.
+    pub queued: u64,
+}
+
 /// Text from network bytes: valid UTF-8 kept, each invalid sequence replaced by U+FFFD.
 pub fn text_from_bytes(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
@@ -161,6 +176,7 @@ impl Snapshot {
             512 + 200 * self.registrations.len()
                 + 150 * self.calls.len()
                 + 320 * self.calls.iter().map(|c| c.streams.len()).sum::<usize>()
+                + 130 * self.tcp.len()
                 + 40 * self.counters.len(),
         );
         self.write_json(&mut out);
@@ -264,6 +280,28 @@ impl Snapshot {
             out.push_str(", \"source\": ");
             write_str(out, &p.source);
             write!(out, ", \"last_answer_unix\": {}}}", p.last_answer_unix)?;
+        }
+
+        // Only where SIP over TCP is in use (readers take a missing list as empty).
+        if !self.tcp.is_empty() {
+            out.push_str(",\n  \"tcp\": [");
+        }
+        for (i, t) in self.tcp.iter().enumerate() {
+            out.push_str(if i == 0 { "\n    " } else { ",\n    " });
+            out.push_str("{\"peer\": ");
+            write_str(out, &t.peer);
+            out.push_str(", \"local\": ");
+            write_str(out, &t.local);
+            out.push_str(", \"role\": ");
+            write_str(out, &t.role);
+            write!(
+                out,
+                ", \"connecting\": {}, \"idle_s\": {}, \"queued\": {}}}",
+                t.connecting, t.idle_s, t.queued
+            )?;
+        }
+        if !self.tcp.is_empty() {
+            close_list(out, false, "  ", ']');
         }
 
         out.push_str(",\n  \"counters\": {");
@@ -379,6 +417,23 @@ impl Snapshot {
                 source: f.string_or_empty("source")?,
                 last_answer_unix: f.u64_or_zero("last_answer_unix")?,
             });
+        }
+
+        if top.get("tcp")?.is_some() {
+            for (i, item) in top.array("tcp")?.iter().enumerate() {
+                let f = Fields::new(item, format_path(&["tcp"], &[i]))?;
+                snap.tcp.push(TcpConn {
+                    peer: f.string("peer")?,
+                    local: f.string("local")?,
+                    role: f.string("role")?,
+                    connecting: match f.required("connecting")? {
+                        Value::Bool(b) => *b,
+                        _ => return Err(f.error("connecting", Problem::Expected("true or false"))),
+                    },
+                    idle_s: f.u64("idle_s")?,
+                    queued: f.u64("queued")?,
+                });
+            }
         }
 
         let Some(counters) = top.required("counters")?.as_object() else {

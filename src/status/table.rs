@@ -163,6 +163,42 @@ pub fn render_tables(snap: &Snapshot, now_unix: u64) -> String {
         true,
     );
 
+    // Only where SIP over TCP is in use: a UDP-only router shows no empty section.
+    let tcp: Vec<Vec<String>> = snap
+        .tcp
+        .iter()
+        .map(|t| {
+            vec![
+                cell(&t.peer),
+                cell(&t.local),
+                match t.role.as_str() {
+                    "accepted" => "peer".to_owned(),
+                    "opened" => "proxy".to_owned(),
+                    other => cell(other),
+                },
+                if t.connecting { "connecting" } else { "open" }.to_owned(),
+                human_duration(t.idle_s),
+                human_bytes(t.queued),
+            ]
+        })
+        .collect();
+    if !tcp.is_empty() {
+        section(
+            &mut out,
+            &format!("TCP connections ({})", tcp.len()),
+            &[
+                ("PEER", Align::Left),
+                ("LOCAL", Align::Left),
+                ("OPENED BY", Align::Left),
+                ("STATE", Align::Left),
+                ("IDLE", Align::Right),
+                ("QUEUED", Align::Right),
+            ],
+            &tcp,
+            true,
+        );
+    }
+
     let counters: Vec<Vec<String>> = snap
         .counters
         .iter()

@@ -73,6 +73,7 @@ fn sample() -> Snapshot {
                 ..Call::default()
             },
         ],
+        tcp: vec![],
         counters: BTreeMap::new(),
         public: None,
     };
@@ -406,6 +407,7 @@ fn any_snapshot() -> impl Strategy<Value = Snapshot> {
                     config_file,
                     registrations,
                     calls,
+                    tcp: Vec::new(),
                     counters,
                     public: None,
                 }
@@ -820,4 +822,48 @@ fn luci_fixtures_are_the_writers_output() {
         );
         assert_eq!(Snapshot::from_json(committed.as_bytes()).unwrap(), snap);
     }
+}
+
+#[test]
+fn tcp_connections_are_written_read_back_and_listed() {
+    let mut snap = sample();
+    assert!(
+        !snap.to_json().contains("\"tcp\""),
+        "no list without connections"
+    );
+    snap.tcp = vec![
+        TcpConn {
+            peer: "192.168.1.10:40001".into(),
+            local: "192.168.1.1:5060".into(),
+            role: "accepted".into(),
+            connecting: false,
+            idle_s: 75,
+            queued: 0,
+        },
+        TcpConn {
+            peer: "[2001:db8::5]:5060".into(),
+            local: "[2001:db8::1]:41234".into(),
+            role: "opened".into(),
+            connecting: true,
+            idle_s: 0,
+            queued: 2048,
+        },
+    ];
+    let text = snap.to_json();
+    assert!(text.contains(
+        "\n  \"tcp\": [\n    {\"peer\": \"192.168.1.10:40001\", \"local\": \"192.168.1.1:5060\", \"role\": \"accepted\", \"connecting\": false, \"idle_s\": 75, \"queued\": 0},\n"
+    ), "{text}");
+    assert_eq!(Snapshot::from_json(text.as_bytes()).unwrap(), snap);
+    let tables = render_tables(&snap, snap.taken_unix());
+    let at = tables.find("\nTCP connections (2)\n").expect(&tables);
+    assert!(tables[at..].starts_with(
+        "\nTCP connections (2)\n  PEER                LOCAL                OPENED BY  STATE           IDLE   QUEUED\n  \
+         192.168.1.10:40001  192.168.1.1:5060     peer       open        00:01:15      0 B\n  \
+         [2001:db8::5]:5060  [2001:db8::1]:41234  proxy      connecting  00:00:00  2.0 KiB\n\nCounters\n"
+    ), "{tables}");
+    let bad = text.replace("\"connecting\": true", "\"connecting\": 1");
+    assert_eq!(
+        Snapshot::from_json(bad.as_bytes()).unwrap_err().to_string(),
+        "tcp[1].connecting: expected true or false"
+    );
 }

@@ -386,6 +386,20 @@ async function checkStatus() {
 		assert.ok(real[0][4].includes(s), `real call shows '${s}': ${real[0][4]}`);
 	assert.deepStrictEqual(tableAfter(realPage, 'Refused or dropped traffic'), [['None.']]);
 
+	// --- SIP over TCP in use: its connections; none: no such section ---
+	const withTcp = JSON.parse(busy);
+	withTcp.tcp = [
+		{ peer: '192.168.1.20:40312', local: '192.168.1.1:5060', role: 'accepted', connecting: false, idle_s: 75, queued: 0 },
+		{ peer: '[2001:db8::5]:5060', local: '[2001:db8::1]:41234', role: 'opened', connecting: true, idle_s: 0, queued: 2048 }
+	];
+	st = statusView({ files: [JSON.stringify(withTcp)] });
+	const tcpPage = (await render(st)).page;
+	checkPage(tcpPage, 'tcp');
+	assert.deepStrictEqual(tableAfter(tcpPage, 'SIP over TCP connections'), [
+		['192.168.1.20:40312', 'the other side', '1 min 15 s', '0 B'],
+		['[2001:db8::5]:5060', 'the router', 'connecting', '2.0 KiB']]);
+	assert.ok(!flat(text(page)).includes('SIP over TCP connections'), 'no TCP section without connections');
+
 	// --- just started: nothing to show yet ---
 	st = statusView({ files: [idle] });
 	let seenIdle = checkPage((await render(st)).page, 'idle');

@@ -315,10 +315,11 @@ return view.extend({
 		o.placeholder = '5060';
 
 		o = s.taboption('outbound', form.ListValue, 'outbound_proxy_transport', _('Outbound proxy transport'),
-			_('How to reach it: UDP or TCP. Automatic: as the phone\'s request came, unless the address it dials names a transport.'));
+			_('How to reach it: UDP or TCP. Automatic: as the phone\'s request came, unless the address it dials names a transport. UDP or TCP: it takes both; as Automatic, and a request too large for UDP (over 1300 bytes) goes over TCP.'));
 		o.value('', _('Automatic'));
 		o.value('udp', 'UDP');
 		o.value('tcp', 'TCP');
+		o.value('auto', _('UDP or TCP'));
 		o.optional = true;
 
 		o = s.taboption('outbound', form.ListValue, 'outbound_family', _('Address family'),
@@ -337,6 +338,9 @@ return view.extend({
 		o = s.taboption('outbound', form.DynamicList, 'outbound_domain_port', _('Per-domain proxy: ports'),
 			_('The port for the domain at the same position above.'));
 		o.datatype = 'range(1,65535)';
+		o = s.taboption('outbound', form.DynamicList, 'outbound_domain_transport', _('Per-domain proxy: transports'),
+			_('Optional, one per domain above: udp, tcp or auto (UDP or TCP, as for the outbound proxy).'));
+		o.validate = function(sid, v) { return !v || /^(udp|tcp|auto)$/i.test(v) || _('udp, tcp or auto'); };
 
 		o = s.taboption('outbound', form.DynamicList, 'mask_host', _('Masquerade: real hosts'),
 			_('Host names in a phone\'s registration (To address) to replace with the name at the same position below.'));

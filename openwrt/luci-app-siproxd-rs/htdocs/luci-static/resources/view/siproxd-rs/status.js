@@ -409,7 +409,17 @@ function publicSection(ctx) {
 		E('p', {}, [ _('Public address:') + ' ', val(p.address), rest ]) ];
 }
 
-var SECTIONS = [ publicSection, phonesSection, callsSection, problemsSection ];
+// SIP over TCP connections: only where there are some (the snapshot lists them only then).
+function tcpSection(ctx) {
+	var rows = list(ctx.st.tcp).map(function(t) {
+		return [ val(t.peer), t.role === 'opened' ? _('the router') : _('the other side'),
+			t.connecting ? _('connecting') : duration(t.idle_s), bytes(t.queued) ];
+	});
+	return rows.length ? [ E('h3', {}, [ _('SIP over TCP connections') ]),
+		table([ _('Other side'), _('Opened by'), _('Idle for'), _('Waiting to be sent') ], rows, '') ] : [];
+}
+
+var SECTIONS = [ publicSection, phonesSection, callsSection, tcpSection, problemsSection ];
 
 function renderStatus(svc, text, signum) {
 	var st = parse(text);
