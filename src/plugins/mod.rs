@@ -3,6 +3,7 @@
 //! at start ([`build`]) and its own tests. The proxy core calls every enabled plugin at
 //! siproxd's stages (see [`Plugin`]); a plugin that is not loaded costs nothing.
 
+pub mod blacklist;
 pub mod codecfilter;
 pub mod defaulttarget;
 pub mod demo;
@@ -185,6 +186,8 @@ pub fn build(cfg: &Config) -> Result<Vec<Box<dyn Plugin>>, String> {
     for name in &cfg.load_plugin {
         match builder(name) {
             Some(b) => out.push(b(cfg)?),
+            // Built by the proxy itself: it screens datagrams before any stage (`blacklist`).
+            None if name == "blacklist" => {}
             // Accepted so an existing siproxd.conf starts unchanged (decisions §1).
             None => log::warn!(
                 "load_plugin: plugin_{name} is not implemented in this version and has no effect"

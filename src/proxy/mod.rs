@@ -167,6 +167,10 @@ pub enum DropReason {
     BadExtension,
     /// A plugin discarded it.
     Plugin,
+    /// Its source is on the blacklist (plugin_blacklist).
+    Blacklisted,
+    /// Over `wan_request_rate_limit`.
+    RateLimited,
 }
 
 impl DropReason {
@@ -193,6 +197,8 @@ impl DropReason {
             DropReason::Loop => "via_loop",
             DropReason::BadExtension => "bad_extension",
             DropReason::Plugin => "plugin",
+            DropReason::Blacklisted => "blacklisted",
+            DropReason::RateLimited => "rate_limited",
         }
     }
 }
@@ -257,6 +263,10 @@ pub struct Proxy {
     plugins: Vec<Box<dyn crate::plugins::Plugin>>,
     /// Call-IDs a plugin answered with 302, until when their ACK is swallowed.
     redirects: Vec<(String, u64)>,
+    /// plugin_blacklist, when loaded.
+    blacklist: Option<crate::plugins::blacklist::Blacklist>,
+    /// `wan_request_rate_limit`.
+    rate: crate::ratelimit::RateLimit,
 }
 
 impl Proxy {
@@ -272,7 +282,6 @@ impl Proxy {
         let mut p = Proxy {
             registry: Registry::new(settings.max_registrations),
             settings,
-            cfg,
             addrs,
             resolver,
             auth,
@@ -288,6 +297,9 @@ impl Proxy {
             resolver_touched: true,
             plugins: Vec::new(),
             redirects: Vec::new(),
+            blacklist: crate::plugins::blacklist::Blacklist::from_config(&cfg),
+            rate: crate::ratelimit::RateLimit::new(cfg.wan_request_rate_limit),
+            cfg,
         };
         p.last_public = p.public_host();
         p.reset_public_ip();
@@ -360,6 +372,17 @@ impl Proxy {
         let settings = Settings::from_config(&cfg);
         let host_changed = settings.host_outbound != self.settings.host_outbound;
         self.settings = settings;
+        self.rate.set(cfg.wan_request_rate_limit);
+        match (
+            self.blacklist.as_mut(),
+            cfg.load_plugin.iter().any(|p| p == "blacklist"),
+        ) {
+            (Some(b), true) => b.configure(&cfg),
+            (None, true) => {
+                self.blacklist = crate::plugins::blacklist::Blacklist::from_config(&cfg)
+            }
+            (_, false) => self.blacklist = None,
+        }
         self.cfg = cfg;
         self.auth = auth;
         if host_changed {
@@ -413,6 +436,39 @@ impl Proxy {
         &self.counters
     }
 
+    /// plugin_blacklist's table, when loaded (status, persistence).
+    pub fn blacklist(&self) -> Option<&crate::plugins::blacklist::Blacklist> {
+        self.blacklist.as_ref()
+    }
+
+    pub fn blacklist_mut(&mut self) -> Option<&mut crate::plugins::blacklist::Blacklist> {
+        self.blacklist.as_mut()
+    }
+
+    /// The blacklist and the WAN rate limit: checks of the source address and the first
+    /// bytes, before anything is parsed. `true` drops the datagram, counted but not logged
+    /// (a flood must not turn into a flood of log lines).
+    fn screen(&mut self, now: u64, origin: &Origin, bytes: &[u8]) -> bool {
+        let ip = origin.src.ip();
+        if self.blacklist.as_mut().is_some_and(|b| b.screen(now, ip)) {
+            self.counters.count(DropReason::Blacklisted);
+            return true;
+        }
+        let request = !bytes.starts_with(b"SIP/2.0");
+        if request && !self.arrived_on_lan(origin) && !self.rate.allow(now, ip) {
+            self.counters.count(DropReason::RateLimited);
+            return true;
+        }
+        false
+    }
+
+    /// A failed registration from `ip`, for plugin_blacklist.
+    fn blacklist_fail(&mut self, now: u64, ip: IpAddr) {
+        if let Some(b) = self.blacklist.as_mut() {
+            b.fail(now, ip);
+        }
+    }
+
     /// What the inputs so far ask for, one at a time: the messages to send (SIP, and the
     /// resolver's DNS queries, whose `source` has port 0: the shell's resolver socket), then
     /// [`Output::Timeout`] with the instant [`Proxy::handle_timeout`] is next due.
@@ -460,6 +516,9 @@ impl Proxy {
         media: &mut dyn Media,
     ) {
         self.counters.received = self.counters.received.saturating_add(1);
+        if self.screen(now, &origin, bytes) {
+            return;
+        }
         if !self.plugins_raw(now, &origin, bytes) {
             return;
         }
@@ -538,6 +597,7 @@ impl Proxy {
         };
         if msg.method() == Some(b"REGISTER") {
             if let Err(r) = self.check_register_access(origin, access) {
+                self.blacklist_fail(now, origin.src.ip());
                 self.refuse(origin, msg, r);
                 return;
             }
@@ -877,6 +937,7 @@ impl Proxy {
             self.resolver_deadline,
             self.public_refresh,
             self.plugins_deadline(),
+            self.blacklist.as_ref().and_then(|b| b.next_deadline()),
         ]
         .into_iter()
         .flatten()
@@ -893,6 +954,9 @@ impl Proxy {
         self.resolver.handle_timeout(now);
         self.drain_dns_events();
         self.plugins_timer(now);
+        if let Some(b) = self.blacklist.as_mut() {
+            b.handle_timeout(now);
+        }
         if self.public_refresh.is_some_and(|t| t <= now) {
             self.refresh_public_ip(now);
         }
