@@ -118,6 +118,11 @@ seeds() {
             printf '\x12\x34\x83\x80\x00\x01\x00\x00\x00\x00\x00\x00\x03sip\x07example\x03com\x00\x00\x01\x00\x01' >"$dir/truncated"
             printf '\x12\x34\x81\x82\x00\x01\x00\x00\x00\x00\x00\x00\x03sip\x07example\x03com\x00\x00\x01\x00\x01' >"$dir/servfail"
             ;;
+        blacklist_file)
+            # A manual file and a state file as the documentation shows them.
+            printf '# blocked by hand\n203.0.113.9\n198.51.100.0/24  # a scanner network\n2001:db8::/32\n' >"$dir/manual"
+            printf 'siproxd-rs blacklist 1\n# address failures blocked until_unix(0=never) dropped\n203.0.113.7 11 1 2000003600 42\n2001:db8::1 3 0 2000086400 0\n198.51.100.1 12 1 0 7\n' >"$dir/state"
+            ;;
         regex)
             # pattern 0xFF subject 0xFF replacement: the plugin_regex and regex_body kinds of rule.
             printf '^sip:\\+?49([0-9]+)@(.*)$\xffsip:+4930123@example.com\xffsip:0\\1@\\2' >"$dir/groups"

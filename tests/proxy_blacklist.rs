@@ -198,7 +198,7 @@ fn registrar_answers_to_a_phones_register_with_credentials_count_in_outbound_pro
     let cfg = config(|c| c.plugins.plugin_blacklist_hitcount = 2);
     let mut lab = Lab::with(cfg);
     let with_auth = "Authorization: Digest username=\"alice\", realm=\"example.com\", nonce=\"n\", uri=\"sip:example.com\", response=\"00\"\n";
-    let mut answer = |lab: &mut Lab, extra: &str, code: &str| {
+    let answer = |lab: &mut Lab, extra: &str, code: &str| {
         let out = lab.on_lan(
             A,
             &register("sip:example.com", "<sip:alice@192.168.1.10:5060>", extra),
