@@ -187,8 +187,10 @@ impl Upkeep {
         let (Some(f), Some(bl)) = (self.blacklist.as_mut(), proxy.blacklist_mut()) else {
             return;
         };
-        let is_sqlite = fsutil::read_limited(Path::new(&f.db), 16)
-            .is_ok_and(|b| b.starts_with(b"SQLite format 3"));
+        let mut magic = [0u8; 15];
+        let is_sqlite = std::fs::File::open(&f.db)
+            .and_then(|mut file| std::io::Read::read_exact(&mut file, &mut magic))
+            .is_ok_and(|()| &magic == b"SQLite format 3");
         if is_sqlite {
             log::info!(
                 "plugin_blacklist_dbpath {} is siproxd's SQLite database: not read; siproxd-rs \
