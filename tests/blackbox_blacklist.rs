@@ -5,7 +5,12 @@
 //!
 //! The daemon runs without `-d` (the log level of a real router): with every debug class
 //! on, the log itself would be what a flood costs.
-#![allow(clippy::unwrap_used, clippy::indexing_slicing)] // tests: a failed step panics, as a test should
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)] // tests: a failed step panics, as a test should
 
 mod harness;
 
