@@ -1,4 +1,4 @@
-//! `wan_request_rate_limit` (decisions §10): requests from one Internet-side source beyond
+//! `wan_request_rate_limit` (decisions §3): requests from one Internet-side source beyond
 //! N per second are dropped before they are parsed, so a scanner cannot make the proxy spend
 //! CPU or fill its tables. A token bucket per source (burst: one second's worth) in a fixed
 //! table of [`limits::RATE_LIMIT_SOURCES`]; the source unused longest makes room for a new

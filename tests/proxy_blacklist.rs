@@ -1,5 +1,5 @@
 //! plugin_blacklist and `wan_request_rate_limit` through the core with a virtual clock
-//! (behaviour §8.2, decisions §10): failed registrations block the source, a blocked source
+//! (behaviour §8.2, decisions §5 and §3): failed registrations block the source, a blocked source
 //! gets no answer and takes no slot, silence unblocks it, simulate only watches, manual
 //! entries block at once, and a WAN flood is cut to the limit.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // tests: a failed step panics, as a test should

@@ -59,7 +59,7 @@ pub struct Upkeep {
     blacklist: Option<BlacklistFiles>,
 }
 
-/// Where plugin_blacklist keeps its state and reads the manual entries (decisions §10).
+/// Where plugin_blacklist keeps its state and reads the manual entries (decisions §5).
 struct BlacklistFiles {
     /// `plugin_blacklist_dbpath` as configured (perhaps siproxd's SQLite file: never read).
     db: String,

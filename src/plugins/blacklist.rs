@@ -1,4 +1,4 @@
-//! plugin_blacklist (behaviour §8.2, decisions §10): sources that keep failing to register
+//! plugin_blacklist (behaviour §8.2, decisions §5): sources that keep failing to register
 //! are blocked; the user may block addresses by hand. Unlike the other plugins it sits in
 //! front of the pipeline (`Proxy::screen`): a blocked source's datagram is dropped before
 //! anything but its source address is looked at.
