@@ -196,6 +196,66 @@ fn blocked_state_survives_restart_and_kill_9_and_a_manual_entry_blocks_after_sig
     assert!(json.contains("\"dropped.blacklisted\": 2"), "{json}");
 }
 
+/// A daemon in registrar mode with the blacklist and `extra` plugin_blacklist lines.
+fn registrar(dir: &TempDir, port: u16, extra: &str) -> Daemon {
+    let conf = loopback_config(
+        dir,
+        port,
+        &format!(
+            "load_plugin = plugin_blacklist.la\nplugin_blacklist_dbpath = {}\n\
+             proxy_auth_realm = testrealm\nproxy_auth_passwd = secret\nhosts_allow_reg = 127.0.0.0/8\n\
+             plugin_blacklist_hitcount = 1\n{extra}",
+            dir.path("bl").display()
+        ),
+    );
+    daemon(&conf)
+}
+
+#[test]
+fn after_duration_of_silence_the_daemon_unblocks_on_its_own_timer() {
+    let dir = TempDir::new("blacklist-duration");
+    let port = free_udp_port();
+    let d = registrar(&dir, port, "plugin_blacklist_duration = 2\n");
+    let wan: SocketAddr = format!("127.0.0.2:{port}").parse().unwrap();
+    let scanner = socket("127.0.0.3", Duration::from_millis(700));
+    for n in 1..=2 {
+        assert!(try_register(&scanner, wan, n).is_some(), "guess {n}");
+    }
+    let last = Instant::now();
+    assert_eq!(try_register(&scanner, wan, 3), None, "blocked");
+    // Silence: the daemon's own deadline unblocks it (logged), no packet needed; not before
+    // the 2 s since the last datagram are over.
+    d.wait_for("127.0.0.3 unblocked after 2 s of silence", START);
+    let silent = last.elapsed();
+    assert!(silent >= Duration::from_millis(1990), "unblocked after {silent:?}");
+    assert_eq!(
+        try_register(&scanner, wan, 4).as_deref(),
+        Some("SIP/2.0 403 Forbidden")
+    );
+}
+
+#[test]
+fn simulate_logs_what_it_would_block_and_drops_nothing() {
+    let dir = TempDir::new("blacklist-simulate");
+    let port = free_udp_port();
+    let d = registrar(&dir, port, "plugin_blacklist_simulate = 1\n");
+    d.wait_for("simulate: nothing is dropped", START);
+    let wan: SocketAddr = format!("127.0.0.2:{port}").parse().unwrap();
+    let scanner = socket("127.0.0.3", Duration::from_millis(1500));
+    for n in 1..=5 {
+        assert_eq!(
+            try_register(&scanner, wan, n).as_deref(),
+            Some("SIP/2.0 403 Forbidden"),
+            "guess {n}: {}",
+            d.log()
+        );
+    }
+    d.wait_for(
+        "would block (simulate) 127.0.0.3 after 2 failed registrations",
+        START,
+    );
+}
+
 // ---- the rate limit under a flood ----
 
 /// A SIP response to `req` (its Vias, From, To with a tag, Call-ID, CSeq) with `extra` header

@@ -212,7 +212,7 @@ impl Upkeep {
         match fsutil::read_limited(&f.state, 1024 * 1024) {
             Ok(b) => {
                 let text = String::from_utf8_lossy(&b);
-                for (line, why) in bl.restore(now_ms / 1000, unix_now(), &text) {
+                for (line, why) in bl.restore(now_ms, unix_now(), &text) {
                     log::warn!("{}:{line}: skipped: {why}", f.state.display());
                 }
                 log::info!(
@@ -276,7 +276,7 @@ impl Upkeep {
             return true;
         };
         let mut text = String::new();
-        bl.save(now_ms / 1000, unix_now(), &mut text);
+        bl.save(now_ms, unix_now(), &mut text);
         if let Err(e) = fsutil::create_parent_dir(&f.state, 0o755) {
             log::warn!("plugin_blacklist: {}: {e}", f.state.display());
         }
@@ -415,20 +415,20 @@ pub fn snapshot(proxy: &Proxy, config_file: &str, started_unix: u64, now_ms: u64
         snap.count(&format!("dropped.{}", why.name()), *n);
     }
     if let Some(b) = proxy.blacklist() {
-        add_blacklist(&mut snap, b, now_s);
+        add_blacklist(&mut snap, b, now_ms);
     }
     snap
 }
 
 /// plugin_blacklist's entries: the table's, then the manual ones.
-fn add_blacklist(snap: &mut Snapshot, b: &crate::plugins::blacklist::Blacklist, now_s: u64) {
+fn add_blacklist(snap: &mut Snapshot, b: &crate::plugins::blacklist::Blacklist, now_ms: u64) {
     for e in b.entries() {
         snap.blacklist.push(status::Blocked {
             address: e.ip.to_string(),
             kind: "auto".into(),
             failures: u64::from(e.failures),
             blocked: e.blocked,
-            expires_in_s: (e.until != u64::MAX).then(|| e.until.saturating_sub(now_s)),
+            expires_in_s: (e.until != u64::MAX).then(|| e.until.saturating_sub(now_ms) / 1000),
             dropped: e.dropped,
         });
     }

@@ -17,10 +17,10 @@ use std::net::IpAddr;
 use crate::config::Config;
 use crate::limits;
 
-/// A failure record is forgotten after a day without failures (siproxd: a day idle).
-const FORGET_S: u64 = 86_400;
-/// A blocked source's refreshed deadline is written out at most this often.
-const RESAVE_S: u64 = 60;
+/// A failure record is forgotten after a day without failures (siproxd: a day idle), ms.
+const FORGET_MS: u64 = 86_400_000;
+/// A blocked source's refreshed deadline is written out at most this often (ms).
+const RESAVE_MS: u64 = 60_000;
 /// First line of the state file.
 const STATE_HEADER: &str = "siproxd-rs blacklist 1";
 /// siproxd's default `plugin_blacklist_dbpath`.
@@ -32,7 +32,7 @@ pub struct Entry {
     pub ip: IpAddr,
     pub failures: u32,
     pub blocked: bool,
-    /// When the entry lapses (monotonic s): a blocked source is unblocked, an unblocked one
+    /// When the entry lapses (monotonic ms): a blocked source is unblocked, an unblocked one
     /// forgotten. `u64::MAX`: never (`duration = 0`).
     pub until: u64,
     /// Datagrams dropped since it was blocked.
@@ -81,9 +81,10 @@ struct Watch {
 #[derive(Debug)]
 pub struct Blacklist {
     simulate: bool,
-    /// Seconds of silence before a blocked source is unblocked; 0 = never.
+    /// Silence (ms) before a blocked source is unblocked; 0 = never.
     duration: u64,
     hitcount: u32,
+    /// How long a REGISTER's answer is awaited (ms).
     window: u64,
     slots: Box<[Option<Entry>]>,
     watch: Box<[Option<Watch>]>,
@@ -92,7 +93,7 @@ pub struct Blacklist {
     blocked: usize,
     /// Moves on every change the state file should get.
     generation: u64,
-    /// Earliest `until` of the table (s), or later: a timer that finds nothing recomputes it.
+    /// Earliest `until` of the table (ms), or earlier: a timer that finds nothing recomputes it.
     next_check: Option<u64>,
 }
 
@@ -120,7 +121,7 @@ impl Blacklist {
 
     /// The directives (start and SIGHUP); the table is kept.
     pub fn configure(&mut self, cfg: &Config) {
-        let secs = |v: i64| u64::try_from(v).unwrap_or(0);
+        let secs = |v: i64| u64::try_from(v).unwrap_or(0).saturating_mul(1000);
         self.simulate = cfg.plugins.plugin_blacklist_simulate != 0;
         self.duration = secs(cfg.plugins.plugin_blacklist_duration);
         self.hitcount = u32::try_from(cfg.plugins.plugin_blacklist_hitcount).unwrap_or(u32::MAX);
@@ -141,7 +142,7 @@ impl Blacklist {
         if self.blocked == 0 && self.manual.is_empty() {
             return false;
         }
-        let now = now_ms / 1000;
+        let now = now_ms;
         let ip = ip.to_canonical();
         if let Some(m) = self.manual.iter_mut().find(|m| m.contains(ip)) {
             if self.simulate {
@@ -166,7 +167,10 @@ impl Blacklist {
             return false;
         };
         if now >= e.until {
-            log::info!("plugin_blacklist: {ip} unblocked after {duration} s of silence");
+            log::info!(
+                "plugin_blacklist: {ip} unblocked after {} s of silence",
+                duration / 1000
+            );
             *slot = None;
             self.blocked = self.blocked.saturating_sub(1);
             self.generation = self.generation.wrapping_add(1);
@@ -175,7 +179,7 @@ impl Blacklist {
         if duration > 0 {
             // Every datagram restarts the silence it must keep (as siproxd's lastseen).
             e.until = now.saturating_add(duration);
-            if e.until.saturating_sub(e.saved_until) >= RESAVE_S {
+            if e.until.saturating_sub(e.saved_until) >= RESAVE_MS {
                 e.saved_until = e.until;
                 self.generation = self.generation.wrapping_add(1);
             }
@@ -193,7 +197,7 @@ impl Blacklist {
     /// attempt does not count).
     pub fn note_register(&mut self, now_ms: u64, ip: IpAddr, call_id: &[u8], credentials: bool) {
         let ip = ip.to_canonical();
-        let now = now_ms / 1000;
+        let now = now_ms;
         let mut free = None;
         let mut oldest: Option<(usize, u64)> = None;
         for (i, w) in self.watch.iter_mut().enumerate() {
@@ -236,7 +240,7 @@ impl Blacklist {
             return;
         }
         let h = hash(call_id);
-        let now = now_ms / 1000;
+        let now = now_ms;
         let Some(w) = self
             .watch
             .iter_mut()
@@ -259,7 +263,7 @@ impl Blacklist {
     /// 403). More than `hitcount` failures block it.
     pub fn fail(&mut self, now_ms: u64, ip: IpAddr) {
         let ip = ip.to_canonical();
-        let now = now_ms / 1000;
+        let now = now_ms;
         let i = match self.position(ip) {
             Some(i) => i,
             None => {
@@ -306,7 +310,7 @@ impl Blacklist {
         e.until = if e.blocked {
             until_blocked
         } else {
-            now.saturating_add(FORGET_S)
+            now.saturating_add(FORGET_MS)
         };
         e.saved_until = e.until;
         self.generation = self.generation.wrapping_add(1);
@@ -354,13 +358,13 @@ impl Blacklist {
 
     /// When [`handle_timeout`](Self::handle_timeout) has work (ms).
     pub fn next_deadline(&self) -> Option<u64> {
-        self.next_check.map(|t| t.saturating_mul(1000))
+        self.next_check
     }
 
     /// Lapsed entries go: blocked sources silent for `duration` are unblocked, failure
     /// records idle for a day forgotten.
     pub fn handle_timeout(&mut self, now_ms: u64) {
-        let now = now_ms / 1000;
+        let now = now_ms;
         if self.next_check.is_none_or(|t| t > now) {
             return;
         }
@@ -372,7 +376,7 @@ impl Blacklist {
                     log::info!(
                         "plugin_blacklist: {} unblocked after {} s of silence",
                         e.ip,
-                        self.duration
+                        self.duration / 1000
                     );
                     self.blocked = self.blocked.saturating_sub(1);
                 }
@@ -410,14 +414,14 @@ impl Blacklist {
     }
 
     /// The state file: a header line, then one line per entry with its deadline as Unix time
-    /// (`0`: never). `now_s` monotonic and `unix_now` are the same instant.
-    pub fn save(&self, now_s: u64, unix_now: u64, out: &mut String) {
+    /// (`0`: never), rounded up. `now_ms` (monotonic) and `unix_now` (s) are the same instant.
+    pub fn save(&self, now_ms: u64, unix_now: u64, out: &mut String) {
         out.push_str(STATE_HEADER);
         out.push_str("\n# address failures blocked until_unix(0=never) dropped\n");
         for e in self.entries() {
             let until = match e.until {
                 u64::MAX => 0,
-                t => unix_now.saturating_add(t.saturating_sub(now_s)),
+                t => unix_now.saturating_add(t.saturating_sub(now_ms).div_ceil(1000)),
             };
             let _ = writeln!(
                 out,
@@ -432,7 +436,12 @@ impl Blacklist {
 
     /// Reads a state file written by [`save`](Self::save): lapsed entries are skipped, a bad
     /// line is returned as (line number, problem) and skipped.
-    pub fn restore(&mut self, now_s: u64, unix_now: u64, text: &str) -> Vec<(usize, &'static str)> {
+    pub fn restore(
+        &mut self,
+        now_ms: u64,
+        unix_now: u64,
+        text: &str,
+    ) -> Vec<(usize, &'static str)> {
         let mut problems = Vec::new();
         let mut lines = text.lines().enumerate();
         if lines.next().map(|(_, l)| l.trim()) != Some(STATE_HEADER) {
@@ -449,7 +458,7 @@ impl Blacklist {
                     let until = match until_unix {
                         0 => u64::MAX,
                         t if t <= unix_now => continue,
-                        t => now_s.saturating_add(t - unix_now),
+                        t => now_ms.saturating_add((t - unix_now).saturating_mul(1000)),
                     };
                     if self.position(ip).is_some() {
                         continue;
@@ -690,15 +699,20 @@ mod tests {
         b.fail(5_000, c);
         assert!(b.screen(10_000, a));
         let mut text = String::new();
-        b.save(10, 1_000_000, &mut text);
+        // Half a second later: deadlines are rounded up to whole seconds.
+        b.save(10_500, 1_000_000, &mut text);
         assert!(text.starts_with("siproxd-rs blacklist 1\n"), "{text}");
         assert!(text.contains("203.0.113.7 11 1 1003600 1\n"), "{text}");
         // Another process, whose monotonic clock started later.
         let mut r = bl(|_| {});
-        let bad = r.restore(2, 1_000_100, &format!("{text}junk line\n10.0.0.1 1 1 1\n"));
+        let bad = r.restore(
+            2_000,
+            1_000_100,
+            &format!("{text}junk line\n10.0.0.1 1 1 1\n"),
+        );
         assert_eq!(bad, [(5, "bad address"), (6, "too few fields")]);
         let e = *r.entries().find(|e| e.ip == a).unwrap();
-        assert_eq!((e.failures, e.until, e.dropped), (11, 3502, 1));
+        assert_eq!((e.failures, e.until, e.dropped), (11, 3_502_000, 1));
         assert!(r.screen(2_000, a));
         assert!(!r.entries().find(|e| e.ip == c).unwrap().blocked);
         // A lapsed entry is not restored; another file is not read.
