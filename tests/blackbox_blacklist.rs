@@ -110,8 +110,14 @@ fn blocked_state_survives_restart_and_kill_9_and_a_manual_entry_blocks_after_sig
     let state = dir.path("blacklist.state");
     let manual = dir.path("blacklist.manual");
     let mut d = daemon(&conf);
-    d.wait_for("is siproxd's SQLite database: not read", START);
-    d.wait_for(&format!("state in {}", state.display()), START);
+    d.wait_for(
+        &format!(
+            "state in {} (plugin_blacklist_dbpath {} is never read or written)",
+            state.display(),
+            sqlite.display()
+        ),
+        START,
+    );
 
     let wan: SocketAddr = format!("127.0.0.2:{port}").parse().unwrap();
     let scanner = socket("127.0.0.3", Duration::from_millis(1500));
@@ -227,7 +233,10 @@ fn after_duration_of_silence_the_daemon_unblocks_on_its_own_timer() {
     // the 2 s since the last datagram are over.
     d.wait_for("127.0.0.3 unblocked after 2 s of silence", START);
     let silent = last.elapsed();
-    assert!(silent >= Duration::from_millis(1990), "unblocked after {silent:?}");
+    assert!(
+        silent >= Duration::from_millis(1990),
+        "unblocked after {silent:?}"
+    );
     assert_eq!(
         try_register(&scanner, wan, 4).as_deref(),
         Some("SIP/2.0 403 Forbidden")

@@ -187,21 +187,12 @@ impl Upkeep {
         let (Some(f), Some(bl)) = (self.blacklist.as_mut(), proxy.blacklist_mut()) else {
             return;
         };
-        let mut magic = [0u8; 15];
-        let is_sqlite = std::fs::File::open(&f.db)
-            .and_then(|mut file| std::io::Read::read_exact(&mut file, &mut magic))
-            .is_ok_and(|()| &magic == b"SQLite format 3");
-        if is_sqlite {
-            log::info!(
-                "plugin_blacklist_dbpath {} is siproxd's SQLite database: not read; siproxd-rs \
-                 keeps its state in {}",
-                f.db,
-                f.state.display()
-            );
-        }
+        // Whatever is at dbpath (siproxd's SQLite database) is left alone.
         log::info!(
-            "plugin_blacklist: state in {}, manual entries from {} (re-read on SIGHUP){}",
+            "plugin_blacklist: state in {} (plugin_blacklist_dbpath {} is never read or \
+             written), manual entries from {} (re-read on SIGHUP){}",
             f.state.display(),
+            f.db,
             f.manual.display(),
             if bl.simulate() {
                 "; simulate: nothing is dropped"
@@ -277,9 +268,6 @@ impl Upkeep {
         };
         let mut text = String::new();
         bl.save(now_ms, unix_now(), &mut text);
-        if let Err(e) = fsutil::create_parent_dir(&f.state, 0o755) {
-            log::warn!("plugin_blacklist: {}: {e}", f.state.display());
-        }
         let ok = match fsutil::atomic_write_mode(&f.state, text.as_bytes(), 0o600) {
             Ok(()) => {
                 f.schedule.saved(now_ms);
