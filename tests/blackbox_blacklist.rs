@@ -112,7 +112,8 @@ fn blocked_state_survives_restart_and_kill_9_and_a_manual_entry_blocks_after_sig
     let mut d = daemon(&conf);
     d.wait_for(
         &format!(
-            "state in {} (plugin_blacklist_dbpath {} is never read or written)",
+            "state in {} (0 entries restored, 0 blocked; plugin_blacklist_dbpath {} is never \
+             read or written)",
             state.display(),
             sqlite.display()
         ),

@@ -187,11 +187,18 @@ impl Upkeep {
         let (Some(f), Some(bl)) = (self.blacklist.as_mut(), proxy.blacklist_mut()) else {
             return;
         };
+        let text = read_text(&f.state);
+        for (line, why) in bl.restore(now_ms, unix_now(), &text) {
+            log::warn!("{}:{line}: {why}", f.state.display());
+        }
         // Whatever is at dbpath (siproxd's SQLite database) is left alone.
         log::info!(
-            "plugin_blacklist: state in {} (plugin_blacklist_dbpath {} is never read or \
-             written), manual entries from {} (re-read on SIGHUP){}",
+            "plugin_blacklist: state in {} ({} entries restored, {} blocked; \
+             plugin_blacklist_dbpath {} is never read or written), manual entries from {} \
+             (re-read on SIGHUP){}",
             f.state.display(),
+            bl.entries().count(),
+            bl.entries().filter(|e| e.blocked).count(),
             f.db,
             f.manual.display(),
             if bl.simulate() {
@@ -200,21 +207,6 @@ impl Upkeep {
                 ""
             }
         );
-        match fsutil::read_limited(&f.state, 1024 * 1024) {
-            Ok(b) => {
-                let text = String::from_utf8_lossy(&b);
-                for (line, why) in bl.restore(now_ms, unix_now(), &text) {
-                    log::warn!("{}:{line}: skipped: {why}", f.state.display());
-                }
-                log::info!(
-                    "plugin_blacklist: {} entries restored, {} blocked",
-                    bl.entries().count(),
-                    bl.entries().filter(|e| e.blocked).count()
-                );
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => log::warn!("plugin_blacklist: {}: {e}", f.state.display()),
-        }
         f.generation = bl.generation();
         self.read_blacklist_manual(proxy);
     }
@@ -224,14 +216,7 @@ impl Upkeep {
         let (Some(f), Some(bl)) = (self.blacklist.as_ref(), proxy.blacklist_mut()) else {
             return;
         };
-        let text = match fsutil::read_limited(&f.manual, 1024 * 1024) {
-            Ok(b) => String::from_utf8_lossy(&b).into_owned(),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-            Err(e) => {
-                log::warn!("plugin_blacklist: {}: {e}", f.manual.display());
-                return;
-            }
-        };
+        let text = read_text(&f.manual);
         let (entries, bad) = crate::plugins::blacklist::parse_manual(&text);
         for (line, why) in bad {
             log::warn!("{}:{line}: {why}", f.manual.display());
@@ -406,6 +391,20 @@ pub fn snapshot(proxy: &Proxy, config_file: &str, started_unix: u64, now_ms: u64
         add_blacklist(&mut snap, b, now_ms);
     }
     snap
+}
+
+/// A text file of plugin_blacklist (at most 1 MiB): empty when missing; another error is
+/// logged and also reads as empty.
+fn read_text(path: &Path) -> String {
+    match fsutil::read_limited(path, 1024 * 1024) {
+        Ok(b) => String::from_utf8_lossy(&b).into_owned(),
+        Err(e) => {
+            if e.kind() != std::io::ErrorKind::NotFound {
+                log::warn!("plugin_blacklist: {}: {e}", path.display());
+            }
+            String::new()
+        }
+    }
 }
 
 /// plugin_blacklist's entries: the table's, then the manual ones.

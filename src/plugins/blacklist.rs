@@ -164,10 +164,7 @@ impl Blacklist {
             return false;
         };
         if now >= e.until {
-            log::info!(
-                "plugin_blacklist: {ip} unblocked after {} s of silence",
-                duration / 1000
-            );
+            unblocked(ip, duration);
             *slot = None;
             self.blocked = self.blocked.saturating_sub(1);
             self.generation = self.generation.wrapping_add(1);
@@ -366,11 +363,7 @@ impl Blacklist {
             let Some(e) = s else { continue };
             if e.until <= now {
                 if e.blocked {
-                    log::info!(
-                        "plugin_blacklist: {} unblocked after {} s of silence",
-                        e.ip,
-                        self.duration / 1000
-                    );
+                    unblocked(e.ip, self.duration);
                     self.blocked = self.blocked.saturating_sub(1);
                 }
                 *s = None;
@@ -478,6 +471,14 @@ impl Blacklist {
         }
         problems
     }
+}
+
+#[cold]
+fn unblocked(ip: IpAddr, duration_ms: u64) {
+    log::info!(
+        "plugin_blacklist: {ip} unblocked after {} s of silence",
+        duration_ms / 1000
+    );
 }
 
 type StateLine = (IpAddr, u32, bool, u64, u64);
