@@ -126,6 +126,11 @@ seeds() {
             printf '\x01\x01\x00\x0c0123456789abcdef\x00\x01\x00\x08\x00\x01\x13\xc4\xc6\x33\x64\x02' >"$dir/mapped"
             printf '\x01\x11\x00\x08\x21\x12\xa4\x42abcdefghijkl\x00\x09\x00\x04\x00\x00\x04\x14' >"$dir/error"
             ;;
+        blacklist_file)
+            # A manual file and a state file as the documentation shows them.
+            printf '# blocked by hand\n203.0.113.9\n198.51.100.0/24  # a scanner network\n2001:db8::/32\n' >"$dir/manual"
+            printf 'siproxd-rs blacklist 1\n# address failures blocked until_unix(0=never) dropped\n203.0.113.7 11 1 2000003600 42\n2001:db8::1 3 0 2000086400 0\n198.51.100.1 12 1 0 7\n' >"$dir/state"
+            ;;
         regex)
             # pattern 0xFF subject 0xFF replacement: the plugin_regex and regex_body kinds of rule.
             printf '^sip:\\+?49([0-9]+)@(.*)$\xffsip:+4930123@example.com\xffsip:0\\1@\\2' >"$dir/groups"

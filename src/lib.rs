@@ -21,6 +21,7 @@ pub mod net;
 pub mod plugins;
 pub mod process;
 pub mod proxy;
+pub mod ratelimit;
 pub mod registry;
 pub mod rtp;
 pub mod sansio;

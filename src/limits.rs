@@ -140,3 +140,12 @@ pub const STUN_MAX_MESSAGE: usize = 548;
 /// Forwarded messages waiting for their next hop's DNS answer (proxy core); more are dropped
 /// and counted.
 pub const PROXY_DNS_PENDING: usize = 64;
+
+/// plugin_blacklist (module `plugins::blacklist`): sources with failed registrations kept,
+/// REGISTERs with credentials whose answer is awaited, and manual entries (addresses or
+/// networks) read from the manual file.
+pub const BLACKLIST_ENTRIES: usize = 256;
+pub const BLACKLIST_WATCH: usize = 64;
+pub const BLACKLIST_MANUAL: usize = 256;
+/// `wan_request_rate_limit` (module `ratelimit`): WAN sources tracked at once.
+pub const RATE_LIMIT_SOURCES: usize = 64;

@@ -128,6 +128,9 @@ declare_directives! {
         status_file: Option<String> = None, string;
         /// Seconds between status snapshots; 0 = only on SIGUSR1.
         status_interval: u32 = 0, secs;
+        /// Requests per second accepted from one Internet-side source; more are dropped
+        /// unparsed and counted (decisions §3). 0 = no limit.
+        wan_request_rate_limit: u32 = 50, int(0, 1_000_000, "requests per second 0..1000000 (0 = off)");
     }
 
     /// Built-in plugin settings (behaviour §8.3). Field names are the directive names.

@@ -734,6 +734,41 @@ fn uci_errors_name_file_and_line() {
 }
 
 #[test]
+fn uci_blacklist_and_rate_limit_options() {
+    let (cfg, d) = uci(
+        "config siproxd\n\tlist load_plugin 'plugin_blacklist.so'\n\toption plugin_blacklist_dbpath \
+         '/etc/siproxd/bl.sqlite'\n\toption plugin_blacklist_hitcount '5'\n\toption plugin_blacklist_duration '0'\n\
+         \toption plugin_blacklist_simulate '1'\n\toption plugin_blacklist_register_window '60'\n\
+         \toption wan_request_rate_limit '20'\n",
+    )
+    .unwrap();
+    assert!(d.is_empty(), "{d:?}");
+    assert_eq!(cfg.load_plugin, ["blacklist"]);
+    let p = &cfg.plugins;
+    assert_eq!(
+        p.plugin_blacklist_dbpath.as_deref(),
+        Some("/etc/siproxd/bl.sqlite")
+    );
+    assert_eq!(
+        (
+            p.plugin_blacklist_hitcount,
+            p.plugin_blacklist_duration,
+            p.plugin_blacklist_simulate,
+            p.plugin_blacklist_register_window
+        ),
+        (5, 0, 1, 60)
+    );
+    assert_eq!(cfg.wan_request_rate_limit, 20);
+    assert_eq!(Config::default().wan_request_rate_limit, 50);
+    let d = uci("config siproxd\n\toption wan_request_rate_limit '-1'\n").unwrap_err();
+    assert!(
+        d[0].to_string()
+            .starts_with("/etc/config/siproxd:2: wan_request_rate_limit: "),
+        "{d:?}"
+    );
+}
+
+#[test]
 fn uci_with_set_overrides() {
     let sets = vec![
         "if_inbound=br-lan".to_string(),

@@ -470,6 +470,7 @@ impl EventLoop {
         if exit.is_some() {
             if let Some(u) = self.upkeep.as_mut() {
                 u.save_registrations(&self.proxy, now);
+                u.save_blacklist(&self.proxy, now);
             }
         }
     }
@@ -494,6 +495,7 @@ impl EventLoop {
         let now = self.now_ms();
         if let Some(u) = self.upkeep.as_mut() {
             u.set_stats(self.proxy.config(), now);
+            u.reload_blacklist(&mut self.proxy, now);
         }
         self.flush(self.now_ms());
         log::info!("SIGHUP: configuration reloaded from {}", new.path.display());
@@ -504,6 +506,7 @@ impl EventLoop {
     pub fn set_upkeep(&mut self, mut upkeep: Upkeep) {
         let now = self.now_ms();
         upkeep.load_registrations(&mut self.proxy, now);
+        upkeep.load_blacklist(&mut self.proxy, now);
         self.upkeep = Some(upkeep);
         // The restored bindings expire: the proxy has a new deadline to report.
         self.flush(now);
@@ -612,6 +615,9 @@ impl EventLoop {
                     self.proxy_deadline = at;
                     if let Some(u) = self.upkeep.as_mut() {
                         u.handle_registry_change(now, self.proxy.registry().generation());
+                        if let Some(b) = self.proxy.blacklist() {
+                            u.handle_blacklist_change(now, b.generation());
+                        }
                     }
                     return;
                 }

@@ -58,6 +58,37 @@ pub struct Upkeep {
     tcp: (crate::stream::StreamCounters, Vec<status::TcpConn>),
     /// plugin_stats, when loaded and on.
     stats: Option<Stats>,
+    /// plugin_blacklist's files, when it is loaded.
+    blacklist: Option<BlacklistFiles>,
+}
+
+/// Where plugin_blacklist keeps its state and reads the manual entries (decisions §5).
+struct BlacklistFiles {
+    /// `plugin_blacklist_dbpath` as configured (perhaps siproxd's SQLite file: never read).
+    db: String,
+    state: PathBuf,
+    manual: PathBuf,
+    schedule: SaveSchedule,
+    generation: u64,
+}
+
+impl BlacklistFiles {
+    fn of(cfg: &Config, now_ms: u64) -> Option<BlacklistFiles> {
+        if !cfg.load_plugin.iter().any(|p| p == "blacklist") {
+            return None;
+        }
+        let db = cfg.plugins.plugin_blacklist_dbpath.as_deref();
+        let (state, manual) = crate::plugins::blacklist::file_paths(db);
+        Some(BlacklistFiles {
+            db: db
+                .unwrap_or(crate::plugins::blacklist::DEFAULT_DBPATH)
+                .to_owned(),
+            state: state.into(),
+            manual: manual.into(),
+            schedule: SaveSchedule::new(now_ms, 0),
+            generation: 0,
+        })
+    }
 }
 
 impl Upkeep {
@@ -83,6 +114,7 @@ impl Upkeep {
             deadline: None,
             tcp: Default::default(),
             stats: None,
+            blacklist: BlacklistFiles::of(cfg, now_ms),
         };
         u.set_stats(cfg, now_ms);
         u.schedules_changed();
@@ -154,6 +186,104 @@ impl Upkeep {
         }
     }
 
+    /// Reads plugin_blacklist's state file and manual file into the proxy's table (start, and
+    /// SIGHUP when the plugin was enabled or its path changed). Says at start where they are.
+    pub fn load_blacklist(&mut self, proxy: &mut Proxy, now_ms: u64) {
+        let (Some(f), Some(bl)) = (self.blacklist.as_mut(), proxy.blacklist_mut()) else {
+            return;
+        };
+        let text = read_text(&f.state);
+        for (line, why) in bl.restore(now_ms, unix_now(), &text) {
+            log::warn!("{}:{line}: {why}", f.state.display());
+        }
+        // Whatever is at dbpath (siproxd's SQLite database) is left alone.
+        log::info!(
+            "plugin_blacklist: state in {} ({} entries restored, {} blocked; \
+             plugin_blacklist_dbpath {} is never read or written), manual entries from {} \
+             (re-read on SIGHUP){}",
+            f.state.display(),
+            bl.entries().count(),
+            bl.entries().filter(|e| e.blocked).count(),
+            f.db,
+            f.manual.display(),
+            if bl.simulate() {
+                "; simulate: nothing is dropped"
+            } else {
+                ""
+            }
+        );
+        f.generation = bl.generation();
+        self.read_blacklist_manual(proxy);
+    }
+
+    /// (Re)reads the manual file; a bad line is logged with file:line and skipped.
+    pub fn read_blacklist_manual(&mut self, proxy: &mut Proxy) {
+        let (Some(f), Some(bl)) = (self.blacklist.as_ref(), proxy.blacklist_mut()) else {
+            return;
+        };
+        let text = read_text(&f.manual);
+        let (entries, bad) = crate::plugins::blacklist::parse_manual(&text);
+        for (line, why) in bad {
+            log::warn!("{}:{line}: {why}", f.manual.display());
+        }
+        log::info!(
+            "plugin_blacklist: {} manual entries from {}",
+            entries.len(),
+            f.manual.display()
+        );
+        bl.set_manual(entries);
+    }
+
+    /// SIGHUP, after the proxy took the new configuration: the files may have moved or the
+    /// plugin been switched on or off; the manual file is read again.
+    pub fn reload_blacklist(&mut self, proxy: &mut Proxy, now_ms: u64) {
+        let new = BlacklistFiles::of(proxy.config(), now_ms);
+        let moved = match (&self.blacklist, &new) {
+            (Some(old), Some(new)) => old.state != new.state || old.manual != new.manual,
+            (a, b) => a.is_some() != b.is_some(),
+        };
+        if moved {
+            self.blacklist = new;
+            self.load_blacklist(proxy, now_ms);
+        } else {
+            self.read_blacklist_manual(proxy);
+        }
+        self.schedules_changed();
+    }
+
+    /// Writes plugin_blacklist's state atomically; returns whether it worked.
+    pub fn save_blacklist(&mut self, proxy: &Proxy, now_ms: u64) -> bool {
+        let (Some(f), Some(bl)) = (self.blacklist.as_mut(), proxy.blacklist()) else {
+            return true;
+        };
+        let mut text = String::new();
+        bl.save(now_ms, unix_now(), &mut text);
+        let ok = match fsutil::atomic_write_mode(&f.state, text.as_bytes(), 0o600) {
+            Ok(()) => {
+                f.schedule.saved(now_ms);
+                f.generation = bl.generation();
+                true
+            }
+            Err(e) => {
+                log::error!("plugin_blacklist: cannot write {}: {e}", f.state.display());
+                f.schedule.failed(now_ms);
+                false
+            }
+        };
+        self.schedules_changed();
+        ok
+    }
+
+    /// Input: the blacklist is at `generation`; a change starts the save delay.
+    pub fn handle_blacklist_change(&mut self, now_ms: u64, generation: u64) {
+        if let Some(f) = self.blacklist.as_mut() {
+            if generation != f.generation && !f.schedule.is_dirty() {
+                f.schedule.mark_dirty(now_ms);
+                self.schedules_changed();
+            }
+        }
+    }
+
     /// Input: the proxy handled something, and its registration table is now at
     /// `generation`. A change starts the save delay (joining a save already pending).
     pub fn handle_registry_change(&mut self, now_ms: u64, generation: u64) {
@@ -185,6 +315,13 @@ impl Upkeep {
                 let snap = self.full_snapshot(proxy, relay, now_ms);
                 self.write_stats(&snap, due);
             }
+        }
+        if self
+            .blacklist
+            .as_ref()
+            .is_some_and(|f| f.schedule.due(now_ms))
+        {
+            self.save_blacklist(proxy, now_ms);
         }
         self.schedules_changed();
     }
@@ -233,7 +370,11 @@ impl Upkeep {
             .as_ref()
             .and_then(SaveSchedule::next_deadline);
         let t = self.stats.as_ref().and_then(Stats::next_due);
-        self.deadline = [d, s, t].into_iter().flatten().min();
+        let b = self
+            .blacklist
+            .as_ref()
+            .and_then(|f| f.schedule.next_deadline());
+        self.deadline = [d, s, t, b].into_iter().flatten().min();
     }
 
     /// Input: the TCP table's counters and open connections, for the next snapshot.
@@ -318,6 +459,9 @@ pub fn snapshot(proxy: &Proxy, config_file: &str, started_unix: u64, now_ms: u64
     for (why, n) in &c.drops {
         snap.count(&format!("dropped.{}", why.name()), *n);
     }
+    if let Some(b) = proxy.blacklist() {
+        add_blacklist(&mut snap, b, now_ms);
+    }
     snap
 }
 
@@ -338,6 +482,48 @@ pub fn tcp_conns(streams: &crate::stream::Streams, now_ms: u64) -> Vec<status::T
             queued: u64::try_from(c.queued).unwrap_or(u64::MAX),
         })
         .collect()
+}
+
+/// A text file of plugin_blacklist (at most 1 MiB): empty when missing; another error is
+/// logged and also reads as empty.
+fn read_text(path: &Path) -> String {
+    match fsutil::read_limited(path, 1024 * 1024) {
+        Ok(b) => String::from_utf8_lossy(&b).into_owned(),
+        Err(e) => {
+            if e.kind() != std::io::ErrorKind::NotFound {
+                log::warn!("plugin_blacklist: {}: {e}", path.display());
+            }
+            String::new()
+        }
+    }
+}
+
+/// plugin_blacklist's entries: the table's, then the manual ones.
+fn add_blacklist(snap: &mut Snapshot, b: &crate::plugins::blacklist::Blacklist, now_ms: u64) {
+    for e in b.entries() {
+        snap.blacklist.push(status::Blocked {
+            address: e.ip.to_string(),
+            kind: "auto".into(),
+            failures: u64::from(e.failures),
+            blocked: e.blocked,
+            expires_in_s: (e.until != u64::MAX).then(|| e.until.saturating_sub(now_ms) / 1000),
+            dropped: e.dropped,
+        });
+    }
+    for m in b.manual() {
+        let full = if m.ip.is_ipv4() { 32 } else { 128 };
+        snap.blacklist.push(status::Blocked {
+            address: if m.prefix == full {
+                m.ip.to_string()
+            } else {
+                format!("{}/{}", m.ip, m.prefix)
+            },
+            kind: "manual".into(),
+            blocked: true,
+            dropped: m.dropped,
+            ..Default::default()
+        });
+    }
 }
 
 /// SIP over TCP: open connections and what the table refused or closed, and why.

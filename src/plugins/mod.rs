@@ -3,6 +3,7 @@
 //! at start ([`build`]) and its own tests. The proxy core calls every enabled plugin at
 //! siproxd's stages (see [`Plugin`]); a plugin that is not loaded costs nothing.
 
+pub mod blacklist;
 pub mod codecfilter;
 pub mod defaulttarget;
 pub mod demo;
@@ -211,8 +212,7 @@ fn builder(name: &str) -> Option<Builder> {
     })
 }
 
-/// The enabled plugins in `load_plugin` order, built from `cfg`. A plugin siproxd had that is
-/// not built in yet is skipped with a warning (start-up says so); an error in a plugin's
+/// The enabled plugins in `load_plugin` order, built from `cfg`; an error in a plugin's
 /// directives stops start-up.
 pub fn build(cfg: &Config) -> Result<Vec<Box<dyn Plugin>>, BuildError> {
     let mut out = Vec::new();
@@ -230,12 +230,10 @@ pub fn build(cfg: &Config) -> Result<Vec<Box<dyn Plugin>>, BuildError> {
             }
             _ => {}
         }
-        match builder(name) {
-            Some(b) => out.push(b(cfg)?),
-            // Accepted so an existing siproxd.conf starts unchanged (decisions §1).
-            None => log::warn!(
-                "load_plugin: plugin_{name} is not implemented in this version and has no effect"
-            ),
+        // `blacklist` has no builder: the proxy builds it, to screen datagrams before any
+        // stage. Every other name `load_plugin` accepts has one (tested).
+        if let Some(b) = builder(name) {
+            out.push(b(cfg)?);
         }
     }
     Ok(out)
@@ -244,6 +242,14 @@ pub fn build(cfg: &Config) -> Result<Vec<Box<dyn Plugin>>, BuildError> {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+
+    #[test]
+    fn every_plugin_load_plugin_accepts_is_built() {
+        for name in crate::config::BUILTIN_PLUGINS {
+            let elsewhere = ["stun", "stats", "blacklist"].contains(&name);
+            assert_eq!(builder(name).is_some(), !elsewhere, "{name}");
+        }
+    }
 
     /// Every problem `siproxd.conf` text `t.conf` is refused for, one `file:line: ...` each.
     pub fn load_errors(text: &str) -> String {

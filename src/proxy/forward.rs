@@ -800,6 +800,10 @@ impl Proxy {
     ) -> Edits<'m> {
         let incoming = route.direction == Direction::Incoming;
         let register = msg.cseq().is_ok_and(|c| c.method == b"REGISTER");
+        if let (true, Some(b)) = (register, self.blacklist.as_mut()) {
+            let code = msg.status_code().unwrap_or(0);
+            b.note_response(now, msg.call_id().unwrap_or_default(), code);
+        }
         // A REGISTER 2xx from the registrar makes the binding live (decisions §4), and the
         // masqueraded Contacts are turned back into the phone's own.
         let contacts = match (route.direction, route.slot) {

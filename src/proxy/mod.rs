@@ -214,6 +214,10 @@ pub enum DropReason {
     BadExtension,
     /// A plugin discarded it.
     Plugin,
+    /// Its source is on the blacklist (plugin_blacklist).
+    Blacklisted,
+    /// Over `wan_request_rate_limit`.
+    RateLimited,
 }
 
 impl DropReason {
@@ -240,6 +244,8 @@ impl DropReason {
             DropReason::Loop => "via_loop",
             DropReason::BadExtension => "bad_extension",
             DropReason::Plugin => "plugin",
+            DropReason::Blacklisted => "blacklisted",
+            DropReason::RateLimited => "rate_limited",
         }
     }
 }
@@ -307,6 +313,10 @@ pub struct Proxy {
     /// plugin_stun: the client, and the address it learned as text (compared in `own`).
     stun: Option<crate::plugins::stun::Client>,
     stun_host: Option<String>,
+    /// plugin_blacklist, when loaded.
+    blacklist: Option<crate::plugins::blacklist::Blacklist>,
+    /// `wan_request_rate_limit`.
+    rate: crate::ratelimit::RateLimit,
 }
 
 impl Proxy {
@@ -322,7 +332,6 @@ impl Proxy {
         let mut p = Proxy {
             registry: Registry::new(settings.max_registrations),
             settings,
-            cfg,
             addrs,
             resolver,
             auth,
@@ -340,6 +349,9 @@ impl Proxy {
             redirects: Vec::new(),
             stun: None,
             stun_host: None,
+            blacklist: crate::plugins::blacklist::Blacklist::from_config(&cfg),
+            rate: crate::ratelimit::RateLimit::new(cfg.wan_request_rate_limit),
+            cfg,
         };
         p.last_public = [0, 1].map(|i| p.public_host_of_family(i));
         p.reset_public_ip();
@@ -487,6 +499,17 @@ impl Proxy {
         let settings = Settings::from_config(&cfg);
         let host_changed = settings.host_outbound != self.settings.host_outbound;
         self.settings = settings;
+        self.rate.set(cfg.wan_request_rate_limit);
+        match (
+            self.blacklist.as_mut(),
+            cfg.load_plugin.iter().any(|p| p == "blacklist"),
+        ) {
+            (Some(b), true) => b.configure(&cfg),
+            (None, true) => {
+                self.blacklist = crate::plugins::blacklist::Blacklist::from_config(&cfg)
+            }
+            (_, false) => self.blacklist = None,
+        }
         self.cfg = cfg;
         self.auth = auth;
         if host_changed {
@@ -569,6 +592,39 @@ impl Proxy {
         &self.counters
     }
 
+    /// plugin_blacklist's table, when loaded (status, persistence).
+    pub fn blacklist(&self) -> Option<&crate::plugins::blacklist::Blacklist> {
+        self.blacklist.as_ref()
+    }
+
+    pub fn blacklist_mut(&mut self) -> Option<&mut crate::plugins::blacklist::Blacklist> {
+        self.blacklist.as_mut()
+    }
+
+    /// The blacklist and the WAN rate limit: checks of the source address and the first
+    /// bytes, before anything is parsed. `true` drops the datagram, counted but not logged
+    /// (a flood must not turn into a flood of log lines).
+    fn screen(&mut self, now: u64, origin: &Origin, bytes: &[u8]) -> bool {
+        let ip = origin.src.ip();
+        if self.blacklist.as_mut().is_some_and(|b| b.screen(now, ip)) {
+            self.counters.count(DropReason::Blacklisted);
+            return true;
+        }
+        let request = !bytes.starts_with(b"SIP/2.0");
+        if request && !self.arrived_on_lan(origin) && !self.rate.allow(now, ip) {
+            self.counters.count(DropReason::RateLimited);
+            return true;
+        }
+        false
+    }
+
+    /// A failed registration from `ip`, for plugin_blacklist.
+    fn blacklist_fail(&mut self, now: u64, ip: IpAddr) {
+        if let Some(b) = self.blacklist.as_mut() {
+            b.fail(now, ip);
+        }
+    }
+
     /// What the inputs so far ask for, one at a time: the messages to send (SIP, and the
     /// resolver's DNS queries, whose `source` has port 0: the shell's resolver socket), then
     /// [`Output::Timeout`] with the instant [`Proxy::handle_timeout`] is next due.
@@ -624,6 +680,9 @@ impl Proxy {
             local: canon(origin.local),
             ..origin
         };
+        if self.screen(now, &origin, bytes) {
+            return;
+        }
         if self.stun_input(now, &origin, bytes) {
             return;
         }
@@ -705,6 +764,7 @@ impl Proxy {
         };
         if msg.method() == Some(b"REGISTER") {
             if let Err(r) = self.check_register_access(origin, access) {
+                self.blacklist_fail(now, origin.src.ip());
                 self.refuse(origin, msg, r);
                 return;
             }
@@ -1092,6 +1152,7 @@ impl Proxy {
             self.public_refresh,
             self.plugins_deadline(),
             self.stun.as_ref().map(|s| s.next_due()),
+            self.blacklist.as_ref().and_then(|b| b.next_deadline()),
         ]
         .into_iter()
         .flatten()
@@ -1108,6 +1169,9 @@ impl Proxy {
         self.resolver.handle_timeout(now);
         self.drain_dns_events();
         self.plugins_timer(now);
+        if let Some(b) = self.blacklist.as_mut() {
+            b.handle_timeout(now);
+        }
         if self.public_refresh.is_some_and(|t| t <= now) {
             self.refresh_public_ip(now);
         }

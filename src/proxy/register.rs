@@ -116,6 +116,7 @@ impl Proxy {
                                 Ok(()) => None,
                                 Err(why) => {
                                     log::warn!("REGISTER from {} refused: {why}", origin.src);
+                                    self.blacklist_fail(now, origin.src.ip());
                                     self.respond(origin, msg, Status::FORBIDDEN, &[]);
                                     return false;
                                 }
@@ -136,6 +137,7 @@ impl Proxy {
                                 c.username.unwrap_or(""),
                                 c.realm.unwrap_or("")
                             );
+                            self.blacklist_fail(now, origin.src.ip());
                             self.respond(origin, msg, Status::FORBIDDEN, &[]);
                             return false;
                         }
@@ -192,6 +194,9 @@ impl Proxy {
         let Some(slot) = self.store_here(now_s, origin, msg, &to, contacts) else {
             return;
         };
+        if let Some(b) = self.blacklist.as_mut() {
+            b.success(origin.src.ip());
+        }
         match slot {
             Some(_) => log::info!("registered {to} from {} (registrar mode)", origin.src),
             None => log::info!("{to} has no bindings (REGISTER from {})", origin.src),
@@ -293,6 +298,12 @@ impl Proxy {
         msg: &Message<'_>,
         media: &mut dyn Media,
     ) {
+        if let Some(b) = self.blacklist.as_mut() {
+            let credentials = msg.first(HeaderName::Authorization).is_some()
+                || msg.first(HeaderName::ProxyAuthorization).is_some();
+            let cid = msg.call_id().unwrap_or_default();
+            b.note_register(now, origin.src.ip(), cid, credentials);
+        }
         let Some(to) = Self::to_uri(msg) else {
             self.drop_msg(DropReason::Invalid, origin, "REGISTER with an unusable To");
             return;

@@ -24,6 +24,7 @@
 //! | `streams[]` | one of our relay sockets: `media` (`audio`, `video`, ...; empty unknown), `media_index` (0-based `m=` line), `direction` (where media arriving on `local` travels: `incoming` = Internet → phone, so this socket faces the Internet; `outgoing` = phone → Internet), `payload_type` (first payload type of the `m=` line, `null` unknown), `codec` (its encoding name, e.g. `PCMU`, `null` unknown), `local` (our relay socket `ip:port`), `remote` (the far side of `local`: the address media from `local` is sent to), `latched` (source actually seen on `local`, `null` before the first packet), `pkts_in`/`bytes_in` (received on `local`), `pkts_out`/`bytes_out` (sent from `local` to the far side), `idle_s` (since the stream's last packet, either way), `idle_in_s` (since the last RTP packet received on `local`, `null` none yet: a direction that went quiet), `drops` (packets dropped on this socket), `established` (a 2xx agreed on this stream: the call was answered; `false` while ringing) |
 //! | `public` | the address written on the WAN side: `address`, `source` (`stun`, `host_outbound` or `interface`), `last_answer_unix` (the STUN server's last answer, `0` none); absent when there is none |
 //! | `tcp[]` | SIP TCP connections (written only when there are some): `peer` and `local` (`ip:port`), `role` (`accepted`: the peer connected, `opened`: the proxy did), `connecting` (`true` while our connect is in progress), `idle_s` (since its last traffic), `queued` (bytes waiting to be written) |
+//! | `blacklist[]` | plugin_blacklist: `address` (an address, or `ADDR/PREFIX` for a manual network), `kind` (`auto`: failed registrations, `manual`: the manual file), `failures`, `blocked`, `expires_in_s` (until it is unblocked or forgotten; `null` never), `dropped` (datagrams dropped from it). Written only when there are entries |
 //! | `counters` | name → count. Names are dotted by kind: `datagrams_received.<sip\|rtp>`, `dropped.<reason>`, `table_full.<table>` |
 //!
 //! Members added after the first release (`started_unix`, `direction`, `party` of a call;
@@ -64,6 +65,7 @@ pub struct Snapshot {
     pub registrations: Vec<Registration>,
     pub calls: Vec<Call>,
     pub tcp: Vec<TcpConn>,
+    pub blacklist: Vec<Blocked>,
     /// Drops by reason, table-full events, datagrams received; see the module docs for the
     /// naming convention.
     pub counters: BTreeMap<String, u64>,
@@ -88,6 +90,19 @@ pub struct Registration {
     pub source: String,
     pub expires_in_s: u64,
     pub state: String,
+}
+
+/// One plugin_blacklist entry.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Blocked {
+    pub address: String,
+    /// `auto` or `manual`.
+    pub kind: String,
+    pub failures: u64,
+    pub blocked: bool,
+    /// `None`: never.
+    pub expires_in_s: Option<u64>,
+    pub dropped: u64,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -304,6 +319,31 @@ impl Snapshot {
             close_list(out, false, "  ", ']');
         }
 
+        // Only with entries: files without plugin_blacklist stay as they were.
+        if !self.blacklist.is_empty() {
+            out.push_str(",\n  \"blacklist\": [");
+        }
+        for (i, b) in self.blacklist.iter().enumerate() {
+            out.push_str(if i == 0 { "\n    " } else { ",\n    " });
+            out.push_str("{\"address\": ");
+            write_str(out, &b.address);
+            out.push_str(", \"kind\": ");
+            write_str(out, &b.kind);
+            write!(
+                out,
+                ", \"failures\": {}, \"blocked\": {}, \"expires_in_s\": ",
+                b.failures, b.blocked
+            )?;
+            match b.expires_in_s {
+                Some(n) => write!(out, "{n}")?,
+                None => out.push_str("null"),
+            }
+            write!(out, ", \"dropped\": {}}}", b.dropped)?;
+        }
+        if !self.blacklist.is_empty() {
+            close_list(out, false, "  ", ']');
+        }
+
         out.push_str(",\n  \"counters\": {");
         for (i, (name, value)) in self.counters.iter().enumerate() {
             out.push_str(if i == 0 { "\n    " } else { ",\n    " });
@@ -432,6 +472,26 @@ impl Snapshot {
                     },
                     idle_s: f.u64("idle_s")?,
                     queued: f.u64("queued")?,
+                });
+            }
+        }
+
+        if top.get("blacklist")?.is_some() {
+            for (i, item) in top.array("blacklist")?.iter().enumerate() {
+                let f = Fields::new(item, format_path(&["blacklist"], &[i]))?;
+                snap.blacklist.push(Blocked {
+                    address: f.string("address")?,
+                    kind: f.string("kind")?,
+                    failures: f.u64("failures")?,
+                    blocked: match f.required("blocked")? {
+                        Value::Bool(b) => *b,
+                        _ => return Err(f.error("blocked", Problem::Expected("true or false"))),
+                    },
+                    expires_in_s: match f.required("expires_in_s")? {
+                        Value::Null => None,
+                        _ => Some(f.u64("expires_in_s")?),
+                    },
+                    dropped: f.u64("dropped")?,
                 });
             }
         }

@@ -199,6 +199,38 @@ pub fn render_tables(snap: &Snapshot, now_unix: u64) -> String {
         );
     }
 
+    let blacklist: Vec<Vec<String>> = snap
+        .blacklist
+        .iter()
+        .map(|b| {
+            vec![
+                cell(&b.address),
+                cell(&b.kind),
+                b.failures.to_string(),
+                if b.blocked { "blocked" } else { "counting" }.to_owned(),
+                b.expires_in_s
+                    .map_or_else(|| "never".to_owned(), human_duration),
+                b.dropped.to_string(),
+            ]
+        })
+        .collect();
+    if !blacklist.is_empty() {
+        section(
+            &mut out,
+            &format!("Blacklist ({})", blacklist.len()),
+            &[
+                ("ADDRESS", Align::Left),
+                ("KIND", Align::Left),
+                ("FAILURES", Align::Right),
+                ("STATE", Align::Left),
+                ("LAPSES IN", Align::Right),
+                ("DROPPED", Align::Right),
+            ],
+            &blacklist,
+            true,
+        );
+    }
+
     let counters: Vec<Vec<String>> = snap
         .counters
         .iter()

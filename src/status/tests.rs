@@ -76,6 +76,7 @@ fn sample() -> Snapshot {
         tcp: vec![],
         counters: BTreeMap::new(),
         public: None,
+        blacklist: Vec::new(),
     };
     s.count("datagrams_received.sip", 1000);
     s.count("datagrams_received.sip", 234);
@@ -151,6 +152,39 @@ fn json_round_trips() {
     let text = empty.to_json();
     assert!(text.contains("\"registrations\": [],\n  \"calls\": [],\n  \"counters\": {}\n}"));
     assert_eq!(Snapshot::from_json(text.as_bytes()).unwrap(), empty);
+}
+
+#[test]
+fn blacklist_entries_round_trip_and_are_listed() {
+    let mut snap = sample();
+    snap.blacklist = vec![
+        Blocked {
+            address: "203.0.113.7".into(),
+            kind: "auto".into(),
+            failures: 11,
+            blocked: true,
+            expires_in_s: Some(3590),
+            dropped: 42,
+        },
+        Blocked {
+            address: "198.51.100.0/24".into(),
+            kind: "manual".into(),
+            blocked: true,
+            ..Blocked::default()
+        },
+    ];
+    let text = snap.to_json();
+    assert!(text.contains(
+        "\"blacklist\": [\n    {\"address\": \"203.0.113.7\", \"kind\": \"auto\", \"failures\": 11, \"blocked\": true, \"expires_in_s\": 3590, \"dropped\": 42},"
+    ), "{text}");
+    assert_eq!(Snapshot::from_json(text.as_bytes()).unwrap(), snap);
+    let tables = render_tables(&snap, snap.taken_unix());
+    assert!(tables.contains("Blacklist (2)"), "{tables}");
+    assert!(
+        tables.contains("  203.0.113.7      auto          11  blocked   00:59:50       42\n"),
+        "{tables}"
+    );
+    assert!(!render_tables(&sample(), 0).contains("Blacklist"));
 }
 
 #[test]
@@ -410,6 +444,7 @@ fn any_snapshot() -> impl Strategy<Value = Snapshot> {
                     tcp: Vec::new(),
                     counters,
                     public: None,
+                    blacklist: Vec::new(),
                 }
             },
         )

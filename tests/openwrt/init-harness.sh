@@ -241,6 +241,20 @@ expect_line "jail_mount_rw /var/lib/siproxd-rs /var/run/siproxd-rs"
 expect_line "jail_mount_rw /tmp/sip"
 rm -f "$OUT"
 
+CASE=blacklist
+run_init blacklist.uci start_service jail
+expect_line "param command /usr/sbin/siproxd-rs -f -u /etc/config/siproxd -s if_inbound=br-lan -s if_outbound=pppoe-wan -s user=nobody -s registration_file=/var/lib/siproxd-rs/siproxd-rs.reg -s plugin_blacklist_dbpath=/var/lib/siproxd-rs/blacklist.sqlite"
+expect_line "jail_mount_rw /var/lib/siproxd-rs /var/run/siproxd-rs"
+[ "$(grep -c '^jail_mount' "$OUT")" = 2 ] || {
+	echo "FAIL [$CASE]: extra jail mounts"
+	fails=$((fails + 1))
+}
+rm -f "$OUT"
+run_init blacklist-own.uci start_service jail
+expect_line "param command /usr/sbin/siproxd-rs -f -u /etc/config/siproxd -s if_inbound=br-lan -s if_outbound=pppoe-wan -s user=nobody -s registration_file=/var/lib/siproxd-rs/siproxd-rs.reg"
+expect_line "jail_mount_rw /etc/siproxd"
+rm -f "$OUT"
+
 CASE=custom-nets
 run_init custom-nets.uci start_service
 expect_line "open_instance cfg01"

@@ -111,13 +111,14 @@ function checkConfig() {
 
 	// Left out on purpose, each with the reason.
 	const plugins = 'plugin not built in yet: its settings join the plugin tabs when it lands';
-	const notBuiltIn = /^plugin_(blacklist)_/;
+	const notBuiltIn = /^$/; // every siproxd plugin is built in now
 	const excluded = {
 		daemonize: 'procd runs the proxy in the foreground',
 		pid_file: 'procd knows the process; the jail has no place for it',
 		plugindir: 'plugins are built in, nothing is loaded from a directory',
 		thread_stack_size: 'no threads; accepted only so siproxd files keep working',
-		enabled: 'the init script does not read it; the service is switched in System → Startup'
+		enabled: 'the init script does not read it; the service is switched in System → Startup',
+		plugin_blacklist_db_sync_mode: 'a SQLite setting: siproxd-rs keeps no SQLite database'
 	};
 	for (const k of known) if (notBuiltIn.test(k)) excluded[k] = plugins;
 
@@ -202,7 +203,7 @@ function checkConfig() {
 	for (const bad of ['plugin_nope.so', 'logcall', 'plugin_.so']) assert.ok(!accepts('load_plugin', bad), `load_plugin refuses ${bad}`);
 	// The plugins' settings: each plugin's options on its own tab.
 	for (const o of options.filter((x) => /^plugin_/.test(x.name))) {
-		const tab = o.name.replace(/^plugin_/, '').replace(/_(akey|entry|string|target|log|desc|pattern|replace|name|account|numbers_regex|blacklist|remove|networks|server|port|period|to_syslog|to_file|filename)$/, '');
+		const tab = o.name.replace(/^plugin_/, '').replace(/_(akey|entry|string|target|log|desc|pattern|replace|name|account|numbers_regex|blacklist|remove|networks|server|port|period|to_syslog|to_file|filename|dbpath|hitcount|register_window|duration|simulate)$/, '');
 		assert.ok(o.tab === tab || (o.tab === 'fixes' && /^fix_/.test(tab)), `${o.name} on the tab of its plugin (${o.tab})`);
 	}
 	for (const n of ['plugin_defaulttarget_target', 'plugin_siptrunk_account']) {
@@ -357,6 +358,27 @@ async function checkStatus() {
 	assert.strictEqual(byMeaning['Dropped some future reason'], '1', 'a counter unknown to the page in words');
 	assert.strictEqual(refused.length, 5, `only counters that are not zero and not normal traffic: ${JSON.stringify(refused)}`);
 	assert.ok(seen.includes('Since start: 52 311 SIP messages received, 52 003 forwarded; 1 234 500 media packets relayed.'), 'traffic summary');
+
+	// plugin_blacklist: a section only when the snapshot has entries (the status module
+	// writes the member only then), with the addresses as text.
+	assert.ok(!seen.includes('Blacklist'), 'no blacklist section without entries');
+	const withBl = JSON.parse(busy);
+	withBl.blacklist = [
+		{ address: '203.0.113.7', kind: 'auto', failures: 11, blocked: true, expires_in_s: 3590, dropped: 4242 },
+		{ address: '198.51.100.0/24', kind: 'manual', failures: 0, blocked: true, expires_in_s: null, dropped: 0 },
+		{ address: '<b>x</b>', kind: 'auto', failures: 1, blocked: false, expires_in_s: 86000, dropped: 0 }];
+	withBl.counters['dropped.blacklisted'] = 4242;
+	withBl.counters['dropped.rate_limited'] = 7;
+	const blPage = (await render(statusView({ files: [JSON.stringify(withBl)] }))).page;
+	checkPage(blPage, 'blacklist');
+	const bl = tableAfter(blPage, 'Blacklist');
+	assert.deepStrictEqual(bl, [
+		['203.0.113.7', '11 failed registrations', 'blocked', '59 min 50 s', '4 242'],
+		['198.51.100.0/24', 'by hand', 'blocked', 'never', '0'],
+		['<b>x</b>', '1 failed registration', 'counting', '23 h 53 min', '0']], JSON.stringify(bl));
+	const blRefused = Object.fromEntries(tableAfter(blPage, 'Refused or dropped traffic').map(([n, m]) => [m, n]));
+	assert.strictEqual(blRefused['Dropped: the sender is on the blacklist'], '4 242');
+	assert.strictEqual(blRefused['Dropped: an Internet host sent more requests per second than allowed (Access: WAN request limit)'], '7');
 
 	// SIGUSR1 (16 on this MIPS router) on the first look; again while the file stays the same.
 	assert.deepStrictEqual(st.signals, [['siproxd-rs', 16]], 'asks for a fresh snapshot at first');

@@ -277,6 +277,11 @@ return view.extend({
 		o = s.taboption('access', form.Value, 'hosts_allow_sip', _('May send SIP'),
 			_('Comma-separated addresses or networks allowed to use the proxy. Empty: everyone.'));
 		o.validate = validateNetworks;
+		o = s.taboption('access', form.Value, 'wan_request_rate_limit', _('WAN request limit (per s)'),
+			_('Requests per second accepted from one Internet address; more are dropped unread, so a scanner cannot keep the router busy. 0: no limit.'));
+		o.datatype = 'range(0,1000000)';
+		o.placeholder = '50';
+
 		o = s.taboption('access', form.Value, 'hosts_deny_sip', _('Denied SIP'),
 			_('Comma-separated addresses or networks always refused; wins over the lists above.'));
 		o.validate = validateNetworks;
@@ -467,9 +472,10 @@ return view.extend({
 		s.tab('fixes', _('Router fixes'));
 		s.tab('stun', _('STUN'));
 		s.tab('stats', _('Statistics'));
+		s.tab('blacklist', _('Blacklist'));
 
 		o = s.taboption('plugins', form.DynamicList, 'load_plugin', _('Plugins'),
-			_('Built-in plugins by their siproxd names, in the order they run, e.g. plugin_logcall.so (logs every call; no settings). blacklist is accepted but has no effect in this version.'));
+			_('Built-in plugins by their siproxd names, in the order they run, e.g. plugin_logcall.so (logs every call; no settings).'));
 		o.validate = validatePlugin;
 
 		o = s.taboption('demo', form.Value, 'plugin_demo_string', _('Text'),
@@ -533,6 +539,25 @@ return view.extend({
 		o = s.taboption('stripheader', form.DynamicList, 'plugin_stripheader_remove', _('Removed headers'),
 			_('plugin_stripheader removes these headers (Name) or header values (Name:value) from forwarded messages.'));
 		o.validate = validateHeader;
+
+		o = s.taboption('blacklist', form.Value, 'plugin_blacklist_dbpath', _('State file'),
+			_('plugin_blacklist blocks addresses that keep failing to register. Its state is kept in this path with .state instead of .sqlite (a siproxd SQLite file there is left alone), addresses to block by hand are read from the same name with .manual (one address or network per line, re-read on reload). Default /var/lib/siproxd/blacklist.sqlite.'));
+		o.validate = validatePath;
+		o = s.taboption('blacklist', form.Value, 'plugin_blacklist_hitcount', _('Failures allowed'),
+			_('An address is blocked after more failed registrations than this.'));
+		o.datatype = 'uinteger';
+		o.placeholder = '10';
+		o = s.taboption('blacklist', form.Value, 'plugin_blacklist_register_window', _('Answer window (s)'),
+			_('A registrar\'s refusal counts only if it comes within this time of the registration.'));
+		o.datatype = 'uinteger';
+		o.placeholder = '30';
+		o = s.taboption('blacklist', form.Value, 'plugin_blacklist_duration', _('Block for (s)'),
+			_('A blocked address is let in again after this long without sending anything. 0: never.'));
+		o.datatype = 'uinteger';
+		o.placeholder = '3600';
+		o = s.taboption('blacklist', form.Flag, 'plugin_blacklist_simulate', _('Only log'),
+			_('Log what would be blocked, block nothing.'));
+		o.default = '0';
 
 		o = s.taboption('fixes', form.Value, 'plugin_fix_bogus_via_networks', _('Bogus Via networks'),
 			_('plugin_fix_bogus_via: requests from the Internet whose Via names an address in these networks are answered to their real source. Comma-separated, e.g. 10.0.0.0/8, 192.168.0.0/16.'));

@@ -342,6 +342,8 @@ var REFUSED = {
 	'rtp.dropped': _('Media packets dropped, all reasons'),
 	'rtp.truncated': _('Media packets too large for the relay (cut)'),
 	'dropped.plugin': _('Dropped by a plugin'),
+	'dropped.blacklisted': _('Dropped: the sender is on the blacklist'),
+	'dropped.rate_limited': _('Dropped: an Internet host sent more requests per second than allowed (Access: WAN request limit)'),
 	'tcp.refused_per_source': _('TCP connections refused: too many from one address'),
 	'tcp.refused_table_full': _('TCP connections refused: the connection table is full (Most TCP connections)'),
 	'tcp.evicted': _('TCP connections closed to make room for new ones'),
@@ -419,7 +421,28 @@ function tcpSection(ctx) {
 		table([ _('Other side'), _('Opened by'), _('Idle for'), _('Waiting to be sent') ], rows, '') ] : [];
 }
 
-var SECTIONS = [ publicSection, phonesSection, callsSection, tcpSection, problemsSection ];
+
+// plugin_blacklist: only when the snapshot carries entries.
+function blacklistSection(ctx) {
+	var entries = list(ctx.st.blacklist);
+	if (!entries.length)
+		return [];
+	var rows = entries.map(function(b) {
+		return [
+			val(b.address),
+			b.kind === 'manual' ? _('by hand') : plural(+b.failures || 0, _('failed registration'), _('failed registrations')),
+			b.blocked ? _('blocked') : _('counting'),
+			b.expires_in_s == null ? _('never') : duration(+b.expires_in_s || 0),
+			count(b.dropped)
+		];
+	});
+	return [
+		E('h3', {}, [ _('Blacklist') ]),
+		table([ _('Address'), _('Why'), _('State'), _('Lapses in'), _('Packets dropped') ], rows, _('Nobody is blocked.'))
+	];
+}
+
+var SECTIONS = [ publicSection, phonesSection, callsSection, tcpSection, blacklistSection, problemsSection ];
 
 function renderStatus(svc, text, signum) {
 	var st = parse(text);
