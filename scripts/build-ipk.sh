@@ -79,11 +79,21 @@ for T in $TARGETS; do
 
 	(cd "$D" && $TAR -cf - .) | gzip -n9 >"$W/data.tar.gz"
 	SIZE=$(gzip -dc "$W/data.tar.gz" | wc -c)
+	# a binary linked against the shared musl needs the libc package (/lib/libc.so and its
+	# loader), which the SDK adds to every package (PKG_DEFAULT_DEPENDS = +libc)
+	if CROSS_BUILD_PRINT_FLAGS=dynamic:$T scripts/cross-build.sh >/dev/null; then
+		DEPENDS="Depends: libc
+"
+		LINK="dynamic musl"
+	else
+		DEPENDS=
+		LINK="static build"
+	fi
 
 	cat >"$C/control" <<CONTROL
 Package: siproxd-rs
 Version: $VERSION-r$RELEASE
-Conflicts: siproxd
+${DEPENDS}Conflicts: siproxd
 Source: feeds/telephony/siproxd-rs
 SourceName: siproxd-rs
 License: GPL-2.0-or-later
@@ -94,7 +104,7 @@ URL: https://github.com/siproxd-rs/siproxd-rs
 Maintainer: siproxd-rs developers <siproxd-rs@example.org>
 Architecture: $ARCH
 Installed-Size: $SIZE
-Description:  SIP masquerading proxy with RTP relay for SIP phones behind a NAT router (static build)
+Description:  SIP masquerading proxy with RTP relay for SIP phones behind a NAT router ($LINK)
 CONTROL
 	echo /etc/config/siproxd >"$C/conffiles"
 	# OpenWrt's generated maintainer scripts: enable/start (stop/disable) the service and

@@ -79,7 +79,9 @@ if [ "${CI_CROSS_MIPS:-0}" = 1 ]; then
 fi
 
 step "mipsel release build" scripts/cross-build.sh mipsel-unknown-linux-musl
-step "mipsel smoke (qemu)" sh tests/openwrt/smoke.sh dist/mipsel-unknown-linux-musl/siproxd-rs qemu-mipsel-static
+# the mipsel binary is linked against the shared musl: qemu takes its loader
+# (/lib/ld-musl-mipsel-sf.so.1) and libc.so from the sysroot that scripts/setup-cross.sh built
+step "mipsel smoke (qemu)" sh tests/openwrt/smoke.sh dist/mipsel-unknown-linux-musl/siproxd-rs "qemu-mipsel-static -L .xsysroot/mipsel-sf"
 step "openwrt packaging tests" sh tests/openwrt/run.sh mipsel-unknown-linux-musl
 
 budget() {

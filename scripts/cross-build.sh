@@ -18,6 +18,10 @@
 #                               anyway, so PIC code buys nothing: mipsel .text -53 kB ($gp
 #                               set-up, GOT loads, jalr $t9), armv7 -12 kB; aarch64 gains
 #                               nothing and x86_64 is a static-pie, so both stay as they are.
+# mipsel (the .ipk size-budget target) links musl dynamically, as every OpenWrt package does:
+# the router's /lib/libc.so through the loader /lib/ld-musl-mipsel-sf.so.1; the package
+# depends on libc (scripts/build-ipk.sh). Against the static link: .ipk 325,911 -> 310,037 B
+# (docs/PERFORMANCE.md). The other targets stay static. See docs/CROSS-COMPILE.md §4.1.
 # --keep-panic-messages: panic=abort with messages, locations and unwind tables (for chasing
 # a crash; much larger).
 # Env: CARGO_TARGET_DIR (default target), DIST_DIR (default dist).
@@ -40,10 +44,34 @@ BIN=siproxd-rs
 TD=${CARGO_TARGET_DIR:-target}
 DIST=${DIST_DIR:-dist}
 
+# Targets linked against the shared musl, and for each the sysroot with its libc.so and the
+# loader name (musl's: ld-musl-$ARCH$SUBARCH.so.1, the same name OpenWrt installs)
+dynamic_sysroot() {
+	case $1 in
+	mipsel-unknown-linux-musl) echo ".xsysroot/mipsel-sf /lib/ld-musl-mipsel-sf.so.1" ;;
+	*) return 1 ;;
+	esac
+}
+
 # rustflags for target $1; scripts/size-report.sh links with the same (in the same order, or
-# cargo rebuilds std) through CROSS_BUILD_PRINT_FLAGS=<target> / =features
+# cargo rebuilds std) through CROSS_BUILD_PRINT_FLAGS=<target> / =features / =env:<target>
+# (=dynamic:<target> answers scripts/build-ipk.sh and the tests: linked against libc.so?)
 target_flags() {
 	f='"-Clink-arg=-Wl,-z,max-page-size=4096"'
+	if d=$(dynamic_sysroot "$1"); then
+		# These replace .cargo/config.toml's static flags for the target (through
+		# CARGO_ENCODED_RUSTFLAGS: its +crt-static would win over -crt-static). Self-contained:
+		# crt objects and libc.so from the sysroot, not the gnu cross gcc's glibc ones.
+		# std's eh personality (unused: nothing unwinds) still names _Unwind_* of libgcc_s;
+		# --gc-sections drops it, but only after --as-needed has made libgcc_s.so.1 a NEEDED
+		# library the router need not have. An empty libgcc_s.a first in the search path
+		# satisfies -lgcc_s without that; a real use of libgcc_s would fail the link.
+		mkdir -p "$TD/no-gcc_s"
+		[ -f "$TD/no-gcc_s/libgcc_s.a" ] || printf '!<arch>\n' >"$TD/no-gcc_s/libgcc_s.a"
+		f="$f, \"-Ctarget-feature=-crt-static\", \"-Clink-self-contained=yes\""
+		f="$f, \"-Lnative=$TD/no-gcc_s\", \"-Lnative=${d% *}/lib\""
+		f="$f, \"-Clink-arg=-Wl,--dynamic-linker=${d#* }\""
+	fi
 	case $1 in
 	x86_64-*-musl | aarch64-*-musl)
 		# with build-std the musl crt/libc/libunwind still come from the prebuilt target's
@@ -57,10 +85,25 @@ target_flags() {
 	fi
 	echo "$f"
 }
+# the quoted, comma-separated list above as CARGO_ENCODED_RUSTFLAGS (0x1f-separated)
+encoded_flags() {
+	printf '%s' "$1" | sed 's/^"//; s/"$//; s/", "/\x1f/g'
+}
 case ${CROSS_BUILD_PRINT_FLAGS:-} in
 "") ;;
 features)
 	echo "$SMALL_STD_FEATURES"
+	exit 0
+	;;
+dynamic:*)
+	# "<sysroot> <loader>" of a dynamically linked target; exit 1 for a static one
+	dynamic_sysroot "${CROSS_BUILD_PRINT_FLAGS#dynamic:}"
+	exit
+	;;
+env:*)
+	# the CARGO_ENCODED_RUSTFLAGS for a dynamically linked target, nothing for the others
+	T=${CROSS_BUILD_PRINT_FLAGS#env:}
+	! dynamic_sysroot "$T" >/dev/null || encoded_flags "$(target_flags "$T")"
 	exit 0
 	;;
 *)
@@ -77,10 +120,18 @@ for T in $TARGETS; do
 		set --
 	fi
 	s=$(date +%s)
-	# --config arrays append to .cargo/config.toml rustflags; RUSTFLAGS would replace them
-	RUSTC_BOOTSTRAP=1 cargo build --release --locked -q --target "$T" \
-		-Z build-std=std,panic_abort \
-		--config "target.$T.rustflags=[$flags]" "$@"
+	# --config arrays append to .cargo/config.toml rustflags; CARGO_ENCODED_RUSTFLAGS (the
+	# dynamically linked targets) replaces them
+	# (set only for those: an empty one would mean "no flags" for the others)
+	(
+		if dynamic_sysroot "$T" >/dev/null; then
+			CARGO_ENCODED_RUSTFLAGS=$(encoded_flags "$flags")
+			export CARGO_ENCODED_RUSTFLAGS
+		fi
+		RUSTC_BOOTSTRAP=1 cargo build --release --locked -q --target "$T" \
+			-Z build-std=std,panic_abort \
+			--config "target.$T.rustflags=[$flags]" "$@"
+	)
 	mkdir -p "$DIST/$T"
 	cp "$TD/$T/release/$BIN" "$DIST/$T/$BIN"
 	chmod 0755 "$DIST/$T/$BIN"
