@@ -71,6 +71,12 @@ target_flags() {
 		f="$f, \"-Ctarget-feature=-crt-static\", \"-Clink-self-contained=yes\""
 		f="$f, \"-Lnative=$TD/no-gcc_s\", \"-Lnative=${d% *}/lib\""
 		f="$f, \"-Clink-arg=-Wl,--dynamic-linker=${d#* }\""
+		# libc.so right after our object, before the rlibs: compiler_builtins defines cbrt,
+		# fma, fmod, sqrt, ... too (and the soft-float helpers they call); when libc.so comes
+		# only after it, ld keeps all of them although nothing calls them (binary +20 kB, .ipk
+		# +12 kB). The imports are the same either way. (+verbatim: a plain -lc would clash
+		# with the libc crate's own #[link(name = "c")].)
+		f="$f, \"-ldylib:+verbatim=libc.so\""
 	fi
 	case $1 in
 	x86_64-*-musl | aarch64-*-musl)
