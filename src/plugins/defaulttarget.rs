@@ -26,8 +26,9 @@ pub fn build(cfg: &Config) -> Result<Box<dyn Plugin>, String> {
         Ok(u) if u.is_sip() && !u.host_raw.is_empty() => {}
         _ => {
             return Err(format!(
-            "plugin_defaulttarget_target: {target:?} is not a SIP URI (e.g. sip:100@192.168.1.20)"
-        ))
+                "plugin_defaulttarget_target: {} is not a SIP URI (e.g. sip:100@192.168.1.20)",
+                crate::logging::Quoted(target)
+            ))
         }
     }
     Ok(Box::new(DefaultTarget {

@@ -7,6 +7,7 @@
 use super::redirect::with_user;
 use super::{Ctx, Decision, Plugin};
 use crate::config::Config;
+use crate::logging::Quoted;
 use crate::sip::Uri;
 
 #[derive(Debug)]
@@ -21,7 +22,8 @@ pub fn build(cfg: &Config) -> Result<Box<dyn Plugin>, String> {
     // A key of one character leaves no digits for the entry number.
     if akey.chars().count() < 2 {
         return Err(format!(
-            "plugin_shortdial_akey must be set to the short-code pattern, e.g. *00 (is {akey:?})"
+            "plugin_shortdial_akey must be set to the short-code pattern, e.g. *00 (is {})",
+            Quoted(&akey)
         ));
     }
     if p.plugin_shortdial_entry.is_empty() {
@@ -86,7 +88,8 @@ impl Plugin for ShortDial {
         }
         let Some(contact) = msg.to().ok().and_then(|to| self.target(&to.uri, entry)) else {
             log::warn!(
-                "plugin_shortdial: cannot build a target from the To URI and entry {entry:?}"
+                "plugin_shortdial: cannot build a target from the To URI and entry {}",
+                Quoted(entry)
             );
             return Decision::Continue;
         };

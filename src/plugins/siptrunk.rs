@@ -8,6 +8,7 @@
 use super::regex::Regex;
 use super::{Ctx, Decision, Plugin};
 use crate::config::Config;
+use crate::logging::Quoted;
 use crate::proxy::Hop;
 use crate::registry::Uri as RegUri;
 use crate::sansio::Transport;
@@ -44,10 +45,18 @@ pub fn build(cfg: &Config) -> Result<Box<dyn Plugin>, String> {
     let mut trunks = Vec::with_capacity(n.len());
     for ((name, account), numbers) in n.iter().zip(a).zip(r) {
         let account = RegUri::parse(account).map_err(|e| {
-            format!("plugin_siptrunk_account of trunk {name:?}: {account:?} is not a SIP URI ({e})")
+            format!(
+                "plugin_siptrunk_account of trunk {}: {} is not a SIP URI ({e})",
+                Quoted(name),
+                Quoted(account)
+            )
         })?;
-        let numbers = Regex::new(numbers)
-            .map_err(|e| format!("plugin_siptrunk_numbers_regex of trunk {name:?}: {e}"))?;
+        let numbers = Regex::new(numbers).map_err(|e| {
+            format!(
+                "plugin_siptrunk_numbers_regex of trunk {}: {e}",
+                Quoted(name)
+            )
+        })?;
         trunks.push(Trunk {
             name: name.clone(),
             account,
@@ -92,8 +101,8 @@ impl Plugin for SipTrunk {
             });
         let Some((slot, contact)) = contact else {
             log::info!(
-                "plugin_siptrunk: trunk {:?} serves {}, but {} is not registered",
-                trunk.name,
+                "plugin_siptrunk: trunk {} serves {}, but {} is not registered",
+                Quoted(&trunk.name),
                 ruri_user.or(to_user).unwrap_or("?"),
                 trunk.account
             );

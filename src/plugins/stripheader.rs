@@ -38,7 +38,8 @@ pub fn build(cfg: &Config) -> Result<Box<dyn Plugin>, String> {
         let bad = |b: u8| b <= b' ' || b == b',' || b >= 0x7f;
         if name.is_empty() || name.bytes().any(bad) || value == Some("") {
             return Err(format!(
-                "plugin_stripheader_remove: {entry:?} is not Header or Header:value"
+                "plugin_stripheader_remove: {} is not Header or Header:value",
+                crate::logging::Quoted(entry)
             ));
         }
         rules.push(Rule {

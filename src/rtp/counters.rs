@@ -18,6 +18,18 @@ pub enum PacketDrop {
     NoDestination,
 }
 
+impl std::fmt::Display for PacketDrop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            PacketDrop::UnknownToken => "unknown socket",
+            PacketDrop::Empty => "empty datagram",
+            PacketDrop::NoPeer => "no opposite stream yet",
+            PacketDrop::ForeignSource => "foreign source",
+            PacketDrop::NoDestination => "no destination",
+        })
+    }
+}
+
 /// Traffic of one half-stream: datagrams that arrived on its RTP/RTCP sockets.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct HalfCounters {
