@@ -12,6 +12,10 @@
 #                               (gone) or a backtrace (never taken) reads them;
 #   -Z location-detail=none     file/line/column of #[track_caller] sites, ~4 kB: only panic
 #                               messages print them (our logger prints no file/line);
+#   -Z fmt-debug=none           {:?} prints nothing and derived Debug impls are empty, ~12 kB
+#                               (.ipk -3.5 kB): no log line, error or status text uses {:?}
+#                               (tests/no_debug_format.rs keeps it so; strings are shown
+#                               with logging::Quoted, which prints what {:?} would);
 #   std feature optimize_for_size  smaller variants of integer formatting, sorting and float
 #                               parsing in core/alloc (same results, a little slower), ~10 kB;
 #   -C relocation-model=static  (mips*, armv7) the binary is a non-PIE static executable
@@ -37,7 +41,7 @@ if [ "${1:-}" = "--keep-panic-messages" ]; then
 	shift
 fi
 TARGETS=${*:-"mipsel-unknown-linux-musl mips-unknown-linux-musl armv7-unknown-linux-musleabihf aarch64-unknown-linux-musl x86_64-unknown-linux-musl"}
-SMALL_FLAGS='"-Zunstable-options", "-Cpanic=immediate-abort", "-Zlocation-detail=none", "-Cforce-unwind-tables=no"'
+SMALL_FLAGS='"-Zunstable-options", "-Cpanic=immediate-abort", "-Zlocation-detail=none", "-Cforce-unwind-tables=no", "-Zfmt-debug=none"'
 SMALL_STD_FEATURES=optimize_for_size
 SYSROOT=$(rustc --print sysroot)
 BIN=siproxd-rs
