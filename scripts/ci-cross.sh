@@ -39,7 +39,9 @@ setup() {
 	# shellcheck disable=SC2086
 	scripts/setup-cross.sh $T || return 1
 	# test tools for tests/openwrt/run.sh (its checks are skipped without them): command:package
-	for tool in shellcheck:shellcheck busybox:busybox node:nodejs; do
+	# (and zopfli, which scripts/build-ipk.sh compresses the .ipk with: the size gate
+	# measures the package as shipped)
+	for tool in shellcheck:shellcheck busybox:busybox node:nodejs zopfli:zopfli; do
 		if ! command -v "${tool%%:*}" >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
 			DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${tool#*:}" >/dev/null ||
 				echo "${tool#*:} could not be installed; its check is skipped"
