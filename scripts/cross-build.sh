@@ -1,6 +1,7 @@
 #!/bin/sh
-# cross-build.sh [--keep-panic-messages] [TARGET...] — stripped static release binaries for
-# OpenWrt into dist/<target>/siproxd-rs (needs scripts/setup-cross.sh first).
+# cross-build.sh [--keep-panic-messages] [TARGET...] — stripped release binaries for OpenWrt
+# into dist/<target>/siproxd-rs (needs scripts/setup-cross.sh first): static, except mipsel,
+# which is linked against the router's shared musl.
 #
 # Default: std rebuilt with -Z build-std (stable toolchain, RUSTC_BOOTSTRAP=1) and
 # -C panic=immediate-abort, which removes std's panic/formatting machinery (the mipsel
@@ -18,14 +19,15 @@
 #                               with logging::Quoted, which prints what {:?} would);
 #   std feature optimize_for_size  smaller variants of integer formatting, sorting and float
 #                               parsing in core/alloc (same results, a little slower), ~10 kB;
-#   -C relocation-model=static  (mips*, armv7) the binary is a non-PIE static executable
-#                               anyway, so PIC code buys nothing: mipsel .text -53 kB ($gp
-#                               set-up, GOT loads, jalr $t9), armv7 -12 kB; aarch64 gains
-#                               nothing and x86_64 is a static-pie, so both stay as they are.
+#   -C relocation-model=static  (mips*, armv7) the binary is a non-PIE executable (static, or
+#                               dynamic with a PLT on mipsel), so PIC code buys nothing:
+#                               mipsel .text -53 kB ($gp set-up, GOT loads, jalr $t9), armv7
+#                               -12 kB; aarch64 gains nothing and x86_64 is a static-pie, so
+#                               both stay as they are.
 # mipsel (the .ipk size-budget target) links musl dynamically, as every OpenWrt package does:
 # the router's /lib/libc.so through the loader /lib/ld-musl-mipsel-sf.so.1; the package
-# depends on libc (scripts/build-ipk.sh). Against the static link: .ipk 325,911 -> 310,037 B
-# (docs/PERFORMANCE.md). The other targets stay static. See docs/CROSS-COMPILE.md §4.1.
+# depends on libc (scripts/build-ipk.sh). Against the static link: .ipk -28 kB
+# (docs/PERFORMANCE.md). The other targets stay static. See docs/CROSS-COMPILE.md §4.2.
 # --keep-panic-messages: panic=abort with messages, locations and unwind tables (for chasing
 # a crash; much larger).
 # Env: CARGO_TARGET_DIR (default target), DIST_DIR (default dist).
