@@ -18,14 +18,15 @@ pub enum PacketDrop {
     NoDestination,
 }
 
+/// The variant's name, as the rtpbabl log has always shown it (`Drop(ForeignSource)`).
 impl std::fmt::Display for PacketDrop {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
-            PacketDrop::UnknownToken => "unknown socket",
-            PacketDrop::Empty => "empty datagram",
-            PacketDrop::NoPeer => "no opposite stream yet",
-            PacketDrop::ForeignSource => "foreign source",
-            PacketDrop::NoDestination => "no destination",
+            PacketDrop::UnknownToken => "UnknownToken",
+            PacketDrop::Empty => "Empty",
+            PacketDrop::NoPeer => "NoPeer",
+            PacketDrop::ForeignSource => "ForeignSource",
+            PacketDrop::NoDestination => "NoDestination",
         })
     }
 }

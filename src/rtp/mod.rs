@@ -162,9 +162,15 @@ mod tests {
             out: Token(5),
             dst: "192.0.2.1:4000".parse().unwrap(),
         };
-        assert_eq!(fwd.to_string(), "forward to 192.0.2.1:4000 from socket 5");
+        // the same text as the derived Debug (the rtpbabl log line is grepped by tests)
+        assert_eq!(fwd.to_string(), format!("{fwd:?}"));
+        assert_eq!(
+            fwd.to_string(),
+            "Forward { out: Token(5), dst: 192.0.2.1:4000 }"
+        );
         let drop = table::Verdict::Drop(counters::PacketDrop::ForeignSource);
-        assert_eq!(drop.to_string(), "drop: foreign source");
+        assert_eq!(drop.to_string(), "Drop(ForeignSource)");
+        assert_eq!(drop.to_string(), format!("{drop:?}"));
         let id = crate::sansio::ConnId {
             slot: 4,
             generation: 9,

@@ -79,11 +79,15 @@ impl fmt::Display for OpenError {
 
 impl std::error::Error for OpenError {}
 
+/// The rtpbabl log's form of the verdict, the same text `{:?}` printed before the router
+/// build dropped Debug: `Forward { out: Token(5), dst: 192.0.2.1:4000 }`, `Drop(NoPeer)`.
 impl fmt::Display for Verdict {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Verdict::Forward { out, dst } => write!(f, "forward to {dst} from socket {}", out.0),
-            Verdict::Drop(why) => write!(f, "drop: {why}"),
+            Verdict::Forward { out, dst } => {
+                write!(f, "Forward {{ out: Token({}), dst: {dst} }}", out.0)
+            }
+            Verdict::Drop(why) => write!(f, "Drop({why})"),
         }
     }
 }
