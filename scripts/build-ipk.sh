@@ -90,9 +90,10 @@ for T in $TARGETS; do
 	(cd "$D" && $TAR -cf - .) >"$W/data.tar"
 	gz "$W/data.tar"
 	SIZE=$(gzip -dc "$W/data.tar.gz" | wc -c)
-	# a binary linked against the shared musl needs the libc package (/lib/libc.so and its
-	# loader), which the SDK adds to every package (PKG_DEFAULT_DEPENDS = +libc)
-	if CROSS_BUILD_PRINT_FLAGS=dynamic:$T scripts/cross-build.sh >/dev/null; then
+	# a binary linked against the shared musl (it names a loader) needs the libc package
+	# (/lib/libc.so and the loader), which the SDK adds to every package
+	# (PKG_DEFAULT_DEPENDS = +libc)
+	if readelf -l "$BIN" | grep -q 'program interpreter'; then
 		DEPENDS="Depends: libc
 "
 		LINK="dynamic musl"

@@ -50,9 +50,12 @@ BIN=siproxd-rs
 TD=${CARGO_TARGET_DIR:-target}
 DIST=${DIST_DIR:-dist}
 
-# Targets linked against the shared musl, and for each the sysroot with its libc.so and the
-# loader name (musl's: ld-musl-$ARCH$SUBARCH.so.1, the same name OpenWrt installs)
+# Targets linked against the shared musl (default builds only), and for each the sysroot
+# with its libc.so and the loader name (musl's ld-musl-$ARCH$SUBARCH.so.1, the name OpenWrt
+# installs)
 dynamic_sysroot() {
+	# --keep-panic-messages builds stay static: their backtraces need libgcc_s/libunwind
+	[ "$PANIC" = immediate-abort ] || return 1
 	case $1 in
 	mipsel-unknown-linux-musl) echo ".xsysroot/mipsel-sf /lib/ld-musl-mipsel-sf.so.1" ;;
 	*) return 1 ;;
@@ -61,7 +64,6 @@ dynamic_sysroot() {
 
 # rustflags for target $1; scripts/size-report.sh links with the same (in the same order, or
 # cargo rebuilds std) through CROSS_BUILD_PRINT_FLAGS=<target> / =features / =env:<target>
-# (=dynamic:<target> answers scripts/build-ipk.sh and the tests: linked against libc.so?)
 target_flags() {
 	f='"-Clink-arg=-Wl,-z,max-page-size=4096"'
 	if d=$(dynamic_sysroot "$1"); then
@@ -106,11 +108,6 @@ case ${CROSS_BUILD_PRINT_FLAGS:-} in
 features)
 	echo "$SMALL_STD_FEATURES"
 	exit 0
-	;;
-dynamic:*)
-	# "<sysroot> <loader>" of a dynamically linked target; exit 1 for a static one
-	dynamic_sysroot "${CROSS_BUILD_PRINT_FLAGS#dynamic:}"
-	exit
 	;;
 env:*)
 	# the CARGO_ENCODED_RUSTFLAGS for a dynamically linked target, nothing for the others
