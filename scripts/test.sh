@@ -27,6 +27,7 @@ step() {
 # Tools the black-box tests use (sipp, tshark, ip), shellcheck for our scripts, and the real
 # SIP software of the interop suite (tests/interop.rs): Kamailio as provider, baresip as phone
 # (baresip-core: the headless program and its modules, without the GUI and video recommends),
+# linphone-cli as a second phone (tests/interop_linphone.rs),
 # iptables to make a far end's media asymmetric.
 install_tools() {
     local missing=()
@@ -37,6 +38,7 @@ install_tools() {
     command -v shellcheck >/dev/null || missing+=(shellcheck)
     command -v kamailio >/dev/null || [ -x /usr/sbin/kamailio ] || missing+=(kamailio)
     command -v baresip >/dev/null || missing+=(baresip-core)
+    command -v linphonecsh >/dev/null || missing+=(linphone-cli)
     command -v iptables >/dev/null || [ -x /usr/sbin/iptables ] || missing+=(iptables)
     if [ ${#missing[@]} -eq 0 ]; then
         return 0

@@ -199,9 +199,10 @@ fn test_config_checks_the_routing_plugins_directives() {
         let dir = TempDir::new("plugins-t");
         let conf = loopback_config(&dir, free_udp_port(), &format!("{base}{extra}"));
         let (st, _, err) = run(&["-t", "-c", conf.to_str().unwrap_or_default()]);
-        (st.code(), err)
+        let text = std::fs::read_to_string(&conf).unwrap_or_default();
+        (st.code(), err, conf.display().to_string(), text)
     };
-    let (code, err) = check(&format!("{good_regex}{good_trunk}"));
+    let (code, err, _, _) = check(&format!("{good_regex}{good_trunk}"));
     assert_eq!(code, Some(0), "{err}");
     for (extra, name) in [
         (
@@ -221,8 +222,30 @@ fn test_config_checks_the_routing_plugins_directives() {
             "plugin_defaulttarget_target",
         ),
     ] {
-        let (code, err) = check(&extra);
+        let (code, err, path, text) = check(&extra);
         assert_eq!(code, Some(1), "{extra}: {err}");
         assert!(err.contains(name), "{extra}: {name} not named in:\n{err}");
+        // Located like every other directive: file and the line of the value at fault
+        // (an unpaired list: the line of the entry without a partner).
+        let line = text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| l.starts_with(&format!("{name} ")))
+            .last()
+            .map(|(i, _)| i + 1);
+        match line {
+            Some(n) => {
+                let at = format!("{path}:{n}: {name}:");
+                assert!(err.contains(&at), "{extra}: {at:?} not in:\n{err}");
+            }
+            None => {
+                let after = err.split(&format!("{path}:")).nth(1).unwrap_or_default();
+                let n: String = after.chars().take_while(char::is_ascii_digit).collect();
+                assert!(
+                    n.parse::<usize>().unwrap_or(0) > 0,
+                    "{extra}: no line in:\n{err}"
+                );
+            }
+        }
     }
 }

@@ -310,8 +310,8 @@ pub fn plugin_name(value: &str) -> Option<&'static str> {
 /// Applies one `key = value` (value already unquoted). Problems go to `out`: unknown keywords
 /// and unparsable values are warnings (siproxd starts anyway), out-of-range values are errors.
 ///
-/// Returns the directive's name when the value was appended to a paired list (`List` or
-/// `PortList`), so the caller can remember where each entry came from.
+/// Returns the directive's name when it was recognised (for a `List` or `PortList`, only when
+/// the value was appended), so the caller can remember where each entry and setting came from.
 pub fn apply(
     cfg: &mut Config,
     key: &str,
@@ -384,6 +384,8 @@ pub fn apply(
                     _ => error(out, format!("value {v} out of range, expected {PORT}")),
                 }
             }
+            // Nothing appended: entry numbers must keep matching the list.
+            return None;
         }
         Field::Acl(get) => match AclList::parse(value) {
             Ok(l) => *get(cfg) = Some(l),
@@ -402,11 +404,16 @@ pub fn apply(
                 }
             }
         }
+        // Recorded only when appended, so entry numbers match `load_plugin`.
         Field::Plugin(get) => match plugin_name(value) {
             Some(p) if get(cfg).iter().any(|l| l == p) => {
                 warn(out, format!("plugin '{p}' is loaded twice; second ignored"));
+                return None;
             }
-            Some(p) => get(cfg).push(p.to_string()),
+            Some(p) => {
+                get(cfg).push(p.to_string());
+                return Some(name);
+            }
             None => error(
                 out,
                 format!(
@@ -416,5 +423,5 @@ pub fn apply(
             ),
         },
     }
-    None
+    Some(name)
 }

@@ -230,7 +230,7 @@ fn booleans_are_non_zero() {
 fn load_plugin_names_builtins() {
     let cfg = clean(
         "load_plugin = plugin_logcall.la\nload_plugin = plugin_codecfilter.so\nload_plugin = plugin_fix_DTAG.la\n\
-         plugindir = /usr/lib/siproxd/\n",
+         plugindir = /usr/lib/siproxd/\nplugin_codecfilter_blacklist = G729\nplugin_fix_DTAG_networks = 10.0.0.0/8\n",
     );
     assert_eq!(cfg.load_plugin, ["logcall", "codecfilter", "fix_DTAG"]);
     assert_eq!(cfg.plugindir.as_deref(), Some("/usr/lib/siproxd/"));
@@ -241,6 +241,47 @@ fn load_plugin_names_builtins() {
     let (cfg, d) = conf("load_plugin = plugin_demo.la\nload_plugin = plugin_demo.so\n").unwrap();
     assert_eq!(cfg.load_plugin, ["demo"]);
     assert_eq!(d.len(), 1);
+}
+
+#[test]
+fn plugin_with_nothing_to_do_is_a_warning_at_its_load_plugin_line() {
+    let (_, d) = conf(
+        "debug_level = 1\nload_plugin = plugin_logcall\nload_plugin = plugin_fix_bogus_via.la\n",
+    )
+    .unwrap();
+    assert_eq!(d.len(), 1, "{d:?}");
+    assert_eq!(
+        (d[0].line, d[0].directive.as_str()),
+        (3, "plugin_fix_bogus_via_networks")
+    );
+    assert!(d[0].message.contains("no Via is fixed"), "{}", d[0].message);
+}
+
+#[test]
+fn plugin_setting_errors_name_file_line_and_entry() {
+    // The second entry is at fault, so the error points at line 3, not at the first entry.
+    let d = rejected(
+        "load_plugin = plugin_stripheader\nplugin_stripheader_remove = User-Agent\n\
+         plugin_stripheader_remove = Bad Header\ndebug_level = 0\n",
+    );
+    let e = errors(&d);
+    assert_eq!(e.len(), 1, "{d:?}");
+    assert_eq!(
+        (e[0].line, e[0].directive.as_str()),
+        (3, "plugin_stripheader_remove")
+    );
+    // A scalar: the line of the value in force.
+    let d = rejected(
+        "plugin_defaulttarget_target = sip:a@h\nload_plugin = plugin_defaulttarget\n\
+         plugin_defaulttarget_target = not a uri\n",
+    );
+    let e = errors(&d);
+    assert_eq!(
+        (e[0].line, e[0].directive.as_str()),
+        (3, "plugin_defaulttarget_target")
+    );
+    // Not loaded: its directives are not checked.
+    clean("plugin_defaulttarget_target = not a uri\n");
 }
 
 #[test]

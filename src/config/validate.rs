@@ -4,13 +4,13 @@
 use super::directives::Loc;
 use super::{Config, Diagnostic, Severity};
 
-/// Where each entry of a repeatable directive was read, in the order the entries were appended,
-/// so a paired-list error can name the line of the entry that has no partner.
+/// Where each directive was read, and each entry of a repeatable one in the order the entries
+/// were appended, so an error found after reading can name the line at fault.
 #[derive(Debug, Default)]
 pub struct ListEntries<'a>(Vec<(&'static str, Loc<'a>)>);
 
 impl<'a> ListEntries<'a> {
-    /// Records the entry `directives::apply` reports as appended (`None`: nothing appended).
+    /// Records what `directives::apply` reports (`None`: nothing set or appended).
     pub fn record(&mut self, appended: Option<&'static str>, loc: Loc<'a>) {
         if let Some(name) = appended {
             self.0.push((name, loc));
@@ -23,6 +23,15 @@ impl<'a> ListEntries<'a> {
             .iter()
             .filter(|(n, _)| *n == directive)
             .nth(index)
+            .map(|(_, l)| *l)
+    }
+
+    /// Where `directive` was last set (the value in force).
+    fn last(&self, directive: &str) -> Option<Loc<'a>> {
+        self.0
+            .iter()
+            .rev()
+            .find(|(n, _)| *n == directive)
             .map(|(_, l)| *l)
     }
 }
@@ -92,6 +101,7 @@ pub fn validate(
         ],
     );
     required_by_plugins(cfg, loc.file, out);
+    plugin_settings(cfg, loc, out);
     for (name, v) in [
         ("rtp_input_dejitter", cfg.rtp_input_dejitter),
         ("rtp_output_dejitter", cfg.rtp_output_dejitter),
@@ -187,6 +197,61 @@ fn parallel(loc: Paired<'_, '_>, out: &mut Vec<Diagnostic>, arrays: &[(&str, usi
 }
 
 /// Plugins that siproxd refuses to initialise (or crashes in) without a directive.
+/// The loaded plugins' own checks (patterns compile, URIs parse, ...), located at the directive
+/// or list entry at fault, so start-up, `-t` and SIGHUP all name file and line. Unpaired lists
+/// and missing required directives were reported above and are not reported twice.
+fn plugin_settings(cfg: &Config, loc: Paired<'_, '_>, out: &mut Vec<Diagnostic>) {
+    if out.iter().any(|d| d.severity == Severity::Error) {
+        return;
+    }
+    let p = &cfg.plugins;
+    let loaded = |name: &str| cfg.load_plugin.iter().position(|l| l == name);
+    let idle = [
+        (
+            "codecfilter",
+            "plugin_codecfilter_blacklist",
+            p.plugin_codecfilter_blacklist.is_empty(),
+            "nothing is filtered",
+        ),
+        (
+            "fix_bogus_via",
+            "plugin_fix_bogus_via_networks",
+            p.plugin_fix_bogus_via_networks.is_none(),
+            "no Via is fixed",
+        ),
+        (
+            "fix_DTAG",
+            "plugin_fix_DTAG_networks",
+            p.plugin_fix_dtag_networks.is_none(),
+            "no Via is fixed",
+        ),
+        (
+            "fix_fbox_anoncall",
+            "plugin_fix_fbox_anoncall_networks",
+            p.plugin_fix_fbox_anoncall_networks.is_none(),
+            "no Contact is fixed",
+        ),
+    ];
+    for (plugin, directive, empty, effect) in idle {
+        if let Some(i) = loaded(plugin).filter(|_| empty) {
+            let at = loc.lists.find("load_plugin", i).unwrap_or(loc.file);
+            out.push(at.diag(
+                Severity::Warning,
+                directive,
+                format!("plugin_{plugin} is loaded but {directive} is not set: {effect}"),
+            ));
+        }
+    }
+    if let Err(e) = crate::plugins::build(cfg) {
+        let at = e
+            .entry
+            .and_then(|i| loc.lists.find(e.directive, i))
+            .or_else(|| loc.lists.last(e.directive))
+            .unwrap_or(loc.file);
+        out.push(at.diag(Severity::Error, e.directive, e.message));
+    }
+}
+
 fn required_by_plugins(cfg: &Config, loc: Loc<'_>, out: &mut Vec<Diagnostic>) {
     let needs = [
         (

@@ -77,7 +77,7 @@ pub fn build(config: &Config) -> Result<Cores, StartError> {
     });
 
     let auth = authenticator(config).map_err(StartError::Auth)?;
-    let plugins = crate::plugins::build(config).map_err(StartError::Plugin)?;
+    let plugins = crate::plugins::build(config).map_err(|e| StartError::Plugin(e.to_string()))?;
     let mut proxy = Proxy::new(
         config.clone(),
         Addresses { inbound, outbound },
@@ -167,8 +167,10 @@ pub fn reload(source: &ConfigSource, running: &Config) -> Option<Reloaded> {
         log::warn!("SIGHUP: {name} changed; it takes effect after a restart");
     }
     let config = upkeep::keep_restart_only(running, loaded.config);
-    let built = authenticator(&config)
-        .and_then(|auth| crate::plugins::build(&config).map(|plugins| (auth, plugins)));
+    let built = authenticator(&config).and_then(|auth| match crate::plugins::build(&config) {
+        Ok(plugins) => Ok((auth, plugins)),
+        Err(e) => Err(e.to_string()),
+    });
     match built {
         Ok((auth, plugins)) => Some(Reloaded {
             config,

@@ -5,7 +5,7 @@
 //! lines. An RTP stream whose every format is blocked is never left without one: a request
 //! offering it is refused with 488, an answer (response or ACK) rejects it with port 0.
 
-use super::{BodyAction, Ctx, Plugin};
+use super::{BodyAction, BuildError, Ctx, Plugin};
 use crate::config::Config;
 use crate::sdp::{Rewriter, Sdp};
 use crate::sip::Status;
@@ -15,19 +15,18 @@ pub struct CodecFilter {
     blacklist: Vec<String>,
 }
 
-pub fn build(cfg: &Config) -> Result<Box<dyn Plugin>, String> {
+pub fn build(cfg: &Config) -> Result<Box<dyn Plugin>, BuildError> {
     let mut blacklist = Vec::new();
-    for name in &cfg.plugins.plugin_codecfilter_blacklist {
+    for (i, name) in cfg.plugins.plugin_codecfilter_blacklist.iter().enumerate() {
         let name = name.trim();
         if name.is_empty() {
-            return Err("plugin_codecfilter_blacklist: empty codec name".into());
+            return Err(BuildError::at(
+                "plugin_codecfilter_blacklist",
+                i,
+                "empty codec name".into(),
+            ));
         }
         blacklist.push(name.to_string());
-    }
-    if blacklist.is_empty() {
-        log::warn!(
-            "plugin_codecfilter: plugin_codecfilter_blacklist is empty, nothing is filtered"
-        );
     }
     Ok(Box::new(CodecFilter { blacklist }))
 }
@@ -223,6 +222,7 @@ mod tests {
         cfg.plugins.plugin_codecfilter_blacklist = vec![" ".into()];
         assert!(build(&cfg)
             .unwrap_err()
+            .to_string()
             .contains("plugin_codecfilter_blacklist"));
     }
 }

@@ -3,7 +3,7 @@
 //! instead of 408, so the caller reaches a default phone; ACKs of unknown direction (those
 //! of our 302 among them) are swallowed. `plugin_defaulttarget_log = 1` logs each redirect.
 
-use super::{Ctx, Decision, Plugin};
+use super::{BuildError, Ctx, Decision, Plugin};
 use crate::config::Config;
 use crate::sip::Uri;
 
@@ -13,21 +13,24 @@ pub struct DefaultTarget {
     log: bool,
 }
 
-pub fn build(cfg: &Config) -> Result<Box<dyn Plugin>, String> {
+pub fn build(cfg: &Config) -> Result<Box<dyn Plugin>, BuildError> {
     let p = &cfg.plugins;
     let Some(target) = p.plugin_defaulttarget_target.as_deref() else {
-        return Err(
-            "plugin_defaulttarget_target must be set to the SIP URI unknown calls go to"
-                .to_string(),
-        );
+        return Err(BuildError::new(
+            "plugin_defaulttarget_target",
+            "must be set to the SIP URI unknown calls go to".into(),
+        ));
     };
     // Checked once here: it becomes the Contact of every 302.
     match Uri::parse(target.as_bytes()) {
         Ok(u) if u.is_sip() && !u.host_raw.is_empty() => {}
         _ => {
-            return Err(format!(
-                "plugin_defaulttarget_target: {} is not a SIP URI (e.g. sip:100@192.168.1.20)",
-                crate::logging::Quoted(target)
+            return Err(BuildError::new(
+                "plugin_defaulttarget_target",
+                format!(
+                    "{} is not a SIP URI (e.g. sip:100@192.168.1.20)",
+                    crate::logging::Quoted(target)
+                ),
             ))
         }
     }
@@ -68,7 +71,7 @@ mod tests {
     use crate::plugins::redirect::tests::{ctx, REMOTE};
     use crate::registry::Registry;
 
-    fn plugin(target: Option<&str>, log: i64) -> Result<Box<dyn Plugin>, String> {
+    fn plugin(target: Option<&str>, log: i64) -> Result<Box<dyn Plugin>, BuildError> {
         let cfg = Config {
             plugins: crate::config::PluginConfig {
                 plugin_defaulttarget_target: target.map(str::to_string),
@@ -134,7 +137,7 @@ mod tests {
     #[test]
     fn a_missing_or_bad_target_is_a_start_up_error_naming_the_directive() {
         for t in [None, Some("not a uri"), Some("tel:+4930")] {
-            let e = plugin(t, 0).unwrap_err();
+            let e = plugin(t, 0).unwrap_err().to_string();
             assert!(e.contains("plugin_defaulttarget_target"), "{t:?}: {e}");
         }
     }

@@ -1,6 +1,6 @@
 //! plugin_demo (behaviour §8.2): logs one line per message, with `plugin_demo_string`.
 
-use super::{Ctx, Decision, Plugin};
+use super::{BuildError, Ctx, Decision, Plugin};
 use crate::config::Config;
 
 #[derive(Debug)]
@@ -8,7 +8,7 @@ pub struct Demo {
     text: String,
 }
 
-pub fn build(cfg: &Config) -> Result<Box<dyn Plugin>, String> {
+pub fn build(cfg: &Config) -> Result<Box<dyn Plugin>, BuildError> {
     Ok(Box::new(Demo {
         text: cfg.plugins.plugin_demo_string.clone().unwrap_or_default(),
     }))

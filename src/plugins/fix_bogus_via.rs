@@ -5,7 +5,7 @@
 
 use std::net::IpAddr;
 
-use super::{Ctx, Plugin};
+use super::{BuildError, Ctx, Plugin};
 use crate::acl::AclList;
 use crate::config::Config;
 use crate::proxy::Direction;
@@ -16,17 +16,12 @@ pub struct FixBogusVia {
     networks: AclList,
 }
 
-pub fn build(cfg: &Config) -> Result<Box<dyn Plugin>, String> {
+pub fn build(cfg: &Config) -> Result<Box<dyn Plugin>, BuildError> {
     let networks = cfg
         .plugins
         .plugin_fix_bogus_via_networks
         .clone()
         .unwrap_or_default();
-    if networks.is_empty() {
-        log::warn!(
-            "plugin_fix_bogus_via: plugin_fix_bogus_via_networks is not set, no Via is fixed"
-        );
-    }
     Ok(Box::new(FixBogusVia { networks }))
 }
 

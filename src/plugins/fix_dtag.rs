@@ -4,7 +4,7 @@
 //! Runs at the fix stage, before the proxy checks that the top Via is its own.
 
 use super::fix_bogus_via::{replace_sent_by, via_ip};
-use super::{Ctx, Plugin};
+use super::{BuildError, Ctx, Plugin};
 use crate::acl::AclList;
 use crate::config::Config;
 
@@ -13,15 +13,12 @@ pub struct FixDtag {
     networks: AclList,
 }
 
-pub fn build(cfg: &Config) -> Result<Box<dyn Plugin>, String> {
+pub fn build(cfg: &Config) -> Result<Box<dyn Plugin>, BuildError> {
     let networks = cfg
         .plugins
         .plugin_fix_dtag_networks
         .clone()
         .unwrap_or_default();
-    if networks.is_empty() {
-        log::warn!("plugin_fix_DTAG: plugin_fix_DTAG_networks is not set, no Via is fixed");
-    }
     Ok(Box::new(FixDtag { networks }))
 }
 

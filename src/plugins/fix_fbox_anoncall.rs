@@ -6,7 +6,7 @@
 //! user of the only binding with the same `uniq=` parameter, or else of the first binding
 //! whose user is the To user, replaces the Contact's user. Runs at the fix stage.
 
-use super::{Ctx, Plugin};
+use super::{BuildError, Ctx, Plugin};
 use crate::acl::AclList;
 use crate::config::Config;
 use crate::proxy::Direction;
@@ -18,15 +18,12 @@ pub struct FixFboxAnoncall {
     networks: AclList,
 }
 
-pub fn build(cfg: &Config) -> Result<Box<dyn Plugin>, String> {
+pub fn build(cfg: &Config) -> Result<Box<dyn Plugin>, BuildError> {
     let networks = cfg
         .plugins
         .plugin_fix_fbox_anoncall_networks
         .clone()
         .unwrap_or_default();
-    if networks.is_empty() {
-        log::warn!("plugin_fix_fbox_anoncall: plugin_fix_fbox_anoncall_networks is not set, no Contact is fixed");
-    }
     Ok(Box::new(FixFboxAnoncall { networks }))
 }
 

@@ -1,13 +1,13 @@
 //! plugin_logcall (behaviour §8.2): logs the calls going through (INVITE, ACK, BYE, CANCEL)
 //! with From, To, Request-URI, source and Call-ID.
 
-use super::{Ctx, Decision, Plugin};
+use super::{BuildError, Ctx, Decision, Plugin};
 use crate::config::Config;
 
 #[derive(Debug)]
 pub struct LogCall;
 
-pub fn build(_cfg: &Config) -> Result<Box<dyn Plugin>, String> {
+pub fn build(_cfg: &Config) -> Result<Box<dyn Plugin>, BuildError> {
     Ok(Box::new(LogCall))
 }
 

@@ -188,9 +188,41 @@ pub trait Plugin: std::fmt::Debug {
     }
 }
 
-/// Builds one plugin from its directives; a missing required directive or a bad value is an
-/// error naming it.
-pub type Builder = fn(&Config) -> Result<Box<dyn Plugin>, String>;
+/// Why a plugin's directives were refused: the directive (and list entry) at fault, so the
+/// configuration check can point at its file and line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuildError {
+    pub directive: &'static str,
+    /// 0-based entry of a repeatable directive, when one entry is at fault.
+    pub entry: Option<usize>,
+    pub message: String,
+}
+
+impl BuildError {
+    pub fn new(directive: &'static str, message: String) -> BuildError {
+        BuildError {
+            directive,
+            entry: None,
+            message,
+        }
+    }
+    pub fn at(directive: &'static str, entry: usize, message: String) -> BuildError {
+        BuildError {
+            entry: Some(entry),
+            ..BuildError::new(directive, message)
+        }
+    }
+}
+
+impl std::fmt::Display for BuildError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.directive, self.message)
+    }
+}
+
+/// Builds one plugin from its directives; a bad value is an error naming the directive (a
+/// missing required one and unpaired lists are found earlier, by `config::validate`).
+pub type Builder = fn(&Config) -> Result<Box<dyn Plugin>, BuildError>;
 
 /// The plugins this build knows, by `load_plugin` name.
 fn builder(name: &str) -> Option<Builder> {
@@ -215,7 +247,7 @@ fn builder(name: &str) -> Option<Builder> {
 /// The enabled plugins in `load_plugin` order, built from `cfg`. A plugin siproxd had that is
 /// not built in yet is skipped with a warning (start-up says so); an error in a plugin's
 /// directives stops start-up.
-pub fn build(cfg: &Config) -> Result<Vec<Box<dyn Plugin>>, String> {
+pub fn build(cfg: &Config) -> Result<Vec<Box<dyn Plugin>>, BuildError> {
     let mut out = Vec::new();
     for name in &cfg.load_plugin {
         match builder(name) {
@@ -232,6 +264,14 @@ pub fn build(cfg: &Config) -> Result<Vec<Box<dyn Plugin>>, String> {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+
+    /// Every problem `siproxd.conf` text `t.conf` is refused for, one `file:line: ...` each.
+    pub fn load_errors(text: &str) -> String {
+        match crate::config::parse_conf(text.as_bytes(), "t.conf", &[], false) {
+            Ok(_) => String::new(),
+            Err(diags) => diags.iter().map(|d| format!("{d}\n")).collect(),
+        }
+    }
     use crate::sansio::Transport;
     use crate::sip::Framing;
 

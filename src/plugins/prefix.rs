@@ -4,7 +4,7 @@
 //! is swallowed through the redirect cache (Call-ID, 20 s).
 
 use super::redirect::{already_redirected, with_param, with_user};
-use super::{Ctx, Decision, Plugin};
+use super::{BuildError, Ctx, Decision, Plugin};
 use crate::config::Config;
 use crate::sip::Uri;
 
@@ -16,12 +16,15 @@ pub struct Prefix {
     akey: String,
 }
 
-pub fn build(cfg: &Config) -> Result<Box<dyn Plugin>, String> {
+pub fn build(cfg: &Config) -> Result<Box<dyn Plugin>, BuildError> {
     match cfg.plugins.plugin_prefix_akey.as_deref() {
         Some(a) if !a.is_empty() => Ok(Box::new(Prefix {
             akey: a.to_string(),
         })),
-        _ => Err("plugin_prefix_akey must be set to the prefix to dial".to_string()),
+        _ => Err(BuildError::new(
+            "plugin_prefix_akey",
+            "must be set to the prefix to dial".into(),
+        )),
     }
 }
 
@@ -62,7 +65,7 @@ mod tests {
     use super::*;
     use crate::plugins::redirect::tests::{alice_registered, ctx, PHONE, REMOTE};
 
-    fn plugin(akey: Option<&str>) -> Result<Box<dyn Plugin>, String> {
+    fn plugin(akey: Option<&str>) -> Result<Box<dyn Plugin>, BuildError> {
         let cfg = Config {
             plugins: crate::config::PluginConfig {
                 plugin_prefix_akey: akey.map(str::to_string),
@@ -138,7 +141,13 @@ mod tests {
 
     #[test]
     fn no_key_is_a_start_up_error_naming_the_directive() {
-        assert!(plugin(None).unwrap_err().contains("plugin_prefix_akey"));
-        assert!(plugin(Some("")).unwrap_err().contains("plugin_prefix_akey"));
+        assert!(plugin(None)
+            .unwrap_err()
+            .to_string()
+            .contains("plugin_prefix_akey"));
+        assert!(plugin(Some(""))
+            .unwrap_err()
+            .to_string()
+            .contains("plugin_prefix_akey"));
     }
 }

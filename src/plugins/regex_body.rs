@@ -8,7 +8,7 @@
 use std::borrow::Cow;
 
 use super::regex::Regex;
-use super::{Ctx, Plugin};
+use super::{BuildError, Ctx, Plugin};
 use crate::config::Config;
 use crate::logging::Quoted;
 use crate::sip::Editor;
@@ -29,24 +29,20 @@ pub struct RegexBody {
     rules: Vec<Rule>,
 }
 
-pub fn build(cfg: &Config) -> Result<Box<dyn Plugin>, String> {
+pub fn build(cfg: &Config) -> Result<Box<dyn Plugin>, BuildError> {
     let p = &cfg.plugins;
     let n = p.plugin_regex_body_pattern.len();
-    if p.plugin_regex_body_desc.len() != n || p.plugin_regex_body_replace.len() != n {
-        return Err(format!(
-            "plugin_regex_body_desc, plugin_regex_body_pattern and plugin_regex_body_replace need as many entries each (have {}, {n}, {})",
-            p.plugin_regex_body_desc.len(),
-            p.plugin_regex_body_replace.len()
-        ));
-    }
     let mut rules = Vec::with_capacity(n);
-    for ((desc, pat), rep) in p
+    // Unequal lists were refused by `config::validate`; zip pairs what is there.
+    for (i, ((desc, pat), rep)) in p
         .plugin_regex_body_desc
         .iter()
         .zip(&p.plugin_regex_body_pattern)
         .zip(&p.plugin_regex_body_replace)
+        .enumerate()
     {
-        let re = Regex::new(pat).map_err(|e| format!("plugin_regex_body_pattern: {e}"))?;
+        let re = Regex::new(pat)
+            .map_err(|e| BuildError::at("plugin_regex_body_pattern", i, e.to_string()))?;
         rules.push(Rule {
             desc: desc.clone(),
             re,
@@ -128,10 +124,11 @@ impl Plugin for RegexBody {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plugins::tests::load_errors;
     use crate::plugins::tests::with_ctx;
     use crate::sip::{Framing, Message};
 
-    fn plugin(rules: &[(&str, &str)]) -> Result<Box<dyn Plugin>, String> {
+    fn plugin(rules: &[(&str, &str)]) -> Result<Box<dyn Plugin>, BuildError> {
         let mut cfg = Config::default();
         let p = &mut cfg.plugins;
         for (i, (pat, rep)) in rules.iter().enumerate() {
@@ -198,10 +195,9 @@ mod tests {
 
     #[test]
     fn unequal_lists_and_bad_patterns_are_errors_naming_the_directive() {
-        let mut cfg = Config::default();
-        cfg.plugins.plugin_regex_body_pattern = vec!["a".into()];
-        assert!(build(&cfg).unwrap_err().contains("plugin_regex_body_desc"));
-        let e = plugin(&[("(a", "b")]).unwrap_err();
+        let e = load_errors("load_plugin = plugin_regex_body\nplugin_regex_body_pattern = a\n");
+        assert!(e.contains("t.conf:2: plugin_regex_body_pattern:"), "{e}");
+        let e = plugin(&[("(a", "b")]).unwrap_err().to_string();
         assert!(
             e.contains("plugin_regex_body_pattern") && e.contains("(a"),
             "{e}"

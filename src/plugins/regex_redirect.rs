@@ -7,7 +7,7 @@
 
 use super::redirect::{already_redirected, with_param};
 use super::regex::Regex;
-use super::{Ctx, Decision, Plugin};
+use super::{BuildError, Ctx, Decision, Plugin};
 use crate::config::Config;
 use crate::logging::Quoted;
 use crate::sip::Uri;
@@ -29,26 +29,23 @@ pub struct RegexRedirect {
     rules: Vec<Rule>,
 }
 
-pub fn build(cfg: &Config) -> Result<Box<dyn Plugin>, String> {
+pub fn build(cfg: &Config) -> Result<Box<dyn Plugin>, BuildError> {
     let p = &cfg.plugins;
     let (d, pa, r) = (
         &p.plugin_regex_desc,
         &p.plugin_regex_pattern,
         &p.plugin_regex_replace,
     );
-    if d.len() != pa.len() || pa.len() != r.len() {
-        return Err(format!(
-            "plugin_regex_desc, plugin_regex_pattern and plugin_regex_replace need the same \
-             number of entries (have {}, {} and {})",
-            d.len(),
-            pa.len(),
-            r.len()
-        ));
-    }
     let mut rules = Vec::with_capacity(pa.len());
-    for ((desc, pattern), replace) in d.iter().zip(pa).zip(r) {
-        let re = Regex::new(pattern)
-            .map_err(|e| format!("plugin_regex_pattern of rule {}: {e}", Quoted(desc)))?;
+    // Unequal lists were refused by `config::validate`; zip pairs what is there.
+    for (i, ((desc, pattern), replace)) in d.iter().zip(pa).zip(r).enumerate() {
+        let re = Regex::new(pattern).map_err(|e| {
+            BuildError::at(
+                "plugin_regex_pattern",
+                i,
+                format!("rule {}: {e}", Quoted(desc)),
+            )
+        })?;
         rules.push(Rule {
             desc: desc.clone(),
             re,
@@ -172,8 +169,9 @@ impl Plugin for RegexRedirect {
 mod tests {
     use super::*;
     use crate::plugins::redirect::tests::{alice_registered, ctx, PHONE, REMOTE};
+    use crate::plugins::tests::load_errors;
 
-    fn plugin(rules: &[(&str, &str, &str)]) -> Result<Box<dyn Plugin>, String> {
+    fn plugin(rules: &[(&str, &str, &str)]) -> Result<Box<dyn Plugin>, BuildError> {
         let col = |i: usize| -> Vec<String> {
             rules
                 .iter()
@@ -315,21 +313,28 @@ mod tests {
 
     #[test]
     fn bad_rules_are_start_up_errors_naming_the_directive() {
-        let e = plugin(&[("bad", "(unclosed", "x")]).unwrap_err();
+        let e = plugin(&[("bad", "(unclosed", "x")])
+            .unwrap_err()
+            .to_string();
         assert!(
             e.contains("plugin_regex_pattern") && e.contains("bad"),
             "{e}"
         );
-        let cfg = Config {
-            plugins: crate::config::PluginConfig {
-                plugin_regex_desc: vec!["a".into()],
-                plugin_regex_pattern: vec!["a".into(), "b".into()],
-                plugin_regex_replace: vec!["x".into()],
-                ..Default::default()
-            },
-            ..Config::default()
-        };
-        let e = build(&cfg).unwrap_err();
-        assert!(e.contains("plugin_regex_pattern"), "{e}");
+        // Unequal lists are refused while loading, at the entry without partners.
+        let e = load_errors(
+            "load_plugin = plugin_regex.la\nplugin_regex_desc = a\nplugin_regex_pattern = a\n\
+             plugin_regex_pattern = b\nplugin_regex_replace = x\n",
+        );
+        assert!(e.contains("t.conf:4: plugin_regex_pattern:"), "{e}");
+        // A pattern that does not compile is named with its file and line.
+        let e = load_errors(
+            "load_plugin = plugin_regex.la\nplugin_regex_desc = a\nplugin_regex_desc = b\n\
+             plugin_regex_pattern = ^1\nplugin_regex_pattern = (x\nplugin_regex_replace = x\n\
+             plugin_regex_replace = y\n",
+        );
+        assert!(
+            e.contains("t.conf:5: plugin_regex_pattern: rule \"b\""),
+            "{e}"
+        );
     }
 }

@@ -5,7 +5,7 @@
 //! With the plugin on, real numbers of that shape cannot be dialled (as in siproxd).
 
 use super::redirect::with_user;
-use super::{Ctx, Decision, Plugin};
+use super::{BuildError, Ctx, Decision, Plugin};
 use crate::config::Config;
 use crate::logging::Quoted;
 use crate::sip::Uri;
@@ -16,18 +16,24 @@ pub struct ShortDial {
     entries: Vec<String>,
 }
 
-pub fn build(cfg: &Config) -> Result<Box<dyn Plugin>, String> {
+pub fn build(cfg: &Config) -> Result<Box<dyn Plugin>, BuildError> {
     let p = &cfg.plugins;
     let akey = p.plugin_shortdial_akey.clone().unwrap_or_default();
     // A key of one character leaves no digits for the entry number.
     if akey.chars().count() < 2 {
-        return Err(format!(
-            "plugin_shortdial_akey must be set to the short-code pattern, e.g. *00 (is {})",
-            Quoted(&akey)
+        return Err(BuildError::new(
+            "plugin_shortdial_akey",
+            format!(
+                "must be set to the short-code pattern, e.g. *00 (is {})",
+                Quoted(&akey)
+            ),
         ));
     }
     if p.plugin_shortdial_entry.is_empty() {
-        return Err("plugin_shortdial_entry: at least one entry is needed".to_string());
+        return Err(BuildError::new(
+            "plugin_shortdial_entry",
+            "at least one entry is needed".into(),
+        ));
     }
     Ok(Box::new(ShortDial {
         akey,
@@ -107,7 +113,7 @@ mod tests {
     use crate::plugins::redirect::tests::{alice_registered, ctx, PHONE, REMOTE};
     use crate::registry::Registry;
 
-    fn plugin(akey: &str, entries: &[&str]) -> Result<Box<dyn Plugin>, String> {
+    fn plugin(akey: &str, entries: &[&str]) -> Result<Box<dyn Plugin>, BuildError> {
         let cfg = Config {
             plugins: crate::config::PluginConfig {
                 plugin_shortdial_akey: Some(akey.into()),
@@ -251,9 +257,9 @@ mod tests {
 
     #[test]
     fn a_missing_key_or_no_entries_is_a_start_up_error_naming_the_directive() {
-        let e = plugin("", &["100"]).unwrap_err();
+        let e = plugin("", &["100"]).unwrap_err().to_string();
         assert!(e.contains("plugin_shortdial_akey"), "{e}");
-        let e = plugin("*00", &[]).unwrap_err();
+        let e = plugin("*00", &[]).unwrap_err().to_string();
         assert!(e.contains("plugin_shortdial_entry"), "{e}");
     }
 }

@@ -6,7 +6,7 @@
 //! the PBX sees the dialled number.
 
 use super::regex::Regex;
-use super::{Ctx, Decision, Plugin};
+use super::{BuildError, Ctx, Decision, Plugin};
 use crate::config::Config;
 use crate::logging::Quoted;
 use crate::proxy::Hop;
@@ -26,35 +26,29 @@ pub struct SipTrunk {
     trunks: Vec<Trunk>,
 }
 
-pub fn build(cfg: &Config) -> Result<Box<dyn Plugin>, String> {
+pub fn build(cfg: &Config) -> Result<Box<dyn Plugin>, BuildError> {
     let p = &cfg.plugins;
     let (n, a, r) = (
         &p.plugin_siptrunk_name,
         &p.plugin_siptrunk_account,
         &p.plugin_siptrunk_numbers_regex,
     );
-    if n.len() != a.len() || a.len() != r.len() {
-        return Err(format!(
-            "plugin_siptrunk_name, plugin_siptrunk_account and plugin_siptrunk_numbers_regex \
-             need the same number of entries (have {}, {} and {})",
-            n.len(),
-            a.len(),
-            r.len()
-        ));
-    }
     let mut trunks = Vec::with_capacity(n.len());
-    for ((name, account), numbers) in n.iter().zip(a).zip(r) {
+    // Unequal lists were refused by `config::validate`; zip pairs what is there.
+    for (i, ((name, account), numbers)) in n.iter().zip(a).zip(r).enumerate() {
         let account = RegUri::parse(account).map_err(|e| {
-            format!(
-                "plugin_siptrunk_account of trunk {}: {} is not a SIP URI ({e})",
+            let m = format!(
+                "trunk {}: {} is not a SIP URI ({e})",
                 Quoted(name),
                 Quoted(account)
-            )
+            );
+            BuildError::at("plugin_siptrunk_account", i, m)
         })?;
         let numbers = Regex::new(numbers).map_err(|e| {
-            format!(
-                "plugin_siptrunk_numbers_regex of trunk {}: {e}",
-                Quoted(name)
+            BuildError::at(
+                "plugin_siptrunk_numbers_regex",
+                i,
+                format!("trunk {}: {e}", Quoted(name)),
             )
         })?;
         trunks.push(Trunk {
@@ -129,9 +123,10 @@ impl Plugin for SipTrunk {
 mod tests {
     use super::*;
     use crate::plugins::redirect::tests::{alice_registered, ctx, REMOTE};
+    use crate::plugins::tests::load_errors;
     use crate::registry::Registry;
 
-    fn plugin(trunks: &[(&str, &str, &str)]) -> Result<Box<dyn Plugin>, String> {
+    fn plugin(trunks: &[(&str, &str, &str)]) -> Result<Box<dyn Plugin>, BuildError> {
         let col = |i: usize| -> Vec<String> {
             trunks
                 .iter()
@@ -259,18 +254,19 @@ mod tests {
 
     #[test]
     fn bad_trunks_are_start_up_errors_naming_the_directive() {
-        let e = plugin(&[("t", "sip:a@h", "(")]).unwrap_err();
+        let e = plugin(&[("t", "sip:a@h", "(")]).unwrap_err().to_string();
         assert!(e.contains("plugin_siptrunk_numbers_regex"), "{e}");
-        let e = plugin(&[("t", "no uri", "^1")]).unwrap_err();
+        let e = plugin(&[("t", "no uri", "^1")]).unwrap_err().to_string();
         assert!(e.contains("plugin_siptrunk_account"), "{e}");
-        let cfg = Config {
-            plugins: crate::config::PluginConfig {
-                plugin_siptrunk_name: vec!["a".into()],
-                ..Default::default()
-            },
-            ..Config::default()
-        };
-        let e = build(&cfg).unwrap_err();
-        assert!(e.contains("plugin_siptrunk_account"), "{e}");
+        let e = load_errors("load_plugin = plugin_siptrunk.la\nplugin_siptrunk_name = a\n");
+        assert!(e.contains("t.conf:2: plugin_siptrunk_name:"), "{e}");
+        let e = load_errors(
+            "load_plugin = plugin_siptrunk.la\nplugin_siptrunk_name = a\n\
+             plugin_siptrunk_account = nouri\nplugin_siptrunk_numbers_regex = ^1\n",
+        );
+        assert!(
+            e.contains("t.conf:3: plugin_siptrunk_account: trunk \"a\""),
+            "{e}"
+        );
     }
 }

@@ -3,7 +3,7 @@
 //! elements whose whole value equals a given one, ignoring case (`Name:value`; a line left
 //! without elements goes). Names match ignoring case, compact forms included.
 
-use super::{Ctx, Plugin, PluginEdits};
+use super::{BuildError, Ctx, Plugin, PluginEdits};
 use crate::config::Config;
 use crate::sip::{Header, HeaderName};
 
@@ -28,18 +28,22 @@ pub struct StripHeader {
     rules: Vec<Rule>,
 }
 
-pub fn build(cfg: &Config) -> Result<Box<dyn Plugin>, String> {
+pub fn build(cfg: &Config) -> Result<Box<dyn Plugin>, BuildError> {
     let mut rules = Vec::new();
-    for entry in &cfg.plugins.plugin_stripheader_remove {
+    for (i, entry) in cfg.plugins.plugin_stripheader_remove.iter().enumerate() {
         let (name, value) = match entry.split_once(':') {
             Some((n, v)) => (n.trim(), Some(v.trim())),
             None => (entry.trim(), None),
         };
         let bad = |b: u8| b <= b' ' || b == b',' || b >= 0x7f;
         if name.is_empty() || name.bytes().any(bad) || value == Some("") {
-            return Err(format!(
-                "plugin_stripheader_remove: {} is not Header or Header:value",
-                crate::logging::Quoted(entry)
+            return Err(BuildError::at(
+                "plugin_stripheader_remove",
+                i,
+                format!(
+                    "{} is not Header or Header:value",
+                    crate::logging::Quoted(entry)
+                ),
             ));
         }
         rules.push(Rule {
@@ -99,7 +103,7 @@ mod tests {
     use super::*;
     use crate::plugins::tests::with_ctx;
 
-    fn plugin(entries: &[&str]) -> Result<Box<dyn Plugin>, String> {
+    fn plugin(entries: &[&str]) -> Result<Box<dyn Plugin>, BuildError> {
         let mut cfg = Config::default();
         cfg.plugins.plugin_stripheader_remove = entries.iter().map(|s| s.to_string()).collect();
         build(&cfg)
@@ -162,7 +166,7 @@ mod tests {
     #[test]
     fn bad_entries_are_errors_naming_the_directive() {
         for bad in ["", ":x", "X-A:", "Two words"] {
-            let e = plugin(&[bad]).unwrap_err();
+            let e = plugin(&[bad]).unwrap_err().to_string();
             assert!(e.contains("plugin_stripheader_remove"), "{e}");
         }
         assert!(plugin(&["Allow: INVITE"]).is_ok());
