@@ -3,7 +3,9 @@
 #   mk-musl-sysroot.sh mipsel-linux-gnu mipsel-linux-musl .xsysroot/mipsel-sf -msoft-float
 # Produces <prefix>/lib/{crt1.o,crti.o,crtn.o,rcrt1.o,crtbegin.o,crtend.o,libc.a,libunwind.a}:
 # what rustc's "self-contained" musl linking looks for in -L native= dirs, for targets whose
-# std we build with -Z build-std (docs/CROSS-COMPILE.md §3).
+# std we build with -Z build-std (docs/CROSS-COMPILE.md §3); and the shared musl,
+# <prefix>/lib/libc.so with its loader name ld-musl-<arch>.so.1 -> libc.so as on OpenWrt, for
+# the dynamically linked mipsel build (to link against, and for qemu-<arch>-static -L <prefix>).
 # Needs gcc/g++-<arch>-linux-gnu, the rust-src component and MUSL_SRC (unpacked musl source).
 set -eu
 CROSS=$1
@@ -16,14 +18,16 @@ B=$PREFIX/.build
 rm -rf "$B"
 mkdir -p "$B/musl" "$B/unwind" "$B/crt"
 
-# 1. musl libc, static only. Debian's mips* musl is hard-float or absent; the Rust targets
-#    are soft-float, so we build our own.
+# 1. musl libc, static and shared. Debian's mips* musl is hard-float or absent; the Rust
+#    targets are soft-float, so we build our own. The loader goes next to libc.so
+#    (--syslibdir) as a relative link, so qemu's -L <prefix> finds /lib/ld-musl-*.so.1 there.
 (
 	cd "$B/musl"
 	CC=$CROSS-gcc AR=$CROSS-ar RANLIB=$CROSS-ranlib CFLAGS="-Os -pipe $XCFLAGS" \
-		"$MUSL_SRC/configure" --target="$TGT" --prefix="$PREFIX" --disable-shared --disable-wrapper >configure.log
+		"$MUSL_SRC/configure" --target="$TGT" --prefix="$PREFIX" --syslibdir="$PREFIX/lib" --disable-wrapper >configure.log
 	make -j"$(nproc)" >make.log 2>&1
 	make install >install.log 2>&1
+	for l in "$PREFIX"/lib/ld-musl-*.so.1; do ln -sf libc.so "$l"; done
 )
 
 # 2. LLVM libunwind from rust-src (what Rust ships for musl; gcc-12's libgcc_eh needs glibc).

@@ -76,7 +76,8 @@ for T in $TARGETS; do
 		[ -f "$XS/armv7-hf/lib/libunwind.a" ] || scripts/mk-musl-sysroot.sh arm-linux-gnueabihf arm-linux-musleabihf \
 			"$XS/armv7-hf" -march=armv7-a -mfpu=vfpv3-d16 -mfloat-abi=hard -mthumb ;;
 	mipsel-unknown-linux-musl)
-		[ -f "$XS/mipsel-sf/lib/libunwind.a" ] || scripts/mk-musl-sysroot.sh mipsel-linux-gnu mipsel-linux-musl \
+		# libc.so: the mipsel build links musl dynamically (a sysroot from before that is rebuilt)
+		[ -f "$XS/mipsel-sf/lib/libc.so" ] || scripts/mk-musl-sysroot.sh mipsel-linux-gnu mipsel-linux-musl \
 			"$XS/mipsel-sf" -msoft-float ;;
 	mips-unknown-linux-musl)
 		[ -f "$XS/mips-sf/lib/libunwind.a" ] || scripts/mk-musl-sysroot.sh mips-linux-gnu mips-linux-musl \

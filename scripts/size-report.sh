@@ -25,6 +25,9 @@ MAP=$PWD/$OUT/$T.map
 
 # the rustflags must match cross-build.sh exactly, or std is rebuilt
 flags=$(CROSS_BUILD_PRINT_FLAGS=$T scripts/cross-build.sh)
+enc=$(CROSS_BUILD_PRINT_FLAGS=env:$T scripts/cross-build.sh)
+# a dynamically linked target's flags replace .cargo/config.toml's, as in cross-build.sh
+[ -z "$enc" ] || export CARGO_ENCODED_RUSTFLAGS="$enc"
 RUSTC_BOOTSTRAP=1 cargo rustc --release --locked -q --target "$T" \
 	-Z build-std=std,panic_abort --bin siproxd-rs \
 	-Z build-std-features="$(CROSS_BUILD_PRINT_FLAGS=features scripts/cross-build.sh)" \

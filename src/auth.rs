@@ -6,6 +6,7 @@
 //! is answered `stale=true`. Nothing is stored per client, so a flood of REGISTERs costs no
 //! memory.
 
+use crate::logging::Quoted;
 use md5::{Digest, Md5};
 use sha2::Sha256;
 use std::fmt::Write as _;
@@ -223,12 +224,19 @@ impl std::fmt::Display for Misfit {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Misfit::User { user, aor_user } => {
-                write!(f, "user {user:?} not allowed for AOR user {aor_user:?}")
+                write!(
+                    f,
+                    "user {} not allowed for AOR user {}",
+                    Quoted(user),
+                    Quoted(aor_user)
+                )
             }
             Misfit::Uri { uri, request_uri } => {
                 write!(
                     f,
-                    "digest uri {uri:?} differs from Request-URI {request_uri:?}"
+                    "digest uri {} differs from Request-URI {}",
+                    Quoted(uri),
+                    Quoted(request_uri)
                 )
             }
         }

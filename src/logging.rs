@@ -309,6 +309,46 @@ impl fmt::Display for DumpLine<'_> {
     }
 }
 
+/// `"text"` with the escapes of `{:?}` on a `str` (quotes, backslashes, control and
+/// non-printable characters), as a `Display`: the router build is compiled with
+/// `-Z fmt-debug=none` (scripts/cross-build.sh), where `{:?}` prints nothing, so every text
+/// that shows a string quoted uses this instead.
+pub struct Quoted<'a>(pub &'a str);
+
+impl fmt::Display for Quoted<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_char('"')?;
+        for c in self.0.chars() {
+            // `str`'s Debug leaves single quotes alone; `char::escape_debug` escapes them
+            if c == '\'' {
+                f.write_char(c)?;
+            } else {
+                for e in c.escape_debug() {
+                    f.write_char(e)?;
+                }
+            }
+        }
+        f.write_char('"')
+    }
+}
+
+/// `[a, b, c]`: a slice of `Display` items, as `{:?}` shows a slice (the router build has no
+/// `{:?}`, see [`Quoted`]).
+pub struct List<'a, T>(pub &'a [T]);
+
+impl<T: fmt::Display> fmt::Display for List<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_char('[')?;
+        for (i, item) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            write!(f, "{item}")?;
+        }
+        f.write_char(']')
+    }
+}
+
 /// Syslog PRI: facility daemon (3), severities as siproxd (info is logged as notice).
 pub fn syslog_priority(level: Level) -> u8 {
     const DAEMON: u8 = 3 << 3;
@@ -418,6 +458,28 @@ impl LocalTime {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn quoted_is_str_debug() {
+        let addrs: [std::net::SocketAddr; 2] = [
+            "192.0.2.1:5060".parse().unwrap(),
+            "[2001:db8::1]:5061".parse().unwrap(),
+        ];
+        assert_eq!(List(&addrs).to_string(), format!("{addrs:?}"));
+        assert_eq!(List::<u8>(&[]).to_string(), "[]");
+        for s in [
+            "",
+            "plain",
+            "a\"b\\c'd",
+            "tab\tnl\ncr\rnul\0bel\u{7}del\u{7f}",
+            "é€😀",
+            "\u{301}combining first, and a\u{301} later",
+            "\u{200b}zero width, \u{feff}bom, \u{85}nel, \u{a0}nbsp",
+            "\u{10ffff}\u{e000}",
+        ] {
+            assert_eq!(Quoted(s).to_string(), format!("{s:?}"));
+        }
+    }
+
     use super::*;
 
     #[test]

@@ -53,6 +53,13 @@ pub struct ConnId {
     pub generation: u32,
 }
 
+/// `conn <slot>.<generation>` in logs.
+impl std::fmt::Display for ConnId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "conn {}.{}", self.slot, self.generation)
+    }
+}
+
 /// One datagram or stream message to send. The bytes are in the buffer that `poll_output`
 /// was given, `..len`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

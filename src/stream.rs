@@ -334,7 +334,7 @@ impl Streams {
         let id = self.conns.get(i).map(|c| Self::id_of(i, c));
         if let Some(id) = id {
             log::info!(
-                "TCP table full: evicting the idle connection {id:?} (idle since {} ms)",
+                "TCP table full: evicting the idle connection {id} (idle since {} ms)",
                 now.saturating_sub(self.conns.get(i).map_or(now, |c| c.last_activity))
             );
             self.release(i);

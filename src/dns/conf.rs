@@ -4,7 +4,7 @@ use core::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV6};
 
 use super::wire::{validate_name, Name};
 use crate::limits::{DNS_HOSTS_MAX, DNS_MAX_ADDRS, DNS_MAX_NAMESERVERS};
-use crate::logging;
+use crate::logging::{self, Quoted};
 
 /// Nameservers and retry policy of resolv.conf (glibc defaults and bounds).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -65,7 +65,7 @@ pub fn parse_resolv_conf(text: &str) -> ResolvConf {
         match words.next() {
             Some("nameserver") => {
                 let Some(addr) = words.next().and_then(|w| parse_addr(w, DNS_PORT)) else {
-                    log::warn!("resolv.conf: unusable nameserver line {line:?}");
+                    log::warn!("resolv.conf: unusable nameserver line {}", Quoted(line));
                     continue;
                 };
                 if conf.nameservers.push(addr).is_err() {
@@ -150,7 +150,7 @@ pub fn parse_hosts(text: &str) -> Hosts {
         for word in words {
             let mut name = Name::new();
             if validate_name(word).is_err() {
-                log::debug!(target: logging::DNS, "hosts: invalid name {word:?} skipped");
+                log::debug!(target: logging::DNS, "hosts: invalid name {} skipped", Quoted(word));
                 continue;
             }
             for c in word.strip_suffix('.').unwrap_or(word).chars() {

@@ -115,6 +115,15 @@ enum Kind {
     SipDomain,
 }
 
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Kind::Host => "host",
+            Kind::SipDomain => "SIP domain",
+        })
+    }
+}
+
 #[derive(Clone, Debug)]
 struct CacheEntry {
     name: Name,
@@ -402,7 +411,7 @@ impl Resolver {
                 self.start_targets(now, j, &mut job);
             }
         }
-        log::debug!(target: logging::DNS, "lookup {} ({:?}) started", job.name, kind);
+        log::debug!(target: logging::DNS, "lookup {} ({kind}) started", job.name);
         let done = job.stage == Stage::Addresses && job.targets.iter().all(|t| t.pending == 0);
         if let Some(slot) = self.jobs.get_mut(j) {
             *slot = Some(job);
@@ -501,7 +510,7 @@ impl Resolver {
             match build_query(buf, q.id, &q.qname, q.qtype) {
                 Ok(n) => {
                     q.needs_send = false;
-                    log::debug!(target: logging::DNS, "query {:?} {} id {} to {server} (try {})", q.qtype, q.qname, q.id, q.tries);
+                    log::debug!(target: logging::DNS, "query {} {} id {} to {server} (try {})", q.qtype, q.qname, q.id, q.tries);
                     return Some((server, n));
                 }
                 Err(e) => {
@@ -615,7 +624,7 @@ impl Resolver {
             q.nameserver = (q.nameserver + 1) % count.max(1);
             q.needs_send = true;
             q.deadline = now.saturating_add(self.timeout_ms);
-            log::debug!(target: logging::DNS, "{} {:?}: {failure}, retrying", q.qname, q.qtype);
+            log::debug!(target: logging::DNS, "{} {}: {failure}, retrying", q.qname, q.qtype);
         } else {
             self.complete_query(now, qi, Err(failure));
         }
@@ -640,7 +649,11 @@ impl Resolver {
                         }
                     }
                     other => {
-                        log::debug!(target: logging::DNS, "{}: no SRV ({:?}), using A/AAAA on {SIP_DEFAULT_PORT}", job.name, other.err());
+                        let why: &dyn fmt::Display = match &other {
+                            Err(f) => f,
+                            Ok(_) => &"no SRV records in the reply",
+                        };
+                        log::debug!(target: logging::DNS, "{}: no SRV ({why}), using A/AAAA on {SIP_DEFAULT_PORT}", job.name);
                         let _ = job
                             .targets
                             .push(Target::new(job.name.clone(), SIP_DEFAULT_PORT));
@@ -718,7 +731,7 @@ impl Resolver {
             Err(f)
         } else {
             self.cache_success(now, &job.name, job.kind, &addrs, ttl);
-            log::debug!(target: logging::DNS, "lookup {} -> {:?}", job.name, addrs.as_slice());
+            log::debug!(target: logging::DNS, "lookup {} -> {}", job.name, logging::List(addrs.as_slice()));
             Ok(addrs)
         };
         for w in self.waiters.iter_mut() {

@@ -34,6 +34,16 @@ pub enum QType {
     Srv,
 }
 
+impl fmt::Display for QType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            QType::A => "A",
+            QType::Aaaa => "AAAA",
+            QType::Srv => "SRV",
+        })
+    }
+}
+
 impl QType {
     pub fn code(self) -> u16 {
         match self {

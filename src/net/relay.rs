@@ -330,7 +330,7 @@ impl Relay {
             };
             let verdict = self.table.on_packet(now, t, src, len);
             if babble {
-                log::debug!(target: RTPBABL, "RTP {len} bytes from {src} on {}: {verdict:?}", t.0);
+                log::debug!(target: RTPBABL, "RTP {len} bytes from {src} on {}: {verdict}", t.0);
             }
             let Verdict::Forward { out, dst } = verdict else {
                 bump(&mut self.sockets.stats.dropped);

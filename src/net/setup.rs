@@ -124,13 +124,17 @@ fn debug_listen_addr(config: &Config, inbound: IpAddr) -> Option<SocketAddr> {
     if config.debug_port == 0 {
         return None;
     }
-    let bind = match config.debug_bind.as_deref().map(str::parse::<IpAddr>) {
+    let bind = match config
+        .debug_bind
+        .as_deref()
+        .map(|b| (b, b.parse::<IpAddr>()))
+    {
         None => None,
-        Some(Ok(ip)) => Some(ip),
-        Some(Err(_)) => {
+        Some((_, Ok(ip))) => Some(ip),
+        Some((text, Err(_))) => {
             log::error!(
-                "debug_bind = {:?} is not an IP address; debug port disabled",
-                config.debug_bind
+                "debug_bind = {} is not an IP address; debug port disabled",
+                crate::logging::Quoted(text)
             );
             return None;
         }

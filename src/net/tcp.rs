@@ -181,7 +181,7 @@ impl Tcp {
                 self.streams.closed(id, CloseReason::Peer);
                 continue;
             }
-            log::debug!(target: NET, "TCP connection from {peer} on {local} ({id:?})");
+            log::debug!(target: NET, "TCP connection from {peer} on {local} ({id})");
             self.close_slot(registry, id.slot);
             if let Some(s) = self.socks.get_mut(id.slot as usize) {
                 *s = Some((stream, id));
@@ -213,7 +213,7 @@ impl Tcp {
         match s.peer_addr() {
             Ok(_) => {
                 self.streams.connected(now, id);
-                log::debug!(target: NET, "TCP connected ({id:?})");
+                log::debug!(target: NET, "TCP connected ({id})");
             }
             Err(e) if e.kind() == io::ErrorKind::NotConnected => {}
             Err(e) => {
@@ -404,7 +404,7 @@ impl Tcp {
         if let Some(s) = self.socks.get_mut(id.slot as usize) {
             *s = Some((stream, id));
         }
-        log::debug!(target: NET, "TCP connecting to {dest} from {local} ({id:?})");
+        log::debug!(target: NET, "TCP connecting to {dest} from {local} ({id})");
         Some(id)
     }
 

@@ -12,7 +12,7 @@ use crate::config::{self, Config, LoadError, Source};
 use crate::fsutil::{self, SaveSchedule};
 use crate::plugins::stats::{self, Due, Stats};
 use crate::proxy::Proxy;
-use crate::rtp::{Kind, StreamDirection as Direction};
+use crate::rtp::Kind;
 use crate::status::{self, Snapshot};
 
 /// Seconds since the Unix epoch (wall clock: only for files other processes read).
@@ -567,7 +567,7 @@ pub fn add_media(snap: &mut Snapshot, relay: &Relay, now_ms: u64) {
         let stream = status::Stream {
             media: info.kind.to_string(),
             media_index: u64::from(half.media_index()),
-            direction: direction_name(half.stream_dir()).to_string(),
+            direction: half.stream_dir().name().to_string(),
             payload_type: info.payload_type,
             codec: Some(info.codec.to_string()).filter(|c| !c.is_empty()),
             local: half.local().to_string(),
@@ -600,7 +600,7 @@ pub fn add_media(snap: &mut Snapshot, relay: &Relay, now_ms: u64) {
             None => snap.calls.push(status::Call {
                 call_id: half.call_id().to_string(),
                 started_unix: started,
-                direction: direction_name(half.call_dir()).to_string(),
+                direction: half.call_dir().name().to_string(),
                 party: half.client_id().text().to_string(),
                 streams: vec![stream],
             }),
@@ -619,13 +619,6 @@ pub fn add_media(snap: &mut Snapshot, relay: &Relay, now_ms: u64) {
         .map(|(_, h)| h.counters().dropped_foreign_source)
         .sum();
     snap.count("rtp.dropped.foreign_source.open_streams", foreign);
-}
-
-fn direction_name(d: Direction) -> &'static str {
-    match d {
-        Direction::Incoming => "incoming",
-        Direction::Outgoing => "outgoing",
-    }
 }
 
 /// Settings that cannot change without a restart (sockets, tables, process) are marked

@@ -69,7 +69,7 @@ impl CodecFilter {
                     .try_for_each(|pt| rw.remove_payload_type(i, pt).map(|_| ()))
             };
             if let Err(e) = r {
-                log::warn!("plugin_codecfilter: SDP left unfiltered: {e:?}");
+                log::warn!("plugin_codecfilter: SDP left unfiltered: {e}");
                 return Ok(None);
             }
         }
@@ -83,7 +83,7 @@ impl CodecFilter {
                 Ok(Some(out))
             }
             Err(e) => {
-                log::warn!("plugin_codecfilter: SDP left unfiltered: {e:?}");
+                log::warn!("plugin_codecfilter: SDP left unfiltered: {e}");
                 Ok(None)
             }
         }

@@ -27,7 +27,10 @@ pub fn build(cfg: &Config) -> Result<Box<dyn Plugin>, BuildError> {
         _ => {
             return Err(BuildError::new(
                 "plugin_defaulttarget_target",
-                format!("{target:?} is not a SIP URI (e.g. sip:100@192.168.1.20)"),
+                format!(
+                    "{} is not a SIP URI (e.g. sip:100@192.168.1.20)",
+                    crate::logging::Quoted(target)
+                ),
             ))
         }
     }

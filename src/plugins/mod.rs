@@ -75,6 +75,41 @@ pub enum Decision {
     Drop(&'static str),
 }
 
+/// For the debug log: `continue`, `redirect to <uri>`, `forward with Request-URI <uri> to
+/// <host>:<port> (TCP) towards the LAN (slot 2)`, `drop (<reason>)`.
+impl std::fmt::Display for Decision {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Decision::Continue => f.write_str("continue"),
+            Decision::Redirect(uri) => write!(f, "redirect to {uri}"),
+            Decision::Forward {
+                request_uri,
+                hop,
+                lan_slot,
+            } => {
+                f.write_str("forward")?;
+                if let Some(uri) = request_uri {
+                    write!(f, " with Request-URI {uri}")?;
+                }
+                if let Some(hop) = hop {
+                    write!(f, " to {}", hop.host)?;
+                    if let Some(port) = hop.port {
+                        write!(f, ":{port}")?;
+                    }
+                    if let Some(t) = hop.transport {
+                        write!(f, " ({})", t.via_token())?;
+                    }
+                }
+                match lan_slot {
+                    Some(slot) => write!(f, " towards the LAN (slot {slot})"),
+                    None => f.write_str(" towards the Internet"),
+                }
+            }
+            Decision::Drop(why) => write!(f, "drop ({why})"),
+        }
+    }
+}
+
 /// Edits a plugin adds to a message the proxy forwards ("pre-proxy"), applied with the
 /// proxy's own edits (slices of the message are replaced, header lines removed).
 #[derive(Debug, Default)]
@@ -260,6 +295,35 @@ pub(crate) mod tests {
     }
     use crate::sansio::Transport;
     use crate::sip::Framing;
+
+    #[test]
+    fn decisions_show_everything_they_carry() {
+        assert_eq!(Decision::Continue.to_string(), "continue");
+        assert_eq!(
+            Decision::Redirect("sip:1@h".into()).to_string(),
+            "redirect to sip:1@h"
+        );
+        assert_eq!(Decision::Drop("why").to_string(), "drop (why)");
+        let d = Decision::Forward {
+            request_uri: Some("sip:2@t".into()),
+            hop: Some(Hop {
+                host: "t.example".into(),
+                port: Some(5070),
+                transport: Some(Transport::Tcp),
+            }),
+            lan_slot: Some(3),
+        };
+        assert_eq!(
+            d.to_string(),
+            "forward with Request-URI sip:2@t to t.example:5070 (TCP) towards the LAN (slot 3)"
+        );
+        let d = Decision::Forward {
+            request_uri: None,
+            hop: None,
+            lan_slot: None,
+        };
+        assert_eq!(d.to_string(), "forward towards the Internet");
+    }
 
     /// Runs `f` with a context for a request whose first line is `first_line`, from a phone
     /// (192.168.1.10:5060) on the LAN, with an empty registration table.

@@ -421,7 +421,10 @@ impl Regex {
     /// Compiles `pattern` (POSIX extended, case-insensitive).
     pub fn new(pattern: &str) -> Result<Regex, RegexError> {
         let bad = |(at, what): Fail| {
-            RegexError(format!("bad pattern {pattern:?}: {what} at offset {at}"))
+            RegexError(format!(
+                "bad pattern {}: {what} at offset {at}",
+                crate::logging::Quoted(pattern)
+            ))
         };
         let mut p = Parser {
             s: pattern.chars().collect(),

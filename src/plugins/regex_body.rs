@@ -10,6 +10,7 @@ use std::borrow::Cow;
 use super::regex::Regex;
 use super::{BuildError, Ctx, Plugin};
 use crate::config::Config;
+use crate::logging::Quoted;
 use crate::sip::Editor;
 
 /// Times one rule is applied to one body (siproxd's limit; it stops a rule whose replacement
@@ -69,15 +70,15 @@ impl RegexBody {
             for _ in 0..PASSES {
                 match r.re.replace(&cur, &r.replace) {
                     Some(new) if new != *cur => {
-                        log::debug!("plugin_regex_body: rule {:?} applied", r.desc);
+                        log::debug!("plugin_regex_body: rule {} applied", Quoted(&r.desc));
                         cur = Cow::Owned(new);
                     }
                     _ => break,
                 }
                 if cur.len() > room {
                     log::warn!(
-                        "plugin_regex_body: rule {:?} makes the body too large, left unchanged",
-                        r.desc
+                        "plugin_regex_body: rule {} makes the body too large, left unchanged",
+                        Quoted(&r.desc)
                     );
                     return None;
                 }
@@ -113,7 +114,7 @@ impl Plugin for RegexBody {
         match ed.emit_vec(out) {
             Ok(_) => true,
             Err(e) => {
-                log::warn!("plugin_regex_body: body left unchanged: {e:?}");
+                log::warn!("plugin_regex_body: body left unchanged: {e}");
                 false
             }
         }

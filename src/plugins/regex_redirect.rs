@@ -9,6 +9,7 @@ use super::redirect::{already_redirected, with_param};
 use super::regex::Regex;
 use super::{BuildError, Ctx, Decision, Plugin};
 use crate::config::Config;
+use crate::logging::Quoted;
 use crate::sip::Uri;
 
 /// The loop-prevention marker this plugin adds and honours.
@@ -39,7 +40,11 @@ pub fn build(cfg: &Config) -> Result<Box<dyn Plugin>, BuildError> {
     // Unequal lists were refused by `config::validate`; zip pairs what is there.
     for (i, ((desc, pattern), replace)) in d.iter().zip(pa).zip(r).enumerate() {
         let re = Regex::new(pattern).map_err(|e| {
-            BuildError::at("plugin_regex_pattern", i, format!("rule {desc:?}: {e}"))
+            BuildError::at(
+                "plugin_regex_pattern",
+                i,
+                format!("rule {}: {e}", Quoted(desc)),
+            )
         })?;
         rules.push(Rule {
             desc: desc.clone(),
@@ -120,12 +125,16 @@ impl RegexRedirect {
             .find_map(|r| apply(r, to).map(|n| (r, n)))?;
         if Uri::parse(new.as_bytes()).is_err() {
             log::warn!(
-                "plugin_regex: rule {:?} turned {to} into {new:?}, not a URI: not redirected",
-                rule.desc
+                "plugin_regex: rule {} turned {to} into {}, not a URI: not redirected",
+                Quoted(&rule.desc),
+                Quoted(&new)
             );
             return None;
         }
-        log::info!("plugin_regex: rule {:?} redirects {to} to {new}", rule.desc);
+        log::info!(
+            "plugin_regex: rule {} redirects {to} to {new}",
+            Quoted(&rule.desc)
+        );
         Some(with_param(&new, "redirected=regex"))
     }
 }

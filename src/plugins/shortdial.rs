@@ -7,6 +7,7 @@
 use super::redirect::with_user;
 use super::{BuildError, Ctx, Decision, Plugin};
 use crate::config::Config;
+use crate::logging::Quoted;
 use crate::sip::Uri;
 
 #[derive(Debug)]
@@ -22,7 +23,10 @@ pub fn build(cfg: &Config) -> Result<Box<dyn Plugin>, BuildError> {
     if akey.chars().count() < 2 {
         return Err(BuildError::new(
             "plugin_shortdial_akey",
-            format!("must be set to the short-code pattern, e.g. *00 (is {akey:?})"),
+            format!(
+                "must be set to the short-code pattern, e.g. *00 (is {})",
+                Quoted(&akey)
+            ),
         ));
     }
     if p.plugin_shortdial_entry.is_empty() {
@@ -90,7 +94,8 @@ impl Plugin for ShortDial {
         }
         let Some(contact) = msg.to().ok().and_then(|to| self.target(&to.uri, entry)) else {
             log::warn!(
-                "plugin_shortdial: cannot build a target from the To URI and entry {entry:?}"
+                "plugin_shortdial: cannot build a target from the To URI and entry {}",
+                Quoted(entry)
             );
             return Decision::Continue;
         };

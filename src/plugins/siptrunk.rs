@@ -8,6 +8,7 @@
 use super::regex::Regex;
 use super::{BuildError, Ctx, Decision, Plugin};
 use crate::config::Config;
+use crate::logging::Quoted;
 use crate::proxy::Hop;
 use crate::registry::Uri as RegUri;
 use crate::sansio::Transport;
@@ -36,14 +37,18 @@ pub fn build(cfg: &Config) -> Result<Box<dyn Plugin>, BuildError> {
     // Unequal lists were refused by `config::validate`; zip pairs what is there.
     for (i, ((name, account), numbers)) in n.iter().zip(a).zip(r).enumerate() {
         let account = RegUri::parse(account).map_err(|e| {
-            let m = format!("trunk {name:?}: {account:?} is not a SIP URI ({e})");
+            let m = format!(
+                "trunk {}: {} is not a SIP URI ({e})",
+                Quoted(name),
+                Quoted(account)
+            );
             BuildError::at("plugin_siptrunk_account", i, m)
         })?;
         let numbers = Regex::new(numbers).map_err(|e| {
             BuildError::at(
                 "plugin_siptrunk_numbers_regex",
                 i,
-                format!("trunk {name:?}: {e}"),
+                format!("trunk {}: {e}", Quoted(name)),
             )
         })?;
         trunks.push(Trunk {
@@ -90,8 +95,8 @@ impl Plugin for SipTrunk {
             });
         let Some((slot, contact)) = contact else {
             log::info!(
-                "plugin_siptrunk: trunk {:?} serves {}, but {} is not registered",
-                trunk.name,
+                "plugin_siptrunk: trunk {} serves {}, but {} is not registered",
+                Quoted(&trunk.name),
                 ruri_user.or(to_user).unwrap_or("?"),
                 trunk.account
             );

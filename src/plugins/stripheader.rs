@@ -40,7 +40,10 @@ pub fn build(cfg: &Config) -> Result<Box<dyn Plugin>, BuildError> {
             return Err(BuildError::at(
                 "plugin_stripheader_remove",
                 i,
-                format!("{entry:?} is not Header or Header:value"),
+                format!(
+                    "{} is not Header or Header:value",
+                    crate::logging::Quoted(entry)
+                ),
             ));
         }
         rules.push(Rule {

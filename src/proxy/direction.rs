@@ -20,7 +20,31 @@ pub struct Heading {
     pub slot: Option<usize>,
 }
 
+/// `outgoing`, `incoming to slot 3`, or `no direction` (see [`Heading::show`]).
+pub struct ShowHeading(Option<Heading>);
+
+impl std::fmt::Display for ShowHeading {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            None => f.write_str("no direction"),
+            Some(Heading {
+                direction,
+                slot: None,
+            }) => write!(f, "{direction}"),
+            Some(Heading {
+                direction,
+                slot: Some(s),
+            }) => write!(f, "{direction} to slot {s}"),
+        }
+    }
+}
+
 impl Heading {
+    /// A message's direction for the logs.
+    pub fn show(heading: Option<Heading>) -> ShowHeading {
+        ShowHeading(heading)
+    }
+
     const OUTGOING: Heading = Heading {
         direction: Direction::Outgoing,
         slot: None,

@@ -460,7 +460,7 @@ impl Proxy {
             }),
             None => self.request_direction(now, origin, msg),
         };
-        log::debug!(target: PROXY, "request {} from {}: {heading:?}", String::from_utf8_lossy(method), origin.src);
+        log::debug!(target: PROXY, "request {} from {}: {}", String::from_utf8_lossy(method), origin.src, Heading::show(heading));
         let Some(Heading { direction, slot }) = heading else {
             log::info!(
                 "{} for {} from {}: neither side is registered, answering 408",
@@ -710,7 +710,7 @@ impl Proxy {
         };
         let via_hop = Hop::of_response_via(&next).unicast("next Via")?;
         let heading = self.response_direction(now, origin, msg, Some((next.host_raw, next.port)));
-        log::debug!(target: PROXY, "response {} from {}: {heading:?}", msg.status_code().unwrap_or(0), origin.src);
+        log::debug!(target: PROXY, "response {} from {}: {}", msg.status_code().unwrap_or(0), origin.src, Heading::show(heading));
         let Some(Heading { direction, slot }) = heading else {
             return Err(Refusal::Drop(
                 DropReason::UnknownDirection,
@@ -872,7 +872,7 @@ impl Proxy {
             }
             Err(e) => Err(Refusal::Drop(
                 DropReason::Rewrite,
-                format!("rewriting failed: {e:?}"),
+                format!("rewriting failed: {e}"),
             )),
         };
         self.scratch = buf;

@@ -160,7 +160,7 @@ impl Proxy {
                 p.determine_target(&ctx)
             };
             if decision != Decision::Continue {
-                log::debug!(target: crate::logging::PROXY, "plugin_{}: {decision:?}", p.name());
+                log::debug!(target: crate::logging::PROXY, "plugin_{}: {decision}", p.name());
                 break;
             }
         }

@@ -466,7 +466,7 @@ impl Proxy {
             Lookup::Ready(a) => self.set_public_ip(&name, a.first().map(|s| s.ip())),
             Lookup::Pending => {}
             Lookup::Failed(f) => log::warn!(
-                "host_outbound = {name}: {f:?}; the outbound interface address is used in SDP"
+                "host_outbound = {name}: {f}; the outbound interface address is used in SDP"
             ),
         }
     }
@@ -1054,7 +1054,7 @@ impl Proxy {
             Lookup::Failed(f) => {
                 self.resolver_touched = true;
                 self.counters.count(DropReason::DnsFailed);
-                log::info!("cannot resolve next hop {host}: {f:?}; message dropped");
+                log::info!("cannot resolve next hop {host}: {f}; message dropped");
             }
         }
     }
@@ -1066,7 +1066,7 @@ impl Proxy {
                 let name = self.settings.host_outbound.clone().unwrap_or_default();
                 match result {
                     Ok(a) => self.set_public_ip(&name, a.first().map(|s| s.ip())),
-                    Err(f) => log::warn!("host_outbound = {name}: {f:?}"),
+                    Err(f) => log::warn!("host_outbound = {name}: {f}"),
                 }
                 continue;
             }

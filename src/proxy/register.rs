@@ -4,7 +4,7 @@
 use super::direction::reg_uri;
 use super::{DropReason, Media, Origin, Proxy};
 use crate::auth::{self, Verdict};
-use crate::logging::REG;
+use crate::logging::{Quoted, REG};
 use crate::registry::{ContactBinding, Masking, Mode, RegistryError, PROVISIONAL_SECS};
 use crate::sip::{Contact, HeaderName, Message, NameAddr, Scheme, Status, Uri};
 
@@ -124,18 +124,18 @@ impl Proxy {
                         }
                         Verdict::Stale => {
                             log::info!(
-                                "REGISTER from {}: nonce of user {:?} is stale or from before a restart, challenged again",
+                                "REGISTER from {}: nonce of user {} is stale or from before a restart, challenged again",
                                 origin.src,
-                                c.username.unwrap_or("")
+                                Quoted(c.username.unwrap_or(""))
                             );
                             Some(true)
                         }
                         Verdict::Rejected(why) => {
                             log::warn!(
-                                "REGISTER from {} refused for user {:?} (realm {:?}): {why}",
+                                "REGISTER from {} refused for user {} (realm {}): {why}",
                                 origin.src,
-                                c.username.unwrap_or(""),
-                                c.realm.unwrap_or("")
+                                Quoted(c.username.unwrap_or("")),
+                                Quoted(c.realm.unwrap_or(""))
                             );
                             self.blacklist_fail(now, origin.src.ip());
                             self.respond(origin, msg, Status::FORBIDDEN, &[]);

@@ -18,6 +18,19 @@ pub enum PacketDrop {
     NoDestination,
 }
 
+/// The variant's name, as the rtpbabl log has always shown it (`Drop(ForeignSource)`).
+impl std::fmt::Display for PacketDrop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            PacketDrop::UnknownToken => "UnknownToken",
+            PacketDrop::Empty => "Empty",
+            PacketDrop::NoPeer => "NoPeer",
+            PacketDrop::ForeignSource => "ForeignSource",
+            PacketDrop::NoDestination => "NoDestination",
+        })
+    }
+}
+
 /// Traffic of one half-stream: datagrams that arrived on its RTP/RTCP sockets.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct HalfCounters {

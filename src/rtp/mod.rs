@@ -54,11 +54,25 @@ pub enum StreamDirection {
 }
 
 impl StreamDirection {
+    /// `incoming` / `outgoing`, in logs and the status snapshot.
+    pub fn name(self) -> &'static str {
+        match self {
+            StreamDirection::Incoming => "incoming",
+            StreamDirection::Outgoing => "outgoing",
+        }
+    }
+
     pub fn opposite(self) -> StreamDirection {
         match self {
             StreamDirection::Incoming => StreamDirection::Outgoing,
             StreamDirection::Outgoing => StreamDirection::Incoming,
         }
+    }
+}
+
+impl std::fmt::Display for StreamDirection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
     }
 }
 
@@ -77,6 +91,15 @@ impl SlotId {
 pub enum Kind {
     Rtp,
     Rtcp,
+}
+
+impl std::fmt::Display for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Kind::Rtp => "RTP",
+            Kind::Rtcp => "RTCP",
+        })
+    }
 }
 
 /// Identifies one relay socket: `slot * 2` for RTP, `slot * 2 + 1` for RTCP. The shell uses it
@@ -129,6 +152,31 @@ pub trait RelaySockets {
 #[allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn log_names() {
+        assert_eq!(StreamDirection::Incoming.to_string(), "incoming");
+        assert_eq!(StreamDirection::Outgoing.to_string(), "outgoing");
+        assert_eq!(format!("{} {}", Kind::Rtp, Kind::Rtcp), "RTP RTCP");
+        let fwd = table::Verdict::Forward {
+            out: Token(5),
+            dst: "192.0.2.1:4000".parse().unwrap(),
+        };
+        // the same text as the derived Debug (the rtpbabl log line is grepped by tests)
+        assert_eq!(fwd.to_string(), format!("{fwd:?}"));
+        assert_eq!(
+            fwd.to_string(),
+            "Forward { out: Token(5), dst: 192.0.2.1:4000 }"
+        );
+        let drop = table::Verdict::Drop(counters::PacketDrop::ForeignSource);
+        assert_eq!(drop.to_string(), "Drop(ForeignSource)");
+        assert_eq!(drop.to_string(), format!("{drop:?}"));
+        let id = crate::sansio::ConnId {
+            slot: 4,
+            generation: 9,
+        };
+        assert_eq!(id.to_string(), "conn 4.9");
+    }
 
     #[test]
     fn token_round_trips_slot_and_kind() {

@@ -79,6 +79,19 @@ impl fmt::Display for OpenError {
 
 impl std::error::Error for OpenError {}
 
+/// The rtpbabl log's form of the verdict, the same text `{:?}` printed before the router
+/// build dropped Debug: `Forward { out: Token(5), dst: 192.0.2.1:4000 }`, `Drop(NoPeer)`.
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Verdict::Forward { out, dst } => {
+                write!(f, "Forward {{ out: Token({}), dst: {dst} }}", out.0)
+            }
+            Verdict::Drop(why) => write!(f, "Drop({why})"),
+        }
+    }
+}
+
 /// The relay's answer for one received datagram.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
@@ -441,13 +454,16 @@ impl Table {
         self.pair(i);
         log::debug!(
             target: logging::RTP,
-            "RTP stream {} #{} {:?} opened on {} for {} (peer {:?})",
+            "RTP stream {} #{} {} opened on {} for {} (peer {})",
             req.call_id,
             req.media_index,
             req.stream_dir,
             local,
             req.remote,
-            self.slots.get(i).and_then(Option::as_ref).and_then(|h| h.peer)
+            match self.slots.get(i).and_then(Option::as_ref).and_then(|h| h.peer) {
+                Some(p) => format!("slot {}", p.0),
+                None => "none yet".to_owned(),
+            }
         );
         Ok(Opened {
             slot,
@@ -668,7 +684,7 @@ impl Table {
             bump(&mut self.stats.latches);
             log::debug!(
                 target: logging::RTP,
-                "RTP stream {} #{} {:?}: latched {:?} source {}",
+                "RTP stream {} #{} {}: latched {} source {}",
                 h.call_id,
                 h.media_index,
                 h.stream_dir,
@@ -699,7 +715,7 @@ impl Table {
         bump(&mut self.stats.closed);
         log::debug!(
             target: logging::RTP,
-            "RTP stream {} #{} {:?} on {} closed ({} packets, {} bytes, {} dropped)",
+            "RTP stream {} #{} {} on {} closed ({} packets, {} bytes, {} dropped)",
             h.call_id,
             h.media_index,
             h.stream_dir,
@@ -803,7 +819,7 @@ impl Table {
                 continue;
             }
             log::info!(
-                "RTP stream {} #{} {:?} on {} has expired",
+                "RTP stream {} #{} {} on {} has expired",
                 h.call_id,
                 h.media_index,
                 h.stream_dir,

@@ -70,6 +70,23 @@ pub enum EditError {
     NotFound,
 }
 
+impl core::fmt::Display for EditError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            EditError::BufferTooSmall { needed } => {
+                write!(
+                    f,
+                    "the message would need {needed} bytes, more than the buffer"
+                )
+            }
+            EditError::Overlap => f.write_str("two edits overlap"),
+            EditError::OutOfRange => f.write_str("an edit is outside the message"),
+            EditError::TooManyEdits => f.write_str("too many edits"),
+            EditError::NotFound => f.write_str("the parameter or value to edit was not found"),
+        }
+    }
+}
+
 /// Collects edits for one message and writes the result. Edits may be pushed in any order;
 /// they must not overlap (inserts at one position keep their order). With `set_body`, the
 /// editor owns Content-Length: do not edit or remove that header yourself.

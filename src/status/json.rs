@@ -4,7 +4,10 @@
 //!
 //! The reader builds an owned [`Value`] tree. Nesting is limited to
 //! [`STATUS_JSON_MAX_DEPTH`] so hostile input cannot exhaust the stack; integers are kept exact
-//! as `u64`/`i64` (packet and byte counters must not lose precision through `f64`).
+//! as `u64`/`i64` (packet and byte counters must not lose precision through `f64`); any other
+//! number (a fraction, an exponent, an integer beyond 64 bits) is kept as its text, checked
+//! against the JSON grammar. Nothing is converted to floating point: our snapshot has no such
+//! numbers, and a decimal-to-binary float parser would cost the router binary 17 kB.
 
 use core::fmt;
 
@@ -22,13 +25,15 @@ pub enum Value {
     Object(Vec<(String, Value)>),
 }
 
-/// A JSON number: integers exactly when they fit, otherwise a finite `f64`.
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// A JSON number: integers exactly when they fit, otherwise the number as written.
+#[derive(Debug, Clone, PartialEq)]
 pub enum Number {
     Unsigned(u64),
     /// A negative integer that fits `i64`.
     Negative(i64),
-    Float(f64),
+    /// Any other number (`3.5`, `1e3`, `18446744073709551616`): its text, which follows the
+    /// JSON number grammar; not an integer, so never a counter.
+    Other(Box<str>),
 }
 
 impl Value {
@@ -62,14 +67,14 @@ impl Value {
         }
     }
 
-    /// Compact JSON text of the value (floats that are not finite cannot occur in a parsed
-    /// value; if built by hand they are written as `null`).
+    /// Compact JSON text of the value (an [`Number::Other`] is written as its text, so it
+    /// must come from the reader or follow the JSON number grammar).
     pub fn write(&self, out: &mut String) {
         match self {
             Value::Null => out.push_str("null"),
             Value::Bool(true) => out.push_str("true"),
             Value::Bool(false) => out.push_str("false"),
-            Value::Number(n) => write_number(out, *n),
+            Value::Number(n) => write_number(out, n),
             Value::String(s) => write_str(out, s),
             Value::Array(items) => {
                 out.push('[');
@@ -97,14 +102,13 @@ impl Value {
     }
 }
 
-fn write_number(out: &mut String, n: Number) {
+fn write_number(out: &mut String, n: &Number) {
     use fmt::Write as _;
     // Writing into a String cannot fail.
     let _ = match n {
         Number::Unsigned(v) => write!(out, "{v}"),
         Number::Negative(v) => write!(out, "{v}"),
-        Number::Float(v) if v.is_finite() => write!(out, "{v:?}"),
-        Number::Float(_) => write!(out, "null"),
+        Number::Other(text) => out.write_str(text),
     };
 }
 
@@ -179,8 +183,6 @@ pub enum ErrorKind {
     InvalidUtf8,
     /// A number that does not follow the JSON grammar (leading zero, lone `-`, `1.`, `1e`).
     BadNumber,
-    /// A number too large for an `f64`.
-    NumberOutOfRange,
     /// Arrays/objects nested deeper than [`STATUS_JSON_MAX_DEPTH`].
     TooDeep,
     /// Something other than whitespace after the value.
@@ -200,7 +202,6 @@ impl fmt::Display for ErrorKind {
             ErrorKind::LoneSurrogate => write!(f, "unpaired UTF-16 surrogate in a \\u escape"),
             ErrorKind::InvalidUtf8 => write!(f, "invalid UTF-8 in a string"),
             ErrorKind::BadNumber => write!(f, "malformed number"),
-            ErrorKind::NumberOutOfRange => write!(f, "number out of range"),
             ErrorKind::TooDeep => {
                 write!(f, "nested deeper than {STATUS_JSON_MAX_DEPTH} levels")
             }
@@ -533,10 +534,7 @@ impl Parser<'_> {
                 return Ok(Number::Unsigned(v));
             }
         }
-        match text.parse::<f64>() {
-            Ok(v) if v.is_finite() => Ok(Number::Float(v)),
-            _ => Err(self.error_at(ErrorKind::NumberOutOfRange, start)),
-        }
+        Ok(Number::Other(text.into()))
     }
 }
 
@@ -570,8 +568,8 @@ mod tests {
                     Value::Array(vec![
                         Value::Number(Number::Unsigned(1)),
                         Value::Number(Number::Negative(-2)),
-                        Value::Number(Number::Float(3.5)),
-                        Value::Number(Number::Float(1000.0)),
+                        Value::Number(Number::Other("3.5".into())),
+                        Value::Number(Number::Other("1e3".into())),
                         Value::Bool(true),
                         Value::Bool(false),
                         Value::Null,
@@ -587,10 +585,19 @@ mod tests {
     fn integers_stay_exact_up_to_u64_max() {
         let v = parse_str("18446744073709551615").unwrap();
         assert_eq!(v.as_u64(), Some(u64::MAX));
-        // One more no longer fits an integer: kept as a float, so not a counter.
+        // One more no longer fits an integer: kept as written, so not a counter.
         let v = parse_str("18446744073709551616").unwrap();
         assert_eq!(v.as_u64(), None);
-        assert!(matches!(v, Value::Number(Number::Float(_))));
+        assert_eq!(
+            v,
+            Value::Number(Number::Other("18446744073709551616".into()))
+        );
+        let v = parse_str("-9223372036854775809").unwrap();
+        assert_eq!(
+            v,
+            Value::Number(Number::Other("-9223372036854775809".into()))
+        );
+        assert_eq!(v.as_u64(), None);
         assert_eq!(parse_str("-0").unwrap().as_u64(), Some(0));
         assert_eq!(parse_str("-1").unwrap().as_u64(), None);
     }
@@ -682,7 +689,19 @@ mod tests {
             );
         }
         assert_eq!(kind(b"01"), ErrorKind::BadNumber);
-        assert_eq!(kind(b"1e999"), ErrorKind::NumberOutOfRange);
+        // Beyond any float, but JSON: kept as written (never a counter), as is any fraction.
+        assert_eq!(
+            parse_str("1e999").unwrap(),
+            Value::Number(Number::Other("1e999".into()))
+        );
+        assert_eq!(
+            parse_str("[-0.5E-7]").unwrap().as_array().map(<[_]>::len),
+            Some(1)
+        );
+        assert_eq!(
+            parse_str("-0.5E-7").unwrap(),
+            Value::Number(Number::Other("-0.5E-7".into()))
+        );
         assert_eq!(kind(b"{} x"), ErrorKind::TrailingData);
         assert_eq!(kind(b"1 2"), ErrorKind::TrailingData);
         assert_eq!(

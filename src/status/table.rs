@@ -372,11 +372,13 @@ pub fn human_bytes(bytes: u64) -> String {
     if bytes < 1024 {
         return format!("{bytes} B");
     }
-    let mut unit_size: u128 = 1024;
+    // u64 only (u128 division and printing would add 3 kB to the router binary): the tenth
+    // is 10 * (bytes mod unit) / unit, and that product stays below 10 * 2^60
+    let mut unit_size: u64 = 1024;
     for unit in UNITS {
-        if u128::from(bytes) < unit_size * 1024 || unit == "EiB" {
-            let tenths = u128::from(bytes) * 10 / unit_size;
-            return format!("{}.{} {unit}", tenths / 10, tenths % 10);
+        if bytes / 1024 < unit_size || unit == "EiB" {
+            let tenth = bytes % unit_size * 10 / unit_size;
+            return format!("{}.{tenth} {unit}", bytes / unit_size);
         }
         unit_size *= 1024;
     }
@@ -430,6 +432,35 @@ mod tests {
         assert_eq!(human_bytes(1024 * 1024 - 1), "1023.9 KiB");
         assert_eq!(human_bytes(5 * 1024 * 1024 * 1024 + 1), "5.0 GiB");
         assert_eq!(human_bytes(u64::MAX), "15.9 EiB");
+        // the u64 arithmetic agrees with plain 128-bit arithmetic around every unit boundary
+        let reference = |b: u64| {
+            let (b, mut unit_size) = (u128::from(b), 1024u128);
+            for unit in ["KiB", "MiB", "GiB", "TiB", "PiB", "EiB"] {
+                if b < unit_size * 1024 || unit == "EiB" {
+                    let tenths = b * 10 / unit_size;
+                    return format!("{}.{} {unit}", tenths / 10, tenths % 10);
+                }
+                unit_size *= 1024;
+            }
+            unreachable!()
+        };
+        for shift in (10..64).step_by(10) {
+            for base in [1u64 << shift, (1 << shift) / 10 * 9, (1 << shift) / 20 * 19] {
+                for b in [
+                    base.saturating_sub(1),
+                    base,
+                    base + 1,
+                    base.saturating_mul(1000),
+                ] {
+                    if b >= 1024 {
+                        assert_eq!(human_bytes(b), reference(b), "{b}");
+                    }
+                }
+            }
+        }
+        for b in [u64::MAX - 1, u64::MAX / 3, u64::MAX / 10 * 9] {
+            assert_eq!(human_bytes(b), reference(b), "{b}");
+        }
     }
 
     #[test]

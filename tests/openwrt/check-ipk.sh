@@ -90,9 +90,16 @@ cmp -s "$W/d/usr/share/licenses/siproxd-rs/LICENSE" "$REPO/LICENSE"
 ok "$?" "0" "license text is LICENSE"
 ok "$(grep -cx ' *Version 2, June 1991' "$REPO/LICENSE")" "1" "LICENSE is the GPL-2.0 text"
 
-# the packaged binary itself: static, for the right machine, runs under qemu
+# the packaged binary itself: for the right machine, stripped, runs under qemu; static, or
+# (mipsel: scripts/cross-build.sh links it against the shared musl) dynamic with OpenWrt's
+# musl loader, libc.so as its only library and the libc package as its dependency
+DYN=
 case $ARCH in
-mipsel_24kc) Q=qemu-mipsel-static M="MIPS" ;;
+mipsel_24kc)
+	DYN=/lib/ld-musl-mipsel-sf.so.1
+	Q="qemu-mipsel-static -L $REPO/.xsysroot/mipsel-sf"
+	M="MIPS"
+	;;
 mips_24kc) Q=qemu-mips-static M="MIPS" ;;
 arm_cortex-a7_neon-vfpv4) Q=qemu-arm-static M="ARM" ;;
 aarch64_cortex-a53) Q=qemu-aarch64-static M="aarch64" ;;
@@ -100,8 +107,16 @@ x86_64) Q="" M="x86-64" ;;
 *) Q=none M=unknown ;;
 esac
 BIN=$W/d/usr/sbin/siproxd-rs
-ok "$(file -b "$BIN" | grep -c "$M.*statically linked.*stripped\|$M.*static-pie linked.*stripped")" "1" "binary is a stripped static $M executable"
+if [ -z "$DYN" ]; then
+	ok "$(file -b "$BIN" | grep -c "$M.*statically linked.*stripped\|$M.*static-pie linked.*stripped")" "1" "binary is a stripped static $M executable"
+	ok "$(grep -c '^Depends: ' "$W/c/control")" "0" "a static binary depends on no package"
+else
+	ok "$(file -b "$BIN" | grep -c "$M.*dynamically linked, interpreter $DYN,.*stripped")" "1" "binary is a stripped $M executable for the loader $DYN"
+	ok "$(readelf -d "$BIN" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | tr '\n' ' ')" "libc.so " "binary needs libc.so only"
+	ok "$(field Depends)" "libc" "Depends: libc (OpenWrt's musl package)"
+fi
 if [ "$Q" != none ]; then
+	# shellcheck disable=SC2086  # Q may carry arguments
 	ok "$($Q "$BIN" -V 2>&1 | head -n1 | cut -d" " -f1,2)" "siproxd-rs $VERSION" "packaged binary runs: -V"
 fi
 
