@@ -729,7 +729,12 @@ impl EventLoop {
                 let (new, alt) = (a.primary(), a.alt());
                 if new != self.outbound_addr || alt != self.outbound_alt_addr {
                     if let Some(addr) = new {
-                        log::info!("if_outbound {name}: address is now {addr} {alt:?}");
+                        match alt {
+                            Some(v6) => {
+                                log::info!("if_outbound {name}: address is now {addr} and {v6}")
+                            }
+                            None => log::info!("if_outbound {name}: address is now {addr}"),
+                        }
                         if let Err(e) = self.set_outbound(addr, alt) {
                             log::error!("{e}");
                         }

@@ -414,7 +414,7 @@ impl Proxy {
         match self.resolver.resolve(now, &server, Some(port), STUN_TOKEN) {
             Lookup::Ready(a) => self.stun_send(a.first().copied()),
             Lookup::Pending => {}
-            Lookup::Failed(f) => log::warn!("plugin_stun_server = {server}: {f:?}"),
+            Lookup::Failed(f) => log::warn!("plugin_stun_server = {server}: {f}"),
         }
     }
 
@@ -1073,7 +1073,7 @@ impl Proxy {
             if user_token == STUN_TOKEN {
                 match result {
                     Ok(a) => self.stun_send(a.first().copied()),
-                    Err(f) => log::warn!("plugin_stun_server: {f:?}"),
+                    Err(f) => log::warn!("plugin_stun_server: {f}"),
                 }
                 continue;
             }
