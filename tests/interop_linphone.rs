@@ -100,12 +100,26 @@ impl Drop for Linphone {
     }
 }
 
-/// One linphonec daemon at a time: `linphonecsh` finds it through one socket per user.
+/// One linphonec daemon at a time: `linphonecsh` finds it through one socket per user, so the
+/// tests of this file run one by one, and across processes (two clones testing at once) a
+/// file lock keeps them apart.
 static SERIAL: Mutex<()> = Mutex::new(());
 
-/// The serial lock, or `None` (with a loud message) where network namespaces are missing.
-fn prepare(test: &str) -> Option<MutexGuard<'static, ()>> {
-    let guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+struct Serial {
+    _thread: MutexGuard<'static, ()>,
+    _process: std::fs::File,
+}
+
+/// The serial locks, or `None` (with a loud message) where network namespaces are missing.
+fn prepare(test: &str) -> Option<Serial> {
+    let thread = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let process = std::fs::File::create(std::env::temp_dir().join("siproxd-rs-linphonec.lock"))
+        .expect("lock file");
+    process.lock().expect("lock linphonec");
+    let guard = Serial {
+        _thread: thread,
+        _process: process,
+    };
     if let Some(why) = unsupported() {
         eprintln!("\n!!!! SKIPPED interop test {test}: {why} !!!!\n");
         return None;
