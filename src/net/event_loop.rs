@@ -130,7 +130,9 @@ pub struct EventLoop {
     outbound: Option<SipSocket>,
     /// The interface name of a dynamic `if_outbound` (followed through netlink or a timer).
     outbound_if: Option<String>,
-    /// Address-change notifications for `outbound_if`.
+    /// `if_inbound` by name: its IPv6 address is followed (the IPv4 one stays).
+    inbound_if: Option<String>,
+    /// Address-change notifications for `outbound_if` and `inbound_if`.
     addr_watch: Option<AddrWatch>,
     outbound_addr: Option<IpAddr>,
     /// The IPv6 sockets beside the IPv4 ones of dual-stack sides (inbound, outbound); the
@@ -216,6 +218,7 @@ impl EventLoop {
             inbound,
             outbound: None,
             outbound_if: plan.outbound_if,
+            inbound_if: plan.inbound_if,
             addr_watch: None,
             outbound_addr: None,
             alts: [None, None],
@@ -244,10 +247,11 @@ impl EventLoop {
         if let Some(addr) = plan.outbound {
             el.set_outbound(addr, plan.outbound_alt)?;
         }
-        if el.outbound_if.is_some() {
+        if el.outbound_if.is_some() || el.inbound_if.is_some() {
             el.watch_addresses();
             // A change between the first lookup and the subscription must not be lost.
             el.recheck_outbound();
+            el.recheck_inbound();
         }
         if let Some(addr) = plan.debug {
             el.open_debug_port(addr);
@@ -362,7 +366,8 @@ impl EventLoop {
                 t if SIP_ALT.contains(&t) => self.drain_sip(token),
                 DNS_SOCKET => self.drain_dns(),
                 ADDR_WATCH if self.addr_watch.as_ref().is_some_and(AddrWatch::drain) => {
-                    self.recheck_outbound()
+                    self.recheck_outbound();
+                    self.recheck_inbound();
                 }
                 _ => {}
             }
@@ -689,6 +694,7 @@ impl EventLoop {
         match key {
             TimerKey::OutboundRecheck => {
                 self.recheck_outbound();
+                self.recheck_inbound();
                 self.arm_recheck(now.saturating_add(limits::IFACE_RECHECK_MS));
             }
         }
@@ -752,6 +758,40 @@ impl EventLoop {
                 }
             }
         }
+    }
+
+    /// The LAN's IPv6 address follows `if_inbound` (a new prefix delegated by the ISP
+    /// renumbers the LAN): its socket and listener move to the new address. The IPv4 address
+    /// and socket are the ones of start.
+    fn recheck_inbound(&mut self) {
+        let Some(name) = self.inbound_if.as_deref() else {
+            return;
+        };
+        let alt = match iface::lookup(name) {
+            Ok(a) => a.alt(),
+            Err(e) => {
+                log::debug!(target: DNS, "if_inbound: {e}");
+                return;
+            }
+        };
+        if alt == self.alts[0].as_ref().map(|s| s.local.ip()) {
+            return;
+        }
+        match alt {
+            Some(v6) => log::info!("if_inbound {name}: IPv6 address is now {v6}"),
+            None => log::info!("if_inbound {name}: no IPv6 address now"),
+        }
+        if let Some(mut old) = self.alts[0].take() {
+            let _ = self.poll.registry().deregister(&mut old.sock);
+        }
+        self.tcp.unlisten(self.poll.registry(), Side::InboundAlt);
+        if let Some(v6) = alt {
+            match self.bind_side(v6, Side::InboundAlt) {
+                Ok(s) => self.alts[0] = Some(s),
+                Err(e) => log::error!("{e}"),
+            }
+        }
+        self.sync_addresses();
     }
 
     fn close_outbound(&mut self) {
@@ -1118,6 +1158,67 @@ mod tests {
             assert!(Instant::now() < end);
         };
         assert_eq!(exit, Exit::Terminated(libc::SIGTERM));
+    }
+
+    /// A new IPv6 prefix on the LAN interface (DHCPv6-PD renumbering): the inbound IPv6
+    /// socket moves to the new address and serves it; the IPv4 one stays. Needs root.
+    #[test]
+    fn inbound_ipv6_address_changes_are_followed_in_a_private_netns() {
+        if !crate::process::is_root()
+            || std::process::Command::new("ip").arg("-V").output().is_err()
+        {
+            eprintln!("skipped: needs root and ip(8)");
+            return;
+        }
+        let _g = TEST_SIGNAL_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+        std::thread::spawn(|| {
+            // SAFETY: plain syscall affecting this thread only.
+            assert_eq!(unsafe { libc::unshare(libc::CLONE_NEWNET) }, 0, "unshare");
+            let ip = |args: &str| {
+                let st = std::process::Command::new("ip")
+                    .args(args.split(' '))
+                    .status()
+                    .unwrap();
+                assert!(st.success(), "ip {args}");
+            };
+            ip("link set lo up");
+            ip("link add l0 type veth peer name l1");
+            ip("addr add 10.1.1.1/24 dev l0");
+            ip("addr add fd00:1::1/64 dev l0 nodad");
+            ip("link set l0 up");
+            ip("link set l1 up");
+            let cfg = Config {
+                if_inbound: Some("l0".into()),
+                if_outbound: Some("127.0.0.2".into()),
+                sip_listen_port: 0,
+                ..Config::default()
+            };
+            let mut el = start(&cfg).unwrap();
+            let has = |el: &EventLoop, a: &str| {
+                let a: IpAddr = a.parse().unwrap();
+                el.sip_addresses().any(|s| s.ip() == a)
+            };
+            assert!(has(&el, "10.1.1.1") && has(&el, "fd00:1::1"));
+
+            ip("addr del fd00:1::1/64 dev l0");
+            ip("addr add fd00:2::1/64 dev l0 nodad");
+            let end = Instant::now() + Duration::from_secs(2);
+            while !has(&el, "fd00:2::1") {
+                assert!(Instant::now() < end, "the new LAN prefix was not followed");
+                el.turn(Some(Duration::from_millis(100))).unwrap();
+            }
+            assert!(!has(&el, "fd00:1::1") && has(&el, "10.1.1.1"));
+            let local = el
+                .sip_addresses()
+                .find(|s| s.ip() == "fd00:2::1".parse::<IpAddr>().unwrap())
+                .unwrap();
+            let before = el.stats().sip_datagrams;
+            let tx = std::net::UdpSocket::bind("[fd00:2::1]:0").unwrap();
+            tx.send_to(b"hello", local).unwrap();
+            turn_until(&mut el, |el| el.stats().sip_datagrams == before + 1);
+        })
+        .join()
+        .unwrap();
     }
 
     /// Needs root (for a private network namespace) and `ip`; elsewhere it says so and passes.

@@ -30,6 +30,9 @@ pub struct SocketPlan {
     pub outbound_alt: Option<IpAddr>,
     /// The interface name of a dynamic `if_outbound`, followed while the loop runs.
     pub outbound_if: Option<String>,
+    /// The interface name of `if_inbound` (not an IP literal): its IPv6 address is followed
+    /// (a new delegated prefix renumbers the LAN).
+    pub inbound_if: Option<String>,
     /// `host_outbound` when it is an IP literal (names are resolved by the proxy core).
     pub host_outbound: Option<IpAddr>,
     /// Where the debug log listens, when `debug_port` is set and `debug_bind` is usable.
@@ -54,6 +57,9 @@ pub fn build(config: &Config) -> Result<Cores, StartError> {
         .map_err(|e| StartError::Interface("if_inbound", in_spec.to_owned(), e))?;
     let inbound = in_addrs.primary().ok_or(StartError::NoInbound)?;
     let inbound_alt = in_addrs.alt();
+    let inbound_if = iface::literal(in_spec)
+        .is_none()
+        .then(|| in_spec.trim().to_owned());
 
     let mut outbound_if = None;
     let mut outbound = None;
@@ -111,6 +117,7 @@ pub fn build(config: &Config) -> Result<Cores, StartError> {
             inbound_alt,
             outbound_alt,
             outbound_if,
+            inbound_if,
             host_outbound,
             debug: debug_listen_addr(config, inbound),
             tcp: crate::stream::StreamLimits::from_config(config),
