@@ -418,12 +418,13 @@ impl Proxy {
         }
     }
 
-    /// Sends the Binding request from the SIP socket that faces the Internet.
+    /// Sends the Binding request from the SIP socket that faces the Internet, in the
+    /// server's family (the shell cannot send across families).
     fn stun_send(&mut self, server: Option<SocketAddr>) {
         let (Some(s), Some(to)) = (self.stun.as_mut(), server) else {
             return;
         };
-        let Some(from) = self.addrs.outbound else {
+        let Some(from) = self.addrs.outbound_for(to.ip()) else {
             log::debug!(target: PROXY, "plugin_stun: no outbound address to ask from");
             return;
         };
