@@ -119,7 +119,7 @@ impl RateLimit {
 /// subscriber's network, whose hosts pick addresses in it at will (RFC 8981): a flood rotating
 /// through them would otherwise get a fresh allowance per address and push every other source
 /// out of the fixed table.
-fn source_key(ip: IpAddr) -> IpAddr {
+pub(crate) fn source_key(ip: IpAddr) -> IpAddr {
     match ip.to_canonical() {
         IpAddr::V6(a) => IpAddr::V6(Ipv6Addr::from(u128::from(a) & !u128::from(u64::MAX))),
         v4 => v4,
