@@ -849,3 +849,21 @@ fn tcp_connections_per_source_count_an_ipv6_64_as_one() {
         .accept(1_000, sa("[2001:db8:0:8::1]:40000"), local)
         .is_ok());
 }
+
+/// plugin_blacklist with IPv6: a guesser rotating through the addresses of its /64 (any host
+/// can) gets `hitcount` guesses per address, so without counting per /64 the blacklist never
+/// stops it. Not fixed here: the table is keyed in src/plugins/blacklist.rs (its entries,
+/// manual nets and state file would show the /64), which another branch is changing.
+#[test]
+#[ignore = "bug: plugin_blacklist counts IPv6 failures per address, so rotating through a /64 escapes it (fix belongs in src/plugins/blacklist.rs)"]
+fn failures_from_one_ipv6_64_block_the_64() {
+    let mut lab = registrar(|_| {});
+    for n in 1..=11u32 {
+        let src = format!("[2001:db8:0:7::{n:x}]:5070");
+        let out = lab.deliver(&src, O6, &guess(&src, "[2001:db8::5]", n));
+        assert_eq!(out.len(), 1, "attempt {n} answered");
+    }
+    let src = "[2001:db8:0:7::ff]:5070";
+    let out = lab.deliver(src, O6, &guess(src, "[2001:db8::5]", 12));
+    assert!(out.is_empty(), "the /64 is blocked: {out:?}");
+}
