@@ -4,7 +4,7 @@
 //! table of [`limits::RATE_LIMIT_SOURCES`]; the source unused longest makes room for a new
 //! one. Sans-IO and allocation-free.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv6Addr};
 
 use crate::limits;
 
@@ -56,6 +56,8 @@ impl RateLimit {
         if self.per_s == 0 {
             return true;
         }
+        let ip = source_key(ip);
+        let prefix = if ip.is_ipv6() { "/64" } else { "" };
         let full = self.per_s.saturating_mul(1000);
         let mut victim = 0;
         let (mut found, mut free) = (None, None);
@@ -94,7 +96,7 @@ impl RateLimit {
             b.tokens -= 1000;
             if b.over > 0 {
                 log::info!(
-                    "wan_request_rate_limit: {ip} back within {} requests/s ({} dropped)",
+                    "wan_request_rate_limit: {ip}{prefix} back within {} requests/s ({} dropped)",
                     self.per_s,
                     b.over
                 );
@@ -104,12 +106,23 @@ impl RateLimit {
         }
         if b.over == 0 {
             log::warn!(
-                "wan_request_rate_limit: {ip} sends more than {} requests/s: dropping them",
+                "wan_request_rate_limit: {ip}{prefix} sends more than {} requests/s: dropping them",
                 self.per_s
             );
         }
         b.over = b.over.saturating_add(1);
         false
+    }
+}
+
+/// The source a request counts for: an IPv4 address, or an IPv6 address's /64 — one
+/// subscriber's network, whose hosts pick addresses in it at will (RFC 8981): a flood rotating
+/// through them would otherwise get a fresh allowance per address and push every other source
+/// out of the fixed table.
+pub(crate) fn source_key(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V6(a) => IpAddr::V6(Ipv6Addr::from(u128::from(a) & !u128::from(u64::MAX))),
+        v4 => v4,
     }
 }
 

@@ -386,11 +386,16 @@ impl Streams {
         peer: SocketAddr,
         local: SocketAddr,
     ) -> Result<ConnId, Refused> {
-        let ip = peer.ip().to_canonical();
+        // An IPv6 source is its /64, as for the rate limit: a host has all of it to rotate.
+        let source = crate::ratelimit::source_key(peer.ip());
         let from_source = self
             .conns
             .iter()
-            .filter(|c| c.live && c.role == Role::Accepted && c.peer.ip().to_canonical() == ip)
+            .filter(|c| {
+                c.live
+                    && c.role == Role::Accepted
+                    && crate::ratelimit::source_key(c.peer.ip()) == source
+            })
             .count();
         if from_source >= self.limits.per_source {
             self.counters.refused_per_source = self.counters.refused_per_source.saturating_add(1);

@@ -284,7 +284,7 @@ impl Proxy {
                 .and_then(|hit| self.registry.entry(hit.slot))
                 .map(|e| e.masq_url().to_string());
             let new = match registered {
-                Some(m) => Some(m),
+                Some(m) => Some(self.on_public_host(&m, public).unwrap_or(m)),
                 None => rewrite::replace_hostport(&na.uri, public, Some(self.settings.listen_port)),
             };
             if let Some(n) = new.and_then(|n| rewrite::with_transport(&n, transport)) {
@@ -292,6 +292,19 @@ impl Proxy {
             }
         }
         out
+    }
+
+    /// A registered masqueraded Contact `masq` on our public host of the other family than
+    /// this hop's (a dual-stack WAN: registered over IPv4, calling over IPv6, or the STUN
+    /// address): the same identity on `public`, which the hop's peer can reach; `None` when
+    /// it already names `public` or is not on one of our hosts.
+    fn on_public_host(&self, masq: &str, public: &str) -> Option<String> {
+        let u = Uri::parse(masq.as_bytes()).ok()?;
+        if u.host_raw.eq_ignore_ascii_case(public.as_bytes()) || !self.own().is_own_host(u.host_raw)
+        {
+            return None;
+        }
+        rewrite::replace_hostport(&u, public, u.port)
     }
 
     // ---- requests ----

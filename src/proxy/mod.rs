@@ -313,6 +313,8 @@ pub struct Proxy {
     /// plugin_stun: the client, and the address it learned as text (compared in `own`).
     stun: Option<crate::plugins::stun::Client>,
     stun_host: Option<String>,
+    /// Where the last Binding request went: its answers are not requests to rate-limit.
+    stun_server: Option<SocketAddr>,
     /// plugin_blacklist, when loaded.
     blacklist: Option<crate::plugins::blacklist::Blacklist>,
     /// `wan_request_rate_limit`.
@@ -349,6 +351,7 @@ impl Proxy {
             redirects: Vec::new(),
             stun: None,
             stun_host: None,
+            stun_server: None,
             blacklist: crate::plugins::blacklist::Blacklist::from_config(&cfg),
             rate: crate::ratelimit::RateLimit::new(cfg.wan_request_rate_limit),
             cfg,
@@ -418,16 +421,18 @@ impl Proxy {
         }
     }
 
-    /// Sends the Binding request from the SIP socket that faces the Internet.
+    /// Sends the Binding request from the SIP socket that faces the Internet, in the
+    /// server's family (the shell cannot send across families).
     fn stun_send(&mut self, server: Option<SocketAddr>) {
         let (Some(s), Some(to)) = (self.stun.as_mut(), server) else {
             return;
         };
-        let Some(from) = self.addrs.outbound else {
+        let Some(from) = self.addrs.outbound_for(to.ip()) else {
             log::debug!(target: PROXY, "plugin_stun: no outbound address to ask from");
             return;
         };
         let req = s.request_to(to);
+        self.stun_server = Some(to);
         let source = SocketAddr::new(from, self.settings.listen_port);
         self.out.push(source, to, Transport::Udp, None, &req);
     }
@@ -610,12 +615,22 @@ impl Proxy {
             self.counters.count(DropReason::Blacklisted);
             return true;
         }
-        let request = !bytes.starts_with(b"SIP/2.0");
+        let request = !bytes.starts_with(b"SIP/2.0") && !self.is_stun_answer(origin, bytes);
         if request && !self.arrived_on_lan(origin) && !self.rate.allow(now, ip) {
             self.counters.count(DropReason::RateLimited);
             return true;
         }
         false
+    }
+
+    /// A STUN message from the server we ask: an answer, not a request (a STUN server that is
+    /// also a busy SIP peer would otherwise lose its answers to the rate limit). STUN starts
+    /// with two zero bits, SIP with a letter.
+    fn is_stun_answer(&self, origin: &Origin, bytes: &[u8]) -> bool {
+        self.stun.is_some()
+            && origin.transport == Transport::Udp
+            && self.stun_server == Some(origin.src)
+            && bytes.first().is_some_and(|b| b & 0xC0 == 0)
     }
 
     /// A failed registration from `ip`, for plugin_blacklist.
