@@ -502,7 +502,7 @@ fn read_text(path: &Path) -> String {
 fn add_blacklist(snap: &mut Snapshot, b: &crate::plugins::blacklist::Blacklist, now_ms: u64) {
     for e in b.entries() {
         snap.blacklist.push(status::Blocked {
-            address: e.ip.to_string(),
+            address: format!("{}{}", e.ip, crate::plugins::blacklist::net_suffix(e.ip)),
             kind: "auto".into(),
             failures: u64::from(e.failures),
             blocked: e.blocked,

@@ -16,6 +16,9 @@ use std::net::IpAddr;
 
 use crate::config::Config;
 use crate::limits;
+// An IPv6 source is its /64, as for the rate limit: a guesser rotating through the addresses
+// of its network would otherwise get `hitcount` tries on each.
+use crate::ratelimit::source_key;
 
 /// A failure record is forgotten after a day without failures (siproxd: a day idle), ms.
 const FORGET_MS: u64 = 86_400_000;
@@ -144,6 +147,7 @@ impl Blacklist {
         }
         let now = now_ms;
         let ip = ip.to_canonical();
+        let key = source_key(ip);
         // simulate: nothing is dropped (what would be was logged when it was blocked).
         if let Some(m) = self.manual.iter_mut().find(|m| m.contains(ip)) {
             m.dropped = m.dropped.saturating_add(u64::from(!self.simulate));
@@ -156,7 +160,7 @@ impl Blacklist {
         let Some(slot) = self
             .slots
             .iter_mut()
-            .find(|s| s.is_some_and(|e| e.blocked && e.ip == ip))
+            .find(|s| s.is_some_and(|e| e.blocked && e.ip == key))
         else {
             return false;
         };
@@ -164,7 +168,7 @@ impl Blacklist {
             return false;
         };
         if now >= e.until {
-            unblocked(ip, duration);
+            unblocked(key, duration);
             *slot = None;
             self.blocked = self.blocked.saturating_sub(1);
             self.generation = self.generation.wrapping_add(1);
@@ -252,7 +256,7 @@ impl Blacklist {
     /// A failed registration from `ip` (a 4xx to its REGISTER with credentials, or our own
     /// 403). More than `hitcount` failures block it.
     pub fn fail(&mut self, now_ms: u64, ip: IpAddr) {
-        let ip = ip.to_canonical();
+        let ip = source_key(ip);
         let now = now_ms;
         let i = match self.position(ip) {
             Some(i) => i,
@@ -293,7 +297,8 @@ impl Blacklist {
                 "blocking"
             };
             log::warn!(
-                "plugin_blacklist: {what} {ip} after {} failed registrations",
+                "plugin_blacklist: {what} {ip}{} after {} failed registrations",
+                net_suffix(ip),
                 e.failures
             );
         }
@@ -310,7 +315,7 @@ impl Blacklist {
 
     /// A successful registration from `ip`: its failures are cleared (siproxd: failcount 0).
     pub fn success(&mut self, ip: IpAddr) {
-        let Some(i) = self.position(ip.to_canonical()) else {
+        let Some(i) = self.position(source_key(ip)) else {
             return;
         };
         if let Some(s) = self.slots.get_mut(i) {
@@ -474,9 +479,19 @@ impl Blacklist {
 }
 
 #[cold]
+/// How an entry's address is shown: an IPv6 entry stands for its /64.
+pub fn net_suffix(ip: IpAddr) -> &'static str {
+    if ip.is_ipv6() {
+        "/64"
+    } else {
+        ""
+    }
+}
+
 fn unblocked(ip: IpAddr, duration_ms: u64) {
     log::info!(
-        "plugin_blacklist: {ip} unblocked after {} s of silence",
+        "plugin_blacklist: {ip}{} unblocked after {} s of silence",
+        net_suffix(ip),
         duration_ms / 1000
     );
 }
@@ -702,7 +717,14 @@ mod tests {
         let e = *r.entries().find(|e| e.ip == a).unwrap();
         assert_eq!((e.failures, e.until, e.dropped), (11, 3_502_000, 1));
         assert!(r.screen(2_000, a));
-        assert!(!r.entries().find(|e| e.ip == c).unwrap().blocked);
+        // An IPv6 source is kept as its /64.
+        assert!(
+            !r.entries()
+                .find(|e| e.ip == ip("2001:db8::"))
+                .unwrap()
+                .blocked
+        );
+        assert!(r.entries().all(|e| e.ip != c));
         // A lapsed entry is not restored; another file is not read.
         let mut late = bl(|_| {});
         late.restore(0, 2_000_000, &text);
