@@ -141,10 +141,6 @@ impl PluginEdits {
         self.text.clear();
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.remove_headers.is_empty() && self.replace.is_empty()
-    }
-
     /// Replaces `part` (a slice of `msg`, e.g. a header value) with what the caller then
     /// appends to the returned text (until the next call); `None` if `part` is not in `msg`.
     pub fn replace(&mut self, msg: &Message<'_>, part: &[u8]) -> Option<&mut String> {

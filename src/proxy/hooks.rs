@@ -298,7 +298,8 @@ impl Proxy {
                 self.redirects.remove(0);
             }
             // Room for the whole cache at the first redirect: it never grows after.
-            self.redirects.reserve_exact(REDIRECT_CACHE_SIZE);
+            self.redirects
+                .reserve_exact(REDIRECT_CACHE_SIZE - self.redirects.len());
             self.redirects
                 .push((call_id_digest(cid), now.saturating_add(REDIRECT_CACHE_MS)));
         }
