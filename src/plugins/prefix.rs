@@ -59,6 +59,13 @@ impl Plugin for Prefix {
             .and_then(|()| add_param(&mut self.contact, "redirected=prefix"))
             .is_none()
         {
+            if to.uri.is_sip() {
+                log::warn!(
+                    "plugin_prefix: the target for {} would exceed {} bytes: not redirected",
+                    Lossy(to.uri.raw),
+                    crate::limits::PLUGIN_URI_MAX
+                );
+            }
             return Decision::Continue;
         }
         log::info!(
@@ -146,6 +153,20 @@ mod tests {
             Decision::Continue.to_string(),
             "the ACK is the redirect cache's"
         );
+    }
+
+    #[test]
+    fn a_target_longer_than_the_bound_is_not_built() {
+        let to = format!("<sip:1@h;p={}>", "x".repeat(2000));
+        let reg = alice_registered();
+        let decide = |akey: &str| {
+            let mut p = plugin(Some(akey)).unwrap();
+            ctx("INVITE", "sip:1@h", &to, PHONE, true, &reg, |c| {
+                p.determine_target(c).to_string()
+            })
+        };
+        assert!(decide(&"0".repeat(40)).starts_with("redirect to sip:"));
+        assert_eq!(decide(&"0".repeat(100)), "continue");
     }
 
     #[test]
