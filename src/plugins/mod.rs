@@ -119,9 +119,8 @@ impl std::fmt::Display for Decision<'_> {
 pub struct PluginEdits {
     /// Header lines to remove, by index in the message (`Header::index`).
     pub remove_headers: Vec<usize>,
-    /// Byte ranges of the message and where their new text starts in `text` (it ends where
-    /// the next one starts).
-    replace: Vec<(Range<usize>, usize)>,
+    /// Byte ranges of the message and of `text`, their new text.
+    replace: Vec<(Range<usize>, Range<usize>)>,
     text: String,
 }
 
@@ -141,22 +140,20 @@ impl PluginEdits {
         self.text.clear();
     }
 
-    /// Replaces `part` (a slice of `msg`, e.g. a header value) with what the caller then
-    /// appends to the returned text (until the next call); `None` if `part` is not in `msg`.
-    pub fn replace(&mut self, msg: &Message<'_>, part: &[u8]) -> Option<&mut String> {
-        let r = msg.range_of(part)?;
-        self.replace.push((r, self.text.len()));
-        Some(&mut self.text)
+    /// Replaces `part` (a slice of `msg`, e.g. a header value) with what `write` appends to
+    /// the text it is given; nothing if `part` is not in `msg`.
+    pub fn replace(&mut self, msg: &Message<'_>, part: &[u8], write: impl FnOnce(&mut String)) {
+        if let Some(r) = msg.range_of(part) {
+            let start = self.text.len();
+            write(&mut self.text);
+            self.replace.push((r, start..self.text.len()));
+        }
     }
 
     /// The replacements: message byte range and new text.
     pub fn replacements(&self) -> impl Iterator<Item = (Range<usize>, &str)> {
-        let ends = self.replace.iter().skip(1).map(|(_, s)| *s);
-        let ends = ends.chain(std::iter::once(self.text.len()));
-        self.replace
-            .iter()
-            .zip(ends)
-            .map(|((r, s), e)| (r.clone(), self.text.get(*s..e).unwrap_or_default()))
+        let text = |t: &Range<usize>| self.text.get(t.clone()).unwrap_or_default();
+        self.replace.iter().map(move |(r, t)| (r.clone(), text(t)))
     }
 }
 

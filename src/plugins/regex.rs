@@ -410,7 +410,6 @@ impl Parser {
 }
 
 /// Work left on the backtracking stack.
-#[derive(Debug)]
 enum Job {
     /// Go on at this instruction and subject position.
     Run(usize, usize),
@@ -650,10 +649,17 @@ pub fn expand(
 /// The memory of one match (the memo of tried pairs and the backtracking stack), kept
 /// between matches. What a pathological subject made it grow to beyond [`SCRATCH_KEEP`]
 /// bytes each is given back afterwards.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct Scratch {
     tried: Vec<u64>,
     stack: Vec<Job>,
+}
+
+/// Plugins are `Debug`; their matcher's memory is not worth showing.
+impl std::fmt::Debug for Scratch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Scratch")
+    }
 }
 
 /// Bytes of memo and of stack a [`Scratch`] keeps between matches: a 16 kB body against a

@@ -3,6 +3,8 @@
 //! elements whose whole value equals a given one, ignoring case (`Name:value`; a line left
 //! without elements goes). Names match ignoring case, compact forms included.
 
+use std::fmt::Write as _;
+
 use super::{BuildError, Ctx, Plugin, PluginEdits};
 use crate::config::Config;
 use crate::sip::{Header, HeaderName};
@@ -87,20 +89,15 @@ impl Plugin for StripHeader {
                 edits.remove_headers.push(h.index);
                 continue;
             }
-            let Some(text) = edits.replace(ctx.msg, h.value) else {
-                continue;
-            };
-            for (i, e) in h.values().filter(|e| !stripped(e)).enumerate() {
-                if i > 0 {
-                    text.push_str(", ");
-                }
-                for c in e.utf8_chunks() {
-                    text.push_str(c.valid());
-                    if !c.invalid().is_empty() {
-                        text.push(char::REPLACEMENT_CHARACTER);
+            edits.replace(ctx.msg, h.value, |text| {
+                for (i, e) in h.values().filter(|e| !stripped(e)).enumerate() {
+                    if i > 0 {
+                        text.push_str(", ");
                     }
+                    // Into the buffer's room: String's fmt::Write allocates only to grow.
+                    let _ = write!(text, "{}", crate::logging::Lossy(e));
                 }
-            }
+            });
         }
     }
 }

@@ -12,7 +12,7 @@ use crate::sip::{Message, Status};
 /// The pipeline's reusable buffers (allocated when plugins are installed or on first use,
 /// cleared per message, never shrunk): with them the plugins cost no allocation per
 /// message. [`Proxy::set_plugins`] resets them.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub(super) struct Bufs {
     /// "Fix": the repaired message and the buffer the next fixing plugin writes into.
     fixed: Vec<u8>,
@@ -80,7 +80,7 @@ pub(super) enum Outcome {
 
 /// A route a plugin forced (siptrunk: towards the LAN, to a registration's contact), copied
 /// out of the plugin's decision into buffers that are reused.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub(super) struct Forced {
     /// The new Request-URI (`has_request_uri`); none keeps it (with a hop given) or takes
     /// the slot's contact.
