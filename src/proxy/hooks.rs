@@ -299,7 +299,7 @@ impl Proxy {
             }
             // Room for the whole cache at the first redirect: it never grows after.
             self.redirects
-                .reserve_exact(REDIRECT_CACHE_SIZE - self.redirects.len());
+                .reserve_exact(REDIRECT_CACHE_SIZE.saturating_sub(self.redirects.len()));
             self.redirects
                 .push((call_id_digest(cid), now.saturating_add(REDIRECT_CACHE_MS)));
         }
