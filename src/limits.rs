@@ -137,6 +137,11 @@ pub const SAVE_MIN_INTERVAL_MS: u64 = 1000;
 pub const STUN_RETRY_MS: u64 = 10_000;
 pub const STUN_MAX_MESSAGE: usize = 548;
 
+/// A URI a plugin builds (a 302 Contact): the longest header line and room for the
+/// loop-prevention marker. A longer result is not used: the request goes on unchanged, with a
+/// warning. Plugins hold their buffers at this size, so nothing grows per message.
+pub const PLUGIN_URI_MAX: usize = SIP_MAX_LINE + 32;
+
 /// Forwarded messages waiting for their next hop's DNS answer (proxy core); more are dropped
 /// and counted.
 pub const PROXY_DNS_PENDING: usize = 64;

@@ -332,6 +332,22 @@ impl fmt::Display for Quoted<'_> {
     }
 }
 
+/// Bytes as text, invalid UTF-8 shown as U+FFFD: what `String::from_utf8_lossy` gives,
+/// written straight into the log line (no copy of bytes from the network).
+pub struct Lossy<'a>(pub &'a [u8]);
+
+impl fmt::Display for Lossy<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for c in self.0.utf8_chunks() {
+            f.write_str(c.valid())?;
+            if !c.invalid().is_empty() {
+                f.write_char(char::REPLACEMENT_CHARACTER)?;
+            }
+        }
+        Ok(())
+    }
+}
+
 /// `[a, b, c]`: a slice of `Display` items, as `{:?}` shows a slice (the router build has no
 /// `{:?}`, see [`Quoted`]).
 pub struct List<'a, T>(pub &'a [T]);
@@ -459,6 +475,19 @@ impl LocalTime {
 #[cfg(test)]
 mod tests {
     #[test]
+    fn lossy_is_from_utf8_lossy() {
+        for b in [
+            &b"plain"[..],
+            b"a\xffb",
+            b"\xe2\x82",
+            b"x\xe2\x82y\xf0",
+            "é".as_bytes(),
+        ] {
+            assert_eq!(Lossy(b).to_string(), String::from_utf8_lossy(b));
+        }
+    }
+
+    #[test]
     fn quoted_is_str_debug() {
         let addrs: [std::net::SocketAddr; 2] = [
             "192.0.2.1:5060".parse().unwrap(),
@@ -477,6 +506,7 @@ mod tests {
             "\u{10ffff}\u{e000}",
         ] {
             assert_eq!(Quoted(s).to_string(), format!("{s:?}"));
+            assert_eq!(Lossy(s.as_bytes()).to_string(), s);
         }
     }
 

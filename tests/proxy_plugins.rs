@@ -478,7 +478,7 @@ fn siptrunk_without_the_registration_or_the_number_answers_408() {
 /// A plugin routing every INVITE itself at "determine target" (`Decision::Forward` without a
 /// registration: towards the Internet), to check the pipeline carries the route out.
 #[derive(Debug)]
-struct RouteAll;
+struct RouteAll(siproxd_rs::proxy::Hop);
 
 impl siproxd_rs::plugins::Plugin for RouteAll {
     fn name(&self) -> &'static str {
@@ -487,17 +487,13 @@ impl siproxd_rs::plugins::Plugin for RouteAll {
     fn determine_target(
         &mut self,
         ctx: &siproxd_rs::plugins::Ctx<'_, '_>,
-    ) -> siproxd_rs::plugins::Decision {
+    ) -> siproxd_rs::plugins::Decision<'_> {
         if ctx.msg.method() != Some(b"INVITE") {
             return siproxd_rs::plugins::Decision::Continue;
         }
         siproxd_rs::plugins::Decision::Forward {
-            request_uri: Some("sip:gateway@other.net".into()),
-            hop: Some(siproxd_rs::proxy::Hop {
-                host: "198.51.100.23".into(),
-                port: Some(5070),
-                transport: None,
-            }),
+            request_uri: Some("sip:gateway@other.net"),
+            hop: Some(&self.0),
             lan_slot: None,
         }
     }
@@ -506,7 +502,12 @@ impl siproxd_rs::plugins::Plugin for RouteAll {
 #[test]
 fn a_route_a_plugin_chose_at_determine_target_is_followed() {
     let mut lab = Lab::new();
-    lab.proxy.set_plugins(vec![Box::new(RouteAll)]);
+    lab.proxy
+        .set_plugins(vec![Box::new(RouteAll(siproxd_rs::proxy::Hop {
+            host: "198.51.100.23".into(),
+            port: Some(5070),
+            transport: None,
+        }))]);
     lab.register_alice(3600);
     let f = one(lab.on_lan(
         A,

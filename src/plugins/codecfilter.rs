@@ -39,10 +39,11 @@ impl CodecFilter {
         })
     }
 
-    /// The filtered body, `None` if nothing is blocked, or the refusal.
-    fn filter(&self, body: &[u8], offer: bool) -> Result<Option<Vec<u8>>, Status> {
+    /// The filtered body written into `out` (`true`), `false` if nothing is blocked, or the
+    /// refusal.
+    fn filter(&self, body: &[u8], offer: bool, out: &mut Vec<u8>) -> Result<bool, Status> {
         let Ok(sdp) = Sdp::parse(body) else {
-            return Ok(None);
+            return Ok(false);
         };
         let mut rw = Rewriter::new(&sdp);
         for (i, m) in sdp.media_sections().enumerate() {
@@ -58,7 +59,7 @@ impl CodecFilter {
                 if offer {
                     log::info!(
                         "plugin_codecfilter: every codec of m={} is blocked: 488",
-                        String::from_utf8_lossy(m.media)
+                        crate::logging::Lossy(m.media)
                     );
                     return Err(Status::NOT_ACCEPTABLE_HERE);
                 }
@@ -70,21 +71,23 @@ impl CodecFilter {
             };
             if let Err(e) = r {
                 log::warn!("plugin_codecfilter: SDP left unfiltered: {e}");
-                return Ok(None);
+                return Ok(false);
             }
         }
         if rw.edit_count() == 0 {
-            return Ok(None);
+            return Ok(false);
         }
-        let mut out = vec![0; rw.emitted_len()];
-        match rw.emit(&mut out) {
+        // `out` is the pipeline's buffer, as large as a message: it never grows.
+        out.clear();
+        out.resize(rw.emitted_len(), 0);
+        match rw.emit(out) {
             Ok(n) => {
                 out.truncate(n);
-                Ok(Some(out))
+                Ok(true)
             }
             Err(e) => {
                 log::warn!("plugin_codecfilter: SDP left unfiltered: {e}");
-                Ok(None)
+                Ok(false)
             }
         }
     }
@@ -95,7 +98,7 @@ impl Plugin for CodecFilter {
         "codecfilter"
     }
 
-    fn body(&mut self, ctx: &Ctx<'_, '_>, body: &[u8]) -> BodyAction {
+    fn body(&mut self, ctx: &Ctx<'_, '_>, body: &[u8], out: &mut Vec<u8>) -> BodyAction {
         if body.is_empty() || self.blacklist.is_empty() {
             return BodyAction::Keep;
         }
@@ -104,9 +107,9 @@ impl Plugin for CodecFilter {
             return BodyAction::Keep;
         }
         let offer = ctx.msg.is_request() && ctx.msg.method() != Some(b"ACK");
-        match self.filter(body, offer) {
-            Ok(Some(b)) => BodyAction::Replace(b),
-            Ok(None) => BodyAction::Keep,
+        match self.filter(body, offer, out) {
+            Ok(true) => BodyAction::Replaced,
+            Ok(false) => BodyAction::Keep,
             Err(status) => BodyAction::Refuse(status),
         }
     }
@@ -134,18 +137,17 @@ mod tests {
         format!("{first}\r\nVia: SIP/2.0/UDP 192.168.1.10:5060;branch=z9hG4bKp1\r\nFrom: <sip:alice@example.com>;tag=1\r\nTo: <sip:bob@example.com>\r\nCall-ID: c1@h\r\nCSeq: 1 {cseq}\r\nContent-Type: {ct}\r\nContent-Length: {}\r\n\r\n{body}", body.len())
     }
 
-    fn run(p: &mut Box<dyn Plugin>, first: &str, ct: &str, body: &str) -> BodyAction {
+    /// What the plugin did, and the new body when it replaced it.
+    fn run(p: &mut Box<dyn Plugin>, first: &str, ct: &str, body: &str) -> (BodyAction, String) {
         let text = message(first, ct, body);
-        let mut out = BodyAction::Keep;
-        with_ctx(&text, |ctx| out = p.body(ctx, ctx.msg.body()));
-        out
+        let mut out = Vec::new();
+        let a = with_ctx(&text, |ctx| p.body(ctx, ctx.msg.body(), &mut out));
+        (a, String::from_utf8(out).unwrap())
     }
 
-    fn replaced(a: BodyAction) -> String {
-        match a {
-            BodyAction::Replace(b) => String::from_utf8(b).unwrap(),
-            other => panic!("not replaced: {other:?}"),
-        }
+    fn replaced((a, body): (BodyAction, String)) -> String {
+        assert_eq!(a, BodyAction::Replaced);
+        body
     }
 
     #[test]
@@ -187,7 +189,7 @@ mod tests {
     fn a_stream_left_without_codecs_refuses_an_offer_and_is_rejected_in_an_answer() {
         let mut p = plugin(&["H263"]);
         assert_eq!(
-            run(&mut p, "INVITE sip:b@h SIP/2.0", "application/sdp", SDP),
+            run(&mut p, "INVITE sip:b@h SIP/2.0", "application/sdp", SDP).0,
             BodyAction::Refuse(Status::NOT_ACCEPTABLE_HERE)
         );
         let out = replaced(run(&mut p, "SIP/2.0 200 OK", "application/sdp", SDP));
@@ -200,13 +202,13 @@ mod tests {
     fn other_bodies_and_unblocked_sdp_are_kept() {
         let mut p = plugin(&["G729"]);
         assert_eq!(
-            run(&mut p, "INVITE sip:b@h SIP/2.0", "text/plain", SDP),
+            run(&mut p, "INVITE sip:b@h SIP/2.0", "text/plain", SDP).0,
             BodyAction::Keep
         );
         let clean = SDP.replace("G729", "G722");
         let clean = clean.replace("RTP/AVP 18 0 101 9", "RTP/AVP 18 0 101");
         assert_eq!(
-            run(&mut p, "INVITE sip:b@h SIP/2.0", "application/sdp", &clean),
+            run(&mut p, "INVITE sip:b@h SIP/2.0", "application/sdp", &clean).0,
             BodyAction::Keep
         );
         assert_eq!(
@@ -215,7 +217,8 @@ mod tests {
                 "INVITE sip:b@h SIP/2.0",
                 "application/sdp",
                 "garbage"
-            ),
+            )
+            .0,
             BodyAction::Keep
         );
         let mut cfg = Config::default();

@@ -45,7 +45,7 @@ impl Plugin for DefaultTarget {
         "defaulttarget"
     }
 
-    fn unknown_direction(&mut self, ctx: &Ctx<'_, '_>) -> Decision {
+    fn unknown_direction(&mut self, ctx: &Ctx<'_, '_>) -> Decision<'_> {
         match ctx.msg.method() {
             Some(b"INVITE") => {
                 if self.log {
@@ -53,11 +53,11 @@ impl Plugin for DefaultTarget {
                     log::info!(
                         "plugin_defaulttarget: call from {} to {} redirected to {}",
                         ctx.origin.src,
-                        String::from_utf8_lossy(to),
+                        crate::logging::Lossy(to),
                         self.target
                     );
                 }
-                Decision::Redirect(self.target.clone())
+                Decision::Redirect(&self.target)
             }
             Some(b"ACK") => Decision::Drop("ACK of unknown direction (plugin_defaulttarget)"),
             _ => Decision::Continue,
@@ -83,9 +83,8 @@ mod tests {
         build(&cfg)
     }
 
-    fn decide(p: &mut dyn Plugin, method: &str) -> Decision {
+    fn decide<'p>(p: &'p mut dyn Plugin, method: &str) -> Decision<'p> {
         let reg = Registry::new(1);
-        let mut d = Decision::Continue;
         ctx(
             method,
             "sip:nobody@203.0.113.5",
@@ -93,9 +92,8 @@ mod tests {
             REMOTE,
             false,
             &reg,
-            |c| d = p.unknown_direction(c),
-        );
-        d
+            move |c| p.unknown_direction(c),
+        )
     }
 
     #[test]
@@ -104,7 +102,7 @@ mod tests {
             let mut p = plugin(Some("sip:100@192.168.1.20"), log).unwrap();
             assert_eq!(
                 decide(&mut *p, "INVITE"),
-                Decision::Redirect("sip:100@192.168.1.20".into())
+                Decision::Redirect("sip:100@192.168.1.20")
             );
         }
     }
@@ -121,15 +119,14 @@ mod tests {
     fn only_the_unknown_direction_stage() {
         let mut p = plugin(Some("sip:100@192.168.1.20"), 0).unwrap();
         let reg = Registry::new(1);
-        let mut d = Decision::Drop("x");
-        ctx(
+        let d = ctx(
             "INVITE",
             "sip:nobody@203.0.113.5",
             "<sip:nobody@h>",
             REMOTE,
             false,
             &reg,
-            |c| d = p.determine_target(c),
+            |c| p.determine_target(c),
         );
         assert_eq!(d, Decision::Continue);
     }

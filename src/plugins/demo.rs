@@ -14,14 +14,20 @@ pub fn build(cfg: &Config) -> Result<Box<dyn Plugin>, BuildError> {
     }))
 }
 
-impl Demo {
-    fn line(&self, ctx: &Ctx<'_, '_>) -> String {
-        let what = match (ctx.msg.method(), ctx.msg.status_code()) {
-            (Some(m), _) => String::from_utf8_lossy(m).into_owned(),
-            (None, Some(c)) => c.to_string(),
-            (None, None) => "?".to_string(),
-        };
-        format!("plugin_demo: {what} from {} {}", ctx.origin.src, self.text)
+/// The log line of one message: `plugin_demo: <method or status> from <source> <text>`,
+/// written straight into the log record.
+struct Line<'a>(&'a Ctx<'a, 'a>, &'a str);
+
+impl std::fmt::Display for Line<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let Line(ctx, text) = self;
+        f.write_str("plugin_demo: ")?;
+        match (ctx.msg.method(), ctx.msg.status_code()) {
+            (Some(m), _) => write!(f, "{}", crate::logging::Lossy(m))?,
+            (None, Some(c)) => write!(f, "{c}")?,
+            (None, None) => f.write_str("?")?,
+        }
+        write!(f, " from {} {text}", ctx.origin.src)
     }
 }
 
@@ -30,8 +36,8 @@ impl Plugin for Demo {
         "demo"
     }
 
-    fn determine_target(&mut self, ctx: &Ctx<'_, '_>) -> Decision {
-        log::info!("{}", self.line(ctx));
+    fn determine_target(&mut self, ctx: &Ctx<'_, '_>) -> Decision<'_> {
+        log::info!("{}", Line(ctx, &self.text));
         Decision::Continue
     }
 }
@@ -55,7 +61,10 @@ mod tests {
             text: cfg.plugins.plugin_demo_string.clone().unwrap(),
         };
         ctx_for("BYE sip:b@h SIP/2.0", |ctx| {
-            assert_eq!(p.line(ctx), "plugin_demo: BYE from 192.168.1.10:5060 hello");
+            assert_eq!(
+                Line(ctx, &p.text).to_string(),
+                "plugin_demo: BYE from 192.168.1.10:5060 hello"
+            );
             assert_eq!(p.determine_target(ctx), Decision::Continue);
         });
     }

@@ -34,6 +34,20 @@ pub(super) fn via_ip(via: &Via<'_>) -> Option<IpAddr> {
     }
 }
 
+/// `addr` as a Via sent-by (`a.b.c.d:port`, `[v6]:port`; IPv4-mapped addresses as IPv4),
+/// formatted on the stack.
+pub(super) fn sent_by(addr: std::net::SocketAddr) -> heapless::String<64> {
+    use std::fmt::Write as _;
+    let mut s = heapless::String::new();
+    // The longest address with a scope id and port is 52 characters: this cannot fail.
+    let _ = write!(
+        s,
+        "{}",
+        std::net::SocketAddr::new(addr.ip().to_canonical(), addr.port())
+    );
+    s
+}
+
 /// `msg` with the top Via's sent-by replaced by `sent_by`, into `out`.
 pub(super) fn replace_sent_by(
     msg: &crate::sip::Message<'_>,
@@ -72,14 +86,13 @@ impl Plugin for FixBogusVia {
         if !via_ip(&top).is_some_and(|ip| self.networks.contains(ip)) {
             return false;
         }
-        let src = ctx.origin.src;
-        let sent_by = std::net::SocketAddr::new(src.ip().to_canonical(), src.port()).to_string();
+        let sent_by = sent_by(ctx.origin.src);
         if top.sent_by_raw == sent_by.as_bytes() {
             return false;
         }
         log::debug!(
             "plugin_fix_bogus_via: Via {} becomes {sent_by}",
-            String::from_utf8_lossy(top.sent_by_raw)
+            crate::logging::Lossy(top.sent_by_raw)
         );
         replace_sent_by(ctx.msg, &top, &sent_by, out)
     }

@@ -3,7 +3,7 @@
 //! Via back — the address it arrived on — so the proxy recognises and removes it as usual.
 //! Runs at the fix stage, before the proxy checks that the top Via is its own.
 
-use super::fix_bogus_via::{replace_sent_by, via_ip};
+use super::fix_bogus_via::{replace_sent_by, sent_by, via_ip};
 use super::{BuildError, Ctx, Plugin};
 use crate::acl::AclList;
 use crate::config::Config;
@@ -41,11 +41,10 @@ impl Plugin for FixDtag {
         if !via_ip(&top).is_some_and(|ip| self.networks.contains(ip)) {
             return false;
         }
-        let local = ctx.origin.local;
-        let ours = std::net::SocketAddr::new(local.ip().to_canonical(), local.port()).to_string();
+        let ours = sent_by(ctx.origin.local);
         log::debug!(
             "plugin_fix_DTAG: Via {} becomes {ours}",
-            String::from_utf8_lossy(top.sent_by_raw)
+            crate::logging::Lossy(top.sent_by_raw)
         );
         replace_sent_by(ctx.msg, &top, &ours, out)
     }

@@ -102,7 +102,7 @@ impl Plugin for FixFboxAnoncall {
         };
         log::debug!(
             "plugin_fix_fbox_anoncall: Contact user {} becomes {user}",
-            String::from_utf8_lossy(old)
+            crate::logging::Lossy(old)
         );
         let mut ed = Editor::new(ctx.msg);
         if ed.replace(old, user.as_bytes()).is_err() {

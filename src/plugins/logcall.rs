@@ -11,26 +11,39 @@ pub fn build(_cfg: &Config) -> Result<Box<dyn Plugin>, BuildError> {
     Ok(Box::new(LogCall))
 }
 
-/// The log line of a call-related request, `None` for anything else.
-fn line(ctx: &Ctx<'_, '_>) -> Option<String> {
-    let m = ctx.msg;
-    let method = m.method()?;
-    let what = match method {
+/// The log line of a call-related request, written straight into the log record; `None`
+/// for anything else.
+fn line<'a>(ctx: &'a Ctx<'a, 'a>) -> Option<Line<'a>> {
+    let what = match ctx.msg.method()? {
         b"INVITE" => "call",
         b"ACK" => "ack",
         b"BYE" => "hangup",
         b"CANCEL" => "cancel",
         _ => return None,
     };
-    let text = |b: Option<&[u8]>| String::from_utf8_lossy(b.unwrap_or(b"?")).into_owned();
-    Some(format!(
-        "plugin_logcall: {what} from {} to {} (Request-URI {}) from {} Call-ID {}",
-        text(m.from().ok().map(|f| f.uri.raw)),
-        text(m.to().ok().map(|t| t.uri.raw)),
-        text(m.request_uri_raw()),
-        ctx.origin.src,
-        text(m.call_id().ok()),
-    ))
+    Some(Line(ctx, what))
+}
+
+struct Line<'a>(&'a Ctx<'a, 'a>, &'static str);
+
+fn text(b: Option<&[u8]>) -> crate::logging::Lossy<'_> {
+    crate::logging::Lossy(b.unwrap_or(b"?"))
+}
+
+impl std::fmt::Display for Line<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let Line(ctx, what) = self;
+        let m = ctx.msg;
+        write!(
+            f,
+            "plugin_logcall: {what} from {} to {} (Request-URI {}) from {} Call-ID {}",
+            text(m.from().ok().map(|f| f.uri.raw)),
+            text(m.to().ok().map(|t| t.uri.raw)),
+            text(m.request_uri_raw()),
+            ctx.origin.src,
+            text(m.call_id().ok()),
+        )
+    }
 }
 
 impl Plugin for LogCall {
@@ -38,7 +51,7 @@ impl Plugin for LogCall {
         "logcall"
     }
 
-    fn determine_target(&mut self, ctx: &Ctx<'_, '_>) -> Decision {
+    fn determine_target(&mut self, ctx: &Ctx<'_, '_>) -> Decision<'_> {
         if let Some(l) = line(ctx) {
             log::info!("{l}");
         }
@@ -55,13 +68,13 @@ mod tests {
     fn calls_are_logged_and_other_requests_are_not() {
         ctx_for("INVITE sip:bob@example.com SIP/2.0", |ctx| {
             assert_eq!(
-                line(ctx).unwrap(),
+                line(ctx).unwrap().to_string(),
                 "plugin_logcall: call from sip:alice@example.com to sip:bob@example.com \
                  (Request-URI sip:bob@example.com) from 192.168.1.10:5060 Call-ID c1@h"
             );
         });
         ctx_for("OPTIONS sip:bob@example.com SIP/2.0", |ctx| {
-            assert_eq!(line(ctx), None)
+            assert!(line(ctx).is_none())
         });
     }
 }

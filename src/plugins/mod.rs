@@ -23,6 +23,7 @@ pub mod stripheader;
 pub mod stun;
 
 use std::net::{IpAddr, SocketAddr};
+use std::ops::Range;
 
 use crate::config::Config;
 use crate::proxy::{Direction, Hop, Origin};
@@ -56,19 +57,20 @@ impl Ctx<'_, '_> {
     }
 }
 
-/// A plugin's decision at "determine target" or "unknown direction".
+/// A plugin's decision at "determine target" or "unknown direction". What it carries is
+/// borrowed from the plugin (its own buffers, reused for every message).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Decision {
+pub enum Decision<'a> {
     /// Let the message go on.
     Continue,
     /// Answer the request `302 Moved Temporarily` with this Contact URI; the pipeline
     /// remembers the Call-ID for 20 s and swallows the matching ACK once (behaviour §8.1).
-    Redirect(String),
+    Redirect(&'a str),
     /// Forward the request with this Request-URI (if given) to this next hop (if given),
     /// towards the LAN when the slot is given (siptrunk), else towards the Internet.
     Forward {
-        request_uri: Option<String>,
-        hop: Option<Hop>,
+        request_uri: Option<&'a str>,
+        hop: Option<&'a Hop>,
         lan_slot: Option<usize>,
     },
     /// Drop the message; the reason is logged.
@@ -77,7 +79,7 @@ pub enum Decision {
 
 /// For the debug log: `continue`, `redirect to <uri>`, `forward with Request-URI <uri> to
 /// <host>:<port> (TCP) towards the LAN (slot 2)`, `drop (<reason>)`.
-impl std::fmt::Display for Decision {
+impl std::fmt::Display for Decision<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Decision::Continue => f.write_str("continue"),
@@ -110,21 +112,57 @@ impl std::fmt::Display for Decision {
     }
 }
 
-/// Edits a plugin adds to a message the proxy forwards ("pre-proxy"), applied with the
-/// proxy's own edits (slices of the message are replaced, header lines removed).
+/// Edits plugins add to a message the proxy forwards ("pre-proxy"), applied with the
+/// proxy's own edits (slices of the message are replaced, header lines removed). The
+/// pipeline owns one and clears it per message: nothing is allocated per message.
 #[derive(Debug, Default)]
-pub struct PluginEdits<'m> {
+pub struct PluginEdits {
     /// Header lines to remove, by index in the message (`Header::index`).
     pub remove_headers: Vec<usize>,
-    /// Slices of the message (e.g. a Via value or a Contact URI) and what replaces them.
-    pub replace: Vec<(&'m [u8], String)>,
+    /// Byte ranges of the message and of `text`, their new text.
+    replace: Vec<(Range<usize>, Range<usize>)>,
+    text: String,
 }
 
-/// What a plugin does with the body about to be forwarded.
-#[derive(Debug, Clone, PartialEq, Eq)]
+impl PluginEdits {
+    /// Room for every header of a message: reserved once, when plugins are loaded.
+    pub fn with_capacity() -> PluginEdits {
+        PluginEdits {
+            remove_headers: Vec::with_capacity(crate::limits::SIP_MAX_HEADERS),
+            replace: Vec::with_capacity(crate::limits::SIP_MAX_HEADERS),
+            text: String::with_capacity(crate::limits::SIP_MAX_LINE),
+        }
+    }
+
+    pub fn clear(&mut self) {
+        self.remove_headers.clear();
+        self.replace.clear();
+        self.text.clear();
+    }
+
+    /// Replaces `part` (a slice of `msg`, e.g. a header value) with what `write` appends to
+    /// the text it is given; nothing if `part` is not in `msg`.
+    pub fn replace(&mut self, msg: &Message<'_>, part: &[u8], write: impl FnOnce(&mut String)) {
+        if let Some(r) = msg.range_of(part) {
+            let start = self.text.len();
+            write(&mut self.text);
+            self.replace.push((r, start..self.text.len()));
+        }
+    }
+
+    /// The replacements: message byte range and new text.
+    pub fn replacements(&self) -> impl Iterator<Item = (Range<usize>, &str)> {
+        let text = |t: &Range<usize>| self.text.get(t.clone()).unwrap_or_default();
+        self.replace.iter().map(move |(r, t)| (r.clone(), text(t)))
+    }
+}
+
+/// What a plugin did with the body about to be forwarded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BodyAction {
     Keep,
-    Replace(Vec<u8>),
+    /// The new body is in the `out` buffer the pipeline handed over.
+    Replaced,
     /// Refuse the message: a request (not ACK) is answered with this status and its offer
     /// undone (codecfilter: no acceptable codec left, 488). Meant for requests only.
     Refuse(Status),
@@ -164,21 +202,21 @@ pub trait Plugin: std::fmt::Debug {
 
     /// A parsed, valid message before its direction is decided: a request may be answered
     /// (redirect), routed elsewhere or dropped.
-    fn determine_target(&mut self, _ctx: &Ctx<'_, '_>) -> Decision {
+    fn determine_target(&mut self, _ctx: &Ctx<'_, '_>) -> Decision<'_> {
         Decision::Continue
     }
 
     /// A request whose direction is unknown (otherwise answered 408).
-    fn unknown_direction(&mut self, _ctx: &Ctx<'_, '_>) -> Decision {
+    fn unknown_direction(&mut self, _ctx: &Ctx<'_, '_>) -> Decision<'_> {
         Decision::Continue
     }
 
     /// A message about to be forwarded (direction known): header edits.
-    fn pre_proxy<'m>(&mut self, _ctx: &Ctx<'_, 'm>, _edits: &mut PluginEdits<'m>) {}
+    fn pre_proxy(&mut self, _ctx: &Ctx<'_, '_>, _edits: &mut PluginEdits) {}
 
-    /// The body about to be forwarded (after the SDP relay rewrite): kept, replaced, or the
-    /// message refused.
-    fn body(&mut self, _ctx: &Ctx<'_, '_>, _body: &[u8]) -> BodyAction {
+    /// The body about to be forwarded (after the SDP relay rewrite): kept, replaced (the new
+    /// body written into `out`, a buffer the pipeline reuses), or the message refused.
+    fn body(&mut self, _ctx: &Ctx<'_, '_>, _body: &[u8], _out: &mut Vec<u8>) -> BodyAction {
         BodyAction::Keep
     }
 
@@ -300,13 +338,13 @@ pub(crate) mod tests {
     fn decisions_show_everything_they_carry() {
         assert_eq!(Decision::Continue.to_string(), "continue");
         assert_eq!(
-            Decision::Redirect("sip:1@h".into()).to_string(),
+            Decision::Redirect("sip:1@h").to_string(),
             "redirect to sip:1@h"
         );
         assert_eq!(Decision::Drop("why").to_string(), "drop (why)");
         let d = Decision::Forward {
-            request_uri: Some("sip:2@t".into()),
-            hop: Some(Hop {
+            request_uri: Some("sip:2@t"),
+            hop: Some(&Hop {
                 host: "t.example".into(),
                 port: Some(5070),
                 transport: Some(Transport::Tcp),
@@ -327,24 +365,24 @@ pub(crate) mod tests {
 
     /// Runs `f` with a context for a request whose first line is `first_line`, from a phone
     /// (192.168.1.10:5060) on the LAN, with an empty registration table.
-    pub fn ctx_for(first_line: &str, f: impl FnOnce(&Ctx<'_, '_>)) {
+    pub fn ctx_for<R>(first_line: &str, f: impl FnOnce(&Ctx<'_, '_>) -> R) -> R {
         let text = format!(
             "{first_line}\r\nVia: SIP/2.0/UDP 192.168.1.10:5060;branch=z9hG4bKp1\r\nFrom: <sip:alice@example.com>;tag=1\r\nTo: <sip:bob@example.com>\r\nCall-ID: c1@h\r\nCSeq: 1 {}\r\nContent-Length: 0\r\n\r\n",
             first_line.split(' ').next().unwrap_or("")
         );
-        with_ctx(&text, f);
+        with_ctx(&text, f)
     }
 
     /// Runs `f` with a context for the message `text` received from `src` on `local`, with
     /// `direction` and `registry`.
-    pub fn with_ctx_full(
+    pub fn with_ctx_full<R>(
         text: &str,
         src: &str,
         local: &str,
         direction: Option<Direction>,
         registry: &Registry,
-        f: impl FnOnce(&Ctx<'_, '_>),
-    ) {
+        f: impl FnOnce(&Ctx<'_, '_>) -> R,
+    ) -> R {
         let msg = Message::parse(text.as_bytes(), Framing::Datagram).unwrap();
         let origin = Origin {
             transport: Transport::Udp,
@@ -361,16 +399,16 @@ pub(crate) mod tests {
             // The §11 fixture's LAN address, also for messages that arrive on the WAN one.
             inbound: "192.168.1.1".parse().unwrap(),
         };
-        f(&ctx);
+        f(&ctx)
     }
 
     /// Runs `f` with a context for the message `text` received from `src`.
-    pub fn with_ctx_from(text: &str, src: &str, f: impl FnOnce(&Ctx<'_, '_>)) {
-        with_ctx_full(text, src, "192.168.1.1:5060", None, &Registry::new(4), f);
+    pub fn with_ctx_from<R>(text: &str, src: &str, f: impl FnOnce(&Ctx<'_, '_>) -> R) -> R {
+        with_ctx_full(text, src, "192.168.1.1:5060", None, &Registry::new(4), f)
     }
 
     /// [`with_ctx_from`] a phone on the LAN (192.168.1.10:5060).
-    pub fn with_ctx(text: &str, f: impl FnOnce(&Ctx<'_, '_>)) {
+    pub fn with_ctx<R>(text: &str, f: impl FnOnce(&Ctx<'_, '_>) -> R) -> R {
         with_ctx_from(text, "192.168.1.10:5060", f)
     }
 

@@ -3,9 +3,10 @@
 //! calls the prefixed number and the marked INVITE is not redirected again. The ACK of the 302
 //! is swallowed through the redirect cache (Call-ID, 20 s).
 
-use super::redirect::{already_redirected, with_param, with_user};
+use super::redirect::{add_param, already_redirected, uri_buffer, with_user};
 use super::{BuildError, Ctx, Decision, Plugin};
 use crate::config::Config;
+use crate::logging::Lossy;
 use crate::sip::Uri;
 
 /// The loop-prevention marker this plugin adds and honours.
@@ -14,12 +15,15 @@ const MARK: &str = "prefix";
 #[derive(Debug)]
 pub struct Prefix {
     akey: String,
+    /// The Contact of the 302, rebuilt in place per redirect.
+    contact: String,
 }
 
 pub fn build(cfg: &Config) -> Result<Box<dyn Plugin>, BuildError> {
     match cfg.plugins.plugin_prefix_akey.as_deref() {
         Some(a) if !a.is_empty() => Ok(Box::new(Prefix {
             akey: a.to_string(),
+            contact: uri_buffer(),
         })),
         _ => Err(BuildError::new(
             "plugin_prefix_akey",
@@ -33,7 +37,7 @@ impl Plugin for Prefix {
         "prefix"
     }
 
-    fn determine_target(&mut self, ctx: &Ctx<'_, '_>) -> Decision {
+    fn determine_target(&mut self, ctx: &Ctx<'_, '_>) -> Decision<'_> {
         let msg = ctx.msg;
         // The ACK of our 302 is the redirect cache's business.
         if msg.method() != Some(b"INVITE") || !ctx.from_lan_phone() {
@@ -49,14 +53,27 @@ impl Plugin for Prefix {
         let Ok(to) = msg.to() else {
             return Decision::Continue;
         };
-        let to_user = String::from_utf8_lossy(to.uri.user.unwrap_or_default());
-        let user = format!("{}{to_user}", self.akey);
-        let Some(uri) = with_user(&to.uri, &user, None) else {
+        let to_user = to.uri.user.unwrap_or_default();
+        let user = [self.akey.as_bytes(), to_user];
+        if with_user(&mut self.contact, &to.uri, &user, None)
+            .and_then(|()| add_param(&mut self.contact, "redirected=prefix"))
+            .is_none()
+        {
+            if to.uri.is_sip() {
+                log::warn!(
+                    "plugin_prefix: the target for {} would exceed {} bytes: not redirected",
+                    Lossy(to.uri.raw),
+                    crate::limits::PLUGIN_URI_MAX
+                );
+            }
             return Decision::Continue;
-        };
-        let contact = with_param(&uri, "redirected=prefix");
-        log::info!("plugin_prefix: redirecting {to_user} to {contact}");
-        Decision::Redirect(contact)
+        }
+        log::info!(
+            "plugin_prefix: redirecting {} to {}",
+            Lossy(to_user),
+            self.contact
+        );
+        Decision::Redirect(&self.contact)
     }
 }
 
@@ -76,14 +93,13 @@ mod tests {
         build(&cfg)
     }
 
-    fn decide(method: &str, ruri: &str, to: &str, src: &str, lan: bool) -> Decision {
+    /// The decision of a fresh plugin (as its log text: it borrows from the plugin).
+    fn decide(method: &str, ruri: &str, to: &str, src: &str, lan: bool) -> String {
         let mut p = plugin(Some("0")).unwrap();
         let reg = alice_registered();
-        let mut d = Decision::Continue;
         ctx(method, ruri, to, src, lan, &reg, |c| {
-            d = p.determine_target(c)
-        });
-        d
+            p.determine_target(c).to_string()
+        })
     }
 
     #[test]
@@ -96,7 +112,7 @@ mod tests {
                 PHONE,
                 true
             ),
-            Decision::Redirect("sip:0301234@example.com;user=phone;redirected=prefix".into())
+            Decision::Redirect("sip:0301234@example.com;user=phone;redirected=prefix").to_string()
         );
     }
 
@@ -115,7 +131,7 @@ mod tests {
         ] {
             assert_eq!(
                 decide("INVITE", ruri, to, PHONE, true),
-                Decision::Continue,
+                Decision::Continue.to_string(),
                 "{ruri}"
             );
         }
@@ -126,17 +142,31 @@ mod tests {
         let to = "<sip:301234@example.com>";
         assert_eq!(
             decide("INVITE", "sip:301234@example.com", to, REMOTE, false),
-            Decision::Continue
+            Decision::Continue.to_string()
         );
         assert_eq!(
             decide("MESSAGE", "sip:301234@example.com", to, PHONE, true),
-            Decision::Continue
+            Decision::Continue.to_string()
         );
         assert_eq!(
             decide("ACK", "sip:301234@example.com", to, PHONE, true),
-            Decision::Continue,
+            Decision::Continue.to_string(),
             "the ACK is the redirect cache's"
         );
+    }
+
+    #[test]
+    fn a_target_longer_than_the_bound_is_not_built() {
+        let to = format!("<sip:1@h;p={}>", "x".repeat(2000));
+        let reg = alice_registered();
+        let decide = |akey: &str| {
+            let mut p = plugin(Some(akey)).unwrap();
+            ctx("INVITE", "sip:1@h", &to, PHONE, true, &reg, |c| {
+                p.determine_target(c).to_string()
+            })
+        };
+        assert!(decide(&"0".repeat(40)).starts_with("redirect to sip:"));
+        assert_eq!(decide(&"0".repeat(100)), "continue");
     }
 
     #[test]

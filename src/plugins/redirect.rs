@@ -2,6 +2,7 @@
 //! To URI with its user (and maybe host) replaced and a marker parameter added, and a request
 //! already marked is not redirected again (siproxd's loop prevention).
 
+use crate::limits::PLUGIN_URI_MAX;
 use crate::sip::{Message, Uri};
 
 /// Where `part` (a slice of `whole`) starts in `whole`.
@@ -10,38 +11,70 @@ fn offset(whole: &[u8], part: &[u8]) -> Option<usize> {
     (off.checked_add(part.len())? <= whole.len()).then_some(off)
 }
 
-/// `uri` with the user part replaced by `user` and, if given, the host by `host` (port,
-/// parameters and headers kept). `None` for a URI without a host (tel:, ...).
-pub fn with_user(uri: &Uri<'_>, user: &str, host: Option<&str>) -> Option<String> {
+/// Appends `s` to `out` unless that makes it longer than [`PLUGIN_URI_MAX`] (the buffer,
+/// sized once, never grows).
+pub fn push(out: &mut String, s: &str) -> Option<()> {
+    (out.len() + s.len() <= PLUGIN_URI_MAX).then(|| out.push_str(s))
+}
+
+/// Appends `bytes` as [`push`] does, invalid UTF-8 as U+FFFD (as `String::from_utf8_lossy`).
+pub fn push_lossy(out: &mut String, bytes: &[u8]) -> Option<()> {
+    for c in bytes.utf8_chunks() {
+        push(out, c.valid())?;
+        if !c.invalid().is_empty() {
+            push(out, "\u{FFFD}")?;
+        }
+    }
+    Some(())
+}
+
+/// Writes into `out` (cleared first) `uri` with the user part replaced by `user` (the
+/// concatenation of its parts) and, if given, the host by `host` (port, parameters and
+/// headers kept). `None` for a URI without a host (tel:, ...) or a result longer than
+/// [`PLUGIN_URI_MAX`].
+pub fn with_user(
+    out: &mut String,
+    uri: &Uri<'_>,
+    user: &[&[u8]],
+    host: Option<&str>,
+) -> Option<()> {
     if !uri.is_sip() {
         return None;
     }
     let raw = uri.raw;
     let host_at = offset(raw, uri.host_raw)?;
     let after_host = raw.get(host_at.checked_add(uri.host_raw.len())?..)?;
-    let mut out = String::with_capacity(raw.len() + user.len() + 16);
-    out.push_str(std::str::from_utf8(uri.scheme_raw).ok()?);
-    out.push(':');
-    if !user.is_empty() {
-        out.push_str(user);
-        out.push('@');
+    out.clear();
+    push(out, std::str::from_utf8(uri.scheme_raw).ok()?)?;
+    push(out, ":")?;
+    if user.iter().any(|u| !u.is_empty()) {
+        for u in user {
+            push_lossy(out, u)?;
+        }
+        push(out, "@")?;
     }
     match host {
-        Some(h) => out.push_str(h),
-        None => out.push_str(std::str::from_utf8(uri.host_raw).ok()?),
+        Some(h) => push(out, h)?,
+        None => push(out, std::str::from_utf8(uri.host_raw).ok()?)?,
     }
-    out.push_str(std::str::from_utf8(after_host).ok()?);
-    Some(out)
+    push(out, std::str::from_utf8(after_host).ok()?)
 }
 
-/// `uri` with the URI parameter `param` (e.g. `redirected=prefix`) added after the existing
-/// ones, before any `?headers`.
-pub fn with_param(uri: &str, param: &str) -> String {
-    let (base, headers) = match uri.find('?') {
-        Some(q) => uri.split_at(q),
-        None => (uri, ""),
-    };
-    format!("{base};{param}{headers}")
+/// Adds the URI parameter `param` (e.g. `redirected=prefix`) to `uri` after the existing
+/// ones, before any `?headers`; `None` if the result would be longer than [`PLUGIN_URI_MAX`].
+pub fn add_param(uri: &mut String, param: &str) -> Option<()> {
+    if uri.len() + 1 + param.len() > PLUGIN_URI_MAX {
+        return None;
+    }
+    let at = uri.find('?').unwrap_or(uri.len());
+    uri.insert_str(at, param);
+    uri.insert(at, ';');
+    Some(())
+}
+
+/// A buffer for a URI a plugin builds, allocated once at start.
+pub fn uri_buffer() -> String {
+    String::with_capacity(PLUGIN_URI_MAX)
 }
 
 /// Whether the Request-URI or the To URI carries `redirected=<value>` (a request this plugin
@@ -93,15 +126,15 @@ pub(crate) mod tests {
 
     /// Runs `f` with a context for `method` to `ruri`, To `to`, sent from `src` to the proxy's
     /// LAN address (192.168.1.1) or, with `lan` false, its WAN address (203.0.113.5).
-    pub fn ctx(
+    pub fn ctx<R>(
         method: &str,
         ruri: &str,
         to: &str,
         src: &str,
         lan: bool,
         registry: &Registry,
-        f: impl FnOnce(&Ctx<'_, '_>),
-    ) {
+        f: impl FnOnce(&Ctx<'_, '_>) -> R,
+    ) -> R {
         let text = format!(
             "{method} {ruri} SIP/2.0\r\nVia: SIP/2.0/UDP {src};branch=z9hG4bKp1\r\nFrom: <sip:alice@example.com>;tag=1\r\nTo: {to}\r\nCall-ID: c1@h\r\nCSeq: 1 {method}\r\nContent-Length: 0\r\n\r\n"
         );
@@ -110,34 +143,63 @@ pub(crate) mod tests {
         } else {
             "203.0.113.5:5060"
         };
-        crate::plugins::tests::with_ctx_full(&text, src, local, None, registry, f);
+        crate::plugins::tests::with_ctx_full(&text, src, local, None, registry, f)
+    }
+
+    fn user(u: &Uri<'_>, user: &str, host: Option<&str>) -> Option<String> {
+        let mut out = uri_buffer();
+        with_user(&mut out, u, &[user.as_bytes()], host)?;
+        Some(out)
+    }
+
+    fn param(uri: &str, p: &str) -> String {
+        let mut out = uri_buffer();
+        out.push_str(uri);
+        add_param(&mut out, p).unwrap();
+        out
     }
 
     #[test]
     fn user_and_host_replaced_port_and_parameters_kept() {
         let u = Uri::parse(b"sip:*01@example.com:5070;user=phone?subject=x").unwrap();
         assert_eq!(
-            with_user(&u, "bob", None).unwrap(),
+            user(&u, "bob", None).unwrap(),
             "sip:bob@example.com:5070;user=phone?subject=x"
         );
         assert_eq!(
-            with_user(&u, "bob", Some("pbx.lan")).unwrap(),
+            user(&u, "bob", Some("pbx.lan")).unwrap(),
             "sip:bob@pbx.lan:5070;user=phone?subject=x"
         );
         let u = Uri::parse(b"sip:example.com").unwrap();
-        assert_eq!(with_user(&u, "100", None).unwrap(), "sip:100@example.com");
+        assert_eq!(user(&u, "100", None).unwrap(), "sip:100@example.com");
         let u = Uri::parse(b"tel:+4930").unwrap();
-        assert_eq!(with_user(&u, "100", None), None);
+        assert_eq!(user(&u, "100", None), None);
+        // Parts are joined; invalid UTF-8 shows as U+FFFD.
+        let u = Uri::parse(b"sip:x@h").unwrap();
+        let mut out = uri_buffer();
+        with_user(&mut out, &u, &[b"0", b"3\xff"], None).unwrap();
+        assert_eq!(out, "sip:03\u{FFFD}@h");
+    }
+
+    #[test]
+    fn a_result_longer_than_the_bound_is_refused_and_the_buffer_never_grows() {
+        // "sip:22@h;p=" and the parameter's value: exactly the bound.
+        let long = format!("sip:1@h;p={}", "x".repeat(PLUGIN_URI_MAX - 11));
+        let u = Uri::parse(long.as_bytes()).unwrap();
+        let mut out = uri_buffer();
+        let cap = out.capacity();
+        assert_eq!(with_user(&mut out, &u, &[b"333"], None), None);
+        assert!(with_user(&mut out, &u, &[b"22"], None).is_some());
+        assert_eq!(out.len(), PLUGIN_URI_MAX);
+        assert_eq!(add_param(&mut out, "x"), None);
+        assert_eq!(out.capacity(), cap);
     }
 
     #[test]
     fn the_marker_goes_before_uri_headers() {
+        assert_eq!(param("sip:a@h", "redirected=x"), "sip:a@h;redirected=x");
         assert_eq!(
-            with_param("sip:a@h", "redirected=x"),
-            "sip:a@h;redirected=x"
-        );
-        assert_eq!(
-            with_param("sip:a@h;p=1?s=2", "redirected=x"),
+            param("sip:a@h;p=1?s=2", "redirected=x"),
             "sip:a@h;p=1;redirected=x?s=2"
         );
     }

@@ -470,6 +470,27 @@ impl Regex {
     /// A subject with a NUL byte never matches (as with the C library's regexec), nor one
     /// that needs more than [`MAX_STEPS`] steps or a memo over [`MAX_MEMO`] bits.
     pub fn captures(&self, subject: &str) -> Option<[Option<(usize, usize)>; GROUPS]> {
+        self.captures_in(subject, &mut Scratch::default())
+    }
+
+    /// [`Regex::captures`] with the memo and stack in `scratch`, which keeps its memory for
+    /// the next match (a plugin owns one: no allocation per message once it has grown to the
+    /// subjects seen).
+    pub fn captures_in(
+        &self,
+        subject: &str,
+        scratch: &mut Scratch,
+    ) -> Option<[Option<(usize, usize)>; GROUPS]> {
+        let r = self.run(subject, scratch);
+        scratch.trim();
+        r
+    }
+
+    fn run(
+        &self,
+        subject: &str,
+        scratch: &mut Scratch,
+    ) -> Option<[Option<(usize, usize)>; GROUPS]> {
         if subject.contains('\0') {
             return None;
         }
@@ -482,9 +503,11 @@ impl Regex {
         // tried[pc * width + pos]: that pair was run before. From the same start its outcome
         // is known (nothing new); from an earlier start it found no match at all (else we
         // would have stopped), so the memo is kept across start positions.
-        let mut tried = vec![0u64; bits / 64 + 1];
+        let Scratch { tried, stack } = scratch;
+        tried.clear();
+        tried.resize(bits / 64 + 1, 0);
+        stack.clear();
         let mut steps = 0;
-        let mut stack = Vec::new();
         let mut slots = [None; 2 * GROUPS];
         for start in (0..width).filter(|&i| subject.is_char_boundary(i)) {
             // the longest end so far and the slots of the first path that reached it
@@ -567,25 +590,87 @@ impl Regex {
     /// `\N` naming group N (an unmatched group is empty), the rest of `subject` kept. `None`
     /// when the pattern does not match.
     pub fn replace(&self, subject: &str, replacement: &str) -> Option<String> {
-        let caps = self.captures(subject)?;
+        let mut out = String::new();
+        self.replace_into(subject, replacement, &mut out, &mut Scratch::default())?;
+        Some(out)
+    }
+
+    /// [`Regex::replace`] into `out` (cleared first), with `scratch` for the match.
+    pub fn replace_into(
+        &self,
+        subject: &str,
+        replacement: &str,
+        out: &mut String,
+        scratch: &mut Scratch,
+    ) -> Option<()> {
+        let caps = self.captures_in(subject, scratch)?;
         let (ms, me) = caps.first().copied().flatten()?;
-        let mut out = String::with_capacity(subject.len() + replacement.len());
+        out.clear();
         out.push_str(subject.get(..ms)?);
-        let mut chars = replacement.chars().peekable();
-        while let Some(ch) = chars.next() {
-            match (ch, chars.peek().and_then(|d| d.to_digit(10))) {
-                ('\\', Some(d)) => {
-                    chars.next();
-                    let group = caps.get(d as usize).copied().flatten();
-                    if let Some((s, e)) = group {
-                        out.push_str(subject.get(s..e).unwrap_or_default());
-                    }
+        expand(replacement, subject, &caps, |s| {
+            out.push_str(s);
+            Some(())
+        })?;
+        out.push_str(subject.get(me..)?);
+        Some(())
+    }
+}
+
+/// `replacement` with `\N` expanded from the groups `caps` of a match in `subject`, handed
+/// piece by piece to `put` (which may refuse, ending the expansion with `None`).
+pub fn expand(
+    replacement: &str,
+    subject: &str,
+    caps: &[Option<(usize, usize)>],
+    mut put: impl FnMut(&str) -> Option<()>,
+) -> Option<()> {
+    let mut rest = replacement;
+    while let Some(i) = rest.find('\\') {
+        let (lit, tail) = rest.split_at(i);
+        put(lit)?;
+        let mut t = tail.chars();
+        t.next();
+        match t.next().and_then(|d| d.to_digit(10)) {
+            Some(d) => {
+                if let Some(Some((s, e))) = caps.get(d as usize) {
+                    put(subject.get(*s..*e).unwrap_or_default())?;
                 }
-                _ => out.push(ch),
+                rest = tail.get(2..).unwrap_or_default();
+            }
+            None => {
+                put("\\")?;
+                rest = tail.get(1..).unwrap_or_default();
             }
         }
-        out.push_str(subject.get(me..)?);
-        Some(out)
+    }
+    put(rest)
+}
+
+/// The memory of one match (the memo of tried pairs and the backtracking stack), kept
+/// between matches. What a pathological subject made it grow to beyond [`SCRATCH_KEEP`]
+/// bytes each is given back afterwards.
+#[derive(Default)]
+pub struct Scratch {
+    tried: Vec<u64>,
+    stack: Vec<Job>,
+}
+
+/// Plugins are `Debug`; their matcher's memory is not worth showing.
+impl std::fmt::Debug for Scratch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Scratch")
+    }
+}
+
+/// Bytes of memo and of stack a [`Scratch`] keeps between matches: a 16 kB body against a
+/// pattern of 30 instructions, or a URI against the largest pattern.
+const SCRATCH_KEEP: usize = 64 * 1024;
+
+impl Scratch {
+    fn trim(&mut self) {
+        self.tried.shrink_to(SCRATCH_KEEP / 8);
+        self.stack
+            .shrink_to(SCRATCH_KEEP / std::mem::size_of::<Job>());
     }
 }
 

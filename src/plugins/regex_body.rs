@@ -5,9 +5,7 @@
 //! (not UTF-8, a NUL byte, a result larger than a message may be) is left unchanged with a
 //! warning.
 
-use std::borrow::Cow;
-
-use super::regex::Regex;
+use super::regex::{Regex, Scratch};
 use super::{BuildError, Ctx, Plugin};
 use crate::config::Config;
 use crate::logging::Quoted;
@@ -27,6 +25,11 @@ struct Rule {
 #[derive(Debug)]
 pub struct RegexBody {
     rules: Vec<Rule>,
+    /// The body as rewritten so far and the next pass's result (swapped after each pass),
+    /// as large as a message; the matcher's memory.
+    cur: String,
+    next: String,
+    scratch: Scratch,
 }
 
 pub fn build(cfg: &Config) -> Result<Box<dyn Plugin>, BuildError> {
@@ -49,45 +52,49 @@ pub fn build(cfg: &Config) -> Result<Box<dyn Plugin>, BuildError> {
             replace: rep.clone(),
         });
     }
-    Ok(Box::new(RegexBody { rules }))
+    let buf = || String::with_capacity(crate::limits::SIP_MAX_MESSAGE);
+    Ok(Box::new(RegexBody {
+        rules,
+        cur: buf(),
+        next: buf(),
+        scratch: Scratch::default(),
+    }))
 }
 
 impl RegexBody {
-    /// The rewritten body, or `None` when it stays as it is.
-    fn rewrite(&self, body: &[u8], room: usize) -> Option<String> {
+    /// Whether the body was rewritten (into `self.cur`); `false` when it stays as it is.
+    fn rewrite(&mut self, body: &[u8], room: usize) -> bool {
         if body.is_empty() || self.rules.is_empty() {
-            return None;
+            return false;
         }
         let text = match std::str::from_utf8(body) {
             Ok(t) if !t.contains('\0') => t,
             _ => {
                 log::warn!("plugin_regex_body: body is not text, left unchanged");
-                return None;
+                return false;
             }
         };
-        let mut cur = Cow::Borrowed(text);
+        let mut changed = false;
         for r in &self.rules {
             for _ in 0..PASSES {
-                match r.re.replace(&cur, &r.replace) {
-                    Some(new) if new != *cur => {
-                        log::debug!("plugin_regex_body: rule {} applied", Quoted(&r.desc));
-                        cur = Cow::Owned(new);
-                    }
-                    _ => break,
+                let cur = if changed { self.cur.as_str() } else { text };
+                let (next, scratch) = (&mut self.next, &mut self.scratch);
+                if r.re.replace_into(cur, &r.replace, next, scratch).is_none() || next == cur {
+                    break;
                 }
-                if cur.len() > room {
+                log::debug!("plugin_regex_body: rule {} applied", Quoted(&r.desc));
+                std::mem::swap(&mut self.cur, &mut self.next);
+                changed = true;
+                if self.cur.len() > room {
                     log::warn!(
                         "plugin_regex_body: rule {} makes the body too large, left unchanged",
                         Quoted(&r.desc)
                     );
-                    return None;
+                    return false;
                 }
             }
         }
-        match cur {
-            Cow::Owned(s) => Some(s),
-            Cow::Borrowed(_) => None,
-        }
+        changed
     }
 }
 
@@ -105,11 +112,11 @@ impl Plugin for RegexBody {
         let head = msg.body_range().start.saturating_sub(msg.start_offset());
         // The message must still fit a datagram (and the proxy's edits some room).
         let room = crate::limits::SIP_MAX_MESSAGE.saturating_sub(head + 64);
-        let Some(body) = self.rewrite(msg.body(), room) else {
+        if !self.rewrite(msg.body(), room) {
             return false;
-        };
+        }
         let mut ed = Editor::new(msg);
-        ed.set_body(body.as_bytes());
+        ed.set_body(self.cur.as_bytes());
         out.clear();
         match ed.emit_vec(out) {
             Ok(_) => true,

@@ -5,8 +5,8 @@
 //! a rule whose group 1 took part in the match replaces the first occurrence only, any other
 //! rule every occurrence. The ACK of the 302 is swallowed through the redirect cache.
 
-use super::redirect::{already_redirected, with_param};
-use super::regex::Regex;
+use super::redirect::{add_param, already_redirected, uri_buffer};
+use super::regex::{expand, Regex, Scratch};
 use super::{BuildError, Ctx, Decision, Plugin};
 use crate::config::Config;
 use crate::logging::Quoted;
@@ -27,6 +27,11 @@ struct Rule {
 #[derive(Debug)]
 pub struct RegexRedirect {
     rules: Vec<Rule>,
+    /// The rewritten To URI (then the 302's Contact) and the expanded replacement, rebuilt
+    /// in place per call; the matcher's memory.
+    out: String,
+    text: String,
+    scratch: Scratch,
 }
 
 pub fn build(cfg: &Config) -> Result<Box<dyn Plugin>, BuildError> {
@@ -52,36 +57,31 @@ pub fn build(cfg: &Config) -> Result<Box<dyn Plugin>, BuildError> {
             replace: replace.clone(),
         });
     }
-    Ok(Box::new(RegexRedirect { rules }))
+    Ok(Box::new(RegexRedirect::new(rules)))
 }
 
-/// `replace` with `\N` expanded from the groups of a match in `subject`.
-fn expand(replace: &str, subject: &str, caps: &[Option<(usize, usize)>]) -> String {
-    let mut out = String::with_capacity(replace.len());
-    let mut chars = replace.chars().peekable();
-    while let Some(ch) = chars.next() {
-        match (ch, chars.peek().and_then(|d| d.to_digit(10))) {
-            ('\\', Some(d)) => {
-                chars.next();
-                if let Some(Some((s, e))) = caps.get(d as usize) {
-                    out.push_str(subject.get(*s..*e).unwrap_or_default());
-                }
-            }
-            _ => out.push(ch),
-        }
-    }
-    out
+/// Appends `s` to `out` unless that makes it longer than [`MAX_LEN`].
+fn put(out: &mut String, s: &str) -> Option<()> {
+    (out.len() + s.len() <= MAX_LEN).then(|| out.push_str(s))
 }
 
-/// The rule applied to `subject`, or `None` when it does not match (or the result would
-/// exceed [`MAX_LEN`]). The replacement is expanded once, from the first match.
-fn apply(rule: &Rule, subject: &str) -> Option<String> {
-    let caps = rule.re.captures(subject)?;
+/// The rule applied to `subject` into `out` (`text` holds the expanded replacement), or
+/// `None` when it does not match (or the result would exceed [`MAX_LEN`]). The replacement
+/// is expanded once, from the first match.
+fn apply(
+    rule: &Rule,
+    subject: &str,
+    out: &mut String,
+    text: &mut String,
+    scratch: &mut Scratch,
+) -> Option<()> {
+    let caps = rule.re.captures_in(subject, scratch)?;
     let (ms, me) = caps.first().copied().flatten()?;
-    let text = expand(&rule.replace, subject, &caps);
-    let mut out = String::with_capacity(subject.len() + text.len());
-    out.push_str(subject.get(..ms)?);
-    out.push_str(&text);
+    text.clear();
+    expand(&rule.replace, subject, &caps, |s| put(text, s))?;
+    out.clear();
+    put(out, subject.get(..ms)?)?;
+    put(out, text)?;
     let mut rest = subject.get(me..)?;
     let mut empty = ms == me;
     if caps.get(1).copied().flatten().is_none() {
@@ -90,52 +90,60 @@ fn apply(rule: &Rule, subject: &str) -> Option<String> {
             if empty {
                 // An empty match: step over one character so the loop ends.
                 let Some(c) = rest.chars().next() else { break };
-                out.push(c);
+                put(out, rest.get(..c.len_utf8())?)?;
                 rest = rest.get(c.len_utf8()..)?;
             }
             let Some((s, e)) = rule
                 .re
-                .captures(rest)
+                .captures_in(rest, scratch)
                 .and_then(|c| c.first().copied().flatten())
             else {
                 break;
             };
-            out.push_str(rest.get(..s)?);
-            out.push_str(&text);
+            put(out, rest.get(..s)?)?;
+            put(out, text)?;
             rest = rest.get(e..)?;
             empty = s == e;
-            if out.len() > MAX_LEN {
-                return None;
-            }
         }
     }
-    out.push_str(rest);
-    (out.len() <= MAX_LEN).then_some(out)
+    put(out, rest)
 }
 
 impl RegexRedirect {
-    /// The new target for a To URI: the first matching rule's result, if it is a URI.
-    fn rewrite(&self, to: &str) -> Option<String> {
+    fn new(rules: Vec<Rule>) -> RegexRedirect {
+        RegexRedirect {
+            rules,
+            out: uri_buffer(),
+            text: String::with_capacity(MAX_LEN),
+            scratch: Scratch::default(),
+        }
+    }
+
+    /// The new target for a To URI, into `self.out`: the first matching rule's result, if
+    /// it is a URI.
+    fn rewrite(&mut self, to: &str) -> Option<&str> {
         if to.len() > MAX_LEN {
             return None;
         }
-        let (rule, new) = self
+        let (out, text, scratch) = (&mut self.out, &mut self.text, &mut self.scratch);
+        let rule = self
             .rules
             .iter()
-            .find_map(|r| apply(r, to).map(|n| (r, n)))?;
-        if Uri::parse(new.as_bytes()).is_err() {
+            .find(|r| apply(r, to, out, text, scratch).is_some())?;
+        if Uri::parse(out.as_bytes()).is_err() {
             log::warn!(
                 "plugin_regex: rule {} turned {to} into {}, not a URI: not redirected",
                 Quoted(&rule.desc),
-                Quoted(&new)
+                Quoted(out)
             );
             return None;
         }
         log::info!(
-            "plugin_regex: rule {} redirects {to} to {new}",
+            "plugin_regex: rule {} redirects {to} to {out}",
             Quoted(&rule.desc)
         );
-        Some(with_param(&new, "redirected=regex"))
+        add_param(out, "redirected=regex")?;
+        Some(out.as_str())
     }
 }
 
@@ -144,7 +152,7 @@ impl Plugin for RegexRedirect {
         "regex"
     }
 
-    fn determine_target(&mut self, ctx: &Ctx<'_, '_>) -> Decision {
+    fn determine_target(&mut self, ctx: &Ctx<'_, '_>) -> Decision<'_> {
         let msg = ctx.msg;
         // The ACK of our 302 is the redirect cache's business.
         if msg.method() != Some(b"INVITE") || !ctx.from_lan_phone() || already_redirected(msg, MARK)
@@ -190,13 +198,11 @@ mod tests {
         build(&cfg)
     }
 
-    fn decide(p: &mut dyn Plugin, ruri: &str, to: &str) -> Decision {
+    fn decide<'p>(p: &'p mut dyn Plugin, ruri: &str, to: &str) -> Decision<'p> {
         let reg = alice_registered();
-        let mut d = Decision::Continue;
-        ctx("INVITE", ruri, to, PHONE, true, &reg, |c| {
-            d = p.determine_target(c)
-        });
-        d
+        ctx("INVITE", ruri, to, PHONE, true, &reg, move |c| {
+            p.determine_target(c)
+        })
     }
 
     const NATIONAL: (&str, &str, &str) =
@@ -211,7 +217,7 @@ mod tests {
                 "sip:0301234@example.com",
                 "<sip:0301234@example.com>"
             ),
-            Decision::Redirect("sip:+49301234@example.com;redirected=regex".into())
+            Decision::Redirect("sip:+49301234@example.com;redirected=regex")
         );
     }
 
@@ -224,13 +230,13 @@ mod tests {
                 "sip:bob@old.example",
                 "<sip:bob@old.example;maddr=old.example>"
             ),
-            Decision::Redirect("sip:bob@new.example;maddr=new.example;redirected=regex".into())
+            Decision::Redirect("sip:bob@new.example;maddr=new.example;redirected=regex")
         );
         // Case-insensitive, as siproxd compiles with REG_ICASE.
         let mut p = plugin(&[("star", "\\*", "")]).unwrap();
         assert_eq!(
             decide(&mut *p, "sip:*3*1@EXAMPLE.com", "<sip:*3*1@EXAMPLE.com>"),
-            Decision::Redirect("sip:31@EXAMPLE.com;redirected=regex".into())
+            Decision::Redirect("sip:31@EXAMPLE.com;redirected=regex")
         );
     }
 
@@ -244,7 +250,7 @@ mod tests {
         .unwrap();
         assert_eq!(
             decide(&mut *p, "sip:030@example.com", "<sip:030@example.com>"),
-            Decision::Redirect("sip:+4930@example.com;redirected=regex".into())
+            Decision::Redirect("sip:+4930@example.com;redirected=regex")
         );
         assert_eq!(
             decide(&mut *p, "sip:bob@example.com", "<sip:bob@example.com>"),
@@ -264,15 +270,14 @@ mod tests {
             Decision::Continue
         );
         let reg = alice_registered();
-        let mut d = Decision::Continue;
-        ctx(
+        let d = ctx(
             "INVITE",
             "sip:030@example.com",
             "<sip:030@example.com>",
             REMOTE,
             false,
             &reg,
-            |c| d = p.determine_target(c),
+            |c| p.determine_target(c),
         );
         assert_eq!(d, Decision::Continue, "from the Internet");
         let mut p = plugin(&[("broken", "^sip:", "no uri ")]).unwrap();
@@ -290,21 +295,23 @@ mod tests {
             re: Regex::new(p).unwrap(),
             replace: r.into(),
         };
-        assert_eq!(apply(&rule("x*", "-"), "ab").unwrap(), "-a-b-");
+        let run = |r: Rule, subject: &str| {
+            let (mut out, mut text) = (String::new(), String::new());
+            apply(&r, subject, &mut out, &mut text, &mut Scratch::default()).map(|()| out)
+        };
+        assert_eq!(run(rule("x*", "-"), "ab").unwrap(), "-a-b-");
         let big = "a".repeat(100);
-        assert_eq!(apply(&rule("a", &big), &"a".repeat(30)), None);
-        assert_eq!(apply(&rule("z", "y"), "ab"), None);
+        assert_eq!(run(rule("a", &big), &"a".repeat(30)), None);
+        assert_eq!(run(rule("z", "y"), "ab"), None);
     }
 
     #[test]
     fn a_to_uri_longer_than_siproxd_s_buffer_is_not_rewritten() {
-        let p = RegexRedirect {
-            rules: vec![Rule {
-                desc: "any".into(),
-                re: Regex::new("^sip:").unwrap(),
-                replace: "sip:x".into(),
-            }],
-        };
+        let mut p = RegexRedirect::new(vec![Rule {
+            desc: "any".into(),
+            re: Regex::new("^sip:").unwrap(),
+            replace: "sip:x".into(),
+        }]);
         let fits = format!("sip:{}@h", "1".repeat(MAX_LEN - 10));
         assert!(p.rewrite(&fits).is_some());
         let long = format!("sip:{}@h", "1".repeat(MAX_LEN));

@@ -4,16 +4,18 @@
 //! number n (the rest of the code), and the phone calls that instead. Its ACK is swallowed.
 //! With the plugin on, real numbers of that shape cannot be dialled (as in siproxd).
 
-use super::redirect::with_user;
+use super::redirect::{uri_buffer, with_user};
 use super::{BuildError, Ctx, Decision, Plugin};
 use crate::config::Config;
-use crate::logging::Quoted;
+use crate::logging::{Lossy, Quoted};
 use crate::sip::Uri;
 
 #[derive(Debug)]
 pub struct ShortDial {
     akey: String,
     entries: Vec<String>,
+    /// The Contact of the 302, rebuilt in place per redirect.
+    contact: String,
 }
 
 pub fn build(cfg: &Config) -> Result<Box<dyn Plugin>, BuildError> {
@@ -38,32 +40,33 @@ pub fn build(cfg: &Config) -> Result<Box<dyn Plugin>, BuildError> {
     Ok(Box::new(ShortDial {
         akey,
         entries: p.plugin_shortdial_entry.clone(),
+        contact: uri_buffer(),
     }))
 }
 
-impl ShortDial {
-    /// The entry a dialled user names: same length as the key, same first character, and
-    /// the rest the number n of an entry (1-based).
-    fn entry(&self, user: &[u8]) -> Option<&str> {
-        let (first, rest) = user.split_first()?;
-        if user.len() != self.akey.len() || Some(first) != self.akey.as_bytes().first() {
-            return None;
-        }
-        if rest.is_empty() || !rest.iter().all(u8::is_ascii_digit) {
-            return None;
-        }
-        let n: usize = std::str::from_utf8(rest).ok()?.parse().ok()?;
-        self.entries.get(n.checked_sub(1)?).map(String::as_str)
+/// The entry a dialled user names: same length as the key, same first character, and the
+/// rest the number n of an entry (1-based).
+fn entry<'e>(akey: &str, entries: &'e [String], user: &[u8]) -> Option<&'e str> {
+    let (first, rest) = user.split_first()?;
+    if user.len() != akey.len() || Some(first) != akey.as_bytes().first() {
+        return None;
     }
+    if rest.is_empty() || !rest.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let n: usize = std::str::from_utf8(rest).ok()?.parse().ok()?;
+    entries.get(n.checked_sub(1)?).map(String::as_str)
+}
 
-    /// The Contact of the 302: the To URI with the entry's user, and its host if the entry is
-    /// `user@host` (a trailing `@` keeps the To host).
-    fn target(&self, to: &Uri<'_>, entry: &str) -> Option<String> {
-        match entry.split_once('@') {
-            Some((user, host)) if !host.is_empty() => with_user(to, user, Some(host)),
-            Some((user, _)) => with_user(to, user, None),
-            None => with_user(to, entry, None),
+/// The Contact of the 302 into `out`: the To URI with the entry's user, and its host if the
+/// entry is `user@host` (a trailing `@` keeps the To host).
+fn target(out: &mut String, to: &Uri<'_>, entry: &str) -> Option<()> {
+    match entry.split_once('@') {
+        Some((user, host)) if !host.is_empty() => {
+            with_user(out, to, &[user.as_bytes()], Some(host))
         }
+        Some((user, _)) => with_user(out, to, &[user.as_bytes()], None),
+        None => with_user(out, to, &[entry.as_bytes()], None),
     }
 }
 
@@ -72,7 +75,7 @@ impl Plugin for ShortDial {
         "shortdial"
     }
 
-    fn determine_target(&mut self, ctx: &Ctx<'_, '_>) -> Decision {
+    fn determine_target(&mut self, ctx: &Ctx<'_, '_>) -> Decision<'_> {
         let msg = ctx.msg;
         let method = msg.method();
         if !matches!(method, Some(b"INVITE" | b"ACK")) || !ctx.from_lan_phone() {
@@ -85,25 +88,30 @@ impl Plugin for ShortDial {
         else {
             return Decision::Continue;
         };
-        let Some(entry) = self.entry(user) else {
+        let Some(entry) = entry(&self.akey, &self.entries, user) else {
             return Decision::Continue;
         };
         if method == Some(b"ACK") {
             // The ACK of our 302 (any ACK of this shape: siproxd keeps no list here).
             return Decision::Drop("ACK of a short-dial redirect");
         }
-        let Some(contact) = msg.to().ok().and_then(|to| self.target(&to.uri, entry)) else {
+        let built = msg
+            .to()
+            .ok()
+            .and_then(|to| target(&mut self.contact, &to.uri, entry));
+        if built.is_none() {
             log::warn!(
                 "plugin_shortdial: cannot build a target from the To URI and entry {}",
                 Quoted(entry)
             );
             return Decision::Continue;
-        };
+        }
         log::info!(
-            "plugin_shortdial: redirecting {} to {contact}",
-            String::from_utf8_lossy(user)
+            "plugin_shortdial: redirecting {} to {}",
+            Lossy(user),
+            self.contact
         );
-        Decision::Redirect(contact)
+        Decision::Redirect(&self.contact)
     }
 }
 
@@ -125,12 +133,16 @@ mod tests {
         build(&cfg)
     }
 
-    fn decide(p: &mut dyn Plugin, method: &str, ruri: &str, to: &str, reg: &Registry) -> Decision {
-        let mut d = Decision::Continue;
-        ctx(method, ruri, to, PHONE, true, reg, |c| {
-            d = p.determine_target(c)
-        });
-        d
+    fn decide<'p>(
+        p: &'p mut dyn Plugin,
+        method: &str,
+        ruri: &str,
+        to: &str,
+        reg: &Registry,
+    ) -> Decision<'p> {
+        ctx(method, ruri, to, PHONE, true, reg, move |c| {
+            p.determine_target(c)
+        })
     }
 
     #[test]
@@ -145,7 +157,7 @@ mod tests {
                 "<sip:*01@example.com>",
                 &reg
             ),
-            Decision::Redirect("sip:100@example.com".into())
+            Decision::Redirect("sip:100@example.com")
         );
         assert_eq!(
             decide(
@@ -155,7 +167,7 @@ mod tests {
                 "<sip:*02@example.com:5070>",
                 &reg
             ),
-            Decision::Redirect("sip:200@example.com:5070".into()),
+            Decision::Redirect("sip:200@example.com:5070"),
             "the To URI's port is kept"
         );
     }
@@ -172,7 +184,7 @@ mod tests {
                 "<sip:*01@example.com>",
                 &reg
             ),
-            Decision::Redirect("sip:bob@other.net".into())
+            Decision::Redirect("sip:bob@other.net")
         );
         assert_eq!(
             decide(
@@ -182,7 +194,7 @@ mod tests {
                 "<sip:*02@example.com>",
                 &reg
             ),
-            Decision::Redirect("sip:0301234@example.com".into())
+            Decision::Redirect("sip:0301234@example.com")
         );
     }
 
@@ -230,15 +242,14 @@ mod tests {
     fn only_outgoing_requests_are_redirected() {
         let mut p = plugin("*00", &["100"]).unwrap();
         let reg = alice_registered();
-        let mut d = Decision::Continue;
-        ctx(
+        let d = ctx(
             "INVITE",
             "sip:*01@example.com",
             "<sip:*01@example.com>",
             REMOTE,
             false,
             &reg,
-            |c| d = p.determine_target(c),
+            |c| p.determine_target(c),
         );
         assert_eq!(d, Decision::Continue, "from the Internet");
         let empty = Registry::new(1);

@@ -5,7 +5,7 @@
 //! incoming request (Via, Record-Route and SDP handled as such), with its Request-URI kept so
 //! the PBX sees the dialled number.
 
-use super::regex::Regex;
+use super::regex::{Regex, Scratch};
 use super::{BuildError, Ctx, Decision, Plugin};
 use crate::config::Config;
 use crate::logging::Quoted;
@@ -24,6 +24,10 @@ struct Trunk {
 #[derive(Debug)]
 pub struct SipTrunk {
     trunks: Vec<Trunk>,
+    /// The next hop of a routed request (the host rewritten in place) and the matcher's
+    /// memory.
+    hop: Hop,
+    scratch: Scratch,
 }
 
 pub fn build(cfg: &Config) -> Result<Box<dyn Plugin>, BuildError> {
@@ -57,7 +61,15 @@ pub fn build(cfg: &Config) -> Result<Box<dyn Plugin>, BuildError> {
             numbers,
         });
     }
-    Ok(Box::new(SipTrunk { trunks }))
+    Ok(Box::new(SipTrunk {
+        trunks,
+        hop: Hop {
+            host: String::with_capacity(crate::limits::HOSTNAME_SIZE),
+            port: None,
+            transport: None,
+        },
+        scratch: Scratch::default(),
+    }))
 }
 
 /// A URI's user as text.
@@ -71,14 +83,15 @@ impl Plugin for SipTrunk {
         "siptrunk"
     }
 
-    fn unknown_direction(&mut self, ctx: &Ctx<'_, '_>) -> Decision {
+    fn unknown_direction(&mut self, ctx: &Ctx<'_, '_>) -> Decision<'_> {
         let msg = ctx.msg;
         let ruri_user = user(msg.request_uri_raw().and_then(|r| Uri::parse(r).ok()));
         let to_user = user(msg.to().ok().map(|t| t.uri));
-        let matches = |t: &&Trunk| {
-            ruri_user.is_some_and(|u| t.numbers.is_match(u))
-                || to_user.is_some_and(|u| t.numbers.is_match(u))
+        let scratch = &mut self.scratch;
+        let mut hit = |t: &Trunk, u: Option<&str>| {
+            u.is_some_and(|u| t.numbers.captures_in(u, scratch).is_some())
         };
+        let matches = |t: &&Trunk| hit(t, ruri_user) || hit(t, to_user);
         // The first trunk serving the number, and only that one.
         let Some(trunk) = self.trunks.iter().find(matches) else {
             return Decision::Continue;
@@ -107,13 +120,14 @@ impl Plugin for SipTrunk {
             .split(';')
             .find_map(|p| p.strip_prefix("transport="))
             .and_then(|t| Transport::from_token(t.as_bytes()));
+        // The registry holds hosts of at most HOSTNAME_SIZE bytes: the buffer never grows.
+        self.hop.host.clear();
+        self.hop.host.push_str(contact.host());
+        self.hop.port = contact.port();
+        self.hop.transport = transport;
         Decision::Forward {
             request_uri: None,
-            hop: Some(Hop {
-                host: contact.host().to_string(),
-                port: contact.port(),
-                transport,
-            }),
+            hop: Some(&self.hop),
             lan_slot: Some(slot),
         }
     }
@@ -145,22 +159,25 @@ mod tests {
         build(&cfg)
     }
 
-    fn decide(p: &mut dyn Plugin, ruri: &str, to: &str, reg: &Registry) -> Decision {
-        let mut d = Decision::Drop("not called");
-        ctx("INVITE", ruri, to, REMOTE, false, reg, |c| {
-            d = p.unknown_direction(c)
-        });
-        d
+    fn decide<'p>(p: &'p mut dyn Plugin, ruri: &str, to: &str, reg: &Registry) -> Decision<'p> {
+        ctx("INVITE", ruri, to, REMOTE, false, reg, move |c| {
+            p.unknown_direction(c)
+        })
     }
 
-    fn to_alice(slot: usize) -> Decision {
+    /// A's contact as a next hop.
+    fn alice() -> Hop {
+        Hop {
+            host: "192.168.1.10".into(),
+            port: Some(5060),
+            transport: None,
+        }
+    }
+
+    fn to_alice(slot: usize, hop: &Hop) -> Decision<'_> {
         Decision::Forward {
             request_uri: None,
-            hop: Some(Hop {
-                host: "192.168.1.10".into(),
-                port: Some(5060),
-                transport: None,
-            }),
+            hop: Some(hop),
             lan_slot: Some(slot),
         }
     }
@@ -169,6 +186,7 @@ mod tests {
     fn a_trunk_number_goes_to_the_trunk_account_s_phone_with_its_request_uri() {
         let reg = alice_registered();
         let slot = reg.iter().next().unwrap().0;
+        let alice = alice();
         let mut p = plugin(&[("t1", "sip:alice@example.com", "^\\+?4930555[0-9]+$")]).unwrap();
         assert_eq!(
             decide(
@@ -177,7 +195,7 @@ mod tests {
                 "<sip:x@example.com>",
                 &reg
             ),
-            to_alice(slot),
+            to_alice(slot, &alice),
             "by Request-URI user"
         );
         assert_eq!(
@@ -187,7 +205,7 @@ mod tests {
                 "<sip:4930555123@example.com>",
                 &reg
             ),
-            to_alice(slot),
+            to_alice(slot, &alice),
             "by To user"
         );
         assert_eq!(
@@ -232,9 +250,8 @@ mod tests {
             "nobody registered"
         );
         // Expired: the binding was for 3600 s from 0.
-        let mut d = Decision::Drop("not called");
         let origin_reg = alice_registered();
-        crate::plugins::redirect::tests::ctx(
+        let d = crate::plugins::redirect::tests::ctx(
             "INVITE",
             "sip:4930@203.0.113.5",
             "<sip:4930@example.com>",
@@ -246,7 +263,7 @@ mod tests {
                     now: 3_601_000,
                     ..*c
                 };
-                d = p.unknown_direction(&late);
+                p.unknown_direction(&late)
             },
         );
         assert_eq!(d, Decision::Continue, "an expired registration");

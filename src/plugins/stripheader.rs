@@ -3,6 +3,8 @@
 //! elements whose whole value equals a given one, ignoring case (`Name:value`; a line left
 //! without elements goes). Names match ignoring case, compact forms included.
 
+use std::fmt::Write as _;
+
 use super::{BuildError, Ctx, Plugin, PluginEdits};
 use crate::config::Config;
 use crate::sip::{Header, HeaderName};
@@ -60,40 +62,42 @@ impl Plugin for StripHeader {
         "stripheader"
     }
 
-    fn pre_proxy<'m>(&mut self, ctx: &Ctx<'_, 'm>, edits: &mut PluginEdits<'m>) {
+    fn pre_proxy(&mut self, ctx: &Ctx<'_, '_>, edits: &mut PluginEdits) {
         for h in ctx.msg.headers() {
-            let mut rules = self.rules.iter().filter(|r| r.names(&h)).peekable();
-            if rules.peek().is_none() {
+            if !self.rules.iter().any(|r| r.names(&h)) {
                 continue;
             }
-            let mut values = Vec::new();
-            for r in rules {
-                match &r.value {
-                    None => {
-                        edits.remove_headers.push(h.index);
-                        values.clear();
-                        break;
-                    }
-                    Some(v) => values.push(v.as_bytes()),
-                }
-            }
-            if values.is_empty() {
+            // A bare name removes the line; else the values named go (no list is built:
+            // the rules are walked again per element).
+            if self.rules.iter().any(|r| r.value.is_none() && r.names(&h)) {
+                edits.remove_headers.push(h.index);
                 continue;
             }
+            let stripped = |e: &[u8]| {
+                self.rules.iter().any(|r| {
+                    r.names(&h)
+                        && r.value
+                            .as_ref()
+                            .is_some_and(|v| e.eq_ignore_ascii_case(v.as_bytes()))
+                })
+            };
             // One edit per line: the kept elements replace the value (or the line goes).
-            let stripped = |e: &[u8]| values.iter().any(|v| e.eq_ignore_ascii_case(v));
             if !h.values().any(stripped) {
                 continue;
             }
-            let kept: Vec<&[u8]> = h.values().filter(|e| !stripped(e)).collect();
-            if kept.is_empty() {
+            if h.values().all(stripped) {
                 edits.remove_headers.push(h.index);
-            } else {
-                let joined = kept.join(&b", "[..]);
-                edits
-                    .replace
-                    .push((h.value, String::from_utf8_lossy(&joined).into_owned()));
+                continue;
             }
+            edits.replace(ctx.msg, h.value, |text| {
+                for (i, e) in h.values().filter(|e| !stripped(e)).enumerate() {
+                    if i > 0 {
+                        text.push_str(", ");
+                    }
+                    // Into the buffer's room: String's fmt::Write allocates only to grow.
+                    let _ = write!(text, "{}", crate::logging::Lossy(e));
+                }
+            });
         }
     }
 }
@@ -118,13 +122,15 @@ mod tests {
         with_ctx(text, |ctx| {
             let mut e = PluginEdits::default();
             p.pre_proxy(ctx, &mut e);
-            for i in e.remove_headers {
+            for &i in &e.remove_headers {
                 let line = ctx.msg.header(i).unwrap().line;
                 out.0
                     .push(String::from_utf8_lossy(line).trim_end().to_string());
             }
-            for (old, new) in e.replace {
-                out.1.push((String::from_utf8_lossy(old).into_owned(), new));
+            for (old, new) in e.replacements() {
+                let old = &ctx.msg.buffer()[old];
+                out.1
+                    .push((String::from_utf8_lossy(old).into_owned(), new.to_string()));
             }
         });
         out

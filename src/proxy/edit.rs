@@ -5,9 +5,10 @@
 
 use std::net::{IpAddr, SocketAddr};
 
+use super::hooks::Bufs;
 use super::rewrite;
 use crate::sansio::Transport;
-use crate::sip::{EditError, Editor, HeaderName, Host, Message, NameAddr, Rport};
+use crate::sip::{Edit, EditError, Editor, HeaderName, Host, Message, NameAddr, Rport};
 
 /// What names this proxy: its addresses, `host_outbound` and its listen port.
 #[derive(Debug, Clone, Copy)]
@@ -79,9 +80,6 @@ pub enum UaPlacement {
 pub struct Edits<'m> {
     /// Drop the Alert-Info of Asterisk (behaviour §4.10.9).
     pub asterisk_fix: bool,
-    /// Plugins: header lines to remove (by index) and slices to replace.
-    pub remove_headers: Vec<usize>,
-    pub replace: Vec<(&'m [u8], String)>,
     pub request_uri: Option<(&'m [u8], String)>,
     /// Route entries naming us (loose route) or moved into the Request-URI (strict router).
     pub remove_routes: Vec<&'m [u8]>,
@@ -114,25 +112,29 @@ impl<'m> Edits<'m> {
     }
 
     /// Applies every decided edit to `ed`; `own` tells which Record-Route entries are ours.
+    /// `plugin`: the plugins' edits and body for this message.
     pub fn apply<'e>(
         &'e self,
         msg: &Message<'m>,
         ed: &mut Editor<'_, 'm, 'e>,
         own: &Own<'_>,
+        plugin: Option<&'e Bufs>,
     ) -> Result<(), EditError> {
         if self.asterisk_fix {
             remove_asterisk_alert_info(msg, ed)?;
         }
-        if !self.remove_headers.is_empty() {
-            // A line a plugin strips takes the proxy's own edits of it along (e.g. our
-            // Record-Route purged from a Record-Route line plugin_stripheader removes).
-            ed.absorb_in_deletions();
-        }
-        for &i in &self.remove_headers {
-            ed.remove_header(i)?;
-        }
-        for (old, new) in &self.replace {
-            ed.replace(old, new.as_bytes())?;
+        if let Some(p) = plugin {
+            if !p.edits.remove_headers.is_empty() {
+                // A line a plugin strips takes the proxy's own edits of it along (e.g. our
+                // Record-Route purged from a Record-Route line plugin_stripheader removes).
+                ed.absorb_in_deletions();
+            }
+            for &i in &p.edits.remove_headers {
+                ed.remove_header(i)?;
+            }
+            for (range, new) in p.edits.replacements() {
+                ed.push(Edit::replace(range, new.as_bytes()))?;
+            }
         }
         if let Some((old, new)) = &self.request_uri {
             ed.replace(old, new.as_bytes())?;
@@ -168,8 +170,15 @@ impl<'m> Edits<'m> {
         if let Some(via) = &self.push_via {
             ed.insert_header_before(HeaderName::Via, b"Via", via.as_bytes())?;
         }
-        if let Some(b) = &self.body {
-            ed.set_body(b);
+        match plugin.filter(|p| p.has_body) {
+            Some(p) => {
+                ed.set_body(&p.body);
+            }
+            None => {
+                if let Some(b) = &self.body {
+                    ed.set_body(b);
+                }
+            }
         }
         Ok(())
     }

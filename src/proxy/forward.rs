@@ -331,8 +331,8 @@ impl Proxy {
                 match self.plugins_decide(now, origin, msg, true) {
                     super::hooks::Outcome::Continue => self.refuse(origin, msg, r),
                     super::hooks::Outcome::Done => {}
-                    super::hooks::Outcome::Forward(f) => {
-                        self.forward_forced(now, origin, msg, &f, media);
+                    super::hooks::Outcome::Forward => {
+                        self.forward_forced(now, origin, msg, media);
                     }
                 }
             }
@@ -347,10 +347,12 @@ impl Proxy {
         now: u64,
         origin: &Origin,
         msg: &Message<'_>,
-        forced: &Forced,
         media: &mut dyn Media,
     ) {
-        if let Err(r) = self.try_forward_request_as(now, origin, msg, None, Some(forced), media) {
+        let forced = self.take_forced();
+        let r = self.try_forward_request_as(now, origin, msg, None, Some(&forced), media);
+        self.forced_done(forced);
+        if let Err(r) = r {
             self.refuse(origin, msg, r);
         }
     }
@@ -379,10 +381,8 @@ impl Proxy {
         let target = self.request_target(msg)?;
         let (route, new_ruri) = self.route_request(now, origin, msg, &target, forced)?;
         let body = self.request_media(now, origin, msg, &route, media)?;
-        let mut edits =
-            self.request_edits(origin, msg, &route, target, new_ruri, add_expires, body);
-        if let Some(status) = self.plugins_pre_proxy(now, origin, msg, route.direction, &mut edits)
-        {
+        let edits = self.request_edits(origin, msg, &route, target, new_ruri, add_expires, body);
+        if let Some(status) = self.plugins_pre_proxy(now, origin, msg, route.direction, &edits) {
             // A plugin refused the offer (codecfilter): the streams it opened go again.
             if let Ok(c) = msg.cseq() {
                 media.close_call_up_to_cseq(&media_call_id(msg), c.number);
@@ -536,8 +536,8 @@ impl Proxy {
         let new_ruri = match (direction, slot) {
             // The plugin's Request-URI; with a next hop of its own and none, it is kept
             // (siptrunk: the trunk's phone needs the dialled number).
-            _ if forced.is_some_and(|f| f.request_uri.is_some() || f.hop.is_some()) => {
-                forced.and_then(|f| f.request_uri.clone())
+            _ if forced.is_some_and(|f| f.request_uri().is_some() || f.hop().is_some()) => {
+                forced.and_then(|f| f.request_uri()).map(str::to_string)
             }
             (Direction::Incoming, Some(slot)) => self
                 .registry
@@ -551,7 +551,7 @@ impl Proxy {
                 .map(str::to_string),
         };
         let ruri = new_ruri.as_deref().map_or(target.ruri_raw, str::as_bytes);
-        let hop = match (direction, forced.and_then(|f| f.hop.clone())) {
+        let hop = match (direction, forced.and_then(|f| f.hop()).cloned()) {
             (_, Some(h)) => Some(h),
             (Direction::Incoming, None) => Hop::of_uri_bytes(ruri),
             (Direction::Outgoing, None) => target
@@ -694,9 +694,9 @@ impl Proxy {
     ) -> Result<(), Refusal> {
         let (route, own_via) = self.route_response(now, origin, msg)?;
         let body = self.response_media(now, origin, msg, &route, media)?;
-        let mut edits = self.response_edits(now, msg, &route, own_via, body);
+        let edits = self.response_edits(now, msg, &route, own_via, body);
         // Plugins refuse requests only (BodyAction::Refuse): a response goes on.
-        let _ = self.plugins_pre_proxy(now, origin, msg, route.direction, &mut edits);
+        let _ = self.plugins_pre_proxy(now, origin, msg, route.direction, &edits);
         self.emit(now, msg, &edits, &route)
     }
 
@@ -868,13 +868,18 @@ impl Proxy {
         route: &Route,
     ) -> Result<(), Refusal> {
         let mut buf = std::mem::take(&mut self.scratch);
+        // The plugins' edits, if they are this message's (see `plugins_pre_proxy`).
+        let bufs = std::mem::take(&mut self.bufs);
         let written = {
             let own = self.own();
             let mut ed = Editor::new(msg);
+            let plugin = bufs.active.then_some(&bufs);
             edits
-                .apply(msg, &mut ed, &own)
+                .apply(msg, &mut ed, &own, plugin)
                 .and_then(|()| ed.emit_vec(&mut buf))
         };
+        self.bufs = bufs;
+        self.bufs.active = false;
         // emit_vec leaves exactly the written bytes in `buf`.
         let result = match written {
             Ok(_) => {

@@ -309,7 +309,9 @@ pub struct Proxy {
     /// The enabled plugins, in `load_plugin` order.
     plugins: Vec<Box<dyn crate::plugins::Plugin>>,
     /// Call-IDs a plugin answered with 302, until when their ACK is swallowed.
-    redirects: Vec<(String, u64)>,
+    redirects: Vec<(hooks::CallIdDigest, u64)>,
+    /// The plugin pipeline's reusable buffers.
+    bufs: hooks::Bufs,
     /// plugin_stun: the client, and the address it learned as text (compared in `own`).
     stun: Option<crate::plugins::stun::Client>,
     stun_host: Option<String>,
@@ -349,6 +351,7 @@ impl Proxy {
             resolver_touched: true,
             plugins: Vec::new(),
             redirects: Vec::new(),
+            bufs: hooks::Bufs::default(),
             stun: None,
             stun_host: None,
             stun_server: None,
@@ -496,6 +499,7 @@ impl Proxy {
 
     /// Installs the enabled plugins (`plugins::build`), at start and on SIGHUP.
     pub fn set_plugins(&mut self, plugins: Vec<Box<dyn crate::plugins::Plugin>>) {
+        self.bufs = hooks::Bufs::for_plugins(!plugins.is_empty());
         self.plugins = plugins;
     }
 
@@ -721,37 +725,58 @@ impl Proxy {
         }
         // "Fix" plugins repair a message before the proxy's checks see it (without them
         // nothing is copied: `msg` is then the received message itself).
-        let fixed = self.plugins_fix(now, &origin, &msg);
-        let repaired;
-        let msg: &Message<'_> = match fixed.as_deref() {
-            None => &msg,
+        match self.plugins_fix(now, &origin, &msg) {
+            None => self.dispatch(now, &origin, &msg, access, media),
             Some(buf) => {
-                repaired = match Message::parse(buf, origin.transport.framing()) {
-                    Ok(m) => m,
-                    Err(e) => {
-                        self.reject_unparsed(&origin, buf, e);
-                        return;
-                    }
-                };
-                if !self.validate_or_reject(&origin, &repaired) {
-                    return;
-                }
-                &repaired
+                self.dispatch_repaired(now, &origin, &buf, access, media);
+                self.fix_done(buf);
+            }
+        }
+    }
+
+    /// A message a plugin repaired: parsed and validated again, then handled.
+    fn dispatch_repaired(
+        &mut self,
+        now: u64,
+        origin: &Origin,
+        buf: &[u8],
+        access: crate::acl::Access,
+        media: &mut dyn Media,
+    ) {
+        let repaired = match Message::parse(buf, origin.transport.framing()) {
+            Ok(m) => m,
+            Err(e) => {
+                self.reject_unparsed(origin, buf, e);
+                return;
             }
         };
+        if self.validate_or_reject(origin, &repaired) {
+            self.dispatch(now, origin, &repaired, access, media);
+        }
+    }
+
+    /// A valid message: a response is forwarded, a request handled.
+    fn dispatch(
+        &mut self,
+        now: u64,
+        origin: &Origin,
+        msg: &Message<'_>,
+        access: crate::acl::Access,
+        media: &mut dyn Media,
+    ) {
         if !msg.is_request() {
             if !access.sip {
                 self.drop_msg(
                     DropReason::NoSipPermission,
-                    &origin,
+                    origin,
                     "response from a host without SIP permission",
                 );
                 return;
             }
-            self.forward_response(now, &origin, msg, media);
+            self.forward_response(now, origin, msg, media);
             return;
         }
-        self.handle_request(now, &origin, msg, access, media);
+        self.handle_request(now, origin, msg, access, media);
     }
 
     /// A valid request: the checks, the plugins' "determine target", then REGISTER handling or
@@ -774,8 +799,8 @@ impl Proxy {
         }
         let forced = match self.plugins_decide(now, origin, msg, false) {
             hooks::Outcome::Done => return,
-            hooks::Outcome::Continue => None,
-            hooks::Outcome::Forward(f) => Some(f),
+            hooks::Outcome::Continue => false,
+            hooks::Outcome::Forward => true,
         };
         if msg.method() == Some(b"REGISTER") {
             if let Err(r) = self.check_register_access(origin, access) {
@@ -795,8 +820,8 @@ impl Proxy {
             return;
         }
         match forced {
-            Some(f) => self.forward_forced(now, origin, msg, &f, media),
-            None => self.forward_request(now, origin, msg, None, media),
+            true => self.forward_forced(now, origin, msg, media),
+            false => self.forward_request(now, origin, msg, None, media),
         }
     }
 

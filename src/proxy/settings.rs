@@ -7,7 +7,7 @@ use crate::config::Config;
 
 /// A next hop given by name or address, with an optional port (none: RFC 3263 SRV/5060) and
 /// the transport its URI asks for (`;transport=tcp`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Hop {
     pub host: String,
     pub port: Option<u16>,
