@@ -1160,10 +1160,11 @@ mod tests {
         assert_eq!(exit, Exit::Terminated(libc::SIGTERM));
     }
 
-    /// A new IPv6 prefix on the LAN interface (DHCPv6-PD renumbering): the inbound IPv6
-    /// socket moves to the new address and serves it; the IPv4 one stays. Needs root.
-    #[test]
-    fn inbound_ipv6_address_changes_are_followed_in_a_private_netns() {
+    /// Runs `f` in a private network namespace with `lo` up, `f` getting an `ip(8)` runner;
+    /// without root or `ip` it says so and passes. A network namespace is per thread: a new
+    /// thread and the commands it starts get a private one, the rest of the test binary keeps
+    /// the host's.
+    fn in_private_netns(f: impl FnOnce(&dyn Fn(&str)) + Send + 'static) {
         if !crate::process::is_root()
             || std::process::Command::new("ip").arg("-V").output().is_err()
         {
@@ -1182,6 +1183,17 @@ mod tests {
                 assert!(st.success(), "ip {args}");
             };
             ip("link set lo up");
+            f(&ip);
+        })
+        .join()
+        .unwrap();
+    }
+
+    /// A new IPv6 prefix on the LAN interface (DHCPv6-PD renumbering): the inbound IPv6
+    /// socket moves to the new address and serves it; the IPv4 one stays. Needs root.
+    #[test]
+    fn inbound_ipv6_address_changes_are_followed_in_a_private_netns() {
+        in_private_netns(|ip| {
             ip("link add l0 type veth peer name l1");
             ip("addr add 10.1.1.1/24 dev l0");
             ip("addr add fd00:1::1/64 dev l0 nodad");
@@ -1216,34 +1228,13 @@ mod tests {
             let tx = std::net::UdpSocket::bind("[fd00:2::1]:0").unwrap();
             tx.send_to(b"hello", local).unwrap();
             turn_until(&mut el, |el| el.stats().sip_datagrams == before + 1);
-        })
-        .join()
-        .unwrap();
+        });
     }
 
     /// Needs root (for a private network namespace) and `ip`; elsewhere it says so and passes.
     #[test]
     fn outbound_address_changes_are_followed_at_once_in_a_private_netns() {
-        if !crate::process::is_root()
-            || std::process::Command::new("ip").arg("-V").output().is_err()
-        {
-            eprintln!("skipped: needs root and ip(8)");
-            return;
-        }
-        let _g = TEST_SIGNAL_LOCK.lock().unwrap_or_else(|e| e.into_inner());
-        // A network namespace is per thread: this thread and the commands it starts get a
-        // private one, the rest of the test binary keeps the host's.
-        std::thread::spawn(|| {
-            // SAFETY: plain syscall affecting this thread only.
-            assert_eq!(unsafe { libc::unshare(libc::CLONE_NEWNET) }, 0, "unshare");
-            let ip = |args: &str| {
-                let st = std::process::Command::new("ip")
-                    .args(args.split(' '))
-                    .status()
-                    .unwrap();
-                assert!(st.success(), "ip {args}");
-            };
-            ip("link set lo up");
+        in_private_netns(|ip| {
             ip("link add v0 type veth peer name v1");
             let mut cfg = loopback(0);
             cfg.if_outbound = Some("v0".into());
@@ -1278,8 +1269,6 @@ mod tests {
             let tx = std::net::UdpSocket::bind("10.9.9.10:0").unwrap();
             tx.send_to(b"hello", local).unwrap();
             turn_until(&mut el, |el| el.stats().sip_datagrams == 1);
-        })
-        .join()
-        .unwrap();
+        });
     }
 }
