@@ -215,6 +215,9 @@ impl std::error::Error for RegistryError {}
 pub struct Registry {
     slots: Box<[Option<Entry>]>,
     used: usize,
+    /// One past the highest occupied slot: lookups (several per message) scan only up to it,
+    /// not every preallocated slot (each a cache line of its own).
+    hi: usize,
     /// Cached result of `next_deadline`, recomputed after a change.
     deadline: Option<Option<u64>>,
     generation: u64,
@@ -226,6 +229,7 @@ impl Registry {
         Registry {
             slots: (0..max_registrations).map(|_| None).collect(),
             used: 0,
+            hi: 0,
             deadline: Some(None),
             generation: 0,
         }
@@ -251,6 +255,8 @@ impl Registry {
     /// Occupied slots in slot order.
     pub fn iter(&self) -> impl Iterator<Item = (usize, &Entry)> {
         self.slots
+            .get(..self.hi)
+            .unwrap_or(&self.slots)
             .iter()
             .enumerate()
             .filter_map(|(i, s)| s.as_ref().map(|e| (i, e)))
@@ -267,6 +273,9 @@ impl Registry {
                 log::debug!(target: REG, "registration of {} removed (slot {slot})", e.reg_url);
             }
         }
+        while self.hi > 0 && self.slots.get(self.hi - 1).is_some_and(Option::is_none) {
+            self.hi -= 1;
+        }
     }
 
     fn occupy(&mut self, entry: Entry) -> Result<usize, RegistryError> {
@@ -278,6 +287,7 @@ impl Registry {
             .ok_or(RegistryError::Full)?;
         *free = Some(entry);
         self.used = self.used.saturating_add(1);
+        self.hi = self.hi.max(slot.saturating_add(1));
         Ok(slot)
     }
 
