@@ -407,7 +407,7 @@ impl EventLoop {
         }
         if self.tcp.poll_timeout().is_some_and(|d| d <= now) {
             self.tcp.handle_timeout(self.poll.registry(), now);
-            self.answer_undelivered(now);
+            self.flush(now);
             worked = true;
         }
         worked
@@ -433,18 +433,9 @@ impl EventLoop {
             proxy.handle_message(now, origin, bytes, relay);
         });
         self.flush(now);
-        self.answer_undelivered(now);
     }
 
     /// Requests whose TCP connection could not be opened: the proxy answers their senders.
-    fn answer_undelivered(&mut self, now: u64) {
-        while let Some((local, peer, bytes)) = self.tcp.poll_undelivered() {
-            self.proxy
-                .handle_undeliverable(now, local, peer, &bytes, &mut self.relay);
-            self.flush(now);
-        }
-    }
-
     fn on_signals(&mut self) {
         let mut exit = self.exit;
         let (mut hup, mut usr1) = (false, false);
@@ -608,6 +599,14 @@ impl EventLoop {
         // Kept in the loop, not zeroed per call (18 kB).
         let mut buf = std::mem::take(&mut self.send_buf);
         self.drain_proxy(now, &mut buf);
+        // A message TCP could not take (a connect refused at once, a full table) is answered
+        // now, whatever woke the loop (a UDP request, a DNS answer, a timer), not at the next
+        // TCP event.
+        while let Some((local, peer, bytes)) = self.tcp.poll_undelivered() {
+            self.proxy
+                .handle_undeliverable(now, local, peer, &bytes, &mut self.relay);
+            self.drain_proxy(now, &mut buf);
+        }
         self.send_buf = buf;
     }
 
@@ -860,8 +859,8 @@ impl EventLoop {
     fn bind_side(&mut self, addr: IpAddr, side: Side) -> Result<SipSocket, StartError> {
         let at = SocketAddr::new(addr, self.inbound.local.port());
         let token = match side {
-            Side::InboundAlt => SIP_ALT[0],
-            _ => SIP_ALT[1],
+            Side::InboundAlt | Side::Inbound => SIP_ALT[0],
+            Side::OutboundAlt | Side::Outbound => SIP_ALT[1],
         };
         let sock = open(&self.poll, token, at, self.dscp)?;
         self.tcp
