@@ -434,7 +434,7 @@ impl Table {
                 media_index: req.media_index,
                 local,
                 remote: canonical(req.remote),
-                remote_public: super::latch::is_publicly_routable(req.remote.ip()),
+                remote_public: super::latch::is_publicly_routable(canonical(req.remote).ip()),
                 remote_rtcp_port: req.remote_rtcp_port,
                 peer: None,
                 last_activity: now,
