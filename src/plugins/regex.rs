@@ -47,7 +47,7 @@ const DUP_MAX: u32 = 255;
 /// as not matching: a subject from the network must not stall the proxy. A typical URI
 /// pattern takes well under a thousand (0.5 µs on a PC); 100 000 take 0.4 ms on a PC, so
 /// roughly 10 ms on a MIPS 24Kc router (estimated, not measured there).
-const MAX_STEPS: u32 = 100_000;
+pub const MAX_STEPS: u32 = 100_000;
 /// Size in bits of the memo (program size × (subject length + 1)); a larger subject counts
 /// as not matching (at [`MAX_PROG`] that is a subject of 4000 bytes; siproxd's patterns of
 /// 20..50 instructions allow 80..200 kB).
@@ -481,7 +481,18 @@ impl Regex {
         subject: &str,
         scratch: &mut Scratch,
     ) -> Option<[Option<(usize, usize)>; GROUPS]> {
-        let r = self.run(subject, scratch);
+        self.captures_budget(subject, scratch, &mut 0)
+    }
+
+    /// [`Regex::captures_in`] that counts its steps into `steps`, so that several matches
+    /// against one subject (replacing every occurrence) share one [`MAX_STEPS`] budget.
+    pub fn captures_budget(
+        &self,
+        subject: &str,
+        scratch: &mut Scratch,
+        steps: &mut u32,
+    ) -> Option<[Option<(usize, usize)>; GROUPS]> {
+        let r = self.run(subject, scratch, steps);
         scratch.trim();
         r
     }
@@ -490,6 +501,7 @@ impl Regex {
         &self,
         subject: &str,
         scratch: &mut Scratch,
+        steps: &mut u32,
     ) -> Option<[Option<(usize, usize)>; GROUPS]> {
         if subject.contains('\0') {
             return None;
@@ -507,7 +519,6 @@ impl Regex {
         tried.clear();
         tried.resize(bits / 64 + 1, 0);
         stack.clear();
-        let mut steps = 0;
         let mut slots = [None; 2 * GROUPS];
         for start in (0..width).filter(|&i| subject.is_char_boundary(i)) {
             // the longest end so far and the slots of the first path that reached it
@@ -530,8 +541,8 @@ impl Regex {
                         break;
                     }
                     *word |= 1 << (bit % 64);
-                    steps += 1;
-                    if steps > MAX_STEPS {
+                    *steps += 1;
+                    if *steps > MAX_STEPS {
                         return None;
                     }
                     match *self.prog.get(pc)? {
@@ -677,6 +688,21 @@ impl Scratch {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_shared_budget_adds_up_the_steps_of_several_matches() {
+        let re = Regex::new("a").unwrap();
+        let mut scratch = Scratch::default();
+        let mut steps = 0;
+        assert!(re.captures_budget("xxa", &mut scratch, &mut steps).is_some());
+        let one = steps;
+        assert!(one > 0);
+        assert!(re.captures_budget("xxa", &mut scratch, &mut steps).is_some());
+        assert_eq!(steps, 2 * one);
+        // A budget already spent stops the next match.
+        let mut spent = MAX_STEPS;
+        assert!(re.captures_budget("xxa", &mut scratch, &mut spent).is_none());
+    }
 
     #[test]
     fn extended_case_insensitive_with_groups() {

@@ -75,7 +75,10 @@ fn apply(
     text: &mut String,
     scratch: &mut Scratch,
 ) -> Option<()> {
-    let caps = rule.re.captures_in(subject, scratch)?;
+    // Every occurrence's match counts against one budget: a long subject with many
+    // occurrences would otherwise cost MAX_STEPS per occurrence.
+    let mut steps = 0;
+    let caps = rule.re.captures_budget(subject, scratch, &mut steps)?;
     let (ms, me) = caps.first().copied().flatten()?;
     text.clear();
     expand(&rule.replace, subject, &caps, |s| put(text, s))?;
@@ -95,7 +98,7 @@ fn apply(
             }
             let Some((s, e)) = rule
                 .re
-                .captures_in(rest, scratch)
+                .captures_budget(rest, scratch, &mut steps)
                 .and_then(|c| c.first().copied().flatten())
             else {
                 break;
@@ -104,6 +107,10 @@ fn apply(
             put(out, text)?;
             rest = rest.get(e..)?;
             empty = s == e;
+        }
+        // Out of budget is not "no more occurrences": no half-rewritten URI.
+        if steps > super::regex::MAX_STEPS {
+            return None;
         }
     }
     put(out, rest)
