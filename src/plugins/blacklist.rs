@@ -54,21 +54,11 @@ pub struct Manual {
 
 impl Manual {
     fn contains(&self, ip: IpAddr) -> bool {
-        match (self.ip, ip.to_canonical()) {
-            (IpAddr::V4(n), IpAddr::V4(a)) => {
-                let mask = u32::MAX
-                    .checked_shl(32 - u32::from(self.prefix))
-                    .unwrap_or(0);
-                u32::from(n) & mask == u32::from(a) & mask
-            }
-            (IpAddr::V6(n), IpAddr::V6(a)) => {
-                let mask = u128::MAX
-                    .checked_shl(128 - u32::from(self.prefix))
-                    .unwrap_or(0);
-                u128::from(n) & mask == u128::from(a) & mask
-            }
-            _ => false,
-        }
+        let net = crate::acl::Cidr {
+            addr: self.ip,
+            prefix: self.prefix,
+        };
+        net.contains(ip.to_canonical())
     }
 }
 
