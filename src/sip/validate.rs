@@ -10,6 +10,7 @@ impl<'a> Message<'a> {
     /// CSeq (and its method for requests), Call-ID, From, To (with a host for SIP URIs),
     /// Max-Forwards and Contact. The first problem found is returned.
     pub fn validate(&self) -> Result<(), ParseError> {
+        let mut ruri = None;
         if let Some(raw) = self.request_uri_raw() {
             let uri = Uri::parse(raw).map_err(|_| ParseError::BadRequestUri)?;
             match uri.scheme {
@@ -20,12 +21,13 @@ impl<'a> Message<'a> {
             if uri.headers.is_some() {
                 return Err(ParseError::BadRequestUri);
             }
+            ruri = Some(uri);
         }
         let top = self.top_via()?;
         // A bare IPv6 Request-URI host is tolerated only from an agent that writes its Via
         // bare too (one that never learned the brackets, as the Valid8 phone in
         // tests/data/real); from one that brackets its Via it is the RFC 5118 §4.2 error.
-        if let Some(u) = self.request_uri_raw().and_then(|r| Uri::parse(r).ok()) {
+        if let Some(u) = ruri {
             let bare = |h: &[u8]| h.first() != Some(&b'[');
             if matches!(u.host, Some(Host::Ipv6(_))) && bare(u.host_raw) && !bare(top.host_raw) {
                 return Err(ParseError::BadRequestUri);
