@@ -694,14 +694,20 @@ mod tests {
         let re = Regex::new("a").unwrap();
         let mut scratch = Scratch::default();
         let mut steps = 0;
-        assert!(re.captures_budget("xxa", &mut scratch, &mut steps).is_some());
+        assert!(re
+            .captures_budget("xxa", &mut scratch, &mut steps)
+            .is_some());
         let one = steps;
         assert!(one > 0);
-        assert!(re.captures_budget("xxa", &mut scratch, &mut steps).is_some());
+        assert!(re
+            .captures_budget("xxa", &mut scratch, &mut steps)
+            .is_some());
         assert_eq!(steps, 2 * one);
         // A budget already spent stops the next match.
         let mut spent = MAX_STEPS;
-        assert!(re.captures_budget("xxa", &mut scratch, &mut spent).is_none());
+        assert!(re
+            .captures_budget("xxa", &mut scratch, &mut spent)
+            .is_none());
     }
 
     #[test]
