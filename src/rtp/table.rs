@@ -266,6 +266,9 @@ impl Half {
 /// The half-stream table; see the module doc of `rtp`.
 pub struct Table {
     slots: Box<[Option<Half>]>,
+    /// One past the highest occupied slot: the per-message scans (open, pair, close, confirm)
+    /// stop there instead of touching every preallocated slot, each several cache lines.
+    hi: usize,
     ports: PortAllocator,
     timeout_ms: u64,
     open: usize,
@@ -299,6 +302,7 @@ impl Table {
         let capacity = max_rtp_streams.min(RTP_MAX_STREAMS);
         Table {
             slots: (0..capacity).map(|_| None).collect(),
+            hi: 0,
             ports: PortAllocator::new(rtp_port_low, rtp_port_high),
             timeout_ms: u64::from(rtp_timeout.max(RTP_MIN_TIMEOUT_SECS)) * 1000,
             open: 0,
@@ -339,6 +343,16 @@ impl Table {
         self.slots.get(slot.index()).and_then(Option::as_ref)
     }
 
+    /// The slots up to the highest occupied one; every open half is in it.
+    fn live(&self) -> &[Option<Half>] {
+        self.slots.get(..self.hi).unwrap_or(&self.slots)
+    }
+
+    fn live_mut(&mut self) -> &mut [Option<Half>] {
+        let hi = self.hi.min(self.slots.len());
+        self.slots.get_mut(..hi).unwrap_or_default()
+    }
+
     /// (local, remote) of the open half of `call_id`'s stream `media_index` whose media
     /// travels `dir`.
     pub fn partner(
@@ -347,7 +361,7 @@ impl Table {
         media_index: u16,
         dir: StreamDirection,
     ) -> Option<(SocketAddr, SocketAddr)> {
-        self.slots
+        self.live()
             .iter()
             .flatten()
             .find(|h| h.call_id == call_id && h.media_index == media_index && h.stream_dir == dir)
@@ -356,7 +370,7 @@ impl Table {
 
     /// Open half-streams in slot order.
     pub fn halves(&self) -> impl Iterator<Item = (SlotId, &Half)> {
-        self.slots.iter().enumerate().filter_map(|(i, h)| {
+        self.live().iter().enumerate().filter_map(|(i, h)| {
             let h = h.as_ref()?;
             Some((SlotId(u32::try_from(i).ok()?), h))
         })
@@ -450,6 +464,7 @@ impl Table {
             });
         }
         self.open = self.open.saturating_add(1);
+        self.hi = self.hi.max(i.saturating_add(1));
         bump(&mut self.stats.opened);
         self.pair(i);
         log::debug!(
@@ -473,7 +488,7 @@ impl Table {
     }
 
     fn find_existing(&self, req: &StreamRequest<'_>) -> Option<usize> {
-        self.slots.iter().position(|h| {
+        self.live().iter().position(|h| {
             h.as_ref().is_some_and(|h| {
                 h.call_id.as_str() == req.call_id
                     && h.stream_dir == req.stream_dir
@@ -552,7 +567,7 @@ impl Table {
     /// Whether RTP port `port` or its RTCP port collides with a half bound on `ip`.
     fn port_in_use(&self, ip: IpAddr, port: u16) -> bool {
         let p = u32::from(port);
-        self.slots.iter().flatten().any(|h| {
+        self.live().iter().flatten().any(|h| {
             let q = u32::from(h.local.port());
             h.local.ip() == ip && (q == p || q + 1 == p || q == p + 1)
         })
@@ -566,7 +581,7 @@ impl Table {
             return;
         };
         let mut best = None;
-        for (j, h) in self.slots.iter().enumerate() {
+        for (j, h) in self.live().iter().enumerate() {
             let Some(h) = h else { continue };
             if j == i
                 || h.call_id != me.call_id
@@ -712,6 +727,9 @@ impl Table {
         }
         sockets.close_pair(slot, h.local);
         self.open = self.open.saturating_sub(1);
+        while self.hi > 0 && self.slots.get(self.hi - 1).is_some_and(Option::is_none) {
+            self.hi -= 1;
+        }
         bump(&mut self.stats.closed);
         log::debug!(
             target: logging::RTP,
@@ -733,7 +751,7 @@ impl Table {
         pred: impl Fn(&Half) -> bool,
     ) -> usize {
         let mut n = 0;
-        for i in 0..self.slots.len() {
+        for i in 0..self.hi {
             let hit = self
                 .slots
                 .get(i)
@@ -768,7 +786,7 @@ impl Table {
         sockets: &mut dyn RelaySockets,
     ) -> usize {
         let failed = |h: &Half| h.call_id.as_str() == call_id && h.cseq <= cseq;
-        for h in self.slots.iter_mut().flatten() {
+        for h in self.live_mut().iter_mut().flatten() {
             if failed(h) && h.established {
                 if let Some((remote, rtcp)) = h.prior_remote.take() {
                     h.set_remote(remote, rtcp);
@@ -783,7 +801,7 @@ impl Table {
     /// an error response only undoes later offers on them. Returns the number of halves.
     pub fn confirm_call(&mut self, call_id: &str, cseq: u32) -> usize {
         let mut n = 0;
-        for h in self.slots.iter_mut().flatten() {
+        for h in self.live_mut().iter_mut().flatten() {
             if h.call_id.as_str() == call_id && h.cseq <= cseq {
                 h.established = true;
                 h.prior_remote = None;
@@ -804,14 +822,14 @@ impl Table {
 
     /// Earliest `rtp_timeout` deadline of an open half (ms), for the shell's poll timeout.
     pub fn next_deadline(&self) -> Option<u64> {
-        self.slots.iter().flatten().map(|h| self.deadline(h)).min()
+        self.live().iter().flatten().map(|h| self.deadline(h)).min()
     }
 
     /// Close every half silent for `rtp_timeout` (deadline ≤ `now`), individually (§5.4).
     pub fn expire(&mut self, now: u64, sockets: &mut dyn RelaySockets) -> usize {
         let timeout_ms = self.timeout_ms;
         let mut n = 0;
-        for i in 0..self.slots.len() {
+        for i in 0..self.hi {
             let Some(Some(h)) = self.slots.get(i) else {
                 continue;
             };
@@ -928,6 +946,42 @@ mod tests {
 
     fn table() -> Table {
         Table::new(16, 7070, 7089, 300)
+    }
+
+    /// The scans stop at the highest occupied slot: a call whose halves sit above closed
+    /// slots is still found, paired, confirmed and closed, and a port of such a half is not
+    /// handed out twice.
+    #[test]
+    fn halves_above_closed_slots_are_still_seen() {
+        let (mut t, mut s) = (Table::new(16, 7070, 7199, 300), FakeSockets::default());
+        call(&mut t, &mut s, "low");
+        let (e1, e2) = call(&mut t, &mut s, "high");
+        assert_eq!((e1.slot.index(), e2.slot.index()), (2, 3));
+        assert_eq!(t.close_call("low", &mut s), 2);
+        assert_eq!(t.hi, 4, "slots 2 and 3 are still open");
+        assert_eq!(t.confirm_call("high", 1), 2);
+        assert_eq!(
+            t.partner("high", 0, StreamDirection::Incoming),
+            Some((e1.local, sa("192.168.1.10:4000")))
+        );
+        // A retransmitted offer finds its half in slot 2, not a new slot.
+        let again = t
+            .open(
+                0,
+                &req("high", StreamDirection::Incoming, O, "192.168.1.10:4000"),
+                &mut s,
+            )
+            .unwrap();
+        assert_eq!(again.slot, e1.slot);
+        // A new call takes the freed slots 0 and 1 and other ports than the open halves'.
+        let (n1, n2) = call(&mut t, &mut s, "new");
+        assert_eq!((n1.slot.index(), n2.slot.index()), (0, 1));
+        assert!(n1.local != e1.local && n2.local != e2.local);
+        assert_eq!(t.half(n1.slot).and_then(|h| h.peer), Some(n2.slot));
+        assert_eq!(t.close_call("high", &mut s), 2);
+        assert_eq!(t.hi, 2);
+        assert_eq!(t.close_call("new", &mut s), 2);
+        assert_eq!((t.hi, t.len()), (0, 0));
     }
 
     #[test]
