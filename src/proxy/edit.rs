@@ -3,6 +3,7 @@
 //! editor can borrow it); [`Edits::apply`] runs the passes in one fixed order for requests and
 //! responses alike. Only the headers named here are touched; every other byte is copied.
 
+use std::fmt::Write as _;
 use std::net::{IpAddr, SocketAddr};
 
 use super::hooks::Bufs;
@@ -75,6 +76,20 @@ pub enum UaPlacement {
     End,
 }
 
+/// A number written into a header (Max-Forwards, Expires, a port): on the stack.
+pub type Num = heapless::String<20>;
+
+/// An address in text, bracketed or not (IPv6 at most 39 characters): on the stack.
+pub type IpText = heapless::String<48>;
+
+/// `n` in decimal.
+pub fn num(n: impl std::fmt::Display) -> Num {
+    let mut s = Num::new();
+    // Every integer type fits in 20 digits.
+    let _ = write!(s, "{n}");
+    s
+}
+
 /// Everything decided about one forwarded message, in the order the passes apply it.
 #[derive(Debug, Default)]
 pub struct Edits<'m> {
@@ -87,7 +102,7 @@ pub struct Edits<'m> {
     pub pop_via: Option<&'m [u8]>,
     /// A request: note where it really came from in the sender's Via (RFC 3581, §18.2.1):
     /// the source address and port, formatted.
-    pub received_from: Option<(String, String)>,
+    pub received_from: Option<(IpText, Num)>,
     /// Fill in `rport` even when the sender did not ask for it (stream transports).
     pub force_rport: bool,
     pub contacts: Vec<(NameAddr<'m>, String)>,
@@ -95,10 +110,10 @@ pub struct Edits<'m> {
     pub grandstream_404: bool,
     pub user_agent: Option<(String, UaPlacement)>,
     /// A request: the new Max-Forwards value (added as 70 when the request had none).
-    pub max_forwards: Option<String>,
+    pub max_forwards: Option<Num>,
     pub record_route: RecordRoute,
     /// A proxied REGISTER without any expiry gets `Expires` (behaviour §4.6 step 3).
-    pub expires: Option<String>,
+    pub expires: Option<Num>,
     pub call_id: Option<String>,
     /// A request: our own Via, inserted on top.
     pub push_via: Option<String>,
@@ -107,8 +122,11 @@ pub struct Edits<'m> {
 
 impl<'m> Edits<'m> {
     /// Notes the source of a request for its sender's Via.
-    pub fn received(src: SocketAddr) -> Option<(String, String)> {
-        Some((src.ip().to_canonical().to_string(), src.port().to_string()))
+    pub fn received(src: SocketAddr) -> Option<(IpText, Num)> {
+        let mut ip = IpText::new();
+        // An address is at most 39 characters.
+        let _ = write!(ip, "{}", src.ip().to_canonical());
+        Some((ip, num(src.port())))
     }
 
     /// Applies every decided edit to `ed`; `own` tells which Record-Route entries are ours.

@@ -510,6 +510,7 @@ impl Proxy {
             // The transport the next hop's URI asks for, else the one the request came on.
             transport: hop.transport.unwrap_or(origin.transport),
             large_over_tcp: direction == Direction::Outgoing
+                && self.settings.any_takes_tcp()
                 && msg
                     .from()
                     .ok()
@@ -634,11 +635,6 @@ impl Proxy {
                 via.push_str(tag);
             }
         }
-        let own_rr = edit::own_record_route(
-            &uri_host(self.lan_ip(origin, route)),
-            self.settings.listen_port,
-            route.transport,
-        );
         Edits {
             asterisk_fix: true,
             request_uri: new_ruri.map(|r| (target.ruri_raw, r)),
@@ -656,13 +652,17 @@ impl Proxy {
                 (Some(ua), false) => Some((ua.clone(), UaPlacement::BeforeVia)),
                 _ => None,
             },
-            max_forwards: Some((rewrite::max_forwards(msg) - 1).max(0).to_string()),
+            max_forwards: Some(edit::num((rewrite::max_forwards(msg) - 1).max(0))),
             record_route: if incoming {
-                RecordRoute::Prepend(own_rr)
+                RecordRoute::Prepend(edit::own_record_route(
+                    &uri_host(self.lan_ip(origin, route)),
+                    self.settings.listen_port,
+                    route.transport,
+                ))
             } else {
                 RecordRoute::PurgeOwn
             },
-            expires: add_expires.map(|e| e.to_string()),
+            expires: add_expires.map(edit::num),
             call_id,
             push_via: Some(via),
             body,
@@ -828,13 +828,6 @@ impl Proxy {
                 self.masquerade_contacts(msg, &route.public_host, route.transport)
             }
         };
-        let lan = if incoming {
-            route.source.ip()
-        } else {
-            self.addrs.inbound
-        };
-        let own_rr =
-            edit::own_record_route(&uri_host(lan), self.settings.listen_port, route.transport);
         Edits {
             asterisk_fix: true,
             pop_via: Some(own_via),
@@ -846,7 +839,11 @@ impl Proxy {
                 _ => None,
             },
             record_route: if incoming {
-                RecordRoute::Append(own_rr)
+                RecordRoute::Append(edit::own_record_route(
+                    &uri_host(route.source.ip()),
+                    self.settings.listen_port,
+                    route.transport,
+                ))
             } else {
                 RecordRoute::PurgeOwn
             },

@@ -469,7 +469,10 @@ fn open_streams(
 
 /// The Call-ID the relay table files a call under: the original one of an obscured call
 /// (behaviour §4.10.7), so both legs find the same halves.
-pub(super) fn media_call_id(msg: &Message<'_>) -> String {
+pub(super) fn media_call_id<'m>(msg: &Message<'m>) -> std::borrow::Cow<'m, str> {
     let cid = String::from_utf8_lossy(msg.call_id().unwrap_or(b""));
-    super::rewrite::restore_call_id(&cid, None).unwrap_or_else(|| cid.into_owned())
+    match super::rewrite::restore_call_id(&cid, None) {
+        Some(restored) => std::borrow::Cow::Owned(restored),
+        None => cid,
+    }
 }

@@ -37,7 +37,7 @@ pub fn response_target(via: &Via<'_>, src: SocketAddr) -> SocketAddr {
 fn to_tag(call_id: &[u8], from_tag: &[u8], branch: &[u8]) -> String {
     let mut t = md5_hex(&[call_id, b"/", from_tag, b"/", branch]);
     t.truncate(16);
-    t
+    t.as_str().to_owned()
 }
 
 fn status_line(out: &mut String, code: u16, reason: &str) {

@@ -26,22 +26,34 @@ pub fn max_forwards(msg: &Message<'_>) -> i64 {
     }
 }
 
-/// Lowercase hex of an MD5 digest.
-pub fn md5_hex(parts: &[&[u8]]) -> String {
+/// Lowercase hex of an MD5 digest: 32 characters, kept on the stack (one per forwarded
+/// request, for its branch).
+pub type Md5Hex = heapless::String<32>;
+
+/// The branch parameter of our Via: the magic cookie and an MD5 in hex.
+pub type Branch = heapless::String<39>;
+
+/// Lowercase hex of the MD5 digest of `parts`, concatenated.
+pub fn md5_hex(parts: &[&[u8]]) -> Md5Hex {
     let mut h = Md5::new();
     for p in parts {
         h.update(p);
     }
-    let mut s = String::with_capacity(32);
+    let mut s = Md5Hex::new();
     for b in h.finalize() {
-        let _ = write!(s, "{b:02x}");
+        for nibble in [b >> 4, b & 0x0f] {
+            if let Some(c) = char::from_digit(u32::from(nibble), 16) {
+                // 16 bytes, two digits each: exactly the capacity.
+                let _ = s.push(c);
+            }
+        }
     }
     s
 }
 
 /// The branch of our own Via (behaviour §4.10.3): deterministic, so retransmissions, CANCEL
 /// and non-2xx ACK of a transaction get the same one.
-pub fn branch(msg: &Message<'_>, request_uri: &[u8]) -> String {
+pub fn branch(msg: &Message<'_>, request_uri: &[u8]) -> Branch {
     let digest = match msg.top_via() {
         Ok(v) if v.is_rfc3261_branch() => md5_hex(&[v.branch().unwrap_or(b"")]),
         top => {
@@ -49,23 +61,28 @@ pub fn branch(msg: &Message<'_>, request_uri: &[u8]) -> String {
             let to_tag = msg.to().ok().and_then(|t| t.tag()).unwrap_or(b"");
             let from_tag = msg.from().ok().and_then(|f| f.tag()).unwrap_or(b"");
             let call_id = msg.call_id().unwrap_or(b"");
-            let mut cseq = String::new();
+            let mut cseq = heapless::String::<10>::new();
             if let Ok(c) = msg.cseq() {
                 let _ = write!(cseq, "{}", c.number);
             }
             md5_hex(&[via, to_tag, from_tag, call_id, cseq.as_bytes(), request_uri])
         }
     };
-    let mut b = String::with_capacity(MAGIC_COOKIE.len() + 32);
-    b.push_str("z9hG4bK");
-    b.push_str(&digest);
+    let mut b = Branch::new();
+    // 7 + 32 bytes: exactly the capacity.
+    for &c in MAGIC_COOKIE {
+        let _ = b.push(char::from(c));
+    }
+    let _ = b.push_str(&digest);
     b
 }
 
 /// The value of our own Via header.
 pub fn own_via(transport: Transport, host: &str, port: u16, branch: &str, rport: bool) -> String {
     let proto = transport.via_token();
-    let mut v = format!("SIP/2.0/{proto} {host}:{port};branch={branch}");
+    // Sized for the value and an obscured-loop tag, so it is allocated once.
+    let mut v = String::with_capacity(host.len() + branch.len() + 96);
+    let _ = write!(v, "SIP/2.0/{proto} {host}:{port};branch={branch}");
     if rport {
         v.push_str(";rport");
     }
@@ -206,7 +223,7 @@ mod tests {
         let m = Message::parse(&b, Framing::Datagram).unwrap();
         // MD5("z9hG4bKabc"), computed independently.
         assert_eq!(
-            branch(&m, b"sip:x"),
+            branch(&m, b"sip:x").as_str(),
             format!("z9hG4bK{}", md5_hex(&[b"z9hG4bKabc"]))
         );
         assert_eq!(md5_hex(&[b"abc"]), "900150983cd24fb0d6963f7d28e17f72");

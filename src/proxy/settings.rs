@@ -119,6 +119,14 @@ impl Settings {
         }
     }
 
+    /// Whether any outbound proxy is configured `auto`: only then can `takes_tcp` hold, and
+    /// only then is a request's From domain looked at for it.
+    pub fn any_takes_tcp(&self) -> bool {
+        let auto = Some(ProxyTransport::Auto);
+        self.outbound_proxy_transport == auto
+            || self.domain_routes.iter().any(|r| r.transport == auto)
+    }
+
     /// Whether `hop` is the outbound proxy of `from_domain` and configured `auto`: known to
     /// take TCP too, so a request too large for UDP may go to it over TCP (decisions §4).
     pub fn takes_tcp(&self, from_domain: &str, hop: &Hop) -> bool {
