@@ -312,11 +312,12 @@ impl<'m, 'a, 'e> Editor<'m, 'a, 'e> {
     /// Size of the message `emit` would write.
     pub fn output_len(&mut self) -> Result<usize, EditError> {
         let mut digits = [0u8; 10];
-        let plan = self.plan(&mut digits)?;
+        let mut extra = Extra::new();
+        let plan = self.plan(&mut digits, &mut extra)?;
         Ok(self.planned_len(&plan))
     }
 
-    fn planned_len(&self, plan: &[Edit<'_>]) -> usize {
+    fn planned_len(&self, plan: &[&Edit<'_>]) -> usize {
         // Edits are disjoint and inside the message, so the removed bytes never exceed it.
         plan.iter().fold(self.msg.as_bytes().len(), |n, e| {
             n.saturating_sub(e.range.1 - e.range.0)
@@ -324,38 +325,43 @@ impl<'m, 'a, 'e> Editor<'m, 'a, 'e> {
         })
     }
 
-    /// Sorted, checked edits including the Content-Length and body edits.
-    fn plan<'d>(
-        &self,
+    /// The edits in output order, checked, including the Content-Length and body edits
+    /// (written into `extra`). References are sorted, not the edits: an `Edit` is 144 bytes.
+    fn plan<'p, 'd>(
+        &'p self,
         digits: &'d mut [u8; 10],
-    ) -> Result<heapless::Vec<Edit<'d>, { SIP_MAX_EDITS + 4 }>, EditError>
+        extra: &'p mut Extra<'d>,
+    ) -> Result<heapless::Vec<&'p Edit<'d>, { SIP_MAX_EDITS + 4 }>, EditError>
     where
         'e: 'd,
     {
-        let mut plan: heapless::Vec<Edit<'d>, { SIP_MAX_EDITS + 4 }> = heapless::Vec::new();
-        for e in self.edits.iter() {
-            plan.push(*e).map_err(|_| EditError::TooManyEdits)?;
-        }
         if let Some(body) = self.body {
             let len = u32::try_from(body.len()).map_err(|_| EditError::OutOfRange)?;
             let d: &'d [u8] = write_u32(len, digits);
             let mut any = false;
             for h in self.msg.headers_of(HeaderName::ContentLength) {
                 let r = self.range(h.value)?;
-                plan.push(Edit::replace(r, d))
+                extra
+                    .push(Edit::replace(r, d))
                     .map_err(|_| EditError::TooManyEdits)?;
                 any = true;
             }
             if !any {
-                plan.push(Edit::insert_header(
-                    self.msg.headers_end(),
-                    b"Content-Length",
-                    d,
-                ))
-                .map_err(|_| EditError::TooManyEdits)?;
+                extra
+                    .push(Edit::insert_header(
+                        self.msg.headers_end(),
+                        b"Content-Length",
+                        d,
+                    ))
+                    .map_err(|_| EditError::TooManyEdits)?;
             }
-            plan.push(Edit::replace(self.msg.body_range(), body))
+            extra
+                .push(Edit::replace(self.msg.body_range(), body))
                 .map_err(|_| EditError::TooManyEdits)?;
+        }
+        let mut plan: heapless::Vec<&'p Edit<'d>, { SIP_MAX_EDITS + 4 }> = heapless::Vec::new();
+        for e in self.edits.iter().chain(extra.iter()) {
+            plan.push(e).map_err(|_| EditError::TooManyEdits)?;
         }
         // Stable insertion sort (no allocation); inserts go before a replace at the same start.
         let key = |e: &Edit<'_>| (e.range.0, e.range.1 != e.range.0);
@@ -382,52 +388,67 @@ impl<'m, 'a, 'e> Editor<'m, 'a, 'e> {
         Ok(plan)
     }
 
-    /// Writes the edited message into `out`, returning its length.
-    pub fn emit(&mut self, out: &mut [u8]) -> Result<usize, EditError> {
-        let mut digits = [0u8; 10];
-        let plan = self.plan(&mut digits)?;
-        let needed = self.planned_len(&plan);
-        if needed > out.len() {
-            return Err(EditError::BufferTooSmall { needed });
-        }
+    /// Hands the pieces of the edited message, in order, to `put`.
+    fn write_plan(
+        &self,
+        plan: &[&Edit<'_>],
+        mut put: impl FnMut(&[u8]) -> Result<(), EditError>,
+    ) -> Result<(), EditError> {
         let buf = self.msg.buffer();
-        let mut w = 0usize;
-        let mut put = |bytes: &[u8], w: &mut usize| -> Result<(), EditError> {
-            let end = *w + bytes.len();
-            let dst = out
-                .get_mut(*w..end)
-                .ok_or(EditError::BufferTooSmall { needed })?;
-            dst.copy_from_slice(bytes);
-            *w = end;
-            Ok(())
-        };
         let mut pos = self.msg.start_offset();
         for e in plan.iter() {
-            put(
-                buf.get(pos..e.range.0).ok_or(EditError::OutOfRange)?,
-                &mut w,
-            )?;
+            put(buf.get(pos..e.range.0).ok_or(EditError::OutOfRange)?)?;
             for p in e.parts.iter() {
-                put(p, &mut w)?;
+                put(p)?;
             }
             pos = e.range.1;
         }
         let end = self.msg.body_range().end;
-        put(buf.get(pos..end).ok_or(EditError::OutOfRange)?, &mut w)?;
+        put(buf.get(pos..end).ok_or(EditError::OutOfRange)?)
+    }
+
+    /// Writes the edited message into `out`, returning its length.
+    pub fn emit(&mut self, out: &mut [u8]) -> Result<usize, EditError> {
+        let mut digits = [0u8; 10];
+        let mut extra = Extra::new();
+        let plan = self.plan(&mut digits, &mut extra)?;
+        let needed = self.planned_len(&plan);
+        if needed > out.len() {
+            return Err(EditError::BufferTooSmall { needed });
+        }
+        let mut w = 0usize;
+        self.write_plan(&plan, |bytes| {
+            let end = w + bytes.len();
+            let dst = out
+                .get_mut(w..end)
+                .ok_or(EditError::BufferTooSmall { needed })?;
+            dst.copy_from_slice(bytes);
+            w = end;
+            Ok(())
+        })?;
         Ok(w)
     }
 
     /// Writes the edited message into `out`, reusing its capacity (no allocation when the
     /// capacity suffices).
     pub fn emit_vec(&mut self, out: &mut Vec<u8>) -> Result<usize, EditError> {
-        let n = self.output_len()?;
+        let mut digits = [0u8; 10];
+        let mut extra = Extra::new();
+        let plan = self.plan(&mut digits, &mut extra)?;
         out.clear();
-        out.resize(n, 0);
-        let w = self.emit(out.as_mut_slice())?;
-        out.truncate(w);
-        Ok(w)
+        out.reserve(self.planned_len(&plan));
+        self.write_plan(&plan, |bytes| {
+            out.extend_from_slice(bytes);
+            Ok(())
+        })?;
+        Ok(out.len())
     }
 }
+
+/// The edits `Editor::plan` adds for a new body: every Content-Length value (a message may
+/// repeat the header with the same value) or one new header, and the body itself. The plan
+/// as a whole holds `SIP_MAX_EDITS + 4`, as before.
+type Extra<'d> = heapless::Vec<Edit<'d>, { SIP_MAX_EDITS + 4 }>;
 
 #[cfg(test)]
 #[allow(
@@ -657,6 +678,45 @@ body";
             &out[..n],
             b"OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h\r\nContent-Length: 0\r\n\r\n"
         );
+    }
+
+    /// A repeated (equal) Content-Length is rewritten in every line, with edits before and
+    /// after it, the same by `emit` and `emit_vec`; with the edit table full, the added
+    /// body edits overflow the plan instead of being lost.
+    #[test]
+    fn new_body_with_repeated_content_length() {
+        let src = b"OPTIONS sip:a@b SIP/2.0\r\nContent-Length: 3\r\nVia: SIP/2.0/UDP h\r\nContent-Length: 3\r\n\r\nxyz";
+        let m = Message::parse(src, Framing::Datagram).unwrap();
+        let mut e = Editor::new(&m);
+        e.set_body(b"12345678901");
+        e.replace(m.request_uri_raw().unwrap(), b"sip:c@d").unwrap();
+        e.push(Edit::insert(m.headers_end(), b"X: 1\r\n")).unwrap();
+        let want: &[u8] = b"OPTIONS sip:c@d SIP/2.0\r\nContent-Length: 11\r\nVia: SIP/2.0/UDP h\r\nContent-Length: 11\r\nX: 1\r\n\r\n12345678901";
+        let mut out = [0u8; 256];
+        let n = e.emit(&mut out).unwrap();
+        assert_eq!(&out[..n], want);
+        assert_eq!(e.output_len().unwrap(), want.len());
+        let mut v = Vec::new();
+        assert_eq!(e.emit_vec(&mut v).unwrap(), want.len());
+        assert_eq!(v, want);
+
+        // A full edit table and the body's three edits fit the plan (SIP_MAX_EDITS + 4)...
+        let mut e = Editor::new(&m);
+        for _ in 0..SIP_MAX_EDITS {
+            e.push(Edit::insert(5, b"x")).unwrap();
+        }
+        e.set_body(b"12");
+        assert_eq!(e.emit(&mut out), Ok(src.len() - 1 + SIP_MAX_EDITS));
+        // ...five Content-Length lines and the body do not: refused, never cut short.
+        let src5 = b"OPTIONS sip:a@b SIP/2.0\r\nContent-Length: 0\r\nContent-Length: 0\r\nContent-Length: 0\r\nContent-Length: 0\r\nContent-Length: 0\r\n\r\n";
+        let m5 = Message::parse(src5, Framing::Datagram).unwrap();
+        let mut e = Editor::new(&m5);
+        for _ in 0..SIP_MAX_EDITS {
+            e.push(Edit::insert(5, b"x")).unwrap();
+        }
+        e.set_body(b"1");
+        assert_eq!(e.emit(&mut out), Err(EditError::TooManyEdits));
+        assert_eq!(e.emit_vec(&mut v), Err(EditError::TooManyEdits));
     }
 
     #[test]
