@@ -526,7 +526,13 @@ impl<'a> Message<'a> {
 
     /// Header lines of one kind, in order.
     pub fn headers_of(&self, kind: HeaderName) -> impl Iterator<Item = Header<'a>> + '_ {
-        self.headers().filter(move |h| h.kind == kind)
+        // The kind is matched on the index entry, so only matching lines are sliced.
+        self.entries
+            .iter()
+            .take(self.count)
+            .enumerate()
+            .filter(move |(_, e)| e.kind == kind)
+            .filter_map(|(i, _)| self.header_at(i))
     }
 
     /// The first header line of a kind.
