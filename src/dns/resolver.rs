@@ -232,6 +232,12 @@ fn clamp_ttl(ttl: u32) -> u64 {
 }
 
 /// An IP literal, bracketed or not.
+/// How a name is answered: at once, or from the cache or the network under its key.
+enum Start {
+    Answer(Addrs),
+    Lookup(Name, Kind),
+}
+
 fn ip_literal(name: &str) -> Option<IpAddr> {
     let bare = name
         .strip_prefix('[')
@@ -287,52 +293,50 @@ impl Resolver {
         }
     }
 
-    /// What `name` resolves to without asking the network (literal, /etc/hosts, a fresh
-    /// cache entry); empty when a lookup would be needed.
-    pub fn peek(&self, now: u64, name: &str, port: Option<u16>) -> Addrs {
+    /// A literal or a name in /etc/hosts is answered at once; anything else is looked up in
+    /// the cache as (key, kind): by its A/AAAA records with a port, else as a SIP domain.
+    fn classify(&self, name: &str, port: Option<u16>) -> Result<Start, Failure> {
         if let Some(ip) = ip_literal(name) {
-            return core::iter::once(SocketAddr::new(ip, port.unwrap_or(SIP_DEFAULT_PORT)))
-                .collect();
+            let mut addrs = Addrs::new();
+            let _ = addrs.push(SocketAddr::new(ip, port.unwrap_or(SIP_DEFAULT_PORT)));
+            return Ok(Start::Answer(addrs));
         }
-        let Some(key) = normalise(name) else {
-            return Addrs::new();
-        };
+        let key = normalise(name).ok_or(Failure::InvalidName)?;
         let local = self.local_addrs(&key);
         if !local.is_empty() {
             let p = port.unwrap_or(SIP_DEFAULT_PORT);
-            return local.iter().map(|ip| SocketAddr::new(*ip, p)).collect();
+            return Ok(Start::Answer(
+                local.iter().map(|ip| SocketAddr::new(*ip, p)).collect(),
+            ));
         }
         let kind = if port.is_some() {
             Kind::Host
         } else {
             Kind::SipDomain
         };
-        match self.cache_get(&key, kind) {
-            Some(e) if now < e.expires_at && e.failure.is_none() => with_port(&e.addrs, port),
-            _ => Addrs::new(),
+        Ok(Start::Lookup(key, kind))
+    }
+
+    /// What `name` resolves to without asking the network (literal, /etc/hosts, a fresh
+    /// cache entry); empty when a lookup would be needed.
+    pub fn peek(&self, now: u64, name: &str, port: Option<u16>) -> Addrs {
+        match self.classify(name, port) {
+            Ok(Start::Answer(addrs)) => addrs,
+            Ok(Start::Lookup(key, kind)) => match self.cache_get(&key, kind) {
+                Some(e) if now < e.expires_at && e.failure.is_none() => with_port(&e.addrs, port),
+                _ => Addrs::new(),
+            },
+            Err(_) => Addrs::new(),
         }
     }
 
     /// Resolves `name` for sending SIP to it. With `port`, its A (and AAAA) records; without,
     /// `_sip._udp.<name>` SRV first (RFC 3263 §4.2), then A/AAAA of the name on port 5060.
     pub fn resolve(&mut self, now: u64, name: &str, port: Option<u16>, user_token: u64) -> Lookup {
-        if let Some(ip) = ip_literal(name) {
-            let mut addrs = Addrs::new();
-            let _ = addrs.push(SocketAddr::new(ip, port.unwrap_or(SIP_DEFAULT_PORT)));
-            return Lookup::Ready(addrs);
-        }
-        let Some(key) = normalise(name) else {
-            return Lookup::Failed(Failure::InvalidName);
-        };
-        let local = self.local_addrs(&key);
-        if !local.is_empty() {
-            let p = port.unwrap_or(SIP_DEFAULT_PORT);
-            return Lookup::Ready(local.iter().map(|ip| SocketAddr::new(*ip, p)).collect());
-        }
-        let kind = if port.is_some() {
-            Kind::Host
-        } else {
-            Kind::SipDomain
+        let (key, kind) = match self.classify(name, port) {
+            Ok(Start::Answer(addrs)) => return Lookup::Ready(addrs),
+            Ok(Start::Lookup(key, kind)) => (key, kind),
+            Err(f) => return Lookup::Failed(f),
         };
         if let Some(e) = self.cache_get(&key, kind) {
             if e.blacklisted(now) {
