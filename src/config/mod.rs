@@ -58,6 +58,11 @@ pub const BUILTIN_PLUGINS: [&str; 16] = [
 ];
 
 impl Config {
+    /// Whether `load_plugin` names the plugin `name` (e.g. "blacklist").
+    pub fn loads(&self, name: &str) -> bool {
+        self.load_plugin.iter().any(|p| p == name)
+    }
+
     /// What `src` may do under `hosts_deny_sip`, `hosts_allow_sip` and `hosts_allow_reg`
     /// (behaviour §4.2).
     pub fn access(&self, src: std::net::IpAddr) -> crate::acl::Access {

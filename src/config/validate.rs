@@ -296,7 +296,7 @@ fn required_by_plugins(cfg: &Config, loc: Loc<'_>, out: &mut Vec<Diagnostic>) {
         ),
     ];
     for (plugin, directive, missing) in needs {
-        if missing && cfg.load_plugin.iter().any(|p| p == plugin) {
+        if missing && cfg.loads(plugin) {
             out.push(loc.diag(
                 Severity::Error,
                 directive,

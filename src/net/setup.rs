@@ -209,7 +209,7 @@ pub fn reload(source: &ConfigSource, running: &Config) -> Option<Reloaded> {
 
 /// plugin_stun's client when it is loaded, with a random seed for its transaction ids.
 fn stun_client(config: &Config) -> Result<Option<crate::plugins::stun::Client>, String> {
-    if !config.load_plugin.iter().any(|p| p == "stun") {
+    if !config.loads("stun") {
         return Ok(None);
     }
     let mut seed = [0u8; 8];

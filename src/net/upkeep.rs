@@ -74,7 +74,7 @@ struct BlacklistFiles {
 
 impl BlacklistFiles {
     fn of(cfg: &Config, now_ms: u64) -> Option<BlacklistFiles> {
-        if !cfg.load_plugin.iter().any(|p| p == "blacklist") {
+        if !cfg.loads("blacklist") {
             return None;
         }
         let db = cfg.plugins.plugin_blacklist_dbpath.as_deref();
@@ -329,7 +329,7 @@ impl Upkeep {
     /// plugin_stats from the configuration (start, SIGHUP); its directives were checked
     /// with the other plugins'.
     pub fn set_stats(&mut self, cfg: &Config, now_ms: u64) {
-        self.stats = if cfg.load_plugin.iter().any(|p| p == "stats") {
+        self.stats = if cfg.loads("stats") {
             Stats::from_config(cfg, now_ms).ok().flatten()
         } else {
             None

@@ -93,7 +93,7 @@ pub struct Blacklist {
 impl Blacklist {
     /// The blacklist when `load_plugin` enables it.
     pub fn from_config(cfg: &Config) -> Option<Blacklist> {
-        if !cfg.load_plugin.iter().any(|p| p == "blacklist") {
+        if !cfg.loads("blacklist") {
             return None;
         }
         let mut b = Blacklist {

@@ -46,7 +46,7 @@ fn better_user<'r>(
     to_user: Option<&[u8]>,
 ) -> Option<&'r str> {
     let host = std::str::from_utf8(uri.host_raw).ok()?;
-    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let host = crate::sip::unbracket(host);
     let same_host = || {
         registry
             .iter()

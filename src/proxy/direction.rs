@@ -193,7 +193,7 @@ impl Proxy {
         }
         if let Some((host, port)) = next_via {
             let host = String::from_utf8_lossy(host);
-            let host = host.trim_start_matches('[').trim_end_matches(']');
+            let host = crate::sip::unbracket(&host);
             if let Some(hit) =
                 self.registry
                     .find_by_true_hostport(now_s, host, port.unwrap_or(5060), want)

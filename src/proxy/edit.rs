@@ -14,10 +14,7 @@ use crate::sip::{Edit, EditError, Editor, HeaderName, Host, Message, NameAddr, R
 /// What names this proxy: its addresses, `host_outbound` and its listen port.
 #[derive(Debug, Clone, Copy)]
 pub struct Own<'s> {
-    pub inbound: IpAddr,
-    pub outbound: Option<IpAddr>,
-    /// The other family's addresses of dual-stack sides.
-    pub alt: [Option<IpAddr>; 2],
+    pub addrs: super::Addresses,
     pub host_outbound: Option<&'s str>,
     pub port: u16,
 }
@@ -32,12 +29,9 @@ impl Own<'_> {
         let Ok(h) = std::str::from_utf8(host) else {
             return false;
         };
-        let h = h.trim_start_matches('[').trim_end_matches(']');
-        if let Ok(ip) = h.parse::<IpAddr>() {
-            let ip = ip.to_canonical();
-            if ip == self.inbound || Some(ip) == self.outbound || self.alt.contains(&Some(ip)) {
-                return true;
-            }
+        let h = crate::sip::unbracket(h);
+        if h.parse::<IpAddr>().is_ok_and(|ip| self.addrs.is_own(ip)) {
+            return true;
         }
         self.host_outbound
             .is_some_and(|ho| ho.eq_ignore_ascii_case(h))
@@ -398,14 +392,14 @@ mod tests {
     use crate::sip::Framing;
 
     const OWN: Own<'static> = Own {
-        inbound: IpAddr::V4(std::net::Ipv4Addr::new(192, 168, 1, 1)),
-        outbound: Some(IpAddr::V4(std::net::Ipv4Addr::new(203, 0, 113, 5))),
-        alt: [
-            None,
-            Some(IpAddr::V6(std::net::Ipv6Addr::new(
+        addrs: crate::proxy::Addresses {
+            inbound: IpAddr::V4(std::net::Ipv4Addr::new(192, 168, 1, 1)),
+            outbound: Some(IpAddr::V4(std::net::Ipv4Addr::new(203, 0, 113, 5))),
+            inbound_alt: None,
+            outbound_alt: Some(IpAddr::V6(std::net::Ipv6Addr::new(
                 0x2001, 0xdb8, 0, 0, 0, 0, 0, 5,
             ))),
-        ],
+        },
         host_outbound: None,
         port: 5060,
     };

@@ -130,8 +130,7 @@ impl Hop {
     /// A literal broadcast, multicast or unspecified address: never a next hop (RFC 4475
     /// §3.3.10: a response is not sent to a broadcast address a Via names).
     fn is_not_unicast(&self) -> bool {
-        let h = self.host.trim_start_matches('[').trim_end_matches(']');
-        match h.parse::<IpAddr>() {
+        match crate::sip::unbracket(&self.host).parse::<IpAddr>() {
             Ok(IpAddr::V4(a)) => a.is_broadcast() || a.is_multicast() || a.is_unspecified(),
             Ok(IpAddr::V6(a)) => a.is_multicast() || a.is_unspecified(),
             Err(_) => false,
@@ -164,9 +163,7 @@ impl Proxy {
     /// What names this proxy (addresses, `host_outbound`, listen port).
     pub(super) fn own(&self) -> Own<'_> {
         Own {
-            inbound: self.addrs.inbound,
-            outbound: self.addrs.outbound,
-            alt: [self.addrs.inbound_alt, self.addrs.outbound_alt],
+            addrs: self.addrs,
             // A STUN address is ours as `host_outbound` is (siproxd set one to the other).
             host_outbound: self
                 .stun_host
@@ -209,8 +206,7 @@ impl Proxy {
     /// resolved to (cache, /etc/hosts), else the `outbound_family` choice or the side's own
     /// family (decisions §3: "IPv6").
     pub(super) fn hop_peer(&self, now: u64, direction: Direction, hop: &Hop) -> IpAddr {
-        let host = hop.host.trim_start_matches('[').trim_end_matches(']');
-        if let Ok(ip) = host.parse::<IpAddr>() {
+        if let Ok(ip) = crate::sip::unbracket(&hop.host).parse::<IpAddr>() {
             return ip.to_canonical();
         }
         let own = match direction {
@@ -284,27 +280,30 @@ impl Proxy {
                 .and_then(|hit| self.registry.entry(hit.slot))
                 .map(|e| e.masq_url().to_string());
             let new = match registered {
-                Some(m) => Some(self.on_public_host(&m, public).unwrap_or(m)),
-                None => rewrite::replace_hostport(&na.uri, public, Some(self.settings.listen_port)),
+                Some(m) => Uri::parse(m.as_bytes()).ok().and_then(|u| {
+                    let host = self.moves_to_public(&u, public).then_some((public, u.port));
+                    rewrite::rebuild(&u, host, transport)
+                }),
+                None => rewrite::rebuild(
+                    &na.uri,
+                    Some((public, Some(self.settings.listen_port))),
+                    transport,
+                ),
             };
-            if let Some(n) = new.and_then(|n| rewrite::with_transport(&n, transport)) {
+            if let Some(n) = new {
                 out.push((na, n));
             }
         }
         out
     }
 
-    /// A registered masqueraded Contact `masq` on our public host of the other family than
-    /// this hop's (a dual-stack WAN: registered over IPv4, calling over IPv6, or the STUN
-    /// address): the same identity on `public`, which the hop's peer can reach; `None` when
-    /// it already names `public` or is not on one of our hosts.
-    fn on_public_host(&self, masq: &str, public: &str) -> Option<String> {
-        let u = Uri::parse(masq.as_bytes()).ok()?;
-        if u.host_raw.eq_ignore_ascii_case(public.as_bytes()) || !self.own().is_own_host(u.host_raw)
-        {
-            return None;
-        }
-        rewrite::replace_hostport(&u, public, u.port)
+    /// Whether a registered masqueraded Contact `masq` moves to our public host of the other
+    /// family than this hop's (a dual-stack WAN: registered over IPv4, calling over IPv6, or
+    /// the STUN address), which the hop's peer can reach: not when it already names `public`
+    /// or is not on one of our hosts.
+    fn moves_to_public(&self, masq: &Uri<'_>, public: &str) -> bool {
+        !masq.host_raw.eq_ignore_ascii_case(public.as_bytes())
+            && self.own().is_own_host(masq.host_raw)
     }
 
     // ---- requests ----

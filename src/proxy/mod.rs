@@ -371,7 +371,7 @@ impl Proxy {
             .settings
             .host_outbound
             .as_deref()
-            .map(|h| h.trim_start_matches('[').trim_end_matches(']'));
+            .map(crate::sip::unbracket);
         self.public_ip = host.and_then(|h| h.parse::<IpAddr>().ok());
         self.public_refresh = match (host, self.public_ip) {
             (Some(_), None) => Some(0),
@@ -509,10 +509,7 @@ impl Proxy {
         let host_changed = settings.host_outbound != self.settings.host_outbound;
         self.settings = settings;
         self.rate.set(cfg.wan_request_rate_limit);
-        match (
-            self.blacklist.as_mut(),
-            cfg.load_plugin.iter().any(|p| p == "blacklist"),
-        ) {
+        match (self.blacklist.as_mut(), cfg.loads("blacklist")) {
             (Some(b), true) => b.configure(&cfg),
             (None, true) => {
                 self.blacklist = crate::plugins::blacklist::Blacklist::from_config(&cfg)

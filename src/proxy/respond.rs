@@ -18,12 +18,7 @@ pub fn response_target(via: &Via<'_>, src: SocketAddr) -> SocketAddr {
     let received = via
         .received()
         .and_then(|r| std::str::from_utf8(r).ok())
-        .and_then(|r| {
-            r.trim_start_matches('[')
-                .trim_end_matches(']')
-                .parse::<IpAddr>()
-                .ok()
-        })
+        .and_then(|r| crate::sip::unbracket(r).parse::<IpAddr>().ok())
         .unwrap_or(src.ip());
     match via.rport() {
         // The UA asked for symmetric response routing: back to where the request came from.

@@ -89,38 +89,36 @@ pub fn own_via(transport: Transport, host: &str, port: u16, branch: &str, rport:
     v
 }
 
-/// `uri` with its host and port replaced, everything else (user, params, headers) kept.
-pub fn replace_hostport(uri: &Uri<'_>, host: &str, port: Option<u16>) -> Option<String> {
-    let raw = uri.raw;
-    let start = (uri.host_raw.as_ptr() as usize).checked_sub(raw.as_ptr() as usize)?;
-    let mut end = start.checked_add(uri.host_raw.len())?;
-    // Skip a ":port" after the host.
-    if raw.get(end) == Some(&b':') {
-        end += 1;
-        while raw.get(end).is_some_and(u8::is_ascii_digit) {
-            end += 1;
+/// `uri` (sip: or sips:) written anew in one pass: its host and port replaced by `hostport`
+/// when given, and its `transport` parameter saying `t`: `;transport=tcp` for TCP, none for
+/// UDP (the default of a sip: URI, RFC 3261 §19.1.4), so a peer reaches us back over the
+/// transport of its side (issue "SIP over TCP", item 3). User, other parameters and headers
+/// are kept byte for byte.
+pub fn rebuild(
+    uri: &Uri<'_>,
+    hostport: Option<(&str, Option<u16>)>,
+    t: Transport,
+) -> Option<String> {
+    let raw = std::str::from_utf8(uri.raw).ok()?;
+    let at = |part: &[u8]| (part.as_ptr() as usize).checked_sub(uri.raw.as_ptr() as usize);
+    let hp_start = at(uri.hostport_raw)?;
+    let hp_end = hp_start.checked_add(uri.hostport_raw.len())?;
+    let params = uri.params.raw();
+    let p_start = at(params)?;
+    let p_end = p_start.checked_add(params.len())?;
+    let mut s = String::with_capacity(raw.len() + 64);
+    s.push_str(raw.get(..hp_start)?);
+    match hostport {
+        Some((host, port)) => {
+            s.push_str(host);
+            if let Some(p) = port {
+                let _ = write!(s, ":{p}");
+            }
         }
+        None => s.push_str(raw.get(hp_start..hp_end)?),
     }
-    let mut s = String::with_capacity(raw.len() + host.len() + 6);
-    s.push_str(std::str::from_utf8(raw.get(..start)?).ok()?);
-    s.push_str(host);
-    if let Some(p) = port {
-        let _ = write!(s, ":{p}");
-    }
-    s.push_str(std::str::from_utf8(raw.get(end..)?).ok()?);
-    Some(s)
-}
-
-/// `uri` (a sip: URI) with its `transport` parameter saying `t`: `;transport=tcp` for TCP,
-/// none for UDP (the default of a sip: URI, RFC 3261 §19.1.4), so a peer reaches us back
-/// over the transport of its side (issue "SIP over TCP", item 3). Other parameters are kept.
-pub fn with_transport(uri: &str, t: Transport) -> Option<String> {
-    let u = Uri::parse(uri.as_bytes()).ok()?;
-    let raw = u.params.raw();
-    let start = (raw.as_ptr() as usize).checked_sub(uri.as_ptr() as usize)?;
-    let mut s = String::with_capacity(uri.len() + 14);
-    s.push_str(uri.get(..start)?);
-    for p in u.params.iter() {
+    s.push_str(raw.get(hp_end..p_start)?);
+    for p in uri.params.iter() {
         if !p.name.eq_ignore_ascii_case(b"transport") {
             s.push_str(std::str::from_utf8(p.item).ok()?);
         }
@@ -128,7 +126,7 @@ pub fn with_transport(uri: &str, t: Transport) -> Option<String> {
     if t == Transport::Tcp {
         s.push_str(";transport=tcp");
     }
-    s.push_str(uri.get(start.checked_add(raw.len())?..)?);
+    s.push_str(raw.get(p_end..)?);
     Some(s)
 }
 
@@ -238,15 +236,25 @@ mod tests {
     fn hostport_replacement_keeps_user_and_params() {
         let u = Uri::parse(b"sip:xyz@192.168.1.10:5099;foo=1").unwrap();
         assert_eq!(
-            replace_hostport(&u, "203.0.113.5", Some(5060)).unwrap(),
+            rebuild(&u, Some(("203.0.113.5", Some(5060))), Transport::Udp).unwrap(),
             "sip:xyz@203.0.113.5:5060;foo=1"
         );
         let u = Uri::parse(b"sip:192.168.1.10").unwrap();
-        assert_eq!(replace_hostport(&u, "h", None).unwrap(), "sip:h");
+        assert_eq!(
+            rebuild(&u, Some(("h", None)), Transport::Udp).unwrap(),
+            "sip:h"
+        );
+        // A bracketed IPv6 host and its port go whole.
+        let u = Uri::parse(b"sip:a@[fd00::10]:5062;lr").unwrap();
+        assert_eq!(
+            rebuild(&u, Some(("[2001:db8::5]", Some(5060))), Transport::Tcp).unwrap(),
+            "sip:a@[2001:db8::5]:5060;lr;transport=tcp"
+        );
     }
 
     #[test]
     fn transport_parameter_is_set_for_tcp_and_removed_for_udp() {
+        let with_transport = |uri: &str, t| rebuild(&Uri::parse(uri.as_bytes()).unwrap(), None, t);
         let tcp = Transport::Tcp;
         assert_eq!(
             with_transport("sip:a@203.0.113.5", tcp).unwrap(),

@@ -130,15 +130,16 @@ impl Settings {
     /// Whether `hop` is the outbound proxy of `from_domain` and configured `auto`: known to
     /// take TCP too, so a request too large for UDP may go to it over TCP (decisions §4).
     pub fn takes_tcp(&self, from_domain: &str, hop: &Hop) -> bool {
-        let t = match DomainRoute::lookup(&self.domain_routes, from_domain) {
-            Some(r) => r.transport,
-            None => self.outbound_proxy_transport,
+        let (transport, host, port) = match DomainRoute::lookup(&self.domain_routes, from_domain) {
+            Some(r) => (r.transport, r.host.as_str(), Some(r.port)),
+            None => match &self.outbound_proxy {
+                Some(p) => (self.outbound_proxy_transport, p.host.as_str(), p.port),
+                None => return false,
+            },
         };
-        t == Some(ProxyTransport::Auto)
-            && self.outbound_proxy_for(from_domain).is_some_and(|p| {
-                p.host.eq_ignore_ascii_case(&hop.host)
-                    && p.port.unwrap_or(5060) == hop.port.unwrap_or(5060)
-            })
+        transport == Some(ProxyTransport::Auto)
+            && host.eq_ignore_ascii_case(&hop.host)
+            && port.unwrap_or(5060) == hop.port.unwrap_or(5060)
     }
 }
 

@@ -386,7 +386,7 @@ impl Registry {
     pub fn rehost(&mut self, old_host: &str, mode: Mode<'_>) -> usize {
         let mut moved = 0usize;
         for entry in self.slots.iter_mut().flatten() {
-            let old = old_host.trim_start_matches('[').trim_end_matches(']');
+            let old = crate::sip::unbracket(old_host);
             if !entry.masq_url.host().eq_ignore_ascii_case(old) {
                 continue;
             }

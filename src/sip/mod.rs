@@ -51,5 +51,5 @@ pub use message::{
 };
 pub use scan::write_u32;
 pub use status::Status;
-pub use uri::{escaped_eq, unescape_into, Host, Scheme, UnescapeError, Uri};
+pub use uri::{escaped_eq, unbracket, unescape_into, Host, Scheme, UnescapeError, Uri};
 pub use via::{Rport, Via, MAGIC_COOKIE};

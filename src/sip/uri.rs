@@ -44,6 +44,12 @@ impl<'a> Host<'a> {
     }
 }
 
+/// A host as written in a URI, Via or configuration, without the brackets of an IPv6
+/// reference (`[2001:db8::1]` → `2001:db8::1`), to compare or parse it as an address.
+pub fn unbracket(host: &str) -> &str {
+    host.trim_start_matches('[').trim_end_matches(']')
+}
+
 fn parse_ipv6(s: &[u8]) -> Option<Ipv6Addr> {
     core::str::from_utf8(s).ok()?.parse().ok()
 }
