@@ -618,3 +618,70 @@ fn flood_figures_without_the_rate_limit() {
     let f = flood_run(0, 27820);
     report(0, &f);
 }
+
+/// A TCP connection from `ip` (any port) to `to`.
+fn tcp_from(ip: &str, to: SocketAddr) -> std::net::TcpStream {
+    let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    let from: SocketAddr = format!("{ip}:0").parse().unwrap();
+    s.bind(&from.into()).unwrap();
+    s.connect(&to.into()).unwrap();
+    let s: std::net::TcpStream = s.into();
+    s.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+    s
+}
+
+/// An OPTIONS the proxy answers itself, over the TCP connection `s`.
+fn options_over(s: &mut std::net::TcpStream, proxy: SocketAddr) -> std::io::Result<String> {
+    use std::io::{Read, Write};
+    let me = s.local_addr()?;
+    let msg = format!(
+        "OPTIONS sip:probe@{proxy} SIP/2.0\r\nVia: SIP/2.0/TCP {me};branch=z9hG4bKt1\r\nMax-Forwards: 0\r\n\
+         From: <sip:t@{me}>;tag=1\r\nTo: <sip:probe@{proxy}>\r\nCall-ID: tcp-probe@x\r\nCSeq: 1 OPTIONS\r\n\
+         Content-Length: 0\r\n\r\n"
+    );
+    s.write_all(msg.as_bytes())?;
+    let mut buf = [0u8; 2048];
+    let n = s.read(&mut buf)?;
+    Ok(String::from_utf8_lossy(&buf[..n]).into_owned())
+}
+
+/// A blacklisted source's TCP connection is closed as it is accepted: it cannot hold a slot
+/// of the connection table until the idle timeout (`tcp_timeout`, 600 s). Another source's
+/// connection is served as before.
+#[test]
+fn a_blacklisted_source_cannot_hold_a_tcp_connection() {
+    let dir = TempDir::new("blacklist-tcp");
+    let port = free_udp_port();
+    std::fs::write(dir.path("bl.manual"), "127.0.0.6\n").unwrap();
+    let status = dir.path("status.json");
+    let conf = loopback_config(
+        &dir,
+        port,
+        &format!(
+            "load_plugin = plugin_blacklist.la\nplugin_blacklist_dbpath = {}\nstatus_file = {}\n",
+            dir.path("bl.sqlite").display(),
+            status.display()
+        ),
+    );
+    let d = daemon(&conf);
+    d.wait_for("1 manual entries", START);
+    let wan: SocketAddr = format!("127.0.0.2:{port}").parse().unwrap();
+
+    let mut blocked = tcp_from("127.0.0.6", wan);
+    match options_over(&mut blocked, wan) {
+        // Closed at accept: end of stream, or a reset for the bytes it never read.
+        Ok(t) if t.is_empty() => {}
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+        other => panic!("a blacklisted source's connection was served: {other:?}"),
+    }
+
+    let mut other = tcp_from("127.0.0.7", wan);
+    let answer = options_over(&mut other, wan).unwrap();
+    assert!(answer.starts_with("SIP/2.0 "), "{answer:?}");
+
+    d.signal(libc::SIGUSR1);
+    d.wait_for("status written", START);
+    let json = std::fs::read_to_string(&status).unwrap();
+    assert!(json.contains("\"dropped.blacklisted\": 1"), "{json}");
+}

@@ -248,6 +248,28 @@ fn a_manual_entry_blocks_at_once_and_counts_its_drops() {
     assert_eq!(blocked_drops(&lab), 1);
 }
 
+/// A blocked source keeps no TCP connection either: the shell asks at accept and closes it;
+/// the refusal is counted with the other blacklisted drops. Other sources are admitted.
+#[test]
+fn a_blocked_source_is_refused_a_tcp_connection() {
+    let mut lab = Lab::with(config(|_| {}));
+    let scanner = SCANNER.parse().unwrap();
+    assert!(
+        lab.proxy.admits_connection(lab.now, scanner),
+        "admitted before"
+    );
+    lab.proxy.blacklist_mut().unwrap().set_manual(vec![Manual {
+        ip: "198.51.100.66".parse().unwrap(),
+        prefix: 32,
+        dropped: 0,
+    }]);
+    assert!(!lab.proxy.admits_connection(lab.now, scanner));
+    let neighbour = "198.51.100.67:5070".parse().unwrap();
+    assert!(lab.proxy.admits_connection(lab.now, neighbour));
+    assert_eq!(blocked_drops(&lab), 1);
+    assert_eq!(lab.proxy.blacklist().unwrap().manual()[0].dropped, 1);
+}
+
 fn options(n: u32) -> String {
     format!(
         "OPTIONS sip:203.0.113.5 SIP/2.0\nVia: SIP/2.0/UDP {SCANNER};branch=z9hG4bKo{n}\nMax-Forwards: 0\n\

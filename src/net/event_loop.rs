@@ -422,16 +422,12 @@ impl EventLoop {
             poll,
             ..
         } = self;
-        tcp.handle_event(poll.registry(), now, token, &mut |origin, bytes| {
-            log::debug!(
-                target: NET,
-                "received {} bytes from tcp:{} on {}",
-                bytes.len(),
-                origin.src,
-                origin.local
-            );
-            proxy.handle_message(now, origin, bytes, relay);
-        });
+        tcp.handle_event(
+            poll.registry(),
+            now,
+            token,
+            &mut ToProxy { now, proxy, relay },
+        );
         self.flush(now);
     }
 
@@ -886,6 +882,31 @@ fn open(poll: &Poll, token: Token, addr: SocketAddr, dscp: u8) -> Result<SipSock
         .map_err(|e| StartError::Setup("cannot register SIP socket", e))?;
     log::info!("listening for SIP on udp:{local}");
     Ok(SipSocket { sock, local })
+}
+
+/// The proxy as the TCP connections see it.
+struct ToProxy<'a> {
+    now: u64,
+    proxy: &'a mut Proxy,
+    relay: &'a mut Relay,
+}
+
+impl super::tcp::Up for ToProxy<'_> {
+    fn admit(&mut self, peer: SocketAddr) -> bool {
+        self.proxy.admits_connection(self.now, peer)
+    }
+
+    fn deliver(&mut self, origin: Origin, bytes: &[u8]) {
+        log::debug!(
+            target: NET,
+            "received {} bytes from tcp:{} on {}",
+            bytes.len(),
+            origin.src,
+            origin.local
+        );
+        self.proxy
+            .handle_message(self.now, origin, bytes, &mut *self.relay);
+    }
 }
 
 #[cfg(test)]

@@ -53,6 +53,14 @@ const SIDES: [Side; 4] = [
     Side::OutboundAlt,
 ];
 
+/// What the connections hand up to the event loop: a new peer to admit, framed messages.
+pub trait Up {
+    /// Whether a connection from `peer` is kept; `false` closes it at once.
+    fn admit(&mut self, peer: SocketAddr) -> bool;
+    /// A complete SIP message that arrived on a connection.
+    fn deliver(&mut self, origin: Origin, bytes: &[u8]);
+}
+
 /// Listeners, connection sockets and the connection table.
 #[derive(Debug)]
 pub struct Tcp {
@@ -127,18 +135,13 @@ impl Tcp {
                 .contains(&token.0)
     }
 
-    /// A readiness event on one of our tokens: accepts, completes connects, reads (handing
-    /// every framed message to `deliver`) and writes what is queued.
-    pub fn handle_event(
-        &mut self,
-        registry: &Registry,
-        now: u64,
-        token: Token,
-        deliver: &mut dyn FnMut(Origin, &[u8]),
-    ) {
+    /// A readiness event on one of our tokens: accepts (a connection `up` does not admit is
+    /// closed at once), completes connects, reads (handing every framed message up) and
+    /// writes what is queued.
+    pub fn handle_event(&mut self, registry: &Registry, now: u64, token: Token, up: &mut dyn Up) {
         self.deadline.set(None);
         match SIDES.iter().find(|s| s.token() == token) {
-            Some(&side) => self.accept(registry, now, side),
+            Some(&side) => self.accept(registry, now, side, up),
             None => {
                 let t = token.0;
                 let slot = t.saturating_sub(limits::TCP_TOKEN_BASE);
@@ -147,14 +150,14 @@ impl Tcp {
                 };
                 let id = *id;
                 self.check_connect(registry, now, id);
-                self.read(registry, now, id, deliver);
+                self.read(registry, now, id, &mut |origin, m| up.deliver(origin, m));
                 self.write(registry, now, id);
             }
         }
         self.reap(registry);
     }
 
-    fn accept(&mut self, registry: &Registry, now: u64, side: Side) {
+    fn accept(&mut self, registry: &Registry, now: u64, side: Side, up: &mut dyn Up) {
         loop {
             let Some(Some((l, local))) = self.listeners.get(side as usize) else {
                 return;
@@ -170,6 +173,11 @@ impl Tcp {
                     return;
                 }
             };
+            if !up.admit(peer) {
+                // A blacklisted source: closed before it takes a slot of the table.
+                log::debug!(target: NET, "TCP connection from {peer} on {local} refused");
+                continue;
+            }
             let Ok(id) = self.streams.accept(now, peer, local) else {
                 continue; // dropping `stream` closes it; the table logged why
             };

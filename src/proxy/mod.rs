@@ -607,6 +607,21 @@ impl Proxy {
         self.blacklist.as_mut()
     }
 
+    /// Whether a TCP connection from `peer` is kept: a blacklisted source's is closed at
+    /// accept (counted as a blacklisted drop), before it can hold a slot of the connection
+    /// table until its idle timeout.
+    pub fn admits_connection(&mut self, now: u64, peer: SocketAddr) -> bool {
+        if self
+            .blacklist
+            .as_mut()
+            .is_some_and(|b| b.screen(now, peer.ip()))
+        {
+            self.counters.count(DropReason::Blacklisted);
+            return false;
+        }
+        true
+    }
+
     /// The blacklist and the WAN rate limit: checks of the source address and the first
     /// bytes, before anything is parsed. `true` drops the datagram, counted but not logged
     /// (a flood must not turn into a flood of log lines).
