@@ -28,6 +28,8 @@
 #   RTP_ARGS="--reps 1 --paced-secs 2"                   options for scripts/bench-rtp.sh
 #   CALLGRIND=auto|0|1          instruction counts (auto: when valgrind is installed)
 #   RTP=1                       0: skip scripts/bench-rtp.sh (proxy_core only)
+#   CORE=1                      0: skip the timed proxy_core runs (bench-rtp.sh only; more
+#                               repetitions of the noisier RTP figures in the same time)
 #   KEEP=1                      keep the temporary directory with every log (path printed)
 # Run time on the shared 2-core VM (2026-12-04): build 1.5 min for both revisions (4 min more
 # the first time, when the dependencies are built with symbols), callgrind 1 min, about 85 s
@@ -54,6 +56,7 @@ CRIT_ARGS=${CRIT_ARGS:---warm-up-time 1 --measurement-time 3}
 RTP_ARGS=${RTP_ARGS:---reps 1 --paced-secs 2}
 CALLGRIND=${CALLGRIND:-auto}
 RTP=${RTP:-1}
+CORE=${CORE:-1}
 [[ $REPS =~ ^[1-9][0-9]*$ ]] || { echo "REPS must be a positive integer" >&2; exit 2; }
 [[ $BOUND =~ ^[0-9]+(\.[0-9]+)?$ ]] || { echo "BOUND must be a number (%)" >&2; exit 2; }
 if [[ $CALLGRIND == auto ]]; then
@@ -172,7 +175,7 @@ run_rtp() {
         }' "$log" >>"$results"
 }
 
-echo "# scripts/bench-compare.sh $*   REPS=$REPS BOUND=$BOUND CALLGRIND=$CALLGRIND RTP=$RTP"
+echo "# scripts/bench-compare.sh $*   REPS=$REPS BOUND=$BOUND CALLGRIND=$CALLGRIND RTP=$RTP CORE=$CORE"
 echo "# CRIT_ARGS='$CRIT_ARGS' RTP_ARGS='$RTP_ARGS'"
 echo "# $(date -u +%Y-%m-%dT%H:%MZ), $(rustc --version), $(nproc) CPUs, $(uname -srm)"
 echo "# base $base $(git -C "$repo" log -1 --format=%s "$base" | cut -c1-60)"
@@ -199,7 +202,9 @@ fi
 for ((rep = 1; rep <= REPS; rep++)); do
     if ((rep % 2)); then order=(base cand); else order=(cand base); fi
     echo "# repetition $rep/$REPS (${order[*]}), load average $(cut -d' ' -f1-3 /proc/loadavg)"
-    for w in "${order[@]}"; do run_core "$w" "$rep"; done
+    if [[ $CORE != 0 ]]; then
+        for w in "${order[@]}"; do run_core "$w" "$rep"; done
+    fi
     if [[ $RTP != 0 ]]; then
         for w in "${order[@]}"; do run_rtp "$w" "$rep"; done
     fi
