@@ -598,6 +598,32 @@ fn the_stun_request_leaves_from_the_wan_address_of_the_servers_family() {
     );
 }
 
+/// A new prefix renumbers the WAN's IPv6 address while its IPv4 address stays: a STUN
+/// server asked over IPv6 is asked again at once from the new address, not at the next retry.
+#[test]
+fn a_renumbered_ipv6_wan_address_asks_an_ipv6_stun_server_again() {
+    let mut cfg = Lab::config();
+    stun_config(&mut cfg);
+    let c2 = cfg.clone();
+    let mut lab = dual("2001:db8::40 stun.example.com\n", move |c| *c = c2);
+    lab.proxy
+        .set_stun(Some(Client::from_config(&cfg, 99).unwrap()));
+    let server = "[2001:db8::40]:3478";
+    let (_, from) = binding_request(&advance_raw(&mut lab, 0), server);
+    assert_eq!(from, ip(O6));
+    // Unanswered: the next try is 10 s away.
+    let quiet = advance_raw(&mut lab, 1000);
+    assert!(quiet.iter().all(|r| r.to != sa(server)), "{quiet:?}");
+    lab.proxy.set_addresses(Addresses {
+        inbound: ip(I),
+        outbound: Some(ip(O)),
+        inbound_alt: Some(ip(I6)),
+        outbound_alt: Some(ip("2001:db8:1::5")),
+    });
+    let (_, from) = binding_request(&advance_raw(&mut lab, 0), server);
+    assert_eq!(from, ip("2001:db8:1::5"));
+}
+
 /// `wan_request_rate_limit` is on by default: a STUN server that is also a busy SIP peer
 /// (its requests use up its allowance) must still have its Binding answer taken — an answer
 /// to our request is not a request.

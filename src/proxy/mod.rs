@@ -528,11 +528,11 @@ impl Proxy {
     /// through the proxy are masqueraded on the outbound address: they move to the new one at
     /// once rather than at the phone's next REGISTER.
     pub fn set_addresses(&mut self, addrs: Addresses) {
-        if let Some(s) = self
-            .stun
-            .as_mut()
-            .filter(|_| addrs.outbound != self.addrs.outbound)
-        {
+        // The server may be asked over either family: a change of either WAN address can
+        // change the mapping it reports.
+        let wan_moved =
+            addrs.outbound != self.addrs.outbound || addrs.outbound_alt != self.addrs.outbound_alt;
+        if let Some(s) = self.stun.as_mut().filter(|_| wan_moved) {
             s.ask_soon();
         }
         self.addrs = addrs;
