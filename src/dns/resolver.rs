@@ -231,13 +231,13 @@ fn clamp_ttl(ttl: u32) -> u64 {
     u64::from(ttl.clamp(DNS_TTL_MIN_SECS, DNS_TTL_MAX_SECS)) * 1000
 }
 
-/// An IP literal, bracketed or not.
 /// How a name is answered: at once, or from the cache or the network under its key.
 enum Start {
     Answer(Addrs),
     Lookup(Name, Kind),
 }
 
+/// An IP literal, bracketed or not.
 fn ip_literal(name: &str) -> Option<IpAddr> {
     let bare = name
         .strip_prefix('[')

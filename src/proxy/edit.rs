@@ -76,8 +76,9 @@ pub type Num = heapless::String<20>;
 /// An address in text, bracketed or not (IPv6 at most 39 characters): on the stack.
 pub type IpText = heapless::String<48>;
 
-/// `n` in decimal.
-pub fn num(n: impl std::fmt::Display) -> Num {
+/// `n` in decimal (an integer: 20 characters hold every `i64`).
+pub fn num(n: impl Into<i64>) -> Num {
+    let n: i64 = n.into();
     let mut s = Num::new();
     // Every integer type fits in 20 digits.
     let _ = write!(s, "{n}");
