@@ -560,28 +560,29 @@ fn stun_address_over_tcp() {
     );
 }
 
+/// A dual-stack lab with plugin_stun whose server name `hosts` resolves, nothing asked yet.
+fn stun_lab_with_hosts(hosts: &str) -> Lab {
+    let mut cfg = Lab::config();
+    stun_config(&mut cfg);
+    let c2 = cfg.clone();
+    let mut lab = dual(hosts, move |c| *c = c2);
+    lab.proxy
+        .set_stun(Some(Client::from_config(&cfg, 99).unwrap()));
+    lab
+}
+
 /// A STUN server known only by an IPv6 address on a WAN whose first address is IPv4: the
 /// Binding request leaves from the WAN address of the server's family (the shell cannot send
 /// across families). A dual-stack name is asked over IPv4 (the resolver lists IPv4 first),
 /// the family a NAT in front of the router maps, even when the WAN's first address is IPv6.
 #[test]
 fn the_stun_request_leaves_from_the_wan_address_of_the_servers_family() {
-    let mut cfg = Lab::config();
-    stun_config(&mut cfg);
-    let c2 = cfg.clone();
-    let mut lab = dual("2001:db8::40 stun.example.com\n", move |c| *c = c2);
-    lab.proxy
-        .set_stun(Some(Client::from_config(&cfg, 99).unwrap()));
+    let mut lab = stun_lab_with_hosts("2001:db8::40 stun.example.com\n");
     let (_, from) = binding_request(&advance_raw(&mut lab, 0), "[2001:db8::40]:3478");
     assert_eq!(from, ip(O6));
 
-    let c2 = cfg.clone();
-    let mut lab = dual(
-        "2001:db8::40 stun.example.com\n198.51.100.40 stun.example.com\n",
-        move |c| *c = c2,
-    );
-    lab.proxy
-        .set_stun(Some(Client::from_config(&cfg, 99).unwrap()));
+    let mut lab =
+        stun_lab_with_hosts("2001:db8::40 stun.example.com\n198.51.100.40 stun.example.com\n");
     let (_, from) = binding_request(&advance_raw(&mut lab, 0), STUN);
     assert_eq!(from, ip(O));
     lab.proxy.set_addresses(Addresses {
@@ -602,12 +603,7 @@ fn the_stun_request_leaves_from_the_wan_address_of_the_servers_family() {
 /// server asked over IPv6 is asked again at once from the new address, not at the next retry.
 #[test]
 fn a_renumbered_ipv6_wan_address_asks_an_ipv6_stun_server_again() {
-    let mut cfg = Lab::config();
-    stun_config(&mut cfg);
-    let c2 = cfg.clone();
-    let mut lab = dual("2001:db8::40 stun.example.com\n", move |c| *c = c2);
-    lab.proxy
-        .set_stun(Some(Client::from_config(&cfg, 99).unwrap()));
+    let mut lab = stun_lab_with_hosts("2001:db8::40 stun.example.com\n");
     let server = "[2001:db8::40]:3478";
     let (_, from) = binding_request(&advance_raw(&mut lab, 0), server);
     assert_eq!(from, ip(O6));
