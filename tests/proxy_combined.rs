@@ -116,6 +116,11 @@ fn invite_text(ruri: &str, transport: &str, via_host: &str, fam: &str, media: &s
     )
 }
 
+/// alice's INVITE to `ruri` from her IPv4 address over UDP, with IPv4 SDP.
+fn ipv4_phone_invite(ruri: &str) -> String {
+    invite_text(ruri, "UDP", "192.168.1.10", "IP4", "192.168.1.10")
+}
+
 /// An IPv6 phone on the LAN over TCP registers and calls an IPv6 provider over TCP through
 /// the dual-stack proxy: everything towards the provider leaves over TCP from the WAN's IPv6
 /// address and names it in brackets with `;transport=tcp` (Via, Contact); the SDP is IN IP6
@@ -266,13 +271,7 @@ fn udp_ipv4_phone_to_tcp_ipv6_provider() {
     assert_eq!(back.len(), 1, "{back:?}");
     assert_eq!((back[0].to, back[0].transport), (sa(A), Transport::Udp));
 
-    let inv = invite_text(
-        "sip:bob@example.com",
-        "UDP",
-        "192.168.1.10",
-        "IP4",
-        "192.168.1.10",
-    );
+    let inv = ipv4_phone_invite("sip:bob@example.com");
     let out = lab.on_lan(A, &inv);
     assert_eq!(out.len(), 1, "{out:?}");
     let fwd = &out[0];
@@ -323,13 +322,7 @@ fn a_contact_registered_over_ipv4_is_the_ipv6_address_towards_an_ipv6_tcp_hop() 
     assert_eq!(lab.on_wan(PROVIDER, &ok).len(), 1);
     let out = lab.on_lan(
         A,
-        &invite_text(
-            "sip:bob@[2001:db8::20];transport=tcp",
-            "UDP",
-            "192.168.1.10",
-            "IP4",
-            "192.168.1.10",
-        ),
+        &ipv4_phone_invite("sip:bob@[2001:db8::20];transport=tcp"),
     );
     assert_eq!(out.len(), 1, "{out:?}");
     let m = &out[0];
@@ -427,16 +420,7 @@ fn stun_ipv4_address_is_used_only_towards_ipv4_next_hops() {
         register_alice_at(&mut lab, "example.com", O),
         "<sip:alice@203.0.113.99>"
     );
-    let v6 = lab.on_lan(
-        A,
-        &invite_text(
-            "sip:bob@[2001:db8::30]",
-            "UDP",
-            "192.168.1.10",
-            "IP4",
-            "192.168.1.10",
-        ),
-    );
+    let v6 = lab.on_lan(A, &ipv4_phone_invite("sip:bob@[2001:db8::30]"));
     assert_eq!(v6.len(), 1, "{v6:?}");
     let m = &v6[0];
     assert_eq!((m.to, m.from), (sa("[2001:db8::30]:5060"), ip(O6)));
@@ -454,14 +438,7 @@ fn stun_ipv4_address_is_used_only_towards_ipv4_next_hops() {
 
     let v4 = lab.on_lan(
         A,
-        &invite_text(
-            "sip:bob@198.51.100.30",
-            "UDP",
-            "192.168.1.10",
-            "IP4",
-            "192.168.1.10",
-        )
-        .replace("call@x", "call2@x"),
+        &ipv4_phone_invite("sip:bob@198.51.100.30").replace("call@x", "call2@x"),
     );
     assert_eq!(v4.len(), 1, "{v4:?}");
     let m = &v4[0];
@@ -489,16 +466,7 @@ fn a_contact_registered_over_ipv6_is_the_stun_address_towards_ipv4() {
         register_alice_at(&mut lab, "[2001:db8::21]", O6),
         "<sip:alice@[2001:db8::5]>"
     );
-    let out = lab.on_lan(
-        A,
-        &invite_text(
-            "sip:bob@198.51.100.30",
-            "UDP",
-            "192.168.1.10",
-            "IP4",
-            "192.168.1.10",
-        ),
-    );
+    let out = lab.on_lan(A, &ipv4_phone_invite("sip:bob@198.51.100.30"));
     assert_eq!(out.len(), 1, "{out:?}");
     let m = &out[0];
     assert_eq!((m.to, m.from), (sa(B), ip(O)));
